@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+#![warn(clippy::arithmetic_side_effects)]
+
+mod algorithm;
+mod code;
+mod error;
+mod key;
+mod lockstep;
+mod params;
+mod verify;
+
+pub use algorithm::{Algorithm, Digits};
+pub use code::Code;
+pub use error::{ClockError, CodeError, KeyError, ParamError, Rejected};
+pub use key::{DEFAULT_SECRET_LEN, Key, MAX_SECRET_LEN, MIN_SECRET_LEN, Secret};
+pub use params::{Mode, Params, TimeStep, Window};
+pub use subtle::ConstantTimeEq;
+pub use verify::{Accepted, MAX_POSITION, TokenState, Verification, hotp, resync, totp, verify};
+
+/// Whether SHA-1 verification hashes candidates in lockstep with the CPU's
+/// SHA extensions (`true`), or one at a time through the portable path.
+///
+/// # Examples
+///
+/// ```
+/// let _fast = otp_core::lockstep_sha1_available();
+/// ```
+#[must_use]
+pub fn lockstep_sha1_available() -> bool {
+    lockstep::available()
+}
