@@ -239,6 +239,23 @@ impl Key {
         }
     }
 
+    /// The 31-bit dynamic-truncation value `Snum` of RFC 4226 §5.3 for
+    /// `counter`: the code before reduction modulo 10^digits. For test
+    /// vectors and diagnostics.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let key = otp_core::Key::new(otp_core::Algorithm::Sha1, b"12345678901234567890")?;
+    /// assert_eq!(key.truncated(0), 1_284_755_224); // RFC 4226 Appendix D
+    /// # Ok::<(), otp_core::KeyError>(())
+    /// ```
+    #[must_use]
+    pub fn truncated(&self, counter: u64) -> u32 {
+        let [t] = self.truncated_lanes::<1>(counter);
+        t
+    }
+
     /// The 31-bit dynamic-truncation values (RFC 4226 §5.3) of the counters
     /// `first ..= first + N - 1`, SHA-1 hashed in lockstep where the CPU
     /// allows. The caller guarantees the counters do not overflow.
