@@ -2,6 +2,7 @@
 //! counting global allocator watches this thread while they run.
 #![allow(
     clippy::unwrap_used,
+    clippy::panic,
     reason = "test helpers: a failure should stop the test"
 )]
 

@@ -1,6 +1,7 @@
 //! Properties of generation and verification, checked with proptest.
 #![allow(
     clippy::unwrap_used,
+    clippy::panic,
     reason = "test helpers: a failure should stop the test"
 )]
 

@@ -2,6 +2,7 @@
 //! source). Every vector is checked; a failure names the vector.
 #![allow(
     clippy::unwrap_used,
+    clippy::panic,
     reason = "test helpers: a failure should stop the test"
 )]
 
