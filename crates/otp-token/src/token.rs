@@ -1,0 +1,847 @@
+//! The virtual hardware token: a button, a six-digit display, a drifting
+//! clock and a battery.
+
+use core::fmt;
+
+use otp_core::{Algorithm, ClockError, Code, Digits, Key, Mode, Params, Secret, TimeStep, hotp};
+
+use crate::{Clock, Crystal, SerialNumber};
+
+/// Seconds in a (365-day) year, the unit of battery life.
+pub const SECONDS_PER_YEAR: u64 = 365 * 86_400;
+
+/// Time-based or event-based.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::TokenKind;
+/// assert_eq!(TokenKind::default(), TokenKind::Totp(otp_core::TimeStep::default()));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// RFC 6238: the code changes every time step (30 s by default; 60 s
+    /// tokens exist).
+    Totp(TimeStep),
+    /// RFC 4226: the counter advances on every press.
+    Hotp,
+}
+
+impl Default for TokenKind {
+    fn default() -> Self {
+        Self::Totp(TimeStep::default())
+    }
+}
+
+/// The public parameters of a token model: kind, hash and digits.
+/// Defaults: TOTP with 30 s steps from T0 = 0, SHA-1, 6 digits, like the
+/// token of the bank's manual.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::Profile;
+/// let p = Profile::default();
+/// assert_eq!(p.digits, otp_core::Digits::Six);
+/// assert_eq!(p.verifier_params(), otp_core::Params::default());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Profile {
+    /// Time-based (with its time base) or event-based.
+    pub kind: TokenKind,
+    /// The HMAC hash.
+    pub algorithm: Algorithm,
+    /// Digits on the display.
+    pub digits: Digits,
+}
+
+impl Profile {
+    /// A time-based profile with `seconds`-long steps from T0 = 0, SHA-1,
+    /// 6 digits.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::Param`] when `seconds` is 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = otp_token::Profile::totp(60)?;
+    /// assert!(matches!(p.kind, otp_token::TokenKind::Totp(s) if s.seconds() == 60));
+    /// # Ok::<(), otp_token::TokenError>(())
+    /// ```
+    pub fn totp(seconds: u64) -> Result<Self, TokenError> {
+        Ok(Self {
+            kind: TokenKind::Totp(TimeStep::new(seconds, 0)?),
+            ..Self::default()
+        })
+    }
+
+    /// An event-based profile: SHA-1, 6 digits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(otp_token::Profile::hotp().kind, otp_token::TokenKind::Hotp);
+    /// ```
+    #[must_use]
+    pub fn hotp() -> Self {
+        Self {
+            kind: TokenKind::Hotp,
+            ..Self::default()
+        }
+    }
+
+    /// The bank's default verification parameters for this profile
+    /// (`Params::totp` or `Params::hotp` of `otp_core`, with these digits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = otp_token::Profile::hotp().verifier_params();
+    /// assert_eq!(p.mode, otp_core::Mode::Hotp);
+    /// ```
+    #[must_use]
+    pub fn verifier_params(&self) -> Params {
+        let base = match self.kind {
+            TokenKind::Totp(step) => Params::totp(step),
+            TokenKind::Hotp => Params::hotp(),
+        };
+        Params {
+            digits: self.digits,
+            ..base
+        }
+    }
+
+    /// The core [`Mode`] of this profile.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(otp_token::Profile::hotp().mode(), otp_core::Mode::Hotp);
+    /// ```
+    #[must_use]
+    pub const fn mode(&self) -> Mode {
+        match self.kind {
+            TokenKind::Totp(step) => Mode::Totp(step),
+            TokenKind::Hotp => Mode::Hotp,
+        }
+    }
+}
+
+/// The battery: it lasts a number of presses or a number of years from
+/// activation, whichever ends first. Near the end the display shows
+/// `bAtt` next to the code; after it, nothing.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::Battery;
+/// let b = Battery::new(10_000, 5);
+/// assert_eq!(b.presses(), 10_000);
+/// assert_eq!(b.lifetime_seconds(), 5 * otp_token::SECONDS_PER_YEAR);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Battery {
+    presses: u64,
+    lifetime: u64,
+    warn_presses: u64,
+    warn_seconds: u64,
+}
+
+impl Default for Battery {
+    /// 5 years or 30,000 presses; `bAtt` for the last 5 % of either.
+    fn default() -> Self {
+        Self::new(30_000, 5)
+    }
+}
+
+impl Battery {
+    /// A battery good for `presses` presses or `years` years from
+    /// activation. `bAtt` shows during the last 5 % of either (at least one
+    /// press or one day).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(otp_token::Battery::new(100, 1).warning_presses(), 5);
+    /// ```
+    #[must_use]
+    pub const fn new(presses: u64, years: u32) -> Self {
+        let lifetime = (years as u64).saturating_mul(SECONDS_PER_YEAR);
+        Self {
+            presses,
+            lifetime,
+            warn_presses: max(presses / 20, 1),
+            warn_seconds: max(lifetime / 20, 86_400),
+        }
+    }
+
+    /// A battery that never runs out (for tests that age a token by
+    /// decades).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(otp_token::Battery::unlimited().presses(), u64::MAX);
+    /// ```
+    #[must_use]
+    pub const fn unlimited() -> Self {
+        Self {
+            presses: u64::MAX,
+            lifetime: u64::MAX,
+            warn_presses: 0,
+            warn_seconds: 0,
+        }
+    }
+
+    /// The same battery with `bAtt` shown for the last `presses` presses or
+    /// the last `seconds` of its life.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = otp_token::Battery::new(100, 1).with_warning(10, 0);
+    /// assert_eq!(b.warning_presses(), 10);
+    /// ```
+    #[must_use]
+    pub const fn with_warning(self, presses: u64, seconds: u64) -> Self {
+        Self {
+            warn_presses: presses,
+            warn_seconds: seconds,
+            ..self
+        }
+    }
+
+    /// How many presses the battery lasts.
+    #[must_use]
+    pub const fn presses(&self) -> u64 {
+        self.presses
+    }
+
+    /// How many seconds after activation the battery lasts.
+    #[must_use]
+    pub const fn lifetime_seconds(&self) -> u64 {
+        self.lifetime
+    }
+
+    /// For how many of the last presses `bAtt` shows.
+    #[must_use]
+    pub const fn warning_presses(&self) -> u64 {
+        self.warn_presses
+    }
+
+    /// For how many of the last seconds `bAtt` shows.
+    #[must_use]
+    pub const fn warning_seconds(&self) -> u64 {
+        self.warn_seconds
+    }
+
+    fn level(&self, used_presses: u64, age: u64) -> Level {
+        let presses_left = self.presses.saturating_sub(used_presses);
+        let seconds_left = self.lifetime.saturating_sub(age);
+        if presses_left == 0 || seconds_left == 0 {
+            Level::Empty
+        } else if presses_left <= self.warn_presses || seconds_left <= self.warn_seconds {
+            Level::Low
+        } else {
+            Level::Good
+        }
+    }
+}
+
+const fn max(a: u64, b: u64) -> u64 {
+    if a > b { a } else { b }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Good,
+    Low,
+    Empty,
+}
+
+/// What the display shows.
+///
+/// `Display` renders it as the LCD would: the digits, `bAtt` before them
+/// when the battery is low, nothing when off or dead.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::Screen;
+/// assert_eq!(Screen::Off.to_string(), "");
+/// let code = otp_core::Code::parse("123456", otp_core::Digits::Six)?;
+/// assert_eq!(Screen::LowBattery(code).to_string(), "bAtt 123456");
+/// # Ok::<(), otp_core::CodeError>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Screen {
+    /// The display is off (never pressed, or the display time has passed).
+    Off,
+    /// A one-time password.
+    Code(Code),
+    /// A one-time password with the `bAtt` warning: replace the token soon.
+    LowBattery(Code),
+    /// Blank for good: the battery is exhausted.
+    Dead,
+}
+
+impl Screen {
+    /// The code shown, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(otp_token::Screen::Dead.code().is_none());
+    /// ```
+    #[must_use]
+    pub const fn code(&self) -> Option<Code> {
+        match self {
+            Self::Code(c) | Self::LowBattery(c) => Some(*c),
+            Self::Off | Self::Dead => None,
+        }
+    }
+
+    /// `true` when the display shows the `bAtt` warning.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!otp_token::Screen::Off.battery_low());
+    /// ```
+    #[must_use]
+    pub const fn battery_low(&self) -> bool {
+        matches!(self, Self::LowBattery(_))
+    }
+}
+
+impl fmt::Display for Screen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Off | Self::Dead => Ok(()),
+            Self::Code(c) => fmt::Display::fmt(c, f),
+            Self::LowBattery(c) => write!(f, "bAtt {c}"),
+        }
+    }
+}
+
+/// Why a token cannot be built or cannot show a code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// A crystal drift beyond ±[`MAX_DRIFT_PPM`](crate::MAX_DRIFT_PPM).
+    DriftOutOfRange {
+        /// The drift asked for, in ppm.
+        ppm: i32,
+    },
+    /// A parameter the core refuses (zero time step).
+    Param(otp_core::ParamError),
+    /// The display time is zero seconds.
+    ZeroDisplayTime,
+    /// The button was pressed before the token was activated.
+    BeforeActivation,
+    /// The token's clock reads before its T0.
+    Clock(ClockError),
+    /// The event counter is at its maximum: the token cannot show another
+    /// code without wrapping, which would reuse old codes.
+    CounterExhausted,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::DriftOutOfRange { ppm } => write!(
+                f,
+                "a crystal drift of {ppm} ppm is out of range: use a value within ±{} ppm (real tokens are within ±20)",
+                crate::MAX_DRIFT_PPM
+            ),
+            Self::Param(e) => fmt::Display::fmt(e, f),
+            Self::ZeroDisplayTime => f.write_str("the display time must be at least one second"),
+            Self::BeforeActivation => f.write_str(
+                "the token is not activated yet: press the button after its activation date",
+            ),
+            Self::Clock(e) => write!(f, "the token's clock cannot show a code: {e}"),
+            Self::CounterExhausted => {
+                f.write_str("the token's event counter is exhausted: replace the token")
+            }
+        }
+    }
+}
+
+impl core::error::Error for TokenError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Param(e) => Some(e),
+            Self::Clock(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<otp_core::ParamError> for TokenError {
+    fn from(e: otp_core::ParamError) -> Self {
+        Self::Param(e)
+    }
+}
+
+impl From<ClockError> for TokenError {
+    fn from(e: ClockError) -> Self {
+        Self::Clock(e)
+    }
+}
+
+/// How a token is built: everything but its secret.
+///
+/// `TokenSpec::default()` is a bench token: the [`Profile`] default, a
+/// perfect crystal, activated at time 0 with an unlimited battery, a 30 s
+/// display, an event counter starting at 0. [`TokenSpec::activated_at`]
+/// gives a real one: activated at a date, with the default 5-year
+/// [`Battery`].
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::{Crystal, Token, TokenSpec, SerialNumber};
+/// let spec = TokenSpec { crystal: Crystal::new(12, 3)?, activated_at: 1_700_000_000, ..TokenSpec::default() };
+/// let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+/// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, spec)?;
+/// assert_eq!(token.crystal().drift_ppm(), 12);
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TokenSpec {
+    /// Kind, hash and digits.
+    pub profile: Profile,
+    /// The token's crystal.
+    pub crystal: Crystal,
+    /// When the battery was connected and the clock set (Unix seconds).
+    pub activated_at: u64,
+    /// The battery.
+    pub battery: Battery,
+    /// How long the display stays on after a press, in seconds.
+    pub display_seconds: u64,
+    /// The event counter's first value (HOTP; ignored for TOTP).
+    pub counter: u64,
+}
+
+impl Default for TokenSpec {
+    fn default() -> Self {
+        Self {
+            profile: Profile::default(),
+            crystal: Crystal::PERFECT,
+            activated_at: 0,
+            battery: Battery::unlimited(),
+            display_seconds: 30,
+            counter: 0,
+        }
+    }
+}
+
+impl TokenSpec {
+    /// A token activated at `at` (Unix seconds) with the default battery
+    /// (5 years or 30,000 presses); everything else as the default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let spec = otp_token::TokenSpec::activated_at(1_790_000_000);
+    /// assert_eq!(spec.battery, otp_token::Battery::default());
+    /// ```
+    #[must_use]
+    pub fn activated_at(at: u64) -> Self {
+        Self {
+            activated_at: at,
+            battery: Battery::default(),
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Shown {
+    from: u64,
+    until: u64,
+    screen: Screen,
+}
+
+/// A virtual hardware token. Press its button with [`Token::press`] and
+/// read the code; the token keeps its own (drifting) time, counts presses
+/// against its battery and, for an event token, advances its counter.
+///
+/// The secret is absorbed into an `otp_core::Key` when the token is built
+/// and never leaves it: there is no accessor, `Debug` shows only the
+/// serial and public parameters.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::{Token, TokenSpec, SerialNumber};
+/// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
+/// let mut token = Token::new(SerialNumber::numbered("VT", 7)?, &secret, TokenSpec::default())?;
+/// let first = token.press(59)?.to_string();
+/// assert_eq!(first, "287082"); // RFC 6238, T = 59, last six digits
+/// assert_eq!(token.press(59)?.to_string(), first); // same step, same code
+/// assert_eq!(token.next_code_at(59), Some(60));
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+pub struct Token {
+    serial: SerialNumber,
+    key: Key,
+    spec: TokenSpec,
+    presses: u64,
+    counter: u64,
+    shown: Option<Shown>,
+}
+
+impl Token {
+    /// Builds a token holding `secret` (copied into its key).
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::ZeroDisplayTime`] for a display time of 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::{Token, TokenSpec, SerialNumber, Profile};
+    /// let secret = otp_core::Secret::from_bytes(&[1; 20])?;
+    /// let spec = TokenSpec { profile: Profile::hotp(), ..TokenSpec::default() };
+    /// let token = Token::new(SerialNumber::numbered("EV", 1)?, &secret, spec)?;
+    /// assert_eq!(token.counter(), 0);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn new(serial: SerialNumber, secret: &Secret, spec: TokenSpec) -> Result<Self, TokenError> {
+        if spec.display_seconds == 0 {
+            return Err(TokenError::ZeroDisplayTime);
+        }
+        Ok(Self {
+            serial,
+            key: Key::from_secret(spec.profile.algorithm, secret),
+            spec,
+            presses: 0,
+            counter: spec.counter,
+            shown: None,
+        })
+    }
+
+    /// Presses the button at true time `at` (Unix seconds): the display
+    /// turns on for the display time and shows the code. A time token shows
+    /// the same code for every press within one step of its own clock; an
+    /// event token shows a new code on every press. Near the end of the
+    /// battery the code comes with `bAtt`; after it, [`Screen::Dead`].
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::BeforeActivation`] before the activation date,
+    /// [`TokenError::Clock`] when the token's clock reads before T0,
+    /// [`TokenError::CounterExhausted`] when an event counter would wrap.
+    /// A failed press changes nothing and does not use the battery.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::{Token, TokenSpec, Profile, SerialNumber};
+    /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
+    /// let spec = TokenSpec { profile: Profile::hotp(), ..TokenSpec::default() };
+    /// let mut token = Token::new(SerialNumber::numbered("EV", 1)?, &secret, spec)?;
+    /// assert_eq!(token.press(0)?.to_string(), "755224"); // RFC 4226, counter 0
+    /// assert_eq!(token.press(1)?.to_string(), "287082"); // counter 1
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn press(&mut self, at: u64) -> Result<Screen, TokenError> {
+        let age = at
+            .checked_sub(self.spec.activated_at)
+            .ok_or(TokenError::BeforeActivation)?;
+        let level = self.spec.battery.level(self.presses, age);
+        if level == Level::Empty {
+            self.shown = None;
+            return Ok(Screen::Dead);
+        }
+        let (code, next_counter) = match self.spec.profile.kind {
+            TokenKind::Totp(step) => {
+                let local = self.local_time(at);
+                let position = step.step_at(local)?;
+                (hotp(&self.key, position, self.spec.profile.digits), None)
+            }
+            TokenKind::Hotp => {
+                let next = self
+                    .counter
+                    .checked_add(1)
+                    .ok_or(TokenError::CounterExhausted)?;
+                (
+                    hotp(&self.key, self.counter, self.spec.profile.digits),
+                    Some(next),
+                )
+            }
+        };
+        if let Some(next) = next_counter {
+            self.counter = next;
+        }
+        self.presses = self.presses.saturating_add(1);
+        let screen = if level == Level::Low {
+            Screen::LowBattery(code)
+        } else {
+            Screen::Code(code)
+        };
+        self.shown = Some(Shown {
+            from: at,
+            until: at.saturating_add(self.spec.display_seconds),
+            screen,
+        });
+        Ok(screen)
+    }
+
+    /// Presses the button at `clock`'s current time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Token::press`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::{SimClock, Token, TokenSpec, SerialNumber};
+    /// let clock = SimClock::new(1_790_000_000);
+    /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
+    /// let mut token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
+    /// assert!(token.press_now(&clock)?.code().is_some());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn press_now(&mut self, clock: &impl Clock) -> Result<Screen, TokenError> {
+        self.press(clock.now())
+    }
+
+    /// What the display shows at true time `at`, without pressing: the last
+    /// code until the display time has passed, then [`Screen::Off`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::{Token, TokenSpec, SerialNumber, Screen};
+    /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
+    /// let mut token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
+    /// token.press(100)?;
+    /// assert!(token.screen(129).code().is_some());
+    /// assert!(matches!(token.screen(130), Screen::Off));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn screen(&self, at: u64) -> Screen {
+        match self.shown {
+            Some(s) if s.from <= at && at < s.until => s.screen,
+            _ => Screen::Off,
+        }
+    }
+
+    /// The first true time at or after `at` when a press shows a code
+    /// different from a press at `at`: the start of the token's next time
+    /// step (so 0 to 30 s away, the manual's "a new one takes 15–30 s"), or
+    /// `at` itself for an event token. `None` when the battery is exhausted
+    /// by then, or the event counter is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::{Token, TokenSpec, SerialNumber};
+    /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
+    /// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
+    /// assert_eq!(token.next_code_at(1_000), Some(1_020));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn next_code_at(&self, at: u64) -> Option<u64> {
+        let next = match self.spec.profile.kind {
+            TokenKind::Hotp => {
+                self.counter.checked_add(1)?;
+                at
+            }
+            TokenKind::Totp(step) => {
+                let local = self.local_time(at);
+                let change = step.next_change_after(local)?;
+                self.spec
+                    .crystal
+                    .true_time_of(self.spec.activated_at, at, change)?
+            }
+        };
+        let age = next.saturating_sub(self.spec.activated_at);
+        (self.spec.battery.level(self.presses, age) != Level::Empty).then_some(next)
+    }
+
+    /// What the token's own clock reads at true time `at`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::{Crystal, Token, TokenSpec, SerialNumber};
+    /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
+    /// let spec = TokenSpec { crystal: Crystal::new(0, 42)?, ..TokenSpec::default() };
+    /// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, spec)?;
+    /// assert_eq!(token.local_time(1_000), 1_042);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn local_time(&self, at: u64) -> u64 {
+        self.spec.crystal.local_time(self.spec.activated_at, at)
+    }
+
+    /// The serial number printed on the back.
+    #[must_use]
+    pub const fn serial(&self) -> SerialNumber {
+        self.serial
+    }
+
+    /// Kind, hash and digits.
+    #[must_use]
+    pub const fn profile(&self) -> Profile {
+        self.spec.profile
+    }
+
+    /// The token's crystal.
+    #[must_use]
+    pub const fn crystal(&self) -> Crystal {
+        self.spec.crystal
+    }
+
+    /// Everything the token was built with (its counter field is the
+    /// starting counter, not the current one).
+    #[must_use]
+    pub const fn spec(&self) -> TokenSpec {
+        self.spec
+    }
+
+    /// How many times the button was pressed with a live battery.
+    #[must_use]
+    pub const fn presses(&self) -> u64 {
+        self.presses
+    }
+
+    /// The event counter of the next press (HOTP).
+    #[must_use]
+    pub const fn counter(&self) -> u64 {
+        self.counter
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("serial", &self.serial)
+            .field("spec", &self.spec)
+            .field("presses", &self.presses)
+            .field("counter", &self.counter)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(spec: TokenSpec) -> Token {
+        let secret = Secret::from_bytes(b"12345678901234567890").unwrap();
+        Token::new(SerialNumber::numbered("T", 1).unwrap(), &secret, spec).unwrap()
+    }
+
+    #[test]
+    fn rfc6238_vectors_through_the_button() {
+        let spec = TokenSpec {
+            profile: Profile {
+                digits: Digits::Eight,
+                ..Profile::default()
+            },
+            battery: Battery::unlimited(),
+            ..TokenSpec::default()
+        };
+        let mut t = token(spec);
+        for (at, code) in [
+            (59, "94287082"),
+            (1_111_111_109, "07081804"),
+            (1_234_567_890, "89005924"),
+            (20_000_000_000, "65353130"),
+        ] {
+            assert_eq!(t.press(at).unwrap().to_string(), code);
+        }
+    }
+
+    #[test]
+    fn same_step_same_code_and_display_timeout() {
+        let mut t = token(TokenSpec {
+            display_seconds: 10,
+            ..TokenSpec::default()
+        });
+        let a = t.press(1_000).unwrap().to_string();
+        assert_eq!(t.press(1_019).unwrap().to_string(), a);
+        assert_eq!(t.screen(1_028).to_string(), a);
+        assert!(matches!(t.screen(1_029), Screen::Off));
+        assert_ne!(t.press(1_020).unwrap().to_string(), a);
+        assert_eq!(t.next_code_at(1_020), Some(1_050));
+    }
+
+    #[test]
+    fn battery_low_then_dead() {
+        let mut t = token(TokenSpec {
+            battery: Battery::new(3, 5).with_warning(1, 0),
+            ..TokenSpec::default()
+        });
+        assert!(!t.press(10).unwrap().battery_low());
+        assert!(!t.press(11).unwrap().battery_low());
+        let low = t.press(12).unwrap();
+        assert!(low.battery_low());
+        assert!(low.to_string().starts_with("bAtt "));
+        assert!(matches!(t.press(13).unwrap(), Screen::Dead));
+        assert_eq!(t.presses(), 3);
+        assert_eq!(t.next_code_at(13), None);
+
+        let mut old = token(TokenSpec {
+            battery: Battery::new(1_000, 1),
+            ..TokenSpec::activated_at(0)
+        });
+        assert!(old.press(SECONDS_PER_YEAR - 86_400).unwrap().battery_low());
+        assert!(matches!(old.press(SECONDS_PER_YEAR).unwrap(), Screen::Dead));
+    }
+
+    #[test]
+    fn event_counter_never_wraps() {
+        let mut t = token(TokenSpec {
+            profile: Profile::hotp(),
+            counter: u64::MAX - 1,
+            battery: Battery::unlimited(),
+            ..TokenSpec::default()
+        });
+        assert!(t.press(0).is_ok());
+        assert_eq!(t.counter(), u64::MAX);
+        assert_eq!(t.press(1).unwrap_err(), TokenError::CounterExhausted);
+        assert_eq!(t.next_code_at(1), None);
+    }
+
+    #[test]
+    fn before_activation_and_before_t0() {
+        let mut t = token(TokenSpec {
+            activated_at: 100,
+            ..TokenSpec::default()
+        });
+        assert_eq!(t.press(99).unwrap_err(), TokenError::BeforeActivation);
+        let mut late = token(TokenSpec {
+            profile: Profile {
+                kind: TokenKind::Totp(TimeStep::new(30, 1_000).unwrap()),
+                ..Profile::default()
+            },
+            ..TokenSpec::default()
+        });
+        assert_eq!(
+            late.press(10).unwrap_err(),
+            TokenError::Clock(ClockError::BeforeT0)
+        );
+        assert_eq!(late.presses(), 0);
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let t = token(TokenSpec::default());
+        let dbg = format!("{t:?}");
+        assert!(dbg.contains("T00000000001"));
+        assert!(!dbg.contains("1234567890"));
+    }
+}
