@@ -29,7 +29,9 @@ fn secret(algorithm: Algorithm) -> &'static [u8] {
 fn wrong_code(key: &Key, clock: u64, w: u64) -> Code {
     (0..1_000_000)
         .map(|v| Code::from_value(v, Digits::Six).unwrap())
-        .find(|c| ((clock - w)..=(clock + w)).all(|p| hotp(key, p, Digits::Six).value() != c.value()))
+        .find(|c| {
+            ((clock - w)..=(clock + w)).all(|p| hotp(key, p, Digits::Six).value() != c.value())
+        })
         .unwrap()
 }
 
@@ -44,7 +46,13 @@ fn bench_verify(c: &mut Criterion) {
     let block = [0x5au8; 64];
     g.bench_function("floor/SHA1 6 compressions", |b| {
         b.iter(|| {
-            let mut s = [[0x6745_2301u32, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0]; 6];
+            let mut s = [[
+                0x6745_2301u32,
+                0xEFCD_AB89,
+                0x98BA_DCFE,
+                0x1032_5476,
+                0xC3D2_E1F0,
+            ]; 6];
             for (i, st) in s.iter_mut().enumerate() {
                 st[0] ^= black_box(i as u32);
                 sha1::block_api::compress(st, core::slice::from_ref(black_box(&block)));
@@ -90,7 +98,15 @@ fn bench_verify(c: &mut Criterion) {
             for (name, code) in [("right", right), ("wrong", wrong)] {
                 let id = BenchmarkId::new(format!("otp-core/verify ±{w} {name}"), algorithm);
                 g.bench_function(id, |b| {
-                    b.iter(|| verify(black_box(&key), &params, &state, black_box(&code), black_box(NOW)));
+                    b.iter(|| {
+                        verify(
+                            black_box(&key),
+                            &params,
+                            &state,
+                            black_box(&code),
+                            black_box(NOW),
+                        )
+                    });
                 });
             }
         }
@@ -116,7 +132,9 @@ fn bench_verify(c: &mut Criterion) {
             assert!(totp.check(&right, NOW).is_some() && totp.check(&wrong, NOW).is_none());
             for (name, code) in [("right", &right), ("wrong", &wrong)] {
                 let id = BenchmarkId::new(format!("totp-rs/check ±{w} {name}"), algorithm);
-                g.bench_function(id, |b| b.iter(|| totp.check(black_box(code), black_box(NOW))));
+                g.bench_function(id, |b| {
+                    b.iter(|| totp.check(black_box(code), black_box(NOW)))
+                });
             }
         }
     }
@@ -137,7 +155,9 @@ fn bench_verify(c: &mut Criterion) {
             for (name, code) in [("right", &right), ("wrong", &wrong)] {
                 let id = BenchmarkId::new(format!("totp-rfc/verify_window ±{w} {name}"), algorithm);
                 g.bench_function(id, |b| {
-                    b.iter(|| totp.verify_window(&their_secret, black_box(NOW), window, black_box(code)));
+                    b.iter(|| {
+                        totp.verify_window(&their_secret, black_box(NOW), window, black_box(code))
+                    });
                 });
             }
         }

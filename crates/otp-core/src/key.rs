@@ -264,11 +264,11 @@ impl Key {
         let counters: [u64; N] = core::array::from_fn(|i| first.wrapping_add(i as u64));
         match &self.pads {
             Pads::Sha1(p) => match lockstep::hmac_sha1(&p.inner, &p.outer, &counters) {
-                Some(words) => words.map(|w| truncate(&Sha1::digest_bytes(&w))),
-                None => counters.map(|c| truncate(&p.mac(c))),
+                Some(states) => states.map(|s| truncate(&Sha1::truncation_input(&s))),
+                None => counters.map(|c| p.truncated(c)),
             },
-            Pads::Sha256(p) => counters.map(|c| truncate(&p.mac(c))),
-            Pads::Sha512(p) => counters.map(|c| truncate(&p.mac(c))),
+            Pads::Sha256(p) => counters.map(|c| p.truncated(c)),
+            Pads::Sha512(p) => counters.map(|c| p.truncated(c)),
         }
     }
 }
@@ -291,17 +291,41 @@ impl fmt::Debug for Key {
     }
 }
 
-/// RFC 4226 §5.3 dynamic truncation, without a secret-dependent memory
-/// index: every 4-byte window is read and the one at the offset is kept
-/// with a constant-time select.
-fn truncate(mac: &[u8]) -> u32 {
-    let offset = mac.last().map_or(0, |b| b & 0x0f);
-    let mut out = 0u32;
-    for (i, w) in (0u8..16).zip(mac.windows(4)) {
-        let word = w.try_into().map_or(0, u32::from_be_bytes);
-        out.conditional_assign(&word, i.ct_eq(&offset));
+/// The part of a MAC that dynamic truncation reads: its first 20 bytes as
+/// five big-endian words (the offset is at most 15, so bytes 0..=18 are
+/// all it can reach), and its last byte, whose low nibble is the offset.
+struct TruncationInput {
+    words: [u32; 5],
+    last: u8,
+}
+
+/// RFC 4226 §5.3 dynamic truncation without a secret-dependent memory
+/// index or branch: the 8-byte pair of words that holds bytes
+/// `offset..offset + 4` is picked with constant-time selects, then shifted
+/// by a variable amount (a constant-time instruction).
+#[inline]
+fn truncate(mac: &TruncationInput) -> u32 {
+    let offset = mac.last & 0x0f;
+    let w = &mac.words;
+    let pairs = [
+        (u64::from(w[0]) << 32) | u64::from(w[1]),
+        (u64::from(w[1]) << 32) | u64::from(w[2]),
+        (u64::from(w[2]) << 32) | u64::from(w[3]),
+        (u64::from(w[3]) << 32) | u64::from(w[4]),
+    ];
+    let word_index = offset >> 2;
+    let mut pair = 0u64;
+    for (i, p) in (0u8..).zip(pairs) {
+        pair.conditional_assign(&p, i.ct_eq(&word_index));
     }
-    out & 0x7fff_ffff
+    let shifted = pair << (u32::from(offset & 3) * 8);
+    // The top 32 bits of the shifted pair; the cast keeps exactly those.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "takes the high word on purpose"
+    )]
+    let value = (shifted >> 32) as u32;
+    value & 0x7fff_ffff
 }
 
 /// The block function of one hash, as used by HMAC over an 8-byte message.
@@ -317,6 +341,8 @@ trait BlockHash {
     const ZERO_OUT: Self::Out;
     fn compress(state: &mut Self::State, block: &Self::Block);
     fn digest_bytes(state: &Self::State) -> Self::Out;
+    /// What dynamic truncation reads of the digest in `state`.
+    fn truncation_input(state: &Self::State) -> TruncationInput;
     /// HMAC's treatment of a key longer than a block: hash it.
     fn hash(data: &[u8]) -> Self::Out;
 }
@@ -351,6 +377,13 @@ impl BlockHash for Sha1 {
     fn digest_bytes(state: &[u32; 5]) -> [u8; 20] {
         words_to_be!(state, [u8; 20], u32)
     }
+    #[allow(clippy::cast_possible_truncation, reason = "the low byte on purpose")]
+    fn truncation_input(s: &[u32; 5]) -> TruncationInput {
+        TruncationInput {
+            words: *s,
+            last: s[4] as u8,
+        }
+    }
     fn hash(data: &[u8]) -> [u8; 20] {
         sha1::Sha1::digest(data).into()
     }
@@ -378,6 +411,13 @@ impl BlockHash for Sha256 {
     }
     fn digest_bytes(state: &[u32; 8]) -> [u8; 32] {
         words_to_be!(state, [u8; 32], u32)
+    }
+    #[allow(clippy::cast_possible_truncation, reason = "the low byte on purpose")]
+    fn truncation_input(s: &[u32; 8]) -> TruncationInput {
+        TruncationInput {
+            words: [s[0], s[1], s[2], s[3], s[4]],
+            last: s[7] as u8,
+        }
     }
     fn hash(data: &[u8]) -> [u8; 32] {
         sha2::Sha256::digest(data).into()
@@ -410,6 +450,22 @@ impl BlockHash for Sha512 {
             chunk.copy_from_slice(&w.to_be_bytes());
         }
         out
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "splits u64 words on purpose"
+    )]
+    fn truncation_input(s: &[u64; 8]) -> TruncationInput {
+        TruncationInput {
+            words: [
+                (s[0] >> 32) as u32,
+                s[0] as u32,
+                (s[1] >> 32) as u32,
+                s[1] as u32,
+                (s[2] >> 32) as u32,
+            ],
+            last: s[7] as u8,
+        }
     }
     fn hash(data: &[u8]) -> [u8; 64] {
         sha2::Sha512::digest(data).into()
@@ -455,15 +511,27 @@ impl<H: BlockHash> HmacPads<H> {
         pads
     }
 
-    /// HMAC of the 8-byte big-endian counter: two compressions.
+    /// HMAC of the 8-byte big-endian counter, as the outer hash's final
+    /// state: two compressions.
     #[inline]
-    fn mac(&self, counter: u64) -> H::Out {
+    fn mac_state(&self, counter: u64) -> H::State {
         let mut state = self.inner;
         H::compress(&mut state, &message_block::<H>(&counter.to_be_bytes()));
         let inner = H::digest_bytes(&state);
         let mut state = self.outer;
         H::compress(&mut state, &message_block::<H>(inner.as_ref()));
-        H::digest_bytes(&state)
+        state
+    }
+
+    /// HMAC of the 8-byte big-endian counter, as bytes.
+    fn mac(&self, counter: u64) -> H::Out {
+        H::digest_bytes(&self.mac_state(counter))
+    }
+
+    /// The dynamic-truncation value of the counter's HMAC.
+    #[inline]
+    fn truncated(&self, counter: u64) -> u32 {
+        truncate(&H::truncation_input(&self.mac_state(counter)))
     }
 
     fn wipe(&mut self) {
@@ -575,8 +643,33 @@ mod tests {
     fn truncation_reads_the_offset_from_the_last_nibble() {
         // RFC 4226 §5.4 example.
         let mac = hex::decode("1f8698690e02ca16618550ef7f19da8e945b555a").unwrap();
-        assert_eq!(truncate(&mac), 0x50ef_7f19);
-        assert_eq!(Digits::Six.reduce(truncate(&mac)), 872_921);
+        let words: [u32; 5] =
+            core::array::from_fn(|i| u32::from_be_bytes(mac[4 * i..4 * i + 4].try_into().unwrap()));
+        let input = TruncationInput {
+            words,
+            last: mac[19],
+        };
+        assert_eq!(truncate(&input), 0x50ef_7f19);
+        assert_eq!(Digits::Six.reduce(truncate(&input)), 872_921);
+        // Every offset, against the RFC's byte-indexed definition.
+        for offset in 0u8..16 {
+            let mut words = words;
+            words[4] = (words[4] & !0x0f) | u32::from(offset);
+            let mut bytes = [0u8; 20];
+            for (c, w) in bytes.chunks_exact_mut(4).zip(words) {
+                c.copy_from_slice(&w.to_be_bytes());
+            }
+            let o = usize::from(offset);
+            let want = u32::from_be_bytes(bytes[o..o + 4].try_into().unwrap()) & 0x7fff_ffff;
+            assert_eq!(
+                truncate(&TruncationInput {
+                    words,
+                    last: bytes[19]
+                }),
+                want,
+                "offset {offset}"
+            );
+        }
     }
 
     #[test]

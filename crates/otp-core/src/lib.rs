@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), no_std)]
-#![deny(unsafe_code)]
+#![cfg_attr(feature = "portable", forbid(unsafe_code))]
+#![cfg_attr(not(feature = "portable"), deny(unsafe_code))]
 #![warn(
     clippy::arithmetic_side_effects,
     clippy::std_instead_of_core,

@@ -14,7 +14,10 @@
 //! through references to arrays. The differential tests at the end of this
 //! file and in `tests/lockstep.rs` compare it with the portable path on
 //! every lane count.
-#![allow(unsafe_code, reason = "SHA-NI intrinsics; see the module docs")]
+#![cfg_attr(
+    not(feature = "portable"),
+    allow(unsafe_code, reason = "SHA-NI intrinsics; see the module docs")
+)]
 
 /// HMAC-SHA-1 digests (as five big-endian words each) of the 8-byte
 /// big-endian `counters`, from the absorbed pads; `None` when the CPU lacks
@@ -33,7 +36,10 @@ pub(crate) fn available() -> bool {
     imp::available()
 }
 
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[cfg(all(
+    any(target_arch = "x86", target_arch = "x86_64"),
+    not(feature = "portable")
+))]
 mod imp {
     #![allow(
         clippy::indexing_slicing,
@@ -202,7 +208,10 @@ mod imp {
     }
 }
 
-#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+#[cfg(not(all(
+    any(target_arch = "x86", target_arch = "x86_64"),
+    not(feature = "portable")
+)))]
 mod imp {
     pub(super) fn available() -> bool {
         false
