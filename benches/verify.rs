@@ -53,8 +53,8 @@ fn bench_verify(c: &mut Criterion) {
                 0x1032_5476,
                 0xC3D2_E1F0,
             ]; 6];
-            for (i, st) in s.iter_mut().enumerate() {
-                st[0] ^= black_box(i as u32);
+            for (i, st) in (0u32..).zip(s.iter_mut()) {
+                st[0] ^= black_box(i);
                 sha1::block_api::compress(st, core::slice::from_ref(black_box(&block)));
             }
             black_box(s)
@@ -63,8 +63,8 @@ fn bench_verify(c: &mut Criterion) {
     g.bench_function("floor/SHA256 6 compressions", |b| {
         b.iter(|| {
             let mut s = [[0x6a09_e667u32; 8]; 6];
-            for (i, st) in s.iter_mut().enumerate() {
-                st[0] ^= black_box(i as u32);
+            for (i, st) in (0u32..).zip(s.iter_mut()) {
+                st[0] ^= black_box(i);
                 sha2::block_api::compress256(st, core::slice::from_ref(black_box(&block)));
             }
             black_box(s)
@@ -74,8 +74,8 @@ fn bench_verify(c: &mut Criterion) {
     g.bench_function("floor/SHA512 6 compressions", |b| {
         b.iter(|| {
             let mut s = [[0x6a09_e667_f3bc_c908u64; 8]; 6];
-            for (i, st) in s.iter_mut().enumerate() {
-                st[0] ^= black_box(i as u64);
+            for (i, st) in (0u32..).zip(s.iter_mut()) {
+                st[0] ^= black_box(u64::from(i));
                 sha2::block_api::compress512(st, core::slice::from_ref(black_box(&block512)));
             }
             black_box(s)

@@ -1,6 +1,9 @@
 //! Links otp-core into a `no_std` artifact; see `Cargo.toml`.
 #![no_std]
 
+#[cfg(feature = "canary")]
+extern crate std;
+
 use otp_core::{Algorithm, Code, Digits, Key, Params, TokenState, hotp, verify};
 
 /// Never called: a panic handler of our own, which would clash with
