@@ -2,10 +2,16 @@
 #![forbid(unsafe_code)]
 
 mod clock;
+mod factory;
+mod pskc;
+mod record;
 mod serial;
 mod token;
 
 pub use clock::{Clock, Crystal, MAX_DRIFT_PPM, SimClock, SystemClock};
+pub use factory::{Batch, Factory, FactoryError};
+pub use pskc::{PreSharedKey, PskcError, PskcKeyInfo, read_pskc_keys};
+pub use record::{Inventory, SeedRecord};
 pub use serial::{MaskedSerial, SERIAL_LEN, SerialError, SerialNumber};
 pub use token::{
     Battery, Profile, SECONDS_PER_YEAR, Screen, Token, TokenError, TokenKind, TokenSpec,

@@ -1,0 +1,381 @@
+//! The factory: batches of tokens with unique serials and CSPRNG secrets,
+//! and the batch's seed file.
+
+use core::fmt;
+
+use otp_core::{DEFAULT_SECRET_LEN, Secret};
+use rand::{Rng as _, RngExt as _, SeedableRng as _, TryRng as _, rngs::ChaCha20Rng};
+use zeroize::Zeroize as _;
+
+use crate::{
+    Battery, Crystal, PreSharedKey, Profile, PskcError, SeedRecord, SerialNumber, Token, TokenSpec,
+    record::copy_secret,
+};
+
+/// Makes batches of tokens. Secrets (160 bits) and crystal errors come from
+/// a ChaCha20 CSPRNG; serials are the prefix and a running number, so they
+/// are unique for the factory's life. [`Factory::from_seed`] makes the same
+/// fleet on every run, for test suites; [`Factory::from_os_rng`] seeds from
+/// the operating system.
+///
+/// Defaults: manufacturer `otp-token`, model `VT-1`, serial prefix `VT`,
+/// the default [`Profile`] (TOTP 30 s, SHA-1, 6 digits), crystals within
+/// ±20 ppm set within ±2 s, the default [`Battery`].
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::Factory;
+/// let a = Factory::from_seed([7; 32]).manufacture(2, 1_790_000_000)?;
+/// let b = Factory::from_seed([7; 32]).manufacture(2, 1_790_000_000)?;
+/// assert_eq!(a.tokens()[1].serial().as_str(), "VT0000000001");
+/// assert_eq!(a.tokens()[0].crystal(), b.tokens()[0].crystal());
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+pub struct Factory {
+    rng: ChaCha20Rng,
+    manufacturer: String,
+    model: String,
+    prefix: String,
+    next: u64,
+    profile: Profile,
+    max_drift_ppm: i32,
+    max_offset: i64,
+    battery: Battery,
+}
+
+impl fmt::Debug for Factory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Factory")
+            .field("manufacturer", &self.manufacturer)
+            .field("model", &self.model)
+            .field("prefix", &self.prefix)
+            .field("next", &self.next)
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Factory {
+    /// A deterministic factory: the same seed gives the same batches.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = otp_token::Factory::from_seed([0; 32]);
+    /// assert!(format!("{f:?}").contains("VT-1"));
+    /// ```
+    #[must_use]
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self::with_rng(ChaCha20Rng::from_seed(seed))
+    }
+
+    /// A factory seeded from the operating system's random source.
+    ///
+    /// # Errors
+    ///
+    /// [`FactoryError::Entropy`] when the OS gives no randomness.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = otp_token::Factory::from_os_rng()?;
+    /// # Ok::<(), otp_token::FactoryError>(())
+    /// ```
+    pub fn from_os_rng() -> Result<Self, FactoryError> {
+        let mut seed = [0u8; 32];
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut seed)
+            .map_err(|_| FactoryError::Entropy)?;
+        let factory = Self::from_seed(seed);
+        seed.zeroize();
+        Ok(factory)
+    }
+
+    fn with_rng(rng: ChaCha20Rng) -> Self {
+        Self {
+            rng,
+            manufacturer: "otp-token".into(),
+            model: "VT-1".into(),
+            prefix: "VT".into(),
+            next: 0,
+            profile: Profile::default(),
+            max_drift_ppm: 20,
+            max_offset: 2,
+            battery: Battery::default(),
+        }
+    }
+
+    /// Sets the manufacturer and model written into the seed file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let f = otp_token::Factory::from_seed([0; 32]).named("Acme", "DP-6");
+    /// assert!(format!("{f:?}").contains("Acme"));
+    /// ```
+    #[must_use]
+    pub fn named(mut self, manufacturer: &str, model: &str) -> Self {
+        manufacturer.clone_into(&mut self.manufacturer);
+        model.clone_into(&mut self.model);
+        self
+    }
+
+    /// Sets the serial prefix (up to 4 letters or digits) and the running
+    /// number of the next token.
+    ///
+    /// # Errors
+    ///
+    /// [`FactoryError::Serial`] for a prefix that is not up to 4 ASCII
+    /// letters or digits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut f = otp_token::Factory::from_seed([0; 32]).serials("ab", 100)?;
+    /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].serial().as_str(), "AB0000000100");
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn serials(mut self, prefix: &str, first: u64) -> Result<Self, FactoryError> {
+        SerialNumber::numbered(prefix, first).map_err(FactoryError::Serial)?;
+        prefix.clone_into(&mut self.prefix);
+        self.next = first;
+        Ok(self)
+    }
+
+    /// Sets the token model's profile (kind, hash, digits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut f = otp_token::Factory::from_seed([0; 32]).profile(otp_token::Profile::hotp());
+    /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].profile().kind, otp_token::TokenKind::Hotp);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub const fn profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// Sets the spread of crystal errors: each token gets a drift drawn
+    /// uniformly within ±`max_ppm` and an initial offset within
+    /// ±`max_offset` seconds.
+    ///
+    /// # Errors
+    ///
+    /// [`FactoryError::Token`] beyond ±[`MAX_DRIFT_PPM`](crate::MAX_DRIFT_PPM).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut f = otp_token::Factory::from_seed([0; 32]).crystals(0, 0)?;
+    /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].crystal(), otp_token::Crystal::PERFECT);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn crystals(mut self, max_ppm: u16, max_offset: u16) -> Result<Self, FactoryError> {
+        let ppm = i32::from(max_ppm);
+        Crystal::new(ppm, 0).map_err(FactoryError::Token)?;
+        self.max_drift_ppm = ppm;
+        self.max_offset = i64::from(max_offset);
+        Ok(self)
+    }
+
+    /// Sets the battery fitted to every token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut f = otp_token::Factory::from_seed([0; 32]).battery(otp_token::Battery::unlimited());
+    /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].spec().battery.presses(), u64::MAX);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub const fn battery(mut self, battery: Battery) -> Self {
+        self.battery = battery;
+        self
+    }
+
+    /// Manufactures `count` tokens, activated (battery connected, clock
+    /// set) at `at`.
+    ///
+    /// # Errors
+    ///
+    /// [`FactoryError::Serial`] when the running numbers run out of the 12
+    /// characters. Nothing is made then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let batch = otp_token::Factory::from_seed([0; 32]).manufacture(10, 1_790_000_000)?;
+    /// assert_eq!(batch.len(), 10);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn manufacture(&mut self, count: usize, at: u64) -> Result<Batch, FactoryError> {
+        let last = self
+            .next
+            .saturating_add(u64::try_from(count).unwrap_or(u64::MAX))
+            .saturating_sub(1);
+        if count > 0 {
+            SerialNumber::numbered(&self.prefix, last).map_err(FactoryError::Serial)?;
+        }
+        let mut tokens = Vec::with_capacity(count);
+        let mut records = Vec::with_capacity(count);
+        for _ in 0..count {
+            let serial =
+                SerialNumber::numbered(&self.prefix, self.next).map_err(FactoryError::Serial)?;
+            self.next = self.next.saturating_add(1);
+            let mut bytes = [0u8; DEFAULT_SECRET_LEN];
+            self.rng.fill_bytes(&mut bytes);
+            let secret = Secret::from_bytes(&bytes).map_err(FactoryError::Secret)?;
+            bytes.zeroize();
+            let drift = self
+                .rng
+                .random_range(-self.max_drift_ppm..=self.max_drift_ppm);
+            let offset = self.rng.random_range(-self.max_offset..=self.max_offset);
+            let spec = TokenSpec {
+                profile: self.profile,
+                crystal: Crystal::new(drift, offset).map_err(FactoryError::Token)?,
+                activated_at: at,
+                battery: self.battery,
+                ..TokenSpec::default()
+            };
+            tokens.push(Token::new(serial, &secret, spec).map_err(FactoryError::Token)?);
+            let mut record = SeedRecord::new(serial.as_str(), copy_secret(&secret), self.profile);
+            record.manufacturer.clone_from(&self.manufacturer);
+            record.model.clone_from(&self.model);
+            record.key_id = serial.as_str().into();
+            records.push(record);
+        }
+        let mut iv_seed = [0u8; 32];
+        self.rng.fill_bytes(&mut iv_seed);
+        Ok(Batch {
+            tokens,
+            records,
+            rng: ChaCha20Rng::from_seed(iv_seed),
+        })
+    }
+}
+
+/// A batch fresh from the factory: the tokens, and their seeds. The seeds
+/// leave only as a seed file ([`Batch::seed_file`]); once the tokens are
+/// taken ([`Batch::into_tokens`]) the seeds are gone.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::{Factory, Inventory, PreSharedKey};
+/// let mut batch = Factory::from_seed([3; 32]).manufacture(5, 1_790_000_000)?;
+/// let psk = PreSharedKey::new(*b"0123456789abcdef");
+/// let file = batch.seed_file(Some(&psk))?;
+/// let inventory = Inventory::from_pskc(&file, Some(&psk))?;
+/// let tokens = batch.into_tokens();
+/// assert!(inventory.get(tokens[4].serial().as_str()).is_some());
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+pub struct Batch {
+    tokens: Vec<Token>,
+    records: Vec<SeedRecord>,
+    rng: ChaCha20Rng,
+}
+
+impl fmt::Debug for Batch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Batch")
+            .field("tokens", &self.tokens.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Batch {
+    /// The batch's PSKC (RFC 6030) seed file: plain base64 secrets, or with
+    /// `key` the secrets encrypted with AES-128-CBC and authenticated with
+    /// HMAC-SHA1 (RFC 6030 §6.1). Fresh IVs and MAC key come from the
+    /// factory's CSPRNG.
+    ///
+    /// # Errors
+    ///
+    /// [`PskcError::Write`] if the XML writer fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut batch = otp_token::Factory::from_seed([0; 32]).manufacture(1, 0)?;
+    /// assert!(batch.seed_file(None)?.contains("<SerialNo>VT0000000000</SerialNo>"));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn seed_file(&mut self, key: Option<&PreSharedKey>) -> Result<String, PskcError> {
+        crate::pskc::write_pskc(&self.records, key, &mut self.rng)
+    }
+
+    /// The tokens, to look at or press.
+    #[must_use]
+    pub fn tokens(&self) -> &[Token] {
+        &self.tokens
+    }
+
+    /// The tokens, to press.
+    pub fn tokens_mut(&mut self) -> &mut [Token] {
+        &mut self.tokens
+    }
+
+    /// Ships the tokens; the seeds are dropped (and zeroized).
+    #[must_use]
+    pub fn into_tokens(self) -> Vec<Token> {
+        self.tokens
+    }
+
+    /// How many tokens the batch has.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// `true` for an empty batch.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+}
+
+/// Why the factory could not make a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FactoryError {
+    /// The operating system gave no randomness.
+    Entropy,
+    /// A serial number could not be made (prefix too long or not
+    /// alphanumeric, or the running numbers ran out).
+    Serial(crate::SerialError),
+    /// A token could not be built.
+    Token(crate::TokenError),
+    /// A secret was refused by the core.
+    Secret(otp_core::KeyError),
+}
+
+impl fmt::Display for FactoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Entropy => f.write_str(
+                "the operating system's random source failed: retry, or seed the factory explicitly",
+            ),
+            Self::Serial(e) => write!(
+                f,
+                "cannot number the tokens ({e}): use a prefix of up to 4 letters or digits and a smaller batch"
+            ),
+            Self::Token(e) => fmt::Display::fmt(e, f),
+            Self::Secret(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl core::error::Error for FactoryError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Entropy => None,
+            Self::Serial(e) => Some(e),
+            Self::Token(e) => Some(e),
+            Self::Secret(e) => Some(e),
+        }
+    }
+}

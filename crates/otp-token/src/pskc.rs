@@ -1,0 +1,1054 @@
+//! RFC 6030 Portable Symmetric Key Container (PSKC) seed files: writing a
+//! batch, reading any vendor's file.
+
+use core::fmt;
+
+use aes::Aes128;
+use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
+use cbc::cipher::{
+    BlockModeDecrypt as _, BlockModeEncrypt as _, KeyIvInit as _, block_padding::Pkcs7,
+};
+use hmac::{Hmac, Mac as _};
+use otp_core::{Algorithm, Digits, KeyError, Secret, TimeStep};
+use quick_xml::{
+    Reader, Writer,
+    events::{BytesDecl, BytesText, Event},
+};
+use rand::Rng;
+use zeroize::{Zeroize as _, Zeroizing};
+
+use crate::{Profile, SeedRecord, TokenKind};
+
+const PSKC_NS: &str = "urn:ietf:params:xml:ns:keyprov:pskc";
+const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const XENC_NS: &str = "http://www.w3.org/2001/04/xmlenc#";
+const HOTP_URN: &str = "urn:ietf:params:xml:ns:keyprov:pskc:hotp";
+const TOTP_URN: &str = "urn:ietf:params:xml:ns:keyprov:pskc:totp";
+const AES128_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes128-cbc";
+const HMAC_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#hmac-sha1";
+const HMAC_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256";
+const HMAC_SHA224: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha224";
+const HMAC_SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha384";
+const HMAC_SHA512: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha512";
+/// Deepest element nesting accepted (RFC 6030 files nest about 8 deep).
+const MAX_DEPTH: usize = 32;
+
+/// A pre-shared AES-128 key that protects a seed file (RFC 6030 §6.1).
+/// Zeroized on drop; `Debug` shows only its name.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::PreSharedKey;
+/// let psk = PreSharedKey::new([0x12; 16]).named("Pre-shared-key");
+/// assert_eq!(format!("{psk:?}"), "PreSharedKey { name: Some(\"Pre-shared-key\"), .. }");
+/// ```
+pub struct PreSharedKey {
+    key: [u8; 16],
+    name: Option<String>,
+}
+
+impl PreSharedKey {
+    /// A key from its 16 bytes, without a name.
+    #[must_use]
+    pub const fn new(key: [u8; 16]) -> Self {
+        Self { key, name: None }
+    }
+
+    /// The same key with a name: it is written as the file's `KeyName`, and
+    /// when reading, a file that names a different key is refused as
+    /// [`PskcError::WrongKey`] before any decryption.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let psk = otp_token::PreSharedKey::new([1; 16]).named("bank-2026");
+    /// assert_eq!(psk.name(), Some("bank-2026"));
+    /// ```
+    #[must_use]
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = Some(name.to_owned());
+        self
+    }
+
+    /// The key's name, if any.
+    #[must_use]
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+}
+
+impl Drop for PreSharedKey {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
+}
+
+impl fmt::Debug for PreSharedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreSharedKey")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a seed file could not be read or written. None of them carries a
+/// secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PskcError {
+    /// The file is not well-formed XML.
+    Xml {
+        /// The XML parser's message.
+        message: String,
+    },
+    /// The root element is not an RFC 6030 `KeyContainer` (for instance a
+    /// pre-standard draft file).
+    NotPskc,
+    /// A `KeyContainer` version other than 1.0.
+    UnsupportedVersion {
+        /// The version found.
+        version: String,
+    },
+    /// The file is encrypted and no key was given.
+    KeyRequired,
+    /// The given key is not the file's key (its name differs, or it does
+    /// not decrypt the file).
+    WrongKey,
+    /// An encryption or key-derivation method this crate does not support.
+    UnsupportedEncryption {
+        /// The method's algorithm URI.
+        algorithm: String,
+    },
+    /// A MAC algorithm this crate does not support.
+    UnsupportedMac {
+        /// The algorithm URI.
+        algorithm: String,
+    },
+    /// Encrypted values without the MAC that RFC 6030 §6.1.1 requires.
+    MissingMac,
+    /// A value's MAC does not match: the file was altered or damaged.
+    MacMismatch {
+        /// The key package (1-based).
+        package: usize,
+    },
+    /// A field is malformed (bad base64, not a number, bad length).
+    Invalid {
+        /// The key package (1-based; 0 for the container).
+        package: usize,
+        /// The element.
+        field: &'static str,
+    },
+    /// A key's algorithm is not HOTP or TOTP.
+    UnsupportedAlgorithm {
+        /// The key package (1-based).
+        package: usize,
+        /// The algorithm URN.
+        algorithm: String,
+    },
+    /// The digit count is not 6, 7 or 8, or the encoding is not decimal.
+    UnsupportedFormat {
+        /// The key package (1-based).
+        package: usize,
+    },
+    /// A key package has no device serial number.
+    MissingSerial {
+        /// The key package (1-based).
+        package: usize,
+    },
+    /// A key package has no secret (for instance one derived from a master
+    /// key held elsewhere).
+    MissingSecret {
+        /// The key package (1-based).
+        package: usize,
+    },
+    /// The secret is too short or too long for the core.
+    Secret {
+        /// The key package (1-based).
+        package: usize,
+        /// Why.
+        error: KeyError,
+    },
+    /// The same serial number appears twice (in the file, or already in the
+    /// inventory).
+    DuplicateSerial {
+        /// The serial number.
+        serial: String,
+    },
+    /// Writing the XML failed.
+    Write,
+}
+
+impl fmt::Display for PskcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Xml { message } => write!(f, "the seed file is not well-formed XML ({message}): ask the vendor for an intact copy"),
+            Self::NotPskc => f.write_str("the file is not an RFC 6030 PSKC KeyContainer: ask the vendor for a PSKC 1.0 seed file"),
+            Self::UnsupportedVersion { version } => write!(f, "PSKC version {version} is not supported: ask the vendor for version 1.0"),
+            Self::KeyRequired => f.write_str("the seed file is encrypted: give the pre-shared key agreed with the vendor"),
+            Self::WrongKey => f.write_str("the pre-shared key does not open this seed file: check which key the vendor used"),
+            Self::UnsupportedEncryption { algorithm } => write!(f, "encryption method {algorithm} is not supported: ask the vendor for AES-128-CBC with a pre-shared key"),
+            Self::UnsupportedMac { algorithm } => write!(f, "MAC method {algorithm} is not supported: ask the vendor for HMAC-SHA1 or HMAC-SHA256"),
+            Self::MissingMac => f.write_str("the seed file's encrypted values have no MAC: ask the vendor for a file with a MACMethod"),
+            Self::MacMismatch { package } => write!(f, "the MAC of key package {package} does not match: the file was altered or damaged, or the key is wrong; do not import it"),
+            Self::Invalid { package, field } => write!(f, "key package {package} has a malformed {field}: ask the vendor for a corrected file"),
+            Self::UnsupportedAlgorithm { package, algorithm } => write!(f, "key package {package} uses algorithm {algorithm}: only HOTP and TOTP tokens can be imported"),
+            Self::UnsupportedFormat { package } => write!(f, "key package {package} does not show 6, 7 or 8 decimal digits: such tokens cannot be imported"),
+            Self::MissingSerial { package } => write!(f, "key package {package} has no device serial number: the bank could not register it"),
+            Self::MissingSecret { package } => write!(f, "key package {package} carries no secret: ask the vendor for a file with the secrets"),
+            Self::Secret { package, error } => write!(f, "key package {package}: {error}"),
+            Self::DuplicateSerial { serial } => write!(f, "serial number {serial} appears twice: nothing was imported; remove the duplicate and retry"),
+            Self::Write => f.write_str("the seed file could not be written"),
+        }
+    }
+}
+
+impl core::error::Error for PskcError {}
+
+// ----------------------------------------------------------------------
+// A small element tree over quick-xml events.
+
+#[derive(Debug, Default)]
+struct Element {
+    /// Local name (prefix stripped).
+    name: String,
+    /// Namespace prefix, if any.
+    prefix: String,
+    /// Attributes: (qualified name, value).
+    attrs: Vec<(String, String)>,
+    text: String,
+    children: Vec<Element>,
+}
+
+impl Element {
+    fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+
+    fn children<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> {
+        self.children.iter().filter(move |c| c.name == name)
+    }
+
+    fn path(&self, names: &[&str]) -> Option<&Element> {
+        names.iter().try_fold(self, |e, n| e.child(n))
+    }
+
+    fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k.rsplit(':').next() == Some(name) && !k.starts_with("xmlns"))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn trimmed(&self) -> &str {
+        self.text.trim()
+    }
+}
+
+fn xml_error(e: impl fmt::Display) -> PskcError {
+    PskcError::Xml {
+        message: e.to_string(),
+    }
+}
+
+fn split_name(qname: &str) -> (String, String) {
+    match qname.split_once(':') {
+        Some((p, l)) => (p.to_owned(), l.to_owned()),
+        None => (String::new(), qname.to_owned()),
+    }
+}
+
+fn parse_tree(xml: &str) -> Result<Element, PskcError> {
+    let mut reader = Reader::from_str(xml);
+    reader.config_mut().expand_empty_elements = true;
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    loop {
+        match reader.read_event().map_err(xml_error)? {
+            Event::Start(start) => {
+                if root.is_some() {
+                    return Err(xml_error("content after the root element"));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(xml_error("elements nested too deeply"));
+                }
+                let (prefix, name) = split_name(start.name().as_ref());
+                let mut attrs = Vec::new();
+                for a in start.attributes() {
+                    let a = a.map_err(xml_error)?;
+                    let value = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .map_err(xml_error)?;
+                    attrs.push((a.key.as_ref().to_owned(), value.into_owned()));
+                }
+                stack.push(Element {
+                    name,
+                    prefix,
+                    attrs,
+                    ..Element::default()
+                });
+            }
+            Event::End(_) => {
+                let done = stack.pop().ok_or_else(|| xml_error("unexpected end tag"))?;
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => root = Some(done),
+                }
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                match stack.last_mut() {
+                    Some(e) => e.text.push_str(&content),
+                    None if content.trim().is_empty() => {}
+                    None => return Err(xml_error("text outside the root element")),
+                }
+            }
+            Event::CData(c) => {
+                let content = c.into_inner();
+                match stack.last_mut() {
+                    Some(e) => e.text.push_str(&content),
+                    None => return Err(xml_error("text outside the root element")),
+                }
+            }
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref().map_err(xml_error)? {
+                    Some(c) => c,
+                    None => match r.into_inner().as_ref() {
+                        "amp" => '&',
+                        "lt" => '<',
+                        "gt" => '>',
+                        "quot" => '"',
+                        "apos" => '\'',
+                        _ => return Err(xml_error("unknown entity reference")),
+                    },
+                };
+                match stack.last_mut() {
+                    Some(e) => e.text.push(resolved),
+                    None => return Err(xml_error("text outside the root element")),
+                }
+            }
+            Event::DocType(_) => {
+                return Err(xml_error("DOCTYPE declarations are not accepted"));
+            }
+            Event::Eof => break,
+            Event::Empty(_) | Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+        }
+    }
+    if !stack.is_empty() {
+        return Err(xml_error("the file ends inside an element"));
+    }
+    root.ok_or_else(|| xml_error("no root element"))
+}
+
+// ----------------------------------------------------------------------
+// Reading.
+
+/// Secret bytes read from a file: zeroized on drop.
+type Bytes = Zeroizing<Vec<u8>>;
+
+/// One key package as read, before it becomes a [`SeedRecord`].
+#[derive(Default)]
+pub(crate) struct Package {
+    serial: Option<String>,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    key_id: Option<String>,
+    issuer: Option<String>,
+    algorithm: Option<String>,
+    digits: Option<String>,
+    encoding: Option<String>,
+    suite: Option<String>,
+    secret: Option<Bytes>,
+    counter: Option<u64>,
+    t0: Option<u64>,
+    interval: Option<u64>,
+    drift: Option<i64>,
+}
+
+impl Package {
+    pub(crate) fn into_record(self, package: usize) -> Result<SeedRecord, PskcError> {
+        let algorithm = self.algorithm.unwrap_or_default();
+        let kind = match algorithm.as_str() {
+            HOTP_URN => TokenKind::Hotp,
+            TOTP_URN => TokenKind::Totp(
+                TimeStep::new(self.interval.unwrap_or(30), self.t0.unwrap_or(0)).map_err(|_| {
+                    PskcError::Invalid {
+                        package,
+                        field: "TimeInterval",
+                    }
+                })?,
+            ),
+            _ => {
+                return Err(PskcError::UnsupportedAlgorithm { package, algorithm });
+            }
+        };
+        let digits = match self.digits.as_deref() {
+            None => Digits::Six,
+            Some(d) => d
+                .parse::<u8>()
+                .ok()
+                .and_then(|n| Digits::new(n).ok())
+                .ok_or(PskcError::UnsupportedFormat { package })?,
+        };
+        if self
+            .encoding
+            .as_deref()
+            .is_some_and(|e| !e.eq_ignore_ascii_case("DECIMAL"))
+        {
+            return Err(PskcError::UnsupportedFormat { package });
+        }
+        let serial = self
+            .serial
+            .filter(|s| !s.is_empty())
+            .ok_or(PskcError::MissingSerial { package })?;
+        let bytes = self.secret.ok_or(PskcError::MissingSecret { package })?;
+        let secret =
+            Secret::from_bytes(&bytes).map_err(|error| PskcError::Secret { package, error })?;
+        // RFC 6030 names no hash for HOTP/TOTP (HOTP is SHA-1); vendors put
+        // it in `AlgorithmParameters/Suite` (`HMAC-SHA256`, `SHA256`).
+        let algorithm = match self.suite.as_deref() {
+            None => Algorithm::Sha1,
+            Some(suite) => {
+                let name = suite.trim().trim_start_matches("HMAC-");
+                Algorithm::from_name(name).map_err(|_| PskcError::UnsupportedAlgorithm {
+                    package,
+                    algorithm: format!("{algorithm} ({suite})"),
+                })?
+            }
+        };
+        let profile = Profile {
+            kind,
+            algorithm,
+            digits,
+        };
+        let mut record = SeedRecord::new(serial, secret, profile);
+        record.manufacturer = self.manufacturer.unwrap_or_default();
+        record.model = self.model.unwrap_or_default();
+        record.issuer = self.issuer;
+        record.key_id = self.key_id.unwrap_or_default();
+        record.counter = self.counter.unwrap_or(0);
+        record.time_drift = self.drift.unwrap_or(0);
+        Ok(record)
+    }
+}
+
+enum MacAlg {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+struct Decryption<'a> {
+    psk: &'a PreSharedKey,
+    mac: Option<(MacAlg, Bytes)>,
+}
+
+fn b64(text: &str, package: usize, field: &'static str) -> Result<Bytes, PskcError> {
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    B64.decode(compact.as_bytes())
+        .map(Zeroizing::new)
+        .map_err(|_| PskcError::Invalid { package, field })
+}
+
+fn aes_cbc_decrypt(key: &[u8; 16], data: &[u8]) -> Result<Bytes, PskcError> {
+    let (iv, ct) = data.split_at_checked(16).ok_or(PskcError::WrongKey)?;
+    if ct.is_empty() || ct.len() % 16 != 0 {
+        return Err(PskcError::WrongKey);
+    }
+    let dec =
+        cbc::Decryptor::<Aes128>::new_from_slices(key, iv).map_err(|_| PskcError::WrongKey)?;
+    dec.decrypt_padded_vec::<Pkcs7>(ct)
+        .map(Zeroizing::new)
+        .map_err(|_| PskcError::WrongKey)
+}
+
+fn check_encryption_method(e: &Element) -> Result<(), PskcError> {
+    let alg = e
+        .child("EncryptionMethod")
+        .and_then(|m| m.attr("Algorithm"))
+        .unwrap_or_default();
+    if alg == AES128_CBC {
+        Ok(())
+    } else {
+        Err(PskcError::UnsupportedEncryption {
+            algorithm: alg.to_owned(),
+        })
+    }
+}
+
+fn mac_ok(alg: &MacAlg, key: &[u8], data: &[u8], tag: &[u8]) -> bool {
+    fn check<M: hmac::Mac + hmac::KeyInit>(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
+        match <M as hmac::KeyInit>::new_from_slice(key) {
+            Ok(mut m) => {
+                m.update(data);
+                m.verify_slice(tag).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+    match alg {
+        MacAlg::Sha1 => check::<Hmac<sha1::Sha1>>(key, data, tag),
+        MacAlg::Sha224 => check::<Hmac<sha2::Sha224>>(key, data, tag),
+        MacAlg::Sha256 => check::<Hmac<sha2::Sha256>>(key, data, tag),
+        MacAlg::Sha384 => check::<Hmac<sha2::Sha384>>(key, data, tag),
+        MacAlg::Sha512 => check::<Hmac<sha2::Sha512>>(key, data, tag),
+    }
+}
+
+/// The bytes of a value element (`Secret`, `Counter`, ...): its
+/// `PlainValue`, or its `EncryptedValue` checked against `ValueMAC` and
+/// decrypted.
+fn value_bytes(
+    e: &Element,
+    package: usize,
+    field: &'static str,
+    dec: Option<&Decryption<'_>>,
+) -> Result<Option<Bytes>, PskcError> {
+    if let Some(plain) = e.child("PlainValue") {
+        return Ok(Some(Zeroizing::new(plain.trimmed().as_bytes().to_vec())));
+    }
+    let Some(enc) = e.child("EncryptedValue") else {
+        return Ok(None);
+    };
+    let dec = dec.ok_or(PskcError::KeyRequired)?;
+    check_encryption_method(enc)?;
+    let cipher = enc
+        .path(&["CipherData", "CipherValue"])
+        .ok_or(PskcError::Invalid { package, field })?;
+    let data = b64(cipher.trimmed(), package, field)?;
+    let (alg, mac_key) = dec.mac.as_ref().ok_or(PskcError::MissingMac)?;
+    let tag = e
+        .child("ValueMAC")
+        .ok_or(PskcError::MissingMac)
+        .and_then(|m| b64(m.trimmed(), package, "ValueMAC"))?;
+    if !mac_ok(alg, mac_key, &data, &tag) {
+        return Err(PskcError::MacMismatch { package });
+    }
+    aes_cbc_decrypt(&dec.psk.key, &data).map(Some)
+}
+
+fn secret_value(
+    e: &Element,
+    package: usize,
+    dec: Option<&Decryption<'_>>,
+) -> Result<Option<Bytes>, PskcError> {
+    let encrypted = e.child("EncryptedValue").is_some();
+    match value_bytes(e, package, "Secret", dec)? {
+        None => Ok(None),
+        Some(v) if encrypted => Ok(Some(v)),
+        Some(text) => {
+            let s = core::str::from_utf8(&text).map_err(|_| PskcError::Invalid {
+                package,
+                field: "Secret",
+            })?;
+            b64(s, package, "Secret").map(Some)
+        }
+    }
+}
+
+fn int_value(
+    e: &Element,
+    package: usize,
+    field: &'static str,
+    dec: Option<&Decryption<'_>>,
+) -> Result<Option<i128>, PskcError> {
+    let encrypted = e.child("EncryptedValue").is_some();
+    let Some(bytes) = value_bytes(e, package, field, dec)? else {
+        return Ok(None);
+    };
+    let bad = PskcError::Invalid { package, field };
+    if encrypted {
+        // An encrypted integer is its big-endian bytes.
+        if bytes.len() > 8 {
+            return Err(bad);
+        }
+        Ok(Some(
+            bytes
+                .iter()
+                .fold(0i128, |acc, b| (acc << 8) | i128::from(*b)),
+        ))
+    } else {
+        core::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|s| s.trim().parse::<i128>().ok())
+            .map(Some)
+            .ok_or(bad)
+    }
+}
+
+fn u64_field(
+    v: Option<i128>,
+    package: usize,
+    field: &'static str,
+) -> Result<Option<u64>, PskcError> {
+    v.map(|n| u64::try_from(n).map_err(|_| PskcError::Invalid { package, field }))
+        .transpose()
+}
+
+/// Checks that the root is a PSKC 1.0 KeyContainer.
+fn check_root(root: &Element) -> Result<(), PskcError> {
+    let ns_attr = if root.prefix.is_empty() {
+        "xmlns".to_owned()
+    } else {
+        format!("xmlns:{}", root.prefix)
+    };
+    let ns = root
+        .attrs
+        .iter()
+        .find(|(k, _)| *k == ns_attr)
+        .map(|(_, v)| v.as_str());
+    if root.name != "KeyContainer" || ns != Some(PSKC_NS) {
+        return Err(PskcError::NotPskc);
+    }
+    match root.attr("Version") {
+        Some("1.0") => Ok(()),
+        other => Err(PskcError::UnsupportedVersion {
+            version: other.unwrap_or("(none)").to_owned(),
+        }),
+    }
+}
+
+fn decryption<'a>(
+    root: &Element,
+    key: Option<&'a PreSharedKey>,
+) -> Result<Option<Decryption<'a>>, PskcError> {
+    let Some(enc_key) = root.child("EncryptionKey") else {
+        return Ok(key.map(|psk| Decryption { psk, mac: None }));
+    };
+    if let Some(derived) = enc_key.child("DerivedKey") {
+        let alg = derived
+            .child("KeyDerivationMethod")
+            .and_then(|m| m.attr("Algorithm"))
+            .unwrap_or("key derivation");
+        return Err(PskcError::UnsupportedEncryption {
+            algorithm: alg.to_owned(),
+        });
+    }
+    if enc_key.child("X509Data").is_some() {
+        return Err(PskcError::UnsupportedEncryption {
+            algorithm: "X.509 asymmetric key transport".to_owned(),
+        });
+    }
+    let psk = key.ok_or(PskcError::KeyRequired)?;
+    if let (Some(file_name), Some(our_name)) = (enc_key.child("KeyName"), psk.name())
+        && file_name.trimmed() != our_name
+    {
+        return Err(PskcError::WrongKey);
+    }
+    let mac = match root.child("MACMethod") {
+        None => None,
+        Some(m) => {
+            let uri = m.attr("Algorithm").unwrap_or_default();
+            let alg = match uri {
+                HMAC_SHA1 => MacAlg::Sha1,
+                HMAC_SHA224 => MacAlg::Sha224,
+                HMAC_SHA256 => MacAlg::Sha256,
+                HMAC_SHA384 => MacAlg::Sha384,
+                HMAC_SHA512 => MacAlg::Sha512,
+                _ => {
+                    return Err(PskcError::UnsupportedMac {
+                        algorithm: uri.to_owned(),
+                    });
+                }
+            };
+            let mac_key = m.child("MACKey").ok_or(PskcError::MissingMac)?;
+            check_encryption_method(mac_key)?;
+            let cipher =
+                mac_key
+                    .path(&["CipherData", "CipherValue"])
+                    .ok_or(PskcError::Invalid {
+                        package: 0,
+                        field: "MACKey",
+                    })?;
+            let data = b64(cipher.trimmed(), 0, "MACKey")?;
+            Some((alg, aes_cbc_decrypt(&psk.key, &data)?))
+        }
+    };
+    Ok(Some(Decryption { psk, mac }))
+}
+
+/// Reads every key package of a PSKC file (all or nothing).
+pub(crate) fn read_pskc(xml: &str, key: Option<&PreSharedKey>) -> Result<Vec<Package>, PskcError> {
+    let root = parse_tree(xml)?;
+    check_root(&root)?;
+    let dec = decryption(&root, key)?;
+    let mut out = Vec::new();
+    for (package, kp) in (1usize..).zip(root.children("KeyPackage")) {
+        let dev = kp.child("DeviceInfo");
+        let text = |name: &str| {
+            dev.and_then(|d| d.child(name))
+                .map(|e| e.trimmed().to_owned())
+        };
+        let mut p = Package {
+            serial: text("SerialNo"),
+            manufacturer: text("Manufacturer"),
+            model: text("Model"),
+            ..Package::default()
+        };
+        if let Some(k) = kp.child("Key") {
+            p.key_id = k.attr("Id").map(str::to_owned);
+            p.algorithm = k.attr("Algorithm").map(str::to_owned);
+            p.issuer = k.child("Issuer").map(|e| e.trimmed().to_owned());
+            p.suite = k
+                .path(&["AlgorithmParameters", "Suite"])
+                .map(|e| e.trimmed().to_owned());
+            if let Some(rf) = k.path(&["AlgorithmParameters", "ResponseFormat"]) {
+                p.digits = rf.attr("Length").map(str::to_owned);
+                p.encoding = rf.attr("Encoding").map(str::to_owned);
+            }
+            if let Some(data) = k.child("Data") {
+                let d = dec.as_ref();
+                if let Some(s) = data.child("Secret") {
+                    p.secret = secret_value(s, package, d)?;
+                }
+                let int = |name: &'static str| -> Result<Option<i128>, PskcError> {
+                    data.child(name)
+                        .map(|e| int_value(e, package, name, d))
+                        .transpose()
+                        .map(Option::flatten)
+                };
+                p.counter = u64_field(int("Counter")?, package, "Counter")?;
+                p.t0 = u64_field(int("Time")?, package, "Time")?;
+                p.interval = u64_field(int("TimeInterval")?, package, "TimeInterval")?;
+                p.drift = int("TimeDrift")?
+                    .map(|n| {
+                        i64::try_from(n).map_err(|_| PskcError::Invalid {
+                            package,
+                            field: "TimeDrift",
+                        })
+                    })
+                    .transpose()?;
+            }
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// What a PSKC file holds about one key, as read by [`read_pskc_keys`]:
+/// public fields only (the secret stays inside; use an
+/// [`Inventory`](crate::Inventory) to import).
+///
+/// # Examples
+///
+/// ```
+/// let xml = r#"<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc">
+///   <KeyPackage><Key Id="1" Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:hotp"/></KeyPackage>
+/// </KeyContainer>"#;
+/// let keys = otp_token::read_pskc_keys(xml, None)?;
+/// assert_eq!(keys[0].key_id.as_deref(), Some("1"));
+/// assert!(!keys[0].has_secret);
+/// # Ok::<(), otp_token::PskcError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PskcKeyInfo {
+    /// `DeviceInfo/SerialNo`.
+    pub serial: Option<String>,
+    /// `DeviceInfo/Manufacturer`.
+    pub manufacturer: Option<String>,
+    /// `Key/@Id`.
+    pub key_id: Option<String>,
+    /// `Key/@Algorithm`.
+    pub algorithm: Option<String>,
+    /// `ResponseFormat/@Length`.
+    pub digits: Option<String>,
+    /// `true` when a secret was present (and, if encrypted, decrypted
+    /// with a matching MAC).
+    pub has_secret: bool,
+    /// The secret's length in bytes, if present.
+    pub secret_len: Option<usize>,
+    /// `Data/Counter`.
+    pub counter: Option<u64>,
+    /// `Data/TimeInterval`.
+    pub time_interval: Option<u64>,
+}
+
+/// Reads a PSKC file leniently, without turning packages into records:
+/// every key package's public fields, for files whose packages a bank would
+/// not import (PIN keys, OCRA, short test secrets). Container-level checks
+/// (XML, version, key, MACs) are as strict as for
+/// [`Inventory::from_pskc`](crate::Inventory::from_pskc).
+///
+/// # Errors
+///
+/// Any container-level [`PskcError`], a malformed field, or a MAC
+/// mismatch.
+///
+/// # Examples
+///
+/// See [`PskcKeyInfo`].
+pub fn read_pskc_keys(
+    xml: &str,
+    key: Option<&PreSharedKey>,
+) -> Result<Vec<PskcKeyInfo>, PskcError> {
+    Ok(read_pskc(xml, key)?
+        .into_iter()
+        .map(|p| PskcKeyInfo {
+            serial: p.serial,
+            manufacturer: p.manufacturer,
+            key_id: p.key_id,
+            algorithm: p.algorithm,
+            digits: p.digits,
+            has_secret: p.secret.is_some(),
+            secret_len: p.secret.as_ref().map(|s| s.len()),
+            counter: p.counter,
+            time_interval: p.interval,
+        })
+        .collect())
+}
+
+// ----------------------------------------------------------------------
+// Writing.
+
+fn w(r: std::io::Result<()>) -> Result<(), PskcError> {
+    r.map_err(|_| PskcError::Write)
+}
+
+fn aes_cbc_encrypt(key: &[u8; 16], rng: &mut impl Rng, plain: &[u8]) -> Vec<u8> {
+    let mut iv = [0u8; 16];
+    rng.fill_bytes(&mut iv);
+    let enc = cbc::Encryptor::<Aes128>::new(&(*key).into(), &iv.into());
+    let ct = enc.encrypt_padded_vec::<Pkcs7>(plain);
+    let mut out = Vec::with_capacity(16usize.saturating_add(ct.len()));
+    out.extend_from_slice(&iv);
+    out.extend_from_slice(&ct);
+    out
+}
+
+fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let Ok(mut m) = <Hmac<sha1::Sha1> as hmac::KeyInit>::new_from_slice(key) else {
+        return Vec::new();
+    };
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+type XmlWriter = Writer<Vec<u8>>;
+
+fn text_el(wr: &mut XmlWriter, name: &str, text: &str) -> Result<(), PskcError> {
+    w(wr.create_element(name)
+        .write_text_content(BytesText::new(text))
+        .map(|_| ()))
+}
+
+fn cipher_data(wr: &mut XmlWriter, value: &[u8]) -> Result<(), PskcError> {
+    w(wr.create_element("xenc:EncryptionMethod")
+        .with_attribute(("Algorithm", AES128_CBC))
+        .write_empty()
+        .map(|_| ()))?;
+    let encoded = B64.encode(value);
+    w(wr.create_element("xenc:CipherData")
+        .write_inner_content(|wr| {
+            wr.create_element("xenc:CipherValue")
+                .write_text_content(BytesText::new(&encoded))
+                .map(|_| ())
+        })
+        .map(|_| ()))
+}
+
+/// Writes records as a PSKC 1.0 file, plain or encrypted with `key`.
+pub(crate) fn write_pskc(
+    records: &[SeedRecord],
+    key: Option<&PreSharedKey>,
+    rng: &mut impl Rng,
+) -> Result<String, PskcError> {
+    let mut wr = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w(wr.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))))?;
+    let mut mac_key = Zeroizing::new([0u8; 20]);
+    rng.fill_bytes(mac_key.as_mut());
+    let mut start = wr
+        .create_element("KeyContainer")
+        .with_attribute(("Version", "1.0"))
+        .with_attribute(("xmlns", PSKC_NS));
+    if key.is_some() {
+        start = start
+            .with_attribute(("xmlns:ds", DS_NS))
+            .with_attribute(("xmlns:xenc", XENC_NS));
+    }
+    let mut result = Ok(());
+    w(start
+        .write_inner_content(|wr| {
+            result = write_body(wr, records, key, rng, &mac_key);
+            Ok(())
+        })
+        .map(|_| ()))?;
+    result?;
+    String::from_utf8(wr.into_inner()).map_err(|_| PskcError::Write)
+}
+
+fn write_body(
+    wr: &mut XmlWriter,
+    records: &[SeedRecord],
+    key: Option<&PreSharedKey>,
+    rng: &mut impl Rng,
+    mac_key: &[u8; 20],
+) -> Result<(), PskcError> {
+    if let Some(psk) = key {
+        let name = psk.name().unwrap_or("Pre-shared-key").to_owned();
+        w(wr.create_element("EncryptionKey")
+            .write_inner_content(|wr| {
+                wr.create_element("ds:KeyName")
+                    .write_text_content(BytesText::new(&name))
+                    .map(|_| ())
+            })
+            .map(|_| ()))?;
+        let wrapped = aes_cbc_encrypt(&psk.key, rng, mac_key);
+        let mut inner = Ok(());
+        w(wr.create_element("MACMethod")
+            .with_attribute(("Algorithm", HMAC_SHA1))
+            .write_inner_content(|wr| {
+                wr.create_element("MACKey").write_inner_content(|wr| {
+                    inner = cipher_data(wr, &wrapped);
+                    Ok(())
+                })?;
+                Ok(())
+            })
+            .map(|_| ()))?;
+        inner?;
+    }
+    for record in records {
+        let mut inner = Ok(());
+        w(wr.create_element("KeyPackage")
+            .write_inner_content(|wr| {
+                inner = write_package(wr, record, key, rng, mac_key);
+                Ok(())
+            })
+            .map(|_| ()))?;
+        inner?;
+    }
+    Ok(())
+}
+
+fn write_package(
+    wr: &mut XmlWriter,
+    record: &SeedRecord,
+    key: Option<&PreSharedKey>,
+    rng: &mut impl Rng,
+    mac_key: &[u8; 20],
+) -> Result<(), PskcError> {
+    let mut inner = Ok(());
+    w(wr.create_element("DeviceInfo")
+        .write_inner_content(|wr| {
+            inner = (|| {
+                if !record.manufacturer.is_empty() {
+                    text_el(wr, "Manufacturer", &record.manufacturer)?;
+                }
+                text_el(wr, "SerialNo", &record.serial)?;
+                if !record.model.is_empty() {
+                    text_el(wr, "Model", &record.model)?;
+                }
+                Ok(())
+            })();
+            Ok(())
+        })
+        .map(|_| ()))?;
+    inner?;
+    let urn = match record.profile.kind {
+        TokenKind::Hotp => HOTP_URN,
+        TokenKind::Totp(_) => TOTP_URN,
+    };
+    let id = if record.key_id.is_empty() {
+        record.serial.as_str()
+    } else {
+        record.key_id.as_str()
+    };
+    let mut inner = Ok(());
+    w(wr.create_element("Key")
+        .with_attribute(("Id", id))
+        .with_attribute(("Algorithm", urn))
+        .write_inner_content(|wr| {
+            inner = write_key(wr, record, key, rng, mac_key);
+            Ok(())
+        })
+        .map(|_| ()))?;
+    inner
+}
+
+fn write_key(
+    wr: &mut XmlWriter,
+    record: &SeedRecord,
+    key: Option<&PreSharedKey>,
+    rng: &mut impl Rng,
+    mac_key: &[u8; 20],
+) -> Result<(), PskcError> {
+    if let Some(issuer) = &record.issuer {
+        text_el(wr, "Issuer", issuer)?;
+    }
+    let digits = record.profile.digits.get().to_string();
+    let suite = match record.profile.algorithm {
+        Algorithm::Sha1 => None,
+        other => Some(format!("HMAC-{}", other.name())),
+    };
+    w(wr.create_element("AlgorithmParameters")
+        .write_inner_content(|wr| {
+            if let Some(suite) = &suite {
+                wr.create_element("Suite")
+                    .write_text_content(BytesText::new(suite))?;
+            }
+            wr.create_element("ResponseFormat")
+                .with_attribute(("Length", digits.as_str()))
+                .with_attribute(("Encoding", "DECIMAL"))
+                .write_empty()
+                .map(|_| ())
+        })
+        .map(|_| ()))?;
+    let mut inner = Ok(());
+    w(wr.create_element("Data")
+        .write_inner_content(|wr| {
+            inner = (|| {
+                let mut secret_result = Ok(());
+                wr.create_element("Secret")
+                    .write_inner_content(|wr| {
+                        secret_result = match key {
+                            None => {
+                                let encoded =
+                                    Zeroizing::new(B64.encode(record.secret().expose_secret()));
+                                text_el(wr, "PlainValue", &encoded)
+                            }
+                            Some(psk) => {
+                                let data =
+                                    aes_cbc_encrypt(&psk.key, rng, record.secret().expose_secret());
+                                let mac = hmac_sha1(mac_key, &data);
+                                let mut enc = Ok(());
+                                wr.create_element("EncryptedValue")
+                                    .write_inner_content(|wr| {
+                                        enc = cipher_data(wr, &data);
+                                        Ok(())
+                                    })?;
+                                enc.and_then(|()| text_el(wr, "ValueMAC", &B64.encode(&mac)))
+                            }
+                        };
+                        Ok(())
+                    })
+                    .map_err(|_| PskcError::Write)?;
+                secret_result?;
+                let plain = |wr: &mut XmlWriter, name: &str, v: String| {
+                    w(wr.create_element(name)
+                        .write_inner_content(|wr| {
+                            wr.create_element("PlainValue")
+                                .write_text_content(BytesText::new(&v))
+                                .map(|_| ())
+                        })
+                        .map(|_| ()))
+                };
+                match record.profile.kind {
+                    TokenKind::Hotp => plain(wr, "Counter", record.counter.to_string())?,
+                    TokenKind::Totp(step) => {
+                        plain(wr, "Time", step.t0().to_string())?;
+                        plain(wr, "TimeInterval", step.seconds().to_string())?;
+                        if record.time_drift != 0 {
+                            plain(wr, "TimeDrift", record.time_drift.to_string())?;
+                        }
+                    }
+                }
+                Ok(())
+            })();
+            Ok(())
+        })
+        .map(|_| ()))?;
+    inner
+}
