@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Prints the verify group's criterion results as the tables in
+docs/benchmarks.md. Run after `cargo bench -p otp-benches --bench verify`."""
+import glob
+import json
+
+rows = {}
+for f in glob.glob("target/criterion/verify/**/new/estimates.json", recursive=True):
+    bench = json.load(open(f.replace("estimates.json", "benchmark.json")))
+    rows[bench["full_id"].removeprefix("verify/")] = json.load(open(f))["mean"]["point_estimate"]
+
+ALGS = ["SHA1", "SHA256", "SHA512"]
+
+
+def fmt(ns):
+    return f"{ns / 1000:.2f} µs" if ns >= 1000 else f"{ns:.0f} ns"
+
+
+def line(label, key):
+    print(f"| {label} | " + " | ".join(fmt(rows[key.format(a)]) for a in ALGS) + " |")
+
+
+print("| operation | SHA-1 | SHA-256 | SHA-512 |\n|---|---|---|---|")
+line("floor: 6 independent compressions", "floor/{} 6 compressions")
+line("otp-core generate", "otp-core/generate/{}")
+for who, what in [("otp-core", "verify"), ("totp-rs 6.0", "check"), ("totp-rfc 0.1", "verify_window")]:
+    prefix = who.split(" ")[0]
+    for w in ["1", "10"]:
+        for r in ["right", "wrong"]:
+            line(f"{who} {what} ±{w}, {r} code", f"{prefix}/{what} ±{w} {r}/{{}}")
+
+print("\n| ratio | SHA-1 | SHA-256 | SHA-512 |\n|---|---|---|---|")
+
+
+def ratio(label, num, den, scale=1):
+    print(f"| {label} | " + " | ".join(
+        f"{rows[num.format(a)] / (scale * rows[den.format(a)]):.2f}x" for a in ALGS) + " |")
+
+
+ratio("otp-core ±1 wrong ÷ floor (6 compressions)", "otp-core/verify ±1 wrong/{}", "floor/{} 6 compressions")
+ratio("otp-core ±10 wrong ÷ floor (42 compressions)", "otp-core/verify ±10 wrong/{}", "floor/{} 6 compressions", 7)
+ratio("totp-rs ±1 wrong ÷ otp-core ±1 wrong", "totp-rs/check ±1 wrong/{}", "otp-core/verify ±1 wrong/{}")
+ratio("totp-rs ±10 wrong ÷ otp-core ±10 wrong", "totp-rs/check ±10 wrong/{}", "otp-core/verify ±10 wrong/{}")
+ratio("totp-rfc ±1 wrong ÷ otp-core ±1 wrong", "totp-rfc/verify_window ±1 wrong/{}", "otp-core/verify ±1 wrong/{}")
