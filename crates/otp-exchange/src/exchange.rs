@@ -1,0 +1,641 @@
+//! The exchange as a chain of types, each named for what it waits for.
+//! A transition consumes the state and returns the next one, or a
+//! [`Retry`] holding the refusal (and the same state back when the user may
+//! try again), so no order of calls can skip the current token, the new
+//! token or the approval password.
+//!
+//! ```text
+//! Bank::begin_exchange ──> ExpectCurrentCode ──submit_code──> ExpectNewToken ──confirm──> Exchanged
+//!                               │                                   ^
+//!                               └─no_current_token──> Refusal::BranchRequired
+//! Bank::begin_registration ─────────────────────────────────────────┘
+//! ```
+//!
+//! Between web requests each state becomes a sealed [`Ticket`] and comes
+//! back through [`Bank::resume`]: bound to the administrator and the
+//! user, expiring `Policy::session_ttl` after selection, usable once.
+
+use core::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::Mac as _;
+use otp_core::{Code, Params, Rejected, TokenState, verify};
+use otp_token::SerialNumber;
+use serde::{Deserialize, Serialize};
+
+use crate::bank::ApprovalVerified;
+use crate::{
+    Action, AuditEntry, Bank, Credentials, CurrentTokenVerified, Password, Refusal, Store, Switch,
+    TokenStatus, UserId, Which,
+};
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+/// What a refused step gives back: why, and the state to try again from
+/// when trying again is allowed (a wrong code or password before the ID
+/// locks). `resume` is `None` when the flow is over.
+#[derive(Debug)]
+pub struct Retry<S> {
+    /// Why the step was refused.
+    pub refusal: Refusal,
+    /// The state to try again from, if the flow may continue.
+    pub resume: Option<S>,
+}
+
+impl<S> fmt::Display for Retry<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.refusal, f)
+    }
+}
+
+impl<S: fmt::Debug> core::error::Error for Retry<S> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        Some(&self.refusal)
+    }
+}
+
+impl<S> From<Retry<S>> for Refusal {
+    fn from(r: Retry<S>) -> Self {
+        r.refusal
+    }
+}
+
+/// Which flow a session belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Flow {
+    /// 交換: the user has a token and gets a new one.
+    Exchange,
+    /// 新規登録: the user has no token.
+    Registration,
+}
+
+/// What every state carries: who, for whom, since when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Session {
+    flow: Flow,
+    operator: UserId,
+    target: UserId,
+    old_serial: Option<SerialNumber>,
+    started_at: u64,
+}
+
+/// Waiting for a code from the user's **current** token (screen 4).
+#[derive(Debug)]
+pub struct ExpectCurrentCode {
+    session: Session,
+}
+
+/// Waiting for the new token's serial and code and the approval password
+/// (screen 5). Holds the proof that the current token was verified (for an
+/// exchange) or that the user had none (for a registration).
+#[derive(Debug)]
+pub struct ExpectNewToken {
+    session: Session,
+    current: Option<CurrentTokenVerified>,
+}
+
+/// Done (screen 6): "The registered token is valid from now."
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchanged {
+    /// Whose token changed.
+    pub user: UserId,
+    /// The revoked token (`None` for a first registration).
+    pub old_serial: Option<SerialNumber>,
+    /// The token valid from now.
+    pub new_serial: SerialNumber,
+    /// When the switch took effect.
+    pub at: u64,
+}
+
+/// A state parked between web requests.
+#[derive(Debug)]
+pub enum Pending {
+    /// Screen 4.
+    ExpectCurrentCode(ExpectCurrentCode),
+    /// Screen 5.
+    ExpectNewToken(ExpectNewToken),
+}
+
+impl<S: Store, C: Credentials> Bank<S, C> {
+    /// Screens 1–3: an administrator selects a user with a registered token
+    /// for exchange.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`],
+    /// [`Refusal::UnknownUser`], [`Refusal::UserLocked`],
+    /// [`Refusal::NoTokenRegistered`].
+    pub fn begin_exchange(
+        &self,
+        operator: &UserId,
+        target: &UserId,
+    ) -> Result<ExpectCurrentCode, Refusal> {
+        let now = self.now();
+        let audit = AuditEntry::new(now, operator.as_str(), Some(target), Action::Select);
+        let result = (|| {
+            self.administrator(operator)?;
+            let user = self.user_record(target)?;
+            self.check_open(&user, Refusal::UserLocked)?;
+            let old = user.token.ok_or(Refusal::NoTokenRegistered)?;
+            Ok(ExpectCurrentCode {
+                session: Session {
+                    flow: Flow::Exchange,
+                    operator: operator.clone(),
+                    target: target.clone(),
+                    old_serial: Some(old),
+                    started_at: now,
+                },
+            })
+        })();
+        self.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))?;
+        result
+    }
+
+    /// Screens 1–3 for a user with no token: new registration, which goes
+    /// straight to the new token's details.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`],
+    /// [`Refusal::UnknownUser`], [`Refusal::UserLocked`],
+    /// [`Refusal::AlreadyRegistered`].
+    pub fn begin_registration(
+        &self,
+        operator: &UserId,
+        target: &UserId,
+    ) -> Result<ExpectNewToken, Refusal> {
+        let now = self.now();
+        let audit = AuditEntry::new(now, operator.as_str(), Some(target), Action::Select);
+        let result = (|| {
+            self.administrator(operator)?;
+            let user = self.user_record(target)?;
+            self.check_open(&user, Refusal::UserLocked)?;
+            if user.token.is_some() {
+                return Err(Refusal::AlreadyRegistered);
+            }
+            Ok(ExpectNewToken {
+                session: Session {
+                    flow: Flow::Registration,
+                    operator: operator.clone(),
+                    target: target.clone(),
+                    old_serial: None,
+                    started_at: now,
+                },
+                current: None,
+            })
+        })();
+        self.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))?;
+        result
+    }
+
+    /// Takes back a state parked in a [`Ticket`]. The ticket must be
+    /// untampered, made by this bank (or one sharing its session key),
+    /// not expired, presented by the same administrator, and not used
+    /// before.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::SessionInvalid`], [`Refusal::SessionExpired`],
+    /// [`Refusal::SessionUsed`].
+    pub fn resume(&self, operator: &UserId, ticket: &Ticket) -> Result<Pending, Refusal> {
+        let body = ticket.open(&self.session_key)?;
+        if body.session.operator != *operator {
+            return Err(Refusal::SessionInvalid);
+        }
+        let now = self.now();
+        let expires_at = body
+            .session
+            .started_at
+            .saturating_add(self.policy.session_ttl);
+        if now > expires_at {
+            return Err(Refusal::SessionExpired);
+        }
+        if !self.store.consume_nonce(&body.nonce, expires_at, now)? {
+            return Err(Refusal::SessionUsed);
+        }
+        Ok(match body.stage {
+            Stage::ExpectCurrentCode => Pending::ExpectCurrentCode(ExpectCurrentCode {
+                session: body.session,
+            }),
+            Stage::ExpectNewToken { current } => Pending::ExpectNewToken(ExpectNewToken {
+                current: current
+                    .map(|(serial, position)| CurrentTokenVerified { serial, position }),
+                session: body.session,
+            }),
+        })
+    }
+
+    fn check_session(&self, session: &Session) -> Result<u64, Refusal> {
+        let now = self.now();
+        if now > session.started_at.saturating_add(self.policy.session_ttl) {
+            return Err(Refusal::SessionExpired);
+        }
+        Ok(now)
+    }
+}
+
+impl ExpectCurrentCode {
+    /// The administrator and the user this exchange is for.
+    #[must_use]
+    pub fn parties(&self) -> (&UserId, &UserId) {
+        (&self.session.operator, &self.session.target)
+    }
+
+    /// The serial of the token being replaced.
+    #[must_use]
+    pub const fn old_serial(&self) -> Option<SerialNumber> {
+        self.session.old_serial
+    }
+
+    /// Screen 4: a code from the user's current token, verified with replay
+    /// refusal. A wrong code counts toward the user's ID lock.
+    ///
+    /// # Errors
+    ///
+    /// A [`Retry`] with [`Refusal::Code`], [`Refusal::WrongCode`] or
+    /// [`Refusal::Replayed`] (try again), or [`Refusal::UserLocked`],
+    /// [`Refusal::SessionExpired`], [`Refusal::Conflict`] (start again).
+    pub fn submit_code<S: Store, C: Credentials>(
+        self,
+        bank: &Bank<S, C>,
+        typed: &str,
+    ) -> Result<ExpectNewToken, Retry<Self>> {
+        let s = &self.session;
+        let audit = AuditEntry::new(
+            bank.now(),
+            s.operator.as_str(),
+            Some(&s.target),
+            Action::CurrentCode,
+        )
+        .with_old(s.old_serial.as_ref());
+        let result = bank.check_session(s).and_then(|_| {
+            let user = bank.user_record(&s.target)?;
+            bank.check_open(&user, Refusal::UserLocked)?;
+            if user.token != s.old_serial {
+                return Err(Refusal::Conflict);
+            }
+            bank.verify_bound(&user, typed)
+        });
+        if let Err(e) = bank.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))
+        {
+            return Err(Retry {
+                refusal: e,
+                resume: None,
+            });
+        }
+        match result {
+            Ok(proof) => Ok(ExpectNewToken {
+                session: self.session,
+                current: Some(proof),
+            }),
+            Err(refusal) => Err(retry(refusal, self)),
+        }
+    }
+
+    /// The user has no current token (lost, broken, battery dead): the
+    /// exchange cannot be done online. Returns [`Refusal::BranchRequired`],
+    /// whose message tells the user to apply in writing at the branch.
+    pub fn no_current_token<S: Store, C: Credentials>(self, bank: &Bank<S, C>) -> Refusal {
+        let s = &self.session;
+        let audit = AuditEntry::new(
+            bank.now(),
+            s.operator.as_str(),
+            Some(&s.target),
+            Action::NoCurrentToken,
+        )
+        .with_old(s.old_serial.as_ref())
+        .refused(Refusal::BranchRequired.reason_code());
+        match bank.store.append_audit(&audit) {
+            Ok(_) => Refusal::BranchRequired,
+            Err(e) => Refusal::Internal(e),
+        }
+    }
+
+    /// Parks this state in a sealed ticket for the next web request. The
+    /// state itself stays usable in this process; whichever is used first
+    /// (the ticket through [`Bank::resume`], or this value) wins only for
+    /// the ticket, so a web server should drop this value.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Internal`] if the system random number generator fails.
+    pub fn ticket<S: Store, C: Credentials>(&self, bank: &Bank<S, C>) -> Result<Ticket, Refusal> {
+        Ticket::seal(
+            &bank.session_key,
+            self.session.clone(),
+            Stage::ExpectCurrentCode,
+        )
+    }
+}
+
+impl ExpectNewToken {
+    /// The administrator and the user this exchange is for.
+    #[must_use]
+    pub fn parties(&self) -> (&UserId, &UserId) {
+        (&self.session.operator, &self.session.target)
+    }
+
+    /// Exchange or registration.
+    #[must_use]
+    pub const fn flow(&self) -> Flow {
+        self.session.flow
+    }
+
+    /// Screen 5 and "Confirm": the new token's serial (12 half-width
+    /// alphanumerics, in the inventory, unassigned), a code from it
+    /// (verified with the wider first-use window) and the operator's
+    /// approval password (or per-transfer confirmation password when no
+    /// approval password is registered). When all three hold, the old
+    /// token is revoked and the new one bound in one atomic switch: the new
+    /// token is valid from that instant, the old one no longer.
+    ///
+    /// # Errors
+    ///
+    /// A [`Retry`] with [`Refusal::Serial`], [`Refusal::UnknownSerial`],
+    /// [`Refusal::SerialAssigned`], [`Refusal::SerialRevoked`],
+    /// [`Refusal::Code`], [`Refusal::WrongCode`], [`Refusal::WrongPassword`]
+    /// (try again), or [`Refusal::UserLocked`], [`Refusal::OperatorLocked`],
+    /// [`Refusal::NoPasswordRegistered`], [`Refusal::SessionExpired`],
+    /// [`Refusal::Conflict`] (start again).
+    #[allow(
+        clippy::result_large_err,
+        reason = "the state comes back by value so the user can correct and retry; 136 bytes"
+    )]
+    pub fn confirm<S: Store, C: Credentials>(
+        self,
+        bank: &Bank<S, C>,
+        serial: &str,
+        code: &str,
+        password: &Password,
+    ) -> Result<Exchanged, Retry<Self>> {
+        let s = &self.session;
+        let mut audit = AuditEntry::new(
+            bank.now(),
+            s.operator.as_str(),
+            Some(&s.target),
+            Action::NewToken,
+        )
+        .with_old(s.old_serial.as_ref());
+        let checked = (|| {
+            let now = bank.check_session(s)?;
+            let admin = bank.administrator(&s.operator)?;
+            let user = bank.user_record(&s.target)?;
+            bank.check_open(&user, Refusal::UserLocked)?;
+            if user.token != s.old_serial {
+                return Err(Refusal::Conflict);
+            }
+            let serial = SerialNumber::parse(serial).map_err(Refusal::Serial)?;
+            audit = audit.clone().with_new(Some(&serial));
+            let new = verify_new_token(bank, &s.target, serial, code, now)?;
+            let approval = bank.check_password(&admin, password)?;
+            Ok((new, approval))
+        })();
+        let (new, approval) = match checked {
+            Ok(v) => v,
+            Err(refusal) => {
+                if let Err(e) = bank
+                    .store
+                    .append_audit(&audit.refused(refusal.reason_code()))
+                {
+                    return Err(Retry {
+                        refusal: Refusal::Internal(e),
+                        resume: None,
+                    });
+                }
+                return Err(retry(refusal, self));
+            }
+        };
+        if let Err(e) = bank.store.append_audit(&audit) {
+            return Err(Retry {
+                refusal: Refusal::Internal(e),
+                resume: None,
+            });
+        }
+        commit(bank, self.session, self.current, new, approval).map_err(|refusal| Retry {
+            refusal,
+            resume: None,
+        })
+    }
+
+    /// Parks this state in a sealed ticket for the next web request (see
+    /// [`ExpectCurrentCode::ticket`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Internal`] if the system random number generator fails.
+    pub fn ticket<S: Store, C: Credentials>(&self, bank: &Bank<S, C>) -> Result<Ticket, Refusal> {
+        let current = self.current.as_ref().map(|c| (c.serial, c.position));
+        Ticket::seal(
+            &bank.session_key,
+            self.session.clone(),
+            Stage::ExpectNewToken { current },
+        )
+    }
+}
+
+/// Proof that the new token's first code was verified, with its state.
+#[derive(Debug)]
+struct NewTokenVerified {
+    serial: SerialNumber,
+    state: TokenState,
+}
+
+fn verify_new_token<S: Store, C: Credentials>(
+    bank: &Bank<S, C>,
+    target: &UserId,
+    serial: SerialNumber,
+    typed: &str,
+    now: u64,
+) -> Result<NewTokenVerified, Refusal> {
+    let entry = bank.store.token(&serial)?.ok_or(Refusal::UnknownSerial)?;
+    match entry.status {
+        TokenStatus::Unassigned => {}
+        TokenStatus::Assigned(_) => return Err(Refusal::SerialAssigned),
+        TokenStatus::Revoked => return Err(Refusal::SerialRevoked),
+    }
+    let params = Params {
+        window: bank.policy.first_use_window,
+        ..entry.seed.verifier_params()
+    };
+    let code = Code::parse(typed, params.digits).map_err(|e| Refusal::Code(Which::New, e))?;
+    let v = verify(&entry.seed.key(), &params, &entry.state, &code, now);
+    match v.outcome {
+        Ok(_) => {
+            bank.right_entry(target)?;
+            Ok(NewTokenVerified {
+                serial,
+                // Once bound, the token is verified with its normal window,
+                // centred on the drift learned here.
+                state: v.state,
+            })
+        }
+        Err(Rejected::Replayed { .. }) => Err(Refusal::Replayed(Which::New)),
+        Err(_) => {
+            let locked = bank.wrong_entry(target)?;
+            Err(if locked {
+                Refusal::UserLocked
+            } else {
+                Refusal::WrongCode(Which::New)
+            })
+        }
+    }
+}
+
+/// The switch: requires the three proofs (the current token's, or the
+/// registration flow's knowledge that there was none; the new token's;
+/// the approval).
+fn commit<S: Store, C: Credentials>(
+    bank: &Bank<S, C>,
+    session: Session,
+    current: Option<CurrentTokenVerified>,
+    new: NewTokenVerified,
+    _approval: ApprovalVerified,
+) -> Result<Exchanged, Refusal> {
+    let revoke = match (session.flow, &current) {
+        (Flow::Exchange, Some(proof)) if Some(proof.serial) == session.old_serial => {
+            Some(proof.serial)
+        }
+        (Flow::Registration, None) if session.old_serial.is_none() => None,
+        // A state that cannot be built by the public API.
+        _ => return Err(Refusal::SessionInvalid),
+    };
+    let at = bank.now();
+    let action = match session.flow {
+        Flow::Exchange => Action::Exchange,
+        Flow::Registration => Action::Register,
+    };
+    let change = Switch {
+        user: session.target.clone(),
+        expect_current: session.old_serial,
+        revoke,
+        bind: Some((new.serial, new.state)),
+        audit: AuditEntry::new(at, session.operator.as_str(), Some(&session.target), action)
+            .with_old(session.old_serial.as_ref())
+            .with_new(Some(&new.serial)),
+    };
+    match bank.apply(&change) {
+        Ok(_) => Ok(Exchanged {
+            user: session.target,
+            old_serial: session.old_serial,
+            new_serial: new.serial,
+            at,
+        }),
+        Err(refusal) => {
+            bank.store
+                .append_audit(&change.audit.refused(refusal.reason_code()))?;
+            Err(refusal)
+        }
+    }
+}
+
+/// Whether a refused step may be tried again from the same state.
+fn retry<S>(refusal: Refusal, state: S) -> Retry<S> {
+    let again = matches!(
+        refusal,
+        Refusal::Code(..)
+            | Refusal::WrongCode(_)
+            | Refusal::Replayed(_)
+            | Refusal::Serial(_)
+            | Refusal::UnknownSerial
+            | Refusal::SerialAssigned
+            | Refusal::SerialRevoked
+            | Refusal::WrongPassword
+    );
+    Retry {
+        refusal,
+        resume: again.then_some(state),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Stage {
+    ExpectCurrentCode,
+    ExpectNewToken {
+        current: Option<(SerialNumber, u64)>,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct TicketBody {
+    v: u8,
+    session: Session,
+    stage: Stage,
+    nonce: [u8; 16],
+}
+
+/// A state parked between web requests: base64url JSON sealed with
+/// HMAC-SHA-256 under the bank's session key. Opaque to the browser; it
+/// holds no secret, code or password (only who, for whom, since when, and
+/// where the current token's code matched).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Ticket(String);
+
+impl Ticket {
+    fn seal(key: &[u8; 32], session: Session, stage: Stage) -> Result<Self, Refusal> {
+        let mut nonce = [0u8; 16];
+        crate::bank::random_bytes(&mut nonce)?;
+        let body = TicketBody {
+            v: 1,
+            session,
+            stage,
+            nonce,
+        };
+        let json = serde_json::to_vec(&body).map_err(|e| {
+            Refusal::Internal(crate::StoreError::Unavailable(format!(
+                "ticket encoding failed: {e}"
+            )))
+        })?;
+        let tag = mac(key, &json)?;
+        Ok(Self(format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(&json),
+            URL_SAFE_NO_PAD.encode(tag)
+        )))
+    }
+
+    fn open(&self, key: &[u8; 32]) -> Result<TicketBody, Refusal> {
+        let (body, tag) = self.0.split_once('.').ok_or(Refusal::SessionInvalid)?;
+        let json = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| Refusal::SessionInvalid)?;
+        let tag = URL_SAFE_NO_PAD
+            .decode(tag)
+            .map_err(|_| Refusal::SessionInvalid)?;
+        let expected = mac(key, &json)?;
+        // Constant-time comparison of the tags.
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_slice(),
+            tag.as_slice(),
+        )) {
+            return Err(Refusal::SessionInvalid);
+        }
+        let body: TicketBody =
+            serde_json::from_slice(&json).map_err(|_| Refusal::SessionInvalid)?;
+        if body.v != 1 {
+            return Err(Refusal::SessionInvalid);
+        }
+        Ok(body)
+    }
+
+    /// The ticket as text, for a hidden form field or a header.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A ticket from text sent back by the browser (checked by
+    /// [`Bank::resume`]).
+    #[must_use]
+    pub fn from_text(text: &str) -> Self {
+        Self(text.to_owned())
+    }
+}
+
+fn mac(key: &[u8; 32], data: &[u8]) -> Result<[u8; 32], Refusal> {
+    let mut m = <HmacSha256 as hmac::KeyInit>::new_from_slice(key)
+        .map_err(|_| Refusal::Internal(crate::StoreError::Crypto("session key rejected".into())))?;
+    m.update(data);
+    Ok(m.finalize().into_bytes().into())
+}

@@ -1,0 +1,225 @@
+//! Every way an operation can be refused, as a typed value that a UI shows
+//! as one clear sentence in English or Japanese.
+
+use core::fmt;
+
+use otp_core::CodeError;
+use otp_token::SerialError;
+use serde::{Deserialize, Serialize};
+
+use crate::{StoreError, UserIdError};
+
+/// The language of messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lang {
+    /// English.
+    #[default]
+    En,
+    /// Japanese, in the bank's own words where the manual has them.
+    Ja,
+}
+
+/// Which code a refusal is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Which {
+    /// The token in use now (現在ご利用中のトークン).
+    Current,
+    /// The new token (新しいトークン).
+    New,
+}
+
+/// Why an operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The operator is not an administrator: only administrators manage tokens.
+    NotAdministrator,
+    /// No user has this ID.
+    UnknownUser,
+    /// The user ID as typed is not valid.
+    UserId(UserIdError),
+    /// The operator's own ID is locked: an administrator locked out must go
+    /// to the branch.
+    OperatorLocked,
+    /// The target user's ID is locked: an administrator must unlock it.
+    UserLocked,
+    /// The target has no registered token: use new registration instead of exchange.
+    NoTokenRegistered,
+    /// The target already has a token: use exchange instead of registration.
+    AlreadyRegistered,
+    /// The token in use now is lost, broken or dead: the exchange cannot be
+    /// done online; a written request at the branch is required.
+    BranchRequired,
+    /// The code as typed is malformed (full-width digits, wrong length, ...).
+    Code(Which, CodeError),
+    /// The code is not correct.
+    WrongCode(Which),
+    /// The code was used already: the same password cannot be used twice
+    /// in a row.
+    Replayed(Which),
+    /// The serial as typed is malformed.
+    Serial(SerialError),
+    /// No token with this serial is in the bank's inventory.
+    UnknownSerial,
+    /// The token is registered to another user (or to this one already).
+    SerialAssigned,
+    /// The token has been revoked and cannot be registered again.
+    SerialRevoked,
+    /// The approval (or per-transfer confirmation) password is not correct.
+    WrongPassword,
+    /// The administrator has neither an approval password nor a per-transfer
+    /// confirmation password registered.
+    NoPasswordRegistered,
+    /// The bank's policy forbids removing a user's token outside an exchange.
+    UnregisterForbidden,
+    /// The exchange session expired: start again.
+    SessionExpired,
+    /// The exchange session was finished or used already.
+    SessionUsed,
+    /// The exchange session record was altered or belongs to someone else.
+    SessionInvalid,
+    /// Someone else changed the user's token at the same time: start again.
+    Conflict,
+    /// The system could not complete the operation; nothing was changed.
+    Internal(StoreError),
+}
+
+impl Refusal {
+    /// The sentence a UI shows, in `lang`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_exchange::{Lang, Refusal, Which};
+    /// let r = Refusal::Replayed(Which::Current);
+    /// assert!(r.message(Lang::En).contains("cannot be used twice in a row"));
+    /// assert!(r.message(Lang::Ja).contains("同じパスワードは連続して使用できません"));
+    /// ```
+    #[must_use]
+    pub fn message(&self, lang: Lang) -> String {
+        let token = |w: &Which| match (w, lang) {
+            (Which::Current, Lang::En) => "the token in use now",
+            (Which::New, Lang::En) => "the new token",
+            (Which::Current, Lang::Ja) => "現在ご利用中のトークン",
+            (Which::New, Lang::Ja) => "新しいトークン",
+        };
+        match (self, lang) {
+            (Self::NotAdministrator, Lang::En) => "Only an administrator can register, exchange or unregister tokens.".into(),
+            (Self::NotAdministrator, Lang::Ja) => "トークンの登録・交換・登録解除は管理者のみが行えます。".into(),
+            (Self::UnknownUser, Lang::En) => "No customer has this ID.".into(),
+            (Self::UnknownUser, Lang::Ja) => "該当するお客様IDがありません。".into(),
+            (Self::UserId(e), Lang::En) => format!("{e}."),
+            (Self::UserId(_), Lang::Ja) => "お客様IDは半角英数字で入力してください。".into(),
+            (Self::OperatorLocked, Lang::En) => "Your ID is locked. An administrator whose ID is locked must apply at the branch.".into(),
+            (Self::OperatorLocked, Lang::Ja) => "ご利用のIDはロックされています。お取引店舗へお届けください。".into(),
+            (Self::UserLocked, Lang::En) => "This ID is locked after too many wrong entries. An administrator must unlock it (ID lock/unlock).".into(),
+            (Self::UserLocked, Lang::Ja) => "このIDはロックされています。管理者がIDロック解除を行ってください。".into(),
+            (Self::NoTokenRegistered, Lang::En) => "This user has no registered token. Use new registration.".into(),
+            (Self::NoTokenRegistered, Lang::Ja) => "このお客様にはトークンが登録されていません。新規登録を行ってください。".into(),
+            (Self::AlreadyRegistered, Lang::En) => "This user already has a token. Use exchange.".into(),
+            (Self::AlreadyRegistered, Lang::Ja) => "このお客様には既にトークンが登録されています。交換を行ってください。".into(),
+            (Self::BranchRequired, Lang::En) => "Without the token in use now, the exchange cannot be done online. Please submit a written request at your branch.".into(),
+            (Self::BranchRequired, Lang::Ja) => "現在ご利用中のトークンがない場合、お取引店舗への届出が必要です。".into(),
+            (Self::Code(w, e), Lang::En) => format!("One-time password of {}: {e}.", token(w)),
+            (Self::Code(w, _), Lang::Ja) => format!("{}のワンタイムパスワードは半角数字6桁で入力してください。", token(w)),
+            (Self::WrongCode(w), Lang::En) => format!("The one-time password of {} is not correct.", token(w)),
+            (Self::WrongCode(w), Lang::Ja) => format!("{}のワンタイムパスワードが正しくありません。", token(w)),
+            (Self::Replayed(w), Lang::En) => format!(
+                "The same password cannot be used twice in a row. Press \"1\" on {} again after a while: a new password takes 15-30 seconds to appear.",
+                token(w)
+            ),
+            (Self::Replayed(w), Lang::Ja) => format!(
+                "同じパスワードは連続して使用できません。しばらくしてから{}の「1」ボタンを押してください（新しいパスワードの表示まで15～30秒かかります）。",
+                token(w)
+            ),
+            (Self::Serial(e), Lang::En) => format!("Serial number: {e}."),
+            (Self::Serial(_), Lang::Ja) => "シリアル番号は半角英数字12桁で入力してください。".into(),
+            (Self::UnknownSerial, Lang::En) => "No token with this serial number is known. Check the serial on the back of the new token.".into(),
+            (Self::UnknownSerial, Lang::Ja) => "このシリアル番号のトークンはありません。新しいトークンの裏面のシリアル番号をご確認ください。".into(),
+            (Self::SerialAssigned, Lang::En) => "This token is already registered to a user.".into(),
+            (Self::SerialAssigned, Lang::Ja) => "このトークンは既に登録されています。".into(),
+            (Self::SerialRevoked, Lang::En) => "This token has been revoked and cannot be registered.".into(),
+            (Self::SerialRevoked, Lang::Ja) => "このトークンは無効化されているため登録できません。".into(),
+            (Self::WrongPassword, Lang::En) => "The approval password (or per-transfer confirmation password) is not correct.".into(),
+            (Self::WrongPassword, Lang::Ja) => "承認用パスワード（または都度振込送信確認用パスワード）が正しくありません。".into(),
+            (Self::NoPasswordRegistered, Lang::En) => "No approval password or per-transfer confirmation password is registered for your ID.".into(),
+            (Self::NoPasswordRegistered, Lang::Ja) => "承認用パスワード・都度振込送信確認用パスワードが登録されていません。".into(),
+            (Self::UnregisterForbidden, Lang::En) => "The bank does not allow removing this user's token except by exchanging it.".into(),
+            (Self::UnregisterForbidden, Lang::Ja) => "このトークンは交換以外の方法で登録解除できません。".into(),
+            (Self::SessionExpired, Lang::En) => "The operation timed out. Please start again from the selection screen.".into(),
+            (Self::SessionExpired, Lang::Ja) => "一定時間が経過したため操作を最初からやり直してください。".into(),
+            (Self::SessionUsed, Lang::En) => "This operation was already completed or cancelled. Please start again.".into(),
+            (Self::SessionUsed, Lang::Ja) => "この操作は既に完了または中止されています。最初からやり直してください。".into(),
+            (Self::SessionInvalid, Lang::En) => "The operation could not be continued. Please start again.".into(),
+            (Self::SessionInvalid, Lang::Ja) => "操作を継続できません。最初からやり直してください。".into(),
+            (Self::Conflict, Lang::En) => "The user's token was changed at the same time by another operation. Please start again.".into(),
+            (Self::Conflict, Lang::Ja) => "他の操作によりトークン情報が変更されました。最初からやり直してください。".into(),
+            (Self::Internal(_), Lang::En) => "The system could not complete the operation; nothing was changed. Please try again later.".into(),
+            (Self::Internal(_), Lang::Ja) => "システムエラーのため処理できませんでした（変更は行われていません）。しばらくしてから再度お試しください。".into(),
+        }
+    }
+
+    /// A short stable identifier for the audit trail and logs, such as
+    /// `wrong_code_current`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(otp_exchange::Refusal::SerialAssigned.reason_code(), "serial_assigned");
+    /// ```
+    #[must_use]
+    pub const fn reason_code(&self) -> &'static str {
+        match self {
+            Self::NotAdministrator => "not_administrator",
+            Self::UnknownUser => "unknown_user",
+            Self::UserId(_) => "malformed_user_id",
+            Self::OperatorLocked => "operator_locked",
+            Self::UserLocked => "user_locked",
+            Self::NoTokenRegistered => "no_token_registered",
+            Self::AlreadyRegistered => "already_registered",
+            Self::BranchRequired => "branch_required",
+            Self::Code(Which::Current, _) => "malformed_code_current",
+            Self::Code(Which::New, _) => "malformed_code_new",
+            Self::WrongCode(Which::Current) => "wrong_code_current",
+            Self::WrongCode(Which::New) => "wrong_code_new",
+            Self::Replayed(Which::Current) => "replayed_code_current",
+            Self::Replayed(Which::New) => "replayed_code_new",
+            Self::Serial(_) => "malformed_serial",
+            Self::UnknownSerial => "unknown_serial",
+            Self::SerialAssigned => "serial_assigned",
+            Self::SerialRevoked => "serial_revoked",
+            Self::WrongPassword => "wrong_password",
+            Self::NoPasswordRegistered => "no_password_registered",
+            Self::UnregisterForbidden => "unregister_forbidden",
+            Self::SessionExpired => "session_expired",
+            Self::SessionUsed => "session_used",
+            Self::SessionInvalid => "session_invalid",
+            Self::Conflict => "conflict",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(Lang::En))
+    }
+}
+
+impl core::error::Error for Refusal {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Internal(e) => Some(e),
+            Self::Code(_, e) => Some(e),
+            Self::Serial(e) => Some(e),
+            Self::UserId(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e)
+    }
+}

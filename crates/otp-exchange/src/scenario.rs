@@ -1,0 +1,202 @@
+//! The seed's bank, ready to drive: users W0001 (administrator with a
+//! token and an approval password), W0002 (general user with a token) and
+//! W0005 (general user without one), a stock of virtual tokens imported
+//! from the vendor's PSKC seed file, all on one simulated clock. Test
+//! suites, examples and `otp demo` start from here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use otp_token::{Clock, Factory, Inventory, SerialNumber, SimClock, Token};
+
+use crate::{
+    Authority, Bank, HashCost, Password, PasswordHash, Refusal, Store, StoreError, UserId,
+    UserRecord,
+};
+
+/// The administrator's approval password in the scenario.
+pub const ADMIN_APPROVAL_PASSWORD: &str = "approve-2020";
+
+/// How many tokens the vendor delivers in the scenario.
+pub const STOCK: usize = 8;
+
+/// The seed's bank with its users and virtual tokens.
+#[derive(Debug)]
+pub struct Scenario<S: Store> {
+    /// The bank.
+    pub bank: Bank<S>,
+    /// The clock shared by the bank and every token.
+    pub clock: SimClock,
+    /// Every token the vendor made, by serial, in the users' hands or in
+    /// the bank's stock.
+    pub tokens: BTreeMap<SerialNumber, Token>,
+    /// W0001, W0002, W0005.
+    pub admin: UserId,
+    /// W0002: a general user with a token.
+    pub general: UserId,
+    /// W0005: a general user without a token.
+    pub without_token: UserId,
+}
+
+/// Why the scenario could not be set up.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The store failed.
+    Store(StoreError),
+    /// A step of the set-up was refused.
+    Refused(Refusal),
+    /// The factory or the seed file failed.
+    Token(String),
+}
+
+impl core::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "scenario set-up: {e}"),
+            Self::Refused(r) => write!(f, "scenario set-up refused: {r}"),
+            Self::Token(e) => write!(f, "scenario set-up: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ScenarioError {}
+
+impl From<StoreError> for ScenarioError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl From<Refusal> for ScenarioError {
+    fn from(e: Refusal) -> Self {
+        Self::Refused(e)
+    }
+}
+
+fn id(text: &str) -> Result<UserId, ScenarioError> {
+    UserId::parse(text).map_err(|e| ScenarioError::Token(e.to_string()))
+}
+
+impl<S: Store> Scenario<S> {
+    /// Sets the scenario up on `store` at Unix time `start`: imports the
+    /// vendor's seed file, creates the three users, and registers tokens
+    /// for W0001 and W0002 through the registration flow itself. Password
+    /// hashes use `cost` ([`HashCost::TESTING`] keeps test suites fast).
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError`] if any step fails (it should not on a fresh store).
+    pub fn setup(store: S, start: u64, cost: HashCost) -> Result<Self, ScenarioError> {
+        let clock = SimClock::new(start);
+        let bank = Bank::new(store, Arc::new(clock.clone()))?;
+        let mut batch = Factory::from_seed([0x5e; 32])
+            .named("Virtual Token Co.", "VT-6")
+            .serials("VT", 2020_0001)
+            .map_err(|e| ScenarioError::Token(e.to_string()))?
+            .manufacture(STOCK, start.saturating_sub(86_400))
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        let seed_file = batch
+            .seed_file(None)
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        let inventory = Inventory::from_pskc(&seed_file, None)
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        bank.import_inventory("vendor", &inventory)?;
+        let tokens = batch
+            .into_tokens()
+            .into_iter()
+            .map(|t| (t.serial(), t))
+            .collect();
+
+        let admin = id("W0001")?;
+        let general = id("W0002")?;
+        let without_token = id("W0005")?;
+        let mut w0001 = UserRecord::new(admin.clone(), "しんきん太郎", Authority::Administrator);
+        w0001.approval_password = Some(PasswordHash::create(
+            &Password::new(ADMIN_APPROVAL_PASSWORD),
+            cost,
+        )?);
+        w0001.transfer_password =
+            Some(PasswordHash::create(&Password::new("transfer-2020"), cost)?);
+        bank.store().put_user(&w0001)?;
+        bank.store().put_user(&UserRecord::new(
+            general.clone(),
+            "しんきん太郎",
+            Authority::General,
+        ))?;
+        bank.store().put_user(&UserRecord::new(
+            without_token.clone(),
+            "しんきん太郎",
+            Authority::General,
+        ))?;
+
+        let mut scenario = Self {
+            bank,
+            clock,
+            tokens,
+            admin,
+            general,
+            without_token,
+        };
+        for user in [scenario.admin.clone(), scenario.general.clone()] {
+            let serial = scenario
+                .stock()
+                .first()
+                .copied()
+                .ok_or_else(|| ScenarioError::Token("no token in stock".into()))?;
+            let code = scenario.press(&serial)?;
+            let password = Password::new(ADMIN_APPROVAL_PASSWORD);
+            scenario
+                .bank
+                .begin_registration(&scenario.admin, &user)?
+                .confirm(&scenario.bank, serial.as_str(), &code, &password)
+                .map_err(Refusal::from)?;
+            scenario.clock.advance(30);
+        }
+        Ok(scenario)
+    }
+
+    /// Presses "1" on the token with this serial now and reads the display.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError::Token`] for an unknown serial or a dead token.
+    pub fn press(&mut self, serial: &SerialNumber) -> Result<String, ScenarioError> {
+        let now = self.clock.now();
+        let token = self
+            .tokens
+            .get_mut(serial)
+            .ok_or_else(|| ScenarioError::Token(format!("no token {}", serial.masked())))?;
+        let screen = token
+            .press(now)
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        screen
+            .code()
+            .map(|c| c.to_string())
+            .ok_or_else(|| ScenarioError::Token("the display is blank".into()))
+    }
+
+    /// The serial of the token registered to `user`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the store fails.
+    pub fn token_of(&self, user: &UserId) -> Result<Option<SerialNumber>, StoreError> {
+        Ok(self.bank.store().user(user)?.and_then(|u| u.token))
+    }
+
+    /// The tokens still in the bank's stock (unassigned), by serial.
+    #[must_use]
+    pub fn stock(&self) -> Vec<SerialNumber> {
+        self.tokens
+            .keys()
+            .filter(|s| {
+                matches!(
+                    self.bank.store().token(s),
+                    Ok(Some(entry)) if entry.status == crate::TokenStatus::Unassigned
+                )
+            })
+            .copied()
+            .collect()
+    }
+}

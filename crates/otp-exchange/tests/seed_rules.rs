@@ -1,0 +1,727 @@
+//! The seed's rules one by one, end to end, with the seed's three users
+//! and virtual tokens on a simulated clock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
+use otp_exchange::{
+    Action, AuditResult, BranchAuthorization, Flow, HashCost, Lang, MemoryStore, Password, Pending,
+    Policy, Refusal, Store, Ticket, UserId, UserRecord, Which, verify_chain,
+};
+use otp_token::{Clock as _, SerialNumber};
+
+const START: u64 = 1_601_512_200; // 2020-10-01 09:30 JST
+
+fn seed() -> Scenario<MemoryStore> {
+    Scenario::setup(MemoryStore::new(), START, HashCost::TESTING).unwrap()
+}
+
+fn approval() -> Password {
+    Password::new(ADMIN_APPROVAL_PASSWORD)
+}
+
+fn new_serial(s: &Scenario<MemoryStore>) -> SerialNumber {
+    s.stock()[0]
+}
+
+/// The seed's exchange for W0002, start to finish.
+fn exchange(s: &mut Scenario<MemoryStore>, user: &UserId) -> (SerialNumber, SerialNumber) {
+    let old = s.token_of(user).unwrap().unwrap();
+    let new = new_serial(s);
+    let step4 = s.bank.begin_exchange(&s.admin, user).unwrap();
+    let code = s.press(&old).unwrap();
+    let step5 = step4.submit_code(&s.bank, &code).unwrap();
+    let new_code = s.press(&new).unwrap();
+    let done = step5
+        .confirm(&s.bank, new.as_str(), &new_code, &approval())
+        .unwrap();
+    assert_eq!((done.old_serial, done.new_serial), (Some(old), new));
+    (old, new)
+}
+
+#[test]
+fn the_selection_screen_lists_the_three_users() {
+    let s = seed();
+    let list = s.bank.user_list(&s.admin, 0, 5).unwrap();
+    assert_eq!((list.first, list.last, list.total), (1, 3, 3));
+    let rows: Vec<_> = list
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.id.as_str(),
+                r.authority.label(Lang::Ja),
+                r.serial.map(|m| m.to_string()),
+                r.registered,
+            )
+        })
+        .collect();
+    assert_eq!(rows[0].0, "W0001");
+    assert_eq!(rows[0].1, "管理者");
+    assert!(rows[0].2.as_deref().unwrap().starts_with("●●●●●●●●"));
+    assert_eq!(rows[1].1, "一般者");
+    assert!(rows[1].3);
+    assert_eq!(
+        (rows[2].0, rows[2].2.clone(), rows[2].3),
+        ("W0005", None, false)
+    );
+}
+
+#[test]
+fn exchange_switches_tokens_atomically_and_the_new_one_is_valid_from_now() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let (old, new) = exchange(&mut s, &user);
+    // Immediately after: the old token's code is refused, the new one's accepted.
+    s.clock.advance(30);
+    let old_code = s.press(&old).unwrap();
+    assert_eq!(
+        s.bank.login(&user, &old_code).unwrap_err(),
+        Refusal::WrongCode(Which::Current)
+    );
+    let new_code = s.press(&new).unwrap();
+    assert!(s.bank.login(&user, &new_code).is_ok());
+    assert_eq!(s.token_of(&user).unwrap(), Some(new));
+    let old_entry = s.bank.store().token(&old).unwrap().unwrap();
+    assert_eq!(old_entry.status, otp_exchange::TokenStatus::Revoked);
+}
+
+#[test]
+fn the_login_code_cannot_be_used_again_for_the_exchange() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let code = s.press(&old).unwrap();
+    s.bank.login(&user, &code).unwrap();
+    let step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    // Pressing again within the step shows the same code: refused as a replay.
+    s.clock.advance(5);
+    let same = s.press(&old).unwrap();
+    assert_eq!(same, code);
+    let retry = step4.submit_code(&s.bank, &same).unwrap_err();
+    assert_eq!(retry.refusal, Refusal::Replayed(Which::Current));
+    assert!(retry.refusal.message(Lang::Ja).contains("15～30秒"));
+    // A new code appears after the step changes, and is accepted.
+    let step4 = retry.resume.unwrap();
+    let next_at = s.tokens[&old].next_code_at(s.clock.now()).unwrap();
+    s.clock.set(next_at + 1);
+    let fresh = s.press(&old).unwrap();
+    assert_ne!(fresh, code);
+    assert!(step4.submit_code(&s.bank, &fresh).is_ok());
+    // The repeat was not counted as a wrong entry.
+    assert_eq!(
+        s.bank.store().user(&user).unwrap().unwrap().lock.failures,
+        0
+    );
+}
+
+#[test]
+fn each_mistake_on_the_new_token_screen_is_refused_and_can_be_corrected() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let new = new_serial(&s);
+    let code = s.press(&old).unwrap();
+    let mut step5 = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .submit_code(&s.bank, &code)
+        .unwrap();
+    let admin_token = s.token_of(&s.admin).unwrap().unwrap();
+    let new_code = s.press(&new).unwrap();
+    let wrong_code = format!("{:06}", (new_code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    for (serial, code, password, want) in [
+        (
+            "VT2020",
+            new_code.as_str(),
+            approval(),
+            Refusal::Serial(otp_token::SerialError::WrongLength {
+                expected: 12,
+                found: 6,
+            }),
+        ),
+        (
+            "ＶＴ２０２０００００１",
+            new_code.as_str(),
+            approval(),
+            Refusal::Serial(otp_token::SerialError::FullWidth),
+        ),
+        (
+            "ZZ0000000001",
+            new_code.as_str(),
+            approval(),
+            Refusal::UnknownSerial,
+        ),
+        (
+            admin_token.as_str(),
+            new_code.as_str(),
+            approval(),
+            Refusal::SerialAssigned,
+        ),
+        (
+            old.as_str(),
+            new_code.as_str(),
+            approval(),
+            Refusal::SerialAssigned,
+        ),
+        (
+            new.as_str(),
+            wrong_code.as_str(),
+            approval(),
+            Refusal::WrongCode(Which::New),
+        ),
+        (
+            new.as_str(),
+            "１２３４５６",
+            approval(),
+            Refusal::Code(Which::New, otp_core::CodeError::FullWidthDigits),
+        ),
+        (
+            new.as_str(),
+            new_code.as_str(),
+            Password::new("wrong"),
+            Refusal::WrongPassword,
+        ),
+    ] {
+        let retry = step5.confirm(&s.bank, serial, code, &password).unwrap_err();
+        assert_eq!(retry.refusal, want, "serial {serial}");
+        step5 = retry.resume.unwrap();
+    }
+    // Nothing changed while refused.
+    assert_eq!(s.token_of(&user).unwrap(), Some(old));
+    // Corrected: accepted (lower case and spaces around the serial are forgiven).
+    let typed = format!(" {} ", new.as_str().to_lowercase());
+    let done = step5
+        .confirm(&s.bank, &typed, &new_code, &approval())
+        .unwrap();
+    assert_eq!(done.new_serial, new);
+}
+
+#[test]
+fn a_revoked_serial_cannot_be_registered_again() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let (old, _) = exchange(&mut s, &user);
+    s.clock.advance(30);
+    let step5 = s
+        .bank
+        .begin_registration(&s.admin, &s.without_token.clone())
+        .unwrap();
+    let code = s.press(&old).unwrap();
+    let retry = step5
+        .confirm(&s.bank, old.as_str(), &code, &approval())
+        .unwrap_err();
+    assert_eq!(retry.refusal, Refusal::SerialRevoked);
+}
+
+#[test]
+fn an_administrator_without_approval_password_uses_the_per_transfer_password() {
+    let mut s = seed();
+    let mut admin = s.bank.store().user(&s.admin).unwrap().unwrap();
+    admin.approval_password = None;
+    s.bank.store().put_user(&admin).unwrap();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let new = new_serial(&s);
+    let code = s.press(&old).unwrap();
+    let step5 = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .submit_code(&s.bank, &code)
+        .unwrap();
+    let new_code = s.press(&new).unwrap();
+    // The approval password is no longer registered, so it is wrong here.
+    let retry = step5
+        .confirm(&s.bank, new.as_str(), &new_code, &approval())
+        .unwrap_err();
+    assert_eq!(retry.refusal, Refusal::WrongPassword);
+    let done = retry.resume.unwrap().confirm(
+        &s.bank,
+        new.as_str(),
+        &new_code,
+        &Password::new("transfer-2020"),
+    );
+    assert!(done.is_ok());
+    // With neither password, the step is refused outright.
+    admin.transfer_password = None;
+    s.bank.store().put_user(&admin).unwrap();
+    s.clock.advance(30);
+    let new2 = new_serial(&s);
+    let code = s.press(&new).unwrap();
+    let step5 = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .submit_code(&s.bank, &code)
+        .unwrap();
+    let new_code = s.press(&new2).unwrap();
+    let retry = step5
+        .confirm(&s.bank, new2.as_str(), &new_code, &approval())
+        .unwrap_err();
+    assert_eq!(retry.refusal, Refusal::NoPasswordRegistered);
+    assert!(retry.resume.is_none());
+}
+
+#[test]
+fn the_sixth_wrong_entry_locks_the_id_until_an_administrator_unlocks_it() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let right = s.press(&old).unwrap();
+    let wrong = format!(
+        "{:06}",
+        (right.parse::<u32>().unwrap() + 500_000) % 1_000_000
+    );
+    let mut step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    for attempt in 1..=5 {
+        let retry = step4.submit_code(&s.bank, &wrong).unwrap_err();
+        assert_eq!(
+            retry.refusal,
+            Refusal::WrongCode(Which::Current),
+            "attempt {attempt}"
+        );
+        step4 = retry.resume.unwrap();
+    }
+    let sixth = step4.submit_code(&s.bank, &wrong).unwrap_err();
+    assert_eq!(sixth.refusal, Refusal::UserLocked);
+    assert!(sixth.resume.is_none());
+    assert!(s.bank.store().user(&user).unwrap().unwrap().lock.locked);
+    // Locked: even the right code and a new exchange are refused.
+    assert_eq!(
+        s.bank.login(&user, &right).unwrap_err(),
+        Refusal::UserLocked
+    );
+    assert_eq!(
+        s.bank.begin_exchange(&s.admin, &user).unwrap_err(),
+        Refusal::UserLocked
+    );
+    // A general user cannot unlock; an administrator can.
+    assert_eq!(
+        s.bank.unlock(&user, &user).unwrap_err(),
+        Refusal::NotAdministrator
+    );
+    s.bank.unlock(&s.admin, &user).unwrap();
+    assert!(s.bank.login(&user, &right).is_ok());
+}
+
+#[test]
+fn wrong_approval_passwords_lock_the_administrator_who_then_needs_the_branch() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let new = new_serial(&s);
+    let code = s.press(&old).unwrap();
+    let mut step5 = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .submit_code(&s.bank, &code)
+        .unwrap();
+    let new_code = s.press(&new).unwrap();
+    for _ in 1..=5 {
+        let retry = step5
+            .confirm(&s.bank, new.as_str(), &new_code, &Password::new("guess"))
+            .unwrap_err();
+        assert_eq!(retry.refusal, Refusal::WrongPassword);
+        step5 = retry.resume.unwrap();
+    }
+    let sixth = step5
+        .confirm(&s.bank, new.as_str(), &new_code, &Password::new("guess"))
+        .unwrap_err();
+    assert_eq!(sixth.refusal, Refusal::OperatorLocked);
+    assert!(sixth.refusal.message(Lang::Ja).contains("お取引店舗"));
+    assert_eq!(
+        s.bank.begin_exchange(&s.admin, &user).unwrap_err(),
+        Refusal::OperatorLocked
+    );
+    assert_eq!(s.token_of(&user).unwrap(), Some(old));
+}
+
+#[test]
+fn an_administrator_may_lock_an_id_on_purpose() {
+    let s = seed();
+    s.bank.lock(&s.admin, &s.general).unwrap();
+    assert_eq!(
+        s.bank.begin_exchange(&s.admin, &s.general).unwrap_err(),
+        Refusal::UserLocked
+    );
+}
+
+#[test]
+fn a_general_user_cannot_operate_the_flows() {
+    let s = seed();
+    assert_eq!(
+        s.bank.begin_exchange(&s.general, &s.general).unwrap_err(),
+        Refusal::NotAdministrator
+    );
+    assert_eq!(
+        s.bank
+            .begin_registration(&s.general, &s.without_token)
+            .unwrap_err(),
+        Refusal::NotAdministrator
+    );
+    assert_eq!(
+        s.bank.user_list(&s.general, 0, 5).unwrap_err(),
+        Refusal::NotAdministrator
+    );
+    assert_eq!(
+        s.bank
+            .unregister(&s.general, &s.general, &approval())
+            .unwrap_err(),
+        Refusal::NotAdministrator
+    );
+}
+
+#[test]
+fn flows_match_the_users_state() {
+    let s = seed();
+    assert_eq!(
+        s.bank
+            .begin_exchange(&s.admin, &s.without_token)
+            .unwrap_err(),
+        Refusal::NoTokenRegistered
+    );
+    assert_eq!(
+        s.bank.begin_registration(&s.admin, &s.general).unwrap_err(),
+        Refusal::AlreadyRegistered
+    );
+    let nobody = UserId::parse("W9999").unwrap();
+    assert_eq!(
+        s.bank.begin_exchange(&s.admin, &nobody).unwrap_err(),
+        Refusal::UnknownUser
+    );
+}
+
+#[test]
+fn new_registration_for_w0005() {
+    let mut s = seed();
+    let user = s.without_token.clone();
+    let new = new_serial(&s);
+    let step5 = s.bank.begin_registration(&s.admin, &user).unwrap();
+    assert_eq!(step5.flow(), Flow::Registration);
+    let code = s.press(&new).unwrap();
+    let done = step5
+        .confirm(&s.bank, new.as_str(), &code, &approval())
+        .unwrap();
+    assert_eq!(done.old_serial, None);
+    s.clock.advance(30);
+    let code = s.press(&new).unwrap();
+    assert!(s.bank.login(&user, &code).is_ok());
+}
+
+#[test]
+fn a_new_token_that_drifted_in_storage_is_accepted_within_the_first_use_window() {
+    let mut s = seed();
+    let user = s.without_token.clone();
+    let new = new_serial(&s);
+    // The token's clock ran 4 minutes fast in the warehouse: 8 steps.
+    let code = {
+        let later = s.clock.now() + 240;
+        let token = s.tokens.get_mut(&new).unwrap();
+        token.press(later).unwrap().code().unwrap().to_string()
+    };
+    let done = s.bank.begin_registration(&s.admin, &user).unwrap().confirm(
+        &s.bank,
+        new.as_str(),
+        &code,
+        &approval(),
+    );
+    assert!(done.is_ok());
+    // Its drift was recorded: the next login a step later needs no wide window.
+    let state = s.bank.store().token(&new).unwrap().unwrap().state;
+    assert!((7..=9).contains(&state.drift), "drift {}", state.drift);
+}
+
+#[test]
+fn unregister_needs_the_approval_password_and_revokes_the_token() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    assert_eq!(
+        s.bank
+            .unregister(&s.admin, &user, &Password::new("nope"))
+            .unwrap_err(),
+        Refusal::WrongPassword
+    );
+    s.bank.unregister(&s.admin, &user, &approval()).unwrap();
+    assert_eq!(s.token_of(&user).unwrap(), None);
+    let code = s.press(&old).unwrap();
+    assert_eq!(
+        s.bank.login(&user, &code).unwrap_err(),
+        Refusal::NoTokenRegistered
+    );
+}
+
+#[test]
+fn a_bank_may_forbid_unregistering_outside_the_exchange() {
+    let s = seed();
+    let policy = Policy {
+        allow_unregister: false,
+        ..Policy::default()
+    };
+    let bank = s.bank.with_policy(policy);
+    assert_eq!(
+        bank.unregister(&s.admin, &s.general, &approval())
+            .unwrap_err(),
+        Refusal::UnregisterForbidden
+    );
+}
+
+#[test]
+fn no_current_token_sends_the_user_to_the_branch_whose_officer_revokes_it() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    let refusal = step4.no_current_token(&s.bank);
+    assert_eq!(refusal, Refusal::BranchRequired);
+    assert!(
+        refusal
+            .message(Lang::Ja)
+            .contains("お取引店舗への届出が必要です")
+    );
+    assert!(
+        refusal
+            .message(Lang::En)
+            .contains("written request at your branch")
+    );
+    // Online registration is impossible while the lost token is registered.
+    assert_eq!(
+        s.bank.begin_registration(&s.admin, &user).unwrap_err(),
+        Refusal::AlreadyRegistered
+    );
+    let officer = BranchAuthorization {
+        officer: "B-042".into(),
+        request: "REQ-2020-1001".into(),
+    };
+    s.bank.branch_revoke(&officer, &user).unwrap();
+    assert_eq!(
+        s.bank.store().token(&old).unwrap().unwrap().status,
+        otp_exchange::TokenStatus::Revoked
+    );
+    let new = new_serial(&s);
+    let code = s.press(&new).unwrap();
+    let done = s.bank.begin_registration(&s.admin, &user).unwrap().confirm(
+        &s.bank,
+        new.as_str(),
+        &code,
+        &approval(),
+    );
+    assert!(done.is_ok());
+}
+
+#[test]
+fn sessions_expire_after_ten_minutes() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    s.clock.advance(601);
+    let code = s.press(&old).unwrap();
+    let retry = step4.submit_code(&s.bank, &code).unwrap_err();
+    assert_eq!(retry.refusal, Refusal::SessionExpired);
+    assert!(retry.resume.is_none());
+}
+
+#[test]
+fn tickets_carry_the_flow_between_requests_once_and_refuse_tampering() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let ticket = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .ticket(&s.bank)
+        .unwrap();
+    let wire = serde_json::to_string(&ticket).unwrap();
+    let ticket: Ticket = serde_json::from_str(&wire).unwrap();
+
+    // Another administrator cannot pick it up.
+    let other = UserId::parse("W0009").unwrap();
+    s.bank
+        .store()
+        .put_user(&UserRecord::new(
+            other.clone(),
+            "other",
+            otp_exchange::Authority::Administrator,
+        ))
+        .unwrap();
+    assert_eq!(
+        s.bank.resume(&other, &ticket).unwrap_err(),
+        Refusal::SessionInvalid
+    );
+
+    // A changed byte is refused.
+    let mut text = ticket.as_str().to_owned();
+    let i = text.len() / 3;
+    let flipped = if &text[i..=i] == "A" { "B" } else { "A" };
+    text.replace_range(i..=i, flipped);
+    assert_eq!(
+        s.bank
+            .resume(&s.admin, &Ticket::from_text(&text))
+            .unwrap_err(),
+        Refusal::SessionInvalid
+    );
+    assert_eq!(
+        s.bank
+            .resume(&s.admin, &Ticket::from_text("garbage"))
+            .unwrap_err(),
+        Refusal::SessionInvalid
+    );
+
+    // The real one works once.
+    let Pending::ExpectCurrentCode(step4) = s.bank.resume(&s.admin, &ticket).unwrap() else {
+        panic!("wrong stage");
+    };
+    assert_eq!(
+        s.bank.resume(&s.admin, &ticket).unwrap_err(),
+        Refusal::SessionUsed
+    );
+    let code = s.press(&old).unwrap();
+    let step5 = step4.submit_code(&s.bank, &code).unwrap();
+    let ticket5 = step5.ticket(&s.bank).unwrap();
+    let Pending::ExpectNewToken(step5) = s.bank.resume(&s.admin, &ticket5).unwrap() else {
+        panic!("wrong stage");
+    };
+    let new = new_serial(&s);
+    let new_code = s.press(&new).unwrap();
+    step5
+        .confirm(&s.bank, new.as_str(), &new_code, &approval())
+        .unwrap();
+    // Replaying the finished session's ticket is refused.
+    assert_eq!(
+        s.bank.resume(&s.admin, &ticket5).unwrap_err(),
+        Refusal::SessionUsed
+    );
+
+    // An expired ticket is refused even if never used.
+    let ticket = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .ticket(&s.bank)
+        .unwrap();
+    s.clock.advance(601);
+    assert_eq!(
+        s.bank.resume(&s.admin, &ticket).unwrap_err(),
+        Refusal::SessionExpired
+    );
+}
+
+#[test]
+fn competing_exchanges_commit_exactly_once() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let stock = s.stock();
+    let (new_a, new_b) = (stock[0], stock[1]);
+    // Two sessions pass the current-token step with two consecutive codes.
+    let code = s.press(&old).unwrap();
+    let a = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .submit_code(&s.bank, &code)
+        .unwrap();
+    s.clock.advance(30);
+    let code = s.press(&old).unwrap();
+    let b = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .submit_code(&s.bank, &code)
+        .unwrap();
+    let code_a = s.press(&new_a).unwrap();
+    let code_b = s.press(&new_b).unwrap();
+    assert!(
+        a.confirm(&s.bank, new_a.as_str(), &code_a, &approval())
+            .is_ok()
+    );
+    let lost = b
+        .confirm(&s.bank, new_b.as_str(), &code_b, &approval())
+        .unwrap_err();
+    assert_eq!(lost.refusal, Refusal::Conflict);
+    assert_eq!(s.token_of(&user).unwrap(), Some(new_a));
+    assert_eq!(
+        s.bank.store().token(&new_b).unwrap().unwrap().status,
+        otp_exchange::TokenStatus::Unassigned
+    );
+}
+
+#[test]
+fn the_audit_trail_records_every_attempt_verifies_and_holds_no_secret() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let code = s.press(&old).unwrap();
+    s.bank.login(&user, &code).unwrap();
+    let step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    let retry = step4.submit_code(&s.bank, &code).unwrap_err();
+    s.clock.advance(30);
+    let code2 = s.press(&old).unwrap();
+    let step5 = retry.resume.unwrap().submit_code(&s.bank, &code2).unwrap();
+    let new = new_serial(&s);
+    let new_code = s.press(&new).unwrap();
+    step5
+        .confirm(&s.bank, new.as_str(), &new_code, &approval())
+        .unwrap();
+
+    let chain = s.bank.store().audit_chain().unwrap();
+    verify_chain(&chain).unwrap();
+    let trail = s
+        .bank
+        .audit_trail(&s.admin, &user, START, u64::MAX)
+        .unwrap();
+    let actions: Vec<_> = trail
+        .iter()
+        .map(|r| (r.entry.action, r.entry.result, r.entry.reason.clone()))
+        .collect();
+    assert!(actions.contains(&(Action::Login, AuditResult::Ok, None)));
+    assert!(actions.contains(&(
+        Action::CurrentCode,
+        AuditResult::Refused,
+        Some("replayed_code_current".into())
+    )));
+    assert!(actions.contains(&(Action::Exchange, AuditResult::Ok, None)));
+    let exchange = trail
+        .iter()
+        .find(|r| r.entry.action == Action::Exchange)
+        .unwrap();
+    assert_eq!(
+        exchange.entry.old_serial.as_deref(),
+        Some(old.masked().to_string().as_str())
+    );
+    let text = serde_json::to_string(&chain).unwrap();
+    for secret in [
+        code.as_str(),
+        code2.as_str(),
+        new_code.as_str(),
+        ADMIN_APPROVAL_PASSWORD,
+        old.as_str(),
+        new.as_str(),
+    ] {
+        assert!(!text.contains(secret), "the audit trail contains {secret}");
+    }
+    // Tampering is detected.
+    let refused = chain
+        .iter()
+        .position(|r| r.entry.result == AuditResult::Refused)
+        .unwrap();
+    let mut edited = chain.clone();
+    edited[refused].entry.result = AuditResult::Ok;
+    edited[refused].entry.reason = None;
+    assert!(
+        verify_chain(&edited).is_err(),
+        "an erased refusal must break the chain"
+    );
+    let mut removed = chain;
+    removed.remove(2);
+    assert!(verify_chain(&removed).is_err());
+}
