@@ -223,3 +223,61 @@ impl From<StoreError> for Refusal {
         Self::Internal(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Refusal> {
+        let mut v = vec![
+            Refusal::NotAdministrator,
+            Refusal::UnknownUser,
+            Refusal::UserId(UserIdError::Empty),
+            Refusal::OperatorLocked,
+            Refusal::UserLocked,
+            Refusal::NoTokenRegistered,
+            Refusal::AlreadyRegistered,
+            Refusal::BranchRequired,
+            Refusal::Serial(SerialError::FullWidth),
+            Refusal::UnknownSerial,
+            Refusal::SerialAssigned,
+            Refusal::SerialRevoked,
+            Refusal::WrongPassword,
+            Refusal::NoPasswordRegistered,
+            Refusal::UnregisterForbidden,
+            Refusal::SessionExpired,
+            Refusal::SessionUsed,
+            Refusal::SessionInvalid,
+            Refusal::Conflict,
+            Refusal::Internal(StoreError::Unavailable("disk".into())),
+        ];
+        for w in [Which::Current, Which::New] {
+            v.push(Refusal::Code(w, CodeError::Empty));
+            v.push(Refusal::WrongCode(w));
+            v.push(Refusal::Replayed(w));
+        }
+        v
+    }
+
+    #[test]
+    fn every_refusal_has_a_sentence_in_both_languages_and_a_unique_reason() {
+        let mut reasons = std::collections::HashSet::new();
+        for r in all() {
+            assert!(r.message(Lang::En).ends_with('.'), "{r:?}");
+            assert!(r.message(Lang::Ja).ends_with('。'), "{r:?}");
+            assert!(
+                reasons.insert(r.reason_code()),
+                "duplicate reason {}",
+                r.reason_code()
+            );
+        }
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_details_to_users() {
+        let r = Refusal::Internal(StoreError::Unavailable(
+            "/var/lib/bank.db: permission denied".into(),
+        ));
+        assert!(!r.message(Lang::En).contains("/var/lib"));
+    }
+}
