@@ -16,8 +16,9 @@ pub const DEFAULT_SECRET_LEN: usize = 20;
 /// The longest secret a [`Secret`] holds: 128 bytes, two SHA-512 blocks.
 pub const MAX_SECRET_LEN: usize = 128;
 
-/// A token's shared secret, held without allocating. Zeroized on drop;
-/// `Debug` prints only its length; there is no `Display` and no `Clone`.
+/// A token's shared secret, held without allocating. Zeroized on drop
+/// (every clone too); `Debug` prints only its length; there is no
+/// `Display`.
 ///
 /// # Examples
 ///
@@ -94,6 +95,15 @@ impl Secret {
     #[must_use]
     pub fn expose_secret(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
+    }
+}
+
+impl Clone for Secret {
+    fn clone(&self) -> Self {
+        Self {
+            bytes: self.bytes,
+            len: self.len,
+        }
     }
 }
 

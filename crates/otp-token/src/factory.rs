@@ -9,7 +9,6 @@ use zeroize::Zeroize as _;
 
 use crate::{
     Battery, Crystal, PreSharedKey, Profile, PskcError, SeedRecord, SerialNumber, Token, TokenSpec,
-    record::copy_secret,
 };
 
 /// Makes batches of tokens. Secrets (160 bits) and crystal errors come from
@@ -241,7 +240,7 @@ impl Factory {
                 ..TokenSpec::default()
             };
             tokens.push(Token::new(serial, &secret, spec).map_err(FactoryError::Token)?);
-            let mut record = SeedRecord::new(serial.as_str(), copy_secret(&secret), self.profile);
+            let mut record = SeedRecord::new(serial.as_str(), secret.clone(), self.profile);
             record.manufacturer.clone_from(&self.manufacturer);
             record.model.clone_from(&self.model);
             record.key_id = serial.as_str().into();

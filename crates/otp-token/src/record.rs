@@ -176,24 +176,9 @@ impl SeedRecord {
             profile: self.profile,
             counter: self.counter,
             time_drift: self.time_drift,
-            secret: copy_secret(&self.secret),
+            secret: self.secret.clone(),
         }
     }
-}
-
-pub(crate) fn copy_secret(secret: &Secret) -> Secret {
-    // A `Secret` always holds 16..=128 bytes, so this cannot fail; the
-    // fallback is never taken.
-    Secret::from_bytes(secret.expose_secret())
-        .unwrap_or_else(|_| unreachable_secret(secret.expose_secret()))
-}
-
-#[allow(
-    clippy::panic,
-    reason = "a valid Secret's bytes always make a valid Secret"
-)]
-fn unreachable_secret(_: &[u8]) -> Secret {
-    panic!("a Secret's own bytes were refused as a Secret")
 }
 
 /// The bank's inventory: every token it can register, by serial number,
