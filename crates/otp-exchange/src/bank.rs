@@ -284,30 +284,13 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         target: &UserId,
         password: &Password,
     ) -> Result<(), Refusal> {
-        let now = self.now();
-        let mut audit = AuditEntry::new(now, operator.as_str(), Some(target), Action::Unregister);
-        let result = (|| {
-            let admin = self.administrator(operator)?;
-            let user = self.user_record(target)?;
-            audit = audit.clone().with_old(user.token.as_ref());
-            let serial = user.token.ok_or(Refusal::NoTokenRegistered)?;
+        let admin = self.administrator(operator)?;
+        self.revoke_token(operator.as_str(), target, Action::Unregister, || {
             if !self.policy.allow_unregister {
                 return Err(Refusal::UnregisterForbidden);
             }
-            let _approval = self.check_password(&admin, password)?;
-            let change = Switch {
-                user: target.clone(),
-                expect_current: Some(serial),
-                revoke: Some(serial),
-                bind: None,
-                audit: audit.clone(),
-            };
-            self.apply(&change).map(|_| ())
-        })();
-        if let Err(r) = &result {
-            self.store.append_audit(&audit.refused(r.reason_code()))?;
-        }
-        result
+            self.check_password(&admin, password).map(|_| ())
+        })
     }
 
     /// An administrator unlocks a user's ID (and the lock on their token).
@@ -363,11 +346,24 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         target: &UserId,
     ) -> Result<(), Refusal> {
         let operator = format!("branch:{}:{}", authorization.officer, authorization.request);
-        let mut audit = AuditEntry::new(self.now(), &operator, Some(target), Action::BranchRevoke);
+        self.revoke_token(&operator, target, Action::BranchRevoke, || Ok(()))
+    }
+
+    /// Revokes `target`'s token in one switch once `authorise` allows it,
+    /// auditing the attempt either way.
+    fn revoke_token(
+        &self,
+        operator: &str,
+        target: &UserId,
+        action: Action,
+        authorise: impl FnOnce() -> Result<(), Refusal>,
+    ) -> Result<(), Refusal> {
+        let mut audit = AuditEntry::new(self.now(), operator, Some(target), action);
         let result = (|| {
             let user = self.user_record(target)?;
             audit = audit.clone().with_old(user.token.as_ref());
             let serial = user.token.ok_or(Refusal::NoTokenRegistered)?;
+            authorise()?;
             let change = Switch {
                 user: target.clone(),
                 expect_current: Some(serial),

@@ -131,25 +131,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         operator: &UserId,
         target: &UserId,
     ) -> Result<ExpectCurrentCode, Refusal> {
-        let now = self.now();
-        let audit = AuditEntry::new(now, operator.as_str(), Some(target), Action::Select);
-        let result = (|| {
-            self.administrator(operator)?;
-            let user = self.user_record(target)?;
-            self.check_open(&user, Refusal::UserLocked)?;
-            let old = user.token.ok_or(Refusal::NoTokenRegistered)?;
-            Ok(ExpectCurrentCode {
-                session: Session {
-                    flow: Flow::Exchange,
-                    operator: operator.clone(),
-                    target: target.clone(),
-                    old_serial: Some(old),
-                    started_at: now,
-                },
-            })
-        })();
-        self.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))?;
-        result
+        let session = self.select(operator, target, Flow::Exchange)?;
+        Ok(ExpectCurrentCode { session })
     }
 
     /// Screens 1–3 for a user with no token: new registration, which goes
@@ -165,24 +148,33 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         operator: &UserId,
         target: &UserId,
     ) -> Result<ExpectNewToken, Refusal> {
+        let session = self.select(operator, target, Flow::Registration)?;
+        Ok(ExpectNewToken {
+            session,
+            current: None,
+        })
+    }
+
+    /// Screens 1–3: an unlocked administrator selects an unlocked user
+    /// whose registration matches the flow; audited either way.
+    fn select(&self, operator: &UserId, target: &UserId, flow: Flow) -> Result<Session, Refusal> {
         let now = self.now();
         let audit = AuditEntry::new(now, operator.as_str(), Some(target), Action::Select);
         let result = (|| {
             self.administrator(operator)?;
             let user = self.user_record(target)?;
             self.check_open(&user, Refusal::UserLocked)?;
-            if user.token.is_some() {
-                return Err(Refusal::AlreadyRegistered);
+            match (flow, user.token) {
+                (Flow::Exchange, None) => return Err(Refusal::NoTokenRegistered),
+                (Flow::Registration, Some(_)) => return Err(Refusal::AlreadyRegistered),
+                _ => {}
             }
-            Ok(ExpectNewToken {
-                session: Session {
-                    flow: Flow::Registration,
-                    operator: operator.clone(),
-                    target: target.clone(),
-                    old_serial: None,
-                    started_at: now,
-                },
-                current: None,
+            Ok(Session {
+                flow,
+                operator: operator.clone(),
+                target: target.clone(),
+                old_serial: user.token,
+                started_at: now,
             })
         })();
         self.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))?;
