@@ -1,0 +1,6 @@
+//! stub
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {}
+pub(crate) fn run(_: &BenchArgs) -> anyhow::Result<()> {
+    anyhow::bail!("not yet")
+}

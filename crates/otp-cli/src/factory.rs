@@ -1,0 +1,6 @@
+//! stub
+#[derive(Debug, clap::Args)]
+pub(crate) struct FactoryArgs {}
+pub(crate) fn run(_: &FactoryArgs) -> anyhow::Result<()> {
+    anyhow::bail!("not yet")
+}

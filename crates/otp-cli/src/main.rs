@@ -1,0 +1,141 @@
+//! `otp`: the command line of the workspace. An oathtool drop-in
+//! (`otp oath`), virtual hardware tokens (`otp token`), the factory
+//! (`otp factory`), the bank on its embedded store (`otp bank`), the
+//! seed's token exchange step by step (`otp demo`) and a verification
+//! benchmark (`otp bench`). See `docs/cli.md`.
+//!
+//! Errors are one sentence on stderr and a non-zero exit status; no
+//! command prints a secret unless asked with `--show-secret`.
+
+#![forbid(unsafe_code)]
+
+mod bench;
+mod demo;
+mod factory;
+mod lang;
+mod oath;
+mod time;
+mod token;
+mod tokenfile;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// An error with its own exit status (oathtool's 2 for "password not
+/// found"); every other error exits with 1.
+#[derive(Debug)]
+pub(crate) struct Exit {
+    /// The exit status.
+    pub(crate) code: u8,
+    /// The sentence for stderr.
+    pub(crate) message: String,
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Exit {}
+
+/// OTP tokens for banks: generate and validate codes, simulate hardware
+/// tokens, manufacture batches, run the bank's token exchange.
+#[derive(Debug, Parser)]
+#[command(name = "otp", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate and validate HOTP/TOTP codes, like oathtool (OATH Toolkit 2.6).
+    ///
+    /// KEY and OTP are '-' to read from standard input, '@FILE' to read from
+    /// a file, or the value itself (hex, or base32 with -b). Keys under 128
+    /// bits are refused (RFC 4226 R6). Exit status: 0 generated or found,
+    /// 1 error, 2 password not found in the window.
+    Oath(oath::OathArgs),
+    /// A virtual hardware token in a file: create, press, watch.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// Manufacture N tokens: a PSKC seed file and one token file per token.
+    Factory(factory::FactoryArgs),
+    /// The seed's token exchange for W0002, step by step, on a simulated clock.
+    Demo(demo::DemoArgs),
+    /// Verification throughput and latency.
+    Bench(bench::BenchArgs),
+}
+
+/// A panic is a bug, but the user still gets one sentence and no
+/// backtrace; a closed pipe (`otp demo | head`) ends the program quietly.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("unknown error");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        eprintln!("otp: internal error (please report it): {message}");
+    }));
+}
+
+fn main() -> ExitCode {
+    quiet_panics();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                // Help and version go to stdout with status 0.
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::FAILURE
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            // One line: clap's first line ("error: ..."), and where to look.
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error: invalid arguments");
+            eprintln!(
+                "otp: {} (see `otp --help`)",
+                first.trim_start_matches("error: ")
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Oath(args) => oath::run(&args),
+        Command::Token(cmd) => token::run(cmd),
+        Command::Factory(args) => factory::run(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(exit) = e.downcast_ref::<Exit>() {
+                eprintln!("otp: {}", exit.message);
+                ExitCode::from(exit.code)
+            } else {
+                eprintln!("otp: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

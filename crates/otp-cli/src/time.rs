@@ -1,0 +1,160 @@
+//! Dates and durations as oathtool takes them (`-N`, `-S`, `-s`) and as
+//! `otp token press --at` takes them: parsed with `jiff`, never by hand.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use jiff::{SignedDuration, Timestamp, civil, tz::TimeZone};
+
+/// The current Unix time from the system clock.
+pub(crate) fn system_now() -> u64 {
+    u64::try_from(Timestamp::now().as_second()).unwrap_or(0)
+}
+
+/// Parses a point in time: `now`, `@UNIX`, `YYYY-MM-DD HH:MM:SS UTC`,
+/// ISO 8601 / RFC 3339 with an offset (`2020-10-01T11:00:00+09:00`,
+/// `...Z`), or a date and time without a zone (read in the local time
+/// zone, as oathtool does), or a date alone (midnight, local time).
+///
+/// # Errors
+///
+/// When the text is none of these, or the time is before 1970.
+pub(crate) fn parse_time(text: &str, now: u64) -> Result<u64> {
+    let bad = || {
+        anyhow!(
+            "cannot parse time `{text}`: use @UNIX-SECONDS, \"YYYY-MM-DD HH:MM:SS UTC\" or ISO 8601 such as 2020-10-01T11:00:00+09:00"
+        )
+    };
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("now") {
+        return Ok(now);
+    }
+    let seconds: i64 = if let Some(unix) = t.strip_prefix('@') {
+        unix.trim().parse::<i64>().map_err(|_| bad())?
+    } else if let Some(civil_utc) = strip_utc(t) {
+        let dt: civil::DateTime = civil_utc.parse().map_err(|_| bad())?;
+        dt.to_zoned(TimeZone::UTC)
+            .map_err(|_| bad())?
+            .timestamp()
+            .as_second()
+    } else if let Ok(ts) = t.parse::<Timestamp>() {
+        ts.as_second()
+    } else if let Ok(zoned) = t.parse::<jiff::Zoned>() {
+        zoned.timestamp().as_second()
+    } else if let Ok(dt) = t.parse::<civil::DateTime>() {
+        dt.to_zoned(TimeZone::system())
+            .map_err(|_| bad())?
+            .timestamp()
+            .as_second()
+    } else if let Ok(d) = t.parse::<civil::Date>() {
+        d.to_zoned(TimeZone::system())
+            .map_err(|_| bad())?
+            .timestamp()
+            .as_second()
+    } else {
+        return Err(bad());
+    };
+    u64::try_from(seconds)
+        .map_err(|_| anyhow!("the time `{text}` is before 1970, which is not supported"))
+}
+
+/// `text` without a trailing ` UTC` or ` GMT`, if it has one.
+fn strip_utc(text: &str) -> Option<&str> {
+    ["UTC", "GMT", "utc", "gmt"]
+        .iter()
+        .find_map(|z| text.strip_suffix(z))
+        .map(str::trim_end)
+}
+
+/// Parses a duration as oathtool's `-s` does: a number of seconds (`30`),
+/// or with units (`30s`, `1m`, `1 minute`, `PT30S`).
+///
+/// # Errors
+///
+/// When the text is not a duration, is zero, negative or not whole seconds.
+pub(crate) fn parse_duration(text: &str) -> Result<u64> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        if n == 0 {
+            bail!("the time step must be at least one second");
+        }
+        return Ok(n);
+    }
+    let d: SignedDuration = t.parse().with_context(|| {
+        format!("cannot parse duration `{text}`: use seconds such as 30, or 30s, 1m")
+    })?;
+    if d.subsec_nanos() != 0 {
+        bail!("the duration `{text}` is not a whole number of seconds");
+    }
+    match u64::try_from(d.as_secs()) {
+        Ok(n) if n > 0 => Ok(n),
+        _ => bail!("the time step must be at least one second"),
+    }
+}
+
+/// `at` as `YYYY/MM/DD HH:MM` in Japan Standard Time (UTC+9), as the
+/// bank's screens show it.
+pub(crate) fn jst_minutes(at: u64) -> String {
+    let offset = jiff::tz::Offset::constant(9);
+    i64::try_from(at)
+        .ok()
+        .and_then(|s| Timestamp::from_second(s).ok())
+        .map(|ts| {
+            ts.to_zoned(TimeZone::fixed(offset))
+                .strftime("%Y/%m/%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| at.to_string())
+}
+
+/// `at` as `YYYY/MM/DD HH:MM:SS` in JST.
+pub(crate) fn jst_seconds(at: u64) -> String {
+    let offset = jiff::tz::Offset::constant(9);
+    i64::try_from(at)
+        .ok()
+        .and_then(|s| Timestamp::from_second(s).ok())
+        .map(|ts| {
+            ts.to_zoned(TimeZone::fixed(offset))
+                .strftime("%Y/%m/%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|| at.to_string())
+}
+
+/// `at` as RFC 3339 in UTC.
+pub(crate) fn utc(at: u64) -> String {
+    i64::try_from(at)
+        .ok()
+        .and_then(|s| Timestamp::from_second(s).ok())
+        .map_or_else(|| at.to_string(), |ts| ts.to_string())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oathtool_forms() {
+        assert_eq!(parse_time("@59", 0).unwrap(), 59);
+        assert_eq!(
+            parse_time("2005-03-18 01:58:29 UTC", 0).unwrap(),
+            1_111_111_109
+        );
+        assert_eq!(
+            parse_time("2005-03-18T01:58:29Z", 0).unwrap(),
+            1_111_111_109
+        );
+        assert_eq!(
+            parse_time("2005-03-18T10:58:29+09:00", 0).unwrap(),
+            1_111_111_109
+        );
+        assert_eq!(parse_time("now", 7).unwrap(), 7);
+        assert!(parse_time("garbage", 0).is_err());
+        assert!(parse_time("@-5", 0).is_err());
+        assert_eq!(parse_duration("30").unwrap(), 30);
+        assert_eq!(parse_duration("30s").unwrap(), 30);
+        assert_eq!(parse_duration("1m").unwrap(), 60);
+        assert_eq!(parse_duration("1 minute").unwrap(), 60);
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}
