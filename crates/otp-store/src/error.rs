@@ -1,0 +1,80 @@
+//! Why a store could not be opened.
+
+use core::fmt;
+
+use otp_exchange::StoreError;
+
+/// Why a store could not be opened. Nothing was changed on disk or in the
+/// database in any of these cases: a file that is not what the store
+/// expects is refused, never reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The file does not exist and [`SqliteOptions::create_if_missing`] is
+    /// off: check the path.
+    ///
+    /// [`SqliteOptions::create_if_missing`]: crate::SqliteOptions::create_if_missing
+    Missing(String),
+    /// The file exists but is empty (0 bytes): truncated, or made by
+    /// something else. Restore it from a backup; it is not re-initialised.
+    EmptyFile(String),
+    /// The file is not an SQLite database (or its header is destroyed).
+    NotADatabase(String),
+    /// The database is damaged (a failed integrity check, a truncated
+    /// file). Restore it from a backup.
+    Corrupt(String),
+    /// A database of another application (its tables or application ID
+    /// are not otp-store's). Point the store at its own file or schema.
+    Foreign(String),
+    /// The database was written by a newer otp-store whose schema this
+    /// version does not know: upgrade the application.
+    NewerSchema {
+        /// The schema version found.
+        found: u32,
+        /// The newest version this build knows.
+        supported: u32,
+    },
+    /// The database could not be reached (I/O, permissions, a lock held
+    /// past the busy timeout, the network, authentication).
+    Unavailable(String),
+    /// An option is not valid (for example a PostgreSQL schema name).
+    InvalidOption(String),
+}
+
+impl fmt::Display for OpenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Missing(p) => write!(f, "{p} does not exist (and creating it was not allowed)"),
+            Self::EmptyFile(p) => write!(
+                f,
+                "{p} is empty (0 bytes): it was truncated or not made by otp-store; restore it from a backup"
+            ),
+            Self::NotADatabase(m) => write!(f, "not an SQLite database: {m}"),
+            Self::Corrupt(m) => write!(f, "the database is damaged: {m}; restore it from a backup"),
+            Self::Foreign(m) => write!(f, "not an otp-store database: {m}"),
+            Self::NewerSchema { found, supported } => write!(
+                f,
+                "the database has schema version {found}, newer than the {supported} this build of otp-store knows: upgrade the application"
+            ),
+            Self::Unavailable(m) => write!(f, "the database could not be opened: {m}"),
+            Self::InvalidOption(m) => write!(f, "invalid store option: {m}"),
+        }
+    }
+}
+
+impl core::error::Error for OpenError {}
+
+impl From<OpenError> for StoreError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Unavailable(_) | OpenError::Missing(_) | OpenError::InvalidOption(_) => {
+                Self::Unavailable(e.to_string())
+            }
+            OpenError::EmptyFile(_)
+            | OpenError::NotADatabase(_)
+            | OpenError::Corrupt(_)
+            | OpenError::Foreign(_)
+            | OpenError::NewerSchema { .. } => Self::Corrupt(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod codec;
+mod error;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod sqlite;
+
+pub use error::OpenError;
+#[cfg(feature = "postgres")]
+pub use postgres::{PG_SCHEMA_VERSION, PgOptions, PgStore};
+pub use sqlite::{
+    Durability, SQLITE_APPLICATION_ID, SQLITE_SCHEMA_VERSION, SqliteOptions, SqliteStore,
+};

@@ -1,0 +1,773 @@
+//! The PostgreSQL store: the same schema ideas as SQLite's, for banks
+//! with several application servers. Token state changes are
+//! compare-and-set `UPDATE`s (PostgreSQL re-checks the `WHERE` clause on
+//! the newest row version after waiting for a concurrent writer, so two
+//! servers can never both move the same floor); the switch locks the rows
+//! it reads with `SELECT ... FOR UPDATE`; appends to the audit chain are
+//! serialised by a one-row head table.
+
+use core::fmt;
+use core::time::Duration;
+
+use otp_core::TokenState;
+use otp_exchange::{
+    AuditEntry, AuditRecord, IdLock, Store, StoreError, Switch, SwitchError, TokenEntry,
+    TokenStatus, UserId, UserPage, UserRecord,
+};
+use otp_token::SerialNumber;
+use postgres::error::SqlState;
+use postgres::{Config, GenericClient, IsolationLevel, NoTls, Row};
+use r2d2_postgres::PostgresConnectionManager;
+use r2d2_postgres::r2d2::{Pool, PooledConnection};
+use zeroize::Zeroizing;
+
+use crate::OpenError;
+use crate::codec::{
+    StateCols, TokenRead, TokenRow, UserRow, audit_record, authority_text, corrupt, entry_json,
+    hash32, time_key, to_db,
+};
+
+/// The schema version this build writes; older databases are upgraded
+/// when connected to, newer ones refused with [`OpenError::NewerSchema`].
+pub const PG_SCHEMA_VERSION: u32 = 2;
+
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../sql/postgres_v1.sql"),
+    include_str!("../sql/postgres_v2.sql"),
+];
+
+/// How to connect a [`PgStore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PgOptions {
+    /// The PostgreSQL schema (namespace) holding the tables, created if
+    /// missing; `None` uses the connection's `search_path` (normally
+    /// `public`). Lower-case ASCII letters, digits and `_`, not starting
+    /// with a digit.
+    pub schema: Option<String>,
+    /// The most connections the pool opens: default 8.
+    pub pool_size: u32,
+    /// How long to wait for a connection (to connect, or for a free one
+    /// in the pool): default 10 s.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            schema: None,
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl PgOptions {
+    /// The same options with the tables in `schema`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let o = otp_store::PgOptions::default().with_schema("bank1").with_pool_size(4);
+    /// assert_eq!((o.schema.as_deref(), o.pool_size), (Some("bank1"), 4));
+    /// ```
+    #[must_use]
+    pub fn with_schema(mut self, schema: &str) -> Self {
+        self.schema = Some(schema.to_owned());
+        self
+    }
+
+    /// The same options with another pool size.
+    #[must_use]
+    pub const fn with_pool_size(mut self, size: u32) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// The same options with another connection timeout.
+    #[must_use]
+    pub const fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+}
+
+/// A [`Store`] in a PostgreSQL database, shared by any number of
+/// application servers (each with its own `PgStore` and pool).
+///
+/// # Examples
+///
+/// ```no_run
+/// use otp_store::{PgOptions, PgStore};
+/// let store = PgStore::connect(
+///     "postgresql://bank@127.0.0.1:5432/otp",
+///     PgOptions::default().with_schema("otp"),
+/// )?;
+/// # Ok::<(), otp_store::OpenError>(())
+/// ```
+pub struct PgStore {
+    pool: Pool<PostgresConnectionManager<NoTls>>,
+    options: PgOptions,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgStore")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A backend error as the policy sees it: the server's message and
+/// code, never its `DETAIL` (which may quote a row, secret included).
+fn pg_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+fn db_err(e: &postgres::Error) -> StoreError {
+    match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => StoreError::Duplicate(pg_text(e)),
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
+            StoreError::Unavailable(format!("{}; try again", pg_text(e)))
+        }
+        Some(c) if *c == SqlState::DATA_CORRUPTED || *c == SqlState::INDEX_CORRUPTED => {
+            StoreError::Corrupt(pg_text(e))
+        }
+        _ => StoreError::Unavailable(pg_text(e)),
+    }
+}
+
+#[allow(clippy::needless_pass_by_value, reason = "used as map_err(to_store)")]
+fn to_store(e: postgres::Error) -> StoreError {
+    db_err(&e)
+}
+
+#[allow(clippy::needless_pass_by_value, reason = "used as map_err(to_switch)")]
+fn to_switch(e: postgres::Error) -> SwitchError {
+    SwitchError::Store(db_err(&e))
+}
+
+fn open_err(e: &postgres::Error) -> OpenError {
+    OpenError::Unavailable(pg_text(e))
+}
+
+fn valid_schema(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 63
+        && bytes
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl PgStore {
+    /// Connects to the database at `url` (a `postgresql://` URL or a
+    /// `key=value` string), creates the schema in an empty database and
+    /// upgrades an older one. Servers starting at once take an advisory
+    /// lock, so only one migrates.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError::InvalidOption`] for a bad URL or schema name,
+    /// [`OpenError::Unavailable`] when the server cannot be reached,
+    /// [`OpenError::Foreign`] when the schema holds otp tables not made
+    /// by otp-store, [`OpenError::NewerSchema`] for a newer schema.
+    pub fn connect(url: &str, options: PgOptions) -> Result<Self, OpenError> {
+        let mut config: Config = url
+            .parse()
+            .map_err(|e| OpenError::InvalidOption(format!("the PostgreSQL URL: {e}")))?;
+        if let Some(schema) = &options.schema {
+            if !valid_schema(schema) {
+                return Err(OpenError::InvalidOption(format!(
+                    "schema name {schema:?}: use lower-case ASCII letters, digits and _"
+                )));
+            }
+            config.options(&format!("-c search_path={schema}"));
+        }
+        config.connect_timeout(options.connect_timeout);
+        let pool = Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            .build(PostgresConnectionManager::new(config, NoTls))
+            .map_err(|e| OpenError::Unavailable(e.to_string()))?;
+        let store = Self { pool, options };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The options the store was connected with.
+    #[must_use]
+    pub const fn options(&self) -> &PgOptions {
+        &self.options
+    }
+
+    /// The schema version of the database.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the database cannot be read.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let mut c = self.conn()?;
+        read_version(&mut *c).map_err(StoreError::from)
+    }
+
+    fn conn(&self) -> Result<PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(format!("no PostgreSQL connection: {e}")))
+    }
+
+    fn migrate(&self) -> Result<(), OpenError> {
+        let mut c = self
+            .pool
+            .get()
+            .map_err(|e| OpenError::Unavailable(format!("no PostgreSQL connection: {e}")))?;
+        if let Some(schema) = &self.options.schema {
+            // Two servers creating the same schema at once may race; the
+            // loser's error is harmless, the schema exists.
+            if let Err(e) = c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                && e.code() != Some(&SqlState::UNIQUE_VIOLATION)
+            {
+                return Err(open_err(&e));
+            }
+        }
+        let mut tx = c.transaction().map_err(|e| open_err(&e))?;
+        tx.batch_execute(
+            "SELECT pg_advisory_xact_lock(hashtext('otp-store migrations ' || current_schema()))",
+        )
+        .map_err(|e| open_err(&e))?;
+        let exists: bool = tx
+            .query_one("SELECT to_regclass('otp_schema_version') IS NOT NULL", &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| open_err(&e))?;
+        let from = if exists {
+            read_version(&mut tx)?
+        } else {
+            let others: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM information_schema.tables
+                     WHERE table_schema = current_schema() AND table_name LIKE 'otp\\_%'",
+                    &[],
+                )
+                .and_then(|r| r.try_get(0))
+                .map_err(|e| open_err(&e))?;
+            if others > 0 {
+                return Err(OpenError::Foreign(format!(
+                    "the schema has {others} otp_ tables but no otp_schema_version: not made by otp-store"
+                )));
+            }
+            tx.batch_execute(
+                "CREATE TABLE otp_schema_version (version BIGINT NOT NULL);
+                 INSERT INTO otp_schema_version (version) VALUES (0);",
+            )
+            .map_err(|e| open_err(&e))?;
+            0
+        };
+        if from > PG_SCHEMA_VERSION {
+            return Err(OpenError::NewerSchema {
+                found: from,
+                supported: PG_SCHEMA_VERSION,
+            });
+        }
+        for (version, sql) in (1u32..).zip(MIGRATIONS) {
+            if version > from {
+                tx.batch_execute(sql).map_err(|e| open_err(&e))?;
+                tx.execute(
+                    "UPDATE otp_schema_version SET version = $1",
+                    &[&i64::from(version)],
+                )
+                .map_err(|e| open_err(&e))?;
+            }
+        }
+        tx.commit().map_err(|e| open_err(&e))
+    }
+}
+
+fn read_version(c: &mut impl GenericClient) -> Result<u32, OpenError> {
+    let rows = c
+        .query("SELECT version FROM otp_schema_version", &[])
+        .map_err(|e| {
+            OpenError::Corrupt(format!(
+                "otp_schema_version cannot be read: {}",
+                pg_text(&e)
+            ))
+        })?;
+    let v: i64 = rows
+        .first()
+        .ok_or_else(|| OpenError::Corrupt("otp_schema_version is empty".into()))?
+        .try_get(0)
+        .map_err(|e| OpenError::Corrupt(format!("otp_schema_version: {e}")))?;
+    u32::try_from(v).map_err(|_| OpenError::Corrupt(format!("the schema version {v} is not valid")))
+}
+
+fn col<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
+    row.try_get(i)
+        .map_err(|e| StoreError::Corrupt(format!("a stored value has the wrong type: {e}")))
+}
+
+const USER_COLS: &str =
+    "id, name, authority, token, lock_failures, locked, approval_password, transfer_password";
+const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked";
+
+fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
+    UserRow {
+        id: col(r, 0)?,
+        name: col(r, 1)?,
+        authority: col(r, 2)?,
+        token: col(r, 3)?,
+        lock_failures: col(r, 4)?,
+        locked: col(r, 5)?,
+        approval_password: col(r, 6)?,
+        transfer_password: col(r, 7)?,
+    }
+    .decode()
+}
+
+fn token_row(r: &Row) -> Result<TokenEntry, StoreError> {
+    TokenRead {
+        serial: col(r, 0)?,
+        seed_serial: col(r, 1)?,
+        manufacturer: col(r, 2)?,
+        model: col(r, 3)?,
+        issuer: col(r, 4)?,
+        key_id: col(r, 5)?,
+        kind: col(r, 6)?,
+        step_seconds: col(r, 7)?,
+        t0: col(r, 8)?,
+        algorithm: col(r, 9)?,
+        digits: col(r, 10)?,
+        counter: col(r, 11)?,
+        time_drift: col(r, 12)?,
+        secret: Zeroizing::new(col(r, 13)?),
+        status: col(r, 14)?,
+        assigned_to: col(r, 15)?,
+        state: StateCols {
+            floor: col(r, 16)?,
+            drift: col(r, 17)?,
+            failures: col(r, 18)?,
+            locked: col(r, 19)?,
+        },
+    }
+    .decode()
+}
+
+fn audit_row(r: &Row) -> Result<AuditRecord, StoreError> {
+    let seq: i64 = col(r, 0)?;
+    let entry: String = col(r, 1)?;
+    let prev: Vec<u8> = col(r, 2)?;
+    let hash: Vec<u8> = col(r, 3)?;
+    audit_record(seq, &entry, &prev, &hash)
+}
+
+/// Appends to the chain inside `tx`: the head row is locked until `tx`
+/// ends, so appends from every server follow one another.
+fn append(
+    tx: &mut postgres::Transaction<'_>,
+    entry: &AuditEntry,
+) -> Result<AuditRecord, StoreError> {
+    let head = tx
+        .query_one(
+            "SELECT seq, hash FROM otp_audit_head WHERE id = 1 FOR UPDATE",
+            &[],
+        )
+        .map_err(to_store)?;
+    let seq: i64 = col(&head, 0)?;
+    let prev: Vec<u8> = col(&head, 1)?;
+    let seq = u64::try_from(seq)
+        .map_err(|_| corrupt("the audit head's number is negative"))?
+        .saturating_add(1);
+    let record = entry.clone().seal(seq, hash32(&prev, "head hash")?);
+    let target = record.entry.target.as_ref().map(UserId::as_str);
+    tx.execute(
+        "INSERT INTO otp_audit (seq, at, target, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &to_db(record.seq),
+            &time_key(record.entry.at),
+            &target,
+            &entry_json(&record.entry)?,
+            &record.prev_hash.as_slice(),
+            &record.hash.as_slice(),
+        ],
+    )
+    .map_err(to_store)?;
+    tx.execute(
+        "UPDATE otp_audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        &[&to_db(record.seq), &record.hash.as_slice()],
+    )
+    .map_err(to_store)?;
+    Ok(record)
+}
+
+impl Store for PgStore {
+    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let mut c = self.conn()?;
+        c.query_opt(
+            &format!("SELECT {USER_COLS} FROM otp_users WHERE id = $1"),
+            &[&id.as_str()],
+        )
+        .map_err(to_store)?
+        .as_ref()
+        .map(user_row)
+        .transpose()
+    }
+
+    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(to_store)?;
+        let total: i64 = tx
+            .query_one("SELECT count(*) FROM otp_users", &[])
+            .map_err(to_store)
+            .and_then(|r| col(&r, 0))?;
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT {USER_COLS} FROM otp_users ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2"
+                ),
+                &[
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                    &i64::try_from(offset).unwrap_or(i64::MAX),
+                ],
+            )
+            .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
+        Ok(UserPage {
+            users: rows.iter().map(user_row).collect::<Result<_, _>>()?,
+            total: usize::try_from(total).map_err(|_| corrupt("the user count is negative"))?,
+        })
+    }
+
+    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        c.execute(
+            "INSERT INTO otp_users (id, name, authority, token, lock_failures, locked, approval_password, transfer_password)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
+                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
+            &[
+                &user.id.as_str(),
+                &user.name,
+                &authority_text(user.authority),
+                &user.token.as_ref().map(SerialNumber::as_str),
+                &i64::from(user.lock.failures),
+                &user.lock.locked,
+                &user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                &user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+            ],
+        )
+        .map_err(to_store)?;
+        Ok(())
+    }
+
+    fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
+        let mut c = self.conn()?;
+        c.query_opt(
+            &format!("SELECT {TOKEN_COLS} FROM otp_tokens WHERE serial = $1"),
+            &[&serial.as_str()],
+        )
+        .map_err(to_store)?
+        .as_ref()
+        .map(token_row)
+        .transpose()
+    }
+
+    fn add_tokens(&self, tokens: Vec<TokenEntry>) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        let stmt = tx
+            .prepare(&format!(
+                "INSERT INTO otp_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                 ON CONFLICT (serial) DO NOTHING"
+            ))
+            .map_err(to_store)?;
+        for t in &tokens {
+            let row = TokenRow::encode(t);
+            let inserted = tx
+                .execute(
+                    &stmt,
+                    &[
+                        &row.serial,
+                        &row.seed_serial,
+                        &row.manufacturer,
+                        &row.model,
+                        &row.issuer,
+                        &row.key_id,
+                        &row.kind,
+                        &row.step_seconds,
+                        &row.t0,
+                        &row.algorithm,
+                        &row.digits,
+                        &row.counter,
+                        &row.time_drift,
+                        &row.secret.as_slice(),
+                        &row.status,
+                        &row.assigned_to,
+                        &row.state.floor,
+                        &row.state.drift,
+                        &row.state.failures,
+                        &row.state.locked,
+                    ],
+                )
+                .map_err(to_store)?;
+            if inserted == 0 {
+                // Dropping the transaction rolls every insert back.
+                return Err(StoreError::Duplicate(format!(
+                    "token {}",
+                    t.serial.masked()
+                )));
+            }
+        }
+        tx.commit().map_err(to_store)
+    }
+
+    fn update_token_state(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let (e, n) = (StateCols::encode(expected), StateCols::encode(new));
+        // One statement: atomic on its own. A concurrent writer's update
+        // makes this one wait, then re-check the WHERE on the new row.
+        let changed = c
+            .execute(
+                "UPDATE otp_tokens SET floor = $1, drift = $2, failures = $3, locked = $4
+                 WHERE serial = $5 AND floor = $6 AND drift = $7 AND failures = $8 AND locked = $9",
+                &[
+                    &n.floor,
+                    &n.drift,
+                    &n.failures,
+                    &n.locked,
+                    &serial.as_str(),
+                    &e.floor,
+                    &e.drift,
+                    &e.failures,
+                    &e.locked,
+                ],
+            )
+            .map_err(to_store)?;
+        if changed == 1 {
+            return Ok(true);
+        }
+        let exists = c
+            .query_opt(
+                "SELECT 1 FROM otp_tokens WHERE serial = $1",
+                &[&serial.as_str()],
+            )
+            .map_err(to_store)?
+            .is_some();
+        if exists {
+            Ok(false)
+        } else {
+            Err(StoreError::NotFound(format!("token {}", serial.masked())))
+        }
+    }
+
+    fn update_lock(
+        &self,
+        user: &UserId,
+        expected: &IdLock,
+        new: &IdLock,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let changed = c
+            .execute(
+                "UPDATE otp_users SET lock_failures = $1, locked = $2
+                 WHERE id = $3 AND lock_failures = $4 AND locked = $5",
+                &[
+                    &i64::from(new.failures),
+                    &new.locked,
+                    &user.as_str(),
+                    &i64::from(expected.failures),
+                    &expected.locked,
+                ],
+            )
+            .map_err(to_store)?;
+        if changed == 1 {
+            return Ok(true);
+        }
+        let exists = c
+            .query_opt("SELECT 1 FROM otp_users WHERE id = $1", &[&user.as_str()])
+            .map_err(to_store)?
+            .is_some();
+        if exists {
+            Ok(false)
+        } else {
+            Err(StoreError::NotFound(format!("user {user}")))
+        }
+    }
+
+    fn switch(&self, change: &Switch) -> Result<AuditRecord, SwitchError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_switch)?;
+        // Lock the user's row, then the tokens' rows in serial order (a
+        // fixed order, so two switches cannot deadlock), then check;
+        // an early return drops `tx`, which rolls back.
+        let row = tx
+            .query_opt(
+                "SELECT token FROM otp_users WHERE id = $1 FOR UPDATE",
+                &[&change.user.as_str()],
+            )
+            .map_err(to_switch)?
+            .ok_or(SwitchError::Conflict)?;
+        let current: Option<String> = col(&row, 0)?;
+        let current = current.as_deref().map(crate::codec::serial).transpose()?;
+        if current != change.expect_current {
+            return Err(SwitchError::Conflict);
+        }
+        let mut serials: Vec<&str> = change
+            .revoke
+            .iter()
+            .chain(change.bind.iter().map(|(s, _)| s))
+            .map(SerialNumber::as_str)
+            .collect();
+        serials.sort_unstable();
+        let rows = tx
+            .query(
+                "SELECT serial, status, assigned_to FROM otp_tokens
+                 WHERE serial = ANY($1) ORDER BY serial FOR UPDATE",
+                &[&serials],
+            )
+            .map_err(to_switch)?;
+        let status_of = |s: &SerialNumber| -> Result<Option<TokenStatus>, StoreError> {
+            for r in &rows {
+                let serial: String = col(r, 0)?;
+                if serial == s.as_str() {
+                    let status: String = col(r, 1)?;
+                    let owner: Option<String> = col(r, 2)?;
+                    return crate::codec::status(&status, owner.as_deref()).map(Some);
+                }
+            }
+            Ok(None)
+        };
+        if let Some(old) = &change.revoke
+            && status_of(old)? != Some(TokenStatus::Assigned(change.user.clone()))
+        {
+            return Err(SwitchError::Conflict);
+        }
+        if let Some((new, _)) = &change.bind
+            && status_of(new)? != Some(TokenStatus::Unassigned)
+        {
+            return Err(SwitchError::Conflict);
+        }
+        if let Some(old) = &change.revoke {
+            tx.execute(
+                "UPDATE otp_tokens SET status = 'revoked', assigned_to = NULL WHERE serial = $1",
+                &[&old.as_str()],
+            )
+            .map_err(to_switch)?;
+        }
+        tx.execute(
+            "UPDATE otp_users SET token = $1 WHERE id = $2",
+            &[
+                &change.bind.as_ref().map(|(s, _)| s.as_str()),
+                &change.user.as_str(),
+            ],
+        )
+        .map_err(to_switch)?;
+        if let Some((new, state)) = &change.bind {
+            let s = StateCols::encode(state);
+            tx.execute(
+                "UPDATE otp_tokens SET status = 'assigned', assigned_to = $1,
+                     floor = $2, drift = $3, failures = $4, locked = $5
+                 WHERE serial = $6",
+                &[
+                    &change.user.as_str(),
+                    &s.floor,
+                    &s.drift,
+                    &s.failures,
+                    &s.locked,
+                    &new.as_str(),
+                ],
+            )
+            .map_err(to_switch)?;
+        }
+        let record = append(&mut tx, &change.audit)?;
+        tx.commit().map_err(to_switch)?;
+        Ok(record)
+    }
+
+    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        let record = append(&mut tx, entry)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
+    }
+
+    fn audit(
+        &self,
+        user: Option<&UserId>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut c = self.conn()?;
+        // Clamped times in SQL (a superset), the exact filter after.
+        let rows = match user {
+            Some(u) => c.query(
+                "SELECT seq, entry, prev_hash, hash FROM otp_audit
+                 WHERE target = $1 AND at BETWEEN $2 AND $3 ORDER BY seq",
+                &[&u.as_str(), &time_key(from), &time_key(to)],
+            ),
+            None => c.query(
+                "SELECT seq, entry, prev_hash, hash FROM otp_audit
+                 WHERE at BETWEEN $1 AND $2 ORDER BY seq",
+                &[&time_key(from), &time_key(to)],
+            ),
+        }
+        .map_err(to_store)?;
+        let records = rows.iter().map(audit_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(records
+            .into_iter()
+            .filter(|r| user.is_none_or(|u| r.entry.target.as_ref() == Some(u)))
+            .filter(|r| (from..=to).contains(&r.entry.at))
+            .collect())
+    }
+
+    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut c = self.conn()?;
+        c.query(
+            "SELECT seq, entry, prev_hash, hash FROM otp_audit ORDER BY seq",
+            &[],
+        )
+        .map_err(to_store)?
+        .iter()
+        .map(audit_row)
+        .collect()
+    }
+
+    fn consume_nonce(
+        &self,
+        nonce: &[u8; 16],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        tx.execute(
+            "DELETE FROM otp_nonces WHERE expires_at < $1",
+            &[&time_key(now)],
+        )
+        .map_err(to_store)?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO otp_nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING",
+                &[&nonce.as_slice(), &time_key(expires_at)],
+            )
+            .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
+        Ok(inserted == 1)
+    }
+}

@@ -1,0 +1,960 @@
+//! The SQLite store: one file, WAL mode, migrations, a small pool of
+//! connections, and every write in one `BEGIN IMMEDIATE` transaction.
+
+use core::fmt;
+use core::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use otp_core::TokenState;
+use otp_exchange::{
+    AuditEntry, AuditRecord, IdLock, Store, StoreError, Switch, SwitchError, TokenEntry,
+    TokenStatus, UserId, UserPage, UserRecord,
+};
+use otp_token::SerialNumber;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension as _, Transaction, params};
+use zeroize::Zeroizing;
+
+use crate::OpenError;
+use crate::codec::{
+    StateCols, TokenRead, TokenRow, UserRow, audit_record, authority_text, entry_json, time_key,
+    to_db,
+};
+
+/// The schema version this build writes; older files are upgraded when
+/// opened, newer ones refused with [`OpenError::NewerSchema`].
+pub const SQLITE_SCHEMA_VERSION: u32 = 2;
+
+/// SQLite's `application_id` header field for otp-store files: `OTPS`.
+pub const SQLITE_APPLICATION_ID: i32 = 0x4f54_5053;
+
+/// The migrations, in order: entry `i` takes a file from version `i` to
+/// version `i + 1`.
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../sql/sqlite_v1.sql"),
+    include_str!("../sql/sqlite_v2.sql"),
+];
+
+/// How hard a commit waits for the disk.
+///
+/// Both are crash-safe for the *process*: a killed server loses nothing
+/// that was committed. They differ on a power cut or an operating-system
+/// crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Durability {
+    /// `PRAGMA synchronous = FULL`: every commit waits for `fsync` of the
+    /// write-ahead log. A committed verification survives a power cut, so a
+    /// replay floor never goes backwards. The default, and the setting a
+    /// bank should keep unless the disk has a battery-backed cache.
+    #[default]
+    Full,
+    /// `PRAGMA synchronous = NORMAL`: commits are written to the log but
+    /// synced only at checkpoints. The file never corrupts, but a power
+    /// cut may roll back the last commits, including a replay floor
+    /// (a code accepted just before the cut could be accepted once more
+    /// within its 30-second step) and audit records.
+    Normal,
+}
+
+/// How to open an [`SqliteStore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// Commit durability (default [`Durability::Full`]).
+    pub durability: Durability,
+    /// How long a write waits for another writer (another thread or
+    /// process) before giving up with [`StoreError::Unavailable`]:
+    /// default 10 s.
+    pub busy_timeout: Duration,
+    /// Create the file (and its schema) if it does not exist: default
+    /// `true`. An existing file is never re-initialised.
+    pub create_if_missing: bool,
+    /// Run `PRAGMA quick_check` on an existing file when opening, so that
+    /// a damaged file is refused at start rather than found later:
+    /// default `true`. It reads the whole file once.
+    pub integrity_check: bool,
+    /// Idle connections kept open for reuse: default 8.
+    pub max_idle_connections: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Full,
+            busy_timeout: Duration::from_secs(10),
+            create_if_missing: true,
+            integrity_check: true,
+            max_idle_connections: 8,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// The defaults with another durability.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_store::{Durability, SqliteOptions};
+    /// let o = SqliteOptions::default().with_durability(Durability::Normal);
+    /// assert_eq!(o.durability, Durability::Normal);
+    /// ```
+    #[must_use]
+    pub const fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// The same options with another busy timeout.
+    #[must_use]
+    pub const fn with_busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// The same options, creating the file if missing or not.
+    #[must_use]
+    pub const fn with_create_if_missing(mut self, create: bool) -> Self {
+        self.create_if_missing = create;
+        self
+    }
+
+    /// The same options, with or without the integrity check at open.
+    #[must_use]
+    pub const fn with_integrity_check(mut self, check: bool) -> Self {
+        self.integrity_check = check;
+        self
+    }
+}
+
+/// A [`Store`] in one SQLite file.
+///
+/// Several threads share one store (it keeps a small pool of
+/// connections); several processes may open the same file: SQLite's file
+/// locks serialise their writes, and each write is one `BEGIN IMMEDIATE`
+/// transaction, so compare-and-set holds across processes too.
+///
+/// # Examples
+///
+/// ```
+/// use otp_exchange::{Authority, Store, UserId, UserRecord};
+/// let dir = std::env::temp_dir().join(format!("otp-store-doc-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// std::fs::create_dir_all(&dir)?;
+/// let store = otp_store::SqliteStore::open(dir.join("bank.db"))?;
+/// store.put_user(&UserRecord::new(UserId::parse("W0001")?, "しんきん太郎", Authority::Administrator))?;
+/// drop(store);
+/// let again = otp_store::SqliteStore::open(dir.join("bank.db"))?;
+/// assert_eq!(again.users(0, 5)?.total, 1);
+/// # drop(again);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SqliteStore {
+    path: PathBuf,
+    options: SqliteOptions,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_err(e: &rusqlite::Error) -> OpenError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => OpenError::NotADatabase(e.to_string()),
+        Some(ErrorCode::DatabaseCorrupt) => OpenError::Corrupt(e.to_string()),
+        _ => OpenError::Unavailable(e.to_string()),
+    }
+}
+
+/// A backend error as the policy sees it. SQLite's messages name no
+/// parameter values, so no secret can leak through them.
+pub(crate) fn db_err(e: &rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Unavailable(
+            "the database stayed locked by another writer past the busy timeout; try again".into(),
+        ),
+        Some(ErrorCode::NotADatabase) => StoreError::Corrupt(format!(
+            "the file is no longer an SQLite database ({e}); restore it from a backup"
+        )),
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt(format!(
+            "the database file is damaged ({e}); restore it from a backup"
+        )),
+        Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(e.to_string()),
+        Some(_) => StoreError::Unavailable(e.to_string()),
+        None => match e {
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::IntegralValueOutOfRange(..)
+            | rusqlite::Error::InvalidColumnType(..) => {
+                StoreError::Corrupt(format!("a stored value has the wrong type: {e}"))
+            }
+            _ => StoreError::Unavailable(e.to_string()),
+        },
+    }
+}
+
+fn to_store(e: rusqlite::Error) -> StoreError {
+    db_err(&e)
+}
+
+fn to_switch(e: rusqlite::Error) -> SwitchError {
+    SwitchError::Store(db_err(&e))
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store in `path` with the default options.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`]: a file that is empty, not a database, damaged,
+    /// another application's, or from a newer otp-store is refused and
+    /// left as it is.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens (or creates) the store in `path`: sets WAL mode, checks the
+    /// file, creates the schema in a new file and upgrades an older one.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStore::open`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_store::{OpenError, SqliteOptions, SqliteStore};
+    /// let path = std::env::temp_dir().join(format!("otp-store-doc-open-{}.db", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// let options = SqliteOptions::default().with_create_if_missing(false);
+    /// assert!(matches!(SqliteStore::open_with(&path, options), Err(OpenError::Missing(_))));
+    /// std::fs::write(&path, b"not a database, just text that is long enough to have a header")?;
+    /// assert!(matches!(SqliteStore::open(&path), Err(OpenError::NotADatabase(_))));
+    /// std::fs::write(&path, b"")?;
+    /// assert!(matches!(SqliteStore::open(&path), Err(OpenError::EmptyFile(_))));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        let creating = match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                return Err(OpenError::Unavailable(format!("{shown} is a directory")));
+            }
+            Ok(m) if m.len() == 0 => return Err(OpenError::EmptyFile(shown)),
+            Ok(_) => false,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if !options.create_if_missing {
+                    return Err(OpenError::Missing(shown));
+                }
+                true
+            }
+            Err(e) => return Err(OpenError::Unavailable(format!("{shown}: {e}"))),
+        };
+        let store = Self {
+            path,
+            options,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut conn = store.connect(creating)?;
+        store.prepare(&mut conn, creating)?;
+        store.give_back(conn);
+        Ok(store)
+    }
+
+    /// The file's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The options the store was opened with.
+    #[must_use]
+    pub const fn options(&self) -> &SqliteOptions {
+        &self.options
+    }
+
+    /// The schema version of the file (after opening, always
+    /// [`SQLITE_SCHEMA_VERSION`]).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the file cannot be read.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        let conn = self.conn()?;
+        read_version(&conn).map_err(StoreError::from)
+    }
+
+    /// Runs SQLite's full `PRAGMA integrity_check`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] with SQLite's first findings when the file
+    /// is damaged.
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        check(&conn, "integrity_check").map_err(StoreError::from)
+    }
+
+    fn connect(&self, create: bool) -> Result<Connection, OpenError> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| open_err(&e))?;
+        conn.busy_timeout(self.options.busy_timeout)
+            .map_err(|e| open_err(&e))?;
+        let sync = match self.options.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)
+            .map_err(|e| open_err(&e))?;
+        Ok(conn)
+    }
+
+    fn prepare(&self, conn: &mut Connection, creating: bool) -> Result<(), OpenError> {
+        // Reading the header is the first touch of the file: a file that
+        // is not a database fails here.
+        let app_id: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| open_err(&e))?;
+        if !creating && self.options.integrity_check {
+            check(conn, "quick_check")?;
+        }
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(|e| open_err(&e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(OpenError::Unavailable(format!(
+                "the file system refused WAL mode (journal mode is {mode})"
+            )));
+        }
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| open_err(&e))?;
+        let tables: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| open_err(&e))?;
+        let from = if app_id == SQLITE_APPLICATION_ID {
+            read_version(&tx)?
+        } else if app_id == 0 && tables == 0 {
+            // A new file (or an empty database): nothing to lose.
+            tx.execute_batch(
+                "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;
+                 INSERT INTO schema_version (version) VALUES (0);",
+            )
+            .map_err(|e| open_err(&e))?;
+            tx.pragma_update(None, "application_id", SQLITE_APPLICATION_ID)
+                .map_err(|e| open_err(&e))?;
+            0
+        } else {
+            return Err(OpenError::Foreign(format!(
+                "{} has application ID {app_id:#x} and {tables} tables, and is not an otp-store file",
+                self.path.display()
+            )));
+        };
+        if from > SQLITE_SCHEMA_VERSION {
+            return Err(OpenError::NewerSchema {
+                found: from,
+                supported: SQLITE_SCHEMA_VERSION,
+            });
+        }
+        for (version, sql) in (1u32..).zip(MIGRATIONS) {
+            if version > from {
+                tx.execute_batch(sql).map_err(|e| open_err(&e))?;
+                tx.execute("UPDATE schema_version SET version = ?1", [version])
+                    .map_err(|e| open_err(&e))?;
+            }
+        }
+        tx.commit().map_err(|e| open_err(&e))
+    }
+
+    fn conn(&self) -> Result<Pooled<'_>, StoreError> {
+        let reused = self.lock_idle()?.pop();
+        let conn = match reused {
+            Some(c) => c,
+            None => self.connect(false).map_err(StoreError::from)?,
+        };
+        Ok(Pooled {
+            store: self,
+            conn: Some(conn),
+        })
+    }
+
+    fn lock_idle(&self) -> Result<MutexGuard<'_, Vec<Connection>>, StoreError> {
+        self.idle.lock().map_err(|_| {
+            StoreError::Unavailable("the SQLite connection pool's lock is poisoned".into())
+        })
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock()
+            && idle.len() < self.options.max_idle_connections
+        {
+            idle.push(conn);
+        }
+    }
+}
+
+fn check(conn: &Connection, pragma: &str) -> Result<(), OpenError> {
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA {pragma}(10)"))
+        .map_err(|e| open_err(&e))?;
+    let findings: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(Iterator::collect)
+        .map_err(|e| match open_err(&e) {
+            OpenError::Unavailable(m) => OpenError::Corrupt(m),
+            other => other,
+        })?;
+    if findings.len() == 1 && findings.first().is_some_and(|f| f == "ok") {
+        Ok(())
+    } else {
+        Err(OpenError::Corrupt(format!(
+            "{pragma} found: {}",
+            findings.join("; ")
+        )))
+    }
+}
+
+fn read_version(conn: &Connection) -> Result<u32, OpenError> {
+    let v: Option<i64> = conn
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => open_err(&e),
+            _ => OpenError::Corrupt(format!("the schema_version table cannot be read: {e}")),
+        })?;
+    let v = v.ok_or_else(|| OpenError::Corrupt("the schema_version table is empty".into()))?;
+    u32::try_from(v).map_err(|_| OpenError::Corrupt(format!("the schema version {v} is not valid")))
+}
+
+/// A connection borrowed from the pool, given back on drop.
+struct Pooled<'a> {
+    store: &'a SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl core::ops::Deref for Pooled<'_> {
+    type Target = Connection;
+    #[allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        reason = "the connection is taken only in Drop"
+    )]
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("connection present until drop")
+    }
+}
+
+impl core::ops::DerefMut for Pooled<'_> {
+    #[allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        reason = "the connection is taken only in Drop"
+    )]
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("connection present until drop")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.store.give_back(c);
+        }
+    }
+}
+
+const USER_COLS: &str =
+    "id, name, authority, token, lock_failures, locked, approval_password, transfer_password";
+const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked";
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        authority: r.get(2)?,
+        token: r.get(3)?,
+        lock_failures: r.get(4)?,
+        locked: r.get(5)?,
+        approval_password: r.get(6)?,
+        transfer_password: r.get(7)?,
+    })
+}
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRead> {
+    Ok(TokenRead {
+        serial: r.get(0)?,
+        seed_serial: r.get(1)?,
+        manufacturer: r.get(2)?,
+        model: r.get(3)?,
+        issuer: r.get(4)?,
+        key_id: r.get(5)?,
+        kind: r.get(6)?,
+        step_seconds: r.get(7)?,
+        t0: r.get(8)?,
+        algorithm: r.get(9)?,
+        digits: r.get(10)?,
+        counter: r.get(11)?,
+        time_drift: r.get(12)?,
+        secret: Zeroizing::new(r.get(13)?),
+        status: r.get(14)?,
+        assigned_to: r.get(15)?,
+        state: StateCols {
+            floor: r.get(16)?,
+            drift: r.get(17)?,
+            failures: r.get(18)?,
+            locked: r.get(19)?,
+        },
+    })
+}
+
+fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
+/// Appends to the chain inside `tx`, which holds the write lock, so the
+/// last record read is the last record.
+fn append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+    let last: Option<(i64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(to_store)?;
+    let (seq, prev) = match last {
+        None => (1, [0u8; 32]),
+        Some((seq, hash)) => {
+            let seq = u64::try_from(seq)
+                .map_err(|_| crate::codec::corrupt("an audit record's number is negative"))?;
+            (seq.saturating_add(1), crate::codec::hash32(&hash, "hash")?)
+        }
+    };
+    let record = entry.clone().seal(seq, prev);
+    tx.execute(
+        "INSERT INTO audit (seq, at, target, entry, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            to_db(record.seq),
+            time_key(record.entry.at),
+            record.entry.target.as_ref().map(UserId::as_str),
+            entry_json(&record.entry)?,
+            record.prev_hash.as_slice(),
+            record.hash.as_slice(),
+        ],
+    )
+    .map_err(to_store)?;
+    Ok(record)
+}
+
+fn token_status(
+    tx: &Transaction<'_>,
+    serial: &SerialNumber,
+) -> rusqlite::Result<Option<(String, Option<String>)>> {
+    tx.query_row(
+        "SELECT status, assigned_to FROM tokens WHERE serial = ?1",
+        [serial.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+fn read_audit(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(to_store)?;
+    let rows = stmt
+        .query_map(params, |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })
+        .map_err(to_store)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, entry, prev, hash) = row.map_err(to_store)?;
+        out.push(audit_record(seq, &entry, &prev, &hash)?);
+    }
+    Ok(out)
+}
+
+impl Store for SqliteStore {
+    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))
+            .map_err(to_store)?;
+        stmt.query_row([id.as_str()], user_row)
+            .optional()
+            .map_err(to_store)?
+            .map(UserRow::decode)
+            .transpose()
+    }
+
+    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(to_store)?;
+        let total: i64 = tx
+            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .map_err(to_store)?;
+        let mut users = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2"
+                ))
+                .map_err(to_store)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        i64::try_from(limit).unwrap_or(i64::MAX),
+                        i64::try_from(offset).unwrap_or(i64::MAX)
+                    ],
+                    user_row,
+                )
+                .map_err(to_store)?;
+            for row in rows {
+                users.push(row.map_err(to_store)?.decode()?);
+            }
+        }
+        tx.finish().map_err(to_store)?;
+        Ok(UserPage {
+            users,
+            total: usize::try_from(total)
+                .map_err(|_| crate::codec::corrupt("the user count is negative"))?,
+        })
+    }
+
+    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        tx.execute(
+            "INSERT INTO users (id, name, authority, token, lock_failures, locked, approval_password, transfer_password)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
+                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
+            params![
+                user.id.as_str(),
+                user.name,
+                authority_text(user.authority),
+                user.token.as_ref().map(SerialNumber::as_str),
+                i64::from(user.lock.failures),
+                user.lock.locked,
+                user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+            ],
+        )
+        .map_err(to_store)?;
+        tx.commit().map_err(to_store)
+    }
+
+    fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE serial = ?1"
+            ))
+            .map_err(to_store)?;
+        stmt.query_row([serial.as_str()], token_row)
+            .optional()
+            .map_err(to_store)?
+            .map(TokenRead::decode)
+            .transpose()
+    }
+
+    fn add_tokens(&self, tokens: Vec<TokenEntry>) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                     ON CONFLICT (serial) DO NOTHING"
+                ))
+                .map_err(to_store)?;
+            for t in &tokens {
+                let row = TokenRow::encode(t);
+                let inserted = stmt
+                    .execute(params![
+                        row.serial,
+                        row.seed_serial,
+                        row.manufacturer,
+                        row.model,
+                        row.issuer,
+                        row.key_id,
+                        row.kind,
+                        row.step_seconds,
+                        row.t0,
+                        row.algorithm,
+                        row.digits,
+                        row.counter,
+                        row.time_drift,
+                        row.secret.as_slice(),
+                        row.status,
+                        row.assigned_to,
+                        row.state.floor,
+                        row.state.drift,
+                        row.state.failures,
+                        row.state.locked,
+                    ])
+                    .map_err(to_store)?;
+                if inserted == 0 {
+                    // Dropping the transaction rolls every insert back.
+                    return Err(StoreError::Duplicate(format!(
+                        "token {}",
+                        t.serial.masked()
+                    )));
+                }
+            }
+        }
+        tx.commit().map_err(to_store)
+    }
+
+    fn update_token_state(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let (e, n) = (StateCols::encode(expected), StateCols::encode(new));
+        let changed = tx
+            .prepare_cached(
+                "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
+                 WHERE serial = ?5 AND floor = ?6 AND drift = ?7 AND failures = ?8 AND locked = ?9",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    n.floor,
+                    n.drift,
+                    n.failures,
+                    n.locked,
+                    serial.as_str(),
+                    e.floor,
+                    e.drift,
+                    e.failures,
+                    e.locked
+                ])
+            })
+            .map_err(to_store)?;
+        if changed == 1 {
+            tx.commit().map_err(to_store)?;
+            return Ok(true);
+        }
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM tokens WHERE serial = ?1",
+                [serial.as_str()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(to_store)?
+            .is_some();
+        if exists {
+            Ok(false)
+        } else {
+            Err(StoreError::NotFound(format!("token {}", serial.masked())))
+        }
+    }
+
+    fn update_lock(
+        &self,
+        user: &UserId,
+        expected: &IdLock,
+        new: &IdLock,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let changed = tx
+            .execute(
+                "UPDATE users SET lock_failures = ?1, locked = ?2
+                 WHERE id = ?3 AND lock_failures = ?4 AND locked = ?5",
+                params![
+                    i64::from(new.failures),
+                    new.locked,
+                    user.as_str(),
+                    i64::from(expected.failures),
+                    expected.locked
+                ],
+            )
+            .map_err(to_store)?;
+        if changed == 1 {
+            tx.commit().map_err(to_store)?;
+            return Ok(true);
+        }
+        let exists = tx
+            .query_row("SELECT 1 FROM users WHERE id = ?1", [user.as_str()], |_| {
+                Ok(())
+            })
+            .optional()
+            .map_err(to_store)?
+            .is_some();
+        if exists {
+            Ok(false)
+        } else {
+            Err(StoreError::NotFound(format!("user {user}")))
+        }
+    }
+
+    fn switch(&self, change: &Switch) -> Result<AuditRecord, SwitchError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_switch)?;
+        // Check everything first; change nothing unless all holds (an
+        // early return drops `tx`, which rolls back).
+        let current: Option<Option<String>> = tx
+            .query_row(
+                "SELECT token FROM users WHERE id = ?1",
+                [change.user.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(to_switch)?;
+        let current = current.ok_or(SwitchError::Conflict)?;
+        let current = current.as_deref().map(crate::codec::serial).transpose()?;
+        if current != change.expect_current {
+            return Err(SwitchError::Conflict);
+        }
+        if let Some(old) = &change.revoke {
+            let (status, owner) = token_status(&tx, old)
+                .map_err(to_switch)?
+                .ok_or(SwitchError::Conflict)?;
+            if crate::codec::status(&status, owner.as_deref())?
+                != TokenStatus::Assigned(change.user.clone())
+            {
+                return Err(SwitchError::Conflict);
+            }
+        }
+        if let Some((new, _)) = &change.bind {
+            let (status, owner) = token_status(&tx, new)
+                .map_err(to_switch)?
+                .ok_or(SwitchError::Conflict)?;
+            if crate::codec::status(&status, owner.as_deref())? != TokenStatus::Unassigned {
+                return Err(SwitchError::Conflict);
+            }
+        }
+        // Apply.
+        if let Some(old) = &change.revoke {
+            tx.execute(
+                "UPDATE tokens SET status = 'revoked', assigned_to = NULL WHERE serial = ?1",
+                [old.as_str()],
+            )
+            .map_err(to_switch)?;
+        }
+        tx.execute(
+            "UPDATE users SET token = ?1 WHERE id = ?2",
+            params![
+                change.bind.as_ref().map(|(s, _)| s.as_str()),
+                change.user.as_str()
+            ],
+        )
+        .map_err(to_switch)?;
+        if let Some((new, state)) = &change.bind {
+            let s = StateCols::encode(state);
+            tx.execute(
+                "UPDATE tokens SET status = 'assigned', assigned_to = ?1,
+                     floor = ?2, drift = ?3, failures = ?4, locked = ?5
+                 WHERE serial = ?6",
+                params![
+                    change.user.as_str(),
+                    s.floor,
+                    s.drift,
+                    s.failures,
+                    s.locked,
+                    new.as_str()
+                ],
+            )
+            .map_err(to_switch)?;
+        }
+        let record = append(&tx, &change.audit)?;
+        tx.commit().map_err(to_switch)?;
+        Ok(record)
+    }
+
+    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let record = append(&tx, entry)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
+    }
+
+    fn audit(
+        &self,
+        user: Option<&UserId>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.conn()?;
+        // The SQL filter is on clamped times (a superset); the exact
+        // filter follows on the records themselves.
+        let records = match user {
+            Some(u) => read_audit(
+                &conn,
+                "SELECT seq, entry, prev_hash, hash FROM audit
+                 WHERE target = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY seq",
+                params![u.as_str(), time_key(from), time_key(to)],
+            )?,
+            None => read_audit(
+                &conn,
+                "SELECT seq, entry, prev_hash, hash FROM audit
+                 WHERE at BETWEEN ?1 AND ?2 ORDER BY seq",
+                params![time_key(from), time_key(to)],
+            )?,
+        };
+        Ok(records
+            .into_iter()
+            .filter(|r| user.is_none_or(|u| r.entry.target.as_ref() == Some(u)))
+            .filter(|r| (from..=to).contains(&r.entry.at))
+            .collect())
+    }
+
+    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.conn()?;
+        read_audit(
+            &conn,
+            "SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq",
+            [],
+        )
+    }
+
+    fn consume_nonce(
+        &self,
+        nonce: &[u8; 16],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        tx.execute("DELETE FROM nonces WHERE expires_at < ?1", [time_key(now)])
+            .map_err(to_store)?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2) ON CONFLICT (nonce) DO NOTHING",
+                params![nonce.as_slice(), time_key(expires_at)],
+            )
+            .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
+        Ok(inserted == 1)
+    }
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server for otp-store's tests and benchmarks.
+#
+#   eval "$(bash scripts/pg-test-server.sh start)"   # prints: export OTP_TEST_PG_URL=...
+#   cargo test -p otp-store -- --ignored
+#   bash scripts/pg-test-server.sh stop
+#
+# `start` installs Debian's `postgresql` package if no server binaries are
+# found (apt-get, as root), initialises a fresh cluster in a temporary
+# directory with initdb (trust authentication, C locale), starts it on a
+# loopback port as the `postgres` OS user (initdb refuses root), creates
+# the database `otp_test`, and prints the export line on stdout (progress
+# goes to stderr). An earlier cluster in the same directory is stopped and
+# removed first. Settings: OTP_PG_PORT (default 54329), OTP_PG_DIR
+# (default /tmp/otp-pg-test).
+set -euo pipefail
+
+port="${OTP_PG_PORT:-54329}"
+dir="${OTP_PG_DIR:-/tmp/otp-pg-test}"
+say() { printf 'pg-test-server: %s\n' "$*" >&2; }
+
+find_bin() {
+    local d
+    d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+    if [[ -n "$d" && -x "$d/initdb" ]]; then
+        echo "$d"
+    elif command -v initdb >/dev/null 2>&1; then
+        dirname "$(command -v initdb)"
+    fi
+}
+
+# Runs a command as the server's owner: `postgres` when we are root.
+as_owner() {
+    if [[ "$(id -u)" == 0 ]]; then
+        (cd / && runuser -u postgres -- "$@")
+    else
+        "$@"
+    fi
+}
+
+stop() {
+    local bin="$1"
+    if [[ -f "$dir/data/postmaster.pid" ]]; then
+        as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >&2 || true
+    fi
+}
+
+bin="$(find_bin)"
+case "${1:-start}" in
+start)
+    if [[ -z "$bin" ]]; then
+        if [[ "$(id -u)" != 0 ]]; then
+            say "PostgreSQL is not installed and we are not root: apt-get install postgresql first"
+            exit 1
+        fi
+        say "installing Debian's postgresql package"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >&2
+        apt-get install -y -qq postgresql >&2
+        bin="$(find_bin)"
+        [[ -n "$bin" ]] || { say "postgresql installed but initdb not found"; exit 1; }
+    fi
+    stop "$bin"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if [[ "$(id -u)" == 0 ]]; then
+        id postgres >/dev/null 2>&1 || useradd --system --home-dir "$dir" postgres
+        chown postgres "$dir"
+    fi
+    say "initdb in $dir/data ($bin)"
+    as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --locale=C --encoding=UTF8 >/dev/null
+    say "starting on 127.0.0.1:$port"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200" \
+        start >&2
+    as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
+        -c "CREATE DATABASE otp_test" >&2
+    echo "export OTP_TEST_PG_URL=postgresql://postgres@127.0.0.1:$port/otp_test"
+    ;;
+stop)
+    [[ -n "$bin" ]] && stop "$bin"
+    rm -rf "$dir"
+    say "stopped"
+    ;;
+*)
+    say "usage: $0 [start|stop]"
+    exit 2
+    ;;
+esac
