@@ -1,6 +1,588 @@
-//! stub
+//! `otp bench`: verification throughput and latency. Each visit to a token
+//! verifies a wrong code, then the right one (so half the codes are wrong
+//! and no token ever locks), on T threads for D seconds or N codes.
+//!
+//! `--store memory` (the default) measures otp-core's verifier on token
+//! states held in memory (each thread owns its share of the tokens);
+//! `--store memory-bank` and `--store sqlite` measure a whole login through
+//! `otp_exchange::Bank` (verification, compare-and-set of the token state,
+//! ID lock, audit record) on the in-memory store or a SQLite file.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use otp_core::{Code, Digits, Key, Params, TimeStep, TokenState, hotp, verify};
+use otp_exchange::{
+    Action, AuditEntry, Authority, Bank, MemoryStore, Store, Switch, UserId, UserRecord,
+};
+use otp_token::{Factory, Inventory, SimClock};
+
+/// `otp bench` arguments.
 #[derive(Debug, clap::Args)]
-pub(crate) struct BenchArgs {}
-pub(crate) fn run(_: &BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+pub(crate) struct BenchArgs {
+    /// How many tokens (each with its own secret and state).
+    #[arg(long, default_value_t = 1_000)]
+    tokens: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Run for this many seconds (default 5).
+    #[arg(long, conflicts_with = "codes", allow_negative_numbers = true)]
+    seconds: Option<f64>,
+    /// Verify this many codes in all, then stop.
+    #[arg(long)]
+    codes: Option<u64>,
+    /// memory: otp-core alone; memory-bank or sqlite: a whole bank login.
+    #[arg(long, value_enum, default_value = "memory")]
+    store: BenchStore,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BenchStore {
+    /// otp-core's verifier on token states in memory.
+    Memory,
+    /// Bank::login on otp_exchange::MemoryStore.
+    MemoryBank,
+    /// Bank::login on otp_store::SqliteStore (a temporary file).
+    Sqlite,
+}
+
+impl BenchStore {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::MemoryBank => "memory-bank",
+            Self::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Latencies in a log-linear histogram: 16 buckets per power of two
+/// (at most 6 % error), no allocation per sample.
+#[derive(Clone)]
+struct Histogram {
+    counts: Vec<u64>,
+}
+
+impl Histogram {
+    const BUCKETS: usize = 16 + 60 * 16;
+
+    fn new() -> Self {
+        Self {
+            counts: vec![0; Self::BUCKETS],
+        }
+    }
+
+    fn bucket(ns: u64) -> usize {
+        if ns < 16 {
+            return usize::try_from(ns).unwrap_or(0);
+        }
+        let e = u64::from(63 - ns.leading_zeros()); // >= 4
+        let m = (ns >> (e - 4)) & 0xF;
+        usize::try_from(16 + (e - 4) * 16 + m)
+            .unwrap_or(Self::BUCKETS - 1)
+            .min(Self::BUCKETS - 1)
+    }
+
+    /// The lower bound of a bucket, in ns.
+    fn value(bucket: usize) -> u64 {
+        let b = u64::try_from(bucket).unwrap_or(0);
+        if b < 16 {
+            return b;
+        }
+        let e = (b - 16) / 16 + 4;
+        let m = (b - 16) % 16;
+        (16 + m) << (e - 4)
+    }
+
+    fn record(&mut self, ns: u64) {
+        if let Some(c) = self.counts.get_mut(Self::bucket(ns)) {
+            *c += 1;
+        }
+    }
+
+    fn merge(&mut self, other: &Self) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The latency at quantile `q` (0..1), in ns.
+    fn quantile(&self, q: f64) -> u64 {
+        let total = self.total();
+        if total == 0 {
+            return 0;
+        }
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "a rank among at most 2^53 samples"
+        )]
+        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Self::value(i);
+            }
+        }
+        Self::value(Self::BUCKETS - 1)
+    }
+}
+
+/// What one worker did.
+struct Tally {
+    histogram: Histogram,
+    accepted: u64,
+    refused: u64,
+}
+
+/// When to stop: a deadline, or a shared budget of codes.
+struct Stop {
+    flag: AtomicBool,
+    budget: Option<AtomicU64>,
+    done: AtomicU64,
+}
+
+impl Stop {
+    /// Claims up to `want` codes; 0 when it is time to stop.
+    fn claim(&self, want: u64) -> u64 {
+        if self.flag.load(Ordering::Relaxed) {
+            return 0;
+        }
+        match &self.budget {
+            None => want,
+            Some(b) => {
+                let mut left = b.load(Ordering::Relaxed);
+                loop {
+                    if left == 0 {
+                        return 0;
+                    }
+                    let take = left.min(want);
+                    match b.compare_exchange(
+                        left,
+                        left - take,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => return take,
+                        Err(actual) => left = actual,
+                    }
+                }
+            }
+        }
+    }
+}
+
+const BASE: u64 = 1_790_000_000;
+const CHUNK: u64 = 256;
+
+fn secrets(count: usize) -> Result<Inventory> {
+    let mut batch = Factory::from_seed([0xbe; 32])
+        .crystals(0, 0)
+        .map_err(|e| anyhow!("{e}"))?
+        .manufacture(count, 0)
+        .map_err(|e| anyhow!("{e}"))?;
+    let xml = batch.seed_file(None).map_err(|e| anyhow!("{e}"))?;
+    Inventory::from_pskc(&xml, None).map_err(|e| anyhow!("{e}"))
+}
+
+/// A code that is not the right one at this step.
+fn wrong(right: &Code) -> Result<Code> {
+    Code::from_value((right.value() + 1) % 1_000_000, Digits::Six)
+        .ok_or_else(|| anyhow!("code out of range"))
+}
+
+fn core_worker(keys: &[(Key, TokenState)], params: &Params, stop: &Stop) -> Result<Tally> {
+    let mut mine: Vec<(&Key, TokenState, u64)> = keys.iter().map(|(k, s)| (k, *s, 0u64)).collect();
+    let mut tally = Tally {
+        histogram: Histogram::new(),
+        accepted: 0,
+        refused: 0,
+    };
+    let step = TimeStep::default();
+    let mut i = 0usize;
+    loop {
+        let n = stop.claim(CHUNK);
+        if n == 0 || mine.is_empty() {
+            break;
+        }
+        let mut k = 0;
+        while k < n {
+            let slot = i % mine.len();
+            i = i.wrapping_add(1);
+            let Some((key, state, round)) = mine.get_mut(slot) else {
+                break;
+            };
+            let now = BASE + *round * 30 + 5;
+            *round += 1;
+            let right = hotp(
+                key,
+                step.step_at(now).map_err(|e| anyhow!("{e}"))?,
+                Digits::Six,
+            );
+            for code in [wrong(&right)?, right] {
+                let t = Instant::now();
+                let v = verify(key, params, state, &code, now);
+                let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                tally.histogram.record(ns);
+                *state = v.state;
+                if v.is_accepted() {
+                    tally.accepted += 1;
+                } else {
+                    tally.refused += 1;
+                }
+            }
+            k += 2;
+        }
+        stop.done.fetch_add(k, Ordering::Relaxed);
+    }
+    Ok(tally)
+}
+
+/// The bench's users with their tokens' keys.
+type Users = Vec<(UserId, Key)>;
+
+/// Users `B000000..` with one bound token each.
+fn bank_setup<S: Store>(
+    store: S,
+    inventory: &Inventory,
+    clock: &SimClock,
+) -> Result<(Bank<S>, Users)> {
+    let bank = Bank::new(store, Arc::new(clock.clone()))?;
+    bank.import_inventory("bench", inventory)?;
+    let mut users = Vec::with_capacity(inventory.len());
+    for (i, record) in inventory.iter().enumerate() {
+        let id = UserId::parse(&format!("B{i:06}")).map_err(|e| anyhow!("{e}"))?;
+        let serial = record
+            .serial_number()
+            .ok_or_else(|| anyhow!("bad serial"))?;
+        bank.store()
+            .put_user(&UserRecord::new(id.clone(), "bench", Authority::General))?;
+        let switch = Switch {
+            user: id.clone(),
+            expect_current: None,
+            revoke: None,
+            bind: Some((serial, record.initial_state())),
+            audit: AuditEntry::new(clock.now_secs(), "bench", Some(&id), Action::Register),
+        };
+        bank.store()
+            .switch(&switch)
+            .map_err(|e| anyhow!("binding the bench tokens failed: {e:?}"))?;
+        users.push((id, record.key()));
+    }
+    Ok((bank, users))
+}
+
+trait NowSecs {
+    fn now_secs(&self) -> u64;
+}
+
+impl NowSecs for SimClock {
+    fn now_secs(&self) -> u64 {
+        otp_token::Clock::now(self)
+    }
+}
+
+fn bank_worker<S: Store>(
+    bank: &Bank<S>,
+    users: &[(UserId, Key)],
+    clock: &SimClock,
+    next: &AtomicU64,
+    stop: &Stop,
+) -> Result<Tally> {
+    let mut tally = Tally {
+        histogram: Histogram::new(),
+        accepted: 0,
+        refused: 0,
+    };
+    let n_users = u64::try_from(users.len()).unwrap_or(1).max(1);
+    let step = TimeStep::default();
+    loop {
+        let n = stop.claim(2);
+        if n == 0 {
+            break;
+        }
+        let idx = next.fetch_add(1, Ordering::Relaxed);
+        let Some((user, key)) = usize::try_from(idx % n_users)
+            .ok()
+            .and_then(|i| users.get(i))
+        else {
+            break;
+        };
+        let now = BASE + (idx / n_users) * 30 + 5;
+        clock.set(now);
+        let right = hotp(
+            key,
+            step.step_at(now).map_err(|e| anyhow!("{e}"))?,
+            Digits::Six,
+        );
+        for code in [wrong(&right)?, right] {
+            let typed = code.to_string();
+            let t = Instant::now();
+            let outcome = bank.login(user, &typed);
+            let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            tally.histogram.record(ns);
+            match outcome {
+                Ok(_) => tally.accepted += 1,
+                Err(otp_exchange::Refusal::Internal(e)) => {
+                    bail!("the store failed during the benchmark: {e}")
+                }
+                Err(_) => tally.refused += 1,
+            }
+        }
+        stop.done.fetch_add(2, Ordering::Relaxed);
+    }
+    Ok(tally)
+}
+
+/// Runs the workers with a progress bar; returns their tallies and the wall time.
+fn drive<F>(
+    threads: usize,
+    args: &BenchArgs,
+    stop: &Stop,
+    work: F,
+) -> Result<(Vec<Tally>, Duration)>
+where
+    F: Fn(usize) -> Result<Tally> + Sync,
+{
+    let seconds = args.seconds.unwrap_or(5.0);
+    let bar = match args.codes {
+        Some(n) => indicatif::ProgressBar::new(n),
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "milliseconds of a short run"
+        )]
+        None => indicatif::ProgressBar::new((seconds * 1000.0) as u64),
+    };
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("verifying {wide_bar} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let deadline = args
+        .codes
+        .is_none()
+        .then(|| Duration::from_secs_f64(seconds));
+    let tallies = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let work = &work;
+                scope.spawn(move || work(t))
+            })
+            .collect();
+        while handles.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(50));
+            let elapsed = started.elapsed();
+            let done = stop.done.load(Ordering::Relaxed);
+            match deadline {
+                Some(d) => {
+                    bar.set_position(u64::try_from(elapsed.as_millis()).unwrap_or(0));
+                    if elapsed >= d {
+                        stop.flag.store(true, Ordering::Relaxed);
+                    }
+                }
+                None => bar.set_position(done),
+            }
+            bar.set_message(format!("{done} codes"));
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| anyhow!("a benchmark thread failed"))?)
+            .collect::<Result<Vec<_>>>()
+    })?;
+    let wall = started.elapsed();
+    bar.finish_and_clear();
+    Ok((tallies, wall))
+}
+
+pub(crate) fn run(args: &BenchArgs) -> Result<()> {
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    if args.tokens == 0 {
+        bail!("--tokens must be at least 1");
+    }
+    if let Some(s) = args.seconds
+        && !(s.is_finite() && s > 0.0)
+    {
+        bail!("--seconds must be a positive number");
+    }
+    if args.codes == Some(0) {
+        bail!("--codes must be at least 1");
+    }
+    let inventory = secrets(args.tokens)?;
+    let stop = Stop {
+        flag: AtomicBool::new(false),
+        budget: args.codes.map(AtomicU64::new),
+        done: AtomicU64::new(0),
+    };
+    let (tallies, wall) = match args.store {
+        BenchStore::Memory => {
+            let params = Params {
+                max_failures: 0,
+                ..Params::default()
+            };
+            // Each thread owns every T-th token: no locks on the hot path.
+            let shares: Vec<Vec<(Key, TokenState)>> = (0..threads)
+                .map(|t| {
+                    inventory
+                        .iter()
+                        .skip(t)
+                        .step_by(threads)
+                        .map(|r| (r.key(), TokenState::new()))
+                        .collect()
+                })
+                .collect();
+            drive(threads, args, &stop, |t| {
+                core_worker(shares.get(t).map_or(&[][..], Vec::as_slice), &params, &stop)
+            })?
+        }
+        BenchStore::MemoryBank => {
+            let clock = SimClock::new(BASE);
+            let (bank, users) = bank_setup(MemoryStore::new(), &inventory, &clock)?;
+            let next = AtomicU64::new(0);
+            drive(threads, args, &stop, |_| {
+                bank_worker(&bank, &users, &clock, &next, &stop)
+            })?
+        }
+        BenchStore::Sqlite => {
+            let dir = tempfile_dir()?;
+            let store = otp_store::SqliteStore::open(dir.join("bench.sqlite"))
+                .map_err(|e| anyhow!("{e}"))?;
+            let clock = SimClock::new(BASE);
+            let (bank, users) = bank_setup(store, &inventory, &clock)?;
+            let next = AtomicU64::new(0);
+            let result = drive(threads, args, &stop, |_| {
+                bank_worker(&bank, &users, &clock, &next, &stop)
+            });
+            drop(bank);
+            let _ = std::fs::remove_dir_all(&dir);
+            result?
+        }
+    };
+    report(args, threads, &tallies, wall)
+}
+
+/// A fresh folder under the system's temporary directory.
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let mut b = [0u8; 8];
+    {
+        use rand::TryRng as _;
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut b)
+            .map_err(|_| anyhow!("the random number generator failed"))?;
+    }
+    let dir = std::env::temp_dir().join(format!("otp-bench-{}", hex::encode(b)));
+    std::fs::create_dir_all(&dir).map_err(|e| anyhow!("cannot create `{}`: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+#[allow(clippy::cast_precision_loss, reason = "rates for display")]
+fn report(args: &BenchArgs, threads: usize, tallies: &[Tally], wall: Duration) -> Result<()> {
+    let mut histogram = Histogram::new();
+    let (mut accepted, mut refused) = (0u64, 0u64);
+    for t in tallies {
+        histogram.merge(&t.histogram);
+        accepted += t.accepted;
+        refused += t.refused;
+    }
+    let total = accepted + refused;
+    let secs = wall.as_secs_f64().max(1e-9);
+    let rate = total as f64 / secs;
+    let per_thread = rate / threads as f64;
+    let (p50, p99) = (histogram.quantile(0.50), histogram.quantile(0.99));
+    let lockstep = otp_core::lockstep_sha1_available();
+    if args.json {
+        let json = serde_json::json!({
+            "verifications_per_second": whole(rate),
+            "threads": threads,
+            "verifications_per_second_per_thread": whole(per_thread),
+            "verifications": total,
+            "accepted": accepted,
+            "refused": refused,
+            "seconds": (secs * 1000.0).round() / 1000.0,
+            "tokens": args.tokens,
+            "store": args.store.name(),
+            "p50_ns": p50,
+            "p99_ns": p99,
+            "sha1_lockstep": lockstep,
+            "window": "±1 step, TOTP SHA-1, 6 digits",
+        });
+        println!("{json}");
+    } else {
+        println!(
+            "otp bench: {} store, {} tokens (TOTP SHA-1, 6 digits, ±1 step), {threads} thread{}, {:.2} s",
+            args.store.name(),
+            args.tokens,
+            if threads == 1 { "" } else { "s" },
+            secs
+        );
+        println!(
+            "  verifications          {total} ({accepted} right codes accepted, {refused} wrong codes refused)"
+        );
+        println!("  per second             {}", group(rate));
+        println!("  per second per thread  {}", group(per_thread));
+        println!("  latency p50            {}", duration(p50));
+        println!("  latency p99            {}", duration(p99));
+        println!(
+            "  SHA-1 lockstep (SHA-NI) {}",
+            if lockstep { "yes" } else { "no" }
+        );
+    }
+    Ok(())
+}
+
+/// A non-negative rate rounded to a whole number.
+fn whole(x: f64) -> u64 {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a rate for display"
+    )]
+    let n = x.round().max(0.0) as u64;
+    n
+}
+
+/// 1234567.8 as `1,234,568`.
+fn group(x: f64) -> String {
+    let n = whole(x);
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn duration(ns: u64) -> String {
+    #[allow(clippy::cast_precision_loss, reason = "display")]
+    let f = ns as f64;
+    if ns < 1_000 {
+        format!("{ns} ns")
+    } else if ns < 1_000_000 {
+        format!("{:.2} µs", f / 1e3)
+    } else {
+        format!("{:.2} ms", f / 1e6)
+    }
 }
