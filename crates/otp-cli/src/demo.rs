@@ -10,7 +10,7 @@ use otp_exchange::{
 };
 use otp_token::{Clock as _, SerialNumber};
 
-use crate::lang::{LangArg, resolve, tr};
+use crate::lang::{LangArg, pad, resolve, tr};
 use crate::time::{jst_minutes, jst_seconds};
 
 /// `otp demo` arguments.
@@ -23,6 +23,15 @@ pub(crate) struct DemoArgs {
     /// 2 passes; the default) or `moderate` (4 MiB, 1 pass).
     #[arg(long, value_enum, default_value = "recommended")]
     hash_cost: DemoCost,
+    /// Where the demo's bank keeps its records: a temporary SQLite file (the default) or memory.
+    #[arg(long, value_enum, default_value = "sqlite")]
+    store: DemoStore,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum DemoStore {
+    Sqlite,
+    Memory,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -53,14 +62,44 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
             parallelism: 1,
         },
     };
-    let store_name = tr(
-        lang,
-        "in-memory store (otp_exchange::MemoryStore)",
-        "インメモリストア（otp_exchange::MemoryStore）",
-    );
+    match args.store {
+        DemoStore::Memory => {
+            let name = tr(
+                lang,
+                "in-memory store (otp_exchange::MemoryStore)",
+                "インメモリストア（otp_exchange::MemoryStore）",
+            );
+            play(MemoryStore::new(), cost, lang, name)
+        }
+        DemoStore::Sqlite => {
+            let dir = std::env::temp_dir().join(format!(
+                "otp-demo-{}-{}",
+                std::process::id(),
+                crate::time::system_now()
+            ));
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                anyhow!("cannot create a temporary folder for the demo's database: {e}")
+            })?;
+            let result = otp_store::SqliteStore::open(dir.join("demo.sqlite"))
+                .map_err(|e| anyhow!("cannot create the demo's SQLite database: {e}"))
+                .and_then(|store| {
+                    let name = tr(
+                        lang,
+                        "a temporary SQLite database (otp_store::SqliteStore)",
+                        "一時 SQLite データベース（otp_store::SqliteStore）",
+                    );
+                    play(store, cost, lang, name)
+                });
+            let _ = std::fs::remove_dir_all(&dir);
+            result
+        }
+    }
+}
+
+fn play<S: Store>(store: S, cost: HashCost, lang: Lang, store_name: &str) -> Result<()> {
     // Scenario::setup takes 60 simulated seconds (it registers W0001's and
     // W0002's tokens 30 s apart), so it ends at 11:00:00 JST.
-    let s = Scenario::setup(MemoryStore::new(), PREVIOUS_LOGIN - 60, cost)
+    let s = Scenario::setup(store, PREVIOUS_LOGIN - 60, cost)
         .map_err(|e| anyhow!("the demo could not set up the seed's bank: {e}"))?;
     let mut demo = Demo { s, lang, checks: 0 };
     demo.play(store_name)
@@ -654,19 +693,4 @@ impl<S: Store> Demo<S> {
         );
         Ok(())
     }
-}
-
-/// `text` padded with spaces to `width` terminal columns (East Asian wide
-/// characters take two).
-fn pad(text: &str, width: usize) -> String {
-    let used: usize = text.chars().map(columns).sum();
-    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
-}
-
-fn columns(c: char) -> usize {
-    let wide = matches!(u32::from(c),
-        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6);
-    if wide { 2 } else { 1 }
 }

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bank;
 mod bench;
 mod demo;
 mod factory;
@@ -63,6 +64,8 @@ enum Command {
     Token(token::TokenCommand),
     /// Manufacture N tokens: a PSKC seed file and one token file per token.
     Factory(factory::FactoryArgs),
+    /// The bank on its SQLite file: users, seed files, sign-in, exchange, registration, history.
+    Bank(bank::BankArgs),
     /// The seed's token exchange for W0002, step by step, on a simulated clock.
     Demo(demo::DemoArgs),
     /// Verification throughput and latency.
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
         Command::Oath(args) => oath::run(&args),
         Command::Token(cmd) => token::run(cmd),
         Command::Factory(args) => factory::run(&args),
+        Command::Bank(args) => bank::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
     };
