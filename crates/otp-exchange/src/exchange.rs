@@ -247,6 +247,7 @@ impl ExpectCurrentCode {
     ///
     /// A [`Retry`] with [`Refusal::Code`], [`Refusal::WrongCode`] or
     /// [`Refusal::Replayed`] (try again), or [`Refusal::UserLocked`],
+    /// [`Refusal::OperatorLocked`], [`Refusal::NotAdministrator`],
     /// [`Refusal::SessionExpired`], [`Refusal::Conflict`] (start again).
     pub fn submit_code<S: Store, C: Credentials>(
         self,
@@ -262,6 +263,9 @@ impl ExpectCurrentCode {
         )
         .with_old(s.old_serial.as_ref());
         let result = bank.check_session(s).and_then(|_| {
+            // The administrator must still be one, and not locked: a locked
+            // ID refuses everything, including a session it began earlier.
+            bank.administrator(&s.operator)?;
             let user = bank.user_record(&s.target)?;
             bank.check_open(&user, Refusal::UserLocked)?;
             if user.token != s.old_serial {

@@ -106,12 +106,20 @@ impl SeedRecord {
     pub fn to_otpauth_uri(&self) -> String {
         let secret = Zeroizing::new(BASE32_NOPAD.encode(self.secret().expose_secret()));
         let account = utf8_percent_encode(&self.serial, ESCAPE).to_string();
-        let (issuer_param, label) = match &self.issuer {
-            Some(issuer) => (
-                Some(utf8_percent_encode(issuer, ESCAPE).to_string()),
-                format!("{}:{account}", utf8_percent_encode(issuer, ESCAPE)),
-            ),
-            None => (None, account),
+        // The label's first colon (literal or `%3A`) separates the issuer
+        // from the account. An issuer with a colon of its own travels only
+        // in the `issuer` parameter, and an account with one gets an empty
+        // issuer prefix, so that the URI reads back to the same record.
+        let issuer_param = self
+            .issuer
+            .as_ref()
+            .map(|issuer| utf8_percent_encode(issuer, ESCAPE).to_string());
+        let label = match (&self.issuer, &issuer_param) {
+            (Some(issuer), Some(encoded)) if !issuer.contains(':') => {
+                format!("{encoded}:{account}")
+            }
+            _ if self.serial.contains(':') => format!(":{account}"),
+            _ => account,
         };
         let ty = match self.profile.kind {
             TokenKind::Totp(_) => "totp",
@@ -244,7 +252,9 @@ impl SeedRecord {
             },
         );
         record.issuer = issuer.filter(|i| !i.is_empty());
-        record.counter = counter.unwrap_or(0);
+        // A time token has no counter (the field is 0 for TOTP), whatever
+        // the URI says.
+        record.counter = counter.filter(|_| hotp).unwrap_or(0);
         Ok(record)
     }
 }

@@ -1,0 +1,49 @@
+//! Sequences found by the `exchange` fuzz target in `fuzz/` (see
+//! docs/security.md), kept as ordinary tests. Each says what went wrong and
+//! where it was fixed.
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use otp_exchange::scenario::Scenario;
+use otp_exchange::{HashCost, MemoryStore, Refusal, Store as _};
+
+const START: u64 = 1_601_512_200; // 2020-10-01 09:30 JST
+
+/// fuzz target `exchange`, artifact crash-7aa0b78d1db43742441e83ed03163298b5570677:
+/// `BeginExchange(Admin, General)`, `Lock(Admin, Admin)`, five
+/// `SubmitCode` with a wrong code, `SubmitCode` with the right one.
+/// Cause: `ExpectCurrentCode::submit_code` checked the session's expiry and
+/// the user's lock but not the administrator who began the session, so a
+/// locked administrator (locked on purpose here; in practice after six
+/// wrong approval passwords) could keep typing the user's current-token
+/// codes: wrong ones counted toward the *user's* lock, and a right one
+/// passed screen 4. Fixed in `otp-exchange/src/exchange.rs`: `submit_code`
+/// requires `Bank::administrator` (an unlocked administrator) like every
+/// other step.
+#[test]
+fn a_locked_administrator_cannot_continue_an_exchange() {
+    let s = Scenario::setup(MemoryStore::new(), START, HashCost::TESTING).unwrap();
+    let (admin, user) = (s.admin.clone(), s.general.clone());
+    let old = s.token_of(&user).unwrap().unwrap();
+    let step4 = s.bank.begin_exchange(&admin, &user).unwrap();
+    s.bank.lock(&admin, &admin).unwrap();
+
+    let wrong = step4.submit_code(&s.bank, "000000").unwrap_err();
+    assert_eq!(wrong.refusal, Refusal::OperatorLocked);
+    assert!(
+        wrong.resume.is_none(),
+        "a locked administrator's session ends"
+    );
+    // The wrong code was not counted against the user.
+    let w0002 = s.bank.store().user(&user).unwrap().unwrap();
+    assert_eq!(w0002.lock.failures, 0);
+
+    // A fresh session from a parked ticket is refused the same way, even
+    // with the right code.
+    s.bank.unlock(&admin, &admin).unwrap_err(); // a locked admin cannot unlock itself
+    let mut s = Scenario::setup(MemoryStore::new(), START, HashCost::TESTING).unwrap();
+    let step4 = s.bank.begin_exchange(&s.admin, &s.general).unwrap();
+    s.bank.lock(&s.admin, &s.admin).unwrap();
+    let code = s.press(&old).unwrap();
+    let right = step4.submit_code(&s.bank, &code).unwrap_err();
+    assert_eq!(right.refusal, Refusal::OperatorLocked);
+}
