@@ -536,7 +536,7 @@ fn report(args: &BenchArgs, threads: usize, tallies: &[Tally], wall: Duration) -
             secs
         );
         println!(
-            "  verifications          {total} ({accepted} right codes accepted, {refused} wrong codes refused)"
+            "  verifications          {total} ({accepted} accepted, {refused} refused; half the codes typed were wrong)"
         );
         println!("  per second             {}", group(rate));
         println!("  per second per thread  {}", group(per_thread));
