@@ -35,7 +35,7 @@ pub(crate) struct BankArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum BankCommand {
-    /// Create or update users: --admin ID[:NAME] and --user ID[:NAME], repeatable. Asks each new administrator's approval password.
+    /// Create or update users (`--admin ID:NAME`, `--user ID:NAME`, repeatable); asks each new administrator's approval password.
     Init {
         /// An administrator (管理者), such as W0001:しんきん太郎.
         #[arg(long = "admin", value_name = "ID[:NAME]")]

@@ -62,7 +62,7 @@ pub(crate) struct OathArgs {
     /// With -v, print the secret in hex and base32 as oathtool does.
     #[arg(long, requires = "verbose")]
     show_secret: bool,
-    /// KEY [OTP]: the secret key, and a one-time password to validate.
+    /// KEY, then optionally OTP: the secret key, and a one-time password to validate.
     #[arg(value_name = "KEY [OTP]")]
     inputs: Vec<String>,
 }
