@@ -15,7 +15,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let list = s.bank.user_list(&admin, 0, 5)?;
     for row in &list.rows {
         let serial = row.serial.map_or_else(|| "-".to_owned(), |m| m.to_string());
-        println!("{}  {}  {:<6}  {}", row.id, row.name, row.authority.label(Lang::Ja), serial);
+        println!(
+            "{}  {}  {:<6}  {}",
+            row.id,
+            row.name,
+            row.authority.label(Lang::Ja),
+            serial
+        );
     }
     println!("{} to {} of {}", list.first, list.last, list.total);
 
@@ -36,14 +42,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Ok(_) => return Err("a wrong password was accepted".into()),
     };
-    let done = step5.confirm(&s.bank, new.as_str(), &new_code, &Password::new(ADMIN_APPROVAL_PASSWORD))?;
+    let done = step5.confirm(
+        &s.bank,
+        new.as_str(),
+        &new_code,
+        &Password::new(ADMIN_APPROVAL_PASSWORD),
+    )?;
 
     // Screen 6.
-    println!("登録が完了しました。登録したトークンは今から有効です。 ({} -> {})", old.masked(), done.new_serial.masked());
+    println!(
+        "登録が完了しました。登録したトークンは今から有効です。 ({} -> {})",
+        old.masked(),
+        done.new_serial.masked()
+    );
     s.clock.advance(30);
     let old_code = s.press(&old)?;
-    println!("old token now: {:?}", s.bank.login(&user, &old_code).map(|_| "accepted"));
+    println!(
+        "old token now: {:?}",
+        s.bank.login(&user, &old_code).map(|_| "accepted")
+    );
     let new_code = s.press(&new)?;
-    println!("new token now: {:?}", s.bank.login(&user, &new_code).map(|_| "accepted"));
+    println!(
+        "new token now: {:?}",
+        s.bank.login(&user, &new_code).map(|_| "accepted")
+    );
     Ok(())
 }

@@ -24,37 +24,77 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Press "1", read, log in.
     let shown = token.press_now(&clock)?;
     println!("display: {shown}");
-    let v = verify(&key, &params, &state, &Code::parse(&shown.to_string(), params.digits)?, clock.now());
+    let v = verify(
+        &key,
+        &params,
+        &state,
+        &Code::parse(&shown.to_string(), params.digits)?,
+        clock.now(),
+    );
     println!("login: {:?}", v.outcome);
     state = v.state;
 
     // Pressing again within the step shows the same code, refused as a replay.
     clock.advance(10);
     let again = token.press_now(&clock)?;
-    let v = verify(&key, &params, &state, &Code::parse(&again.to_string(), params.digits)?, clock.now());
+    let v = verify(
+        &key,
+        &params,
+        &state,
+        &Code::parse(&again.to_string(), params.digits)?,
+        clock.now(),
+    );
     println!("same step, display {again}: {:?}", v.outcome);
     if let Some(at) = token.next_code_at(clock.now()) {
         println!("a new code appears in {} s", at - clock.now());
         clock.set(at);
     }
     let fresh = token.press_now(&clock)?;
-    let v = verify(&key, &params, &v.state, &Code::parse(&fresh.to_string(), params.digits)?, clock.now());
+    let v = verify(
+        &key,
+        &params,
+        &v.state,
+        &Code::parse(&fresh.to_string(), params.digits)?,
+        clock.now(),
+    );
     println!("next step, display {fresh}: {:?}", v.outcome);
     state = v.state;
 
     // Three years later the crystal is ~31 minutes fast.
     clock.advance(3 * 365 * 86_400);
     let c1 = token.press_now(&clock)?.to_string();
-    let v = verify(&key, &params, &state, &Code::parse(&c1, params.digits)?, clock.now());
+    let v = verify(
+        &key,
+        &params,
+        &state,
+        &Code::parse(&c1, params.digits)?,
+        clock.now(),
+    );
     println!("three years on: {:?}", v.outcome);
     let next = token.next_code_at(clock.now()).unwrap_or(clock.now() + 30);
     clock.set(next);
     let c2 = token.press_now(&clock)?.to_string();
-    let r = resync(&key, &params, &v.state, &Code::parse(&c1, params.digits)?, &Code::parse(&c2, params.digits)?, clock.now());
-    println!("resync with two consecutive codes: {:?}, drift {} steps", r.outcome, r.state.drift);
+    let r = resync(
+        &key,
+        &params,
+        &v.state,
+        &Code::parse(&c1, params.digits)?,
+        &Code::parse(&c2, params.digits)?,
+        clock.now(),
+    );
+    println!(
+        "resync with two consecutive codes: {:?}, drift {} steps",
+        r.outcome, r.state.drift
+    );
     clock.advance(60);
     let c3 = token.press_now(&clock)?.to_string();
-    let v = verify(&key, &params, &r.state, &Code::parse(&c3, params.digits)?, clock.now());
+    let v = verify(
+        &key,
+        &params,
+        &r.state,
+        &Code::parse(&c3, params.digits)?,
+        clock.now(),
+    );
     println!("a minute later: {:?}", v.outcome);
     if !v.is_accepted() {
         return Err("the resynchronised token should verify".into());
