@@ -323,10 +323,9 @@ impl SqliteStore {
 
     fn prepare(&self, conn: &mut Connection, creating: bool) -> Result<(), OpenError> {
         // Reading the header is the first touch of the file: a file that
-        // is not a database fails here.
-        let app_id: i32 = conn
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(|e| open_err(&e))?;
+        // is not a database fails here. Everything up to WAL mode only
+        // reads, so a file that is refused is left exactly as it was.
+        self.classify(conn)?;
         if !creating && self.options.integrity_check {
             check(conn, "quick_check")?;
         }
@@ -341,37 +340,21 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| open_err(&e))?;
-        let tables: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| open_err(&e))?;
-        let from = if app_id == SQLITE_APPLICATION_ID {
-            read_version(&tx)?
-        } else if app_id == 0 && tables == 0 {
-            // A new file (or an empty database): nothing to lose.
-            tx.execute_batch(
-                "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;
-                 INSERT INTO schema_version (version) VALUES (0);",
-            )
-            .map_err(|e| open_err(&e))?;
-            tx.pragma_update(None, "application_id", SQLITE_APPLICATION_ID)
+        // Again under the write lock: another process may have created
+        // or upgraded the schema meanwhile.
+        let from = match self.classify(&tx)? {
+            Some(version) => version,
+            None => {
+                tx.execute_batch(
+                    "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;
+                     INSERT INTO schema_version (version) VALUES (0);",
+                )
                 .map_err(|e| open_err(&e))?;
-            0
-        } else {
-            return Err(OpenError::Foreign(format!(
-                "{} has application ID {app_id:#x} and {tables} tables, and is not an otp-store file",
-                self.path.display()
-            )));
+                tx.pragma_update(None, "application_id", SQLITE_APPLICATION_ID)
+                    .map_err(|e| open_err(&e))?;
+                0
+            }
         };
-        if from > SQLITE_SCHEMA_VERSION {
-            return Err(OpenError::NewerSchema {
-                found: from,
-                supported: SQLITE_SCHEMA_VERSION,
-            });
-        }
         for (version, sql) in (1u32..).zip(MIGRATIONS) {
             if version > from {
                 tx.execute_batch(sql).map_err(|e| open_err(&e))?;
@@ -380,6 +363,38 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(|e| open_err(&e))
+    }
+
+    /// `Some(version)` for an otp-store file, `None` for an empty
+    /// database (nothing to lose); an error for anything else.
+    fn classify(&self, conn: &Connection) -> Result<Option<u32>, OpenError> {
+        let app_id: i32 = conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| open_err(&e))?;
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| open_err(&e))?;
+        if app_id == SQLITE_APPLICATION_ID {
+            let version = read_version(conn)?;
+            if version > SQLITE_SCHEMA_VERSION {
+                return Err(OpenError::NewerSchema {
+                    found: version,
+                    supported: SQLITE_SCHEMA_VERSION,
+                });
+            }
+            Ok(Some(version))
+        } else if app_id == 0 && tables == 0 {
+            Ok(None)
+        } else {
+            Err(OpenError::Foreign(format!(
+                "{} has application ID {app_id:#x} and {tables} tables, and is not an otp-store file",
+                self.path.display()
+            )))
+        }
     }
 
     fn conn(&self) -> Result<Pooled<'_>, StoreError> {
