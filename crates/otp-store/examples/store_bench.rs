@@ -1,0 +1,145 @@
+//! Verifications per second with the token state persisted: each
+//! verification reads the token (seed and state), verifies a fresh code
+//! with `otp_core::verify`, and commits the new state with the store's
+//! compare-and-set `update_token_state` (one write transaction); the
+//! `+audit` rows also append an audit record (a second write
+//! transaction), as `Bank::login` does.
+//!
+//! ```text
+//! cargo run -p otp-store --release --example store_bench
+//! # with PostgreSQL too:
+//! eval "$(bash scripts/pg-test-server.sh start)"
+//! cargo run -p otp-store --release --example store_bench
+//! ```
+//!
+//! Each thread verifies its own token, so threads compete for the
+//! database's write lock, not for a row.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::cast_precision_loss,
+    reason = "a benchmark program"
+)]
+
+use std::time::{Duration, Instant};
+
+use otp_core::{Secret, TimeStep, verify};
+use otp_exchange::{Action, AuditEntry, Store, TokenEntry};
+use otp_store::{Durability, SqliteOptions, SqliteStore};
+use otp_token::{Profile, SeedRecord, SerialNumber};
+
+const RUN: Duration = Duration::from_secs(2);
+const START: u64 = 1_601_512_200;
+
+fn tokens(store: &impl Store, n: usize) -> Vec<SerialNumber> {
+    let serials: Vec<_> = (0..n)
+        .map(|i| SerialNumber::numbered("BN", i as u64 + 1).unwrap())
+        .collect();
+    let entries = serials
+        .iter()
+        .map(|s| {
+            let secret = Secret::from_bytes(&[0x42; 20]).unwrap();
+            TokenEntry::unassigned(SeedRecord::new(s.as_str(), secret, Profile::default())).unwrap()
+        })
+        .collect();
+    store.add_tokens(entries).unwrap();
+    serials
+}
+
+/// One thread's loop: verify and persist until the deadline.
+fn verify_loop(store: &impl Store, serial: &SerialNumber, audit: bool, deadline: Instant) -> u64 {
+    let step = TimeStep::default();
+    let mut now = START;
+    let mut count = 0;
+    while Instant::now() < deadline {
+        now += 30;
+        let entry = store.token(serial).unwrap().unwrap();
+        let params = entry.seed.verifier_params();
+        let code = otp_core::totp(&entry.seed.key(), &step, now, params.digits).unwrap();
+        let v = verify(&entry.seed.key(), &params, &entry.state, &code, now);
+        assert!(v.outcome.is_ok());
+        assert!(
+            store
+                .update_token_state(serial, &entry.state, &v.state)
+                .unwrap()
+        );
+        if audit {
+            store
+                .append_audit(&AuditEntry::new(now, "bench", None, Action::Login))
+                .unwrap();
+        }
+        count += 1;
+    }
+    count
+}
+
+fn run(label: &str, store: &impl Store, threads: usize, audit: bool) {
+    let serials = tokens(store, threads);
+    let deadline = Instant::now() + RUN;
+    let started = Instant::now();
+    let total: u64 = std::thread::scope(|scope| {
+        let handles: Vec<_> = serials
+            .iter()
+            .map(|s| scope.spawn(move || verify_loop(store, s, audit, deadline)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "| {label} | {threads} | {} | {:>8.0} | {:>7.3} |",
+        if audit { "state + audit" } else { "state" },
+        total as f64 / secs,
+        secs * 1_000.0 * threads as f64 / total as f64
+    );
+}
+
+fn main() {
+    println!("| store | threads | persisted | verifications/s | ms each |");
+    println!("|---|---|---|---|---|");
+    let dir = std::env::temp_dir().join(format!("otp-store-bench-{}", std::process::id()));
+    for (name, durability) in [
+        ("SQLite, synchronous=FULL", Durability::Full),
+        ("SQLite, synchronous=NORMAL", Durability::Normal),
+    ] {
+        for threads in [1, 2] {
+            for audit in [false, true] {
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                let store = SqliteStore::open_with(
+                    dir.join("bench.db"),
+                    SqliteOptions::default().with_durability(durability),
+                )
+                .unwrap();
+                run(name, &store, threads, audit);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    match std::env::var("OTP_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => {
+            for threads in [1, 2] {
+                for audit in [false, true] {
+                    let schema = format!("otp_bench_{}", std::process::id());
+                    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    admin
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .unwrap();
+                    let store = otp_store::PgStore::connect(
+                        &url,
+                        otp_store::PgOptions::default().with_schema(&schema),
+                    )
+                    .unwrap();
+                    run("PostgreSQL (loopback)", &store, threads, audit);
+                    drop(store);
+                    admin
+                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .unwrap();
+                }
+            }
+        }
+        _ => eprintln!(
+            "OTP_TEST_PG_URL is not set: PostgreSQL skipped (eval \"$(bash scripts/pg-test-server.sh start)\")"
+        ),
+    }
+}
