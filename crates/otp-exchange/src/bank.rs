@@ -261,10 +261,13 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         let record = self.user_record(user)?;
         let audit = AuditEntry::new(self.now(), user.as_str(), Some(user), Action::Login)
             .with_old(record.token.as_ref());
+        let mut audited = false;
         let result = self
             .check_open(&record, Refusal::UserLocked)
-            .and_then(|()| self.verify_bound(&record, typed));
-        self.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))?;
+            .and_then(|()| self.verify_bound(&record, typed, &audit, &mut audited));
+        if !audited {
+            self.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))?;
+        }
         result
     }
 
@@ -472,6 +475,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// Counts one wrong entry against `user`'s ID; `true` if it is now locked.
     pub(crate) fn wrong_entry(&self, user: &UserId) -> Result<bool, Refusal> {
         let max = self.policy.max_wrong_entries;
+        let before = self.user_record(user)?.lock.locked;
         let lock = self.set_lock(user, |l| {
             let failures = l.failures.saturating_add(1);
             IdLock {
@@ -479,6 +483,11 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 locked: l.locked || (max != 0 && failures >= max),
             }
         })?;
+        if lock.locked && !before {
+            let mut entry = AuditEntry::new(self.now(), "policy", Some(user), Action::Lock);
+            entry.reason = Some(format!("{max} consecutive wrong entries"));
+            self.store.append_audit(&entry)?;
+        }
         Ok(lock.locked)
     }
 
@@ -494,6 +503,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         &self,
         user: &UserRecord,
         typed: &str,
+        audit: &AuditEntry,
+        audited: &mut bool,
     ) -> Result<CurrentTokenVerified, Refusal> {
         let serial = user.token.ok_or(Refusal::NoTokenRegistered)?;
         let now = self.now();
@@ -506,10 +517,17 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             let code =
                 Code::parse(typed, params.digits).map_err(|e| Refusal::Code(Which::Current, e))?;
             let v = verify(&entry.seed.key(), &params, &entry.state, &code, now);
+            // The new state and the attempt's audit record are saved in
+            // one transaction, so neither exists without the other.
+            let record = match v.outcome {
+                Ok(_) => audit.clone(),
+                Err(why) => audit.clone().refused(refusal_for(why).reason_code()),
+            };
             if self
                 .store
-                .update_token_state(&serial, &entry.state, &v.state)?
+                .record_verification(&serial, &entry.state, &v.state, &record)?
             {
+                *audited = true;
                 break v.outcome;
             }
         };
@@ -521,27 +539,23 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     position: accepted.position(),
                 })
             }
-            Err(Rejected::Replayed {
-                repeat_of_last: true,
-            }) => Err(Refusal::Replayed(Which::Current)),
-            Err(Rejected::Replayed {
-                repeat_of_last: false,
-            }) => {
-                self.wrong_entry(&user.id)?;
-                Err(Refusal::Replayed(Which::Current))
-            }
-            Err(Rejected::Locked) => Err(Refusal::UserLocked),
-            Err(Rejected::Invalid | Rejected::DigitsMismatch) => {
+            // Typing the last accepted code again is not a guess.
+            Err(
+                why @ Rejected::Replayed {
+                    repeat_of_last: true,
+                },
+            ) => Err(refusal_for(why)),
+            Err(
+                why @ (Rejected::Replayed { .. } | Rejected::Invalid | Rejected::DigitsMismatch),
+            ) => {
                 let locked = self.wrong_entry(&user.id)?;
                 Err(if locked {
                     Refusal::UserLocked
                 } else {
-                    Refusal::WrongCode(Which::Current)
+                    refusal_for(why)
                 })
             }
-            Err(other) => Err(Refusal::Internal(StoreError::Unavailable(format!(
-                "verification failed: {other}"
-            )))),
+            Err(why) => Err(refusal_for(why)),
         }
     }
 
@@ -567,6 +581,19 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 Refusal::WrongPassword
             })
         }
+    }
+}
+
+/// The refusal for a code the core did not accept, before the ID lock is
+/// counted.
+fn refusal_for(why: Rejected) -> Refusal {
+    match why {
+        Rejected::Replayed { .. } => Refusal::Replayed(Which::Current),
+        Rejected::Locked => Refusal::UserLocked,
+        Rejected::Invalid | Rejected::DigitsMismatch => Refusal::WrongCode(Which::Current),
+        other => Refusal::Internal(StoreError::Unavailable(format!(
+            "verification failed: {other}"
+        ))),
     }
 }
 

@@ -262,6 +262,7 @@ impl ExpectCurrentCode {
             Action::CurrentCode,
         )
         .with_old(s.old_serial.as_ref());
+        let mut audited = false;
         let result = bank.check_session(s).and_then(|_| {
             // The administrator must still be one, and not locked: a locked
             // ID refuses everything, including a session it began earlier.
@@ -271,9 +272,11 @@ impl ExpectCurrentCode {
             if user.token != s.old_serial {
                 return Err(Refusal::Conflict);
             }
-            bank.verify_bound(&user, typed)
+            bank.verify_bound(&user, typed, &audit, &mut audited)
         });
-        if let Err(e) = bank.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))
+        if !audited
+            && let Err(e) =
+                bank.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))
         {
             return Err(Retry {
                 refusal: e,

@@ -132,6 +132,26 @@ impl Store for MemoryStore {
         Ok(true)
     }
 
+    fn record_verification(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        let entry = inner
+            .tokens
+            .get_mut(serial)
+            .ok_or_else(|| StoreError::NotFound(format!("token {}", serial.masked())))?;
+        if entry.state != *expected {
+            return Ok(false);
+        }
+        entry.state = *new;
+        inner.append(audit);
+        Ok(true)
+    }
+
     fn update_lock(
         &self,
         user: &UserId,

@@ -248,6 +248,32 @@ pub trait Store: Send + Sync + fmt::Debug {
         new: &TokenState,
     ) -> Result<bool, StoreError>;
 
+    /// Replaces a token's state if it is still `expected` and, in the same
+    /// transaction, appends `audit`: a verification and its audit record
+    /// are saved together or not at all. `Ok(false)` (nothing saved) if the
+    /// state had changed.
+    ///
+    /// The default calls [`Store::update_token_state`] then
+    /// [`Store::append_audit`], two transactions; durable stores override
+    /// it with one.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown serial.
+    fn record_verification(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        if !self.update_token_state(serial, expected, new)? {
+            return Ok(false);
+        }
+        self.append_audit(audit)?;
+        Ok(true)
+    }
+
     /// Replaces a user's lock if it is still `expected`; `Ok(false)` if not.
     ///
     /// # Errors

@@ -2,8 +2,9 @@
 //! verification reads the token (seed and state), verifies a fresh code
 //! with `otp_core::verify`, and commits the new state with the store's
 //! compare-and-set `update_token_state` (one write transaction); the
-//! `+audit` rows also append an audit record (a second write
-//! transaction), as `Bank::login` does.
+//! `+audit` rows save the state and an audit record together with
+//! `record_verification` (still one write transaction), as `Bank::login`
+//! does.
 //!
 //! ```text
 //! cargo run -p otp-store --release --example store_bench
@@ -59,16 +60,13 @@ fn verify_loop(store: &impl Store, serial: &SerialNumber, audit: bool, deadline:
         let code = otp_core::totp(&entry.seed.key(), &step, now, params.digits).unwrap();
         let v = verify(&entry.seed.key(), &params, &entry.state, &code, now);
         assert!(v.outcome.is_ok());
-        assert!(
-            store
-                .update_token_state(serial, &entry.state, &v.state)
-                .unwrap()
-        );
-        if audit {
-            store
-                .append_audit(&AuditEntry::new(now, "bench", None, Action::Login))
-                .unwrap();
-        }
+        let saved = if audit {
+            let record = AuditEntry::new(now, "bench", None, Action::Login);
+            store.record_verification(serial, &entry.state, &v.state, &record)
+        } else {
+            store.update_token_state(serial, &entry.state, &v.state)
+        };
+        assert!(saved.unwrap());
         count += 1;
     }
     count

@@ -167,6 +167,58 @@ fn valid_schema(name: &str) -> bool {
 }
 
 impl PgStore {
+    /// Compare-and-set of a token's state, with an audit record appended in
+    /// the same transaction when one is given.
+    fn compare_and_set_state(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        let (e, n) = (StateCols::encode(expected), StateCols::encode(new));
+        // The UPDATE locks the row: a concurrent writer waits, then
+        // re-checks the WHERE on the row as it then is.
+        let changed = tx
+            .execute(
+                "UPDATE otp_tokens SET floor = $1, drift = $2, failures = $3, locked = $4
+                 WHERE serial = $5 AND floor = $6 AND drift = $7 AND failures = $8 AND locked = $9",
+                &[
+                    &n.floor,
+                    &n.drift,
+                    &n.failures,
+                    &n.locked,
+                    &serial.as_str(),
+                    &e.floor,
+                    &e.drift,
+                    &e.failures,
+                    &e.locked,
+                ],
+            )
+            .map_err(to_store)?;
+        if changed == 1 {
+            if let Some(entry) = audit {
+                append(&mut tx, entry)?;
+            }
+            tx.commit().map_err(to_store)?;
+            return Ok(true);
+        }
+        let exists = tx
+            .query_opt(
+                "SELECT 1 FROM otp_tokens WHERE serial = $1",
+                &[&serial.as_str()],
+            )
+            .map_err(to_store)?
+            .is_some();
+        if exists {
+            Ok(false)
+        } else {
+            Err(StoreError::NotFound(format!("token {}", serial.masked())))
+        }
+    }
+
     /// Connects to the database at `url` (a `postgresql://` URL or a
     /// `key=value` string), creates the schema in an empty database and
     /// upgrades an older one. Servers starting at once take an advisory
@@ -537,42 +589,17 @@ impl Store for PgStore {
         expected: &TokenState,
         new: &TokenState,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn()?;
-        let (e, n) = (StateCols::encode(expected), StateCols::encode(new));
-        // One statement: atomic on its own. A concurrent writer's update
-        // makes this one wait, then re-check the WHERE on the new row.
-        let changed = c
-            .execute(
-                "UPDATE otp_tokens SET floor = $1, drift = $2, failures = $3, locked = $4
-                 WHERE serial = $5 AND floor = $6 AND drift = $7 AND failures = $8 AND locked = $9",
-                &[
-                    &n.floor,
-                    &n.drift,
-                    &n.failures,
-                    &n.locked,
-                    &serial.as_str(),
-                    &e.floor,
-                    &e.drift,
-                    &e.failures,
-                    &e.locked,
-                ],
-            )
-            .map_err(to_store)?;
-        if changed == 1 {
-            return Ok(true);
-        }
-        let exists = c
-            .query_opt(
-                "SELECT 1 FROM otp_tokens WHERE serial = $1",
-                &[&serial.as_str()],
-            )
-            .map_err(to_store)?
-            .is_some();
-        if exists {
-            Ok(false)
-        } else {
-            Err(StoreError::NotFound(format!("token {}", serial.masked())))
-        }
+        self.compare_and_set_state(serial, expected, new, None)
+    }
+
+    fn record_verification(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.compare_and_set_state(serial, expected, new, Some(audit))
     }
 
     fn update_lock(

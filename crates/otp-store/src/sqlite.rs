@@ -209,6 +209,60 @@ fn to_switch(e: rusqlite::Error) -> SwitchError {
 }
 
 impl SqliteStore {
+    /// Compare-and-set of a token's state, with an audit record appended in
+    /// the same transaction when one is given.
+    fn compare_and_set_state(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let (e, n) = (StateCols::encode(expected), StateCols::encode(new));
+        let changed = tx
+            .prepare_cached(
+                "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
+                 WHERE serial = ?5 AND floor = ?6 AND drift = ?7 AND failures = ?8 AND locked = ?9",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    n.floor,
+                    n.drift,
+                    n.failures,
+                    n.locked,
+                    serial.as_str(),
+                    e.floor,
+                    e.drift,
+                    e.failures,
+                    e.locked
+                ])
+            })
+            .map_err(to_store)?;
+        if changed == 1 {
+            if let Some(entry) = audit {
+                append(&tx, entry)?;
+            }
+            tx.commit().map_err(to_store)?;
+            return Ok(true);
+        }
+        let exists = tx
+            .query_row(
+                "SELECT 1 FROM tokens WHERE serial = ?1",
+                [serial.as_str()],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(to_store)?
+            .is_some();
+        if exists {
+            Ok(false)
+        } else {
+            Err(StoreError::NotFound(format!("token {}", serial.masked())))
+        }
+    }
+
     /// Opens (or creates) the store in `path` with the default options.
     ///
     /// # Errors
@@ -751,46 +805,17 @@ impl Store for SqliteStore {
         expected: &TokenState,
         new: &TokenState,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = write_tx(&mut conn).map_err(to_store)?;
-        let (e, n) = (StateCols::encode(expected), StateCols::encode(new));
-        let changed = tx
-            .prepare_cached(
-                "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
-                 WHERE serial = ?5 AND floor = ?6 AND drift = ?7 AND failures = ?8 AND locked = ?9",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    n.floor,
-                    n.drift,
-                    n.failures,
-                    n.locked,
-                    serial.as_str(),
-                    e.floor,
-                    e.drift,
-                    e.failures,
-                    e.locked
-                ])
-            })
-            .map_err(to_store)?;
-        if changed == 1 {
-            tx.commit().map_err(to_store)?;
-            return Ok(true);
-        }
-        let exists = tx
-            .query_row(
-                "SELECT 1 FROM tokens WHERE serial = ?1",
-                [serial.as_str()],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(to_store)?
-            .is_some();
-        if exists {
-            Ok(false)
-        } else {
-            Err(StoreError::NotFound(format!("token {}", serial.masked())))
-        }
+        self.compare_and_set_state(serial, expected, new, None)
+    }
+
+    fn record_verification(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.compare_and_set_state(serial, expected, new, Some(audit))
     }
 
     fn update_lock(

@@ -29,6 +29,7 @@ macro_rules! conformance_suite {
             $(#[$attr])* #[test] fn tokens_round_trip_with_secret_and_profile() { crate::conformance::tokens_round_trip_with_secret_and_profile(&$make) }
             $(#[$attr])* #[test] fn add_tokens_is_all_or_nothing() { crate::conformance::add_tokens_is_all_or_nothing(&$make) }
             $(#[$attr])* #[test] fn token_state_is_compare_and_set() { crate::conformance::token_state_is_compare_and_set(&$make) }
+            $(#[$attr])* #[test] fn verification_and_its_audit_are_saved_together() { crate::conformance::verification_and_its_audit_are_saved_together(&$make) }
             $(#[$attr])* #[test] fn lock_is_compare_and_set() { crate::conformance::lock_is_compare_and_set(&$make) }
             $(#[$attr])* #[test] fn switch_registers_exchanges_and_unregisters() { crate::conformance::switch_registers_exchanges_and_unregisters(&$make) }
             $(#[$attr])* #[test] fn switch_conflicts_change_nothing() { crate::conformance::switch_conflicts_change_nothing(&$make) }
@@ -255,6 +256,40 @@ pub fn add_tokens_is_all_or_nothing(store: &impl Store) {
         store.token(&serial(3)).unwrap().unwrap().status,
         TokenStatus::Unassigned
     );
+}
+
+pub fn verification_and_its_audit_are_saved_together(store: &impl Store) {
+    store.add_tokens(vec![token(1)]).unwrap();
+    let s0 = store.token(&serial(1)).unwrap().unwrap().state;
+    let s1 = TokenState { floor: 7, ..s0 };
+    let entry = AuditEntry::new(1_000, "W0002", Some(&uid("W0002")), Action::Login);
+    let before = store.audit_chain().unwrap().len();
+    assert!(
+        store
+            .record_verification(&serial(1), &s0, &s1, &entry)
+            .unwrap()
+    );
+    assert_eq!(store.token(&serial(1)).unwrap().unwrap().state, s1);
+    let chain = store.audit_chain().unwrap();
+    assert_eq!(chain.len(), before + 1);
+    assert_eq!(chain.last().unwrap().entry, entry);
+    verify_chain(&chain).unwrap();
+    // A stale expectation saves neither the state nor the record.
+    let s2 = TokenState { floor: 8, ..s0 };
+    assert!(
+        !store
+            .record_verification(&serial(1), &s0, &s2, &entry)
+            .unwrap()
+    );
+    assert_eq!(store.token(&serial(1)).unwrap().unwrap().state, s1);
+    assert_eq!(store.audit_chain().unwrap().len(), before + 1);
+    // An unknown token is an error, not a silent no-op.
+    assert!(
+        store
+            .record_verification(&serial(9), &s0, &s1, &entry)
+            .is_err()
+    );
+    assert_eq!(store.audit_chain().unwrap().len(), before + 1);
 }
 
 pub fn token_state_is_compare_and_set(store: &impl Store) {

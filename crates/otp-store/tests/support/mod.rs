@@ -95,6 +95,15 @@ impl<S: Store> Store for Held<S> {
     ) -> Result<bool, StoreError> {
         self.store.update_token_state(serial, expected, new)
     }
+    fn record_verification(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.store.record_verification(serial, expected, new, audit)
+    }
     fn update_lock(
         &self,
         user: &UserId,
