@@ -17,8 +17,10 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-20}"
 toolchain="${FUZZ_TOOLCHAIN:-nightly}"
 targets=("$@")
+build_all=false
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(code_parser serial_parser otpauth_uri pskc_import verifier exchange)
+    build_all=true
 fi
 
 if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
@@ -35,9 +37,13 @@ cargo "+$toolchain" fetch --manifest-path fuzz/Cargo.toml --locked >/dev/null
 
 start=$(date +%s)
 echo "fuzz-smoke: building ${#targets[@]} targets"
-for t in "${targets[@]}"; do
-    cargo "+$toolchain" fuzz build --debug-assertions "$t"
-done
+if $build_all; then
+    cargo "+$toolchain" fuzz build --debug-assertions
+else
+    for t in "${targets[@]}"; do
+        cargo "+$toolchain" fuzz build --debug-assertions "$t"
+    done
+fi
 
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT

@@ -413,13 +413,16 @@ const fn shift(base: u64, drift: i64) -> u64 {
     }
 }
 
-/// `to - from` as an `i64`, saturating.
+/// `to - from` as an `i64`, saturating, without branching on which is
+/// larger: `to` is the matched position, so a branch on the sign told a
+/// timing observer whether the code matched before or after the expected
+/// step (the dudect test in `timing/` saw it; see docs/security.md). The
+/// difference is exact in `i128`; the clamp compares only magnitudes, which
+/// come out the same for every offset a window can produce.
 fn signed_distance(from: u64, to: u64) -> i64 {
-    if to >= from {
-        i64::try_from(to.wrapping_sub(from)).unwrap_or(i64::MAX)
-    } else {
-        i64::try_from(from.wrapping_sub(to)).map_or(i64::MIN, |d| d.wrapping_neg())
-    }
+    let exact = i128::from(to).wrapping_sub(i128::from(from));
+    let clamped = exact.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    i64::try_from(clamped).unwrap_or(i64::MAX)
 }
 
 /// A position selected in constant time.
@@ -465,5 +468,58 @@ fn for_each_candidate(key: &Key, digits: Digits, lo: u64, hi: u64, mut f: impl F
             break;
         }
         position = position.wrapping_add(4);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The branching definition `signed_distance` replaced.
+    fn reference(from: u64, to: u64) -> i64 {
+        if to >= from {
+            i64::try_from(to.wrapping_sub(from)).unwrap_or(i64::MAX)
+        } else {
+            i64::try_from(from.wrapping_sub(to)).map_or(i64::MIN, |d| d.wrapping_neg())
+        }
+    }
+
+    /// Found by the dudect test (`timing/`, pair `first_vs_last`): the
+    /// matched offset's sign was computed with a branch after the match, so
+    /// a match before the expected step timed differently from one after
+    /// it. The branchless version must agree with the old one everywhere.
+    #[test]
+    fn signed_distance_agrees_with_the_branching_definition() {
+        let edges = [
+            0,
+            1,
+            2,
+            1 << 62,
+            (1 << 63) - 2,
+            (1 << 63) - 1,
+            1 << 63,
+            (1 << 63) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for from in edges {
+            for to in edges {
+                assert_eq!(
+                    signed_distance(from, to),
+                    reference(from, to),
+                    "{from} -> {to}"
+                );
+            }
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (from, to) = (x, x.rotate_left(29) ^ (x >> 3));
+            assert_eq!(signed_distance(from, to), reference(from, to));
+            let near = from.wrapping_add(x % 41).wrapping_sub(20);
+            assert_eq!(signed_distance(from, near), reference(from, near));
+        }
     }
 }

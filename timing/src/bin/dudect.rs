@@ -30,7 +30,7 @@ struct Pair {
     input: fn(&Fixture, &mut Rng, bool) -> Code,
 }
 
-const PAIRS: [Pair; 6] = [
+const PAIRS: [Pair; 8] = [
     Pair {
         name: "right_vs_wrong",
         what: "the right code (centre) vs a random wrong code, ±1",
@@ -58,6 +58,20 @@ const PAIRS: [Pair; 6] = [
         algorithm: Algorithm::Sha1,
         window: 1,
         input: |f, rng, one| f.differing_digit(rng, if one { 0 } else { 5 }),
+    },
+    Pair {
+        name: "centre_vs_last",
+        what: "diagnostic: a match at the centre vs the last position (same offset sign), ±1",
+        algorithm: Algorithm::Sha1,
+        window: 1,
+        input: |f, _, one| if one { f.code_at(1) } else { f.code_at(0) },
+    },
+    Pair {
+        name: "first_vs_centre",
+        what: "diagnostic: a match at the first position vs the centre (offset sign differs), ±1",
+        algorithm: Algorithm::Sha1,
+        window: 1,
+        input: |f, _, one| if one { f.code_at(0) } else { f.code_at(-1) },
     },
     Pair {
         name: "right_vs_wrong_sha256",
@@ -121,6 +135,28 @@ fn run(pair: &Pair, measurements: usize, seed: u64) -> Option<f64> {
     let mut pooled: Vec<f64> = times.iter().map(|t| t.1).collect();
     pooled.sort_by(f64::total_cmp);
     let thresholds: Vec<f64> = CROPS.iter().map(|p| percentile(&pooled, *p)).collect();
+    if std::env::var_os("DUDECT_HIST").is_some() {
+        // The most frequent timings of each class in the warm-up batch:
+        // the clock's granularity shows here.
+        for class in [false, true] {
+            let mut counts = std::collections::BTreeMap::<u64, u32>::new();
+            for &(c, t) in &times {
+                if c == class {
+                    #[allow(
+                        clippy::cast_possible_truncation,
+                        clippy::cast_sign_loss,
+                        reason = "whole nanoseconds"
+                    )]
+                    let key = t as u64;
+                    *counts.entry(key).or_default() += 1;
+                }
+            }
+            let mut top: Vec<_> = counts.into_iter().collect();
+            top.sort_by_key(|e| core::cmp::Reverse(e.1));
+            top.truncate(8);
+            println!("  class {}: {top:?}", u8::from(class));
+        }
+    }
     let mut raw = [Moments::default(); 2];
     let mut cropped = vec![[Moments::default(); 2]; CROPS.len()];
     let mut done = 0;
