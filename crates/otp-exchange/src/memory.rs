@@ -44,6 +44,30 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Compare-and-set of a token's state, appending `audit` under the same
+    /// lock when given.
+    fn compare_and_set_state(
+        &self,
+        serial: &SerialNumber,
+        expected: &TokenState,
+        new: &TokenState,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        let entry = inner
+            .tokens
+            .get_mut(serial)
+            .ok_or_else(|| StoreError::NotFound(format!("token {}", serial.masked())))?;
+        if entry.state != *expected {
+            return Ok(false);
+        }
+        entry.state = *new;
+        if let Some(record) = audit {
+            inner.append(record);
+        }
+        Ok(true)
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
         self.inner
             .lock()
@@ -120,16 +144,7 @@ impl Store for MemoryStore {
         expected: &TokenState,
         new: &TokenState,
     ) -> Result<bool, StoreError> {
-        let mut inner = self.lock()?;
-        let entry = inner
-            .tokens
-            .get_mut(serial)
-            .ok_or_else(|| StoreError::NotFound(format!("token {}", serial.masked())))?;
-        if entry.state != *expected {
-            return Ok(false);
-        }
-        entry.state = *new;
-        Ok(true)
+        self.compare_and_set_state(serial, expected, new, None)
     }
 
     fn record_verification(
@@ -139,17 +154,7 @@ impl Store for MemoryStore {
         new: &TokenState,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut inner = self.lock()?;
-        let entry = inner
-            .tokens
-            .get_mut(serial)
-            .ok_or_else(|| StoreError::NotFound(format!("token {}", serial.masked())))?;
-        if entry.state != *expected {
-            return Ok(false);
-        }
-        entry.state = *new;
-        inner.append(audit);
-        Ok(true)
+        self.compare_and_set_state(serial, expected, new, Some(audit))
     }
 
     fn update_lock(
