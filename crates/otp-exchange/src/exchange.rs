@@ -189,12 +189,16 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// # Errors
     ///
     /// [`Refusal::SessionInvalid`], [`Refusal::SessionExpired`],
-    /// [`Refusal::SessionUsed`].
+    /// [`Refusal::SessionUsed`]; [`Refusal::OperatorLocked`] or
+    /// [`Refusal::NotAdministrator`] when the operator may no longer act.
     pub fn resume(&self, operator: &UserId, ticket: &Ticket) -> Result<Pending, Refusal> {
         let body = ticket.open(&self.session_key)?;
         if body.session.operator != *operator {
             return Err(Refusal::SessionInvalid);
         }
+        // A locked (or demoted) administrator gets nothing back, not even a
+        // state that the next step would refuse.
+        self.administrator(operator)?;
         let now = self.now();
         let expires_at = body
             .session

@@ -725,3 +725,19 @@ fn the_audit_trail_records_every_attempt_verifies_and_holds_no_secret() {
     removed.remove(2);
     assert!(verify_chain(&removed).is_err());
 }
+
+#[test]
+fn a_locked_administrator_cannot_resume_a_parked_session() {
+    let s = seed();
+    let ticket = s
+        .bank
+        .begin_exchange(&s.admin, &s.general)
+        .unwrap()
+        .ticket(&s.bank)
+        .unwrap();
+    s.bank.lock(&s.admin, &s.admin).unwrap();
+    assert_eq!(
+        s.bank.resume(&s.admin, &ticket).unwrap_err(),
+        Refusal::OperatorLocked
+    );
+}
