@@ -93,27 +93,23 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64> {
 /// `at` as `YYYY/MM/DD HH:MM` in Japan Standard Time (UTC+9), as the
 /// bank's screens show it.
 pub(crate) fn jst_minutes(at: u64) -> String {
-    let offset = jiff::tz::Offset::constant(9);
-    i64::try_from(at)
-        .ok()
-        .and_then(|s| Timestamp::from_second(s).ok())
-        .map(|ts| {
-            ts.to_zoned(TimeZone::fixed(offset))
-                .strftime("%Y/%m/%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|| at.to_string())
+    jst(at, "%Y/%m/%d %H:%M")
 }
 
 /// `at` as `YYYY/MM/DD HH:MM:SS` in JST.
 pub(crate) fn jst_seconds(at: u64) -> String {
+    jst(at, "%Y/%m/%d %H:%M:%S")
+}
+
+/// `at` in JST with a `strftime` format; the bare number if out of range.
+fn jst(at: u64, format: &str) -> String {
     let offset = jiff::tz::Offset::constant(9);
     i64::try_from(at)
         .ok()
         .and_then(|s| Timestamp::from_second(s).ok())
         .map(|ts| {
             ts.to_zoned(TimeZone::fixed(offset))
-                .strftime("%Y/%m/%d %H:%M:%S")
+                .strftime(format)
                 .to_string()
         })
         .unwrap_or_else(|| at.to_string())
