@@ -277,7 +277,10 @@ impl Key {
                 Some(states) => states.map(|s| truncate(&Sha1::truncation_input(&s))),
                 None => counters.map(|c| p.truncated(c)),
             },
-            Pads::Sha256(p) => counters.map(|c| p.truncated(c)),
+            Pads::Sha256(p) => match lockstep::hmac_sha256(&p.inner, &p.outer, &counters) {
+                Some(states) => states.map(|s| truncate(&Sha256::truncation_input(&s))),
+                None => counters.map(|c| p.truncated(c)),
+            },
             Pads::Sha512(p) => counters.map(|c| p.truncated(c)),
         }
     }
