@@ -1,13 +1,20 @@
 //! The audit trail (利用履歴照会): every attempt and outcome, append-only
-//! and tamper-evident. Each record carries the SHA-256 of the previous
-//! record, so removing, reordering or editing one breaks the chain.
-//! Records never contain a secret, a typed code or a password.
+//! and tamper-evident. Each record is an explicit, versioned byte encoding
+//! of its fields, chained by HMAC-SHA-256 under the bank's [`AuditKey`]
+//! (held outside the database) over its number, the previous record's MAC
+//! and its bytes; the store keeps the chain's head beside it. Editing,
+//! reordering, inserting or removing a record, the last one included,
+//! breaks the chain for anyone holding the key, and nobody without the key
+//! can rewrite it consistently. Records never contain a secret, a typed
+//! code or a password.
 
 use core::fmt;
 
 use otp_token::SerialNumber;
+use hmac::Mac as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
 
 use crate::UserId;
 
@@ -113,19 +120,276 @@ impl AuditEntry {
         self
     }
 
-    /// Chains the entry after the record whose hash is `prev_hash` (all
-    /// zeros for the first), as record number `seq`. Stores call this in
-    /// the same transaction that reads the last record.
+    /// Chains the entry after the record whose MAC is `prev_hash` (all
+    /// zeros for the first), as record number `seq`, under `key`. Stores
+    /// call this in the same transaction that reads the chain's head.
     #[must_use]
-    pub fn seal(self, seq: u64, prev_hash: [u8; 32]) -> AuditRecord {
-        let hash = chain_hash(seq, &prev_hash, &self);
+    pub fn seal(self, seq: u64, prev_hash: [u8; 32], key: &AuditKey) -> AuditRecord {
+        let hash = chain_mac(key, seq, &prev_hash, &self.encode());
         AuditRecord {
             seq,
             entry: self,
             prev_hash,
             hash,
+            format: AuditFormat::V2,
         }
     }
+
+    /// The record's bytes, version 2: what is stored and what the MAC
+    /// covers. Big-endian integers; each text a 32-bit length then UTF-8;
+    /// each optional field a 0 or 1 byte first; the action and result as
+    /// the fixed numbers of [`Action::code`] and [`AuditResult`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_exchange::{Action, AuditEntry};
+    /// let e = AuditEntry::new(7, "W0001", None, Action::Import);
+    /// assert_eq!(AuditEntry::decode(&e.encode()), Ok(e));
+    /// ```
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        fn text(out: &mut Vec<u8>, t: &str) {
+            // Texts are IDs, masked serials and reason codes: far below
+            // 4 GiB; a longer one is cut at the limit, never wrapped.
+            let len = u32::try_from(t.len()).unwrap_or(u32::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(t.as_bytes().get(..len as usize).unwrap_or_default());
+        }
+        fn opt(out: &mut Vec<u8>, t: Option<&str>) {
+            match t {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    text(out, t);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(64);
+        out.push(ENCODING_VERSION);
+        out.extend_from_slice(&self.at.to_be_bytes());
+        text(&mut out, &self.operator);
+        opt(&mut out, self.target.as_ref().map(UserId::as_str));
+        out.push(self.action.code());
+        opt(&mut out, self.old_serial.as_deref());
+        opt(&mut out, self.new_serial.as_deref());
+        out.push(match self.result {
+            AuditResult::Ok => 0,
+            AuditResult::Refused => 1,
+        });
+        opt(&mut out, self.reason.as_deref());
+        out
+    }
+
+    /// Reads bytes made by [`AuditEntry::encode`].
+    ///
+    /// # Errors
+    ///
+    /// [`AuditDecodeError`] for another version, a truncated record, a
+    /// field out of range or bytes left over.
+    pub fn decode(bytes: &[u8]) -> Result<Self, AuditDecodeError> {
+        let mut r = Reader { bytes };
+        if r.byte()? != ENCODING_VERSION {
+            return Err(AuditDecodeError::Version);
+        }
+        let at = u64::from_be_bytes(r.array()?);
+        let operator = r.text()?;
+        let target = r
+            .opt()?
+            .map(|t| UserId::parse(&t).map_err(|_| AuditDecodeError::Field("target")))
+            .transpose()?;
+        let action = Action::from_code(r.byte()?).ok_or(AuditDecodeError::Field("action"))?;
+        let old_serial = r.opt()?;
+        let new_serial = r.opt()?;
+        let result = match r.byte()? {
+            0 => AuditResult::Ok,
+            1 => AuditResult::Refused,
+            _ => return Err(AuditDecodeError::Field("result")),
+        };
+        let reason = r.opt()?;
+        if !r.bytes.is_empty() {
+            return Err(AuditDecodeError::TrailingBytes);
+        }
+        Ok(Self {
+            at,
+            operator,
+            target,
+            action,
+            old_serial,
+            new_serial,
+            result,
+            reason,
+        })
+    }
+}
+
+/// The version byte of [`AuditEntry::encode`].
+const ENCODING_VERSION: u8 = 2;
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], AuditDecodeError> {
+        if self.bytes.len() < n {
+            return Err(AuditDecodeError::Truncated);
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn byte(&mut self) -> Result<u8, AuditDecodeError> {
+        Ok(self.array::<1>()?[0])
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], AuditDecodeError> {
+        self.take(N)?
+            .try_into()
+            .map_err(|_| AuditDecodeError::Truncated)
+    }
+
+    fn text(&mut self) -> Result<String, AuditDecodeError> {
+        let len = u32::from_be_bytes(self.array()?) as usize;
+        let raw = self.take(len)?;
+        String::from_utf8(raw.to_vec()).map_err(|_| AuditDecodeError::Field("text"))
+    }
+
+    fn opt(&mut self) -> Result<Option<String>, AuditDecodeError> {
+        match self.byte()? {
+            0 => Ok(None),
+            1 => self.text().map(Some),
+            _ => Err(AuditDecodeError::Field("option")),
+        }
+    }
+}
+
+/// Why stored audit bytes could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditDecodeError {
+    /// Not version 2 of the encoding.
+    Version,
+    /// The bytes end inside a field.
+    Truncated,
+    /// A field holds a value outside its range.
+    Field(&'static str),
+    /// Bytes follow the last field.
+    TrailingBytes,
+}
+
+impl fmt::Display for AuditDecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Version => f.write_str("the audit record is not of encoding version 2"),
+            Self::Truncated => f.write_str("the audit record ends inside a field"),
+            Self::Field(name) => write!(f, "the audit record's {name} is out of range"),
+            Self::TrailingBytes => f.write_str("bytes follow the audit record's last field"),
+        }
+    }
+}
+
+impl core::error::Error for AuditDecodeError {}
+
+impl Action {
+    /// The fixed number of the action in the record encoding.
+    #[must_use]
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Login => 1,
+            Self::Select => 2,
+            Self::CurrentCode => 3,
+            Self::NewToken => 4,
+            Self::Exchange => 5,
+            Self::Register => 6,
+            Self::Unregister => 7,
+            Self::NoCurrentToken => 8,
+            Self::BranchRevoke => 9,
+            Self::Unlock => 10,
+            Self::Lock => 11,
+            Self::Import => 12,
+            Self::UserUpdate => 13,
+        }
+    }
+
+    /// The action with this number.
+    #[must_use]
+    pub const fn from_code(code: u8) -> Option<Self> {
+        Some(match code {
+            1 => Self::Login,
+            2 => Self::Select,
+            3 => Self::CurrentCode,
+            4 => Self::NewToken,
+            5 => Self::Exchange,
+            6 => Self::Register,
+            7 => Self::Unregister,
+            8 => Self::NoCurrentToken,
+            9 => Self::BranchRevoke,
+            10 => Self::Unlock,
+            11 => Self::Lock,
+            12 => Self::Import,
+            13 => Self::UserUpdate,
+            _ => return None,
+        })
+    }
+}
+
+/// The key of the audit chain's MACs: 32 random bytes held outside the
+/// database (a key file, an HSM, the environment), shared by every server
+/// of one bank. Zeroized on drop; never printed.
+#[derive(Clone)]
+pub struct AuditKey(Zeroizing<[u8; 32]>);
+
+impl AuditKey {
+    /// A key from its bytes.
+    #[must_use]
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// A fresh key from the operating system's random number generator.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::StoreError::Crypto`] if the generator fails.
+    pub fn random() -> Result<Self, crate::StoreError> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        crate::bank::random_bytes(&mut bytes[..])?;
+        Ok(Self(bytes))
+    }
+
+    /// The key's bytes, to write to a key file.
+    #[must_use]
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+/// How a stored record was chained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuditFormat {
+    /// Written before version 2: unkeyed SHA-256 over the entry's JSON.
+    /// Accepted only as a prefix of the chain; the first version-2 record
+    /// commits to the last of them under the key.
+    V1,
+    /// The explicit encoding, chained by HMAC-SHA-256 under the audit key.
+    V2,
+}
+
+/// The chain's head as stored beside it: the last record's number and MAC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AuditHead {
+    /// The last record's number.
+    pub seq: u64,
+    /// The last record's MAC.
+    pub hash: [u8; 32],
 }
 
 /// An entry in the chain.
@@ -135,28 +399,50 @@ pub struct AuditRecord {
     pub seq: u64,
     /// The event.
     pub entry: AuditEntry,
-    /// SHA-256 of the previous record (zeros for the first).
+    /// The previous record's MAC (zeros for the first).
     pub prev_hash: [u8; 32],
-    /// SHA-256 over `seq`, `prev_hash` and the entry's canonical JSON.
+    /// HMAC-SHA-256 under the audit key over `seq`, `prev_hash` and the
+    /// entry's bytes (for a [`AuditFormat::V1`] record, the unkeyed
+    /// SHA-256 of version 1).
     pub hash: [u8; 32],
+    /// How the record was chained.
+    pub format: AuditFormat,
 }
 
-fn chain_hash(seq: u64, prev_hash: &[u8; 32], entry: &AuditEntry) -> [u8; 32] {
+fn chain_mac(key: &AuditKey, seq: u64, prev: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
+    let mut m = <hmac::Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key.expose_secret())
+        .unwrap_or_else(|_| unreachable_hmac());
+    m.update(b"otp-exchange audit v2\0");
+    m.update(&seq.to_be_bytes());
+    m.update(prev);
+    m.update(bytes);
+    m.finalize().into_bytes().into()
+}
+
+/// HMAC accepts keys of any length; this is never reached.
+#[cold]
+fn unreachable_hmac() -> hmac::Hmac<Sha256> {
+    <hmac::Hmac<Sha256> as hmac::KeyInit>::new(&Default::default())
+}
+
+/// Version 1's unkeyed hash over the entry's JSON, to verify records
+/// written before version 2.
+fn chain_hash_v1(seq: u64, prev_hash: &[u8; 32], entry: &AuditEntry) -> Option<[u8; 32]> {
+    let json = serde_json::to_vec(entry).ok()?;
     let mut h = Sha256::new();
     h.update(b"otp-exchange audit v1\0");
     h.update(seq.to_be_bytes());
     h.update(prev_hash);
-    // Serialising a struct of strings, integers and enums cannot fail; an
-    // empty body would still be chained and then fail verification.
-    h.update(serde_json::to_vec(entry).unwrap_or_default());
-    h.finalize().into()
+    h.update(json);
+    Some(h.finalize().into())
 }
 
 /// Where a chain is broken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuditError {
-    /// Record `seq` does not hash to its stored hash (edited).
+    /// Record `seq` does not verify under the key (edited, or written
+    /// without the key).
     Altered {
         /// The record's position.
         seq: u64,
@@ -167,6 +453,19 @@ pub enum AuditError {
         /// The record's position.
         seq: u64,
     },
+    /// A version-1 (unkeyed) record after a version-2 one.
+    Downgraded {
+        /// The record's position.
+        seq: u64,
+    },
+    /// The stored head names a record the chain does not end with: records
+    /// at the end were removed (or the head was edited).
+    Truncated {
+        /// The head's record number.
+        head: u64,
+        /// The last record present (0 for none).
+        last: u64,
+    },
 }
 
 impl fmt::Display for AuditError {
@@ -174,13 +473,21 @@ impl fmt::Display for AuditError {
         match self {
             Self::Altered { seq } => write!(f, "audit record {seq} was altered"),
             Self::Broken { seq } => write!(f, "the audit chain is broken before record {seq}"),
+            Self::Downgraded { seq } => {
+                write!(f, "audit record {seq} is unkeyed but follows keyed records")
+            }
+            Self::Truncated { head, last } => write!(
+                f,
+                "the audit chain's head is record {head} but the chain ends at record {last}"
+            ),
         }
     }
 }
 
 impl core::error::Error for AuditError {}
 
-/// Checks a whole chain, from record 1, in order.
+/// Checks a whole chain, from record 1, in order, under `key`, and that it
+/// ends where the stored `head` says (`None`: an empty chain).
 ///
 /// # Errors
 ///
@@ -189,24 +496,119 @@ impl core::error::Error for AuditError {}
 /// # Examples
 ///
 /// ```
-/// use otp_exchange::{verify_chain, Action, AuditEntry};
-/// let first = AuditEntry::new(1, "W0001", None, Action::Import).seal(1, [0; 32]);
-/// let second = AuditEntry::new(2, "W0001", None, Action::Import).seal(2, first.hash);
-/// assert!(verify_chain(&[first.clone(), second.clone()]).is_ok());
+/// use otp_exchange::{verify_chain, Action, AuditEntry, AuditHead, AuditKey};
+/// let key = AuditKey::new([7; 32]);
+/// let first = AuditEntry::new(1, "W0001", None, Action::Import).seal(1, [0; 32], &key);
+/// let second = AuditEntry::new(2, "W0001", None, Action::Import).seal(2, first.hash, &key);
+/// let head = AuditHead { seq: 2, hash: second.hash };
+/// assert!(verify_chain(&[first.clone(), second.clone()], &key, Some(head)).is_ok());
+/// // The last record removed: the head tells.
+/// assert!(verify_chain(&[first.clone()], &key, Some(head)).is_err());
 /// let mut edited = second;
 /// edited.entry.operator = "W0002".into();
-/// assert!(verify_chain(&[first, edited]).is_err());
+/// assert!(verify_chain(&[first, edited], &key, Some(head)).is_err());
 /// ```
-pub fn verify_chain(records: &[AuditRecord]) -> Result<(), AuditError> {
+pub fn verify_chain(
+    records: &[AuditRecord],
+    key: &AuditKey,
+    head: Option<AuditHead>,
+) -> Result<(), AuditError> {
     let mut prev = [0u8; 32];
+    let mut keyed = false;
+    let mut last = 0;
     for (expected_seq, r) in (1u64..).zip(records) {
         if r.seq != expected_seq || r.prev_hash != prev {
             return Err(AuditError::Broken { seq: r.seq });
         }
-        if chain_hash(r.seq, &r.prev_hash, &r.entry) != r.hash {
+        let ok = match r.format {
+            AuditFormat::V1 if keyed => return Err(AuditError::Downgraded { seq: r.seq }),
+            AuditFormat::V1 => chain_hash_v1(r.seq, &r.prev_hash, &r.entry) == Some(r.hash),
+            AuditFormat::V2 => {
+                keyed = true;
+                let expected = chain_mac(key, r.seq, &r.prev_hash, &r.entry.encode());
+                bool::from(subtle::ConstantTimeEq::ct_eq(&expected[..], &r.hash[..]))
+            }
+        };
+        if !ok {
             return Err(AuditError::Altered { seq: r.seq });
         }
         prev = r.hash;
+        last = r.seq;
     }
-    Ok(())
+    match head {
+        None if records.is_empty() => Ok(()),
+        Some(h) if h.seq == last && h.hash == prev => Ok(()),
+        Some(h) => Err(AuditError::Truncated { head: h.seq, last }),
+        None => Err(AuditError::Truncated { head: 0, last }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_has_a_distinct_code_that_round_trips() {
+        let mut seen = std::collections::HashSet::new();
+        for code in 0..=u8::MAX {
+            if let Some(a) = Action::from_code(code) {
+                assert_eq!(a.code(), code);
+                assert!(seen.insert(code));
+            }
+        }
+        assert_eq!(seen.len(), 13);
+    }
+
+    #[test]
+    fn the_encoding_is_fixed_byte_for_byte() {
+        let mut e = AuditEntry::new(
+            0x0102,
+            "W1",
+            Some(&UserId::parse("W2").unwrap_or_else(|_| unreachable!())),
+            Action::Login,
+        );
+        e = e.refused("x");
+        assert_eq!(
+            e.encode(),
+            [
+                2, 0, 0, 0, 0, 0, 0, 1, 2, // version, at
+                0, 0, 0, 2, b'W', b'1', // operator
+                1, 0, 0, 0, 2, b'W', b'2', // target
+                1, // action
+                0, 0, // no serials
+                1, // refused
+                1, 0, 0, 0, 1, b'x', // reason
+            ]
+        );
+    }
+
+    #[test]
+    fn decoding_refuses_every_truncation_and_trailing_bytes() {
+        let e = AuditEntry::new(9, "op", None, Action::Unlock).refused("why");
+        let bytes = e.encode();
+        for n in 0..bytes.len() {
+            assert!(AuditEntry::decode(&bytes[..n]).is_err(), "cut at {n}");
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(
+            AuditEntry::decode(&longer),
+            Err(AuditDecodeError::TrailingBytes)
+        );
+    }
+
+    #[test]
+    fn a_chain_under_another_key_does_not_verify() {
+        let key = AuditKey::new([1; 32]);
+        let r = AuditEntry::new(1, "a", None, Action::Import).seal(1, [0; 32], &key);
+        let head = AuditHead {
+            seq: 1,
+            hash: r.hash,
+        };
+        assert!(verify_chain(std::slice::from_ref(&r), &key, Some(head)).is_ok());
+        assert_eq!(
+            verify_chain(&[r], &AuditKey::new([2; 32]), Some(head)),
+            Err(AuditError::Altered { seq: 1 })
+        );
+    }
 }

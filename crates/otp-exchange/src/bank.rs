@@ -1,27 +1,41 @@
 //! The bank: the policy's entry point. It owns the store, the credential
-//! check, the clock and the settings, and offers the seed's screens as
-//! methods: the selection list, login, the exchange and registration flows
-//! (see [`crate::exchange`]), unregistration, ID lock and unlock, the
-//! branch's revocation, and the audit trail.
+//! check, the clock, the settings and the keys, and offers the seed's
+//! screens as methods: the selection list, login, the exchange and
+//! registration flows (see [`crate::exchange`]), unregistration, ID lock
+//! and unlock, the branch's procedures, user administration, and the audit
+//! trail. The store is reached only through these methods (and the
+//! read-only [`Records`]), so every change to it is one the policy decided
+//! and audited.
 
 use core::fmt;
 use std::sync::Arc;
 
-use otp_core::{Code, Rejected, TokenState, Window, verify};
+use otp_core::{Algorithm, Code, Digits, Key, Params, Rejected, TokenState, Window, verify};
 use otp_token::{Clock, Inventory, MaskedSerial, SerialNumber};
 use zeroize::Zeroizing;
 
+use crate::guard::{Counter, Outcome, lock_entry};
 use crate::{
-    Action, AuditEntry, AuditRecord, Authority, Credentials, IdLock, Password, Refusal, Store,
-    StoreError, StoredHashes, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord,
-    Which,
+    Action, AuditEntry, AuditError, AuditHead, AuditKey, AuditRecord, Authority, Credentials,
+    HashCost, InternalError, LockChange, Password, PasswordHash, PasswordKind, Refusal, Store,
+    StoreError, StoredHashes, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage,
+    UserRecord, Verification, Which,
 };
+
+/// How many times a compare-and-set is retried under contention before the
+/// operation gives up with [`InternalError::Contention`].
+const MAX_RETRIES: usize = 10_000;
 
 /// The bank's rules, with the seed's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
-    /// Consecutive wrong entries (codes or passwords) that lock an ID: 6.
+    /// Consecutive wrong entries that lock an ID: 6. Counted separately
+    /// for codes (against the user whose token it is) and for approval
+    /// passwords (against the administrator who typed them). 0 is taken
+    /// as 1: the lock cannot be switched off.
     pub max_wrong_entries: u32,
+    /// The verification window of a registered token: ±1 step.
+    pub window: Window,
     /// The window for a new token's first code: it may have drifted in
     /// storage. Default ±10 steps (±5 minutes).
     pub first_use_window: Window,
@@ -29,17 +43,32 @@ pub struct Policy {
     /// 600 s.
     pub session_ttl: u64,
     /// Whether an administrator may unregister a user's token outside an
-    /// exchange (the seed's screen offers it): `true`.
+    /// exchange (the seed's screen offers it): `true`. It needs a code from
+    /// the token and the approval password, like an exchange.
     pub allow_unregister: bool,
+    /// Online unlocks of one ID per calendar day: 3. Each unlock gives
+    /// another `max_wrong_entries` guesses, so this caps guessing through
+    /// an insider's unlocks; past it, the branch unlocks.
+    pub max_unlocks_per_day: u32,
+    /// The bank's time zone, for the calendar day of the unlock cap:
+    /// +9 h (JST, the seed's bank).
+    pub utc_offset_seconds: i64,
+    /// How long a reserved attempt may stay unsettled before it counts as
+    /// a wrong entry (a server died while evaluating it): 60 s.
+    pub reservation_ttl: u64,
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Self {
             max_wrong_entries: 6,
+            window: Window::new(1, 1),
             first_use_window: Window::new(10, 10),
             session_ttl: 600,
             allow_unregister: true,
+            max_unlocks_per_day: 3,
+            utc_offset_seconds: 9 * 3600,
+            reservation_ttl: 60,
         }
     }
 }
@@ -74,9 +103,11 @@ pub struct UserList {
     pub total: usize,
 }
 
+
 /// A branch officer's authority to act on a written request (お取引店舗への届出).
-/// The bank's branch system makes one after checking the request; the
-/// online screens cannot.
+/// The bank's branch system makes one after checking the request in
+/// person; the online screens cannot. Every use is audited with the
+/// officer and the request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BranchAuthorization {
     /// The officer's staff ID.
@@ -85,13 +116,32 @@ pub struct BranchAuthorization {
     pub request: String,
 }
 
-/// The bank: store, credential check, clock, policy and session key.
+impl BranchAuthorization {
+    /// An officer's authority on one written request.
+    #[must_use]
+    pub fn new(officer: &str, request: &str) -> Self {
+        Self {
+            officer: officer.to_owned(),
+            request: request.to_owned(),
+        }
+    }
+
+    /// The operator named in audit records: `branch:OFFICER:REQUEST`.
+    fn operator(&self) -> String {
+        format!("branch:{}:{}", self.officer, self.request)
+    }
+}
+
+/// The bank: store, credential check, clock, policy, session key and
+/// audit key.
 pub struct Bank<S: Store, C: Credentials = StoredHashes> {
     pub(crate) store: S,
     pub(crate) credentials: C,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) policy: Policy,
     pub(crate) session_key: Zeroizing<[u8; 32]>,
+    pub(crate) audit_key: AuditKey,
+    pub(crate) hash_cost: HashCost,
 }
 
 impl<S: Store, C: Credentials> fmt::Debug for Bank<S, C> {
@@ -106,9 +156,11 @@ impl<S: Store, C: Credentials> fmt::Debug for Bank<S, C> {
 
 impl<S: Store> Bank<S, StoredHashes> {
     /// A bank on `store` and `clock`, checking passwords against the hashes
-    /// on the user records, with the default policy and a random session
-    /// key (sessions then survive only within this process; give every
-    /// server the same key with [`Bank::with_session_key`]).
+    /// on the user records, with the default policy, a random session key
+    /// and a random audit key. Sessions then survive only within this
+    /// process and the audit chain verifies only in it: a bank on a durable
+    /// store gives every server the same keys with
+    /// [`Bank::with_session_key`] and [`Bank::with_audit_key`].
     ///
     /// # Examples
     ///
@@ -133,7 +185,196 @@ impl<S: Store> Bank<S, StoredHashes> {
             clock,
             policy: Policy::default(),
             session_key: key,
+            audit_key: AuditKey::random()?,
+            hash_cost: HashCost::RECOMMENDED,
         })
+    }
+}
+
+/// A read-only view of the bank's store: what screens and reports show,
+/// never a token secret or a password hash.
+#[derive(Debug)]
+pub struct Records<'a, S: Store> {
+    store: &'a S,
+}
+
+impl<S: Store> Records<'_, S> {
+    /// The user with this ID, without password hashes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    pub fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.store.user(id)?.map(|mut u| {
+            u.approval_password = None;
+            u.transfer_password = None;
+            u
+        }))
+    }
+
+    /// Users in ID order, without password hashes.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    pub fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
+        let mut page = self.store.users(offset, limit)?;
+        for u in &mut page.users {
+            u.approval_password = None;
+            u.transfer_password = None;
+        }
+        Ok(page)
+    }
+
+    /// A token's status (unassigned, assigned, revoked), if the bank has it.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    pub fn token_status(&self, serial: &SerialNumber) -> Result<Option<TokenStatus>, StoreError> {
+        Ok(self.store.token(serial)?.map(|t| t.status))
+    }
+
+    /// A token's verification state (replay floor, drift).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    pub fn token_state(&self, serial: &SerialNumber) -> Result<Option<TokenState>, StoreError> {
+        Ok(self.store.token(serial)?.map(|t| t.state))
+    }
+
+    /// The whole audit chain.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    pub fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        self.store.audit_chain()
+    }
+
+    /// The stored head of the audit chain.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    pub fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        self.store.audit_head()
+    }
+}
+
+/// Why the audit trail could not be shown as verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditCheckError {
+    /// The store failed or holds records that cannot be read.
+    Store(StoreError),
+    /// The chain does not verify.
+    Chain(AuditError),
+}
+
+impl fmt::Display for AuditCheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "{e}"),
+            Self::Chain(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl core::error::Error for AuditCheckError {}
+
+/// A refusal, and whether its audit record was written already (in the
+/// transaction that settled the attempt).
+#[derive(Debug)]
+pub(crate) struct Fail {
+    pub(crate) refusal: Refusal,
+    pub(crate) audited: bool,
+}
+
+impl Fail {
+    pub(crate) const fn audited(refusal: Refusal) -> Self {
+        Self {
+            refusal,
+            audited: true,
+        }
+    }
+}
+
+impl From<Refusal> for Fail {
+    fn from(refusal: Refusal) -> Self {
+        Self {
+            refusal,
+            audited: false,
+        }
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
+impl From<InternalError> for Fail {
+    fn from(e: InternalError) -> Self {
+        Refusal::from(e).into()
+    }
+}
+
+/// Where the code to verify comes from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Source {
+    /// The token registered to the user: it must still be theirs when the
+    /// verification commits, and its new state is saved with it.
+    Bound(SerialNumber),
+    /// A token in stock, to be registered: it must be unassigned; its new
+    /// state is saved by the switch that binds it.
+    Stock(SerialNumber),
+}
+
+/// A code accepted: the token, where it matched, and the token's state
+/// after it.
+#[derive(Debug)]
+pub(crate) struct CodeAccepted {
+    pub(crate) serial: SerialNumber,
+    pub(crate) position: u64,
+    pub(crate) state: TokenState,
+}
+
+/// The one table from the core's verdict to a refusal and to how it
+/// counts against the user's ID. Login, screen 4 and screen 5 all use it.
+pub(crate) fn judge(which: Which, verdict: Result<u64, Rejected>) -> (Option<Refusal>, Outcome) {
+    match verdict {
+        Ok(_) => (None, Outcome::Right),
+        Err(Rejected::Invalid | Rejected::DigitsMismatch) => {
+            (Some(Refusal::WrongCode(which)), Outcome::Wrong)
+        }
+        // Typing the last accepted code again is not a guess; an older
+        // code is.
+        Err(Rejected::Replayed {
+            repeat_of_last: true,
+        }) => (Some(Refusal::Replayed(which)), Outcome::Neutral),
+        Err(Rejected::Replayed {
+            repeat_of_last: false,
+        }) => (Some(Refusal::Replayed(which)), Outcome::Wrong),
+        // The policy runs the core without its own lock (one lock
+        // authority): a token state locked by an older version is ignored.
+        Err(Rejected::Locked) => (Some(Refusal::UserLocked), Outcome::Neutral),
+        Err(Rejected::Clock(e)) => (
+            Some(Refusal::Internal(InternalError::Clock(e))),
+            Outcome::Neutral,
+        ),
+        Err(Rejected::CounterExhausted) => (
+            Some(Refusal::Internal(InternalError::CounterExhausted)),
+            Outcome::Neutral,
+        ),
+        // `Rejected` is non-exhaustive: a verdict this version does not
+        // know refuses without counting.
+        Err(_) => (
+            Some(Refusal::Internal(InternalError::UnknownVerdict)),
+            Outcome::Neutral,
+        ),
     }
 }
 
@@ -146,6 +387,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             clock: self.clock,
             policy: self.policy,
             session_key: self.session_key,
+            audit_key: self.audit_key,
+            hash_cost: self.hash_cost,
         }
     }
 
@@ -164,9 +407,26 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         self
     }
 
-    /// The store.
-    pub const fn store(&self) -> &S {
-        &self.store
+    /// The same bank with the audit chain's key (from a key file shared by
+    /// every server of the bank; never stored in the database).
+    #[must_use]
+    pub fn with_audit_key(mut self, key: AuditKey) -> Self {
+        self.audit_key = key;
+        self
+    }
+
+    /// The same bank hashing new passwords at `cost`
+    /// ([`HashCost::RECOMMENDED`] by default).
+    #[must_use]
+    pub const fn with_hash_cost(mut self, cost: HashCost) -> Self {
+        self.hash_cost = cost;
+        self
+    }
+
+    /// A read-only view of the store: users, token statuses and the audit
+    /// trail, never a secret. Every change goes through the policy.
+    pub const fn records(&self) -> Records<'_, S> {
+        Records { store: &self.store }
     }
 
     /// The policy.
@@ -179,8 +439,97 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         self.clock.now()
     }
 
+    /// Verifies the whole audit chain under the bank's audit key, and that
+    /// it ends at the stored head. Returns the number of records.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditCheckError::Chain`] naming the first record that does not
+    /// verify (edited, removed, reordered, truncated, written without the
+    /// key); [`AuditCheckError::Store`] if the store fails.
+    pub fn verify_audit(&self) -> Result<u64, AuditCheckError> {
+        let head = self.store.audit_head().map_err(AuditCheckError::Store)?;
+        let chain = self.store.audit_chain().map_err(AuditCheckError::Store)?;
+        crate::verify_chain(&chain, &self.audit_key, head).map_err(AuditCheckError::Chain)?;
+        Ok(head.map_or(0, |h| h.seq))
+    }
+
+    // ----- the branch and user administration -----
+
+    /// Creates a user (or renames an existing one, keeping their token,
+    /// lock and passwords): the branch's act on a written application.
+    /// Audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Internal`] if the store fails.
+    pub fn enroll_user(
+        &self,
+        authorization: &BranchAuthorization,
+        id: &UserId,
+        name: &str,
+        authority: Authority,
+    ) -> Result<(), Refusal> {
+        let mut record = match self.store.user(id)? {
+            Some(existing) => existing,
+            None => UserRecord::new(id.clone(), name, authority),
+        };
+        record.name = name.to_owned();
+        record.authority = authority;
+        let mut audit = AuditEntry::new(
+            self.now(),
+            &authorization.operator(),
+            Some(id),
+            Action::UserUpdate,
+        );
+        audit.reason = Some(match authority {
+            Authority::Administrator => "enrolled:administrator".into(),
+            Authority::General => "enrolled:general".into(),
+        });
+        self.store.put_user(&record, &audit, &self.audit_key)?;
+        Ok(())
+    }
+
+    /// Sets a user's approval or per-transfer confirmation password (hashed
+    /// with Argon2id at the bank's cost): the branch's act. Audited; the
+    /// password is never stored or logged.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::UnknownUser`]; [`Refusal::Internal`] if hashing or the
+    /// store fails.
+    pub fn set_password(
+        &self,
+        authorization: &BranchAuthorization,
+        id: &UserId,
+        kind: PasswordKind,
+        password: &Password,
+    ) -> Result<(), Refusal> {
+        let mut record = self.user_record(id)?;
+        let hash = PasswordHash::create(password, self.hash_cost)?;
+        let reason = match kind {
+            PasswordKind::Approval => {
+                record.approval_password = Some(hash);
+                "approval_password_set"
+            }
+            PasswordKind::PerTransfer => {
+                record.transfer_password = Some(hash);
+                "transfer_password_set"
+            }
+        };
+        let mut audit = AuditEntry::new(
+            self.now(),
+            &authorization.operator(),
+            Some(id),
+            Action::UserUpdate,
+        );
+        audit.reason = Some(reason.into());
+        self.store.put_user(&record, &audit, &self.audit_key)?;
+        Ok(())
+    }
+
     /// Adds every token of an inventory (from a vendor's seed file) as
-    /// unassigned: all or nothing.
+    /// unassigned: all or nothing, audited in the same transaction.
     ///
     /// # Errors
     ///
@@ -202,10 +551,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             entries.push(entry);
         }
         let count = entries.len();
-        self.store.add_tokens(entries)?;
         let mut entry = AuditEntry::new(self.now(), operator, None, Action::Import);
         entry.reason = Some(format!("{count} tokens"));
-        self.store.append_audit(&entry)?;
+        self.store.add_tokens(entries, &entry, &self.audit_key)?;
         Ok(count)
     }
 
@@ -250,74 +598,193 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     }
 
     /// A user logs in with a code from their token: verified with replay
-    /// refusal, counted toward the ID lock. Returns the matched offset.
+    /// refusal, counted toward the ID lock, saved only if the token is
+    /// still theirs when the verification commits.
+    ///
+    /// An unknown ID, an ID without a token, a locked ID and a wrong code
+    /// all get [`Refusal::LoginFailed`] (the audit record says which), and
+    /// an unknown ID costs the same HMAC work as a known one.
     ///
     /// # Errors
     ///
-    /// [`Refusal::UnknownUser`], [`Refusal::UserLocked`],
-    /// [`Refusal::NoTokenRegistered`], [`Refusal::Code`],
-    /// [`Refusal::WrongCode`], [`Refusal::Replayed`].
+    /// [`Refusal::LoginFailed`], [`Refusal::Code`] (malformed),
+    /// [`Refusal::Replayed`], [`Refusal::Internal`].
     pub fn login(&self, user: &UserId, typed: &str) -> Result<CurrentTokenVerified, Refusal> {
-        let record = self.user_record(user)?;
-        let audit = AuditEntry::new(self.now(), user.as_str(), Some(user), Action::Login)
-            .with_old(record.token.as_ref());
-        let mut audited = false;
-        let result = self
-            .check_open(&record, Refusal::UserLocked)
-            .and_then(|()| self.verify_bound(&record, typed, &audit, &mut audited));
-        if !audited {
-            self.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))?;
-        }
+        let now = self.now();
+        let audit = AuditEntry::new(now, user.as_str(), Some(user), Action::Login);
+        let record = self.store.user(user)?;
+        let Some(serial) = record.as_ref().and_then(|r| r.token) else {
+            // The same HMAC work as a real verification, then one refusal.
+            let _ = Code::parse(typed, Digits::Six).map(|code| {
+                Key::new(Algorithm::Sha1, &[0x5a; 20]).map(|key| {
+                    verify(&key, &self.params(Window::new(1, 1)), &TokenState::new(), &code, now)
+                })
+            });
+            let why = if record.is_some() {
+                Refusal::NoTokenRegistered
+            } else {
+                Refusal::UnknownUser
+            };
+            let audit = if record.is_some() {
+                audit
+            } else {
+                // An unknown ID is not a target: the record names what was
+                // typed as the operator only.
+                AuditEntry::new(now, user.as_str(), None, Action::Login)
+            };
+            self.store
+                .append_audit(&audit.refused(why.reason_code()), &self.audit_key)?;
+            return Err(Refusal::LoginFailed);
+        };
+        let audit = audit.with_old(Some(&serial));
+        let result = self.check_code(user, Which::Current, Source::Bound(serial), typed, &audit);
+        let result = self.finish(&audit, result);
         result
+            .map(|ok| CurrentTokenVerified {
+                serial: ok.serial,
+                position: ok.position,
+            })
+            .map_err(|r| match r {
+                Refusal::WrongCode(_)
+                | Refusal::UserLocked
+                | Refusal::Conflict
+                | Refusal::NoTokenRegistered => Refusal::LoginFailed,
+                other => other,
+            })
     }
 
-    /// Unregisters a user's token (登録解除): it is revoked at once.
-    /// Requires the operator's approval password (or per-transfer
-    /// confirmation password).
+    /// Unregisters a user's token (登録解除): it is revoked at once. Like
+    /// an exchange, it needs a code from that token (the user is present
+    /// with it) and the operator's approval password (or per-transfer
+    /// confirmation password); without the token it is the branch's
+    /// [`Bank::branch_revoke`].
     ///
     /// # Errors
     ///
     /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`],
-    /// [`Refusal::UnknownUser`], [`Refusal::NoTokenRegistered`],
-    /// [`Refusal::UnregisterForbidden`], [`Refusal::WrongPassword`],
-    /// [`Refusal::NoPasswordRegistered`], [`Refusal::Conflict`].
+    /// [`Refusal::OwnId`], [`Refusal::UnknownUser`],
+    /// [`Refusal::UserLocked`], [`Refusal::NoTokenRegistered`],
+    /// [`Refusal::UnregisterForbidden`], [`Refusal::Code`],
+    /// [`Refusal::WrongCode`], [`Refusal::Replayed`],
+    /// [`Refusal::WrongPassword`], [`Refusal::NoPasswordRegistered`],
+    /// [`Refusal::Conflict`].
     pub fn unregister(
+        &self,
+        operator: &UserId,
+        target: &UserId,
+        current_code: &str,
+        password: &Password,
+    ) -> Result<(), Refusal> {
+        let audit = AuditEntry::new(self.now(), operator.as_str(), Some(target), Action::Unregister);
+        let mut logged = audit.clone();
+        let result = (|| -> Result<(), Fail> {
+            self.administrator(operator)?;
+            if operator == target {
+                return Err(Refusal::OwnId.into());
+            }
+            if !self.policy.allow_unregister {
+                return Err(Refusal::UnregisterForbidden.into());
+            }
+            let user = self.user_record(target)?;
+            logged = logged.clone().with_old(user.token.as_ref());
+            let serial = user.token.ok_or(Refusal::NoTokenRegistered)?;
+            if user.lock.locked {
+                return Err(Refusal::UserLocked.into());
+            }
+            let code_audit = AuditEntry::new(
+                self.now(),
+                operator.as_str(),
+                Some(target),
+                Action::CurrentCode,
+            )
+            .with_old(Some(&serial));
+            let code = self.check_code(
+                target,
+                Which::Current,
+                Source::Bound(serial),
+                current_code,
+                &code_audit,
+            );
+            self.finish(&code_audit, code)?;
+            self.check_password(operator, password, &logged)?;
+            let audit = logged.clone();
+            self.switch_checked(Some(operator), target, |locks| {
+                Switch::new(
+                    target.clone(),
+                    Some(serial),
+                    Some(serial),
+                    None,
+                    locks,
+                    audit.clone(),
+                )
+            })?;
+            Ok(())
+        })();
+        self.finish(&logged, result)
+    }
+
+    /// An administrator unlocks a general user's ID (IDロック解除), with
+    /// their own approval password. An administrator's ID is unlocked only
+    /// by the branch ([`Bank::branch_unlock`]), no administrator unlocks
+    /// their own, and one ID is unlocked online at most
+    /// [`Policy::max_unlocks_per_day`] times a day. Audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`],
+    /// [`Refusal::OwnId`], [`Refusal::UnknownUser`],
+    /// [`Refusal::BranchUnlockRequired`], [`Refusal::UnlockLimit`],
+    /// [`Refusal::WrongPassword`], [`Refusal::NoPasswordRegistered`].
+    pub fn unlock(
         &self,
         operator: &UserId,
         target: &UserId,
         password: &Password,
     ) -> Result<(), Refusal> {
-        let admin = self.administrator(operator)?;
-        self.revoke_token(operator.as_str(), target, Action::Unregister, || {
-            if !self.policy.allow_unregister {
-                return Err(Refusal::UnregisterForbidden);
-            }
-            self.check_password(&admin, password).map(|_| ())
-        })
-    }
-
-    /// An administrator unlocks a user's ID (and the lock on their token).
-    ///
-    /// # Errors
-    ///
-    /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`],
-    /// [`Refusal::UnknownUser`].
-    pub fn unlock(&self, operator: &UserId, target: &UserId) -> Result<(), Refusal> {
         let audit = AuditEntry::new(self.now(), operator.as_str(), Some(target), Action::Unlock);
         let result = (|| {
             self.administrator(operator)?;
-            let user = self.user_record(target)?;
-            self.set_lock(target, |_| IdLock::default())?;
-            if let Some(serial) = user.token {
-                self.update_state(&serial, TokenState::unlocked)?;
+            if operator == target {
+                return Err(Refusal::OwnId.into());
             }
-            Ok(())
+            let user = self.user_record(target)?;
+            if user.authority == Authority::Administrator {
+                return Err(Refusal::BranchUnlockRequired.into());
+            }
+            if user.lock.unlocks_on(self.policy.day(self.now())) >= self.policy.max_unlocks_per_day
+            {
+                return Err(Refusal::UnlockLimit.into());
+            }
+            self.check_password(operator, password, &audit)?;
+            self.apply_unlock(Some(operator), target, true, &audit)
         })();
-        self.audit_result(audit, result.clone())?;
-        result
+        self.finish(&audit, result)
     }
 
-    /// An administrator locks a user's ID on purpose.
+    /// The branch unlocks an ID on a written request: the only way for an
+    /// administrator's ID, and the way past the daily cap. Audited with the
+    /// officer and the request.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::UnknownUser`], [`Refusal::Internal`].
+    pub fn branch_unlock(
+        &self,
+        authorization: &BranchAuthorization,
+        target: &UserId,
+    ) -> Result<(), Refusal> {
+        let audit = AuditEntry::new(
+            self.now(),
+            &authorization.operator(),
+            Some(target),
+            Action::Unlock,
+        );
+        let result = self.apply_unlock(None, target, false, &audit);
+        self.finish(&audit, result)
+    }
+
+    /// An administrator locks another user's ID on purpose (an
+    /// administrator may lock their own). Audited.
     ///
     /// # Errors
     ///
@@ -327,17 +794,35 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         let audit = AuditEntry::new(self.now(), operator.as_str(), Some(target), Action::Lock);
         let result = (|| {
             self.administrator(operator)?;
-            self.user_record(target)?;
-            self.set_lock(target, |l| IdLock { locked: true, ..l })
-                .map(|_| ())
+            for _ in 0..MAX_RETRIES {
+                let user = self.user_record(target)?;
+                let mut changes = vec![LockChange::new(
+                    target.clone(),
+                    user.lock,
+                    crate::IdLock {
+                        locked: true,
+                        ..user.lock
+                    },
+                )];
+                if operator != target {
+                    let op = self.administrator(operator)?;
+                    changes.push(LockChange::new(operator.clone(), op.lock, op.lock));
+                }
+                if self
+                    .store
+                    .update_locks(&changes, std::slice::from_ref(&audit), &self.audit_key)?
+                {
+                    return Ok(());
+                }
+            }
+            Err(InternalError::Contention.into())
         })();
-        self.audit_result(audit, result.clone())?;
-        result
+        self.finish(&audit, result)
     }
 
     /// The branch's procedure for a lost, broken or dead token: on a
     /// written request checked by a branch officer, the token is revoked so
-    /// that a new one can be registered online.
+    /// that a new one can be registered.
     ///
     /// # Errors
     ///
@@ -348,38 +833,78 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         authorization: &BranchAuthorization,
         target: &UserId,
     ) -> Result<(), Refusal> {
-        let operator = format!("branch:{}:{}", authorization.officer, authorization.request);
-        self.revoke_token(&operator, target, Action::BranchRevoke, || Ok(()))
-    }
-
-    /// Revokes `target`'s token in one switch once `authorise` allows it,
-    /// auditing the attempt either way.
-    fn revoke_token(
-        &self,
-        operator: &str,
-        target: &UserId,
-        action: Action,
-        authorise: impl FnOnce() -> Result<(), Refusal>,
-    ) -> Result<(), Refusal> {
-        let mut audit = AuditEntry::new(self.now(), operator, Some(target), action);
+        let mut audit = AuditEntry::new(
+            self.now(),
+            &authorization.operator(),
+            Some(target),
+            Action::BranchRevoke,
+        );
         let result = (|| {
             let user = self.user_record(target)?;
             audit = audit.clone().with_old(user.token.as_ref());
             let serial = user.token.ok_or(Refusal::NoTokenRegistered)?;
-            authorise()?;
-            let change = Switch {
-                user: target.clone(),
-                expect_current: Some(serial),
-                revoke: Some(serial),
-                bind: None,
-                audit: audit.clone(),
-            };
-            self.apply(&change).map(|_| ())
+            let logged = audit.clone();
+            self.switch_checked(None, target, |locks| {
+                Switch::new(
+                    target.clone(),
+                    Some(serial),
+                    Some(serial),
+                    None,
+                    locks,
+                    logged.clone(),
+                )
+            })?;
+            Ok(())
         })();
-        if let Err(r) = &result {
-            self.store.append_audit(&audit.refused(r.reason_code()))?;
-        }
-        result
+        self.finish(&audit, result)
+    }
+
+    /// The branch registers a token for a user who has none, with a code
+    /// from it: how an administrator (who may not register their own) gets
+    /// a token. Returns the token's serial.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::UnknownUser`], [`Refusal::AlreadyRegistered`],
+    /// [`Refusal::UserLocked`], [`Refusal::Serial`],
+    /// [`Refusal::UnknownSerial`], [`Refusal::SerialAssigned`],
+    /// [`Refusal::SerialRevoked`], [`Refusal::Code`],
+    /// [`Refusal::WrongCode`], [`Refusal::Conflict`].
+    pub fn branch_register(
+        &self,
+        authorization: &BranchAuthorization,
+        target: &UserId,
+        serial: &str,
+        code: &str,
+    ) -> Result<SerialNumber, Refusal> {
+        let mut audit = AuditEntry::new(
+            self.now(),
+            &authorization.operator(),
+            Some(target),
+            Action::Register,
+        );
+        let result = (|| {
+            let user = self.user_record(target)?;
+            if user.token.is_some() {
+                return Err(Refusal::AlreadyRegistered.into());
+            }
+            let serial = SerialNumber::parse(serial).map_err(Refusal::Serial)?;
+            audit = audit.clone().with_new(Some(&serial));
+            let new = self.check_code(target, Which::New, Source::Stock(serial), code, &audit)?;
+            let logged = audit.clone();
+            self.switch_checked(None, target, |locks| {
+                Switch::new(
+                    target.clone(),
+                    None,
+                    None,
+                    Some((new.serial, new.state)),
+                    locks,
+                    logged.clone(),
+                )
+            })?;
+            Ok(new.serial)
+        })();
+        self.finish(&audit, result)
     }
 
     /// The usage history (利用履歴照会) of a user ID between two times.
@@ -410,190 +935,326 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         if admin.authority != Authority::Administrator {
             return Err(Refusal::NotAdministrator);
         }
-        self.check_open(&admin, Refusal::OperatorLocked)?;
+        if admin.lock.locked {
+            return Err(Refusal::OperatorLocked);
+        }
         Ok(admin)
     }
 
-    pub(crate) fn check_open(&self, user: &UserRecord, refusal: Refusal) -> Result<(), Refusal> {
-        if user.lock.locked {
-            Err(refusal)
-        } else {
-            Ok(())
+    /// The core's parameters for a token of the bank: the device's mode and
+    /// digits, the policy's window, and no lock of the core's own (the
+    /// policy's [`crate::IdLock`] is the one lock authority).
+    fn params(&self, window: Window) -> Params {
+        Params {
+            window,
+            max_failures: 0,
+            ..Params::default()
         }
     }
 
-    pub(crate) fn audit_result(
+    /// Writes `audit` as refused when a step failed and its record was not
+    /// written already; passes the result on.
+    pub(crate) fn finish<T>(
         &self,
-        audit: AuditEntry,
-        result: Result<(), Refusal>,
-    ) -> Result<(), Refusal> {
-        let entry = match &result {
-            Ok(()) => audit,
-            Err(r) => audit.refused(r.reason_code()),
-        };
-        self.store.append_audit(&entry)?;
-        Ok(())
-    }
-
-    pub(crate) fn apply(&self, change: &Switch) -> Result<AuditRecord, Refusal> {
-        self.store.switch(change).map_err(|e| match e {
-            SwitchError::Conflict => Refusal::Conflict,
-            SwitchError::Store(e) => Refusal::Internal(e),
-        })
-    }
-
-    /// Compare-and-set loop on a user's lock.
-    pub(crate) fn set_lock(
-        &self,
-        user: &UserId,
-        f: impl Fn(IdLock) -> IdLock,
-    ) -> Result<IdLock, Refusal> {
-        loop {
-            let current = self.user_record(user)?.lock;
-            let next = f(current);
-            if current == next || self.store.update_lock(user, &current, &next)? {
-                return Ok(next);
+        audit: &AuditEntry,
+        result: Result<T, Fail>,
+    ) -> Result<T, Refusal> {
+        match result {
+            Ok(v) => Ok(v),
+            Err(Fail {
+                refusal,
+                audited: true,
+            }) => Err(refusal),
+            Err(Fail {
+                refusal,
+                audited: false,
+            }) => {
+                self.store.append_audit(
+                    &audit.clone().refused(refusal.reason_code()),
+                    &self.audit_key,
+                )?;
+                Err(refusal)
             }
         }
     }
 
-    /// Compare-and-set loop on a token's state.
-    fn update_state(
+    /// Reserves one attempt of `which` on `user`'s ID before it is
+    /// evaluated; refused with `locked` when the ID is locked or its
+    /// attempts are spent. Returns the user as after the reservation.
+    fn reserve(&self, user: &UserId, which: Counter, locked: &Refusal) -> Result<UserRecord, Fail> {
+        for _ in 0..MAX_RETRIES {
+            let mut record = self.user_record(user)?;
+            let r = record.lock.reserve(which, self.now(), &self.policy);
+            if r.lock != record.lock {
+                let mut audit = Vec::new();
+                if r.lock.locked && !record.lock.locked {
+                    audit.push(lock_entry(self.now(), user, which, self.policy.limit()));
+                }
+                let change = LockChange::new(user.clone(), record.lock, r.lock);
+                if !self.store.update_locks(&[change], &audit, &self.audit_key)? {
+                    continue;
+                }
+            }
+            if !r.granted {
+                return Err(locked.clone().into());
+            }
+            record.lock = r.lock;
+            return Ok(record);
+        }
+        Err(InternalError::Contention.into())
+    }
+
+    /// Settles one reserved attempt of `which` on `user`'s ID, appending
+    /// `audit` (and the lock's record, if this locks the ID) in the same
+    /// transaction. Returns whether the ID is now locked.
+    fn settle(
         &self,
-        serial: &SerialNumber,
-        f: impl Fn(TokenState) -> TokenState,
-    ) -> Result<(), Refusal> {
-        loop {
-            let entry = self.store.token(serial)?.ok_or(Refusal::UnknownSerial)?;
-            let next = f(entry.state);
-            if entry.state == next || self.store.update_token_state(serial, &entry.state, &next)? {
+        user: &UserId,
+        which: Counter,
+        outcome: Outcome,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool, Fail> {
+        for _ in 0..MAX_RETRIES {
+            let record = self.user_record(user)?;
+            let next = record.lock.settle(which, outcome, &self.policy);
+            let mut entries: Vec<AuditEntry> = audit.cloned().into_iter().collect();
+            if next.locked && !record.lock.locked {
+                entries.push(lock_entry(self.now(), user, which, self.policy.limit()));
+            }
+            let change = LockChange::new(user.clone(), record.lock, next);
+            if self.store.update_locks(&[change], &entries, &self.audit_key)? {
+                return Ok(next.locked);
+            }
+        }
+        Err(InternalError::Contention.into())
+    }
+
+    /// The one verification path for a code (login, screen 4, screen 5,
+    /// unregister, the branch's registration): the attempt is reserved on
+    /// `target`'s ID, the code verified against the token's state as read,
+    /// and the verdict saved with compare-and-set on the token's state,
+    /// its assignment (for a bound token) and the ID's lock, with `audit`
+    /// (marked refused when refused) in the same transaction; re-read and
+    /// re-verified if anything changed meanwhile.
+    pub(crate) fn check_code(
+        &self,
+        target: &UserId,
+        which: Which,
+        source: Source,
+        typed: &str,
+        audit: &AuditEntry,
+    ) -> Result<CodeAccepted, Fail> {
+        let (serial, window) = match source {
+            Source::Bound(s) => (s, self.policy.window()),
+            Source::Stock(s) => (s, self.policy.first_use_window),
+        };
+        // What the administrator's screen tells about the serial is not a
+        // guess: checked before an attempt is spent.
+        let entry = self.store.token(&serial)?;
+        let entry = match (source, entry) {
+            (_, None) => {
+                return Err(match source {
+                    Source::Bound(_) => Refusal::Conflict,
+                    Source::Stock(_) => Refusal::UnknownSerial,
+                }
+                .into());
+            }
+            (Source::Stock(_), Some(e)) => {
+                match e.status {
+                    TokenStatus::Unassigned => {}
+                    TokenStatus::Assigned(_) => return Err(Refusal::SerialAssigned.into()),
+                    TokenStatus::Revoked => return Err(Refusal::SerialRevoked.into()),
+                }
+                e
+            }
+            (Source::Bound(_), Some(e)) => e,
+        };
+        let params = Params {
+            window,
+            max_failures: 0,
+            ..entry.seed.verifier_params()
+        };
+        let code = Code::parse(typed, params.digits).map_err(|e| Refusal::Code(which, e))?;
+        let locked = Refusal::UserLocked;
+        self.reserve(target, Counter::Codes, &locked)?;
+        for _ in 0..MAX_RETRIES {
+            let user = self.user_record(target)?;
+            let entry = self.store.token(&serial)?;
+            let still = entry.as_ref().is_some_and(|e| match source {
+                Source::Bound(_) => {
+                    user.token == Some(serial) && e.status == TokenStatus::Assigned(target.clone())
+                }
+                Source::Stock(_) => e.status == TokenStatus::Unassigned,
+            });
+            let Some(entry) = entry.filter(|_| still && !user.lock.locked) else {
+                // Revoked, reassigned or locked meanwhile: nothing is
+                // verified; the reservation is released.
+                let why = if user.lock.locked {
+                    locked.clone()
+                } else {
+                    match source {
+                        Source::Bound(_) => Refusal::Conflict,
+                        Source::Stock(_) => Refusal::SerialAssigned,
+                    }
+                };
+                let refused = audit.clone().refused(why.reason_code());
+                self.settle(target, Counter::Codes, Outcome::Neutral, Some(&refused))?;
+                return Err(Fail::audited(why));
+            };
+            let unlocked = TokenState {
+                locked: false,
+                failures: 0,
+                ..entry.state
+            };
+            let v = verify(&entry.seed.key(), &params, &unlocked, &code, self.now());
+            let (refusal, outcome) = judge(which, v.outcome.map(|a| a.position()));
+            let next = user.lock.settle(Counter::Codes, outcome, &self.policy);
+            let refusal = if next.locked && !user.lock.locked {
+                Some(locked.clone())
+            } else {
+                refusal
+            };
+            let mut entries = vec![match &refusal {
+                None => audit.clone(),
+                Some(r) => audit.clone().refused(r.reason_code()),
+            }];
+            if next.locked && !user.lock.locked {
+                entries.push(lock_entry(
+                    self.now(),
+                    target,
+                    Counter::Codes,
+                    self.policy.limit(),
+                ));
+            }
+            let change = LockChange::new(target.clone(), user.lock, next);
+            let saved = match source {
+                Source::Bound(_) => self.store.record_verification(
+                    &Verification::new(serial, entry.state, v.state, change, entries),
+                    &self.audit_key,
+                )?,
+                Source::Stock(_) => {
+                    self.store
+                        .update_locks(&[change], &entries, &self.audit_key)?
+                }
+            };
+            if !saved {
+                continue;
+            }
+            return match (refusal, v.outcome) {
+                (None, Ok(accepted)) => Ok(CodeAccepted {
+                    serial,
+                    position: accepted.position(),
+                    state: v.state,
+                }),
+                (Some(r), _) => Err(Fail::audited(r)),
+                (None, Err(_)) => Err(Fail::audited(Refusal::Conflict)),
+            };
+        }
+        Err(InternalError::Contention.into())
+    }
+
+    /// Checks the operator's approval (or per-transfer) password: one
+    /// attempt reserved on the operator's password counter first, so
+    /// concurrent guesses cannot pass the lock; a wrong one counted (and
+    /// audited with `audit`) in one transaction; a right one clears only
+    /// the password counter.
+    pub(crate) fn check_password(
+        &self,
+        operator: &UserId,
+        password: &Password,
+        audit: &AuditEntry,
+    ) -> Result<ApprovalVerified, Fail> {
+        let admin = self.reserve(operator, Counter::Passwords, &Refusal::OperatorLocked)?;
+        let Some(kind) = self.credentials.required(&admin) else {
+            self.settle(operator, Counter::Passwords, Outcome::Neutral, None)?;
+            return Err(Refusal::NoPasswordRegistered.into());
+        };
+        let right = match self.credentials.check(&admin, kind, password) {
+            Ok(right) => right,
+            Err(e) => {
+                self.settle(operator, Counter::Passwords, Outcome::Neutral, None)?;
+                return Err(e.into());
+            }
+        };
+        if right {
+            self.settle(operator, Counter::Passwords, Outcome::Right, None)?;
+            return Ok(ApprovalVerified { _private: () });
+        }
+        let refused = audit
+            .clone()
+            .refused(Refusal::WrongPassword.reason_code());
+        let locked = self.settle(operator, Counter::Passwords, Outcome::Wrong, Some(&refused))?;
+        Err(Fail::audited(if locked {
+            Refusal::OperatorLocked
+        } else {
+            Refusal::WrongPassword
+        }))
+    }
+
+    /// Applies a switch built by `make` from the locks it must check: the
+    /// operator's (when one acts online) and the target's, each unlocked
+    /// at commit, re-read and rebuilt when one changed meanwhile. The
+    /// branch's switches check no lock.
+    pub(crate) fn switch_checked(
+        &self,
+        operator: Option<&UserId>,
+        target: &UserId,
+        make: impl Fn(Vec<LockChange>) -> Switch,
+    ) -> Result<AuditRecord, Fail> {
+        for _ in 0..MAX_RETRIES {
+            let mut locks = Vec::new();
+            if let Some(op) = operator {
+                let admin = self.administrator(op)?;
+                locks.push(LockChange::new(op.clone(), admin.lock, admin.lock));
+                let user = self.user_record(target)?;
+                if user.lock.locked {
+                    return Err(Refusal::UserLocked.into());
+                }
+                locks.push(LockChange::new(target.clone(), user.lock, user.lock));
+            }
+            match self.store.switch(&make(locks), &self.audit_key) {
+                Ok(record) => return Ok(record),
+                Err(SwitchError::LockChanged) => {}
+                Err(SwitchError::Conflict) => return Err(Refusal::Conflict.into()),
+                Err(SwitchError::Store(e)) => return Err(e.into()),
+            }
+        }
+        Err(InternalError::Contention.into())
+    }
+
+    /// Unlocks `target` with compare-and-set, checking (when an
+    /// administrator acts) that the operator is still unlocked and (when
+    /// `capped`) the daily cap at commit.
+    fn apply_unlock(
+        &self,
+        operator: Option<&UserId>,
+        target: &UserId,
+        capped: bool,
+        audit: &AuditEntry,
+    ) -> Result<(), Fail> {
+        for _ in 0..MAX_RETRIES {
+            let user = self.user_record(target)?;
+            let day = self.policy.day(self.now());
+            if capped && user.lock.unlocks_on(day) >= self.policy.max_unlocks_per_day {
+                return Err(Refusal::UnlockLimit.into());
+            }
+            let mut changes = vec![LockChange::new(
+                target.clone(),
+                user.lock,
+                user.lock.unlocked(day),
+            )];
+            if let Some(op) = operator {
+                let admin = self.administrator(op)?;
+                changes.push(LockChange::new(op.clone(), admin.lock, admin.lock));
+            }
+            if self
+                .store
+                .update_locks(&changes, std::slice::from_ref(audit), &self.audit_key)?
+            {
                 return Ok(());
             }
         }
-    }
-
-    /// Counts one wrong entry against `user`'s ID; `true` if it is now locked.
-    pub(crate) fn wrong_entry(&self, user: &UserId) -> Result<bool, Refusal> {
-        let max = self.policy.max_wrong_entries;
-        let before = self.user_record(user)?.lock.locked;
-        let lock = self.set_lock(user, |l| {
-            let failures = l.failures.saturating_add(1);
-            IdLock {
-                failures,
-                locked: l.locked || (max != 0 && failures >= max),
-            }
-        })?;
-        if lock.locked && !before {
-            let mut entry = AuditEntry::new(self.now(), "policy", Some(user), Action::Lock);
-            entry.reason = Some(format!("{max} consecutive wrong entries"));
-            self.store.append_audit(&entry)?;
-        }
-        Ok(lock.locked)
-    }
-
-    /// Clears the consecutive-failure count after a right entry.
-    pub(crate) fn right_entry(&self, user: &UserId) -> Result<(), Refusal> {
-        self.set_lock(user, |l| IdLock { failures: 0, ..l })
-            .map(|_| ())
-    }
-
-    /// Verifies a code from the token bound to `user`, persisting the
-    /// token state with compare-and-set, counting wrong entries.
-    pub(crate) fn verify_bound(
-        &self,
-        user: &UserRecord,
-        typed: &str,
-        audit: &AuditEntry,
-        audited: &mut bool,
-    ) -> Result<CurrentTokenVerified, Refusal> {
-        let serial = user.token.ok_or(Refusal::NoTokenRegistered)?;
-        let now = self.now();
-        let outcome = loop {
-            let entry = self.store.token(&serial)?.ok_or(Refusal::Conflict)?;
-            if entry.status != TokenStatus::Assigned(user.id.clone()) {
-                return Err(Refusal::Conflict);
-            }
-            let params = entry.seed.verifier_params();
-            let code =
-                Code::parse(typed, params.digits).map_err(|e| Refusal::Code(Which::Current, e))?;
-            let v = verify(&entry.seed.key(), &params, &entry.state, &code, now);
-            // The new state and the attempt's audit record are saved in
-            // one transaction, so neither exists without the other.
-            let record = match v.outcome {
-                Ok(_) => audit.clone(),
-                Err(why) => audit.clone().refused(refusal_for(why).reason_code()),
-            };
-            if self
-                .store
-                .record_verification(&serial, &entry.state, &v.state, &record)?
-            {
-                *audited = true;
-                break v.outcome;
-            }
-        };
-        match outcome {
-            Ok(accepted) => {
-                self.right_entry(&user.id)?;
-                Ok(CurrentTokenVerified {
-                    serial,
-                    position: accepted.position(),
-                })
-            }
-            // Typing the last accepted code again is not a guess.
-            Err(
-                why @ Rejected::Replayed {
-                    repeat_of_last: true,
-                },
-            ) => Err(refusal_for(why)),
-            Err(
-                why @ (Rejected::Replayed { .. } | Rejected::Invalid | Rejected::DigitsMismatch),
-            ) => {
-                let locked = self.wrong_entry(&user.id)?;
-                Err(if locked {
-                    Refusal::UserLocked
-                } else {
-                    refusal_for(why)
-                })
-            }
-            Err(why) => Err(refusal_for(why)),
-        }
-    }
-
-    /// Checks the operator's approval (or per-transfer) password, counting
-    /// a wrong one against the operator's ID.
-    pub(crate) fn check_password(
-        &self,
-        admin: &UserRecord,
-        password: &Password,
-    ) -> Result<ApprovalVerified, Refusal> {
-        let kind = self
-            .credentials
-            .required(admin)
-            .ok_or(Refusal::NoPasswordRegistered)?;
-        if self.credentials.check(admin, kind, password)? {
-            self.right_entry(&admin.id)?;
-            Ok(ApprovalVerified { _private: () })
-        } else {
-            let locked = self.wrong_entry(&admin.id)?;
-            Err(if locked {
-                Refusal::OperatorLocked
-            } else {
-                Refusal::WrongPassword
-            })
-        }
-    }
-}
-
-/// The refusal for a code the core did not accept, before the ID lock is
-/// counted.
-fn refusal_for(why: Rejected) -> Refusal {
-    match why {
-        Rejected::Replayed { .. } => Refusal::Replayed(Which::Current),
-        Rejected::Locked => Refusal::UserLocked,
-        Rejected::Invalid | Rejected::DigitsMismatch => Refusal::WrongCode(Which::Current),
-        other => Refusal::Internal(StoreError::Unavailable(format!(
-            "verification failed: {other}"
-        ))),
+        Err(InternalError::Contention.into())
     }
 }
 
@@ -606,9 +1267,10 @@ pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), StoreError> {
 }
 
 /// Proof that a code from a user's registered token was verified (with
-/// replay refusal) and the token state persisted. Only this crate makes
-/// one; the exchange's next step requires it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// replay refusal) and the token state persisted while the token was still
+/// theirs. Only this crate makes one; it cannot be cloned or rebuilt, and
+/// the exchange's next step consumes it.
+#[derive(Debug, PartialEq, Eq)]
 pub struct CurrentTokenVerified {
     pub(crate) serial: SerialNumber,
     pub(crate) position: u64,

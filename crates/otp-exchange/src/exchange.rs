@@ -20,14 +20,13 @@ use core::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac as _;
-use otp_core::{Code, Params, Rejected, TokenState, verify};
 use otp_token::SerialNumber;
 use serde::{Deserialize, Serialize};
 
-use crate::bank::ApprovalVerified;
+use crate::bank::{ApprovalVerified, CodeAccepted, Fail, Source};
 use crate::{
-    Action, AuditEntry, Bank, Credentials, CurrentTokenVerified, Password, Refusal, Store, Switch,
-    TokenStatus, UserId, Which,
+    Action, AuditEntry, Bank, Credentials, CurrentTokenVerified, InternalError, Password, Refusal,
+    Store, Switch, UserId, Which,
 };
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
@@ -118,14 +117,14 @@ pub enum Pending {
 }
 
 impl<S: Store, C: Credentials> Bank<S, C> {
-    /// Screens 1–3: an administrator selects a user with a registered token
-    /// for exchange.
+    /// Screens 1–3: an administrator selects another user with a registered
+    /// token for exchange.
     ///
     /// # Errors
     ///
     /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`],
-    /// [`Refusal::UnknownUser`], [`Refusal::UserLocked`],
-    /// [`Refusal::NoTokenRegistered`].
+    /// [`Refusal::OwnId`], [`Refusal::UnknownUser`],
+    /// [`Refusal::UserLocked`], [`Refusal::NoTokenRegistered`].
     pub fn begin_exchange(
         &self,
         operator: &UserId,
@@ -141,8 +140,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// # Errors
     ///
     /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`],
-    /// [`Refusal::UnknownUser`], [`Refusal::UserLocked`],
-    /// [`Refusal::AlreadyRegistered`].
+    /// [`Refusal::OwnId`], [`Refusal::UnknownUser`],
+    /// [`Refusal::UserLocked`], [`Refusal::AlreadyRegistered`].
     pub fn begin_registration(
         &self,
         operator: &UserId,
@@ -162,8 +161,13 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         let audit = AuditEntry::new(now, operator.as_str(), Some(target), Action::Select);
         let result = (|| {
             self.administrator(operator)?;
+            if operator == target {
+                return Err(Refusal::OwnId);
+            }
             let user = self.user_record(target)?;
-            self.check_open(&user, Refusal::UserLocked)?;
+            if user.lock.locked {
+                return Err(Refusal::UserLocked);
+            }
             match (flow, user.token) {
                 (Flow::Exchange, None) => return Err(Refusal::NoTokenRegistered),
                 (Flow::Registration, Some(_)) => return Err(Refusal::AlreadyRegistered),
@@ -177,8 +181,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 started_at: now,
             })
         })();
-        self.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))?;
-        result
+        self.finish(&audit, result.map_err(Fail::from))
     }
 
     /// Takes back a state parked in a [`Ticket`]. The ticket must be
@@ -215,6 +218,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 session: body.session,
             }),
             Stage::ExpectNewToken { current } => Pending::ExpectNewToken(ExpectNewToken {
+                // The proof comes back only from a ticket this bank sealed
+                // after verifying it.
                 current: current
                     .map(|(serial, position)| CurrentTokenVerified { serial, position }),
                 session: body.session,
@@ -266,31 +271,27 @@ impl ExpectCurrentCode {
             Action::CurrentCode,
         )
         .with_old(s.old_serial.as_ref());
-        let mut audited = false;
-        let result = bank.check_session(s).and_then(|_| {
+        let result = (|| {
+            bank.check_session(s)?;
             // The administrator must still be one, and not locked: a locked
             // ID refuses everything, including a session it began earlier.
             bank.administrator(&s.operator)?;
             let user = bank.user_record(&s.target)?;
-            bank.check_open(&user, Refusal::UserLocked)?;
-            if user.token != s.old_serial {
-                return Err(Refusal::Conflict);
+            if user.lock.locked {
+                return Err(Refusal::UserLocked.into());
             }
-            bank.verify_bound(&user, typed, &audit, &mut audited)
-        });
-        if !audited
-            && let Err(e) =
-                bank.audit_result(audit, result.as_ref().map(|_| ()).map_err(Clone::clone))
-        {
-            return Err(Retry {
-                refusal: e,
-                resume: None,
-            });
-        }
-        match result {
-            Ok(proof) => Ok(ExpectNewToken {
+            let serial = match (user.token, s.old_serial) {
+                (Some(now), Some(then)) if now == then => now,
+                _ => return Err(Refusal::Conflict.into()),
+            };
+            bank.check_code(&s.target, Which::Current, Source::Bound(serial), typed, &audit)
+        })();
+        match bank.finish(&audit, result) {
+            Ok(CodeAccepted {
+                serial, position, ..
+            }) => Ok(ExpectNewToken {
                 session: self.session,
-                current: Some(proof),
+                current: Some(CurrentTokenVerified { serial, position }),
             }),
             Err(refusal) => Err(retry(refusal, self)),
         }
@@ -309,26 +310,24 @@ impl ExpectCurrentCode {
         )
         .with_old(s.old_serial.as_ref())
         .refused(Refusal::BranchRequired.reason_code());
-        match bank.store.append_audit(&audit) {
+        match bank.store.append_audit(&audit, &bank.audit_key) {
             Ok(_) => Refusal::BranchRequired,
-            Err(e) => Refusal::Internal(e),
+            Err(e) => e.into(),
         }
     }
 
-    /// Parks this state in a sealed ticket for the next web request. The
-    /// state itself stays usable in this process; whichever is used first
-    /// (the ticket through [`Bank::resume`], or this value) wins only for
-    /// the ticket, so a web server should drop this value.
+    /// Parks this state in a sealed ticket for the next web request,
+    /// consuming it: the ticket, usable once through [`Bank::resume`], is
+    /// the only way on.
     ///
     /// # Errors
     ///
     /// [`Refusal::Internal`] if the system random number generator fails.
-    pub fn ticket<S: Store, C: Credentials>(&self, bank: &Bank<S, C>) -> Result<Ticket, Refusal> {
-        Ticket::seal(
-            &bank.session_key,
-            self.session.clone(),
-            Stage::ExpectCurrentCode,
-        )
+    pub fn into_ticket<S: Store, C: Credentials>(
+        self,
+        bank: &Bank<S, C>,
+    ) -> Result<Ticket, Refusal> {
+        Ticket::seal(&bank.session_key, self.session, Stage::ExpectCurrentCode)
     }
 }
 
@@ -381,118 +380,58 @@ impl ExpectNewToken {
         )
         .with_old(s.old_serial.as_ref());
         let checked = (|| {
-            let now = bank.check_session(s)?;
-            let admin = bank.administrator(&s.operator)?;
+            bank.check_session(s)?;
+            bank.administrator(&s.operator)?;
             let user = bank.user_record(&s.target)?;
-            bank.check_open(&user, Refusal::UserLocked)?;
+            if user.lock.locked {
+                return Err(Refusal::UserLocked.into());
+            }
             if user.token != s.old_serial {
-                return Err(Refusal::Conflict);
+                return Err(Refusal::Conflict.into());
             }
             let serial = SerialNumber::parse(serial).map_err(Refusal::Serial)?;
             audit = audit.clone().with_new(Some(&serial));
-            let new = verify_new_token(bank, &s.target, serial, code, now)?;
-            let approval = bank.check_password(&admin, password)?;
+            let new = bank.check_code(&s.target, Which::New, Source::Stock(serial), code, &audit)?;
+            let approval = bank.check_password(&s.operator, password, &audit)?;
             Ok((new, approval))
         })();
-        let (new, approval) = match checked {
+        let (new, approval) = match bank.finish(&audit, checked) {
             Ok(v) => v,
-            Err(refusal) => {
-                if let Err(e) = bank
-                    .store
-                    .append_audit(&audit.refused(refusal.reason_code()))
-                {
-                    return Err(Retry {
-                        refusal: Refusal::Internal(e),
-                        resume: None,
-                    });
-                }
-                return Err(retry(refusal, self));
-            }
+            Err(refusal) => return Err(retry(refusal, self)),
         };
-        if let Err(e) = bank.store.append_audit(&audit) {
-            return Err(Retry {
-                refusal: Refusal::Internal(e),
-                resume: None,
-            });
-        }
         commit(bank, self.session, self.current, new, approval).map_err(|refusal| Retry {
             refusal,
             resume: None,
         })
     }
 
-    /// Parks this state in a sealed ticket for the next web request (see
-    /// [`ExpectCurrentCode::ticket`]).
+    /// Parks this state in a sealed ticket for the next web request,
+    /// consuming it (see [`ExpectCurrentCode::into_ticket`]).
     ///
     /// # Errors
     ///
     /// [`Refusal::Internal`] if the system random number generator fails.
-    pub fn ticket<S: Store, C: Credentials>(&self, bank: &Bank<S, C>) -> Result<Ticket, Refusal> {
-        let current = self.current.as_ref().map(|c| (c.serial, c.position));
+    pub fn into_ticket<S: Store, C: Credentials>(
+        self,
+        bank: &Bank<S, C>,
+    ) -> Result<Ticket, Refusal> {
+        let current = self.current.map(|c| (c.serial, c.position));
         Ticket::seal(
             &bank.session_key,
-            self.session.clone(),
+            self.session,
             Stage::ExpectNewToken { current },
         )
     }
 }
 
-/// Proof that the new token's first code was verified, with its state.
-#[derive(Debug)]
-struct NewTokenVerified {
-    serial: SerialNumber,
-    state: TokenState,
-}
-
-fn verify_new_token<S: Store, C: Credentials>(
-    bank: &Bank<S, C>,
-    target: &UserId,
-    serial: SerialNumber,
-    typed: &str,
-    now: u64,
-) -> Result<NewTokenVerified, Refusal> {
-    let entry = bank.store.token(&serial)?.ok_or(Refusal::UnknownSerial)?;
-    match entry.status {
-        TokenStatus::Unassigned => {}
-        TokenStatus::Assigned(_) => return Err(Refusal::SerialAssigned),
-        TokenStatus::Revoked => return Err(Refusal::SerialRevoked),
-    }
-    let params = Params {
-        window: bank.policy.first_use_window,
-        ..entry.seed.verifier_params()
-    };
-    let code = Code::parse(typed, params.digits).map_err(|e| Refusal::Code(Which::New, e))?;
-    let v = verify(&entry.seed.key(), &params, &entry.state, &code, now);
-    match v.outcome {
-        Ok(_) => {
-            bank.right_entry(target)?;
-            Ok(NewTokenVerified {
-                serial,
-                // Once bound, the token is verified with its normal window,
-                // centred on the drift learned here.
-                state: v.state,
-            })
-        }
-        Err(Rejected::Replayed { .. }) => Err(Refusal::Replayed(Which::New)),
-        Err(_) => {
-            let locked = bank.wrong_entry(target)?;
-            Err(if locked {
-                Refusal::UserLocked
-            } else {
-                Refusal::WrongCode(Which::New)
-            })
-        }
-    }
-}
-
 /// The switch: requires the three proofs (the current token's, or the
 /// registration flow's knowledge that there was none; the new token's;
-/// the approval).
+/// the approval), and both IDs unlocked at commit.
 fn commit<S: Store, C: Credentials>(
     bank: &Bank<S, C>,
     session: Session,
     current: Option<CurrentTokenVerified>,
-    new: NewTokenVerified,
+    new: CodeAccepted,
     _approval: ApprovalVerified,
 ) -> Result<Exchanged, Refusal> {
     let revoke = match (session.flow, &current) {
@@ -508,28 +447,26 @@ fn commit<S: Store, C: Credentials>(
         Flow::Exchange => Action::Exchange,
         Flow::Registration => Action::Register,
     };
-    let change = Switch {
-        user: session.target.clone(),
-        expect_current: session.old_serial,
-        revoke,
-        bind: Some((new.serial, new.state)),
-        audit: AuditEntry::new(at, session.operator.as_str(), Some(&session.target), action)
-            .with_old(session.old_serial.as_ref())
-            .with_new(Some(&new.serial)),
-    };
-    match bank.apply(&change) {
-        Ok(_) => Ok(Exchanged {
-            user: session.target,
-            old_serial: session.old_serial,
-            new_serial: new.serial,
-            at,
-        }),
-        Err(refusal) => {
-            bank.store
-                .append_audit(&change.audit.refused(refusal.reason_code()))?;
-            Err(refusal)
-        }
-    }
+    let audit = AuditEntry::new(at, session.operator.as_str(), Some(&session.target), action)
+        .with_old(session.old_serial.as_ref())
+        .with_new(Some(&new.serial));
+    let result = bank.switch_checked(Some(&session.operator), &session.target, |locks| {
+        Switch::new(
+            session.target.clone(),
+            session.old_serial,
+            revoke,
+            Some((new.serial, new.state)),
+            locks,
+            audit.clone(),
+        )
+    });
+    bank.finish(&audit, result)?;
+    Ok(Exchanged {
+        user: session.target,
+        old_serial: session.old_serial,
+        new_serial: new.serial,
+        at,
+    })
 }
 
 /// Whether a refused step may be tried again from the same state.
@@ -578,18 +515,15 @@ pub struct Ticket(String);
 impl Ticket {
     fn seal(key: &[u8; 32], session: Session, stage: Stage) -> Result<Self, Refusal> {
         let mut nonce = [0u8; 16];
-        crate::bank::random_bytes(&mut nonce)?;
+        crate::bank::random_bytes(&mut nonce).map_err(|_| InternalError::Random)?;
         let body = TicketBody {
             v: 1,
             session,
             stage,
             nonce,
         };
-        let json = serde_json::to_vec(&body).map_err(|e| {
-            Refusal::Internal(crate::StoreError::Unavailable(format!(
-                "ticket encoding failed: {e}"
-            )))
-        })?;
+        let json =
+            serde_json::to_vec(&body).map_err(|_| Refusal::Internal(InternalError::Encoding))?;
         let tag = mac(key, &json)?;
         Ok(Self(format!(
             "{}.{}",
@@ -638,7 +572,7 @@ impl Ticket {
 
 fn mac(key: &[u8; 32], data: &[u8]) -> Result<[u8; 32], Refusal> {
     let mut m = <HmacSha256 as hmac::KeyInit>::new_from_slice(key)
-        .map_err(|_| Refusal::Internal(crate::StoreError::Crypto("session key rejected".into())))?;
+        .map_err(|_| Refusal::Internal(InternalError::Encoding))?;
     m.update(data);
     Ok(m.finalize().into_bytes().into())
 }

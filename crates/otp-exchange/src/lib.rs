@@ -4,20 +4,29 @@
 mod audit;
 mod bank;
 pub mod exchange;
+mod guard;
 mod ids;
 mod memory;
 mod password;
 mod refusal;
+#[cfg(feature = "test-util")]
 pub mod scenario;
 mod store;
 
-pub use audit::{Action, AuditEntry, AuditError, AuditRecord, AuditResult, verify_chain};
-pub use bank::{Bank, BranchAuthorization, CurrentTokenVerified, Policy, UserList, UserRow};
+pub use audit::{
+    Action, AuditDecodeError, AuditEntry, AuditError, AuditFormat, AuditHead, AuditKey,
+    AuditRecord, AuditResult, verify_chain,
+};
+pub use bank::{
+    AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified, Policy, Records, UserList,
+    UserRow,
+};
 pub use exchange::{Exchanged, ExpectCurrentCode, ExpectNewToken, Flow, Pending, Retry, Ticket};
 pub use ids::{Authority, MAX_USER_ID_LEN, UserId, UserIdError};
 pub use memory::MemoryStore;
 pub use password::{Credentials, HashCost, Password, PasswordHash, PasswordKind, StoredHashes};
-pub use refusal::{Lang, Refusal, Which};
+pub use refusal::{InternalError, Lang, Refusal, Which};
 pub use store::{
-    IdLock, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserPage, UserRecord,
+    Attempts, IdLock, LockChange, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus,
+    UserPage, UserRecord, Verification,
 };

@@ -5,12 +5,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use otp_core::TokenState;
 use otp_token::SerialNumber;
 
 use crate::{
-    AuditEntry, AuditRecord, IdLock, Store, StoreError, Switch, SwitchError, TokenEntry,
-    TokenStatus, UserId, UserPage, UserRecord,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
+    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
 };
 
 /// Everything in memory, behind one mutex.
@@ -18,10 +17,12 @@ use crate::{
 /// # Examples
 ///
 /// ```
-/// use otp_exchange::{Authority, MemoryStore, Store, UserId, UserRecord};
-/// let store = MemoryStore::new();
-/// store.put_user(&UserRecord::new(UserId::parse("W0001")?, "しんきん太郎", Authority::Administrator))?;
-/// assert_eq!(store.users(0, 5)?.total, 1);
+/// use std::sync::Arc;
+/// use otp_exchange::{Authority, Bank, BranchAuthorization, MemoryStore, UserId};
+/// let bank = Bank::new(MemoryStore::new(), Arc::new(otp_token::SystemClock))?;
+/// let branch = BranchAuthorization::new("officer-7", "REQ-0001");
+/// bank.enroll_user(&branch, &UserId::parse("W0001")?, "しんきん太郎", Authority::Administrator)?;
+/// assert_eq!(bank.records().users(0, 5)?.total, 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Default)]
@@ -44,30 +45,6 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Compare-and-set of a token's state, appending `audit` under the same
-    /// lock when given.
-    fn compare_and_set_state(
-        &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-        audit: Option<&AuditEntry>,
-    ) -> Result<bool, StoreError> {
-        let mut inner = self.lock()?;
-        let entry = inner
-            .tokens
-            .get_mut(serial)
-            .ok_or_else(|| StoreError::NotFound(format!("token {}", serial.masked())))?;
-        if entry.state != *expected {
-            return Ok(false);
-        }
-        entry.state = *new;
-        if let Some(record) = audit {
-            inner.append(record);
-        }
-        Ok(true)
-    }
-
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
         self.inner
             .lock()
@@ -76,14 +53,31 @@ impl MemoryStore {
 }
 
 impl Inner {
-    fn append(&mut self, entry: &AuditEntry) -> AuditRecord {
+    fn append(&mut self, entry: &AuditEntry, key: &AuditKey) -> AuditRecord {
         let (seq, prev) = self
             .audit
             .last()
             .map_or((1, [0; 32]), |r| (r.seq.saturating_add(1), r.hash));
-        let record = entry.clone().seal(seq, prev);
+        let record = entry.clone().seal(seq, prev, key);
         self.audit.push(record.clone());
         record
+    }
+
+    /// Whether every lock is still as expected (an unknown user: not).
+    fn locks_hold(&self, changes: &[LockChange]) -> bool {
+        changes.iter().all(|c| {
+            self.users
+                .get(c.user())
+                .is_some_and(|u| u.lock == *c.expected())
+        })
+    }
+
+    fn apply_locks(&mut self, changes: &[LockChange]) {
+        for c in changes {
+            if let Some(u) = self.users.get_mut(c.user()) {
+                u.lock = *c.new_lock();
+            }
+        }
     }
 }
 
@@ -106,7 +100,12 @@ impl Store for MemoryStore {
         })
     }
 
-    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
         let mut inner = self.lock()?;
         let mut record = user.clone();
         if let Some(existing) = inner.users.get(&user.id) {
@@ -114,14 +113,19 @@ impl Store for MemoryStore {
             record.lock = existing.lock;
         }
         inner.users.insert(user.id.clone(), record);
-        Ok(())
+        Ok(inner.append(audit, key))
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         Ok(self.lock()?.tokens.get(serial).map(TokenEntry::duplicate))
     }
 
-    fn add_tokens(&self, tokens: Vec<TokenEntry>) -> Result<(), StoreError> {
+    fn add_tokens(
+        &self,
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
         let mut inner = self.lock()?;
         let mut seen = std::collections::HashSet::new();
         for t in &tokens {
@@ -135,85 +139,102 @@ impl Store for MemoryStore {
         for t in tokens {
             inner.tokens.insert(t.serial, t);
         }
-        Ok(())
-    }
-
-    fn update_token_state(
-        &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-    ) -> Result<bool, StoreError> {
-        self.compare_and_set_state(serial, expected, new, None)
+        Ok(inner.append(audit, key))
     }
 
     fn record_verification(
         &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        self.compare_and_set_state(serial, expected, new, Some(audit))
-    }
-
-    fn update_lock(
-        &self,
-        user: &UserId,
-        expected: &IdLock,
-        new: &IdLock,
+        v: &Verification,
+        key: &AuditKey,
     ) -> Result<bool, StoreError> {
         let mut inner = self.lock()?;
-        let record = inner
+        let user = v.user();
+        let bound = inner
             .users
-            .get_mut(user)
-            .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
-        if record.lock != *expected {
+            .get(user)
+            .is_some_and(|u| u.token.as_ref() == Some(v.serial()));
+        let current = inner.tokens.get(v.serial()).is_some_and(|t| {
+            t.status == TokenStatus::Assigned(user.clone()) && t.state == *v.expected_state()
+        });
+        if !bound || !current || !inner.locks_hold(std::slice::from_ref(v.lock())) {
             return Ok(false);
         }
-        record.lock = *new;
+        if let Some(t) = inner.tokens.get_mut(v.serial()) {
+            t.state = *v.new_state();
+        }
+        inner.apply_locks(std::slice::from_ref(v.lock()));
+        for entry in v.audit() {
+            inner.append(entry, key);
+        }
         Ok(true)
     }
 
-    fn switch(&self, change: &Switch) -> Result<AuditRecord, SwitchError> {
+    fn update_locks(
+        &self,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        if let Some(c) = changes.iter().find(|c| !inner.users.contains_key(c.user())) {
+            return Err(StoreError::NotFound(format!("user {}", c.user())));
+        }
+        if !inner.locks_hold(changes) {
+            return Ok(false);
+        }
+        inner.apply_locks(changes);
+        for entry in audit {
+            inner.append(entry, key);
+        }
+        Ok(true)
+    }
+
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
         let mut inner = self.lock()?;
         // Check everything first; change nothing unless all holds.
-        let user = inner.users.get(&change.user).ok_or(SwitchError::Conflict)?;
-        if user.token != change.expect_current {
+        let user = inner
+            .users
+            .get(change.user())
+            .ok_or(SwitchError::Conflict)?;
+        if user.token.as_ref() != change.expect_current() {
             return Err(SwitchError::Conflict);
         }
-        if let Some(old) = &change.revoke {
+        if let Some(old) = change.revoke() {
             let entry = inner.tokens.get(old).ok_or(SwitchError::Conflict)?;
-            if entry.status != TokenStatus::Assigned(change.user.clone()) {
+            if entry.status != TokenStatus::Assigned(change.user().clone()) {
                 return Err(SwitchError::Conflict);
             }
         }
-        if let Some((new, _)) = &change.bind {
+        if let Some((new, _)) = change.bind() {
             let entry = inner.tokens.get(new).ok_or(SwitchError::Conflict)?;
             if entry.status != TokenStatus::Unassigned {
                 return Err(SwitchError::Conflict);
             }
         }
+        if !inner.locks_hold(change.locks()) {
+            return Err(SwitchError::LockChanged);
+        }
         // Apply.
-        if let Some(old) = &change.revoke
+        if let Some(old) = change.revoke()
             && let Some(entry) = inner.tokens.get_mut(old)
         {
             entry.status = TokenStatus::Revoked;
         }
-        if let Some((new, state)) = &change.bind
+        if let Some((new, state)) = change.bind()
             && let Some(entry) = inner.tokens.get_mut(new)
         {
-            entry.status = TokenStatus::Assigned(change.user.clone());
+            entry.status = TokenStatus::Assigned(change.user().clone());
             entry.state = *state;
         }
-        if let Some(user) = inner.users.get_mut(&change.user) {
-            user.token = change.bind.as_ref().map(|(s, _)| *s);
+        if let Some(user) = inner.users.get_mut(change.user()) {
+            user.token = change.bind().map(|(s, _)| *s);
         }
-        Ok(inner.append(&change.audit))
+        inner.apply_locks(change.locks());
+        Ok(inner.append(change.audit(), key))
     }
 
-    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
-        Ok(self.lock()?.append(entry))
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
+        Ok(self.lock()?.append(entry, key))
     }
 
     fn audit(
@@ -234,6 +255,13 @@ impl Store for MemoryStore {
 
     fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
         Ok(self.lock()?.audit.clone())
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        Ok(self.lock()?.audit.last().map(|r| AuditHead {
+            seq: r.seq,
+            hash: r.hash,
+        }))
     }
 
     fn consume_nonce(

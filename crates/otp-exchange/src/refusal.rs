@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use otp_core::CodeError;
+use otp_core::{ClockError, CodeError};
 use otp_token::SerialError;
 use serde::{Deserialize, Serialize};
 
@@ -80,8 +80,70 @@ pub enum Refusal {
     SessionInvalid,
     /// Someone else changed the user's token at the same time: start again.
     Conflict,
+    /// Login refused. One refusal for an unknown ID, an ID without a token,
+    /// a locked ID and a wrong code, so that an outsider learns nothing
+    /// about which IDs exist.
+    LoginFailed,
+    /// An administrator may not register, exchange or unregister their own
+    /// token, nor unlock their own ID: another administrator or the branch
+    /// does that.
+    OwnId,
+    /// An administrator's ID is unlocked only by the branch, on a written
+    /// request.
+    BranchUnlockRequired,
+    /// The ID was unlocked as many times today as the bank allows; further
+    /// unlocks need a written request at the branch.
+    UnlockLimit,
     /// The system could not complete the operation; nothing was changed.
-    Internal(StoreError),
+    Internal(InternalError),
+}
+
+/// A failure of the system, not of the user: typed, so that logs and
+/// monitoring tell them apart. None of them is shown to the user beyond
+/// "the system could not complete the operation".
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InternalError {
+    /// The store failed.
+    Store(StoreError),
+    /// The operating system's random number generator failed.
+    Random,
+    /// The bank's clock is before the token's T0 or otherwise unusable.
+    Clock(ClockError),
+    /// The token's counter or time step cannot advance any further.
+    CounterExhausted,
+    /// A value could not be encoded (a ticket).
+    Encoding,
+    /// A compare-and-set kept failing under contention past the retry
+    /// limit; nothing was changed.
+    Contention,
+    /// The verifier refused a code for a reason this version does not know
+    /// (not counted as a wrong entry).
+    UnknownVerdict,
+}
+
+impl fmt::Display for InternalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Store(e) => write!(f, "{e}"),
+            Self::Random => f.write_str("the system random number generator failed"),
+            Self::Clock(e) => write!(f, "the clock cannot be used: {e}"),
+            Self::CounterExhausted => f.write_str("the token's counter is exhausted"),
+            Self::Encoding => f.write_str("a value could not be encoded"),
+            Self::Contention => f.write_str("too much contention on one record; retry"),
+            Self::UnknownVerdict => f.write_str("the verifier refused for an unknown reason"),
+        }
+    }
+}
+
+impl core::error::Error for InternalError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::Clock(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl Refusal {
@@ -154,6 +216,14 @@ impl Refusal {
             (Self::SessionInvalid, Lang::Ja) => "操作を継続できません。最初からやり直してください。".into(),
             (Self::Conflict, Lang::En) => "The user's token was changed at the same time by another operation. Please start again.".into(),
             (Self::Conflict, Lang::Ja) => "他の操作によりトークン情報が変更されました。最初からやり直してください。".into(),
+            (Self::LoginFailed, Lang::En) => "The customer ID or the one-time password is not correct, or this ID cannot be used now.".into(),
+            (Self::LoginFailed, Lang::Ja) => "お客様IDまたはワンタイムパスワードが正しくないか、このIDは現在ご利用いただけません。".into(),
+            (Self::OwnId, Lang::En) => "An administrator cannot register, exchange or unregister their own token or unlock their own ID. Ask another administrator or apply at the branch.".into(),
+            (Self::OwnId, Lang::Ja) => "管理者ご自身のトークンの登録・交換・登録解除およびIDロック解除はできません。他の管理者に依頼するか、お取引店舗へお届けください。".into(),
+            (Self::BranchUnlockRequired, Lang::En) => "An administrator's ID can be unlocked only at the branch. Please submit a written request at your branch.".into(),
+            (Self::BranchUnlockRequired, Lang::Ja) => "管理者のIDロック解除はお取引店舗へのお届けが必要です。".into(),
+            (Self::UnlockLimit, Lang::En) => "This ID has been unlocked as many times today as allowed. Please submit a written request at your branch.".into(),
+            (Self::UnlockLimit, Lang::Ja) => "本日のIDロック解除の回数が上限に達しました。お取引店舗へお届けください。".into(),
             (Self::Internal(_), Lang::En) => "The system could not complete the operation; nothing was changed. Please try again later.".into(),
             (Self::Internal(_), Lang::Ja) => "システムエラーのため処理できませんでした（変更は行われていません）。しばらくしてから再度お試しください。".into(),
         }
@@ -195,6 +265,10 @@ impl Refusal {
             Self::SessionUsed => "session_used",
             Self::SessionInvalid => "session_invalid",
             Self::Conflict => "conflict",
+            Self::LoginFailed => "login_failed",
+            Self::OwnId => "own_id",
+            Self::BranchUnlockRequired => "branch_unlock_required",
+            Self::UnlockLimit => "unlock_limit",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -220,6 +294,12 @@ impl core::error::Error for Refusal {
 
 impl From<StoreError> for Refusal {
     fn from(e: StoreError) -> Self {
+        Self::Internal(InternalError::Store(e))
+    }
+}
+
+impl From<InternalError> for Refusal {
+    fn from(e: InternalError) -> Self {
         Self::Internal(e)
     }
 }
@@ -249,7 +329,11 @@ mod tests {
             Refusal::SessionUsed,
             Refusal::SessionInvalid,
             Refusal::Conflict,
-            Refusal::Internal(StoreError::Unavailable("disk".into())),
+            Refusal::LoginFailed,
+            Refusal::OwnId,
+            Refusal::BranchUnlockRequired,
+            Refusal::UnlockLimit,
+            Refusal::Internal(InternalError::Store(StoreError::Unavailable("disk".into()))),
         ];
         for w in [Which::Current, Which::New] {
             v.push(Refusal::Code(w, CodeError::Empty));
@@ -275,7 +359,7 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak_their_details_to_users() {
-        let r = Refusal::Internal(StoreError::Unavailable(
+        let r = Refusal::from(StoreError::Unavailable(
             "/var/lib/bank.db: permission denied".into(),
         ));
         assert!(!r.message(Lang::En).contains("/var/lib"));

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use otp_token::{Clock, Factory, Inventory, SerialNumber, SimClock, Token};
 
 use crate::{
-    Authority, Bank, HashCost, Password, PasswordHash, Refusal, Store, StoreError, UserId,
-    UserRecord,
+    Authority, Bank, BranchAuthorization, HashCost, Password, PasswordKind, Refusal, Store,
+    StoreError, UserId,
 };
 
 /// The administrator's approval password in the scenario.
@@ -89,7 +89,7 @@ impl<S: Store> Scenario<S> {
     /// [`ScenarioError`] if any step fails (it should not on a fresh store).
     pub fn setup(store: S, start: u64, cost: HashCost) -> Result<Self, ScenarioError> {
         let clock = SimClock::new(start);
-        let bank = Bank::new(store, Arc::new(clock.clone()))?;
+        let bank = Bank::new(store, Arc::new(clock.clone()))?.with_hash_cost(cost);
         let mut batch = Factory::from_seed([0x5e; 32])
             .named("Virtual Token Co.", "VT-6")
             .serials("VT", 2020_0001)
@@ -111,24 +111,22 @@ impl<S: Store> Scenario<S> {
         let admin = id("W0001")?;
         let general = id("W0002")?;
         let without_token = id("W0005")?;
-        let mut w0001 = UserRecord::new(admin.clone(), "しんきん太郎", Authority::Administrator);
-        w0001.approval_password = Some(PasswordHash::create(
+        let branch = BranchAuthorization::new("branch-officer", "scenario-setup");
+        bank.enroll_user(&branch, &admin, "しんきん太郎", Authority::Administrator)?;
+        bank.set_password(
+            &branch,
+            &admin,
+            PasswordKind::Approval,
             &Password::new(ADMIN_APPROVAL_PASSWORD),
-            cost,
-        )?);
-        w0001.transfer_password =
-            Some(PasswordHash::create(&Password::new("transfer-2020"), cost)?);
-        bank.store().put_user(&w0001)?;
-        bank.store().put_user(&UserRecord::new(
-            general.clone(),
-            "しんきん太郎",
-            Authority::General,
-        ))?;
-        bank.store().put_user(&UserRecord::new(
-            without_token.clone(),
-            "しんきん太郎",
-            Authority::General,
-        ))?;
+        )?;
+        bank.set_password(
+            &branch,
+            &admin,
+            PasswordKind::PerTransfer,
+            &Password::new("transfer-2020"),
+        )?;
+        bank.enroll_user(&branch, &general, "しんきん太郎", Authority::General)?;
+        bank.enroll_user(&branch, &without_token, "しんきん太郎", Authority::General)?;
 
         let mut scenario = Self {
             bank,
@@ -138,6 +136,9 @@ impl<S: Store> Scenario<S> {
             general,
             without_token,
         };
+        // The administrator's token is registered by the branch (no
+        // administrator registers their own); W0002's by the administrator
+        // through the registration flow.
         for user in [scenario.admin.clone(), scenario.general.clone()] {
             let serial = scenario
                 .stock()
@@ -145,12 +146,18 @@ impl<S: Store> Scenario<S> {
                 .copied()
                 .ok_or_else(|| ScenarioError::Token("no token in stock".into()))?;
             let code = scenario.press(&serial)?;
-            let password = Password::new(ADMIN_APPROVAL_PASSWORD);
-            scenario
-                .bank
-                .begin_registration(&scenario.admin, &user)?
-                .confirm(&scenario.bank, serial.as_str(), &code, &password)
-                .map_err(Refusal::from)?;
+            if user == scenario.admin {
+                scenario
+                    .bank
+                    .branch_register(&branch, &user, serial.as_str(), &code)?;
+            } else {
+                let password = Password::new(ADMIN_APPROVAL_PASSWORD);
+                scenario
+                    .bank
+                    .begin_registration(&scenario.admin, &user)?
+                    .confirm(&scenario.bank, serial.as_str(), &code, &password)
+                    .map_err(Refusal::from)?;
+            }
             scenario.clock.advance(30);
         }
         Ok(scenario)
@@ -182,7 +189,7 @@ impl<S: Store> Scenario<S> {
     ///
     /// [`StoreError`] if the store fails.
     pub fn token_of(&self, user: &UserId) -> Result<Option<SerialNumber>, StoreError> {
-        Ok(self.bank.store().user(user)?.and_then(|u| u.token))
+        Ok(self.bank.records().user(user)?.and_then(|u| u.token))
     }
 
     /// The tokens still in the bank's stock (unassigned), by serial.
@@ -192,8 +199,8 @@ impl<S: Store> Scenario<S> {
             .keys()
             .filter(|s| {
                 matches!(
-                    self.bank.store().token(s),
-                    Ok(Some(entry)) if entry.status == crate::TokenStatus::Unassigned
+                    self.bank.records().token_status(s),
+                    Ok(Some(crate::TokenStatus::Unassigned))
                 )
             })
             .copied()

@@ -11,16 +11,180 @@ use otp_core::TokenState;
 use otp_token::{SeedRecord, SerialNumber};
 use serde::{Deserialize, Serialize};
 
-use crate::{AuditEntry, AuditRecord, Authority, PasswordHash, UserId};
+use crate::{AuditEntry, AuditHead, AuditKey, AuditRecord, Authority, PasswordHash, UserId};
 
-/// The consecutive-failure lock on a user ID.
+/// One kind of attempt counted against a user ID: wrong codes (against the
+/// user whose token it is) or wrong approval passwords (against the
+/// administrator who typed them).
+///
+/// Every attempt is *reserved* (`pending` incremented with compare-and-set)
+/// before the code or password is evaluated, and *settled* afterwards, so
+/// N concurrent guesses spend N of the limit, never more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attempts {
+    /// Consecutive wrong entries settled since the last right one (or unlock).
+    pub failures: u32,
+    /// Attempts reserved and not yet settled (being evaluated now).
+    pub pending: u32,
+    /// When the latest reservation was made (Unix time): reservations left
+    /// unsettled longer than `Policy::reservation_ttl` (a crashed server)
+    /// are counted as wrong entries.
+    pub pending_since: u64,
+}
+
+impl Attempts {
+    /// Wrong entries plus attempts in flight: what a new attempt is
+    /// measured against.
+    #[must_use]
+    pub const fn spent(&self) -> u32 {
+        self.failures.saturating_add(self.pending)
+    }
+}
+
+/// The lock on a user ID: the two attempt counters, the lock itself, and
+/// how many times it was unlocked today.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IdLock {
-    /// Consecutive wrong entries (codes and passwords).
-    pub failures: u32,
-    /// Locked: every operation on or by this ID is refused until an
-    /// administrator unlocks it.
+    /// Codes from this user's tokens (current or new).
+    pub codes: Attempts,
+    /// Approval or per-transfer passwords typed by this administrator.
+    pub passwords: Attempts,
+    /// Locked: every operation on or by this ID is refused until it is
+    /// unlocked (by another administrator for a general user, by the
+    /// branch for an administrator).
     pub locked: bool,
+    /// The bank's calendar day (days since the epoch in the policy's time
+    /// zone) of the latest unlock.
+    pub unlock_day: u64,
+    /// Unlocks on `unlock_day`, capped by `Policy::max_unlocks_per_day`.
+    pub unlocks: u32,
+}
+
+/// A compare-and-set of one user's [`IdLock`]: applied only if the lock is
+/// still `expected`. Only this crate builds one (the policy decides every
+/// lock change); stores read it through its accessors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockChange {
+    user: UserId,
+    expected: IdLock,
+    new: IdLock,
+}
+
+impl LockChange {
+    pub(crate) const fn new(user: UserId, expected: IdLock, new: IdLock) -> Self {
+        Self {
+            user,
+            expected,
+            new,
+        }
+    }
+
+    /// A change for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn for_test(user: UserId, expected: IdLock, new: IdLock) -> Self {
+        Self::new(user, expected, new)
+    }
+
+    /// Whose lock.
+    #[must_use]
+    pub const fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// The lock the change was decided on.
+    #[must_use]
+    pub const fn expected(&self) -> &IdLock {
+        &self.expected
+    }
+
+    /// The lock after the change.
+    #[must_use]
+    pub const fn new_lock(&self) -> &IdLock {
+        &self.new
+    }
+}
+
+/// One verified code from a user's registered token, to be saved in one
+/// transaction: the token's new state, the user's new lock and the audit
+/// records, applied only if the token is still assigned to the user (and
+/// the user's token is still this one), its state is still
+/// `expected_state`, and the user's lock is still `lock.expected()`.
+/// Only this crate builds one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    serial: SerialNumber,
+    expected_state: TokenState,
+    new_state: TokenState,
+    lock: LockChange,
+    audit: Vec<AuditEntry>,
+}
+
+impl Verification {
+    pub(crate) const fn new(
+        serial: SerialNumber,
+        expected_state: TokenState,
+        new_state: TokenState,
+        lock: LockChange,
+        audit: Vec<AuditEntry>,
+    ) -> Self {
+        Self {
+            serial,
+            expected_state,
+            new_state,
+            lock,
+            audit,
+        }
+    }
+
+    /// A verification for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn for_test(
+        serial: SerialNumber,
+        expected_state: TokenState,
+        new_state: TokenState,
+        lock: LockChange,
+        audit: Vec<AuditEntry>,
+    ) -> Self {
+        Self::new(serial, expected_state, new_state, lock, audit)
+    }
+
+    /// The user whose token it is.
+    #[must_use]
+    pub const fn user(&self) -> &UserId {
+        &self.lock.user
+    }
+
+    /// The token.
+    #[must_use]
+    pub const fn serial(&self) -> &SerialNumber {
+        &self.serial
+    }
+
+    /// The state the code was verified against.
+    #[must_use]
+    pub const fn expected_state(&self) -> &TokenState {
+        &self.expected_state
+    }
+
+    /// The state after verification (replay floor, drift).
+    #[must_use]
+    pub const fn new_state(&self) -> &TokenState {
+        &self.new_state
+    }
+
+    /// The user's lock before and after.
+    #[must_use]
+    pub const fn lock(&self) -> &LockChange {
+        &self.lock
+    }
+
+    /// The audit records, appended in the same transaction.
+    #[must_use]
+    pub fn audit(&self) -> &[AuditEntry] {
+        &self.audit
+    }
 }
 
 /// A customer of the bank, as the selection screen and the policy see it.
@@ -120,21 +284,90 @@ impl TokenEntry {
 }
 
 /// One atomic change of a user's token binding: exchange, registration,
-/// unregistration or the branch's revocation.
+/// unregistration or the branch's revocation. Only this crate builds one;
+/// stores read it through its accessors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Switch {
+    user: UserId,
+    expect_current: Option<SerialNumber>,
+    revoke: Option<SerialNumber>,
+    bind: Option<(SerialNumber, TokenState)>,
+    locks: Vec<LockChange>,
+    audit: AuditEntry,
+}
+
+impl Switch {
+    pub(crate) const fn new(
+        user: UserId,
+        expect_current: Option<SerialNumber>,
+        revoke: Option<SerialNumber>,
+        bind: Option<(SerialNumber, TokenState)>,
+        locks: Vec<LockChange>,
+        audit: AuditEntry,
+    ) -> Self {
+        Self {
+            user,
+            expect_current,
+            revoke,
+            bind,
+            locks,
+            audit,
+        }
+    }
+
+    /// A switch for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn for_test(
+        user: UserId,
+        expect_current: Option<SerialNumber>,
+        revoke: Option<SerialNumber>,
+        bind: Option<(SerialNumber, TokenState)>,
+        locks: Vec<LockChange>,
+        audit: AuditEntry,
+    ) -> Self {
+        Self::new(user, expect_current, revoke, bind, locks, audit)
+    }
+
     /// Whose binding changes.
-    pub user: UserId,
+    #[must_use]
+    pub const fn user(&self) -> &UserId {
+        &self.user
+    }
+
     /// The binding the change was decided on; if the user's token is no
     /// longer exactly this, the switch is a [`SwitchError::Conflict`].
-    pub expect_current: Option<SerialNumber>,
+    #[must_use]
+    pub const fn expect_current(&self) -> Option<&SerialNumber> {
+        self.expect_current.as_ref()
+    }
+
     /// The token to revoke (the old one), which must be assigned to `user`.
-    pub revoke: Option<SerialNumber>,
+    #[must_use]
+    pub const fn revoke(&self) -> Option<&SerialNumber> {
+        self.revoke.as_ref()
+    }
+
     /// The token to bind, which must be unassigned, with its state after
     /// its first code was verified.
-    pub bind: Option<(SerialNumber, TokenState)>,
+    #[must_use]
+    pub const fn bind(&self) -> Option<&(SerialNumber, TokenState)> {
+        self.bind.as_ref()
+    }
+
+    /// Locks that must still be as expected at commit (the operator's and
+    /// the user's, unlocked), applied with the switch; if one is not, the
+    /// switch is a [`SwitchError::LockChanged`].
+    #[must_use]
+    pub fn locks(&self) -> &[LockChange] {
+        &self.locks
+    }
+
     /// The audit entry, appended in the same transaction.
-    pub audit: AuditEntry,
+    #[must_use]
+    pub const fn audit(&self) -> &AuditEntry {
+        &self.audit
+    }
 }
 
 /// Why a [`Switch`] did not happen. Nothing was changed in either case.
@@ -144,6 +377,10 @@ pub enum SwitchError {
     /// The records changed since the decision (another exchange, a revoked
     /// or assigned token): start again.
     Conflict,
+    /// A lock the switch checks changed since it was read (an attempt was
+    /// reserved or settled, or the ID locked): read it again and decide
+    /// again.
+    LockChanged,
     /// The store failed.
     Store(StoreError),
 }
@@ -194,7 +431,9 @@ pub struct UserPage {
 }
 
 /// Storage for the policy. Each method is atomic on its own; `switch`
-/// changes the user, both tokens and the audit chain in one transaction.
+/// changes the user, both tokens, the checked locks and the audit chain in
+/// one transaction. Every method that appends to the audit chain takes the
+/// bank's [`AuditKey`], which is never stored.
 ///
 /// A synchronous trait: an async server calls it from a blocking task
 /// (`tokio::task::spawn_blocking`) or through a connection pool.
@@ -214,12 +453,18 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError>;
 
     /// Creates or replaces a user's name, authority and password hashes
-    /// (the token binding and the lock are kept for an existing user).
+    /// (the token binding and the lock are kept for an existing user) and
+    /// appends `audit`, in one transaction.
     ///
     /// # Errors
     ///
     /// [`StoreError`] if the backend fails.
-    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError>;
 
     /// The inventory entry for `serial`.
     ///
@@ -228,78 +473,66 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError`] if the backend fails.
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError>;
 
-    /// Adds tokens to the inventory: all, or none if any serial exists.
+    /// Adds tokens to the inventory and appends `audit`: all, or nothing if
+    /// any serial exists.
     ///
     /// # Errors
     ///
     /// [`StoreError::Duplicate`] naming the first serial already present.
-    fn add_tokens(&self, tokens: Vec<TokenEntry>) -> Result<(), StoreError>;
-
-    /// Replaces a token's state if it is still `expected`; `Ok(false)` if
-    /// it was not (another server verified a code first).
-    ///
-    /// # Errors
-    ///
-    /// [`StoreError::NotFound`] for an unknown serial.
-    fn update_token_state(
+    fn add_tokens(
         &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-    ) -> Result<bool, StoreError>;
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError>;
 
-    /// Replaces a token's state if it is still `expected` and, in the same
-    /// transaction, appends `audit`: a verification and its audit record
-    /// are saved together or not at all. `Ok(false)` (nothing saved) if the
-    /// state had changed.
-    ///
-    /// The default calls [`Store::update_token_state`] then
-    /// [`Store::append_audit`], two transactions; durable stores override
-    /// it with one.
+    /// Saves a verified code ([`Verification`]): the token's state, the
+    /// user's lock and the audit records in one transaction, if the token
+    /// is still assigned to the user, the user's token is still this one,
+    /// the state and the lock are still as expected. `Ok(false)` (nothing
+    /// saved) otherwise.
     ///
     /// # Errors
     ///
-    /// [`StoreError::NotFound`] for an unknown serial.
+    /// [`StoreError`] if the backend fails.
     fn record_verification(
         &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        if !self.update_token_state(serial, expected, new)? {
-            return Ok(false);
-        }
-        self.append_audit(audit)?;
-        Ok(true)
-    }
+        verification: &Verification,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError>;
 
-    /// Replaces a user's lock if it is still `expected`; `Ok(false)` if not.
+    /// Applies every [`LockChange`] and appends `audit` in one transaction,
+    /// if every lock is still as expected; `Ok(false)` (nothing saved) if
+    /// one is not.
     ///
     /// # Errors
     ///
     /// [`StoreError::NotFound`] for an unknown user.
-    fn update_lock(
+    fn update_locks(
         &self,
-        user: &UserId,
-        expected: &IdLock,
-        new: &IdLock,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
     ) -> Result<bool, StoreError>;
 
-    /// Applies a [`Switch`] atomically, with its audit record.
+    /// Applies a [`Switch`] atomically, with its audit record: the user's
+    /// token is `expect_current`, the token to revoke is assigned to the
+    /// user, the token to bind is unassigned, every lock is as expected.
     ///
     /// # Errors
     ///
     /// [`SwitchError::Conflict`] when the records no longer match what the
-    /// switch expects; nothing is changed.
-    fn switch(&self, change: &Switch) -> Result<AuditRecord, SwitchError>;
+    /// switch expects, [`SwitchError::LockChanged`] when a lock does not;
+    /// nothing is changed.
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError>;
 
     /// Appends an audit entry to the chain.
     ///
     /// # Errors
     ///
     /// [`StoreError`] if the backend fails.
-    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError>;
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey)
+    -> Result<AuditRecord, StoreError>;
 
     /// Audit records about `user` (or all, for `None`) with `from <= at <= to`,
     /// in chain order.
@@ -320,6 +553,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// [`StoreError`] if the backend fails.
     fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The head of the chain as stored beside it (the last record's number
+    /// and MAC), updated in the same transaction as every append; `None`
+    /// before the first record.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError>;
 
     /// Marks a session nonce used. `Ok(true)` the first time, `Ok(false)`
     /// after. The store may forget nonces whose `expires_at` is before
