@@ -1,11 +1,15 @@
 //! The seed's token exchange through the library API, screen by screen:
-//! W0001 (administrator) exchanges W0002's token.
+//! W0001 (administrator) exchanges W0002's token. No administrator
+//! operates on their own ID: W0001 selecting itself is refused, and
+//! W0001's own token was registered by the branch when the scenario was
+//! set up. The example checks every outcome and exits non-zero if one
+//! does not behave as the manual says.
 //!
 //!     cargo run -p otp-examples --example exchange
 #![forbid(unsafe_code)]
 
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
-use otp_exchange::{HashCost, Lang, MemoryStore, Password};
+use otp_exchange::{HashCost, Lang, MemoryStore, Password, Refusal};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut s = Scenario::setup(MemoryStore::new(), 1_601_512_200, HashCost::RECOMMENDED)?;
@@ -25,7 +29,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("{} to {} of {}", list.first, list.last, list.total);
 
-    // Screens 3-4: select W0002, type the current token's code.
+    // An administrator never exchanges their own token: another
+    // administrator or the branch does.
+    match s.bank.begin_exchange(&admin, &admin) {
+        Err(Refusal::OwnId) => println!("W0001 selecting itself: {}", Refusal::OwnId),
+        other => return Err(format!("W0001 selecting itself: {other:?}").into()),
+    }
+
+    // Screens 3-4: W0001 selects W0002, who types the current token's code.
     let old = s.token_of(&user)?.ok_or("W0002 has no token")?;
     let step4 = s.bank.begin_exchange(&admin, &user)?;
     let code = s.press(&old)?;
@@ -55,16 +66,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         old.masked(),
         done.new_serial.masked()
     );
+
+    // Valid from now: the old token's code is refused (one refusal for
+    // every failed login, so an outsider learns nothing), the new one's
+    // accepted.
     s.clock.advance(30);
     let old_code = s.press(&old)?;
-    println!(
-        "old token now: {:?}",
-        s.bank.login(&user, &old_code).map(|_| "accepted")
-    );
+    let old_login = s.bank.login(&user, &old_code).map(|_| "accepted");
+    println!("old token now: {old_login:?}");
+    if old_login != Err(Refusal::LoginFailed) {
+        return Err("the old token must be refused after the exchange".into());
+    }
     let new_code = s.press(&new)?;
-    println!(
-        "new token now: {:?}",
-        s.bank.login(&user, &new_code).map(|_| "accepted")
-    );
+    let new_login = s.bank.login(&user, &new_code).map(|_| "accepted");
+    println!("new token now: {new_login:?}");
+    if new_login.is_err() {
+        return Err("the new token must be accepted after the exchange".into());
+    }
+
+    // Every step above is in the keyed audit chain.
+    let records = s.bank.verify_audit()?;
+    println!("audit chain verified: {records} records");
     Ok(())
 }
