@@ -528,6 +528,40 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         Ok(())
     }
 
+    /// Removes a user's approval or per-transfer confirmation password: the
+    /// branch's act. Audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::UnknownUser`]; [`Refusal::Internal`] if the store fails.
+    pub fn remove_password(
+        &self,
+        authorization: &BranchAuthorization,
+        id: &UserId,
+        kind: PasswordKind,
+    ) -> Result<(), Refusal> {
+        let mut record = self.user_record(id)?;
+        let reason = match kind {
+            PasswordKind::Approval => {
+                record.approval_password = None;
+                "approval_password_removed"
+            }
+            PasswordKind::PerTransfer => {
+                record.transfer_password = None;
+                "transfer_password_removed"
+            }
+        };
+        let mut audit = AuditEntry::new(
+            self.now(),
+            &authorization.operator(),
+            Some(id),
+            Action::UserUpdate,
+        );
+        audit.reason = Some(reason.into());
+        self.store.put_user(&record, &audit, &self.audit_key)?;
+        Ok(())
+    }
+
     /// Adds every token of an inventory (from a vendor's seed file) as
     /// unassigned: all or nothing, audited in the same transaction.
     ///

@@ -10,12 +10,22 @@ use std::sync::Arc;
 use otp_token::{Clock, Factory, Inventory, SerialNumber, SimClock, Token};
 
 use crate::{
-    Authority, Bank, BranchAuthorization, HashCost, Password, PasswordKind, Refusal, Store,
+    AuditKey, Authority, Bank, BranchAuthorization, HashCost, Password, PasswordKind, Refusal, Store,
     StoreError, UserId,
 };
 
 /// The administrator's approval password in the scenario.
 pub const ADMIN_APPROVAL_PASSWORD: &str = "approve-2020";
+
+/// The scenario bank's audit key (a fixture: a real bank's key is random
+/// and kept in a key file).
+pub const AUDIT_KEY: [u8; 32] = [0xa7; 32];
+
+/// The branch officer's authority the scenario uses.
+#[must_use]
+pub fn branch() -> BranchAuthorization {
+    BranchAuthorization::new("B-042", "REQ-2020-1001")
+}
 
 /// How many tokens the vendor delivers in the scenario.
 pub const STOCK: usize = 8;
@@ -89,7 +99,9 @@ impl<S: Store> Scenario<S> {
     /// [`ScenarioError`] if any step fails (it should not on a fresh store).
     pub fn setup(store: S, start: u64, cost: HashCost) -> Result<Self, ScenarioError> {
         let clock = SimClock::new(start);
-        let bank = Bank::new(store, Arc::new(clock.clone()))?.with_hash_cost(cost);
+        let bank = Bank::new(store, Arc::new(clock.clone()))?
+            .with_hash_cost(cost)
+            .with_audit_key(AuditKey::new(AUDIT_KEY));
         let mut batch = Factory::from_seed([0x5e; 32])
             .named("Virtual Token Co.", "VT-6")
             .serials("VT", 2020_0001)
@@ -111,7 +123,7 @@ impl<S: Store> Scenario<S> {
         let admin = id("W0001")?;
         let general = id("W0002")?;
         let without_token = id("W0005")?;
-        let branch = BranchAuthorization::new("branch-officer", "scenario-setup");
+        let branch = branch();
         bank.enroll_user(&branch, &admin, "しんきん太郎", Authority::Administrator)?;
         bank.set_password(
             &branch,

@@ -577,3 +577,72 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: u64,
     ) -> Result<bool, StoreError>;
 }
+
+/// A shared store is a store: several banks (servers) on one store, as in
+/// tests of racing servers, or a bank and a monitoring task.
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        (**self).user(id)
+    }
+    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
+        (**self).users(offset, limit)
+    }
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).put_user(user, audit, key)
+    }
+    fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
+        (**self).token(serial)
+    }
+    fn add_tokens(
+        &self,
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).add_tokens(tokens, audit, key)
+    }
+    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
+        (**self).record_verification(v, key)
+    }
+    fn update_locks(
+        &self,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        (**self).update_locks(changes, audit, key)
+    }
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
+        (**self).switch(change, key)
+    }
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
+        (**self).append_audit(entry, key)
+    }
+    fn audit(
+        &self,
+        user: Option<&UserId>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        (**self).audit(user, from, to)
+    }
+    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        (**self).audit_chain()
+    }
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        (**self).audit_head()
+    }
+    fn consume_nonce(
+        &self,
+        nonce: &[u8; 16],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        (**self).consume_nonce(nonce, expires_at, now)
+    }
+}

@@ -1,10 +1,14 @@
 //! Model-based test: random sequences of operations (exchanges,
-//! registrations, unregistrations, logins, replays, locks, unlocks, branch
-//! revocations, wrong codes and passwords) against the seed's bank, checked
-//! after every step against a simple reference model of who holds which
-//! token. It never reaches a state where a user has two active tokens, a
-//! token is bound to two users, a revoked token verifies, or an exchange
-//! completed without all three proofs.
+//! registrations, unregistrations, logins, replays, locks, unlocks, the
+//! branch's revocations, unlocks and registrations, wrong codes and
+//! passwords, two administrators acting on each other and on themselves)
+//! against the seed's bank, checked after every step against a reference
+//! model of who holds which token and of every ID's lock: its separate
+//! code and password counters, the lock, the unlock cap. It never reaches a
+//! state where a user has two active tokens, a token is bound to two
+//! users, a revoked token verifies, an exchange completed without all
+//! three proofs, an administrator operated on their own ID, or more wrong
+//! approval passwords were evaluated between two clears than the limit.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,
@@ -15,17 +19,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario, branch};
 use otp_exchange::{
-    BranchAuthorization, HashCost, MemoryStore, Password, Refusal, Store, TokenStatus, UserId,
-    verify_chain,
+    Action, AuditKey, AuditResult, Authority, HashCost, MemoryStore, Password, PasswordKind,
+    Policy, Refusal, TokenStatus, UserId, verify_chain,
 };
 use otp_token::SerialNumber;
 use proptest::prelude::*;
 
+const LIMIT: u32 = 6;
+const SECOND_ADMIN_PASSWORD: &str = "approve-w0009";
+
 #[derive(Clone, Debug)]
 enum Op {
     Exchange {
+        op: usize,
         user: usize,
         stock: usize,
         current_ok: bool,
@@ -33,13 +41,16 @@ enum Op {
         password_ok: bool,
     },
     Register {
+        op: usize,
         user: usize,
         stock: usize,
         new_ok: bool,
         password_ok: bool,
     },
     Unregister {
+        op: usize,
         user: usize,
+        code_ok: bool,
         password_ok: bool,
     },
     Login {
@@ -53,9 +64,15 @@ enum Op {
         user: usize,
     },
     Lock {
+        op: usize,
         user: usize,
     },
     Unlock {
+        op: usize,
+        user: usize,
+        password_ok: bool,
+    },
+    BranchUnlock {
         user: usize,
     },
     BranchRevoke {
@@ -65,12 +82,20 @@ enum Op {
         user: usize,
         count: u8,
     },
+    WrongPasswordBurst {
+        op: usize,
+        user: usize,
+        count: u8,
+    },
+    NextDay,
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let user = 0usize..3;
+    let user = 0usize..4;
+    let admin = 0usize..2;
     prop_oneof![
         (
+            admin.clone(),
             user.clone(),
             0usize..8,
             any::<bool>(),
@@ -78,7 +103,8 @@ fn op() -> impl Strategy<Value = Op> {
             any::<bool>()
         )
             .prop_map(
-                |(user, stock, current_ok, new_ok, password_ok)| Op::Exchange {
+                |(op, user, stock, current_ok, new_ok, password_ok)| Op::Exchange {
+                    op,
                     user,
                     stock,
                     current_ok,
@@ -86,36 +112,121 @@ fn op() -> impl Strategy<Value = Op> {
                     password_ok
                 }
             ),
-        (user.clone(), 0usize..8, any::<bool>(), any::<bool>()).prop_map(
-            |(user, stock, new_ok, password_ok)| Op::Register {
+        (
+            admin.clone(),
+            user.clone(),
+            0usize..8,
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(op, user, stock, new_ok, password_ok)| Op::Register {
+                op,
                 user,
                 stock,
                 new_ok,
                 password_ok
+            }),
+        (admin.clone(), user.clone(), any::<bool>(), any::<bool>()).prop_map(
+            |(op, user, code_ok, password_ok)| Op::Unregister {
+                op,
+                user,
+                code_ok,
+                password_ok
             }
         ),
-        (user.clone(), any::<bool>())
-            .prop_map(|(user, password_ok)| Op::Unregister { user, password_ok }),
         (user.clone(), any::<bool>()).prop_map(|(user, ok)| Op::Login { user, ok }),
         user.clone().prop_map(|user| Op::ReplayLastLogin { user }),
         user.clone().prop_map(|user| Op::LoginWithRevoked { user }),
-        user.clone().prop_map(|user| Op::Lock { user }),
-        user.clone().prop_map(|user| Op::Unlock { user }),
+        (admin.clone(), user.clone()).prop_map(|(op, user)| Op::Lock { op, user }),
+        (admin.clone(), user.clone(), any::<bool>()).prop_map(|(op, user, password_ok)| {
+            Op::Unlock {
+                op,
+                user,
+                password_ok,
+            }
+        }),
+        user.clone().prop_map(|user| Op::BranchUnlock { user }),
         user.clone().prop_map(|user| Op::BranchRevoke { user }),
-        (user, 1u8..8).prop_map(|(user, count)| Op::WrongLoginBurst { user, count }),
+        (user.clone(), 1u8..8).prop_map(|(user, count)| Op::WrongLoginBurst { user, count }),
+        (admin, user, 1u8..8).prop_map(|(op, user, count)| Op::WrongPasswordBurst {
+            op,
+            user,
+            count
+        }),
+        Just(Op::NextDay),
     ]
 }
 
-/// The reference model: who holds which token, and which are revoked.
+/// One ID's lock as the reference model sees it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Lock {
+    codes: u32,
+    passwords: u32,
+    locked: bool,
+    unlock_day: u64,
+    unlocks: u32,
+}
+
+/// The reference model: who holds which token, which are revoked, and
+/// every ID's lock.
 #[derive(Debug, Default)]
 struct Model {
     binding: BTreeMap<UserId, SerialNumber>,
     revoked: BTreeSet<SerialNumber>,
+    locks: BTreeMap<UserId, Lock>,
+    /// Wrong approval passwords observed since the operator's counter was
+    /// last cleared (a right password, an unlock).
+    wrong_passwords: BTreeMap<UserId, u32>,
+}
+
+impl Model {
+    fn lock(&mut self, u: &UserId) -> &mut Lock {
+        self.locks.entry(u.clone()).or_default()
+    }
+
+    /// A code evaluated against `u`'s ID.
+    fn code(&mut self, u: &UserId, right: bool) {
+        let l = self.lock(u);
+        if right {
+            l.codes = 0;
+        } else {
+            l.codes += 1;
+            if l.codes >= LIMIT {
+                l.locked = true;
+            }
+        }
+    }
+
+    /// A password evaluated for `op`.
+    fn password(&mut self, op: &UserId, right: bool) {
+        let l = self.lock(op);
+        if right {
+            l.passwords = 0;
+            self.wrong_passwords.insert(op.clone(), 0);
+        } else {
+            l.passwords += 1;
+            if l.passwords >= LIMIT {
+                l.locked = true;
+            }
+            *self.wrong_passwords.entry(op.clone()).or_default() += 1;
+        }
+    }
+
+    fn unlocked(&mut self, u: &UserId, day: u64) {
+        let l = self.lock(u);
+        l.unlocks = if l.unlock_day == day { l.unlocks + 1 } else { 1 };
+        l.unlock_day = day;
+        l.codes = 0;
+        l.passwords = 0;
+        l.locked = false;
+        self.wrong_passwords.insert(u.clone(), 0);
+    }
 }
 
 struct World {
     s: Scenario<MemoryStore>,
-    users: [UserId; 3],
+    users: [UserId; 4],
+    admins: [UserId; 2],
     model: Model,
     last_login: BTreeMap<UserId, String>,
 }
@@ -126,15 +237,41 @@ fn wrong(code: &str) -> String {
 
 impl World {
     fn new() -> Self {
-        let s = Scenario::setup(MemoryStore::new(), 1_601_512_200, HashCost::TESTING).unwrap();
-        let users = [s.admin.clone(), s.general.clone(), s.without_token.clone()];
+        let mut s =
+            Scenario::setup(MemoryStore::new(), 1_601_512_200, HashCost::TESTING).unwrap();
+        // A second administrator, with a token registered by the branch.
+        let second = UserId::parse("W0009").unwrap();
+        s.bank
+            .enroll_user(&branch(), &second, "しんきん花子", Authority::Administrator)
+            .unwrap();
+        s.bank
+            .set_password(
+                &branch(),
+                &second,
+                PasswordKind::Approval,
+                &Password::new(SECOND_ADMIN_PASSWORD),
+            )
+            .unwrap();
+        let serial = s.stock()[0];
+        let code = s.press(&serial).unwrap();
+        s.bank
+            .branch_register(&branch(), &second, serial.as_str(), &code)
+            .unwrap();
+        let users = [
+            s.admin.clone(),
+            second.clone(),
+            s.general.clone(),
+            s.without_token.clone(),
+        ];
         let mut model = Model::default();
         for u in &users {
             if let Some(t) = s.token_of(u).unwrap() {
                 model.binding.insert(u.clone(), t);
             }
+            model.lock(u);
         }
         Self {
+            admins: [s.admin.clone(), second],
             s,
             users,
             model,
@@ -142,11 +279,11 @@ impl World {
         }
     }
 
-    fn password(ok: bool) -> Password {
-        Password::new(if ok {
-            ADMIN_APPROVAL_PASSWORD
-        } else {
-            "not-the-password"
+    fn password(&self, op: &UserId, ok: bool) -> Password {
+        Password::new(match (ok, op == &self.admins[0]) {
+            (false, _) => "not-the-password",
+            (true, true) => ADMIN_APPROVAL_PASSWORD,
+            (true, false) => SECOND_ADMIN_PASSWORD,
         })
     }
 
@@ -161,137 +298,216 @@ impl World {
     }
 
     fn locked(&self, u: &UserId) -> bool {
-        self.s.bank.store().user(u).unwrap().unwrap().lock.locked
+        self.model.locks.get(u).is_some_and(|l| l.locked)
     }
 
+    fn is_admin(&self, u: &UserId) -> bool {
+        self.admins.contains(u)
+    }
+
+    fn day(&self) -> u64 {
+        (self.s.bank.now() + 9 * 3600) / 86_400
+    }
+
+    /// Whether `op` may start an operation on `u` at all: an unlocked
+    /// administrator, on another ID.
+    fn may_operate(&self, op: &UserId, u: &UserId) -> Result<(), Refusal> {
+        if self.locked(op) {
+            Err(Refusal::OperatorLocked)
+        } else if op == u {
+            Err(Refusal::OwnId)
+        } else {
+            Ok(())
+        }
+    }
+
+    #[allow(clippy::too_many_lines, reason = "one arm per operation")]
     fn run(&mut self, op: &Op) {
         // A new time step before every operation: every press shows a new code.
         self.s.clock.advance(30);
-        let admin = self.users[0].clone();
         match *op {
             Op::Exchange {
+                op,
                 user,
                 stock,
                 current_ok,
                 new_ok,
                 password_ok,
             } => {
+                let o = self.admins[op].clone();
                 let u = self.users[user].clone();
                 let (Some(old), Some(new)) =
                     (self.model.binding.get(&u).copied(), self.pick_stock(stock))
                 else {
                     return;
                 };
-                let all_ok = current_ok && new_ok && password_ok;
-                let open = !self.locked(&admin) && !self.locked(&u);
+                let open = self.may_operate(&o, &u).is_ok() && !self.locked(&u);
                 let result = (|| {
-                    let step4 = self.s.bank.begin_exchange(&admin, &u)?;
+                    let step4 = self.s.bank.begin_exchange(&o, &u)?;
                     let code = self.code(&old, current_ok);
-                    let step5 = step4.submit_code(&self.s.bank, &code)?;
+                    let step5 = step4.submit_code(&self.s.bank, &code);
+                    self.model.code(&u, current_ok);
+                    let step5 = step5?;
                     let new_code = self.code(&new, new_ok);
-                    step5
-                        .confirm(
-                            &self.s.bank,
-                            new.as_str(),
-                            &new_code,
-                            &Self::password(password_ok),
-                        )
-                        .map_err(Refusal::from)
+                    let done = step5.confirm(
+                        &self.s.bank,
+                        new.as_str(),
+                        &new_code,
+                        &self.password(&o, password_ok),
+                    );
+                    if !self.locked(&u) {
+                        self.model.code(&u, new_ok);
+                        if new_ok {
+                            self.model.password(&o, password_ok);
+                        }
+                    }
+                    done.map_err(Refusal::from)
                 })();
                 match result {
                     Ok(done) => {
                         assert!(
-                            all_ok,
+                            open && current_ok && new_ok && password_ok,
                             "an exchange completed without all three proofs: {op:?}"
                         );
                         assert_eq!((done.old_serial, done.new_serial), (Some(old), new));
                         self.model.binding.insert(u, new);
                         self.model.revoked.insert(old);
                     }
-                    Err(r) => assert!(
-                        !(all_ok && open),
-                        "a valid exchange was refused: {r:?} ({op:?})"
-                    ),
+                    Err(r) => {
+                        if o == u {
+                            assert_eq!(r, Refusal::OwnId, "{op:?}");
+                        }
+                        assert!(
+                            !(current_ok && new_ok && password_ok && open),
+                            "a valid exchange was refused: {r:?} ({op:?})"
+                        );
+                    }
                 }
             }
             Op::Register {
+                op,
                 user,
                 stock,
                 new_ok,
                 password_ok,
             } => {
+                let o = self.admins[op].clone();
                 let u = self.users[user].clone();
                 let Some(new) = self.pick_stock(stock) else {
                     return;
                 };
                 let had = self.model.binding.contains_key(&u);
-                let open = !self.locked(&admin) && !self.locked(&u);
+                let open = self.may_operate(&o, &u).is_ok() && !self.locked(&u);
                 let code = self.code(&new, new_ok);
-                let result = self
-                    .s
-                    .bank
-                    .begin_registration(&admin, &u)
-                    .and_then(|step5| {
-                        step5
-                            .confirm(
-                                &self.s.bank,
-                                new.as_str(),
-                                &code,
-                                &Self::password(password_ok),
-                            )
-                            .map_err(Refusal::from)
-                    });
+                let result = self.s.bank.begin_registration(&o, &u).and_then(|step5| {
+                    step5
+                        .confirm(
+                            &self.s.bank,
+                            new.as_str(),
+                            &code,
+                            &self.password(&o, password_ok),
+                        )
+                        .map_err(Refusal::from)
+                });
+                if open && !had {
+                    self.model.code(&u, new_ok);
+                    if new_ok {
+                        self.model.password(&o, password_ok);
+                    }
+                }
                 match result {
                     Ok(done) => {
                         assert!(
-                            new_ok && password_ok && !had,
+                            open && new_ok && password_ok && !had,
                             "registration without its proofs: {op:?}"
                         );
                         assert_eq!(done.new_serial, new);
                         self.model.binding.insert(u, new);
                     }
-                    Err(r) => assert!(
-                        !(new_ok && password_ok && !had && open),
-                        "a valid registration was refused: {r:?}"
-                    ),
+                    Err(r) => {
+                        if o == u {
+                            assert_eq!(r, Refusal::OwnId, "{op:?}");
+                        }
+                        assert!(
+                            !(new_ok && password_ok && !had && open),
+                            "a valid registration was refused: {r:?}"
+                        );
+                    }
                 }
             }
-            Op::Unregister { user, password_ok } => {
+            Op::Unregister {
+                op,
+                user,
+                code_ok,
+                password_ok,
+            } => {
+                let o = self.admins[op].clone();
                 let u = self.users[user].clone();
-                if self
-                    .s
-                    .bank
-                    .unregister(&admin, &u, &Self::password(password_ok))
-                    .is_ok()
-                {
-                    assert!(password_ok, "unregistered without the password");
-                    let old = self
-                        .model
-                        .binding
-                        .remove(&u)
-                        .expect("unregistered a user without a token");
-                    self.model.revoked.insert(old);
+                let token = self.model.binding.get(&u).copied();
+                let code = match token {
+                    Some(t) => self.code(&t, code_ok),
+                    None => "000000".into(),
+                };
+                let open = self.may_operate(&o, &u).is_ok() && !self.locked(&u);
+                let result =
+                    self.s
+                        .bank
+                        .unregister(&o, &u, &code, &self.password(&o, password_ok));
+                if open && token.is_some() {
+                    self.model.code(&u, code_ok);
+                    if code_ok && !self.locked(&u) {
+                        self.model.password(&o, password_ok);
+                    }
+                }
+                match result {
+                    Ok(()) => {
+                        assert!(
+                            open && code_ok && password_ok,
+                            "unregistered without the code and the password: {op:?}"
+                        );
+                        let old = self
+                            .model
+                            .binding
+                            .remove(&u)
+                            .expect("unregistered a user without a token");
+                        self.model.revoked.insert(old);
+                    }
+                    Err(r) => {
+                        if o == u {
+                            assert_eq!(r, Refusal::OwnId, "{op:?}");
+                        }
+                        assert!(
+                            !(open && code_ok && password_ok && token.is_some()),
+                            "a valid unregistration was refused: {r:?}"
+                        );
+                    }
                 }
             }
             Op::Login { user, ok } => {
                 let u = self.users[user].clone();
                 let Some(t) = self.model.binding.get(&u).copied() else {
-                    let want = if self.locked(&u) {
-                        Refusal::UserLocked
-                    } else {
-                        Refusal::NoTokenRegistered
-                    };
-                    assert_eq!(self.s.bank.login(&u, "000000").unwrap_err(), want);
+                    // One refusal whatever the reason.
+                    assert_eq!(
+                        self.s.bank.login(&u, "000000").unwrap_err(),
+                        Refusal::LoginFailed
+                    );
                     return;
                 };
                 let code = self.code(&t, ok);
                 let locked = self.locked(&u);
-                match self.s.bank.login(&u, &code) {
+                let result = self.s.bank.login(&u, &code);
+                if !locked {
+                    self.model.code(&u, ok);
+                }
+                match result {
                     Ok(_) => {
                         assert!(ok && !locked, "a wrong code or a locked ID logged in");
                         self.last_login.insert(u, code);
                     }
-                    Err(r) => assert!(!ok || locked, "a right code was refused: {r:?}"),
+                    Err(r) => {
+                        assert!(!ok || locked, "a right code was refused: {r:?}");
+                        assert_eq!(r, Refusal::LoginFailed);
+                    }
                 }
             }
             Op::ReplayLastLogin { user } => {
@@ -305,33 +521,88 @@ impl World {
             }
             Op::LoginWithRevoked { user } => {
                 let u = self.users[user].clone();
+                let locked = self.locked(&u);
                 for revoked in self.model.revoked.clone() {
                     let code = self.code(&revoked, true);
                     assert!(
                         self.s.bank.login(&u, &code).is_err(),
                         "a revoked token's code logged in"
                     );
+                    // A wrong code for the user's own token, if they have one.
+                    if !locked && self.model.binding.contains_key(&u) {
+                        self.model.code(&u, false);
+                    }
                 }
             }
-            Op::Lock { user } => {
-                let _ = self.s.bank.lock(&admin, &self.users[user].clone());
+            Op::Lock { op, user } => {
+                let o = self.admins[op].clone();
+                let u = self.users[user].clone();
+                let result = self.s.bank.lock(&o, &u);
+                if self.locked(&o) {
+                    assert_eq!(result, Err(Refusal::OperatorLocked));
+                } else {
+                    result.unwrap();
+                    self.model.lock(&u).locked = true;
+                }
             }
-            Op::Unlock { user } => {
-                let _ = self.s.bank.unlock(&admin, &self.users[user].clone());
+            Op::Unlock {
+                op,
+                user,
+                password_ok,
+            } => {
+                let o = self.admins[op].clone();
+                let u = self.users[user].clone();
+                let day = self.day();
+                let result = self
+                    .s
+                    .bank
+                    .unlock(&o, &u, &self.password(&o, password_ok));
+                let want = self.may_operate(&o, &u).and_then(|()| {
+                    let l = self.model.locks[&u];
+                    if self.is_admin(&u) {
+                        Err(Refusal::BranchUnlockRequired)
+                    } else if l.unlock_day == day && l.unlocks >= 3 {
+                        Err(Refusal::UnlockLimit)
+                    } else {
+                        Ok(())
+                    }
+                });
+                match want {
+                    Err(w) => assert_eq!(result, Err(w), "{op:?}"),
+                    Ok(()) => {
+                        self.model.password(&o, password_ok);
+                        if password_ok {
+                            assert_eq!(result, Ok(()), "{op:?}");
+                            self.model.unlocked(&u, day);
+                        } else {
+                            assert!(
+                                matches!(
+                                    result,
+                                    Err(Refusal::WrongPassword | Refusal::OperatorLocked)
+                                ),
+                                "{result:?}"
+                            );
+                        }
+                    }
+                }
+            }
+            Op::BranchUnlock { user } => {
+                let u = self.users[user].clone();
+                self.s.bank.branch_unlock(&branch(), &u).unwrap();
+                let day = self.day();
+                self.model.unlocked(&u, day);
             }
             Op::BranchRevoke { user } => {
                 let u = self.users[user].clone();
-                let auth = BranchAuthorization {
-                    officer: "B-1".into(),
-                    request: "R-1".into(),
-                };
-                if self.s.bank.branch_revoke(&auth, &u).is_ok() {
+                if self.s.bank.branch_revoke(&branch(), &u).is_ok() {
                     let old = self
                         .model
                         .binding
                         .remove(&u)
                         .expect("revoked a user without a token");
                     self.model.revoked.insert(old);
+                } else {
+                    assert!(!self.model.binding.contains_key(&u));
                 }
             }
             Op::WrongLoginBurst { user, count } => {
@@ -340,23 +611,51 @@ impl World {
                     for _ in 0..count {
                         let code = self.code(&t, false);
                         assert!(self.s.bank.login(&u, &code).is_err());
+                        if !self.locked(&u) {
+                            self.model.code(&u, false);
+                        }
                     }
                 }
             }
+            Op::WrongPasswordBurst { op, user, count } => {
+                // Unlock attempts with wrong passwords: the cheapest way to
+                // guess an approval password.
+                for _ in 0..count {
+                    self.run(&Op::Unlock {
+                        op,
+                        user,
+                        password_ok: false,
+                    });
+                }
+            }
+            Op::NextDay => self.s.clock.advance(86_400),
         }
         self.check();
     }
 
     /// The store agrees with the model, and the invariants hold.
     fn check(&self) {
-        let store = self.s.bank.store();
+        let records = self.s.bank.records();
         let mut holders: BTreeMap<SerialNumber, UserId> = BTreeMap::new();
         for u in &self.users {
-            let record = store.user(u).unwrap().unwrap();
+            let record = records.user(u).unwrap().unwrap();
             assert_eq!(
                 record.token.as_ref(),
                 self.model.binding.get(u),
                 "binding of {u}"
+            );
+            let want = self.model.locks[u];
+            let got = record.lock;
+            assert_eq!(
+                (got.codes.failures, got.passwords.failures, got.locked),
+                (want.codes, want.passwords, want.locked),
+                "lock of {u}"
+            );
+            assert_eq!((got.codes.pending, got.passwords.pending), (0, 0));
+            assert_eq!(
+                (got.unlock_day, got.unlocks),
+                (want.unlock_day, want.unlocks),
+                "unlocks of {u}"
             );
             if let Some(t) = record.token {
                 assert!(
@@ -364,27 +663,58 @@ impl World {
                     "token {t:?} bound to two users"
                 );
                 assert_eq!(
-                    store.token(&t).unwrap().unwrap().status,
-                    TokenStatus::Assigned(u.clone())
+                    records.token_status(&t).unwrap(),
+                    Some(TokenStatus::Assigned(u.clone()))
                 );
             }
         }
         for serial in self.s.tokens.keys() {
-            let status = store.token(serial).unwrap().unwrap().status;
-            match status {
+            match records.token_status(serial).unwrap().unwrap() {
                 TokenStatus::Revoked => assert!(self.model.revoked.contains(serial)),
                 TokenStatus::Assigned(u) => assert_eq!(holders.get(serial), Some(&u)),
                 TokenStatus::Unassigned => {
-                    assert!(!holders.contains_key(serial) && !self.model.revoked.contains(serial))
+                    assert!(!holders.contains_key(serial) && !self.model.revoked.contains(serial));
                 }
             }
         }
-        verify_chain(&store.audit_chain().unwrap()).unwrap();
+        // Never more wrong approval passwords evaluated between two clears
+        // than the limit: as observed, and as the audit trail records them.
+        for (op, n) in &self.model.wrong_passwords {
+            assert!(*n <= LIMIT, "{op}: {n} wrong passwords evaluated");
+        }
+        let chain = records.audit_chain().unwrap();
+        verify_chain(
+            &chain,
+            &AuditKey::new(AUDIT_KEY),
+            records.audit_head().unwrap(),
+        )
+        .unwrap();
+        let mut since_clear: BTreeMap<String, u32> = BTreeMap::new();
+        for r in &chain {
+            let e = &r.entry;
+            if e.action == Action::Unlock && e.result == AuditResult::Ok {
+                if let Some(t) = &e.target {
+                    since_clear.insert(t.to_string(), 0);
+                }
+            }
+            if matches!(e.action, Action::Exchange | Action::Register | Action::Unregister | Action::Unlock)
+                && e.result == AuditResult::Ok
+            {
+                // A completed operation by an administrator passed their
+                // password: their counter was cleared.
+                since_clear.insert(e.operator.clone(), 0);
+            }
+            if e.reason.as_deref() == Some("wrong_password") {
+                let n = since_clear.entry(e.operator.clone()).or_default();
+                *n += 1;
+                assert!(*n <= LIMIT, "{}: {n} wrong passwords in the audit trail", e.operator);
+            }
+        }
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
     fn random_operation_sequences_keep_the_invariants(ops in prop::collection::vec(op(), 1..40)) {
         let mut world = World::new();
@@ -402,24 +732,60 @@ fn the_harness_sees_exchanges_and_registrations_succeed() {
     let mut world = World::new();
     let before = world.model.binding.clone();
     world.run(&Op::Exchange {
-        user: 1,
+        op: 0,
+        user: 2,
         stock: 0,
         current_ok: true,
         new_ok: true,
         password_ok: true,
     });
     world.run(&Op::Register {
-        user: 2,
+        op: 1,
+        user: 3,
         stock: 0,
         new_ok: true,
         password_ok: true,
     });
     world.run(&Op::Unregister {
+        op: 1,
         user: 0,
+        code_ok: true,
         password_ok: true,
     });
     assert_ne!(world.model.binding, before);
-    assert_eq!(world.model.binding.len(), 2);
+    assert_eq!(world.model.binding.len(), 3);
     assert_eq!(world.model.revoked.len(), 2);
-    world.run(&Op::LoginWithRevoked { user: 1 });
+    world.run(&Op::LoginWithRevoked { user: 2 });
+    // Six wrong passwords lock W0009; the branch unlocks it.
+    world.run(&Op::WrongPasswordBurst {
+        op: 1,
+        user: 2,
+        count: 7,
+    });
+    assert!(world.locked(&world.admins[1].clone()));
+    world.run(&Op::BranchUnlock { user: 1 });
+    assert!(!world.locked(&world.admins[1].clone()));
+    // Three unlocks a day, then the branch.
+    for _ in 0..3 {
+        world.run(&Op::Lock { op: 0, user: 2 });
+        world.run(&Op::Unlock {
+            op: 0,
+            user: 2,
+            password_ok: true,
+        });
+    }
+    world.run(&Op::Lock { op: 0, user: 2 });
+    world.run(&Op::Unlock {
+        op: 0,
+        user: 2,
+        password_ok: true,
+    });
+    assert!(world.locked(&world.users[2].clone()));
+    world.run(&Op::NextDay);
+    world.run(&Op::Unlock {
+        op: 0,
+        user: 2,
+        password_ok: true,
+    });
+    assert!(!world.locked(&world.users[2].clone()));
 }
