@@ -7,10 +7,10 @@
     reason = "tests"
 )]
 
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario, branch};
 use otp_exchange::{
-    Action, AuditResult, BranchAuthorization, Flow, HashCost, Lang, MemoryStore, Password, Pending,
-    Policy, Refusal, Store, Ticket, UserId, UserRecord, Which, verify_chain,
+    Action, AuditKey, AuditResult, Authority, Flow, HashCost, Lang, MemoryStore, Password,
+    PasswordKind, Pending, Policy, Refusal, Ticket, TokenStatus, UserId, Which, verify_chain,
 };
 use otp_token::{Clock as _, SerialNumber};
 
@@ -81,13 +81,15 @@ fn exchange_switches_tokens_atomically_and_the_new_one_is_valid_from_now() {
     let old_code = s.press(&old).unwrap();
     assert_eq!(
         s.bank.login(&user, &old_code).unwrap_err(),
-        Refusal::WrongCode(Which::Current)
+        Refusal::LoginFailed
     );
     let new_code = s.press(&new).unwrap();
     assert!(s.bank.login(&user, &new_code).is_ok());
     assert_eq!(s.token_of(&user).unwrap(), Some(new));
-    let old_entry = s.bank.store().token(&old).unwrap().unwrap();
-    assert_eq!(old_entry.status, otp_exchange::TokenStatus::Revoked);
+    assert_eq!(
+        s.bank.records().token_status(&old).unwrap(),
+        Some(TokenStatus::Revoked)
+    );
 }
 
 #[test]
@@ -113,10 +115,8 @@ fn the_login_code_cannot_be_used_again_for_the_exchange() {
     assert_ne!(fresh, code);
     assert!(step4.submit_code(&s.bank, &fresh).is_ok());
     // The repeat was not counted as a wrong entry.
-    assert_eq!(
-        s.bank.store().user(&user).unwrap().unwrap().lock.failures,
-        0
-    );
+    let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+    assert_eq!((lock.codes.failures, lock.codes.pending), (0, 0));
 }
 
 #[test]
@@ -222,9 +222,9 @@ fn a_revoked_serial_cannot_be_registered_again() {
 #[test]
 fn an_administrator_without_approval_password_uses_the_per_transfer_password() {
     let mut s = seed();
-    let mut admin = s.bank.store().user(&s.admin).unwrap().unwrap();
-    admin.approval_password = None;
-    s.bank.store().put_user(&admin).unwrap();
+    s.bank
+        .remove_password(&branch(), &s.admin, PasswordKind::Approval)
+        .unwrap();
     let user = s.general.clone();
     let old = s.token_of(&user).unwrap().unwrap();
     let new = new_serial(&s);
@@ -249,8 +249,9 @@ fn an_administrator_without_approval_password_uses_the_per_transfer_password() {
     );
     assert!(done.is_ok());
     // With neither password, the step is refused outright.
-    admin.transfer_password = None;
-    s.bank.store().put_user(&admin).unwrap();
+    s.bank
+        .remove_password(&branch(), &s.admin, PasswordKind::PerTransfer)
+        .unwrap();
     s.clock.advance(30);
     let new2 = new_serial(&s);
     let code = s.press(&new).unwrap();
@@ -291,11 +292,11 @@ fn the_sixth_wrong_entry_locks_the_id_until_an_administrator_unlocks_it() {
     let sixth = step4.submit_code(&s.bank, &wrong).unwrap_err();
     assert_eq!(sixth.refusal, Refusal::UserLocked);
     assert!(sixth.resume.is_none());
-    assert!(s.bank.store().user(&user).unwrap().unwrap().lock.locked);
+    assert!(s.bank.records().user(&user).unwrap().unwrap().lock.locked);
     // Locked: even the right code and a new exchange are refused.
     assert_eq!(
         s.bank.login(&user, &right).unwrap_err(),
-        Refusal::UserLocked
+        Refusal::LoginFailed
     );
     assert_eq!(
         s.bank.begin_exchange(&s.admin, &user).unwrap_err(),
@@ -303,10 +304,10 @@ fn the_sixth_wrong_entry_locks_the_id_until_an_administrator_unlocks_it() {
     );
     // A general user cannot unlock; an administrator can.
     assert_eq!(
-        s.bank.unlock(&user, &user).unwrap_err(),
+        s.bank.unlock(&user, &user, &approval()).unwrap_err(),
         Refusal::NotAdministrator
     );
-    s.bank.unlock(&s.admin, &user).unwrap();
+    s.bank.unlock(&s.admin, &user, &approval()).unwrap();
     assert!(s.bank.login(&user, &right).is_ok());
 }
 
@@ -372,7 +373,7 @@ fn a_general_user_cannot_operate_the_flows() {
     );
     assert_eq!(
         s.bank
-            .unregister(&s.general, &s.general, &approval())
+            .unregister(&s.general, &s.general, "123456", &approval())
             .unwrap_err(),
         Refusal::NotAdministrator
     );
@@ -434,27 +435,44 @@ fn a_new_token_that_drifted_in_storage_is_accepted_within_the_first_use_window()
     );
     assert!(done.is_ok());
     // Its drift was recorded: the next login a step later needs no wide window.
-    let state = s.bank.store().token(&new).unwrap().unwrap().state;
+    let state = s.bank.records().token_state(&new).unwrap().unwrap();
     assert!((7..=9).contains(&state.drift), "drift {}", state.drift);
 }
 
 #[test]
-fn unregister_needs_the_approval_password_and_revokes_the_token() {
+fn unregister_needs_a_code_from_the_token_and_the_approval_password_and_revokes_it() {
     let mut s = seed();
     let user = s.general.clone();
     let old = s.token_of(&user).unwrap().unwrap();
+    let code = s.press(&old).unwrap();
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
     assert_eq!(
         s.bank
-            .unregister(&s.admin, &user, &Password::new("nope"))
+            .unregister(&s.admin, &user, &wrong, &approval())
+            .unwrap_err(),
+        Refusal::WrongCode(Which::Current)
+    );
+    assert_eq!(
+        s.bank
+            .unregister(&s.admin, &user, &code, &Password::new("nope"))
             .unwrap_err(),
         Refusal::WrongPassword
     );
-    s.bank.unregister(&s.admin, &user, &approval()).unwrap();
+    s.clock.advance(30);
+    let code = s.press(&old).unwrap();
+    s.bank
+        .unregister(&s.admin, &user, &code, &approval())
+        .unwrap();
     assert_eq!(s.token_of(&user).unwrap(), None);
+    s.clock.advance(30);
     let code = s.press(&old).unwrap();
     assert_eq!(
         s.bank.login(&user, &code).unwrap_err(),
-        Refusal::NoTokenRegistered
+        Refusal::LoginFailed
+    );
+    assert_eq!(
+        s.bank.records().token_status(&old).unwrap(),
+        Some(TokenStatus::Revoked)
     );
 }
 
@@ -467,7 +485,7 @@ fn a_bank_may_forbid_unregistering_outside_the_exchange() {
     };
     let bank = s.bank.with_policy(policy);
     assert_eq!(
-        bank.unregister(&s.admin, &s.general, &approval())
+        bank.unregister(&s.admin, &s.general, "123456", &approval())
             .unwrap_err(),
         Refusal::UnregisterForbidden
     );
@@ -496,14 +514,10 @@ fn no_current_token_sends_the_user_to_the_branch_whose_officer_revokes_it() {
         s.bank.begin_registration(&s.admin, &user).unwrap_err(),
         Refusal::AlreadyRegistered
     );
-    let officer = BranchAuthorization {
-        officer: "B-042".into(),
-        request: "REQ-2020-1001".into(),
-    };
-    s.bank.branch_revoke(&officer, &user).unwrap();
+    s.bank.branch_revoke(&branch(), &user).unwrap();
     assert_eq!(
-        s.bank.store().token(&old).unwrap().unwrap().status,
-        otp_exchange::TokenStatus::Revoked
+        s.bank.records().token_status(&old).unwrap(),
+        Some(TokenStatus::Revoked)
     );
     let new = new_serial(&s);
     let code = s.press(&new).unwrap();
@@ -538,7 +552,7 @@ fn tickets_carry_the_flow_between_requests_once_and_refuse_tampering() {
         .bank
         .begin_exchange(&s.admin, &user)
         .unwrap()
-        .ticket(&s.bank)
+        .into_ticket(&s.bank)
         .unwrap();
     let wire = serde_json::to_string(&ticket).unwrap();
     let ticket: Ticket = serde_json::from_str(&wire).unwrap();
@@ -546,12 +560,7 @@ fn tickets_carry_the_flow_between_requests_once_and_refuse_tampering() {
     // Another administrator cannot pick it up.
     let other = UserId::parse("W0009").unwrap();
     s.bank
-        .store()
-        .put_user(&UserRecord::new(
-            other.clone(),
-            "other",
-            otp_exchange::Authority::Administrator,
-        ))
+        .enroll_user(&branch(), &other, "other", Authority::Administrator)
         .unwrap();
     assert_eq!(
         s.bank.resume(&other, &ticket).unwrap_err(),
@@ -586,7 +595,7 @@ fn tickets_carry_the_flow_between_requests_once_and_refuse_tampering() {
     );
     let code = s.press(&old).unwrap();
     let step5 = step4.submit_code(&s.bank, &code).unwrap();
-    let ticket5 = step5.ticket(&s.bank).unwrap();
+    let ticket5 = step5.into_ticket(&s.bank).unwrap();
     let Pending::ExpectNewToken(step5) = s.bank.resume(&s.admin, &ticket5).unwrap() else {
         panic!("wrong stage");
     };
@@ -606,7 +615,7 @@ fn tickets_carry_the_flow_between_requests_once_and_refuse_tampering() {
         .bank
         .begin_exchange(&s.admin, &user)
         .unwrap()
-        .ticket(&s.bank)
+        .into_ticket(&s.bank)
         .unwrap();
     s.clock.advance(601);
     assert_eq!(
@@ -650,8 +659,8 @@ fn competing_exchanges_commit_exactly_once() {
     assert_eq!(lost.refusal, Refusal::Conflict);
     assert_eq!(s.token_of(&user).unwrap(), Some(new_a));
     assert_eq!(
-        s.bank.store().token(&new_b).unwrap().unwrap().status,
-        otp_exchange::TokenStatus::Unassigned
+        s.bank.records().token_status(&new_b).unwrap(),
+        Some(TokenStatus::Unassigned)
     );
 }
 
@@ -673,8 +682,11 @@ fn the_audit_trail_records_every_attempt_verifies_and_holds_no_secret() {
         .confirm(&s.bank, new.as_str(), &new_code, &approval())
         .unwrap();
 
-    let chain = s.bank.store().audit_chain().unwrap();
-    verify_chain(&chain).unwrap();
+    let chain = s.bank.records().audit_chain().unwrap();
+    let head = s.bank.records().audit_head().unwrap();
+    let key = AuditKey::new(AUDIT_KEY);
+    verify_chain(&chain, &key, head).unwrap();
+    assert_eq!(s.bank.verify_audit().unwrap(), chain.len() as u64);
     let trail = s
         .bank
         .audit_trail(&s.admin, &user, START, u64::MAX)
@@ -718,12 +730,25 @@ fn the_audit_trail_records_every_attempt_verifies_and_holds_no_secret() {
     edited[refused].entry.result = AuditResult::Ok;
     edited[refused].entry.reason = None;
     assert!(
-        verify_chain(&edited).is_err(),
+        verify_chain(&edited, &key, head).is_err(),
         "an erased refusal must break the chain"
     );
-    let mut removed = chain;
+    // Its target or time changed (what the usage history filters on).
+    let mut edited = chain.clone();
+    edited[refused].entry.target = Some(UserId::parse("W0005").unwrap());
+    assert!(verify_chain(&edited, &key, head).is_err());
+    let mut edited = chain.clone();
+    edited[refused].entry.at += 1;
+    assert!(verify_chain(&edited, &key, head).is_err());
+    let mut removed = chain.clone();
     removed.remove(2);
-    assert!(verify_chain(&removed).is_err());
+    assert!(verify_chain(&removed, &key, head).is_err());
+    // The last record removed: detected by the stored head.
+    let mut truncated = chain.clone();
+    truncated.pop();
+    assert!(verify_chain(&truncated, &key, head).is_err());
+    // Rewritten consistently without the key: detected.
+    assert!(verify_chain(&chain, &AuditKey::new([0; 32]), head).is_err());
 }
 
 #[test]
@@ -733,7 +758,7 @@ fn a_locked_administrator_cannot_resume_a_parked_session() {
         .bank
         .begin_exchange(&s.admin, &s.general)
         .unwrap()
-        .ticket(&s.bank)
+        .into_ticket(&s.bank)
         .unwrap();
     s.bank.lock(&s.admin, &s.admin).unwrap();
     assert_eq!(
