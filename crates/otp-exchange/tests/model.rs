@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario, branch};
 use otp_exchange::{
     Action, AuditKey, AuditResult, Authority, HashCost, MemoryStore, Password, PasswordKind,
-    Policy, Refusal, TokenStatus, UserId, verify_chain,
+    Refusal, TokenStatus, UserId, verify_chain,
 };
 use otp_token::SerialNumber;
 use proptest::prelude::*;
@@ -374,7 +374,7 @@ impl World {
                         self.model.revoked.insert(old);
                     }
                     Err(r) => {
-                        if o == u {
+                        if o == u && !self.locked(&o) {
                             assert_eq!(r, Refusal::OwnId, "{op:?}");
                         }
                         assert!(
@@ -425,7 +425,7 @@ impl World {
                         self.model.binding.insert(u, new);
                     }
                     Err(r) => {
-                        if o == u {
+                        if o == u && !self.locked(&o) {
                             assert_eq!(r, Refusal::OwnId, "{op:?}");
                         }
                         assert!(
@@ -473,7 +473,7 @@ impl World {
                         self.model.revoked.insert(old);
                     }
                     Err(r) => {
-                        if o == u {
+                        if o == u && !self.locked(&o) {
                             assert_eq!(r, Refusal::OwnId, "{op:?}");
                         }
                         assert!(
@@ -628,7 +628,9 @@ impl World {
                     });
                 }
             }
-            Op::NextDay => self.s.clock.advance(86_400),
+            Op::NextDay => {
+                self.s.clock.advance(86_400);
+            }
         }
         self.check();
     }
