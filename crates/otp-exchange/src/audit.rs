@@ -10,8 +10,8 @@
 
 use core::fmt;
 
-use otp_token::SerialNumber;
 use hmac::Mac as _;
+use otp_token::SerialNumber;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -574,7 +574,7 @@ mod tests {
                 2, 0, 0, 0, 0, 0, 0, 1, 2, // version, at
                 0, 0, 0, 2, b'W', b'1', // operator
                 1, 0, 0, 0, 2, b'W', b'2', // target
-                1, // action
+                1,    // action
                 0, 0, // no serials
                 1, // refused
                 1, 0, 0, 0, 1, b'x', // reason

@@ -103,7 +103,6 @@ pub struct UserList {
     pub total: usize,
 }
 
-
 /// A branch officer's authority to act on a written request (お取引店舗への届出).
 /// The bank's branch system makes one after checking the request in
 /// person; the online screens cannot. Every use is audited with the
@@ -651,7 +650,13 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             // The same HMAC work as a real verification, then one refusal.
             let _ = Code::parse(typed, Digits::Six).map(|code| {
                 Key::new(Algorithm::Sha1, &[0x5a; 20]).map(|key| {
-                    verify(&key, &self.params(Window::new(1, 1)), &TokenState::new(), &code, now)
+                    verify(
+                        &key,
+                        &self.params(Window::new(1, 1)),
+                        &TokenState::new(),
+                        &code,
+                        now,
+                    )
                 })
             });
             let why = if record.is_some() {
@@ -709,7 +714,12 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         current_code: &str,
         password: &Password,
     ) -> Result<(), Refusal> {
-        let audit = AuditEntry::new(self.now(), operator.as_str(), Some(target), Action::Unregister);
+        let audit = AuditEntry::new(
+            self.now(),
+            operator.as_str(),
+            Some(target),
+            Action::Unregister,
+        );
         let mut logged = audit.clone();
         let result = (|| -> Result<(), Fail> {
             self.administrator(operator)?;
@@ -842,10 +852,11 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     let op = self.administrator(operator)?;
                     changes.push(LockChange::new(operator.clone(), op.lock, op.lock));
                 }
-                if self
-                    .store
-                    .update_locks(&changes, std::slice::from_ref(&audit), &self.audit_key)?
-                {
+                if self.store.update_locks(
+                    &changes,
+                    std::slice::from_ref(&audit),
+                    &self.audit_key,
+                )? {
                     return Ok(());
                 }
             }
@@ -1025,7 +1036,10 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     audit.push(lock_entry(self.now(), user, which, self.policy.limit()));
                 }
                 let change = LockChange::new(user.clone(), record.lock, r.lock);
-                if !self.store.update_locks(&[change], &audit, &self.audit_key)? {
+                if !self
+                    .store
+                    .update_locks(&[change], &audit, &self.audit_key)?
+                {
                     continue;
                 }
             }
@@ -1056,7 +1070,10 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 entries.push(lock_entry(self.now(), user, which, self.policy.limit()));
             }
             let change = LockChange::new(user.clone(), record.lock, next);
-            if self.store.update_locks(&[change], &entries, &self.audit_key)? {
+            if self
+                .store
+                .update_locks(&[change], &entries, &self.audit_key)?
+            {
                 return Ok(next.locked);
             }
         }
@@ -1214,9 +1231,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             self.settle(operator, Counter::Passwords, Outcome::Right, None)?;
             return Ok(ApprovalVerified { _private: () });
         }
-        let refused = audit
-            .clone()
-            .refused(Refusal::WrongPassword.reason_code());
+        let refused = audit.clone().refused(Refusal::WrongPassword.reason_code());
         let locked = self.settle(operator, Counter::Passwords, Outcome::Wrong, Some(&refused))?;
         Err(Fail::audited(if locked {
             Refusal::OperatorLocked

@@ -284,7 +284,13 @@ impl ExpectCurrentCode {
                 (Some(now), Some(then)) if now == then => now,
                 _ => return Err(Refusal::Conflict.into()),
             };
-            bank.check_code(&s.target, Which::Current, Source::Bound(serial), typed, &audit)
+            bank.check_code(
+                &s.target,
+                Which::Current,
+                Source::Bound(serial),
+                typed,
+                &audit,
+            )
         })();
         match bank.finish(&audit, result) {
             Ok(CodeAccepted {
@@ -391,7 +397,8 @@ impl ExpectNewToken {
             }
             let serial = SerialNumber::parse(serial).map_err(Refusal::Serial)?;
             audit = audit.clone().with_new(Some(&serial));
-            let new = bank.check_code(&s.target, Which::New, Source::Stock(serial), code, &audit)?;
+            let new =
+                bank.check_code(&s.target, Which::New, Source::Stock(serial), code, &audit)?;
             let approval = bank.check_password(&s.operator, password, &audit)?;
             Ok((new, approval))
         })();

@@ -14,7 +14,7 @@
 
 use otp_core::Window;
 
-use crate::{AuditEntry, Attempts, IdLock, Policy};
+use crate::{Attempts, AuditEntry, IdLock, Policy};
 
 /// Which counter an attempt is measured against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

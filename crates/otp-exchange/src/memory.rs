@@ -142,11 +142,7 @@ impl Store for MemoryStore {
         Ok(inner.append(audit, key))
     }
 
-    fn record_verification(
-        &self,
-        v: &Verification,
-        key: &AuditKey,
-    ) -> Result<bool, StoreError> {
+    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
         let mut inner = self.lock()?;
         let user = v.user();
         let bound = inner

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use otp_token::{Clock, Factory, Inventory, SerialNumber, SimClock, Token};
 
 use crate::{
-    AuditKey, Authority, Bank, BranchAuthorization, HashCost, Password, PasswordKind, Refusal, Store,
-    StoreError, UserId,
+    AuditKey, Authority, Bank, BranchAuthorization, HashCost, Password, PasswordKind, Refusal,
+    Store, StoreError, UserId,
 };
 
 /// The administrator's approval password in the scenario.

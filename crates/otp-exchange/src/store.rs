@@ -531,8 +531,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// # Errors
     ///
     /// [`StoreError`] if the backend fails.
-    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey)
-    -> Result<AuditRecord, StoreError>;
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError>;
 
     /// Audit records about `user` (or all, for `None`) with `from <= at <= to`,
     /// in chain order.

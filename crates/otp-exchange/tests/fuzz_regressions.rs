@@ -3,8 +3,9 @@
 //! where it was fixed.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+use otp_exchange::scenario::ADMIN_APPROVAL_PASSWORD;
 use otp_exchange::scenario::Scenario;
-use otp_exchange::{HashCost, MemoryStore, Refusal, Store as _};
+use otp_exchange::{HashCost, MemoryStore, Password, Refusal};
 
 const START: u64 = 1_601_512_200; // 2020-10-01 09:30 JST
 
@@ -34,12 +35,15 @@ fn a_locked_administrator_cannot_continue_an_exchange() {
         "a locked administrator's session ends"
     );
     // The wrong code was not counted against the user.
-    let w0002 = s.bank.store().user(&user).unwrap().unwrap();
-    assert_eq!(w0002.lock.failures, 0);
+    let w0002 = s.bank.records().user(&user).unwrap().unwrap();
+    assert_eq!(w0002.lock.codes.failures, 0);
 
     // A fresh session from a parked ticket is refused the same way, even
     // with the right code.
-    s.bank.unlock(&admin, &admin).unwrap_err(); // a locked admin cannot unlock itself
+    // A locked administrator cannot unlock itself.
+    s.bank
+        .unlock(&admin, &admin, &Password::new(ADMIN_APPROVAL_PASSWORD))
+        .unwrap_err();
     let mut s = Scenario::setup(MemoryStore::new(), START, HashCost::TESTING).unwrap();
     let step4 = s.bank.begin_exchange(&s.admin, &s.general).unwrap();
     s.bank.lock(&s.admin, &s.admin).unwrap();

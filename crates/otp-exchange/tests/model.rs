@@ -214,7 +214,11 @@ impl Model {
 
     fn unlocked(&mut self, u: &UserId, day: u64) {
         let l = self.lock(u);
-        l.unlocks = if l.unlock_day == day { l.unlocks + 1 } else { 1 };
+        l.unlocks = if l.unlock_day == day {
+            l.unlocks + 1
+        } else {
+            1
+        };
         l.unlock_day = day;
         l.codes = 0;
         l.passwords = 0;
@@ -237,8 +241,7 @@ fn wrong(code: &str) -> String {
 
 impl World {
     fn new() -> Self {
-        let mut s =
-            Scenario::setup(MemoryStore::new(), 1_601_512_200, HashCost::TESTING).unwrap();
+        let mut s = Scenario::setup(MemoryStore::new(), 1_601_512_200, HashCost::TESTING).unwrap();
         // A second administrator, with a token registered by the branch.
         let second = UserId::parse("W0009").unwrap();
         s.bank
@@ -449,10 +452,10 @@ impl World {
                     None => "000000".into(),
                 };
                 let open = self.may_operate(&o, &u).is_ok() && !self.locked(&u);
-                let result =
-                    self.s
-                        .bank
-                        .unregister(&o, &u, &code, &self.password(&o, password_ok));
+                let result = self
+                    .s
+                    .bank
+                    .unregister(&o, &u, &code, &self.password(&o, password_ok));
                 if open && token.is_some() {
                     self.model.code(&u, code_ok);
                     if code_ok && !self.locked(&u) {
@@ -562,10 +565,7 @@ impl World {
                 let o = self.admins[op].clone();
                 let u = self.users[user].clone();
                 let day = self.day();
-                let result = self
-                    .s
-                    .bank
-                    .unlock(&o, &u, &self.password(&o, password_ok));
+                let result = self.s.bank.unlock(&o, &u, &self.password(&o, password_ok));
                 let want = self.may_operate(&o, &u).and_then(|()| {
                     let l = self.model.locks[&u];
                     if self.is_admin(&u) {
@@ -703,13 +703,16 @@ impl World {
         let mut since_clear: BTreeMap<String, u32> = BTreeMap::new();
         for r in &chain {
             let e = &r.entry;
-            if e.action == Action::Unlock && e.result == AuditResult::Ok {
-                if let Some(t) = &e.target {
-                    since_clear.insert(t.to_string(), 0);
-                }
-            }
-            if matches!(e.action, Action::Exchange | Action::Register | Action::Unregister | Action::Unlock)
+            if e.action == Action::Unlock
                 && e.result == AuditResult::Ok
+                && let Some(t) = &e.target
+            {
+                since_clear.insert(t.to_string(), 0);
+            }
+            if matches!(
+                e.action,
+                Action::Exchange | Action::Register | Action::Unregister | Action::Unlock
+            ) && e.result == AuditResult::Ok
             {
                 // A completed operation by an administrator passed their
                 // password: their counter was cleared.
@@ -718,7 +721,11 @@ impl World {
             if e.reason.as_deref() == Some("wrong_password") {
                 let n = since_clear.entry(e.operator.clone()).or_default();
                 *n += 1;
-                assert!(*n <= LIMIT, "{}: {n} wrong passwords in the audit trail", e.operator);
+                assert!(
+                    *n <= LIMIT,
+                    "{}: {n} wrong passwords in the audit trail",
+                    e.operator
+                );
             }
         }
     }

@@ -1,0 +1,61 @@
+//! The policy's invariants under interleavings, on the in-memory store
+//! (otp-store runs the same suite on SQLite and PostgreSQL).
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::expect_used,
+    unreachable_pub,
+    missing_docs,
+    reason = "tests"
+)]
+
+#[path = "suite/invariants.rs"]
+mod invariants;
+
+use otp_exchange::MemoryStore;
+
+macro_rules! on_memory {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                invariants::$name(MemoryStore::new());
+            }
+        )*
+    };
+}
+
+on_memory!(
+    old_token_refused_when_exchange_commits_between_read_and_commit,
+    current_code_refused_when_exchange_commits_between_read_and_commit,
+    right_codes_do_not_clear_wrong_passwords,
+    logins_do_not_clear_wrong_passwords,
+    concurrent_guesses_spend_the_limit_deterministic,
+    unlocking_rules,
+    guessing_bound_with_unlocks,
+    unregister_needs_the_current_token,
+    no_administrator_operates_on_their_own_id,
+    login_refusals_do_not_tell_ids_apart,
+    an_abandoned_attempt_counts_as_wrong,
+);
+
+#[test]
+fn old_token_refused_when_revoked_between_read_and_commit() {
+    invariants::old_token_refused_when_revoked_between_read_and_commit(MemoryStore::new);
+}
+
+#[test]
+fn nothing_commits_for_an_id_locked_at_commit() {
+    invariants::nothing_commits_for_an_id_locked_at_commit(MemoryStore::new);
+}
+
+#[test]
+fn old_token_never_accepted_after_switch_brute() {
+    invariants::old_token_never_accepted_after_switch_brute(MemoryStore::new, 1_000);
+}
+
+#[test]
+fn concurrent_guesses_spend_the_limit_brute() {
+    invariants::concurrent_guesses_spend_the_limit_brute(MemoryStore::new, 1_000);
+}

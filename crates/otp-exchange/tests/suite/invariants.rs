@@ -1,0 +1,866 @@
+//! The exchange policy's promises as invariants under interleavings and
+//! orders of calls an attacker (or two racing servers) can choose. Every
+//! test is generic over the store: `tests/invariants.rs` runs them on the
+//! in-memory store, otp-store's `tests/stores.rs` on SQLite and PostgreSQL.
+//!
+//! Races are made deterministic with [`Gate`], a store wrapper that runs a
+//! hook once between a request's read and its commit, and are also run by
+//! brute force with real threads.
+#![allow(dead_code, reason = "each runner uses part of it")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario, branch};
+use otp_exchange::{
+    Action, AuditEntry, AuditHead, AuditKey, AuditRecord, AuditResult, Authority, Bank,
+    Credentials, ExpectNewToken, HashCost, LockChange, Password, PasswordKind, Policy, Refusal,
+    Store, StoreError, StoredHashes, Switch, SwitchError, TokenEntry, UserId, UserPage, UserRecord,
+    Verification,
+};
+use otp_token::SerialNumber;
+
+/// The scenario's start: 2020-10-01 09:30 JST.
+pub const START: u64 = 1_601_512_200;
+
+type Hook = Box<dyn FnOnce() + Send>;
+
+/// A store wrapper that runs a hook once just before a chosen write
+/// reaches the store: after the request read what it decided on, before
+/// it commits. The hook plays the other server.
+pub struct Gate<S> {
+    inner: S,
+    before_verification: Mutex<Option<Hook>>,
+    before_switch: Mutex<Option<Hook>>,
+}
+
+impl<S: Store> Gate<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            before_verification: Mutex::new(None),
+            before_switch: Mutex::new(None),
+        }
+    }
+
+    /// Runs `hook` once, just before the next `record_verification`.
+    pub fn before_verification(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.before_verification.lock().unwrap() = Some(Box::new(hook));
+    }
+
+    /// Runs `hook` once, just before the next `switch`.
+    pub fn before_switch(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.before_switch.lock().unwrap() = Some(Box::new(hook));
+    }
+
+    fn fire(slot: &Mutex<Option<Hook>>) {
+        let hook = slot.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+    }
+}
+
+impl<S: Store> core::fmt::Debug for Gate<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Gate").field("inner", &self.inner).finish()
+    }
+}
+
+impl<S: Store> Store for Gate<S> {
+    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.inner.user(id)
+    }
+    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
+        self.inner.users(offset, limit)
+    }
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.inner.put_user(user, audit, key)
+    }
+    fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
+        self.inner.token(serial)
+    }
+    fn add_tokens(
+        &self,
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.inner.add_tokens(tokens, audit, key)
+    }
+    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
+        Self::fire(&self.before_verification);
+        self.inner.record_verification(v, key)
+    }
+    fn update_locks(
+        &self,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        self.inner.update_locks(changes, audit, key)
+    }
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
+        Self::fire(&self.before_switch);
+        self.inner.switch(change, key)
+    }
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
+        self.inner.append_audit(entry, key)
+    }
+    fn audit(
+        &self,
+        user: Option<&UserId>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.inner.audit(user, from, to)
+    }
+    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        self.inner.audit_chain()
+    }
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        self.inner.audit_head()
+    }
+    fn consume_nonce(
+        &self,
+        nonce: &[u8; 16],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.consume_nonce(nonce, expires_at, now)
+    }
+}
+
+pub type Shared<S> = Arc<Gate<S>>;
+
+/// The seed's bank on a gated, shared store, plus a second administrator
+/// W0009 (with a token registered by the branch).
+pub fn seed<S: Store + 'static>(store: S) -> (Scenario<Shared<S>>, Shared<S>, UserId) {
+    let shared = Arc::new(Gate::new(store));
+    let s = Scenario::setup(Arc::clone(&shared), START, HashCost::TESTING).unwrap();
+    let second = UserId::parse("W0009").unwrap();
+    s.bank
+        .enroll_user(&branch(), &second, "しんきん花子", Authority::Administrator)
+        .unwrap();
+    s.bank
+        .set_password(
+            &branch(),
+            &second,
+            PasswordKind::Approval,
+            &Password::new(ADMIN_APPROVAL_PASSWORD),
+        )
+        .unwrap();
+    (s, shared, second)
+}
+
+/// Another server on the same store: same clock, same keys.
+pub fn server<S: Store + 'static>(
+    s: &Scenario<Shared<S>>,
+    shared: &Shared<S>,
+) -> Arc<Bank<Shared<S>>> {
+    Arc::new(
+        Bank::new(Arc::clone(shared), Arc::new(s.clock.clone()))
+            .unwrap()
+            .with_audit_key(AuditKey::new(AUDIT_KEY))
+            .with_hash_cost(HashCost::TESTING),
+    )
+}
+
+pub fn approval() -> Password {
+    Password::new(ADMIN_APPROVAL_PASSWORD)
+}
+
+fn wrong(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+/// W0002's exchange brought to screen 5, with the new token's serial and
+/// a code from it.
+fn at_screen_5<S: Store + 'static>(
+    s: &mut Scenario<Shared<S>>,
+    stock: usize,
+) -> (ExpectNewToken, SerialNumber, SerialNumber, String) {
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let new = s.stock()[stock];
+    let code = s.press(&old).unwrap();
+    let step5 = s
+        .bank
+        .begin_exchange(&s.admin, &user)
+        .unwrap()
+        .submit_code(&s.bank, &code)
+        .unwrap();
+    let new_code = s.press(&new).unwrap();
+    (step5, old, new, new_code)
+}
+
+/// No `Login` accepted with the old token's serial after the record of the
+/// switch that revoked it.
+fn assert_no_login_after_revocation(chain: &[AuditRecord], user: &UserId, old: &SerialNumber) {
+    let masked = old.masked().to_string();
+    let mut revoked = false;
+    for r in chain {
+        let e = &r.entry;
+        if e.target.as_ref() != Some(user) {
+            continue;
+        }
+        if matches!(
+            e.action,
+            Action::Exchange | Action::Unregister | Action::BranchRevoke
+        ) && e.result == AuditResult::Ok
+            && e.old_serial.as_deref() == Some(masked.as_str())
+        {
+            revoked = true;
+        }
+        if revoked && e.action == Action::Login && e.result == AuditResult::Ok {
+            assert_ne!(
+                e.old_serial.as_deref(),
+                Some(masked.as_str()),
+                "record {}: the old token logged in after its revocation",
+                r.seq
+            );
+        }
+    }
+}
+
+// ----- 1. the old token after the switch -----
+
+/// A login reads the old token, then an exchange commits, then the login
+/// tries to commit: refused, nothing saved for the old token.
+pub fn old_token_refused_when_exchange_commits_between_read_and_commit<S: Store + 'static>(
+    store: S,
+) {
+    let (mut s, shared, _) = seed(store);
+    let other = server(&s, &shared);
+    let user = s.general.clone();
+    let (step5, old, new, new_code) = at_screen_5(&mut s, 0);
+    s.clock.advance(30);
+    let login_code = s.press(&old).unwrap();
+    let state_before = s.bank.records().token_state(&old).unwrap();
+    let done = Arc::new(Mutex::new(None));
+    let done2 = Arc::clone(&done);
+    shared.before_verification(move || {
+        let r = step5.confirm(&other, new.as_str(), &new_code, &approval());
+        *done2.lock().unwrap() = Some(r.map(|d| d.new_serial).map_err(|r| r.refusal));
+    });
+    let login = s.bank.login(&user, &login_code);
+    assert_eq!(done.lock().unwrap().take(), Some(Ok(new)), "the exchange");
+    assert_eq!(login.unwrap_err(), Refusal::LoginFailed);
+    // The revoked token's state was not written by the refused login.
+    assert_eq!(s.bank.records().token_state(&old).unwrap(), state_before);
+    assert_no_login_after_revocation(&s.bank.records().audit_chain().unwrap(), &user, &old);
+    s.bank.verify_audit().unwrap();
+}
+
+/// The same with the branch's revocation and with unregistration as the
+/// other server's act.
+pub fn old_token_refused_when_revoked_between_read_and_commit<S: Store + 'static>(
+    make: impl Fn() -> S,
+) {
+    for by_branch in [true, false] {
+        let (mut s, shared, second) = seed(make());
+        let other = server(&s, &shared);
+        let user = s.general.clone();
+        let old = s.token_of(&user).unwrap().unwrap();
+        let unregister_code = s.press(&old).unwrap();
+        s.clock.advance(30);
+        let login_code = s.press(&old).unwrap();
+        let result = Arc::new(Mutex::new(None));
+        let result2 = Arc::clone(&result);
+        let target = user.clone();
+        shared.before_verification(move || {
+            let r = if by_branch {
+                other.branch_revoke(&branch(), &target)
+            } else {
+                // The verification hook fires first for unregister's own
+                // code check, which is not gated again (the hook is spent):
+                // W0009 unregisters with a code read a step earlier.
+                other.unregister(&second, &target, &unregister_code, &approval())
+            };
+            *result2.lock().unwrap() = Some(r);
+        });
+        let login = s.bank.login(&user, &login_code);
+        assert_eq!(result.lock().unwrap().take(), Some(Ok(())));
+        assert_eq!(
+            login.unwrap_err(),
+            Refusal::LoginFailed,
+            "branch {by_branch}"
+        );
+        assert_eq!(s.token_of(&user).unwrap(), None);
+        assert_no_login_after_revocation(&s.bank.records().audit_chain().unwrap(), &user, &old);
+    }
+}
+
+/// The current-token step of a second exchange (screen 4) reads the old
+/// token, then the first exchange commits: screen 4 is refused.
+pub fn current_code_refused_when_exchange_commits_between_read_and_commit<S: Store + 'static>(
+    store: S,
+) {
+    let (mut s, shared, second) = seed(store);
+    let other = server(&s, &shared);
+    let user = s.general.clone();
+    let (step5, old, new, new_code) = at_screen_5(&mut s, 0);
+    let step4 = other.begin_exchange(&second, &user).unwrap();
+    s.clock.advance(30);
+    let code = s.press(&old).unwrap();
+    let bank = server(&s, &shared);
+    shared.before_verification(move || {
+        step5
+            .confirm(&bank, new.as_str(), &new_code, &approval())
+            .unwrap();
+    });
+    let retry = step4.submit_code(&other, &code).unwrap_err();
+    assert_eq!(retry.refusal, Refusal::Conflict);
+    assert!(retry.resume.is_none());
+}
+
+/// Brute force: two threads, one confirming the exchange, one logging in
+/// with a fresh code of the old token, `rounds` times on fresh banks.
+/// Whatever the interleaving, no login is accepted after the switch.
+pub fn old_token_never_accepted_after_switch_brute<S: Store + 'static>(
+    make: impl Fn() -> S,
+    rounds: usize,
+) {
+    let mut accepted_before = 0;
+    let mut refused = 0;
+    for _ in 0..rounds {
+        let (mut s, shared, _) = seed(make());
+        let other = server(&s, &shared);
+        let user = s.general.clone();
+        let (step5, old, new, new_code) = at_screen_5(&mut s, 0);
+        s.clock.advance(30);
+        let login_code = s.press(&old).unwrap();
+        let barrier = Arc::new(Barrier::new(2));
+        let b2 = Arc::clone(&barrier);
+        let exchange = std::thread::spawn(move || {
+            b2.wait();
+            step5
+                .confirm(&other, new.as_str(), &new_code, &approval())
+                .map(|_| ())
+                .map_err(|r| r.refusal)
+        });
+        barrier.wait();
+        let login = s.bank.login(&user, &login_code);
+        assert_eq!(exchange.join().unwrap(), Ok(()));
+        let chain = s.bank.records().audit_chain().unwrap();
+        assert_no_login_after_revocation(&chain, &user, &old);
+        match login {
+            Ok(_) => accepted_before += 1,
+            Err(r) => {
+                assert_eq!(r, Refusal::LoginFailed);
+                refused += 1;
+            }
+        }
+        s.bank.verify_audit().unwrap();
+    }
+    assert_eq!(accepted_before + refused, rounds);
+}
+
+// ----- 2. approval passwords cannot be guessed without limit -----
+
+/// A right new-token code with every wrong password does not clear the
+/// password counter: the sixth wrong password locks the administrator, and
+/// no later password is evaluated.
+pub fn right_codes_do_not_clear_wrong_passwords<S: Store + 'static>(store: S) {
+    let (mut s, _shared, _) = seed(store);
+    let user = s.without_token.clone();
+    let new = s.stock()[0];
+    let mut step5 = s.bank.begin_registration(&s.admin, &user).unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..40 {
+        s.clock.advance(30);
+        let code = s.press(&new).unwrap();
+        let retry = step5
+            .confirm(&s.bank, new.as_str(), &code, &Password::new("guess"))
+            .unwrap_err();
+        outcomes.push(retry.refusal.clone());
+        match retry.resume {
+            Some(next) => step5 = next,
+            None => break,
+        }
+    }
+    assert_eq!(outcomes.len(), 6, "{outcomes:?}");
+    assert!(outcomes[..5].iter().all(|r| *r == Refusal::WrongPassword));
+    assert_eq!(outcomes[5], Refusal::OperatorLocked);
+    // Locked: even the right password is not evaluated any more.
+    assert_eq!(
+        s.bank.begin_registration(&s.admin, &user).unwrap_err(),
+        Refusal::OperatorLocked
+    );
+    let wrong_passwords = s
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .iter()
+        .filter(|r| r.entry.reason.as_deref() == Some("wrong_password"))
+        .count();
+    assert_eq!(wrong_passwords, 6);
+}
+
+/// Wrong passwords on unregister with a login in between (a right code,
+/// a right entry of another kind) still add up to the lock.
+pub fn logins_do_not_clear_wrong_passwords<S: Store + 'static>(store: S) {
+    let (mut s, _shared, _) = seed(store);
+    let admin = s.admin.clone();
+    let user = s.general.clone();
+    let admin_token = s.token_of(&admin).unwrap().unwrap();
+    let user_token = s.token_of(&user).unwrap().unwrap();
+    let mut wrong_passwords = 0;
+    'outer: for _ in 0..4 {
+        for _ in 0..5 {
+            s.clock.advance(30);
+            let code = s.press(&user_token).unwrap();
+            match s
+                .bank
+                .unregister(&admin, &user, &code, &Password::new("guess"))
+            {
+                Err(Refusal::WrongPassword) => wrong_passwords += 1,
+                Err(Refusal::OperatorLocked) => {
+                    wrong_passwords += 1;
+                    break 'outer;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        s.clock.advance(30);
+        let code = s.press(&admin_token).unwrap();
+        s.bank.login(&admin, &code).unwrap();
+    }
+    assert_eq!(wrong_passwords, 6);
+    assert!(s.bank.records().user(&admin).unwrap().unwrap().lock.locked);
+    assert_eq!(s.token_of(&user).unwrap(), Some(user_token));
+}
+
+// ----- 3. concurrent guesses do not pass the lock -----
+
+/// Credentials that hold the first `hold` evaluations until released, and
+/// count every evaluation.
+#[derive(Debug)]
+pub struct Held {
+    evaluations: AtomicUsize,
+    hold: usize,
+    barrier: Barrier,
+}
+
+/// A shared handle on [`Held`], the credential check the bank uses.
+#[derive(Debug, Clone)]
+pub struct HeldRef(Arc<Held>);
+
+impl Credentials for HeldRef {
+    fn required(&self, user: &UserRecord) -> Option<PasswordKind> {
+        StoredHashes.required(user)
+    }
+
+    fn check(
+        &self,
+        user: &UserRecord,
+        kind: PasswordKind,
+        password: &Password,
+    ) -> Result<bool, StoreError> {
+        let n = self.0.evaluations.fetch_add(1, Ordering::SeqCst);
+        let right = StoredHashes.check(user, kind, password)?;
+        if n < self.0.hold {
+            self.0.barrier.wait();
+        }
+        Ok(right)
+    }
+}
+
+/// Six guesses in flight at once (held inside the password check): a
+/// seventh is refused without being evaluated; once released, the six are
+/// wrong and the sixth locks. Deterministic.
+pub fn concurrent_guesses_spend_the_limit_deterministic<S: Store + 'static>(store: S) {
+    let (mut s, shared, _) = seed(store);
+    let held = Arc::new(Held {
+        evaluations: AtomicUsize::new(0),
+        hold: 6,
+        barrier: Barrier::new(7),
+    });
+    let bank = Arc::new(
+        Bank::new(Arc::clone(&shared), Arc::new(s.clock.clone()))
+            .unwrap()
+            .with_audit_key(AuditKey::new(AUDIT_KEY))
+            .with_credentials(HeldRef(Arc::clone(&held))),
+    );
+    let user = s.without_token.clone();
+    let new = s.stock()[0];
+    let code = s.press(&new).unwrap();
+    let mut threads = Vec::new();
+    for _ in 0..6 {
+        let step5 = bank.begin_registration(&s.admin, &user).unwrap();
+        let (bank, code) = (Arc::clone(&bank), code.clone());
+        threads.push(std::thread::spawn(move || {
+            step5
+                .confirm(&bank, new.as_str(), &code, &Password::new("guess"))
+                .map(|_| ())
+                .map_err(|r| r.refusal)
+        }));
+    }
+    // Wait until all six are inside the check.
+    while held.evaluations.load(Ordering::SeqCst) < 6 {
+        std::thread::yield_now();
+    }
+    let seventh = bank
+        .begin_registration(&s.admin, &user)
+        .unwrap()
+        .confirm(&bank, new.as_str(), &code, &approval())
+        .unwrap_err();
+    assert_eq!(seventh.refusal, Refusal::OperatorLocked);
+    assert_eq!(
+        held.evaluations.load(Ordering::SeqCst),
+        6,
+        "the seventh was evaluated"
+    );
+    held.barrier.wait();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let wrong = results
+        .iter()
+        .filter(|r| **r == Err(Refusal::WrongPassword))
+        .count();
+    let locked = results
+        .iter()
+        .filter(|r| **r == Err(Refusal::OperatorLocked))
+        .count();
+    assert_eq!((wrong, locked), (5, 1), "{results:?}");
+    assert!(
+        s.bank
+            .records()
+            .user(&s.admin)
+            .unwrap()
+            .unwrap()
+            .lock
+            .locked
+    );
+    assert_eq!(s.token_of(&user).unwrap(), None);
+}
+
+/// Brute force: 24 concurrent confirms, `rounds` times; in every other
+/// round one of them has the right password. With only wrong passwords,
+/// exactly 6 are evaluated and the administrator locks. With a right one,
+/// at most 6 wrong ones are evaluated on each side of the clear it makes,
+/// and the registration commits only before any lock (if it lost to a
+/// lock, nothing committed).
+pub fn concurrent_guesses_spend_the_limit_brute<S: Store + 'static>(
+    make: impl Fn() -> S,
+    rounds: usize,
+) {
+    for round in 0..rounds {
+        let (mut s, shared, _) = seed(make());
+        let bank = server(&s, &shared);
+        let user = s.without_token.clone();
+        let new = s.stock()[0];
+        let code = s.press(&new).unwrap();
+        let barrier = Arc::new(Barrier::new(24));
+        let right = (round % 2 == 1).then_some(round % 24);
+        let threads: Vec<_> = (0..24)
+            .map(|i| {
+                let step5 = bank.begin_registration(&s.admin, &user).unwrap();
+                let (bank, code, barrier) = (Arc::clone(&bank), code.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    let password = if Some(i) == right {
+                        approval()
+                    } else {
+                        Password::new("guess")
+                    };
+                    barrier.wait();
+                    step5
+                        .confirm(&bank, new.as_str(), &code, &password)
+                        .map(|_| ())
+                        .map_err(|r| r.refusal)
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let chain = s.bank.records().audit_chain().unwrap();
+        let wrong = chain
+            .iter()
+            .filter(|r| r.entry.reason.as_deref() == Some("wrong_password"))
+            .count();
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        let lock_at = chain.iter().position(|r| {
+            r.entry.action == Action::Lock
+                && r.entry.operator == "policy"
+                && r.entry.target.as_ref() == Some(&s.admin)
+        });
+        let register_at = chain.iter().position(|r| {
+            r.entry.action == Action::Register
+                && r.entry.result == AuditResult::Ok
+                && r.entry.target.as_ref() == Some(&user)
+        });
+        assert_eq!(register_at.is_some(), ok == 1, "round {round}");
+        if right.is_none() {
+            assert_eq!((ok, wrong), (0, 6), "round {round}: {results:?}");
+            assert!(lock_at.is_some(), "round {round}");
+        } else if ok == 0 {
+            // The right password was refused unevaluated (six guesses in
+            // flight), or evaluated, cleared the counter, and lost the
+            // commit to a lock reached by six wrong ones after it.
+            assert!(lock_at.is_some(), "round {round}: refused but not locked");
+            assert!(wrong <= 12, "round {round}: {wrong}");
+        } else {
+            assert_eq!(ok, 1);
+            assert!(right.is_some());
+            assert!(wrong <= 12, "round {round}: {wrong}");
+            if let (Some(l), Some(r)) = (lock_at, register_at) {
+                assert!(
+                    r < l,
+                    "round {round}: registered after the administrator locked"
+                );
+            }
+        }
+        s.bank.verify_audit().unwrap();
+    }
+}
+
+/// An exchange whose password was right commits only if the operator is
+/// still unlocked at commit: another administrator locks W0001 between.
+pub fn nothing_commits_for_an_id_locked_at_commit<S: Store + 'static>(make: impl Fn() -> S) {
+    for lock_target in [false, true] {
+        let (mut s, shared, second) = seed(make());
+        let other = server(&s, &shared);
+        let user = s.general.clone();
+        let (step5, old, new, new_code) = at_screen_5(&mut s, 0);
+        let (admin, target) = (s.admin.clone(), user.clone());
+        shared.before_switch(move || {
+            let who = if lock_target { &target } else { &admin };
+            other.lock(&second, who).unwrap();
+        });
+        let retry = step5
+            .confirm(&s.bank, new.as_str(), &new_code, &approval())
+            .unwrap_err();
+        let want = if lock_target {
+            Refusal::UserLocked
+        } else {
+            Refusal::OperatorLocked
+        };
+        assert_eq!(retry.refusal, want);
+        assert_eq!(s.token_of(&user).unwrap(), Some(old));
+    }
+}
+
+// ----- 4. unlocking -----
+
+/// An administrator never unlocks another administrator (the branch does),
+/// nor their own ID; every unlock needs the approval password; three online
+/// unlocks per ID per day.
+pub fn unlocking_rules<S: Store + 'static>(store: S) {
+    let (s, _shared, second) = seed(store);
+    let admin = s.admin.clone();
+    let user = s.general.clone();
+    s.bank.lock(&admin, &second).unwrap();
+    assert_eq!(
+        s.bank.unlock(&admin, &second, &approval()),
+        Err(Refusal::BranchUnlockRequired)
+    );
+    assert_eq!(
+        s.bank.unlock(&admin, &admin, &approval()),
+        Err(Refusal::OwnId)
+    );
+    s.bank.branch_unlock(&branch(), &second).unwrap();
+    assert!(!s.bank.records().user(&second).unwrap().unwrap().lock.locked);
+    // A general user's unlock needs the operator's password.
+    s.bank.lock(&admin, &user).unwrap();
+    assert_eq!(
+        s.bank.unlock(&admin, &user, &Password::new("guess")),
+        Err(Refusal::WrongPassword)
+    );
+    assert!(s.bank.records().user(&user).unwrap().unwrap().lock.locked);
+    for _ in 0..3 {
+        s.bank.unlock(&admin, &user, &approval()).unwrap();
+        s.bank.lock(&admin, &user).unwrap();
+    }
+    assert_eq!(
+        s.bank.unlock(&admin, &user, &approval()),
+        Err(Refusal::UnlockLimit)
+    );
+    // The next day (in the bank's time zone), again.
+    s.clock.advance(86_400);
+    s.bank.unlock(&admin, &user, &approval()).unwrap();
+    // Every unlock is audited, refused ones too.
+    let unlocks = s
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .iter()
+        .filter(|r| r.entry.action == Action::Unlock)
+        .count();
+    assert_eq!(unlocks, 9);
+}
+
+/// With unlocks capped, the guesses at one ID's approval password in a day
+/// are bounded: (1 + unlocks allowed) × the limit.
+pub fn guessing_bound_with_unlocks<S: Store + 'static>(store: S) {
+    let (mut s, _shared, second) = seed(store);
+    // An insider administrator (W0009) unlocks W0002 as often as the bank
+    // allows while someone guesses W0002's codes. (An administrator's ID,
+    // whose password is guessed, is unlocked only by the branch.)
+    let user = s.general.clone();
+    let token = s.token_of(&user).unwrap().unwrap();
+    let mut evaluated = 0;
+    for _round in 0..10 {
+        loop {
+            s.clock.advance(30);
+            let code = wrong(&s.press(&token).unwrap());
+            let before = s.bank.records().user(&user).unwrap().unwrap().lock;
+            let _ = s.bank.login(&user, &code);
+            let after = s.bank.records().user(&user).unwrap().unwrap().lock;
+            if before.locked {
+                assert_eq!(before, after, "a locked ID evaluated a code");
+                break;
+            }
+            evaluated += 1;
+        }
+        if s.bank.unlock(&second, &user, &approval()).is_err() {
+            break;
+        }
+    }
+    let limit = Policy::default().max_wrong_entries;
+    let unlocks = Policy::default().max_unlocks_per_day;
+    assert_eq!(evaluated, limit * (1 + unlocks));
+}
+
+// ----- 5. unregister needs the current token -----
+
+/// Unregister-then-register cannot replace a token without its code.
+pub fn unregister_needs_the_current_token<S: Store + 'static>(store: S) {
+    let (mut s, _shared, _) = seed(store);
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    for code in ["", "000000", "１２３４５６"] {
+        assert!(
+            s.bank
+                .unregister(&s.admin, &user, code, &approval())
+                .is_err()
+        );
+    }
+    let code = s.press(&old).unwrap();
+    assert_eq!(
+        s.bank
+            .unregister(&s.admin, &user, &wrong(&code), &approval()),
+        Err(Refusal::WrongCode(otp_exchange::Which::Current))
+    );
+    assert_eq!(
+        s.bank.begin_registration(&s.admin, &user).unwrap_err(),
+        Refusal::AlreadyRegistered
+    );
+    assert_eq!(s.token_of(&user).unwrap(), Some(old));
+    // Without the token, it is the branch's job.
+    let step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    assert_eq!(step4.no_current_token(&s.bank), Refusal::BranchRequired);
+}
+
+// ----- self-operation and login enumeration -----
+
+/// No administrator operates on their own ID.
+pub fn no_administrator_operates_on_their_own_id<S: Store + 'static>(store: S) {
+    let (mut s, _shared, _) = seed(store);
+    let admin = s.admin.clone();
+    let token = s.token_of(&admin).unwrap().unwrap();
+    let code = s.press(&token).unwrap();
+    assert_eq!(
+        s.bank.begin_exchange(&admin, &admin).unwrap_err(),
+        Refusal::OwnId
+    );
+    assert_eq!(
+        s.bank.unregister(&admin, &admin, &code, &approval()),
+        Err(Refusal::OwnId)
+    );
+    assert_eq!(
+        s.bank.unlock(&admin, &admin, &approval()),
+        Err(Refusal::OwnId)
+    );
+    s.bank.branch_revoke(&branch(), &admin).unwrap();
+    assert_eq!(
+        s.bank.begin_registration(&admin, &admin).unwrap_err(),
+        Refusal::OwnId
+    );
+}
+
+/// One refusal for an unknown ID, an ID without a token, a locked ID and a
+/// wrong code; the audit trail keeps the real reason.
+pub fn login_refusals_do_not_tell_ids_apart<S: Store + 'static>(store: S) {
+    let (mut s, _shared, _) = seed(store);
+    let general = s.general.clone();
+    let token = s.token_of(&general).unwrap().unwrap();
+    let code = s.press(&token).unwrap();
+    let nobody = UserId::parse("W9999").unwrap();
+    assert_eq!(s.bank.login(&nobody, &code), Err(Refusal::LoginFailed));
+    assert_eq!(
+        s.bank.login(&s.without_token.clone(), &code),
+        Err(Refusal::LoginFailed)
+    );
+    assert_eq!(
+        s.bank.login(&general, &wrong(&code)),
+        Err(Refusal::LoginFailed)
+    );
+    s.bank.lock(&s.admin, &general).unwrap();
+    assert_eq!(s.bank.login(&general, &code), Err(Refusal::LoginFailed));
+    let reasons: Vec<_> = s
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == Action::Login)
+        .filter_map(|r| r.entry.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "unknown_user",
+            "no_token_registered",
+            "wrong_code_current",
+            "user_locked"
+        ]
+    );
+}
+
+/// A server that dies while evaluating a password leaves its attempt
+/// reserved; after the reservation's TTL it counts as a wrong entry, so a
+/// crash is no way around the lock.
+pub fn an_abandoned_attempt_counts_as_wrong<S: Store + 'static>(store: S) {
+    #[derive(Debug)]
+    struct Crash;
+    impl Credentials for Crash {
+        fn required(&self, user: &UserRecord) -> Option<PasswordKind> {
+            StoredHashes.required(user)
+        }
+        fn check(&self, _: &UserRecord, _: PasswordKind, _: &Password) -> Result<bool, StoreError> {
+            panic!("the server died");
+        }
+    }
+    let (mut s, shared, _) = seed(store);
+    let crashing = Bank::new(Arc::clone(&shared), Arc::new(s.clock.clone()))
+        .unwrap()
+        .with_audit_key(AuditKey::new(AUDIT_KEY))
+        .with_credentials(Crash);
+    let user = s.without_token.clone();
+    let new = s.stock()[0];
+    let code = s.press(&new).unwrap();
+    let step5 = crashing.begin_registration(&s.admin, &user).unwrap();
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = step5.confirm(&crashing, new.as_str(), &code, &approval());
+    }));
+    assert!(died.is_err());
+    let lock = s.bank.records().user(&s.admin).unwrap().unwrap().lock;
+    assert_eq!((lock.passwords.pending, lock.passwords.failures), (1, 0));
+    s.clock.advance(Policy::default().reservation_ttl + 1);
+    // The next attempt (right) folds the abandoned one in as wrong, then
+    // clears it with its own right password.
+    let step5 = s.bank.begin_registration(&s.admin, &user).unwrap();
+    let code = s.press(&new).unwrap();
+    let before = s.bank.records().user(&s.admin).unwrap().unwrap().lock;
+    assert_eq!(before.passwords.pending, 1);
+    step5
+        .confirm(&s.bank, new.as_str(), &code, &Password::new("guess"))
+        .unwrap_err();
+    let after = s.bank.records().user(&s.admin).unwrap().unwrap().lock;
+    assert_eq!((after.passwords.pending, after.passwords.failures), (0, 2));
+}
