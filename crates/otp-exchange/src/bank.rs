@@ -640,11 +640,28 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     ///
     /// # Errors
     ///
-    /// [`Refusal::LoginFailed`], [`Refusal::Code`] (malformed),
-    /// [`Refusal::Replayed`], [`Refusal::Internal`].
+    /// [`Refusal::LoginFailed`]; [`Refusal::Code`] for input that is not
+    /// 6 to 8 half-width digits (whatever the ID); [`Refusal::Replayed`]
+    /// (only a holder of the token's last code sees it);
+    /// [`Refusal::Internal`].
     pub fn login(&self, user: &UserId, typed: &str) -> Result<CurrentTokenVerified, Refusal> {
         let now = self.now();
         let audit = AuditEntry::new(now, user.as_str(), Some(user), Action::Login);
+        // The typing rules (half-width digits, 6 to 8 of them) are checked
+        // before the ID is looked up, so the answer is the same for every
+        // ID; a length that differs from the token's is a failed login.
+        if let Err(e) = [Digits::Seven, Digits::Eight]
+            .into_iter()
+            .fold(Code::parse(typed, Digits::Six).map(|_| ()), |r, d| {
+                r.or_else(|e| Code::parse(typed, d).map(|_| ()).map_err(|_| e))
+            })
+        {
+            let refusal = Refusal::Code(Which::Current, e);
+            let audit = AuditEntry::new(now, user.as_str(), None, Action::Login);
+            self.store
+                .append_audit(&audit.refused(refusal.reason_code()), &self.audit_key)?;
+            return Err(refusal);
+        }
         let record = self.store.user(user)?;
         let Some(serial) = record.as_ref().and_then(|r| r.token) else {
             // The same HMAC work as a real verification, then one refusal.
@@ -685,6 +702,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             })
             .map_err(|r| match r {
                 Refusal::WrongCode(_)
+                | Refusal::Code(..)
                 | Refusal::UserLocked
                 | Refusal::Conflict
                 | Refusal::NoTokenRegistered => Refusal::LoginFailed,

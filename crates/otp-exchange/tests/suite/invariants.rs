@@ -800,6 +800,18 @@ pub fn login_refusals_do_not_tell_ids_apart<S: Store + 'static>(store: S) {
         s.bank.login(&general, &wrong(&code)),
         Err(Refusal::LoginFailed)
     );
+    // Typing mistakes get the same answer for every ID.
+    for typed in ["１２３４５６", "12345", "12 3456", "abcdef"] {
+        let unknown = s.bank.login(&nobody, typed).unwrap_err();
+        assert!(matches!(unknown, Refusal::Code(..)), "{typed}: {unknown:?}");
+        assert_eq!(s.bank.login(&general, typed).unwrap_err(), unknown);
+    }
+    // A well-formed code of another length is a failed login.
+    assert_eq!(
+        s.bank.login(&general, "12345678"),
+        Err(Refusal::LoginFailed)
+    );
+    assert_eq!(s.bank.login(&nobody, "12345678"), Err(Refusal::LoginFailed));
     s.bank.lock(&s.admin, &general).unwrap();
     assert_eq!(s.bank.login(&general, &code), Err(Refusal::LoginFailed));
     let reasons: Vec<_> = s
@@ -810,6 +822,7 @@ pub fn login_refusals_do_not_tell_ids_apart<S: Store + 'static>(store: S) {
         .into_iter()
         .filter(|r| r.entry.action == Action::Login)
         .filter_map(|r| r.entry.reason)
+        .filter(|r| r != "malformed_code_current")
         .collect();
     assert_eq!(
         reasons,
@@ -817,6 +830,7 @@ pub fn login_refusals_do_not_tell_ids_apart<S: Store + 'static>(store: S) {
             "unknown_user",
             "no_token_registered",
             "wrong_code_current",
+            "unknown_user",
             "user_locked"
         ]
     );
