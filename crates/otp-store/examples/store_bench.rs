@@ -1,10 +1,13 @@
 //! Verifications per second with the token state persisted: each
 //! verification reads the token (seed and state), verifies a fresh code
-//! with `otp_core::verify`, and commits the new state with the store's
-//! compare-and-set `update_token_state` (one write transaction); the
-//! `+audit` rows save the state and an audit record together with
-//! `record_verification` (still one write transaction), as `Bank::login`
-//! does.
+//! with `otp_core::verify`, and commits it with the store's
+//! `record_verification`: one write transaction that checks the token is
+//! still assigned to its user (and the user's token still this one), the
+//! state and the user's ID lock are as read, and writes the new state and
+//! lock. The `state + audit` rows append an audit record in the same
+//! transaction, as `Bank::login`'s verification step does (`Bank::login`
+//! also reserves the attempt on the ID lock first, one more write
+//! transaction).
 //!
 //! ```text
 //! cargo run -p otp-store --release --example store_bench
@@ -26,14 +29,18 @@
 use std::time::{Duration, Instant};
 
 use otp_core::{Secret, TimeStep, verify};
-use otp_exchange::{Action, AuditEntry, Store, TokenEntry};
+use otp_exchange::{
+    Action, AuditEntry, AuditKey, Authority, IdLock, LockChange, Store, Switch, TokenEntry, UserId,
+    UserRecord, Verification,
+};
 use otp_store::{Durability, SqliteOptions, SqliteStore};
 use otp_token::{Profile, SeedRecord, SerialNumber};
 
 const RUN: Duration = Duration::from_secs(2);
 const START: u64 = 1_601_512_200;
 
-fn tokens(store: &impl Store, n: usize) -> Vec<SerialNumber> {
+/// `n` users, each with a token registered: (user, serial).
+fn tokens(store: &impl Store, key: &AuditKey, n: usize) -> Vec<(UserId, SerialNumber)> {
     let serials: Vec<_> = (0..n)
         .map(|i| SerialNumber::numbered("BN", i as u64 + 1).unwrap())
         .collect();
@@ -44,12 +51,51 @@ fn tokens(store: &impl Store, n: usize) -> Vec<SerialNumber> {
             TokenEntry::unassigned(SeedRecord::new(s.as_str(), secret, Profile::default())).unwrap()
         })
         .collect();
-    store.add_tokens(entries).unwrap();
+    let import = AuditEntry::new(START, "bench", None, Action::Import);
+    store.add_tokens(entries, &import, key).unwrap();
     serials
+        .into_iter()
+        .enumerate()
+        .map(|(i, serial)| {
+            let user = UserId::parse(&format!("B{:04}", i + 1)).unwrap();
+            let audit = AuditEntry::new(START, "bench", Some(&user), Action::UserUpdate);
+            store
+                .put_user(
+                    &UserRecord::new(user.clone(), "bench", Authority::General),
+                    &audit,
+                    key,
+                )
+                .unwrap();
+            let state = store.token(&serial).unwrap().unwrap().state;
+            let register = AuditEntry::new(START, "bench", Some(&user), Action::Register);
+            store
+                .switch(
+                    &Switch::for_test(
+                        user.clone(),
+                        None,
+                        None,
+                        Some((serial, state)),
+                        Vec::new(),
+                        register,
+                    ),
+                    key,
+                )
+                .unwrap();
+            (user, serial)
+        })
+        .collect()
 }
 
-/// One thread's loop: verify and persist until the deadline.
-fn verify_loop(store: &impl Store, serial: &SerialNumber, audit: bool, deadline: Instant) -> u64 {
+/// One thread's loop: verify and persist until the deadline. The user's
+/// lock is compared and written back unchanged (no other writer).
+fn verify_loop(
+    store: &impl Store,
+    key: &AuditKey,
+    (user, serial): &(UserId, SerialNumber),
+    audit: bool,
+    deadline: Instant,
+) -> u64 {
+    let lock = IdLock::default();
     let step = TimeStep::default();
     let mut now = START;
     let mut count = 0;
@@ -60,33 +106,50 @@ fn verify_loop(store: &impl Store, serial: &SerialNumber, audit: bool, deadline:
         let code = otp_core::totp(&entry.seed.key(), &step, now, params.digits).unwrap();
         let v = verify(&entry.seed.key(), &params, &entry.state, &code, now);
         assert!(v.outcome.is_ok());
-        let saved = if audit {
-            let record = AuditEntry::new(now, "bench", None, Action::Login);
-            store.record_verification(serial, &entry.state, &v.state, &record)
+        let records = if audit {
+            vec![
+                AuditEntry::new(now, user.as_str(), Some(user), Action::Login)
+                    .with_old(Some(serial)),
+            ]
         } else {
-            store.update_token_state(serial, &entry.state, &v.state)
+            Vec::new()
         };
-        assert!(saved.unwrap());
+        let verification = Verification::for_test(
+            *serial,
+            entry.state,
+            v.state,
+            LockChange::for_test(user.clone(), lock, lock),
+            records,
+        );
+        assert!(store.record_verification(&verification, key).unwrap());
         count += 1;
     }
     count
 }
 
 fn run(label: &str, store: &impl Store, threads: usize, audit: bool) {
-    let serials = tokens(store, threads);
+    let key = AuditKey::new([0x42; 32]);
+    let bound = tokens(store, &key, threads);
     let deadline = Instant::now() + RUN;
     let started = Instant::now();
     let total: u64 = std::thread::scope(|scope| {
-        let handles: Vec<_> = serials
+        let handles: Vec<_> = bound
             .iter()
-            .map(|s| scope.spawn(move || verify_loop(store, s, audit, deadline)))
+            .map(|b| {
+                let key = &key;
+                scope.spawn(move || verify_loop(store, key, b, audit, deadline))
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).sum()
     });
     let secs = started.elapsed().as_secs_f64();
     println!(
         "| {label} | {threads} | {} | {:>8.0} | {:>7.3} |",
-        if audit { "state + audit" } else { "state" },
+        if audit {
+            "state + lock + audit"
+        } else {
+            "state + lock"
+        },
         total as f64 / secs,
         secs * 1_000.0 * threads as f64 / total as f64
     );

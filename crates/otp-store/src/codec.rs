@@ -4,8 +4,8 @@
 
 use otp_core::{Algorithm, Digits, Secret, TimeStep, TokenState};
 use otp_exchange::{
-    AuditEntry, AuditRecord, Authority, IdLock, PasswordHash, StoreError, TokenEntry, TokenStatus,
-    UserId, UserRecord,
+    Attempts, AuditEntry, AuditFormat, AuditRecord, Authority, IdLock, PasswordHash, StoreError,
+    TokenEntry, TokenStatus, UserId, UserRecord,
 };
 use otp_token::{Profile, SeedRecord, SerialNumber, TokenKind};
 use zeroize::Zeroizing;
@@ -65,8 +65,7 @@ pub(crate) struct UserRow {
     pub(crate) name: String,
     pub(crate) authority: String,
     pub(crate) token: Option<String>,
-    pub(crate) lock_failures: i64,
-    pub(crate) locked: bool,
+    pub(crate) id_lock: String,
     pub(crate) approval_password: Option<String>,
     pub(crate) transfer_password: Option<String>,
 }
@@ -78,11 +77,7 @@ impl UserRow {
             name: self.name,
             authority: authority(&self.authority)?,
             token: self.token.as_deref().map(serial).transpose()?,
-            lock: IdLock {
-                failures: u32::try_from(self.lock_failures)
-                    .map_err(|_| corrupt("a user's failure count is out of range"))?,
-                locked: self.locked,
-            },
+            lock: decode_lock(&self.id_lock)?,
             approval_password: password(self.approval_password)?,
             transfer_password: password(self.transfer_password)?,
         })
@@ -251,10 +246,76 @@ impl TokenRead {
     }
 }
 
-/// The audit entry as stored: its canonical JSON.
-pub(crate) fn entry_json(entry: &AuditEntry) -> Result<String, StoreError> {
-    serde_json::to_string(entry)
-        .map_err(|e| StoreError::Unavailable(format!("audit entry encoding failed: {e}")))
+/// The version tag of [`encode_lock`].
+const LOCK_VERSION: &str = "v1";
+
+/// An [`IdLock`] as stored in the `id_lock` column: one canonical,
+/// deterministic text, so that a compare-and-set on the lock is a
+/// comparison of texts. Version 1 is `v1` followed by the fields in this
+/// order, in decimal without sign or leading zeros, separated by one
+/// space: `codes.failures codes.pending codes.pending_since
+/// passwords.failures passwords.pending passwords.pending_since locked
+/// (0 or 1) unlock_day unlocks`.
+pub(crate) fn encode_lock(lock: &IdLock) -> String {
+    format!(
+        "{LOCK_VERSION} {} {} {} {} {} {} {} {} {}",
+        lock.codes.failures,
+        lock.codes.pending,
+        lock.codes.pending_since,
+        lock.passwords.failures,
+        lock.passwords.pending,
+        lock.passwords.pending_since,
+        u8::from(lock.locked),
+        lock.unlock_day,
+        lock.unlocks
+    )
+}
+
+/// Reads the text made by [`encode_lock`], strictly: anything else (another
+/// version, a missing or extra field, a sign, a leading zero, a number out
+/// of range, two spaces) is [`StoreError::Corrupt`].
+pub(crate) fn decode_lock(text: &str) -> Result<IdLock, StoreError> {
+    let bad = || corrupt("a user's ID lock is not a valid version-1 lock");
+    let mut fields = text.split(' ');
+    if fields.next() != Some(LOCK_VERSION) {
+        return Err(bad());
+    }
+    let mut next = || fields.next().ok_or_else(bad);
+    let u32_field = |f: &str| f.parse::<u32>().map_err(|_| bad());
+    let u64_field = |f: &str| f.parse::<u64>().map_err(|_| bad());
+    let codes = Attempts {
+        failures: u32_field(next()?)?,
+        pending: u32_field(next()?)?,
+        pending_since: u64_field(next()?)?,
+    };
+    let passwords = Attempts {
+        failures: u32_field(next()?)?,
+        pending: u32_field(next()?)?,
+        pending_since: u64_field(next()?)?,
+    };
+    let locked = match next()? {
+        "0" => false,
+        "1" => true,
+        _ => return Err(bad()),
+    };
+    let unlock_day = u64_field(next()?)?;
+    let unlocks = u32_field(next()?)?;
+    if fields.next().is_some() {
+        return Err(bad());
+    }
+    let lock = IdLock {
+        codes,
+        passwords,
+        locked,
+        unlock_day,
+        unlocks,
+    };
+    // Canonical: `parse` accepts `+1` and `01`, the encoding never writes
+    // them.
+    if encode_lock(&lock) != text {
+        return Err(bad());
+    }
+    Ok(lock)
 }
 
 pub(crate) fn hash32(bytes: &[u8], what: &str) -> Result<[u8; 32], StoreError> {
@@ -262,17 +323,175 @@ pub(crate) fn hash32(bytes: &[u8], what: &str) -> Result<[u8; 32], StoreError> {
         .map_err(|_| corrupt(&format!("an audit record's {what} is not 32 bytes")))
 }
 
-pub(crate) fn audit_record(
+/// The columns of an audit record as written: version-2 records keep their
+/// explicit bytes in `body` (and `''` in `entry`, the column that held
+/// version 1's JSON); `at` and `target` are copies for the usage
+/// history's index.
+pub(crate) struct AuditCols<'a> {
+    pub(crate) seq: i64,
+    pub(crate) at: i64,
+    pub(crate) target: Option<&'a str>,
+    pub(crate) entry: &'static str,
+    pub(crate) body: Vec<u8>,
+    pub(crate) prev_hash: &'a [u8],
+    pub(crate) hash: &'a [u8],
+}
+
+impl<'a> AuditCols<'a> {
+    pub(crate) fn encode(record: &'a AuditRecord) -> Self {
+        Self {
+            seq: to_db(record.seq),
+            at: time_key(record.entry.at),
+            target: record.entry.target.as_ref().map(UserId::as_str),
+            entry: "",
+            body: record.entry.encode(),
+            prev_hash: &record.prev_hash,
+            hash: &record.hash,
+        }
+    }
+}
+
+/// An audit row as read.
+pub(crate) struct AuditRow {
+    pub(crate) seq: i64,
+    pub(crate) at: i64,
+    pub(crate) target: Option<String>,
+    pub(crate) entry: String,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) prev_hash: Vec<u8>,
+    pub(crate) hash: Vec<u8>,
+}
+
+impl AuditRow {
+    /// The record: from `body` (version 2) or, when `body` is NULL, from
+    /// version 1's JSON in `entry`. The `at` and `target` columns must
+    /// agree with the record: they select the usage history, so an edited
+    /// copy would hide a record from it.
+    pub(crate) fn decode(self) -> Result<AuditRecord, StoreError> {
+        let (entry, format) = match &self.body {
+            Some(bytes) => (
+                AuditEntry::decode(bytes).map_err(|e| corrupt(&format!("an audit record: {e}")))?,
+                AuditFormat::V2,
+            ),
+            None => (
+                serde_json::from_str(&self.entry)
+                    .map_err(|_| corrupt("a version-1 audit record's entry is not valid JSON"))?,
+                AuditFormat::V1,
+            ),
+        };
+        if self.at != time_key(entry.at) {
+            return Err(corrupt(
+                "an audit record's at column does not match the record",
+            ));
+        }
+        if self.target.as_deref() != entry.target.as_ref().map(UserId::as_str) {
+            return Err(corrupt(
+                "an audit record's target column does not match the record",
+            ));
+        }
+        Ok(AuditRecord {
+            seq: u64::try_from(self.seq)
+                .map_err(|_| corrupt("an audit record's number is negative"))?,
+            entry,
+            prev_hash: hash32(&self.prev_hash, "previous hash")?,
+            hash: hash32(&self.hash, "hash")?,
+            format,
+        })
+    }
+}
+
+/// The chain's head as stored (`seq` 0: no record yet).
+pub(crate) fn audit_head(
     seq: i64,
-    entry: &str,
-    prev_hash: &[u8],
     hash: &[u8],
-) -> Result<AuditRecord, StoreError> {
-    Ok(AuditRecord {
-        seq: u64::try_from(seq).map_err(|_| corrupt("an audit record's number is negative"))?,
-        entry: serde_json::from_str(entry)
-            .map_err(|_| corrupt("an audit record's entry is not valid JSON"))?,
-        prev_hash: hash32(prev_hash, "previous hash")?,
-        hash: hash32(hash, "hash")?,
-    })
+) -> Result<Option<otp_exchange::AuditHead>, StoreError> {
+    let seq = u64::try_from(seq).map_err(|_| corrupt("the audit head's number is negative"))?;
+    let hash = hash32(hash, "head hash")?;
+    Ok((seq != 0).then_some(otp_exchange::AuditHead { seq, hash }))
+}
+
+/// The number and previous MAC of the record to append after `head`.
+pub(crate) fn next_after(seq: i64, hash: &[u8]) -> Result<(u64, [u8; 32]), StoreError> {
+    let seq = u64::try_from(seq).map_err(|_| corrupt("the audit head's number is negative"))?;
+    let next = seq
+        .checked_add(1)
+        .ok_or_else(|| corrupt("the audit head's number is at its maximum"))?;
+    Ok((next, hash32(hash, "head hash")?))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn sample() -> IdLock {
+        IdLock {
+            codes: Attempts {
+                failures: 1,
+                pending: 2,
+                pending_since: 3,
+            },
+            passwords: Attempts {
+                failures: 4,
+                pending: 5,
+                pending_since: 6,
+            },
+            locked: true,
+            unlock_day: 7,
+            unlocks: 8,
+        }
+    }
+
+    #[test]
+    fn locks_round_trip_and_the_text_is_fixed() {
+        assert_eq!(encode_lock(&IdLock::default()), "v1 0 0 0 0 0 0 0 0 0");
+        assert_eq!(encode_lock(&sample()), "v1 1 2 3 4 5 6 1 7 8");
+        let max = IdLock {
+            codes: Attempts {
+                failures: u32::MAX,
+                pending: u32::MAX,
+                pending_since: u64::MAX,
+            },
+            passwords: Attempts {
+                failures: u32::MAX,
+                pending: u32::MAX,
+                pending_since: u64::MAX,
+            },
+            locked: true,
+            unlock_day: u64::MAX,
+            unlocks: u32::MAX,
+        };
+        for lock in [IdLock::default(), sample(), max] {
+            assert_eq!(decode_lock(&encode_lock(&lock)).unwrap(), lock);
+        }
+    }
+
+    #[test]
+    fn anything_but_the_canonical_text_is_corrupt() {
+        for bad in [
+            "",
+            "v1",
+            "v2 1 2 3 4 5 6 1 7 8",
+            "V1 1 2 3 4 5 6 1 7 8",
+            "v1 1 2 3 4 5 6 1 7",
+            "v1 1 2 3 4 5 6 1 7 8 9",
+            "v1 1 2 3 4 5 6 1 7 8 ",
+            " v1 1 2 3 4 5 6 1 7 8",
+            "v1  1 2 3 4 5 6 1 7 8",
+            "v1 1 2 3 4 5 6 2 7 8",
+            "v1 1 2 3 4 5 6 true 7 8",
+            "v1 01 2 3 4 5 6 1 7 8",
+            "v1 +1 2 3 4 5 6 1 7 8",
+            "v1 -1 2 3 4 5 6 1 7 8",
+            "v1 4294967296 2 3 4 5 6 1 7 8",
+            "v1 1 2 18446744073709551616 4 5 6 1 7 8",
+            "v1 1\t2 3 4 5 6 1 7 8",
+            "v1 1 2 3 4 5 6 1 7 ８",
+        ] {
+            assert!(
+                matches!(decode_lock(bad), Err(StoreError::Corrupt(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -8,11 +8,11 @@
 
 use core::fmt;
 use core::time::Duration;
+use std::collections::BTreeMap;
 
-use otp_core::TokenState;
 use otp_exchange::{
-    AuditEntry, AuditRecord, IdLock, Store, StoreError, Switch, SwitchError, TokenEntry,
-    TokenStatus, UserId, UserPage, UserRecord,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
+    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
 };
 use otp_token::SerialNumber;
 use postgres::error::SqlState;
@@ -23,17 +23,18 @@ use zeroize::Zeroizing;
 
 use crate::OpenError;
 use crate::codec::{
-    StateCols, TokenRead, TokenRow, UserRow, audit_record, authority_text, corrupt, entry_json,
-    hash32, time_key, to_db,
+    AuditCols, AuditRow, StateCols, TokenRead, TokenRow, UserRow, authority_text, corrupt,
+    encode_lock, next_after, time_key,
 };
 
 /// The schema version this build writes; older databases are upgraded
 /// when connected to, newer ones refused with [`OpenError::NewerSchema`].
-pub const PG_SCHEMA_VERSION: u32 = 2;
+pub const PG_SCHEMA_VERSION: u32 = 3;
 
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../sql/postgres_v1.sql"),
     include_str!("../sql/postgres_v2.sql"),
+    include_str!("../sql/postgres_v3.sql"),
 ];
 
 /// How to connect a [`PgStore`].
@@ -167,58 +168,6 @@ fn valid_schema(name: &str) -> bool {
 }
 
 impl PgStore {
-    /// Compare-and-set of a token's state, with an audit record appended in
-    /// the same transaction when one is given.
-    fn compare_and_set_state(
-        &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-        audit: Option<&AuditEntry>,
-    ) -> Result<bool, StoreError> {
-        let mut c = self.conn()?;
-        let mut tx = c.transaction().map_err(to_store)?;
-        let (e, n) = (StateCols::encode(expected), StateCols::encode(new));
-        // The UPDATE locks the row: a concurrent writer waits, then
-        // re-checks the WHERE on the row as it then is.
-        let changed = tx
-            .execute(
-                "UPDATE otp_tokens SET floor = $1, drift = $2, failures = $3, locked = $4
-                 WHERE serial = $5 AND floor = $6 AND drift = $7 AND failures = $8 AND locked = $9",
-                &[
-                    &n.floor,
-                    &n.drift,
-                    &n.failures,
-                    &n.locked,
-                    &serial.as_str(),
-                    &e.floor,
-                    &e.drift,
-                    &e.failures,
-                    &e.locked,
-                ],
-            )
-            .map_err(to_store)?;
-        if changed == 1 {
-            if let Some(entry) = audit {
-                append(&mut tx, entry)?;
-            }
-            tx.commit().map_err(to_store)?;
-            return Ok(true);
-        }
-        let exists = tx
-            .query_opt(
-                "SELECT 1 FROM otp_tokens WHERE serial = $1",
-                &[&serial.as_str()],
-            )
-            .map_err(to_store)?
-            .is_some();
-        if exists {
-            Ok(false)
-        } else {
-            Err(StoreError::NotFound(format!("token {}", serial.masked())))
-        }
-    }
-
     /// Connects to the database at `url` (a `postgresql://` URL or a
     /// `key=value` string), creates the schema in an empty database and
     /// upgrades an older one. Servers starting at once take an advisory
@@ -364,8 +313,7 @@ fn col<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T,
         .map_err(|e| StoreError::Corrupt(format!("a stored value has the wrong type: {e}")))
 }
 
-const USER_COLS: &str =
-    "id, name, authority, token, lock_failures, locked, approval_password, transfer_password";
+const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password";
 const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked";
 
 fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
@@ -374,10 +322,9 @@ fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
         name: col(r, 1)?,
         authority: col(r, 2)?,
         token: col(r, 3)?,
-        lock_failures: col(r, 4)?,
-        locked: col(r, 5)?,
-        approval_password: col(r, 6)?,
-        transfer_password: col(r, 7)?,
+        id_lock: col(r, 4)?,
+        approval_password: col(r, 5)?,
+        transfer_password: col(r, 6)?,
     }
     .decode()
 }
@@ -411,50 +358,129 @@ fn token_row(r: &Row) -> Result<TokenEntry, StoreError> {
 }
 
 fn audit_row(r: &Row) -> Result<AuditRecord, StoreError> {
-    let seq: i64 = col(r, 0)?;
-    let entry: String = col(r, 1)?;
-    let prev: Vec<u8> = col(r, 2)?;
-    let hash: Vec<u8> = col(r, 3)?;
-    audit_record(seq, &entry, &prev, &hash)
+    AuditRow {
+        seq: col(r, 0)?,
+        at: col(r, 1)?,
+        target: col(r, 2)?,
+        entry: col(r, 3)?,
+        body: col(r, 4)?,
+        prev_hash: col(r, 5)?,
+        hash: col(r, 6)?,
+    }
+    .decode()
 }
 
+const AUDIT_COLS: &str = "seq, at, target, entry, body, prev_hash, hash";
+
 /// Appends to the chain inside `tx`: the head row is locked until `tx`
-/// ends, so appends from every server follow one another.
+/// ends, so appends from every server follow one another; the record is
+/// sealed after the head under `key` and the head moved to it.
 fn append(
     tx: &mut postgres::Transaction<'_>,
     entry: &AuditEntry,
+    key: &AuditKey,
 ) -> Result<AuditRecord, StoreError> {
     let head = tx
-        .query_one(
+        .query_opt(
             "SELECT seq, hash FROM otp_audit_head WHERE id = 1 FOR UPDATE",
             &[],
         )
-        .map_err(to_store)?;
+        .map_err(to_store)?
+        .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
     let seq: i64 = col(&head, 0)?;
     let prev: Vec<u8> = col(&head, 1)?;
-    let seq = u64::try_from(seq)
-        .map_err(|_| corrupt("the audit head's number is negative"))?
-        .saturating_add(1);
-    let record = entry.clone().seal(seq, hash32(&prev, "head hash")?);
-    let target = record.entry.target.as_ref().map(UserId::as_str);
+    let (seq, prev) = next_after(seq, &prev)?;
+    let record = entry.clone().seal(seq, prev, key);
+    let c = AuditCols::encode(&record);
     tx.execute(
-        "INSERT INTO otp_audit (seq, at, target, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO otp_audit (seq, at, target, entry, body, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
-            &to_db(record.seq),
-            &time_key(record.entry.at),
-            &target,
-            &entry_json(&record.entry)?,
-            &record.prev_hash.as_slice(),
-            &record.hash.as_slice(),
+            &c.seq,
+            &c.at,
+            &c.target,
+            &c.entry,
+            &c.body,
+            &c.prev_hash,
+            &c.hash,
         ],
     )
-    .map_err(to_store)?;
+    .map_err(|e| match e.code() {
+        // The head names a record that is not the last one.
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
+            corrupt("the audit chain's head is behind its records")
+        }
+        _ => db_err(&e),
+    })?;
     tx.execute(
         "UPDATE otp_audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        &[&to_db(record.seq), &record.hash.as_slice()],
+        &[&c.seq, &c.hash],
     )
     .map_err(to_store)?;
     Ok(record)
+}
+
+/// A user row as locked for a write: its token and its lock text.
+struct Locked {
+    token: Option<String>,
+    id_lock: String,
+}
+
+/// Locks the rows of these users (`FOR UPDATE`, in byte order of their
+/// IDs: every transaction locks users before tokens, each in a fixed
+/// order, so two writers cannot deadlock) and returns them by ID; an
+/// unknown ID is absent.
+fn lock_users<'a>(
+    tx: &mut postgres::Transaction<'_>,
+    ids: impl IntoIterator<Item = &'a UserId>,
+) -> Result<BTreeMap<String, Locked>, StoreError> {
+    let mut ids: Vec<&str> = ids.into_iter().map(UserId::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = BTreeMap::new();
+    for id in ids {
+        if let Some(row) = tx
+            .query_opt(
+                "SELECT token, id_lock FROM otp_users WHERE id = $1 FOR UPDATE",
+                &[&id],
+            )
+            .map_err(to_store)?
+        {
+            out.insert(
+                id.to_owned(),
+                Locked {
+                    token: col(&row, 0)?,
+                    id_lock: col(&row, 1)?,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Whether every change's user exists with the lock it expects.
+fn locks_match(changes: &[LockChange], users: &BTreeMap<String, Locked>) -> bool {
+    changes.iter().all(|c| {
+        users
+            .get(c.user().as_str())
+            .is_some_and(|u| u.id_lock == encode_lock(c.expected()))
+    })
+}
+
+/// Writes every change's new lock, in order (checked by the caller in the
+/// same transaction, with the rows locked).
+fn apply_locks(
+    tx: &mut postgres::Transaction<'_>,
+    changes: &[LockChange],
+) -> Result<(), StoreError> {
+    for c in changes {
+        tx.execute(
+            "UPDATE otp_users SET id_lock = $1 WHERE id = $2",
+            &[&encode_lock(c.new_lock()), &c.user().as_str()],
+        )
+        .map_err(to_store)?;
+    }
+    Ok(())
 }
 
 impl Store for PgStore {
@@ -500,11 +526,17 @@ impl Store for PgStore {
         })
     }
 
-    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
         let mut c = self.conn()?;
-        c.execute(
-            "INSERT INTO otp_users (id, name, authority, token, lock_failures, locked, approval_password, transfer_password)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        let mut tx = c.transaction().map_err(to_store)?;
+        tx.execute(
+            "INSERT INTO otp_users (id, name, authority, token, id_lock, approval_password, transfer_password)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
                  approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
             &[
@@ -512,14 +544,15 @@ impl Store for PgStore {
                 &user.name,
                 &authority_text(user.authority),
                 &user.token.as_ref().map(SerialNumber::as_str),
-                &i64::from(user.lock.failures),
-                &user.lock.locked,
+                &encode_lock(&user.lock),
                 &user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 &user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
             ],
         )
         .map_err(to_store)?;
-        Ok(())
+        let record = append(&mut tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
@@ -534,7 +567,12 @@ impl Store for PgStore {
         .transpose()
     }
 
-    fn add_tokens(&self, tokens: Vec<TokenEntry>) -> Result<(), StoreError> {
+    fn add_tokens(
+        &self,
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(to_store)?;
         let stmt = tx
@@ -580,91 +618,120 @@ impl Store for PgStore {
                 )));
             }
         }
-        tx.commit().map_err(to_store)
+        let record = append(&mut tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
     }
 
-    fn update_token_state(
-        &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-    ) -> Result<bool, StoreError> {
-        self.compare_and_set_state(serial, expected, new, None)
-    }
-
-    fn record_verification(
-        &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        self.compare_and_set_state(serial, expected, new, Some(audit))
-    }
-
-    fn update_lock(
-        &self,
-        user: &UserId,
-        expected: &IdLock,
-        new: &IdLock,
-    ) -> Result<bool, StoreError> {
+    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
         let mut c = self.conn()?;
-        let changed = c
+        let mut tx = c.transaction().map_err(to_store)?;
+        // The user's row first (locked until commit), then the token's:
+        // the order every writer follows.
+        let users = lock_users(&mut tx, [v.user()])?;
+        let bound = users.get(v.user().as_str()).is_some_and(|u| {
+            u.token.as_deref() == Some(v.serial().as_str())
+                && u.id_lock == encode_lock(v.lock().expected())
+        });
+        if !bound {
+            // Nothing was written; dropping `tx` rolls it back.
+            return Ok(false);
+        }
+        let (e, n) = (
+            StateCols::encode(v.expected_state()),
+            StateCols::encode(v.new_state()),
+        );
+        // The UPDATE locks the token's row: a concurrent writer waits, then
+        // re-checks the WHERE on the row as it then is.
+        let changed = tx
             .execute(
-                "UPDATE otp_users SET lock_failures = $1, locked = $2
-                 WHERE id = $3 AND lock_failures = $4 AND locked = $5",
+                "UPDATE otp_tokens SET floor = $1, drift = $2, failures = $3, locked = $4
+                 WHERE serial = $5 AND status = 'assigned' AND assigned_to = $6
+                   AND floor = $7 AND drift = $8 AND failures = $9 AND locked = $10",
                 &[
-                    &i64::from(new.failures),
-                    &new.locked,
-                    &user.as_str(),
-                    &i64::from(expected.failures),
-                    &expected.locked,
+                    &n.floor,
+                    &n.drift,
+                    &n.failures,
+                    &n.locked,
+                    &v.serial().as_str(),
+                    &v.user().as_str(),
+                    &e.floor,
+                    &e.drift,
+                    &e.failures,
+                    &e.locked,
                 ],
             )
             .map_err(to_store)?;
-        if changed == 1 {
-            return Ok(true);
+        if changed != 1 {
+            return Ok(false);
         }
-        let exists = c
-            .query_opt("SELECT 1 FROM otp_users WHERE id = $1", &[&user.as_str()])
-            .map_err(to_store)?
-            .is_some();
-        if exists {
-            Ok(false)
-        } else {
-            Err(StoreError::NotFound(format!("user {user}")))
+        apply_locks(&mut tx, std::slice::from_ref(v.lock()))?;
+        for entry in v.audit() {
+            append(&mut tx, entry, key)?;
         }
+        tx.commit().map_err(to_store)?;
+        Ok(true)
     }
 
-    fn switch(&self, change: &Switch) -> Result<AuditRecord, SwitchError> {
+    fn update_locks(
+        &self,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        let users = lock_users(&mut tx, changes.iter().map(LockChange::user))?;
+        if let Some(c) = changes
+            .iter()
+            .find(|c| !users.contains_key(c.user().as_str()))
+        {
+            return Err(StoreError::NotFound(format!("user {}", c.user())));
+        }
+        if !locks_match(changes, &users) {
+            return Ok(false);
+        }
+        apply_locks(&mut tx, changes)?;
+        for entry in audit {
+            append(&mut tx, entry, key)?;
+        }
+        tx.commit().map_err(to_store)?;
+        Ok(true)
+    }
+
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(to_switch)?;
-        // Lock the user's row, then the tokens' rows in serial order (a
-        // fixed order, so two switches cannot deadlock), then check;
-        // an early return drops `tx`, which rolls back.
-        let row = tx
-            .query_opt(
-                "SELECT token FROM otp_users WHERE id = $1 FOR UPDATE",
-                &[&change.user.as_str()],
-            )
-            .map_err(to_switch)?
+        // Lock the users' rows (the user's and every checked lock's), then
+        // the tokens' rows in serial order (fixed orders, so two writers
+        // cannot deadlock), then check; an early return drops `tx`, which
+        // rolls back.
+        let users = lock_users(
+            &mut tx,
+            std::iter::once(change.user()).chain(change.locks().iter().map(LockChange::user)),
+        )?;
+        let current = users
+            .get(change.user().as_str())
             .ok_or(SwitchError::Conflict)?;
-        let current: Option<String> = col(&row, 0)?;
-        let current = current.as_deref().map(crate::codec::serial).transpose()?;
-        if current != change.expect_current {
+        let current = current
+            .token
+            .as_deref()
+            .map(crate::codec::serial)
+            .transpose()?;
+        if current.as_ref() != change.expect_current() {
             return Err(SwitchError::Conflict);
         }
         let mut serials: Vec<&str> = change
-            .revoke
-            .iter()
-            .chain(change.bind.iter().map(|(s, _)| s))
+            .revoke()
+            .into_iter()
+            .chain(change.bind().map(|(s, _)| s))
             .map(SerialNumber::as_str)
             .collect();
         serials.sort_unstable();
         let rows = tx
             .query(
                 "SELECT serial, status, assigned_to FROM otp_tokens
-                 WHERE serial = ANY($1) ORDER BY serial FOR UPDATE",
+                 WHERE serial = ANY($1) ORDER BY serial COLLATE \"C\" FOR UPDATE",
                 &[&serials],
             )
             .map_err(to_switch)?;
@@ -679,39 +746,34 @@ impl Store for PgStore {
             }
             Ok(None)
         };
-        if let Some(old) = &change.revoke
-            && status_of(old)? != Some(TokenStatus::Assigned(change.user.clone()))
+        if let Some(old) = change.revoke()
+            && status_of(old)? != Some(TokenStatus::Assigned(change.user().clone()))
         {
             return Err(SwitchError::Conflict);
         }
-        if let Some((new, _)) = &change.bind
+        if let Some((new, _)) = change.bind()
             && status_of(new)? != Some(TokenStatus::Unassigned)
         {
             return Err(SwitchError::Conflict);
         }
-        if let Some(old) = &change.revoke {
+        if !locks_match(change.locks(), &users) {
+            return Err(SwitchError::LockChanged);
+        }
+        if let Some(old) = change.revoke() {
             tx.execute(
                 "UPDATE otp_tokens SET status = 'revoked', assigned_to = NULL WHERE serial = $1",
                 &[&old.as_str()],
             )
             .map_err(to_switch)?;
         }
-        tx.execute(
-            "UPDATE otp_users SET token = $1 WHERE id = $2",
-            &[
-                &change.bind.as_ref().map(|(s, _)| s.as_str()),
-                &change.user.as_str(),
-            ],
-        )
-        .map_err(to_switch)?;
-        if let Some((new, state)) = &change.bind {
+        if let Some((new, state)) = change.bind() {
             let s = StateCols::encode(state);
             tx.execute(
                 "UPDATE otp_tokens SET status = 'assigned', assigned_to = $1,
                      floor = $2, drift = $3, failures = $4, locked = $5
                  WHERE serial = $6",
                 &[
-                    &change.user.as_str(),
+                    &change.user().as_str(),
                     &s.floor,
                     &s.drift,
                     &s.failures,
@@ -721,15 +783,24 @@ impl Store for PgStore {
             )
             .map_err(to_switch)?;
         }
-        let record = append(&mut tx, &change.audit)?;
+        tx.execute(
+            "UPDATE otp_users SET token = $1 WHERE id = $2",
+            &[
+                &change.bind().map(|(s, _)| s.as_str()),
+                &change.user().as_str(),
+            ],
+        )
+        .map_err(to_switch)?;
+        apply_locks(&mut tx, change.locks())?;
+        let record = append(&mut tx, change.audit(), key)?;
         tx.commit().map_err(to_switch)?;
         Ok(record)
     }
 
-    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(to_store)?;
-        let record = append(&mut tx, entry)?;
+        let record = append(&mut tx, entry, key)?;
         tx.commit().map_err(to_store)?;
         Ok(record)
     }
@@ -741,16 +812,21 @@ impl Store for PgStore {
         to: u64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let mut c = self.conn()?;
-        // Clamped times in SQL (a superset), the exact filter after.
+        // The indexed copies of `target` and `at` in SQL (clamped times: a
+        // superset); each row read is checked against its record (a copy
+        // that does not match is `Corrupt`), the exact filter after.
         let rows = match user {
             Some(u) => c.query(
-                "SELECT seq, entry, prev_hash, hash FROM otp_audit
-                 WHERE target = $1 AND at BETWEEN $2 AND $3 ORDER BY seq",
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM otp_audit
+                     WHERE target = $1 AND at BETWEEN $2 AND $3 ORDER BY seq"
+                ),
                 &[&u.as_str(), &time_key(from), &time_key(to)],
             ),
             None => c.query(
-                "SELECT seq, entry, prev_hash, hash FROM otp_audit
-                 WHERE at BETWEEN $1 AND $2 ORDER BY seq",
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM otp_audit WHERE at BETWEEN $1 AND $2 ORDER BY seq"
+                ),
                 &[&time_key(from), &time_key(to)],
             ),
         }
@@ -766,13 +842,24 @@ impl Store for PgStore {
     fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
         let mut c = self.conn()?;
         c.query(
-            "SELECT seq, entry, prev_hash, hash FROM otp_audit ORDER BY seq",
+            &format!("SELECT {AUDIT_COLS} FROM otp_audit ORDER BY seq"),
             &[],
         )
         .map_err(to_store)?
         .iter()
         .map(audit_row)
         .collect()
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        let mut c = self.conn()?;
+        let head = c
+            .query_opt("SELECT seq, hash FROM otp_audit_head WHERE id = 1", &[])
+            .map_err(to_store)?
+            .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
+        let seq: i64 = col(&head, 0)?;
+        let hash: Vec<u8> = col(&head, 1)?;
+        crate::codec::audit_head(seq, &hash)
     }
 
     fn consume_nonce(

@@ -6,10 +6,9 @@ use core::time::Duration;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use otp_core::TokenState;
 use otp_exchange::{
-    AuditEntry, AuditRecord, IdLock, Store, StoreError, Switch, SwitchError, TokenEntry,
-    TokenStatus, UserId, UserPage, UserRecord,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
+    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
 };
 use otp_token::SerialNumber;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension as _, Transaction, params};
@@ -17,22 +16,23 @@ use zeroize::Zeroizing;
 
 use crate::OpenError;
 use crate::codec::{
-    StateCols, TokenRead, TokenRow, UserRow, audit_record, authority_text, entry_json, time_key,
-    to_db,
+    AuditCols, AuditRow, StateCols, TokenRead, TokenRow, UserRow, authority_text, corrupt,
+    encode_lock, next_after, time_key,
 };
 
 /// The schema version this build writes; older files are upgraded when
 /// opened, newer ones refused with [`OpenError::NewerSchema`].
-pub const SQLITE_SCHEMA_VERSION: u32 = 2;
+pub const SQLITE_SCHEMA_VERSION: u32 = 3;
 
 /// SQLite's `application_id` header field for otp-store files: `OTPS`.
 pub const SQLITE_APPLICATION_ID: i32 = 0x4f54_5053;
 
 /// The migrations, in order: entry `i` takes a file from version `i` to
 /// version `i + 1`.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../sql/sqlite_v1.sql"),
     include_str!("../sql/sqlite_v2.sql"),
+    include_str!("../sql/sqlite_v3.sql"),
 ];
 
 /// How hard a commit waits for the disk.
@@ -138,12 +138,15 @@ impl SqliteOptions {
 /// # Examples
 ///
 /// ```
-/// use otp_exchange::{Authority, Store, UserId, UserRecord};
+/// use otp_exchange::{Action, AuditEntry, AuditKey, Authority, Store, UserId, UserRecord};
 /// let dir = std::env::temp_dir().join(format!("otp-store-doc-{}", std::process::id()));
 /// # let _ = std::fs::remove_dir_all(&dir);
 /// std::fs::create_dir_all(&dir)?;
 /// let store = otp_store::SqliteStore::open(dir.join("bank.db"))?;
-/// store.put_user(&UserRecord::new(UserId::parse("W0001")?, "しんきん太郎", Authority::Administrator))?;
+/// let key = AuditKey::new([7; 32]);
+/// let id = UserId::parse("W0001")?;
+/// let audit = AuditEntry::new(1_601_512_200, "branch", Some(&id), Action::UserUpdate);
+/// store.put_user(&UserRecord::new(id, "しんきん太郎", Authority::Administrator), &audit, &key)?;
 /// drop(store);
 /// let again = otp_store::SqliteStore::open(dir.join("bank.db"))?;
 /// assert_eq!(again.users(0, 5)?.total, 1);
@@ -209,60 +212,6 @@ fn to_switch(e: rusqlite::Error) -> SwitchError {
 }
 
 impl SqliteStore {
-    /// Compare-and-set of a token's state, with an audit record appended in
-    /// the same transaction when one is given.
-    fn compare_and_set_state(
-        &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-        audit: Option<&AuditEntry>,
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = write_tx(&mut conn).map_err(to_store)?;
-        let (e, n) = (StateCols::encode(expected), StateCols::encode(new));
-        let changed = tx
-            .prepare_cached(
-                "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
-                 WHERE serial = ?5 AND floor = ?6 AND drift = ?7 AND failures = ?8 AND locked = ?9",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    n.floor,
-                    n.drift,
-                    n.failures,
-                    n.locked,
-                    serial.as_str(),
-                    e.floor,
-                    e.drift,
-                    e.failures,
-                    e.locked
-                ])
-            })
-            .map_err(to_store)?;
-        if changed == 1 {
-            if let Some(entry) = audit {
-                append(&tx, entry)?;
-            }
-            tx.commit().map_err(to_store)?;
-            return Ok(true);
-        }
-        let exists = tx
-            .query_row(
-                "SELECT 1 FROM tokens WHERE serial = ?1",
-                [serial.as_str()],
-                |_| Ok(()),
-            )
-            .optional()
-            .map_err(to_store)?
-            .is_some();
-        if exists {
-            Ok(false)
-        } else {
-            Err(StoreError::NotFound(format!("token {}", serial.masked())))
-        }
-    }
-
     /// Opens (or creates) the store in `path` with the default options.
     ///
     /// # Errors
@@ -548,8 +497,7 @@ impl Drop for Pooled<'_> {
     }
 }
 
-const USER_COLS: &str =
-    "id, name, authority, token, lock_failures, locked, approval_password, transfer_password";
+const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password";
 const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked";
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
@@ -558,10 +506,9 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         name: r.get(1)?,
         authority: r.get(2)?,
         token: r.get(3)?,
-        lock_failures: r.get(4)?,
-        locked: r.get(5)?,
-        approval_password: r.get(6)?,
-        transfer_password: r.get(7)?,
+        id_lock: r.get(4)?,
+        approval_password: r.get(5)?,
+        transfer_password: r.get(6)?,
     })
 }
 
@@ -596,38 +543,47 @@ fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
-/// Appends to the chain inside `tx`, which holds the write lock, so the
-/// last record read is the last record.
-fn append(tx: &Transaction<'_>, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
-    let last: Option<(i64, Vec<u8>)> = tx
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(to_store)?;
-    let (seq, prev) = match last {
-        None => (1, [0u8; 32]),
-        Some((seq, hash)) => {
-            let seq = u64::try_from(seq)
-                .map_err(|_| crate::codec::corrupt("an audit record's number is negative"))?;
-            (seq.saturating_add(1), crate::codec::hash32(&hash, "hash")?)
-        }
-    };
-    let record = entry.clone().seal(seq, prev);
-    tx.execute(
-        "INSERT INTO audit (seq, at, target, entry, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
-            to_db(record.seq),
-            time_key(record.entry.at),
-            record.entry.target.as_ref().map(UserId::as_str),
-            entry_json(&record.entry)?,
-            record.prev_hash.as_slice(),
-            record.hash.as_slice(),
-        ],
+/// Appends to the chain inside `tx`, which holds the write lock: reads the
+/// stored head, seals the entry after it under `key`, inserts the record
+/// and moves the head, all in `tx`.
+fn append(
+    tx: &Transaction<'_>,
+    entry: &AuditEntry,
+    key: &AuditKey,
+) -> Result<AuditRecord, StoreError> {
+    let (seq, hash): (i64, Vec<u8>) = tx
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(to_store)?
+        .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
+    let (seq, prev) = next_after(seq, &hash)?;
+    let record = entry.clone().seal(seq, prev, key);
+    let c = AuditCols::encode(&record);
+    tx.prepare_cached(
+        "INSERT INTO audit (seq, at, target, entry, body, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
-    .map_err(to_store)?;
+    .and_then(|mut s| {
+        s.execute(params![
+            c.seq,
+            c.at,
+            c.target,
+            c.entry,
+            c.body,
+            c.prev_hash,
+            c.hash
+        ])
+    })
+    .map_err(|e| match e.sqlite_error_code() {
+        // The head names a record that is not the last one.
+        Some(ErrorCode::ConstraintViolation) => {
+            corrupt("the audit chain's head is behind its records")
+        }
+        _ => db_err(&e),
+    })?;
+    tx.prepare_cached("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1")
+        .and_then(|mut s| s.execute(params![c.seq, c.hash]))
+        .map_err(to_store)?;
     Ok(record)
 }
 
@@ -643,6 +599,39 @@ fn token_status(
     .optional()
 }
 
+/// The stored lock text of each change's user (`None`: no such user).
+fn current_locks(
+    tx: &Transaction<'_>,
+    changes: &[LockChange],
+) -> rusqlite::Result<Vec<Option<String>>> {
+    let mut stmt = tx.prepare_cached("SELECT id_lock FROM users WHERE id = ?1")?;
+    changes
+        .iter()
+        .map(|c| stmt.query_row([c.user().as_str()], |r| r.get(0)).optional())
+        .collect()
+}
+
+/// Whether every change's user exists with the lock it expects.
+fn locks_match(changes: &[LockChange], current: &[Option<String>]) -> bool {
+    changes.len() == current.len()
+        && changes
+            .iter()
+            .zip(current)
+            .all(|(c, now)| now.as_deref() == Some(encode_lock(c.expected()).as_str()))
+}
+
+/// Writes every change's new lock, in order (checked by the caller in the
+/// same transaction).
+fn apply_locks(tx: &Transaction<'_>, changes: &[LockChange]) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached("UPDATE users SET id_lock = ?1 WHERE id = ?2")?;
+    for c in changes {
+        stmt.execute(params![encode_lock(c.new_lock()), c.user().as_str()])?;
+    }
+    Ok(())
+}
+
+const AUDIT_COLS: &str = "seq, at, target, entry, body, prev_hash, hash";
+
 fn read_audit(
     conn: &Connection,
     sql: &str,
@@ -651,18 +640,20 @@ fn read_audit(
     let mut stmt = conn.prepare_cached(sql).map_err(to_store)?;
     let rows = stmt
         .query_map(params, |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-            ))
+            Ok(AuditRow {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                target: r.get(2)?,
+                entry: r.get(3)?,
+                body: r.get(4)?,
+                prev_hash: r.get(5)?,
+                hash: r.get(6)?,
+            })
         })
         .map_err(to_store)?;
     let mut out = Vec::new();
     for row in rows {
-        let (seq, entry, prev, hash) = row.map_err(to_store)?;
-        out.push(audit_record(seq, &entry, &prev, &hash)?);
+        out.push(row.map_err(to_store)?.decode()?);
     }
     Ok(out)
 }
@@ -709,17 +700,21 @@ impl Store for SqliteStore {
         tx.finish().map_err(to_store)?;
         Ok(UserPage {
             users,
-            total: usize::try_from(total)
-                .map_err(|_| crate::codec::corrupt("the user count is negative"))?,
+            total: usize::try_from(total).map_err(|_| corrupt("the user count is negative"))?,
         })
     }
 
-    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_store)?;
         tx.execute(
-            "INSERT INTO users (id, name, authority, token, lock_failures, locked, approval_password, transfer_password)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO users (id, name, authority, token, id_lock, approval_password, transfer_password)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
                  approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
             params![
@@ -727,14 +722,15 @@ impl Store for SqliteStore {
                 user.name,
                 authority_text(user.authority),
                 user.token.as_ref().map(SerialNumber::as_str),
-                i64::from(user.lock.failures),
-                user.lock.locked,
+                encode_lock(&user.lock),
                 user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
             ],
         )
         .map_err(to_store)?;
-        tx.commit().map_err(to_store)
+        let record = append(&tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
@@ -751,7 +747,12 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    fn add_tokens(&self, tokens: Vec<TokenEntry>) -> Result<(), StoreError> {
+    fn add_tokens(
+        &self,
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_store)?;
         {
@@ -796,68 +797,81 @@ impl Store for SqliteStore {
                 }
             }
         }
-        tx.commit().map_err(to_store)
+        let record = append(&tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
     }
 
-    fn update_token_state(
-        &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-    ) -> Result<bool, StoreError> {
-        self.compare_and_set_state(serial, expected, new, None)
+    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let user = v.user().as_str();
+        let (e, n) = (
+            StateCols::encode(v.expected_state()),
+            StateCols::encode(v.new_state()),
+        );
+        // The state moves only if the token is still assigned to the user,
+        // the user's token is still this one, the state is as verified and
+        // the user's lock as read; the write lock is held until commit.
+        let changed = tx
+            .prepare_cached(
+                "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
+                 WHERE serial = ?5 AND status = 'assigned' AND assigned_to = ?6
+                   AND floor = ?7 AND drift = ?8 AND failures = ?9 AND locked = ?10
+                   AND EXISTS (SELECT 1 FROM users WHERE id = ?6 AND token = ?5 AND id_lock = ?11)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    n.floor,
+                    n.drift,
+                    n.failures,
+                    n.locked,
+                    v.serial().as_str(),
+                    user,
+                    e.floor,
+                    e.drift,
+                    e.failures,
+                    e.locked,
+                    encode_lock(v.lock().expected()),
+                ])
+            })
+            .map_err(to_store)?;
+        if changed != 1 {
+            // Nothing was written; dropping `tx` ends it.
+            return Ok(false);
+        }
+        apply_locks(&tx, std::slice::from_ref(v.lock())).map_err(to_store)?;
+        for entry in v.audit() {
+            append(&tx, entry, key)?;
+        }
+        tx.commit().map_err(to_store)?;
+        Ok(true)
     }
 
-    fn record_verification(
+    fn update_locks(
         &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        self.compare_and_set_state(serial, expected, new, Some(audit))
-    }
-
-    fn update_lock(
-        &self,
-        user: &UserId,
-        expected: &IdLock,
-        new: &IdLock,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
     ) -> Result<bool, StoreError> {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_store)?;
-        let changed = tx
-            .execute(
-                "UPDATE users SET lock_failures = ?1, locked = ?2
-                 WHERE id = ?3 AND lock_failures = ?4 AND locked = ?5",
-                params![
-                    i64::from(new.failures),
-                    new.locked,
-                    user.as_str(),
-                    i64::from(expected.failures),
-                    expected.locked
-                ],
-            )
-            .map_err(to_store)?;
-        if changed == 1 {
-            tx.commit().map_err(to_store)?;
-            return Ok(true);
+        let current = current_locks(&tx, changes).map_err(to_store)?;
+        if let Some((c, _)) = changes.iter().zip(&current).find(|(_, now)| now.is_none()) {
+            return Err(StoreError::NotFound(format!("user {}", c.user())));
         }
-        let exists = tx
-            .query_row("SELECT 1 FROM users WHERE id = ?1", [user.as_str()], |_| {
-                Ok(())
-            })
-            .optional()
-            .map_err(to_store)?
-            .is_some();
-        if exists {
-            Ok(false)
-        } else {
-            Err(StoreError::NotFound(format!("user {user}")))
+        if !locks_match(changes, &current) {
+            return Ok(false);
         }
+        apply_locks(&tx, changes).map_err(to_store)?;
+        for entry in audit {
+            append(&tx, entry, key)?;
+        }
+        tx.commit().map_err(to_store)?;
+        Ok(true)
     }
 
-    fn switch(&self, change: &Switch) -> Result<AuditRecord, SwitchError> {
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_switch)?;
         // Check everything first; change nothing unless all holds (an
@@ -865,27 +879,27 @@ impl Store for SqliteStore {
         let current: Option<Option<String>> = tx
             .query_row(
                 "SELECT token FROM users WHERE id = ?1",
-                [change.user.as_str()],
+                [change.user().as_str()],
                 |r| r.get(0),
             )
             .optional()
             .map_err(to_switch)?;
         let current = current.ok_or(SwitchError::Conflict)?;
         let current = current.as_deref().map(crate::codec::serial).transpose()?;
-        if current != change.expect_current {
+        if current.as_ref() != change.expect_current() {
             return Err(SwitchError::Conflict);
         }
-        if let Some(old) = &change.revoke {
+        if let Some(old) = change.revoke() {
             let (status, owner) = token_status(&tx, old)
                 .map_err(to_switch)?
                 .ok_or(SwitchError::Conflict)?;
             if crate::codec::status(&status, owner.as_deref())?
-                != TokenStatus::Assigned(change.user.clone())
+                != TokenStatus::Assigned(change.user().clone())
             {
                 return Err(SwitchError::Conflict);
             }
         }
-        if let Some((new, _)) = &change.bind {
+        if let Some((new, _)) = change.bind() {
             let (status, owner) = token_status(&tx, new)
                 .map_err(to_switch)?
                 .ok_or(SwitchError::Conflict)?;
@@ -893,30 +907,26 @@ impl Store for SqliteStore {
                 return Err(SwitchError::Conflict);
             }
         }
+        let locks = current_locks(&tx, change.locks()).map_err(to_switch)?;
+        if !locks_match(change.locks(), &locks) {
+            return Err(SwitchError::LockChanged);
+        }
         // Apply.
-        if let Some(old) = &change.revoke {
+        if let Some(old) = change.revoke() {
             tx.execute(
                 "UPDATE tokens SET status = 'revoked', assigned_to = NULL WHERE serial = ?1",
                 [old.as_str()],
             )
             .map_err(to_switch)?;
         }
-        tx.execute(
-            "UPDATE users SET token = ?1 WHERE id = ?2",
-            params![
-                change.bind.as_ref().map(|(s, _)| s.as_str()),
-                change.user.as_str()
-            ],
-        )
-        .map_err(to_switch)?;
-        if let Some((new, state)) = &change.bind {
+        if let Some((new, state)) = change.bind() {
             let s = StateCols::encode(state);
             tx.execute(
                 "UPDATE tokens SET status = 'assigned', assigned_to = ?1,
                      floor = ?2, drift = ?3, failures = ?4, locked = ?5
                  WHERE serial = ?6",
                 params![
-                    change.user.as_str(),
+                    change.user().as_str(),
                     s.floor,
                     s.drift,
                     s.failures,
@@ -926,15 +936,24 @@ impl Store for SqliteStore {
             )
             .map_err(to_switch)?;
         }
-        let record = append(&tx, &change.audit)?;
+        tx.execute(
+            "UPDATE users SET token = ?1 WHERE id = ?2",
+            params![
+                change.bind().map(|(s, _)| s.as_str()),
+                change.user().as_str()
+            ],
+        )
+        .map_err(to_switch)?;
+        apply_locks(&tx, change.locks()).map_err(to_switch)?;
+        let record = append(&tx, change.audit(), key)?;
         tx.commit().map_err(to_switch)?;
         Ok(record)
     }
 
-    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_store)?;
-        let record = append(&tx, entry)?;
+        let record = append(&tx, entry, key)?;
         tx.commit().map_err(to_store)?;
         Ok(record)
     }
@@ -946,19 +965,22 @@ impl Store for SqliteStore {
         to: u64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let conn = self.conn()?;
-        // The SQL filter is on clamped times (a superset); the exact
-        // filter follows on the records themselves.
+        // The SQL filter is on the indexed copies of `target` and `at`
+        // (clamped times: a superset); each row read is checked against
+        // its record (a copy that does not match is `Corrupt`) and the
+        // exact filter follows on the records themselves.
         let records = match user {
             Some(u) => read_audit(
                 &conn,
-                "SELECT seq, entry, prev_hash, hash FROM audit
-                 WHERE target = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY seq",
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM audit
+                     WHERE target = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY seq"
+                ),
                 params![u.as_str(), time_key(from), time_key(to)],
             )?,
             None => read_audit(
                 &conn,
-                "SELECT seq, entry, prev_hash, hash FROM audit
-                 WHERE at BETWEEN ?1 AND ?2 ORDER BY seq",
+                &format!("SELECT {AUDIT_COLS} FROM audit WHERE at BETWEEN ?1 AND ?2 ORDER BY seq"),
                 params![time_key(from), time_key(to)],
             )?,
         };
@@ -973,9 +995,19 @@ impl Store for SqliteStore {
         let conn = self.conn()?;
         read_audit(
             &conn,
-            "SELECT seq, entry, prev_hash, hash FROM audit ORDER BY seq",
+            &format!("SELECT {AUDIT_COLS} FROM audit ORDER BY seq"),
             [],
         )
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        let conn = self.conn()?;
+        let (seq, hash): (i64, Vec<u8>) = conn
+            .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(to_store)?
+            .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
+        crate::codec::audit_head(seq, &hash)
     }
 
     fn consume_nonce(

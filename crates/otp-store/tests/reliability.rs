@@ -4,16 +4,23 @@
 //! - double use under concurrency: 8 submitters send the same valid code
 //!   at once, 1,000 rounds, exactly one acceptance per round (SQLite: 8
 //!   threads in one process, then 2 processes × 4 threads on one file;
-//!   PostgreSQL: 2 pools × 4 threads, as two servers);
+//!   PostgreSQL: 2 pools × 4 threads, as two servers); the attempts in
+//!   flight never count as wrong entries;
 //! - competing exchanges: two administrators exchange the same user's
 //!   token at once; one commits, the other gets `Refusal::Conflict`;
 //! - crash: a child process runs exchanges and logins on an SQLite file
 //!   and is killed with SIGKILL at random moments, 200 times; after each
 //!   kill the file opens, every user has exactly one active token, no
-//!   replay floor went backwards, and the audit chain verifies;
+//!   replay floor went backwards, and the audit chain verifies up to its
+//!   stored head;
 //! - bad files: truncated, corrupted, foreign, not a database, empty,
-//!   newer schema: clear errors, the file untouched; an older schema is
-//!   upgraded.
+//!   newer schema: clear errors, the file untouched; older schemas are
+//!   upgraded, version-1 audit records kept and chained after;
+//! - tampering: an edited `target` or `at` column, an edited record, a
+//!   removed last record, a bad ID lock are found (SQLite and PostgreSQL).
+//!
+//! Every bank shares one audit key, so that banks on one store (threads,
+//! processes, servers) write one chain that verifies under it.
 //!
 //! Child processes are this test binary run again with `OTP_STORE_CHILD`
 //! set (see `child_process`). Figures are printed with `--nocapture`.
@@ -38,15 +45,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, STOCK, Scenario};
 use otp_exchange::{
-    Authority, Bank, HashCost, Password, PasswordHash, Refusal, Store, TokenStatus, UserId,
-    UserRecord, Which, verify_chain,
+    Action, AuditCheckError, AuditEntry, AuditError, AuditFormat, AuditHead, Authority, Bank,
+    BranchAuthorization, HashCost, IdLock, Password, PasswordKind, Refusal, Store, StoreError,
+    TokenStatus, UserId, Which, verify_chain,
 };
 use otp_store::{Durability, OpenError, SqliteOptions, SqliteStore};
-use otp_token::{Clock as _, Factory, Inventory, SerialNumber, SimClock, TokenKind};
+use otp_token::{Clock as _, Factory, Inventory, SeedRecord, SerialNumber, SimClock, TokenKind};
 
-use support::TempDir;
+use support::{TempDir, key};
 
 const START: u64 = 1_601_512_200;
 const ROUNDS: usize = 1_000;
@@ -62,26 +70,132 @@ fn approval() -> Password {
     Password::new(ADMIN_APPROVAL_PASSWORD)
 }
 
-/// The code a token shows at `now`, from its seed record in the store.
-fn code_at(store: &impl Store, serial: &SerialNumber, now: u64) -> String {
-    let e = store.token(serial).unwrap().unwrap();
-    let TokenKind::Totp(step) = e.seed.profile.kind else {
-        panic!("the scenario's tokens are TOTP")
+fn branch() -> BranchAuthorization {
+    BranchAuthorization::new("branch-officer", "reliability")
+}
+
+/// The code a token with this seed shows at `now`.
+fn code_of(seed: &SeedRecord, now: u64) -> String {
+    let TokenKind::Totp(step) = seed.profile.kind else {
+        panic!("the test tokens are TOTP")
     };
-    otp_core::totp(&e.seed.key(), &step, now, e.seed.profile.digits)
+    otp_core::totp(&seed.key(), &step, now, seed.profile.digits)
         .unwrap()
         .to_string()
+}
+
+/// The code a token shows at `now`, from its seed record in the store
+/// (the test holds the tokens: it reads their seeds directly, never
+/// through the bank).
+fn code_at(store: &impl Store, serial: &SerialNumber, now: u64) -> String {
+    code_of(&store.token(serial).unwrap().unwrap().seed, now)
 }
 
 fn stock_serial(i: usize) -> SerialNumber {
     SerialNumber::numbered("VX", i as u64).unwrap()
 }
 
-/// The seed's bank on `store`, with `stock` more tokens (`VX0000000001`…)
-/// and a second administrator W0003, and the users of [`USERS`] each
-/// registered with a token of that stock (VX1…VX4).
-fn setup<S: Store>(store: S, stock: usize) -> Scenario<S> {
-    let s = Scenario::setup(store, START, HashCost::TESTING).unwrap();
+/// The seed's bank on `store`, as `Scenario::setup` builds it but under
+/// the tests' fixed audit key; with the seed records of every token it
+/// made.
+fn keyed_scenario<S: Store>(store: S) -> (Scenario<S>, BTreeMap<SerialNumber, SeedRecord>) {
+    let clock = SimClock::new(START);
+    let bank = Bank::new(store, Arc::new(clock.clone()))
+        .unwrap()
+        .with_audit_key(key())
+        .with_hash_cost(HashCost::TESTING);
+    let mut batch = Factory::from_seed([0x5e; 32])
+        .named("Virtual Token Co.", "VT-6")
+        .serials("VT", 2020_0001)
+        .unwrap()
+        .manufacture(STOCK, START - 86_400)
+        .unwrap();
+    let inventory = Inventory::from_pskc(&batch.seed_file(None).unwrap(), None).unwrap();
+    bank.import_inventory("vendor", &inventory).unwrap();
+    let seeds = seeds_of(&inventory);
+    let tokens = batch
+        .into_tokens()
+        .into_iter()
+        .map(|t| (t.serial(), t))
+        .collect();
+    let (admin, general, without_token) = (uid("W0001"), uid("W0002"), uid("W0005"));
+    bank.enroll_user(&branch(), &admin, "しんきん太郎", Authority::Administrator)
+        .unwrap();
+    bank.set_password(&branch(), &admin, PasswordKind::Approval, &approval())
+        .unwrap();
+    bank.enroll_user(&branch(), &general, "しんきん太郎", Authority::General)
+        .unwrap();
+    bank.enroll_user(
+        &branch(),
+        &without_token,
+        "しんきん太郎",
+        Authority::General,
+    )
+    .unwrap();
+    let mut s = Scenario {
+        bank,
+        clock,
+        tokens,
+        admin,
+        general,
+        without_token,
+    };
+    // The administrator's token by the branch, W0002's by the
+    // administrator.
+    let serial = s.stock()[0];
+    let code = s.press(&serial).unwrap();
+    s.bank
+        .branch_register(&branch(), &s.admin, serial.as_str(), &code)
+        .unwrap();
+    s.clock.advance(30);
+    let serial = s.stock()[0];
+    let code = s.press(&serial).unwrap();
+    s.bank
+        .begin_registration(&s.admin, &s.general)
+        .unwrap()
+        .confirm(&s.bank, serial.as_str(), &code, &approval())
+        .unwrap();
+    s.clock.advance(30);
+    (s, seeds)
+}
+
+fn seeds_of(inventory: &Inventory) -> BTreeMap<SerialNumber, SeedRecord> {
+    inventory
+        .iter()
+        .map(|r| (r.serial_number().unwrap(), r.duplicate()))
+        .collect()
+}
+
+/// The seed's bank with its tokens' seeds.
+struct Fixture<S: Store> {
+    s: Scenario<S>,
+    seeds: BTreeMap<SerialNumber, SeedRecord>,
+}
+
+impl<S: Store> Fixture<S> {
+    /// The code the token `serial` shows now.
+    fn code(&self, serial: &SerialNumber) -> String {
+        code_of(&self.seeds[serial], self.s.clock.now())
+    }
+
+    fn token_of(&self, user: &UserId) -> SerialNumber {
+        self.s.token_of(user).unwrap().unwrap()
+    }
+
+    fn status(&self, serial: &SerialNumber) -> TokenStatus {
+        self.s.bank.records().token_status(serial).unwrap().unwrap()
+    }
+
+    fn lock(&self, user: &UserId) -> IdLock {
+        self.s.bank.records().user(user).unwrap().unwrap().lock
+    }
+}
+
+/// The keyed seed's bank on `store`, with `stock` more tokens
+/// (`VX0000000001`…), a second administrator W0003, and the users of
+/// [`USERS`] each registered with a token of that stock (VX1…VX4).
+fn setup<S: Store>(store: S, stock: usize) -> Fixture<S> {
+    let (s, mut seeds) = keyed_scenario(store);
     let mut batch = Factory::from_seed([0x77; 32])
         .serials("VX", 1)
         .unwrap()
@@ -89,28 +203,28 @@ fn setup<S: Store>(store: S, stock: usize) -> Scenario<S> {
         .unwrap();
     let inventory = Inventory::from_pskc(&batch.seed_file(None).unwrap(), None).unwrap();
     s.bank.import_inventory("vendor", &inventory).unwrap();
-    let mut admin2 = UserRecord::new(uid("W0003"), "第二管理者", Authority::Administrator);
-    admin2.approval_password = Some(PasswordHash::create(&approval(), HashCost::TESTING).unwrap());
-    s.bank.store().put_user(&admin2).unwrap();
+    seeds.extend(seeds_of(&inventory));
+    let admin2 = uid("W0003");
+    s.bank
+        .enroll_user(&branch(), &admin2, "第二管理者", Authority::Administrator)
+        .unwrap();
+    s.bank
+        .set_password(&branch(), &admin2, PasswordKind::Approval, &approval())
+        .unwrap();
+    let f = Fixture { s, seeds };
     for (i, u) in USERS.iter().enumerate() {
         let u = uid(u);
-        s.bank
-            .store()
-            .put_user(&UserRecord::new(
-                u.clone(),
-                "しんきん太郎",
-                Authority::General,
-            ))
+        f.s.bank
+            .enroll_user(&branch(), &u, "しんきん太郎", Authority::General)
             .unwrap();
         let serial = stock_serial(i + 1);
-        let code = code_at(s.bank.store(), &serial, s.clock.now());
-        s.bank
-            .begin_registration(&s.admin, &u)
+        f.s.bank
+            .begin_registration(&f.s.admin, &u)
             .unwrap()
-            .confirm(&s.bank, serial.as_str(), &code, &approval())
+            .confirm(&f.s.bank, serial.as_str(), &f.code(&serial), &approval())
             .unwrap();
     }
-    s
+    f
 }
 
 /// `per_bank` threads on each bank log `user` in with `code`, all at once.
@@ -137,68 +251,80 @@ fn race<S: Store>(
     })
 }
 
-/// Tallies results: (accepted, refused as replays). Any other outcome fails.
-fn tally(results: &[Result<(), Refusal>]) -> (usize, usize) {
-    let mut ok = 0;
-    let mut replayed = 0;
+/// Tallies results: (accepted, refused as replays, refused because the
+/// ID's attempts were all in flight). Any other outcome fails.
+///
+/// Every login reserves one of the ID's attempts before it is evaluated,
+/// so of 8 at once at most `max_wrong_entries` (6) are evaluated and the
+/// rest are refused (as a login, without saying why); none of them
+/// counts as a wrong entry.
+fn tally(results: &[Result<(), Refusal>]) -> (usize, usize, usize) {
+    let (mut ok, mut replayed, mut busy) = (0, 0, 0);
     for r in results {
         match r {
             Ok(()) => ok += 1,
             Err(Refusal::Replayed(Which::Current)) => replayed += 1,
+            Err(Refusal::LoginFailed) => busy += 1,
             Err(other) => panic!("unexpected outcome: {other:?}"),
         }
     }
-    (ok, replayed)
+    (ok, replayed, busy)
+}
+
+/// After a round: nothing counted as a wrong entry, nothing left in
+/// flight, the ID open.
+fn lock_is_clear(lock: &IdLock, round: usize) {
+    assert_eq!(
+        (lock.codes.failures, lock.codes.pending, lock.locked),
+        (0, 0, false),
+        "round {round}: {lock:?}"
+    );
 }
 
 /// 1,000 rounds of `race` on `banks`: exactly one acceptance per round.
-fn double_use<S: Store>(
-    label: &str,
-    banks: &[&Bank<S>],
-    per_bank: usize,
-    clock: &SimClock,
-    user: &UserId,
-) {
-    let serial = banks[0].store().user(user).unwrap().unwrap().token.unwrap();
+fn double_use<S: Store>(label: &str, f: &Fixture<S>, banks: &[&Bank<S>], per_bank: usize) {
+    let user = &f.s.general;
+    let serial = f.token_of(user);
     let started = Instant::now();
-    let mut replays = 0;
+    let (mut replays, mut busy) = (0, 0);
     for round in 0..ROUNDS {
-        clock.advance(30);
-        let code = code_at(banks[0].store(), &serial, clock.now());
-        let (ok, replayed) = tally(&race(banks, per_bank, user, &code));
+        f.s.clock.advance(30);
+        let code = f.code(&serial);
+        let (ok, replayed, refused) = tally(&race(banks, per_bank, user, &code));
         assert_eq!(ok, 1, "round {round}: {ok} acceptances");
+        lock_is_clear(&f.lock(user), round);
         replays += replayed;
+        busy += refused;
     }
-    let audit = banks[0].store().audit_chain().unwrap();
-    verify_chain(&audit).unwrap();
+    let n = f.s.bank.verify_audit().unwrap();
     println!(
-        "{label}: {ROUNDS} rounds × {} submitters: {ROUNDS} acceptances, {replays} replays refused, 0 double uses; {:.1} s",
+        "{label}: {ROUNDS} rounds × {} submitters: {ROUNDS} acceptances, {replays} replays refused, {busy} refused with every attempt in flight, 0 double uses, 0 wrong entries counted; {n} audit records verified; {:.1} s",
         banks.len() * per_bank,
         started.elapsed().as_secs_f64()
     );
+}
+
+/// A second bank on the same store (another server), with the same keys.
+fn second_bank<S: Store, T: Store>(f: &Fixture<S>, store: T) -> Bank<T> {
+    Bank::new(store, Arc::new(f.s.clock.clone()))
+        .unwrap()
+        .with_audit_key(key())
 }
 
 #[test]
 fn sqlite_double_use_8_threads() {
     let dir = TempDir::new();
     let options = SqliteOptions::default().with_durability(Durability::Normal);
-    let s = setup(
+    let f = setup(
         SqliteStore::open_with(dir.path().join("bank.db"), options.clone()).unwrap(),
         4,
     );
     // Two handles on the file (separate pools), 4 threads each.
-    let second = Bank::new(
+    let second = second_bank(
+        &f,
         SqliteStore::open_with(dir.path().join("bank.db"), options).unwrap(),
-        Arc::new(s.clock.clone()),
-    )
-    .unwrap();
-    double_use(
-        "SQLite, 1 process",
-        &[&s.bank, &second],
-        4,
-        &s.clock,
-        &s.general,
     );
+    double_use("SQLite, 1 process", &f, &[&f.s.bank, &second], 4);
 }
 
 /// The same code from 2 processes × 4 threads on one SQLite file.
@@ -207,64 +333,67 @@ fn sqlite_double_use_2_processes() {
     let dir = TempDir::new();
     let path = dir.path().join("bank.db");
     let options = SqliteOptions::default().with_durability(Durability::Normal);
-    let s = setup(SqliteStore::open_with(&path, options).unwrap(), 4);
-    let serial = s.token_of(&s.general).unwrap().unwrap();
+    let f = setup(SqliteStore::open_with(&path, options).unwrap(), 4);
+    let serial = f.token_of(&f.s.general);
     let mut child = spawn_child("double-use", &path, &[]);
     let mut to_child = child.stdin.take().unwrap();
     let mut from_child = BufReader::new(child.stdout.take().unwrap());
     let started = Instant::now();
-    let mut replays = 0;
+    let (mut replays, mut busy) = (0, 0);
     for round in 0..ROUNDS {
-        s.clock.advance(30);
-        let now = s.clock.now();
-        let code = code_at(s.bank.store(), &serial, now);
+        f.s.clock.advance(30);
+        let now = f.s.clock.now();
+        let code = f.code(&serial);
         writeln!(to_child, "{now} {code}").unwrap();
         to_child.flush().unwrap();
-        let (mut ok, mut replayed) = tally(&race(&[&s.bank], 4, &s.general, &code));
+        let (mut ok, mut replayed, mut refused) =
+            tally(&race(&[&f.s.bank], 4, &f.s.general, &code));
         let line = read_tagged(&mut from_child, "CHILD-RESULT");
         let mut parts = line.split_whitespace().map(|p| p.parse::<usize>().unwrap());
         ok += parts.next().unwrap();
         replayed += parts.next().unwrap();
+        refused += parts.next().unwrap();
         assert_eq!(ok, 1, "round {round}: {ok} acceptances across 2 processes");
-        assert_eq!(ok + replayed, 8);
+        assert_eq!(ok + replayed + refused, 8);
+        lock_is_clear(&f.lock(&f.s.general), round);
         replays += replayed;
+        busy += refused;
     }
     drop(to_child);
     assert!(child.wait().unwrap().success());
-    verify_chain(&s.bank.store().audit_chain().unwrap()).unwrap();
+    let n = f.s.bank.verify_audit().unwrap();
     println!(
-        "SQLite, 2 processes: {ROUNDS} rounds × 8 submitters: {ROUNDS} acceptances, {replays} replays refused, 0 double uses; {:.1} s",
+        "SQLite, 2 processes: {ROUNDS} rounds × 8 submitters: {ROUNDS} acceptances, {replays} replays refused, {busy} refused with every attempt in flight, 0 double uses, 0 wrong entries counted; {n} audit records verified; {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
 
 /// Two administrators exchange the same user's token at once, `rounds`
 /// times: one commits, the other is refused with `Refusal::Conflict`.
-fn competing_exchanges<S: Store>(label: &str, s: &Scenario<S>, second: &Bank<S>, rounds: usize) {
+fn competing_exchanges<S: Store>(label: &str, f: &Fixture<S>, second: &Bank<S>, rounds: usize) {
+    let s = &f.s;
     let user = uid(USERS[0]);
     let admin2 = uid("W0003");
     let mut next_stock = USERS.len() + 1;
     let (mut first_won, mut second_won) = (0, 0);
     for round in 0..rounds {
-        let store = s.bank.store();
-        let old = store.user(&user).unwrap().unwrap().token.unwrap();
+        let old = f.token_of(&user);
         s.clock.advance(30);
         let a = s
             .bank
             .begin_exchange(&s.admin, &user)
             .unwrap()
-            .submit_code(&s.bank, &code_at(store, &old, s.clock.now()))
+            .submit_code(&s.bank, &f.code(&old))
             .unwrap();
         s.clock.advance(30);
         let b = second
             .begin_exchange(&admin2, &user)
             .unwrap()
-            .submit_code(second, &code_at(store, &old, s.clock.now()))
+            .submit_code(second, &f.code(&old))
             .unwrap();
         let (n1, n2) = (stock_serial(next_stock), stock_serial(next_stock + 1));
         next_stock += 2;
-        let now = s.clock.now();
-        let (c1, c2) = (code_at(store, &n1, now), code_at(store, &n2, now));
+        let (c1, c2) = (f.code(&n1), f.code(&n2));
         let barrier = Barrier::new(2);
         let (ra, rb) = std::thread::scope(|scope| {
             let ha = scope.spawn(|| {
@@ -290,13 +419,21 @@ fn competing_exchanges<S: Store>(label: &str, s: &Scenario<S>, second: &Bank<S>,
         };
         assert_eq!(refusal, Refusal::Conflict, "round {round}");
         // Exactly one active token: the winner's.
-        assert_eq!(store.user(&user).unwrap().unwrap().token, Some(winner));
-        let status = |serial: &SerialNumber| store.token(serial).unwrap().unwrap().status;
-        assert_eq!(status(&winner), TokenStatus::Assigned(user.clone()));
-        assert_eq!(status(&loser), TokenStatus::Unassigned);
-        assert_eq!(status(&old), TokenStatus::Revoked);
+        assert_eq!(f.token_of(&user), winner);
+        assert_eq!(f.status(&winner), TokenStatus::Assigned(user.clone()));
+        assert_eq!(f.status(&loser), TokenStatus::Unassigned);
+        assert_eq!(f.status(&old), TokenStatus::Revoked);
+        // No attempt left in flight on either side.
+        for id in [&user, &s.admin, &admin2] {
+            let lock = f.lock(id);
+            assert_eq!(
+                (lock.codes.pending, lock.passwords.pending, lock.locked),
+                (0, 0, false),
+                "round {round}: {id}"
+            );
+        }
     }
-    verify_chain(&s.bank.store().audit_chain().unwrap()).unwrap();
+    s.bank.verify_audit().unwrap();
     println!(
         "{label}: {rounds} competing exchanges: {rounds} committed once (first administrator {first_won}, second {second_won}), {rounds} Refusal::Conflict, never two active tokens"
     );
@@ -307,16 +444,12 @@ fn sqlite_competing_exchanges() {
     let dir = TempDir::new();
     let path = dir.path().join("bank.db");
     let options = SqliteOptions::default().with_durability(Durability::Normal);
-    let s = setup(
+    let f = setup(
         SqliteStore::open_with(&path, options.clone()).unwrap(),
         2 * 100 + 8,
     );
-    let second = Bank::new(
-        SqliteStore::open_with(&path, options).unwrap(),
-        Arc::new(s.clock.clone()),
-    )
-    .unwrap();
-    competing_exchanges("SQLite", &s, &second, 100);
+    let second = second_bank(&f, SqliteStore::open_with(&path, options).unwrap());
+    competing_exchanges("SQLite", &f, &second, 100);
 }
 
 // ----- child processes -----
@@ -376,7 +509,8 @@ fn double_use_child(db: &str) {
         SqliteStore::open_with(db, options).unwrap(),
         Arc::new(clock.clone()),
     )
-    .unwrap();
+    .unwrap()
+    .with_audit_key(key());
     let user = uid("W0002");
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
@@ -384,8 +518,8 @@ fn double_use_child(db: &str) {
         let line = line.unwrap();
         let (now, code) = line.split_once(' ').unwrap();
         clock.set(now.parse().unwrap());
-        let (ok, replayed) = tally(&race(&[&bank], 4, &user, code));
-        writeln!(out, "CHILD-RESULT {ok} {replayed}").unwrap();
+        let (ok, replayed, busy) = tally(&race(&[&bank], 4, &user, code));
+        writeln!(out, "CHILD-RESULT {ok} {replayed} {busy}").unwrap();
         out.flush().unwrap();
     }
 }
@@ -416,7 +550,11 @@ fn crash_child(db: &str) {
     let t0: u64 = std::env::var("OTP_STORE_T0").unwrap().parse().unwrap();
     let mut rng = Rng(std::env::var("OTP_STORE_SEED").unwrap().parse().unwrap());
     let clock = SimClock::new(t0);
-    let bank = Bank::new(SqliteStore::open(db).unwrap(), Arc::new(clock.clone())).unwrap();
+    let bank = Bank::new(SqliteStore::open(db).unwrap(), Arc::new(clock.clone()))
+        .unwrap()
+        .with_audit_key(key());
+    // The tokens' side: their seeds, read from the file directly.
+    let tokens = SqliteStore::open(db).unwrap();
     let admin = uid("W0001");
     let users: Vec<UserId> = std::iter::once("W0002").chain(USERS).map(uid).collect();
     let mut out = std::io::stdout();
@@ -425,9 +563,9 @@ fn crash_child(db: &str) {
         clock.advance(30);
         let now = clock.now();
         let user = &users[rng.below(users.len() as u64) as usize];
-        let store = bank.store();
-        let current = store.user(user).unwrap().unwrap().token.unwrap();
-        let code = code_at(store, &current, now);
+        let records = bank.records();
+        let current = records.user(user).unwrap().unwrap().token.unwrap();
+        let code = code_at(&tokens, &current, now);
         if rng.below(2) == 0 {
             bank.login(user, &code).unwrap();
             writeln!(out, "FLOOR {current} {}", now / 30 + 1).unwrap();
@@ -439,12 +577,17 @@ fn crash_child(db: &str) {
                 .unwrap();
             let new = loop {
                 let candidate = stock_serial(rng.below(CRASH_STOCK as u64) as usize + 1);
-                if store.token(&candidate).unwrap().unwrap().status == TokenStatus::Unassigned {
+                if records.token_status(&candidate).unwrap() == Some(TokenStatus::Unassigned) {
                     break candidate;
                 }
             };
             step5
-                .confirm(&bank, new.as_str(), &code_at(store, &new, now), &approval())
+                .confirm(
+                    &bank,
+                    new.as_str(),
+                    &code_at(&tokens, &new, now),
+                    &approval(),
+                )
                 .unwrap();
             writeln!(out, "EXCHANGED {user} {new}").unwrap();
         }
@@ -463,14 +606,24 @@ fn check_after_crash(
     let store = SqliteStore::open(path)
         .unwrap_or_else(|e| panic!("the file does not open after a kill: {e}"));
     for user in users {
-        let bound = store.user(user).unwrap().unwrap().token;
-        let bound = bound.unwrap_or_else(|| panic!("{user} has no active token"));
+        let record = store.user(user).unwrap().unwrap();
+        let bound = record
+            .token
+            .unwrap_or_else(|| panic!("{user} has no active token"));
         assert_eq!(
             store.token(&bound).unwrap().unwrap().status,
             TokenStatus::Assigned(user.clone())
         );
+        // A kill between reserving an attempt and settling it leaves it in
+        // flight (counted as wrong once stale); never a lock.
+        assert!(!record.lock.locked, "{user}: {:?}", record.lock);
     }
-    verify_chain(&store.audit_chain().unwrap()).unwrap();
+    verify_chain(
+        &store.audit_chain().unwrap(),
+        &key(),
+        store.audit_head().unwrap(),
+    )
+    .unwrap();
     drop(store);
     // Raw reads for the whole-table invariants.
     let conn = rusqlite::Connection::open(path).unwrap();
@@ -738,7 +891,8 @@ fn newer_schema_is_refused_and_older_is_upgraded() {
     conn.execute_batch(
         "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;
          INSERT INTO schema_version VALUES (1);
-         INSERT INTO users (id, name, authority) VALUES ('W0001', 'しんきん太郎', 'administrator');",
+         INSERT INTO users (id, name, authority) VALUES ('W0001', 'しんきん太郎', 'administrator');
+         INSERT INTO users (id, name, authority, lock_failures, locked) VALUES ('W0002', 'しんきん花子', 'general', 3, 1);",
     )
     .unwrap();
     conn.pragma_update(None, "application_id", otp_store::SQLITE_APPLICATION_ID)
@@ -749,7 +903,16 @@ fn newer_schema_is_refused_and_older_is_upgraded() {
         store.schema_version().unwrap(),
         otp_store::SQLITE_SCHEMA_VERSION
     );
-    assert_eq!(store.users(0, 5).unwrap().total, 1);
+    assert_eq!(store.users(0, 5).unwrap().total, 2);
+    assert_eq!(
+        store.user(&uid("W0001")).unwrap().unwrap().lock,
+        IdLock::default()
+    );
+    let mut locked = IdLock::default();
+    locked.codes.failures = 3;
+    locked.locked = true;
+    assert_eq!(store.user(&uid("W0002")).unwrap().unwrap().lock, locked);
+    assert_eq!(store.audit_head().unwrap(), None);
     drop(store);
     let conn = rusqlite::Connection::open(&old).unwrap();
     let index: i64 = conn
@@ -760,6 +923,362 @@ fn newer_schema_is_refused_and_older_is_upgraded() {
         )
         .unwrap();
     assert_eq!(index, 1);
+}
+
+// ----- upgrades -----
+
+/// The records of an otp-store of schema version 2: three version-1 audit
+/// records (JSON, unkeyed SHA-256) and two users whose locks were
+/// `lock_failures`/`locked`.
+struct OldFile {
+    audit: Vec<OldRow>,
+    entries: Vec<AuditEntry>,
+}
+
+/// An audit row of version 1: (seq, at, target, entry JSON, prev_hash,
+/// hash).
+type OldRow = (i64, i64, Option<String>, String, [u8; 32], [u8; 32]);
+
+fn old_file() -> OldFile {
+    let (w1, w2) = (uid("W0001"), uid("W0002"));
+    let mut import = AuditEntry::new(START, "vendor", None, Action::Import);
+    import.reason = Some("8 tokens".into());
+    let entries = vec![
+        import,
+        AuditEntry::new(START + 10, "W0001", Some(&w1), Action::UserUpdate),
+        AuditEntry::new(START + 20, "W0002", Some(&w2), Action::Login).refused("wrong-code"),
+    ];
+    let mut prev = [0u8; 32];
+    let mut audit = Vec::new();
+    for (seq, e) in (1u64..).zip(&entries) {
+        let (json, hash) = support::v1_seal(seq, &prev, e);
+        audit.push((
+            seq.cast_signed(),
+            e.at.cast_signed(),
+            e.target.as_ref().map(|t| t.as_str().to_owned()),
+            json,
+            prev,
+            hash,
+        ));
+        prev = hash;
+    }
+    OldFile { audit, entries }
+}
+
+/// What an upgraded store must show: the old locks as code failures, the
+/// version-1 records as they were (and their head), version-2 records
+/// chained after them under the key, the whole chain verified.
+fn upgraded_store_keeps_and_extends_the_chain<S: Store>(store: S, old: &OldFile) {
+    let lock = |u: &str| store.user(&uid(u)).unwrap().unwrap().lock;
+    let mut expected = IdLock::default();
+    expected.codes.failures = 2;
+    assert_eq!(lock("W0001"), expected);
+    expected.codes.failures = 6;
+    expected.locked = true;
+    assert_eq!(lock("W0002"), expected);
+    let chain = store.audit_chain().unwrap();
+    assert_eq!(chain.len(), 3);
+    for (r, e) in chain.iter().zip(&old.entries) {
+        assert_eq!((&r.entry, r.format), (e, AuditFormat::V1));
+    }
+    let head = store.audit_head().unwrap();
+    assert_eq!(
+        head,
+        Some(AuditHead {
+            seq: 3,
+            hash: old.audit[2].5
+        })
+    );
+    verify_chain(&chain, &key(), head).unwrap();
+    let history = store.audit(Some(&uid("W0002")), 0, u64::MAX).unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].format, AuditFormat::V1);
+    // Version-2 records follow, through the store and through a bank.
+    let next = store
+        .append_audit(
+            &AuditEntry::new(START + 30, "vendor", None, Action::Import),
+            &key(),
+        )
+        .unwrap();
+    assert_eq!(
+        (next.seq, next.prev_hash, next.format),
+        (4, old.audit[2].5, AuditFormat::V2)
+    );
+    let bank = Bank::new(store, Arc::new(SimClock::new(START + 60)))
+        .unwrap()
+        .with_audit_key(key())
+        .with_hash_cost(HashCost::TESTING);
+    bank.enroll_user(
+        &branch(),
+        &uid("W0003"),
+        "第二管理者",
+        Authority::Administrator,
+    )
+    .unwrap();
+    bank.branch_unlock(&branch(), &uid("W0002")).unwrap();
+    assert!(
+        !bank
+            .records()
+            .user(&uid("W0002"))
+            .unwrap()
+            .unwrap()
+            .lock
+            .locked
+    );
+    assert_eq!(bank.verify_audit().unwrap(), 6);
+    let chain = bank.records().audit_chain().unwrap();
+    assert_eq!(
+        chain.iter().map(|r| r.format).collect::<Vec<_>>(),
+        [
+            AuditFormat::V1,
+            AuditFormat::V1,
+            AuditFormat::V1,
+            AuditFormat::V2,
+            AuditFormat::V2,
+            AuditFormat::V2
+        ]
+    );
+    // The keyed records do not verify under another key; the unkeyed
+    // prefix does not depend on it.
+    let head = bank.records().audit_head().unwrap();
+    assert_eq!(
+        verify_chain(&chain, &otp_exchange::AuditKey::new([1; 32]), head),
+        Err(AuditError::Altered { seq: 4 })
+    );
+}
+
+/// A file of schema version 2 with version-1 audit records opens, is
+/// upgraded to version 3 in place, keeps its records and chains new ones
+/// after them.
+#[test]
+fn version_2_file_is_upgraded_with_its_audit_chain() {
+    let dir = TempDir::new();
+    let path = dir.path().join("v2.db");
+    let old = old_file();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(include_str!("../sql/sqlite_v1.sql"))
+        .unwrap();
+    conn.execute_batch(include_str!("../sql/sqlite_v2.sql"))
+        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT;
+         INSERT INTO schema_version VALUES (2);
+         INSERT INTO users (id, name, authority, lock_failures, locked)
+             VALUES ('W0001', 'しんきん太郎', 'administrator', 2, 0),
+                    ('W0002', 'しんきん花子', 'general', 6, 1);",
+    )
+    .unwrap();
+    for (seq, at, target, json, prev, hash) in &old.audit {
+        conn.execute(
+            "INSERT INTO audit (seq, at, target, entry, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![seq, at, target, json, prev.as_slice(), hash.as_slice()],
+        )
+        .unwrap();
+    }
+    conn.pragma_update(None, "application_id", otp_store::SQLITE_APPLICATION_ID)
+        .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    upgraded_store_keeps_and_extends_the_chain(store, &old);
+    // As stored: version 1's JSON without a body, version 2's bytes with
+    // an empty entry; the old lock columns are gone.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows: Vec<(i64, String, Option<Vec<u8>>)> = conn
+        .prepare("SELECT seq, entry, body FROM audit ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (seq, entry, body) in rows {
+        if seq <= 3 {
+            assert!(entry.starts_with('{') && body.is_none(), "{seq}");
+        } else {
+            assert!(entry.is_empty() && body.is_some(), "{seq}");
+        }
+    }
+    let old_columns: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('users') WHERE name IN ('lock_failures', 'locked')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_columns, 0);
+}
+
+// ----- tampering -----
+
+/// Edits behind the store's back are found: an edited `target` or `at`
+/// copy makes every read that returns the row `Corrupt` (the chain's read
+/// returns every row, so `Bank::verify_audit` always finds it), an edited
+/// record with consistent copies fails its MAC, a removed last record
+/// fails the stored head, garbage is `Corrupt`, never a panic.
+///
+/// `make` opens another handle on the same store; `exec` runs SQL on its
+/// tables, named `{audit}`, `{users}` and `{head}`.
+fn tampering_is_found<S: Store>(make: impl Fn() -> S, exec: impl Fn(&str)) {
+    let store = make();
+    let bank = Bank::new(make(), Arc::new(SimClock::new(START)))
+        .unwrap()
+        .with_audit_key(key());
+    let (a, b) = (uid("W0002"), uid("W0005"));
+    for (at, target) in [
+        (100, Some(&a)),
+        (200, Some(&b)),
+        (300, Some(&a)),
+        (400, None),
+        (500, Some(&a)),
+    ] {
+        store
+            .append_audit(&AuditEntry::new(at, "W0001", target, Action::Login), &key())
+            .unwrap();
+    }
+    let seqs = |r: Result<Vec<otp_exchange::AuditRecord>, StoreError>| {
+        r.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>()
+    };
+    let corrupt = |r: Result<Vec<otp_exchange::AuditRecord>, StoreError>, what: &str| {
+        assert!(matches!(r, Err(StoreError::Corrupt(_))), "{what}: {r:?}");
+    };
+    let chain_corrupt = |what: &str| {
+        corrupt(store.audit_chain(), what);
+        assert!(
+            matches!(
+                bank.verify_audit(),
+                Err(AuditCheckError::Store(StoreError::Corrupt(_)))
+            ),
+            "{what}"
+        );
+    };
+    let intact = || {
+        assert_eq!(seqs(store.audit(Some(&a), 0, u64::MAX)), [1, 3, 5]);
+        assert_eq!(bank.verify_audit().unwrap(), 5);
+    };
+    intact();
+
+    // The target copy of a W0002 record edited to W0005: W0005's history,
+    // the whole history and the chain's read refuse it.
+    exec("UPDATE {audit} SET target = 'W0005' WHERE seq = 3");
+    corrupt(
+        store.audit(Some(&b), 0, u64::MAX),
+        "target: W0005's history",
+    );
+    corrupt(store.audit(None, 0, u64::MAX), "target: all");
+    chain_corrupt("target");
+    exec("UPDATE {audit} SET target = NULL WHERE seq = 3");
+    corrupt(store.audit(None, 250, 350), "target NULL");
+    chain_corrupt("target NULL");
+    exec("UPDATE {audit} SET target = 'W0002' WHERE seq = 3");
+    intact();
+
+    // The time copy edited, within or into a range read.
+    exec("UPDATE {audit} SET at = at + 1 WHERE seq = 3");
+    corrupt(store.audit(Some(&a), 0, u64::MAX), "at + 1");
+    corrupt(store.audit(Some(&a), 300, 301), "at + 1, narrow");
+    chain_corrupt("at + 1");
+    exec("UPDATE {audit} SET at = 250 WHERE seq = 3");
+    corrupt(store.audit(Some(&a), 200, 260), "at moved into a range");
+    corrupt(
+        store.audit(None, 200, 260),
+        "at moved into a range, all users",
+    );
+    exec("UPDATE {audit} SET at = 300 WHERE seq = 3");
+    intact();
+
+    // A record replaced by another's bytes, its copies edited to match:
+    // it reads, but its MAC does not verify.
+    exec(
+        "UPDATE {audit} SET body = (SELECT body FROM {audit} WHERE seq = 5), at = 500 WHERE seq = 3",
+    );
+    assert_eq!(seqs(store.audit(Some(&a), 0, u64::MAX)), [1, 3, 5]);
+    assert_eq!(
+        bank.verify_audit(),
+        Err(AuditCheckError::Chain(AuditError::Altered { seq: 3 }))
+    );
+    // Garbage bytes.
+    exec("UPDATE {audit} SET body = '\\x02' WHERE seq = 3");
+    chain_corrupt("garbage body");
+
+    // The last record removed: the stored head says so.
+    exec("DELETE FROM {audit} WHERE seq = 3");
+    exec("DELETE FROM {audit} WHERE seq = 5");
+    assert_eq!(store.audit_chain().unwrap().len(), 3);
+    assert!(matches!(
+        bank.verify_audit(),
+        Err(AuditCheckError::Chain(AuditError::Broken { seq: 4 }))
+    ));
+    exec("DELETE FROM {audit} WHERE seq > 2");
+    assert_eq!(
+        bank.verify_audit(),
+        Err(AuditCheckError::Chain(AuditError::Truncated {
+            head: 5,
+            last: 2
+        }))
+    );
+    // The head row removed: reads and appends refuse.
+    exec("DELETE FROM {head}");
+    assert!(matches!(store.audit_head(), Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        store.append_audit(&AuditEntry::new(600, "W0001", None, Action::Login), &key()),
+        Err(StoreError::Corrupt(_))
+    ));
+
+    // An ID lock that is not the canonical text.
+    store
+        .put_user(
+            &otp_exchange::UserRecord::new(a.clone(), "n", Authority::General),
+            &AuditEntry::new(600, "W0001", Some(&a), Action::UserUpdate),
+            &key(),
+        )
+        .unwrap_err();
+    exec("INSERT INTO {head} (id, seq, hash) SELECT 1, seq, hash FROM {audit} WHERE seq = 2");
+    store
+        .put_user(
+            &otp_exchange::UserRecord::new(a.clone(), "n", Authority::General),
+            &AuditEntry::new(600, "W0001", Some(&a), Action::UserUpdate),
+            &key(),
+        )
+        .unwrap();
+    for bad in [
+        "v1 1 2",
+        "v1 01 0 0 0 0 0 0 0 0",
+        "",
+        "v1 0 0 0 0 0 0 2 0 0",
+    ] {
+        exec(&format!(
+            "UPDATE {{users}} SET id_lock = '{bad}' WHERE id = 'W0002'"
+        ));
+        assert!(
+            matches!(store.user(&a), Err(StoreError::Corrupt(_))),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(store.users(0, 10), Err(StoreError::Corrupt(_))),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn sqlite_tampering_is_found() {
+    let dir = TempDir::new();
+    let path = dir.path().join("bank.db");
+    drop(SqliteStore::open(&path).unwrap());
+    tampering_is_found(
+        || SqliteStore::open(&path).unwrap(),
+        |sql| {
+            let sql = sql
+                .replace("{audit}", "audit")
+                .replace("{users}", "users")
+                .replace("{head}", "audit_head")
+                .replace("'\\x02'", "X'02'");
+            rusqlite::Connection::open(&path)
+                .unwrap()
+                .execute_batch(&sql)
+                .unwrap();
+        },
+    );
 }
 
 // ----- PostgreSQL -----
@@ -774,15 +1293,9 @@ mod pg_tests {
     fn postgres_double_use_2_pools() {
         let schema = pg::schema();
         let _drop = pg::drop_later(&schema);
-        let s = setup(pg::store_on(&schema, 4), 4);
-        let second = Bank::new(pg::store_on(&schema, 4), Arc::new(s.clock.clone())).unwrap();
-        double_use(
-            "PostgreSQL, 2 pools",
-            &[&s.bank, &second],
-            4,
-            &s.clock,
-            &s.general,
-        );
+        let f = setup(pg::store_on(&schema, 4), 4);
+        let second = second_bank(&f, pg::store_on(&schema, 4));
+        double_use("PostgreSQL, 2 pools", &f, &[&f.s.bank, &second], 4);
     }
 
     #[test]
@@ -790,9 +1303,9 @@ mod pg_tests {
     fn postgres_competing_exchanges() {
         let schema = pg::schema();
         let _drop = pg::drop_later(&schema);
-        let s = setup(pg::store_on(&schema, 4), 2 * 100 + 8);
-        let second = Bank::new(pg::store_on(&schema, 4), Arc::new(s.clock.clone())).unwrap();
-        competing_exchanges("PostgreSQL", &s, &second, 100);
+        let f = setup(pg::store_on(&schema, 4), 2 * 100 + 8);
+        let second = second_bank(&f, pg::store_on(&schema, 4));
+        competing_exchanges("PostgreSQL", &f, &second, 100);
     }
 
     #[test]
@@ -833,5 +1346,65 @@ mod pg_tests {
         )
         .unwrap_err();
         assert!(matches!(err, OpenError::InvalidOption(_)), "{err:?}");
+    }
+
+    /// Runs `sql` in `schema`, with the tables' names filled in.
+    fn exec_in(schema: &str, sql: &str) {
+        let sql = sql
+            .replace("{audit}", "otp_audit")
+            .replace("{users}", "otp_users")
+            .replace("{head}", "otp_audit_head");
+        let mut c = ::postgres::Client::connect(&support::pg_url(), ::postgres::NoTls).unwrap();
+        c.batch_execute(&format!("SET search_path TO {schema}; {sql}"))
+            .unwrap();
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/pg-test-server.sh, then cargo test -p otp-store -- --ignored"]
+    fn postgres_tampering_is_found() {
+        let schema = pg::schema();
+        let _drop = pg::drop_later(&schema);
+        tampering_is_found(|| pg::store_on(&schema, 2), |sql| exec_in(&schema, sql));
+    }
+
+    /// A schema of version 2 with version-1 audit records is upgraded to
+    /// version 3 when connected to, keeps its records and chains new ones
+    /// after them.
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/pg-test-server.sh, then cargo test -p otp-store -- --ignored"]
+    fn postgres_version_2_schema_is_upgraded_with_its_audit_chain() {
+        let schema = pg::schema();
+        let _drop = pg::drop_later(&schema);
+        let old = old_file();
+        let mut c = ::postgres::Client::connect(&support::pg_url(), ::postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "CREATE SCHEMA {schema}; SET search_path TO {schema};
+             {}
+             {}
+             CREATE TABLE otp_schema_version (version BIGINT NOT NULL);
+             INSERT INTO otp_schema_version (version) VALUES (2);
+             INSERT INTO otp_users (id, name, authority, lock_failures, locked)
+                 VALUES ('W0001', 'しんきん太郎', 'administrator', 2, FALSE),
+                        ('W0002', 'しんきん花子', 'general', 6, TRUE);",
+            include_str!("../sql/postgres_v1.sql"),
+            include_str!("../sql/postgres_v2.sql"),
+        ))
+        .unwrap();
+        for (seq, at, target, json, prev, hash) in &old.audit {
+            c.execute(
+                "INSERT INTO otp_audit (seq, at, target, entry, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[seq, at, target, json, &prev.as_slice(), &hash.as_slice()],
+            )
+            .unwrap();
+            c.execute(
+                "UPDATE otp_audit_head SET seq = $1, hash = $2",
+                &[seq, &hash.as_slice()],
+            )
+            .unwrap();
+        }
+        drop(c);
+        let store = pg::store_on(&schema, 2);
+        assert_eq!(store.schema_version().unwrap(), 3);
+        upgraded_store_keeps_and_extends_the_chain(store, &old);
     }
 }

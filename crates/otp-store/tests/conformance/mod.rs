@@ -2,16 +2,22 @@
 //! against every backend by [`conformance_suite!`]: the in-memory
 //! reference store, SQLite and PostgreSQL must behave the same.
 //!
-//! Each function takes a fresh, empty store.
+//! Each function takes a fresh, empty store. Store-level changes are built
+//! with the `for_test` constructors of otp-exchange's `test-util` feature;
+//! every chain is verified under the suite's fixed key and against the
+//! stored head.
 
 use otp_core::{Algorithm, Digits, Secret, TimeStep, TokenState};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
 use otp_exchange::{
-    Action, AuditEntry, Authority, HashCost, IdLock, Password, PasswordHash, Refusal, Store,
-    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord, Which,
-    verify_chain,
+    Action, Attempts, AuditEntry, AuditFormat, AuditHead, AuditRecord, Authority,
+    BranchAuthorization, HashCost, IdLock, LockChange, Password, PasswordHash, Refusal, Store,
+    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord, Verification,
+    Which, verify_chain,
 };
 use otp_token::{Profile, SeedRecord, SerialNumber, TokenKind};
+
+use crate::support::key;
 
 /// The seed's start: 2020-10-01 09:30 JST.
 pub const START: u64 = 1_601_512_200;
@@ -28,14 +34,18 @@ macro_rules! conformance_suite {
             $(#[$attr])* #[test] fn put_user_keeps_binding_and_lock() { crate::conformance::put_user_keeps_binding_and_lock(&$make) }
             $(#[$attr])* #[test] fn tokens_round_trip_with_secret_and_profile() { crate::conformance::tokens_round_trip_with_secret_and_profile(&$make) }
             $(#[$attr])* #[test] fn add_tokens_is_all_or_nothing() { crate::conformance::add_tokens_is_all_or_nothing(&$make) }
-            $(#[$attr])* #[test] fn token_state_is_compare_and_set() { crate::conformance::token_state_is_compare_and_set(&$make) }
-            $(#[$attr])* #[test] fn verification_and_its_audit_are_saved_together() { crate::conformance::verification_and_its_audit_are_saved_together(&$make) }
-            $(#[$attr])* #[test] fn lock_is_compare_and_set() { crate::conformance::lock_is_compare_and_set(&$make) }
+            $(#[$attr])* #[test] fn verification_state_lock_and_audit_are_saved_together() { crate::conformance::verification_state_lock_and_audit_are_saved_together(&$make) }
+            $(#[$attr])* #[test] fn verification_is_refused_when_the_binding_changed() { crate::conformance::verification_is_refused_when_the_binding_changed(&$make) }
+            $(#[$attr])* #[test] fn verification_is_refused_when_state_or_lock_changed() { crate::conformance::verification_is_refused_when_state_or_lock_changed(&$make) }
+            $(#[$attr])* #[test] fn locks_are_compare_and_set_all_or_nothing() { crate::conformance::locks_are_compare_and_set_all_or_nothing(&$make) }
             $(#[$attr])* #[test] fn switch_registers_exchanges_and_unregisters() { crate::conformance::switch_registers_exchanges_and_unregisters(&$make) }
             $(#[$attr])* #[test] fn switch_conflicts_change_nothing() { crate::conformance::switch_conflicts_change_nothing(&$make) }
+            $(#[$attr])* #[test] fn switch_with_a_changed_lock_changes_nothing() { crate::conformance::switch_with_a_changed_lock_changes_nothing(&$make) }
             $(#[$attr])* #[test] fn audit_chain_verifies_and_filters() { crate::conformance::audit_chain_verifies_and_filters(&$make) }
+            $(#[$attr])* #[test] fn audit_head_moves_with_every_append_only() { crate::conformance::audit_head_moves_with_every_append_only(&$make) }
             $(#[$attr])* #[test] fn nonces_are_consumed_once() { crate::conformance::nonces_are_consumed_once(&$make) }
             $(#[$attr])* #[test] fn seed_scenario_end_to_end() { crate::conformance::seed_scenario_end_to_end($make) }
+            $(#[$attr])* #[test] fn seed_locks_and_unlocks_through_the_bank() { crate::conformance::seed_locks_and_unlocks_through_the_bank($make) }
         }
     };
 }
@@ -82,21 +92,153 @@ fn entry(at: u64, target: Option<&UserId>, action: Action) -> AuditEntry {
     AuditEntry::new(at, "W0001", target, action)
 }
 
-fn register(store: &impl Store, user: &UserId, n: u64) {
-    let state = TokenState {
-        floor: 53_383_741,
+/// Creates or replaces a user, audited.
+fn put(store: &impl Store, user: &UserRecord) -> AuditRecord {
+    let audit = entry(START, Some(&user.id), Action::UserUpdate);
+    let record = store.put_user(user, &audit, &key()).unwrap();
+    assert_eq!(record.entry, audit);
+    record
+}
+
+fn general(store: &impl Store, id: &UserId) {
+    put(
+        store,
+        &UserRecord::new(id.clone(), "しんきん太郎", Authority::General),
+    );
+}
+
+/// Adds tokens, audited.
+fn add(store: &impl Store, tokens: Vec<TokenEntry>) -> Result<AuditRecord, StoreError> {
+    store.add_tokens(tokens, &entry(START, None, Action::Import), &key())
+}
+
+/// The whole chain verifies under the key and ends at the stored head.
+fn check_chain(store: &impl Store) -> Vec<AuditRecord> {
+    let chain = store.audit_chain().unwrap();
+    let head = store.audit_head().unwrap();
+    verify_chain(&chain, &key(), head).unwrap();
+    assert_eq!(
+        head,
+        chain.last().map(|r| AuditHead {
+            seq: r.seq,
+            hash: r.hash
+        })
+    );
+    chain
+}
+
+fn lock_of(store: &impl Store, user: &UserId) -> IdLock {
+    store.user(user).unwrap().unwrap().lock
+}
+
+fn state_of(store: &impl Store, n: u64) -> TokenState {
+    store.token(&serial(n)).unwrap().unwrap().state
+}
+
+/// A lock with every field set (and distinct).
+fn busy_lock(base: u64) -> IdLock {
+    IdLock {
+        codes: Attempts {
+            failures: 1,
+            pending: 2,
+            pending_since: base + 3,
+        },
+        passwords: Attempts {
+            failures: 4,
+            pending: 5,
+            pending_since: base + 6,
+        },
+        locked: false,
+        unlock_day: base / 86_400,
+        unlocks: 2,
+    }
+}
+
+/// The lock with the largest value in every field.
+fn max_lock() -> IdLock {
+    let a = Attempts {
+        failures: u32::MAX,
+        pending: u32::MAX,
+        pending_since: u64::MAX,
+    };
+    IdLock {
+        codes: a,
+        passwords: a,
+        locked: true,
+        unlock_day: u64::MAX,
+        unlocks: u32::MAX,
+    }
+}
+
+/// Every lock that differs from `lock` in exactly one field.
+fn one_field_off(lock: IdLock) -> Vec<IdLock> {
+    let mut out = Vec::new();
+    for i in 0..9 {
+        let mut l = lock;
+        match i {
+            0 => l.codes.failures ^= 1,
+            1 => l.codes.pending ^= 1,
+            2 => l.codes.pending_since ^= 1,
+            3 => l.passwords.failures ^= 1,
+            4 => l.passwords.pending ^= 1,
+            5 => l.passwords.pending_since ^= 1,
+            6 => l.locked = !l.locked,
+            7 => l.unlock_day ^= 1,
+            _ => l.unlocks ^= 1,
+        }
+        assert_ne!(l, lock);
+        out.push(l);
+    }
+    out
+}
+
+/// Sets a user's lock through `update_locks`.
+fn set_lock(store: &impl Store, user: &UserId, lock: IdLock) {
+    let change = LockChange::for_test(user.clone(), lock_of(store, user), lock);
+    assert!(store.update_locks(&[change], &[], &key()).unwrap());
+    assert_eq!(lock_of(store, user), lock);
+}
+
+/// The state a registration leaves on token `n`.
+fn registered_state(n: u64) -> TokenState {
+    TokenState {
+        floor: 53_383_741 + n,
         drift: -1,
         ..TokenState::new()
-    };
-    store
-        .switch(&Switch {
-            user: user.clone(),
-            expect_current: None,
-            revoke: None,
-            bind: Some((serial(n), state)),
-            audit: entry(START, Some(user), Action::Register).with_new(Some(&serial(n))),
-        })
+    }
+}
+
+fn register(store: &impl Store, user: &UserId, n: u64) {
+    let audit = entry(START, Some(user), Action::Register).with_new(Some(&serial(n)));
+    let record = store
+        .switch(
+            &Switch::for_test(
+                user.clone(),
+                None,
+                None,
+                Some((serial(n), registered_state(n))),
+                Vec::new(),
+                audit.clone(),
+            ),
+            &key(),
+        )
         .unwrap();
+    assert_eq!(record.entry, audit);
+}
+
+/// Everything a write could touch.
+fn snapshot(store: &impl Store, users: &[&UserId], serials: &[u64]) -> String {
+    let mut out = String::new();
+    for u in users {
+        out.push_str(&format!("{:?}\n", store.user(u).unwrap()));
+    }
+    for n in serials {
+        let t = store.token(&serial(*n)).unwrap();
+        out.push_str(&format!("{:?}\n", t.map(|t| (t.status, t.state))));
+    }
+    out.push_str(&format!("{:?}\n", store.audit_chain().unwrap()));
+    out.push_str(&format!("{:?}", store.audit_head().unwrap()));
+    out
 }
 
 pub fn users_are_paged_in_id_order(store: &impl Store) {
@@ -105,13 +247,7 @@ pub fn users_are_paged_in_id_order(store: &impl Store) {
     // Byte order, as the reference store's `BTreeMap<UserId, _>`: upper
     // case before lower case, digits before letters.
     for id in ["W0005", "W0001", "a0001", "W0002", "B9", "W0010", "Z1"] {
-        store
-            .put_user(&UserRecord::new(
-                uid(id),
-                "しんきん太郎",
-                Authority::General,
-            ))
-            .unwrap();
+        general(store, &uid(id));
     }
     let page = store.users(0, 5).unwrap();
     assert_eq!(page.total, 7);
@@ -140,50 +276,47 @@ pub fn users_are_paged_in_id_order(store: &impl Store) {
         Some(PasswordHash::create(&Password::new("approve"), HashCost::TESTING).unwrap());
     admin.transfer_password =
         Some(PasswordHash::create(&Password::new("transfer"), HashCost::TESTING).unwrap());
-    store.put_user(&admin).unwrap();
+    put(store, &admin);
     assert_eq!(store.user(&uid("W0001")).unwrap().unwrap(), admin);
     assert_eq!(store.users(0, 100).unwrap().total, 7);
+    // Every put was audited.
+    assert_eq!(check_chain(store).len(), 8);
 }
 
 pub fn put_user_keeps_binding_and_lock(store: &impl Store) {
     let user = uid("W0002");
-    store
-        .put_user(&UserRecord::new(
-            user.clone(),
-            "しんきん太郎",
-            Authority::General,
-        ))
-        .unwrap();
-    store.add_tokens(vec![token(1)]).unwrap();
+    general(store, &user);
+    add(store, vec![token(1), token(2)]).unwrap();
     register(store, &user, 1);
-    let locked = IdLock {
-        failures: 6,
-        locked: true,
-    };
-    assert!(
-        store
-            .update_lock(&user, &IdLock::default(), &locked)
-            .unwrap()
-    );
-    // Replacing the user changes name, authority and passwords only.
+    let lock = busy_lock(START);
+    set_lock(store, &user, lock);
+    // Replacing the user changes name, authority and passwords only: the
+    // token and lock in the record given are not the stored ones.
     let mut again = UserRecord::new(user.clone(), "信金花子", Authority::Administrator);
     again.approval_password =
         Some(PasswordHash::create(&Password::new("p"), HashCost::TESTING).unwrap());
-    store.put_user(&again).unwrap();
+    again.token = Some(serial(2));
+    again.lock = IdLock::default();
+    let before = store.audit_chain().unwrap().len();
+    let record = put(store, &again);
+    assert_eq!(record.seq, before as u64 + 1);
     let got = store.user(&user).unwrap().unwrap();
     assert_eq!(got.name, "信金花子");
     assert_eq!(got.authority, Authority::Administrator);
     assert_eq!(got.approval_password, again.approval_password);
+    assert_eq!(got.transfer_password, None);
     assert_eq!(got.token, Some(serial(1)));
-    assert_eq!(got.lock, locked);
-    // A new user is stored as given.
+    assert_eq!(got.lock, lock);
+    assert_eq!(
+        store.token(&serial(2)).unwrap().unwrap().status,
+        TokenStatus::Unassigned
+    );
+    // A new user is stored as given, lock included.
     let mut fresh = UserRecord::new(uid("W0003"), "x", Authority::General);
-    fresh.lock = IdLock {
-        failures: 2,
-        locked: false,
-    };
-    store.put_user(&fresh).unwrap();
+    fresh.lock = max_lock();
+    put(store, &fresh);
     assert_eq!(store.user(&uid("W0003")).unwrap().unwrap(), fresh);
+    check_chain(store);
 }
 
 pub fn tokens_round_trip_with_secret_and_profile(store: &impl Store) {
@@ -218,7 +351,7 @@ pub fn tokens_round_trip_with_secret_and_profile(store: &impl Store) {
         locked: true,
     };
     let expected = [plain.duplicate(), rich.duplicate(), event.duplicate()];
-    store.add_tokens(vec![plain, rich, event]).unwrap();
+    add(store, vec![plain, rich, event]).unwrap();
     for e in &expected {
         same_token(&store.token(&e.serial).unwrap().unwrap(), e);
     }
@@ -230,12 +363,12 @@ pub fn tokens_round_trip_with_secret_and_profile(store: &impl Store) {
 }
 
 pub fn add_tokens_is_all_or_nothing(store: &impl Store) {
-    store.add_tokens(vec![token(1), token(2)]).unwrap();
-    store.add_tokens(Vec::new()).unwrap();
-    // One serial already present: none of the batch is added.
-    let err = store
-        .add_tokens(vec![token(3), token(2), token(4)])
-        .unwrap_err();
+    let first = add(store, vec![token(1), token(2)]).unwrap();
+    assert_eq!((first.seq, first.entry.action), (1, Action::Import));
+    add(store, Vec::new()).unwrap();
+    // One serial already present: none of the batch is added, nothing
+    // audited.
+    let err = add(store, vec![token(3), token(2), token(4)]).unwrap_err();
     assert!(
         matches!(err, StoreError::Duplicate(ref m) if m.contains("●")),
         "{err:?}"
@@ -243,159 +376,392 @@ pub fn add_tokens_is_all_or_nothing(store: &impl Store) {
     assert!(store.token(&serial(3)).unwrap().is_none());
     assert!(store.token(&serial(4)).unwrap().is_none());
     // A serial twice in the batch: none added either.
-    let err = store
-        .add_tokens(vec![token(5), token(6), token(5)])
-        .unwrap_err();
+    let err = add(store, vec![token(5), token(6), token(5)]).unwrap_err();
     assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
     assert!(store.token(&serial(5)).unwrap().is_none());
     assert!(store.token(&serial(6)).unwrap().is_none());
-    // The error names no secret and shows the serial masked only.
-    assert!(!err.to_string().contains(serial(5).as_str()));
-    store.add_tokens(vec![token(3)]).unwrap();
-    assert_eq!(
-        store.token(&serial(3)).unwrap().unwrap().status,
-        TokenStatus::Unassigned
-    );
+    assert_eq!(check_chain(store).len(), 2);
 }
 
-pub fn verification_and_its_audit_are_saved_together(store: &impl Store) {
-    store.add_tokens(vec![token(1)]).unwrap();
-    let s0 = store.token(&serial(1)).unwrap().unwrap().state;
-    let s1 = TokenState { floor: 7, ..s0 };
-    let entry = AuditEntry::new(1_000, "W0002", Some(&uid("W0002")), Action::Login);
-    let before = store.audit_chain().unwrap().len();
-    assert!(
-        store
-            .record_verification(&serial(1), &s0, &s1, &entry)
-            .unwrap()
-    );
-    assert_eq!(store.token(&serial(1)).unwrap().unwrap().state, s1);
-    let chain = store.audit_chain().unwrap();
-    assert_eq!(chain.len(), before + 1);
-    assert_eq!(chain.last().unwrap().entry, entry);
-    verify_chain(&chain).unwrap();
-    // A stale expectation saves neither the state nor the record.
-    let s2 = TokenState { floor: 8, ..s0 };
-    assert!(
-        !store
-            .record_verification(&serial(1), &s0, &s2, &entry)
-            .unwrap()
-    );
-    assert_eq!(store.token(&serial(1)).unwrap().unwrap().state, s1);
-    assert_eq!(store.audit_chain().unwrap().len(), before + 1);
-    // An unknown token is an error, not a silent no-op.
-    assert!(
-        store
-            .record_verification(&serial(9), &s0, &s1, &entry)
-            .is_err()
-    );
-    assert_eq!(store.audit_chain().unwrap().len(), before + 1);
-}
-
-pub fn token_state_is_compare_and_set(store: &impl Store) {
-    store.add_tokens(vec![token(1)]).unwrap();
-    let s0 = store.token(&serial(1)).unwrap().unwrap().state;
-    let s1 = TokenState {
-        floor: 53_383_742,
-        drift: 1,
-        failures: 0,
-        locked: false,
-    };
-    assert!(store.update_token_state(&serial(1), &s0, &s1).unwrap());
-    assert_eq!(store.token(&serial(1)).unwrap().unwrap().state, s1);
-    // A stale expectation (another server won): refused, nothing changed.
-    let s2 = TokenState {
-        floor: 53_383_743,
-        ..s1
-    };
-    assert!(!store.update_token_state(&serial(1), &s0, &s2).unwrap());
-    assert_eq!(store.token(&serial(1)).unwrap().unwrap().state, s1);
-    // Each field takes part in the comparison.
-    for stale in [
-        TokenState {
-            floor: s1.floor + 1,
-            ..s1
-        },
-        TokenState { drift: 0, ..s1 },
-        TokenState { failures: 1, ..s1 },
-        TokenState { locked: true, ..s1 },
-    ] {
-        assert!(!store.update_token_state(&serial(1), &stale, &s2).unwrap());
-    }
-    // Same-to-same succeeds (the row exists and matches).
-    assert!(store.update_token_state(&serial(1), &s1, &s1).unwrap());
-    // Extremes survive.
-    let extreme = TokenState {
-        floor: u64::MAX,
-        drift: i64::MIN,
-        failures: u32::MAX,
-        locked: true,
-    };
-    assert!(store.update_token_state(&serial(1), &s1, &extreme).unwrap());
-    assert_eq!(store.token(&serial(1)).unwrap().unwrap().state, extreme);
-    assert!(matches!(
-        store.update_token_state(&serial(9), &s0, &s1),
-        Err(StoreError::NotFound(_))
-    ));
-}
-
-pub fn lock_is_compare_and_set(store: &impl Store) {
+/// W0002 with token 1 registered and a lock with every field set.
+fn bound_user(store: &impl Store) -> UserId {
     let user = uid("W0002");
-    store
-        .put_user(&UserRecord::new(user.clone(), "n", Authority::General))
-        .unwrap();
-    let one = IdLock {
-        failures: 1,
-        locked: false,
+    general(store, &user);
+    add(store, vec![token(1), token(2), token(3), token(4)]).unwrap();
+    register(store, &user, 1);
+    set_lock(store, &user, busy_lock(START));
+    user
+}
+
+fn verification(
+    user: &UserId,
+    n: u64,
+    expected: TokenState,
+    lock: IdLock,
+    audit: Vec<AuditEntry>,
+) -> Verification {
+    let new_state = TokenState {
+        floor: expected.floor.wrapping_add(1),
+        drift: 1,
+        ..expected
     };
-    assert!(store.update_lock(&user, &IdLock::default(), &one).unwrap());
-    assert!(!store.update_lock(&user, &IdLock::default(), &one).unwrap());
-    let six = IdLock {
-        failures: u32::MAX,
+    let new_lock = IdLock {
+        codes: Attempts {
+            failures: 0,
+            pending: lock.codes.pending.saturating_sub(1),
+            ..lock.codes
+        },
+        ..lock
+    };
+    Verification::for_test(
+        serial(n),
+        expected,
+        new_state,
+        LockChange::for_test(user.clone(), lock, new_lock),
+        audit,
+    )
+}
+
+pub fn verification_state_lock_and_audit_are_saved_together(store: &impl Store) {
+    let user = bound_user(store);
+    let s0 = state_of(store, 1);
+    let l0 = lock_of(store, &user);
+    let login = entry(START + 30, Some(&user), Action::Login).with_old(Some(&serial(1)));
+    let locked = AuditEntry::new(START + 30, "policy", Some(&user), Action::Lock);
+    let v = verification(&user, 1, s0, l0, vec![login.clone(), locked.clone()]);
+    let before = store.audit_chain().unwrap().len();
+    assert!(store.record_verification(&v, &key()).unwrap());
+    assert_eq!(state_of(store, 1), *v.new_state());
+    assert_eq!(lock_of(store, &user), *v.lock().new_lock());
+    assert_eq!(
+        store.token(&serial(1)).unwrap().unwrap().status,
+        TokenStatus::Assigned(user.clone())
+    );
+    // Both records, in order, after everything before.
+    let chain = check_chain(store);
+    assert_eq!(chain.len(), before + 2);
+    assert_eq!(chain[before].entry, login);
+    assert_eq!(chain[before + 1].entry, locked);
+    assert!(chain.iter().all(|r| r.format == AuditFormat::V2));
+    // Saved once: the same verification again is stale.
+    let snap = snapshot(store, &[&user], &[1]);
+    assert!(!store.record_verification(&v, &key()).unwrap());
+    assert_eq!(snapshot(store, &[&user], &[1]), snap);
+    // A verification with no audit record and extreme values.
+    let s1 = state_of(store, 1);
+    let l1 = lock_of(store, &user);
+    let extreme = Verification::for_test(
+        serial(1),
+        s1,
+        TokenState {
+            floor: u64::MAX,
+            drift: i64::MIN,
+            failures: u32::MAX,
+            locked: true,
+        },
+        LockChange::for_test(user.clone(), l1, max_lock()),
+        Vec::new(),
+    );
+    assert!(store.record_verification(&extreme, &key()).unwrap());
+    assert_eq!(state_of(store, 1), *extreme.new_state());
+    assert_eq!(lock_of(store, &user), max_lock());
+    assert_eq!(check_chain(store).len(), before + 2);
+}
+
+pub fn verification_is_refused_when_the_binding_changed(store: &impl Store) {
+    let a = bound_user(store);
+    let b = uid("W0003");
+    general(store, &b);
+    register(store, &b, 2); // a has 1, b has 2; 3 and 4 in stock
+    let users = [&a, &b, &uid("W0099")];
+    let serials = [1, 2, 3, 4, 99];
+    let try_save = |v: &Verification| {
+        let before = snapshot(store, &users, &serials);
+        let saved = store.record_verification(v, &key()).unwrap();
+        if !saved {
+            assert_eq!(snapshot(store, &users, &serials), before, "nothing written");
+        }
+        saved
+    };
+    let la = lock_of(store, &a);
+    let lb = lock_of(store, &b);
+    let login = |u: &UserId| vec![entry(START + 60, Some(u), Action::Login)];
+    // Another user's token, a token in stock, an unknown token, an
+    // unknown user.
+    assert!(
+        !try_save(&verification(&a, 2, state_of(store, 2), la, login(&a))),
+        "b's token"
+    );
+    assert!(
+        !try_save(&verification(&b, 1, state_of(store, 1), lb, login(&b))),
+        "a's token"
+    );
+    assert!(
+        !try_save(&verification(&a, 3, state_of(store, 3), la, login(&a))),
+        "in stock"
+    );
+    assert!(
+        !try_save(&verification(&a, 99, state_of(store, 1), la, login(&a))),
+        "unknown token"
+    );
+    assert!(
+        !try_save(&verification(
+            &uid("W0099"),
+            1,
+            state_of(store, 1),
+            la,
+            login(&a)
+        )),
+        "unknown user"
+    );
+    // Decided while a held token 1; then a's token is exchanged for 3
+    // (1 revoked): the old verification is refused.
+    let decided = verification(&a, 1, state_of(store, 1), la, login(&a));
+    let exchanged = Switch::for_test(
+        a.clone(),
+        Some(serial(1)),
+        Some(serial(1)),
+        Some((serial(3), registered_state(3))),
+        Vec::new(),
+        entry(START + 60, Some(&a), Action::Exchange),
+    );
+    store.switch(&exchanged, &key()).unwrap();
+    assert!(!try_save(&decided), "token revoked, user's token changed");
+    // Decided while b held token 2; then b's token is unregistered.
+    let decided = verification(&b, 2, state_of(store, 2), lb, login(&b));
+    let unregistered = Switch::for_test(
+        b.clone(),
+        Some(serial(2)),
+        Some(serial(2)),
+        None,
+        Vec::new(),
+        entry(START + 60, Some(&b), Action::Unregister),
+    );
+    store.switch(&unregistered, &key()).unwrap();
+    assert!(!try_save(&decided), "b has no token");
+    // b registers token 4; a verification decided for a on token 4 (which
+    // b now holds) is refused, one for b goes through.
+    register(store, &b, 4);
+    let lb = lock_of(store, &b);
+    assert!(
+        !try_save(&verification(&a, 4, state_of(store, 4), la, login(&a))),
+        "reassigned"
+    );
+    assert!(try_save(&verification(
+        &b,
+        4,
+        state_of(store, 4),
+        lb,
+        login(&b)
+    )));
+    // The new binding verifies.
+    assert!(try_save(&verification(
+        &a,
+        3,
+        state_of(store, 3),
+        la,
+        login(&a)
+    )));
+    check_chain(store);
+}
+
+pub fn verification_is_refused_when_state_or_lock_changed(store: &impl Store) {
+    let user = bound_user(store);
+    let users = [&user];
+    let s0 = state_of(store, 1);
+    let l0 = lock_of(store, &user);
+    let login = vec![entry(START + 60, Some(&user), Action::Login)];
+    let before = snapshot(store, &users, &[1]);
+    // Each field of the token state and of the lock takes part.
+    let states = [
+        TokenState {
+            floor: s0.floor + 1,
+            ..s0
+        },
+        TokenState {
+            drift: s0.drift + 1,
+            ..s0
+        },
+        TokenState {
+            failures: s0.failures + 1,
+            ..s0
+        },
+        TokenState {
+            locked: !s0.locked,
+            ..s0
+        },
+    ];
+    for (i, s) in states.into_iter().enumerate() {
+        let v = verification(&user, 1, s, l0, login.clone());
+        assert!(!store.record_verification(&v, &key()).unwrap(), "state {i}");
+        assert_eq!(snapshot(store, &users, &[1]), before, "state {i}");
+    }
+    for (i, l) in one_field_off(l0).into_iter().enumerate() {
+        let v = verification(&user, 1, s0, l, login.clone());
+        assert!(!store.record_verification(&v, &key()).unwrap(), "lock {i}");
+        assert_eq!(snapshot(store, &users, &[1]), before, "lock {i}");
+    }
+    // The lock changed between the decision and the save (another attempt
+    // reserved): refused; decided again on the new lock: saved.
+    let decided = verification(&user, 1, s0, l0, login.clone());
+    let reserved = IdLock {
+        codes: Attempts {
+            pending: l0.codes.pending + 1,
+            ..l0.codes
+        },
+        ..l0
+    };
+    set_lock(store, &user, reserved);
+    let before = snapshot(store, &users, &[1]);
+    assert!(!store.record_verification(&decided, &key()).unwrap());
+    assert_eq!(snapshot(store, &users, &[1]), before);
+    let again = verification(&user, 1, s0, reserved, login);
+    assert!(store.record_verification(&again, &key()).unwrap());
+    assert_eq!(lock_of(store, &user), *again.lock().new_lock());
+    check_chain(store);
+}
+
+pub fn locks_are_compare_and_set_all_or_nothing(store: &impl Store) {
+    let (a, b) = (uid("W0002"), uid("W0003"));
+    general(store, &a);
+    general(store, &b);
+    let users = [&a, &b];
+    let l0 = IdLock::default();
+    assert_eq!(lock_of(store, &a), l0);
+    let one = busy_lock(START);
+    let audit = |i: u64| entry(START + i, Some(&a), Action::Lock);
+    let change = |u: &UserId, from: IdLock, to: IdLock| LockChange::for_test(u.clone(), from, to);
+    let len = |store: &dyn Store| store.audit_chain().unwrap().len();
+    let start = len(store);
+    assert!(
+        store
+            .update_locks(&[change(&a, l0, one)], &[audit(1), audit(2)], &key())
+            .unwrap()
+    );
+    assert_eq!(lock_of(store, &a), one);
+    let chain = check_chain(store);
+    assert_eq!(chain.len(), start + 2);
+    assert_eq!(chain[start].entry, audit(1));
+    assert_eq!(chain[start + 1].entry, audit(2));
+    // Stale: refused, nothing written, nothing audited.
+    let before = snapshot(store, &users, &[]);
+    assert!(
+        !store
+            .update_locks(&[change(&a, l0, one)], &[audit(3)], &key())
+            .unwrap()
+    );
+    assert_eq!(snapshot(store, &users, &[]), before);
+    // Every field takes part in the comparison.
+    for (i, stale) in one_field_off(one).into_iter().enumerate() {
+        assert!(
+            !store
+                .update_locks(&[change(&a, stale, l0)], &[audit(3)], &key())
+                .unwrap(),
+            "field {i}"
+        );
+        assert_eq!(snapshot(store, &users, &[]), before, "field {i}");
+    }
+    // All or nothing: a's change holds, b's does not.
+    let two = IdLock {
         locked: true,
+        ..one
     };
     assert!(
         !store
-            .update_lock(
-                &user,
-                &IdLock {
-                    locked: true,
-                    ..one
-                },
-                &six
+            .update_locks(
+                &[change(&a, one, two), change(&b, one, two)],
+                &[audit(3)],
+                &key()
             )
             .unwrap()
     );
-    assert!(store.update_lock(&user, &one, &six).unwrap());
-    assert_eq!(store.user(&user).unwrap().unwrap().lock, six);
-    assert!(matches!(
-        store.update_lock(&uid("W0099"), &IdLock::default(), &one),
-        Err(StoreError::NotFound(_))
-    ));
+    assert_eq!(snapshot(store, &users, &[]), before);
+    assert!(
+        !store
+            .update_locks(
+                &[change(&b, l0, two), change(&a, l0, two)],
+                &[audit(3)],
+                &key()
+            )
+            .unwrap()
+    );
+    assert_eq!(snapshot(store, &users, &[]), before);
+    // An unknown user: NotFound, nothing written, whatever else holds.
+    for changes in [
+        vec![change(&a, one, two), change(&uid("W0099"), l0, two)],
+        vec![change(&uid("W0099"), l0, two), change(&a, l0, two)],
+    ] {
+        assert!(matches!(
+            store.update_locks(&changes, &[audit(3)], &key()),
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(snapshot(store, &users, &[]), before);
+    }
+    // Both hold: both written, in one step.
+    assert!(
+        store
+            .update_locks(
+                &[change(&a, one, two), change(&b, l0, max_lock())],
+                &[audit(3)],
+                &key()
+            )
+            .unwrap()
+    );
+    assert_eq!((lock_of(store, &a), lock_of(store, &b)), (two, max_lock()));
+    // Same to same holds (a check that the locks are unchanged); no change
+    // at all with audit entries appends them.
+    assert!(
+        store
+            .update_locks(&[change(&a, two, two)], &[], &key())
+            .unwrap()
+    );
+    assert!(store.update_locks(&[], &[audit(4)], &key()).unwrap());
+    let chain = check_chain(store);
+    assert_eq!(chain.last().unwrap().entry, audit(4));
+    assert_eq!(chain.len(), start + 4);
 }
 
 pub fn switch_registers_exchanges_and_unregisters(store: &impl Store) {
-    let user = uid("W0002");
-    store
-        .put_user(&UserRecord::new(user.clone(), "n", Authority::General))
-        .unwrap();
-    store.add_tokens(vec![token(1), token(2)]).unwrap();
+    let (admin, user) = (uid("W0001"), uid("W0002"));
+    put(
+        store,
+        &UserRecord::new(admin.clone(), "n", Authority::Administrator),
+    );
+    general(store, &user);
+    add(store, vec![token(1), token(2)]).unwrap();
+    let base = store.audit_chain().unwrap().len();
+    let admin_lock = busy_lock(START);
+    set_lock(store, &admin, admin_lock);
     let first = TokenState {
         floor: 100,
         drift: 2,
         ..TokenState::new()
     };
+    // The locks checked at commit are written with the switch.
+    let user_lock = IdLock {
+        unlocks: 1,
+        ..IdLock::default()
+    };
     let r = store
-        .switch(&Switch {
-            user: user.clone(),
-            expect_current: None,
-            revoke: None,
-            bind: Some((serial(1), first)),
-            audit: entry(START, Some(&user), Action::Register),
-        })
+        .switch(
+            &Switch::for_test(
+                user.clone(),
+                None,
+                None,
+                Some((serial(1), first)),
+                vec![
+                    LockChange::for_test(admin.clone(), admin_lock, admin_lock),
+                    LockChange::for_test(user.clone(), IdLock::default(), user_lock),
+                ],
+                entry(START, Some(&user), Action::Register),
+            ),
+            &key(),
+        )
         .unwrap();
-    assert_eq!(r.seq, 1);
+    assert_eq!(r.seq, base as u64 + 1);
     assert_eq!(store.user(&user).unwrap().unwrap().token, Some(serial(1)));
+    assert_eq!(lock_of(store, &user), user_lock);
+    assert_eq!(lock_of(store, &admin), admin_lock);
     let t1 = store.token(&serial(1)).unwrap().unwrap();
     assert_eq!(
         (t1.status, t1.state),
@@ -407,15 +773,19 @@ pub fn switch_registers_exchanges_and_unregisters(store: &impl Store) {
         ..TokenState::new()
     };
     let r = store
-        .switch(&Switch {
-            user: user.clone(),
-            expect_current: Some(serial(1)),
-            revoke: Some(serial(1)),
-            bind: Some((serial(2), second)),
-            audit: entry(START + 60, Some(&user), Action::Exchange),
-        })
+        .switch(
+            &Switch::for_test(
+                user.clone(),
+                Some(serial(1)),
+                Some(serial(1)),
+                Some((serial(2), second)),
+                vec![LockChange::for_test(user.clone(), user_lock, user_lock)],
+                entry(START + 60, Some(&user), Action::Exchange),
+            ),
+            &key(),
+        )
         .unwrap();
-    assert_eq!(r.seq, 2);
+    assert_eq!(r.seq, base as u64 + 2);
     assert_eq!(store.user(&user).unwrap().unwrap().token, Some(serial(2)));
     assert_eq!(
         store.token(&serial(1)).unwrap().unwrap().status,
@@ -428,146 +798,200 @@ pub fn switch_registers_exchanges_and_unregisters(store: &impl Store) {
     );
     // Unregister.
     store
-        .switch(&Switch {
-            user: user.clone(),
-            expect_current: Some(serial(2)),
-            revoke: Some(serial(2)),
-            bind: None,
-            audit: entry(START + 120, Some(&user), Action::Unregister),
-        })
+        .switch(
+            &Switch::for_test(
+                user.clone(),
+                Some(serial(2)),
+                Some(serial(2)),
+                None,
+                Vec::new(),
+                entry(START + 120, Some(&user), Action::Unregister),
+            ),
+            &key(),
+        )
         .unwrap();
     assert_eq!(store.user(&user).unwrap().unwrap().token, None);
     assert_eq!(
         store.token(&serial(2)).unwrap().unwrap().status,
         TokenStatus::Revoked
     );
-    let chain = store.audit_chain().unwrap();
-    assert_eq!(chain.len(), 3);
-    verify_chain(&chain).unwrap();
-    assert_eq!(chain[1].entry.action, Action::Exchange);
+    let chain = check_chain(store);
+    assert_eq!(chain.len(), base + 3);
+    assert_eq!(chain[base + 1].entry.action, Action::Exchange);
 }
 
-/// Everything a switch could touch.
-fn snapshot(store: &impl Store, users: &[&UserId], serials: &[u64]) -> String {
-    let mut out = String::new();
-    for u in users {
-        out.push_str(&format!("{:?}\n", store.user(u).unwrap()));
-    }
-    for n in serials {
-        let t = store.token(&serial(*n)).unwrap();
-        out.push_str(&format!("{:?}\n", t.map(|t| (t.status, t.state))));
-    }
-    out.push_str(&format!("{:?}", store.audit_chain().unwrap()));
-    out
+/// a -> 1, b -> 3, 2 revoked, 4 unassigned; both locks busy.
+fn two_bound_users(store: &impl Store) -> (UserId, UserId) {
+    let (a, b) = (uid("W0002"), uid("W0003"));
+    general(store, &a);
+    general(store, &b);
+    add(store, vec![token(1), token(2), token(3), token(4)]).unwrap();
+    register(store, &a, 1);
+    register(store, &b, 2);
+    store
+        .switch(
+            &Switch::for_test(
+                b.clone(),
+                Some(serial(2)),
+                Some(serial(2)),
+                Some((serial(3), TokenState::new())),
+                Vec::new(),
+                entry(START, Some(&b), Action::Exchange),
+            ),
+            &key(),
+        )
+        .unwrap();
+    set_lock(store, &a, busy_lock(START));
+    set_lock(store, &b, busy_lock(START + 1));
+    (a, b)
 }
 
 pub fn switch_conflicts_change_nothing(store: &impl Store) {
-    let (a, b) = (uid("W0002"), uid("W0003"));
-    for u in [&a, &b] {
-        store
-            .put_user(&UserRecord::new(u.clone(), "n", Authority::General))
-            .unwrap();
-    }
-    store
-        .add_tokens(vec![token(1), token(2), token(3), token(4)])
-        .unwrap();
-    register(store, &a, 1); // a has 1
-    register(store, &b, 2); // b has 2
-    // 3 revoked
-    store
-        .switch(&Switch {
-            user: b.clone(),
-            expect_current: Some(serial(2)),
-            revoke: Some(serial(2)),
-            bind: Some((serial(3), TokenState::new())),
-            audit: entry(START, Some(&b), Action::Exchange),
-        })
-        .unwrap();
-    store
-        .switch(&Switch {
-            user: b.clone(),
-            expect_current: Some(serial(3)),
-            revoke: Some(serial(3)),
-            bind: Some((serial(2), TokenState::new())),
-            audit: entry(START, Some(&b), Action::Exchange),
-        })
-        .unwrap_err();
-    // Now: a -> 1, b -> 3, 2 revoked, 4 unassigned.
+    let (a, b) = two_bound_users(store);
+    let (la, lb) = (lock_of(store, &a), lock_of(store, &b));
+    // A revoked token is never bound again.
+    assert_eq!(
+        store.switch(
+            &Switch::for_test(
+                b.clone(),
+                Some(serial(3)),
+                Some(serial(3)),
+                Some((serial(2), TokenState::new())),
+                Vec::new(),
+                entry(START, Some(&b), Action::Exchange),
+            ),
+            &key()
+        ),
+        Err(SwitchError::Conflict)
+    );
     let before = snapshot(store, &[&a, &b], &[1, 2, 3, 4]);
-    let good = Switch {
-        user: a.clone(),
-        expect_current: Some(serial(1)),
-        revoke: Some(serial(1)),
-        bind: Some((serial(4), TokenState::new())),
-        audit: entry(START + 30, Some(&a), Action::Exchange),
+    let audit = entry(START + 30, Some(&a), Action::Exchange);
+    let locks = vec![
+        LockChange::for_test(a.clone(), la, IdLock::default()),
+        LockChange::for_test(b.clone(), lb, lb),
+    ];
+    let make = |user: &UserId, expect: Option<u64>, revoke: Option<u64>, bind: Option<u64>| {
+        Switch::for_test(
+            user.clone(),
+            expect.map(serial),
+            revoke.map(serial),
+            bind.map(|n| (serial(n), TokenState::new())),
+            locks.clone(),
+            audit.clone(),
+        )
     };
+    let good = make(&a, Some(1), Some(1), Some(4));
     let conflicts = [
         // The user's binding changed since the decision.
-        Switch {
-            expect_current: None,
-            ..good.clone()
-        },
-        Switch {
-            expect_current: Some(serial(3)),
-            ..good.clone()
-        },
-        // The new token is not unassigned: another user's, revoked, unknown.
-        Switch {
-            bind: Some((serial(3), TokenState::new())),
-            ..good.clone()
-        },
-        Switch {
-            bind: Some((serial(2), TokenState::new())),
-            ..good.clone()
-        },
-        Switch {
-            bind: Some((serial(1), TokenState::new())),
-            ..good.clone()
-        },
-        Switch {
-            bind: Some((serial(99), TokenState::new())),
-            ..good.clone()
-        },
+        make(&a, None, Some(1), Some(4)),
+        make(&a, Some(3), Some(1), Some(4)),
+        // The new token is not unassigned: another user's, revoked,
+        // the user's own, unknown.
+        make(&a, Some(1), Some(1), Some(3)),
+        make(&a, Some(1), Some(1), Some(2)),
+        make(&a, Some(1), Some(1), Some(1)),
+        make(&a, Some(1), Some(1), Some(99)),
         // The old token is not assigned to this user.
-        Switch {
-            revoke: Some(serial(3)),
-            ..good.clone()
-        },
-        Switch {
-            revoke: Some(serial(4)),
-            ..good.clone()
-        },
-        Switch {
-            revoke: Some(serial(2)),
-            ..good.clone()
-        },
-        Switch {
-            revoke: Some(serial(98)),
-            ..good.clone()
-        },
+        make(&a, Some(1), Some(3), Some(4)),
+        make(&a, Some(1), Some(4), Some(4)),
+        make(&a, Some(1), Some(2), Some(4)),
+        make(&a, Some(1), Some(98), Some(4)),
         // An unknown user.
-        Switch {
-            user: uid("W0099"),
-            ..good.clone()
-        },
+        make(&uid("W0099"), Some(1), Some(1), Some(4)),
     ];
     for (i, c) in conflicts.iter().enumerate() {
-        assert_eq!(store.switch(c), Err(SwitchError::Conflict), "case {i}");
+        assert_eq!(
+            store.switch(c, &key()),
+            Err(SwitchError::Conflict),
+            "case {i}"
+        );
         assert_eq!(
             snapshot(store, &[&a, &b], &[1, 2, 3, 4]),
             before,
             "case {i}"
         );
     }
+    // A conflict is reported before a changed lock.
+    let stale_locks = Switch::for_test(
+        a.clone(),
+        None,
+        None,
+        Some((serial(4), TokenState::new())),
+        vec![LockChange::for_test(a.clone(), lb, la)],
+        audit.clone(),
+    );
+    assert_eq!(
+        store.switch(&stale_locks, &key()),
+        Err(SwitchError::Conflict)
+    );
+    assert_eq!(snapshot(store, &[&a, &b], &[1, 2, 3, 4]), before);
     // The same switch, right, goes through once; replayed, it conflicts.
-    store.switch(&good).unwrap();
-    assert_eq!(store.switch(&good), Err(SwitchError::Conflict));
+    store.switch(&good, &key()).unwrap();
+    assert_eq!(store.switch(&good, &key()), Err(SwitchError::Conflict));
     assert_eq!(store.user(&a).unwrap().unwrap().token, Some(serial(4)));
-    verify_chain(&store.audit_chain().unwrap()).unwrap();
+    assert_eq!(lock_of(store, &a), IdLock::default());
+    check_chain(store);
+}
+
+pub fn switch_with_a_changed_lock_changes_nothing(store: &impl Store) {
+    let (a, b) = two_bound_users(store);
+    let (la, lb) = (lock_of(store, &a), lock_of(store, &b));
+    let before = snapshot(store, &[&a, &b], &[1, 2, 3, 4]);
+    let audit = entry(START + 30, Some(&a), Action::Exchange);
+    let make = |locks: Vec<LockChange>| {
+        Switch::for_test(
+            a.clone(),
+            Some(serial(1)),
+            Some(serial(1)),
+            Some((serial(4), TokenState::new())),
+            locks,
+            audit.clone(),
+        )
+    };
+    let ch = |u: &UserId, from: IdLock, to: IdLock| LockChange::for_test(u.clone(), from, to);
+    let mut cases = Vec::new();
+    for stale in one_field_off(la) {
+        cases.push(vec![ch(&a, stale, la)]);
+        cases.push(vec![ch(&b, lb, lb), ch(&a, stale, la)]);
+    }
+    for stale in one_field_off(lb) {
+        cases.push(vec![ch(&a, la, IdLock::default()), ch(&b, stale, lb)]);
+    }
+    // An unknown operator's lock does not hold either.
+    cases.push(vec![ch(&a, la, la), ch(&uid("W0099"), la, la)]);
+    for (i, locks) in cases.into_iter().enumerate() {
+        assert_eq!(
+            store.switch(&make(locks), &key()),
+            Err(SwitchError::LockChanged),
+            "case {i}"
+        );
+        assert_eq!(
+            snapshot(store, &[&a, &b], &[1, 2, 3, 4]),
+            before,
+            "case {i}"
+        );
+    }
+    // Decided on the locks as they are: applied, new locks written.
+    let new_b = IdLock { locked: true, ..lb };
+    let r = store
+        .switch(
+            &make(vec![ch(&a, la, IdLock::default()), ch(&b, lb, new_b)]),
+            &key(),
+        )
+        .unwrap();
+    assert_eq!(r.entry, audit);
+    assert_eq!(store.user(&a).unwrap().unwrap().token, Some(serial(4)));
+    assert_eq!(
+        (lock_of(store, &a), lock_of(store, &b)),
+        (IdLock::default(), new_b)
+    );
+    check_chain(store);
 }
 
 pub fn audit_chain_verifies_and_filters(store: &impl Store) {
     assert!(store.audit_chain().unwrap().is_empty());
+    assert_eq!(store.audit_head().unwrap(), None);
+    verify_chain(&[], &key(), None).unwrap();
     let (a, b) = (uid("W0002"), uid("W0005"));
     let plan: [(u64, Option<&UserId>); 7] = [
         (100, Some(&a)),
@@ -582,14 +1006,30 @@ pub fn audit_chain_verifies_and_filters(store: &impl Store) {
         let e = entry(*at, *target, Action::Login)
             .with_old(Some(&serial(1)))
             .refused("wrong-code");
-        let r = store.append_audit(&e).unwrap();
+        let r = store.append_audit(&e, &key()).unwrap();
         assert_eq!(r.seq, i as u64 + 1);
         assert_eq!(r.entry, e);
+        assert_eq!(r.format, AuditFormat::V2);
+        assert_eq!(
+            store.audit_head().unwrap(),
+            Some(AuditHead {
+                seq: r.seq,
+                hash: r.hash
+            })
+        );
     }
-    let chain = store.audit_chain().unwrap();
+    let chain = check_chain(store);
     assert_eq!(chain.len(), plan.len());
-    verify_chain(&chain).unwrap();
-    let seqs = |v: Vec<otp_exchange::AuditRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
+    // Under another key, the chain does not verify.
+    assert!(
+        verify_chain(
+            &chain,
+            &otp_exchange::AuditKey::new([0x4c; 32]),
+            store.audit_head().unwrap()
+        )
+        .is_err()
+    );
+    let seqs = |v: Vec<AuditRecord>| v.iter().map(|r| r.seq).collect::<Vec<_>>();
     assert_eq!(
         seqs(store.audit(Some(&a), 0, u64::MAX).unwrap()),
         [1, 4, 5, 6]
@@ -620,6 +1060,57 @@ pub fn audit_chain_verifies_and_filters(store: &impl Store) {
     );
     // The stored records are exactly the chain's.
     assert_eq!(store.audit(None, 0, u64::MAX).unwrap(), chain);
+}
+
+pub fn audit_head_moves_with_every_append_only(store: &impl Store) {
+    let head = |store: &dyn Store| store.audit_head().unwrap().map(|h| h.seq);
+    assert_eq!(head(store), None);
+    let user = bound_user(store); // a put, an import, a switch, a lock change
+    assert_eq!(head(store), Some(3));
+    // Failures append nothing.
+    add(store, vec![token(1)]).unwrap_err();
+    let s0 = state_of(store, 1);
+    let l0 = lock_of(store, &user);
+    let stale = verification(
+        &user,
+        1,
+        s0,
+        IdLock::default(),
+        vec![entry(START, Some(&user), Action::Login)],
+    );
+    assert!(!store.record_verification(&stale, &key()).unwrap());
+    let stale_lock = LockChange::for_test(user.clone(), IdLock::default(), l0);
+    assert!(
+        !store
+            .update_locks(&[stale_lock], &[entry(START, None, Action::Lock)], &key())
+            .unwrap()
+    );
+    let conflict = Switch::for_test(
+        user.clone(),
+        None,
+        None,
+        Some((serial(2), TokenState::new())),
+        Vec::new(),
+        entry(START, Some(&user), Action::Register),
+    );
+    assert_eq!(store.switch(&conflict, &key()), Err(SwitchError::Conflict));
+    assert_eq!(head(store), Some(3));
+    // Each successful write appends its records and moves the head.
+    let two = vec![
+        entry(START, Some(&user), Action::Login),
+        entry(START, Some(&user), Action::Lock),
+    ];
+    assert!(
+        store
+            .record_verification(&verification(&user, 1, s0, l0, two), &key())
+            .unwrap()
+    );
+    assert_eq!(head(store), Some(5));
+    store
+        .append_audit(&entry(START, None, Action::Import), &key())
+        .unwrap();
+    assert_eq!(head(store), Some(6));
+    check_chain(store);
 }
 
 pub fn nonces_are_consumed_once(store: &impl Store) {
@@ -657,7 +1148,7 @@ pub fn seed_scenario_end_to_end<S: Store>(store: S) {
         .submit_code(&s.bank, &code)
         .unwrap();
     // The ticket survives the store (the nonce is consumed once).
-    let ticket = step5.ticket(&s.bank).unwrap();
+    let ticket = step5.into_ticket(&s.bank).unwrap();
     let step5 = match s.bank.resume(&s.admin, &ticket).unwrap() {
         otp_exchange::Pending::ExpectNewToken(st) => st,
         other @ otp_exchange::Pending::ExpectCurrentCode(_) => panic!("{other:?}"),
@@ -677,10 +1168,12 @@ pub fn seed_scenario_end_to_end<S: Store>(store: S) {
         .unwrap();
     assert_eq!((done.old_serial, done.new_serial), (Some(old), new));
     s.clock.advance(30);
+    // The old token's code is a wrong code for the new token (a login
+    // does not say which).
     let old_code = s.press(&old).unwrap();
     assert_eq!(
         s.bank.login(&user, &old_code).unwrap_err(),
-        Refusal::WrongCode(Which::Current)
+        Refusal::LoginFailed
     );
     let new_code = s.press(&new).unwrap();
     s.bank.login(&user, &new_code).unwrap();
@@ -689,10 +1182,101 @@ pub fn seed_scenario_end_to_end<S: Store>(store: S) {
         Refusal::Replayed(Which::Current)
     );
     assert_eq!(
-        s.bank.store().token(&old).unwrap().unwrap().status,
-        TokenStatus::Revoked
+        s.bank.records().token_status(&old).unwrap(),
+        Some(TokenStatus::Revoked)
     );
+    // The wrong code counted once and the right one cleared it; nothing
+    // is left in flight.
+    let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+    assert_eq!((lock.codes.failures, lock.codes.pending), (0, 0));
     let trail = s.bank.audit_trail(&s.admin, &user, 0, u64::MAX).unwrap();
     assert!(trail.iter().any(|r| r.entry.action == Action::Exchange));
-    verify_chain(&s.bank.store().audit_chain().unwrap()).unwrap();
+    let n = s.bank.verify_audit().unwrap();
+    assert_eq!(n, s.bank.records().audit_chain().unwrap().len() as u64);
+}
+
+/// A code that is not `code` (each digit moved by one).
+fn wrong(code: &str) -> String {
+    code.chars()
+        .map(|c| char::from_digit((c.to_digit(10).unwrap() + 1) % 10, 10).unwrap())
+        .collect()
+}
+
+/// The lock through the policy on this store: six wrong codes lock the
+/// user; an administrator unlocks with the approval password; six wrong
+/// passwords lock the administrator, whom only the branch unlocks;
+/// unregistration needs the token's code and the password.
+pub fn seed_locks_and_unlocks_through_the_bank<S: Store>(store: S) {
+    let mut s = Scenario::setup(store, START, HashCost::TESTING).unwrap();
+    let (admin, user) = (s.admin.clone(), s.general.clone());
+    let serial = s.token_of(&user).unwrap().unwrap();
+    let limit = s.bank.policy().max_wrong_entries;
+    let lock = |s: &Scenario<S>, u: &UserId| s.bank.records().user(u).unwrap().unwrap().lock;
+    for i in 0..limit {
+        s.clock.advance(30);
+        let code = s.press(&serial).unwrap();
+        assert_eq!(
+            s.bank.login(&user, &wrong(&code)).unwrap_err(),
+            Refusal::LoginFailed,
+            "wrong code {i}"
+        );
+    }
+    let l = lock(&s, &user);
+    assert!(l.locked);
+    assert_eq!((l.codes.failures, l.codes.pending), (limit, 0));
+    s.clock.advance(30);
+    let code = s.press(&serial).unwrap();
+    assert_eq!(
+        s.bank.login(&user, &code).unwrap_err(),
+        Refusal::LoginFailed
+    );
+    let approval = Password::new(ADMIN_APPROVAL_PASSWORD);
+    s.bank.unlock(&admin, &user, &approval).unwrap();
+    let l = lock(&s, &user);
+    assert!(!l.locked);
+    assert_eq!((l.codes.failures, l.unlocks), (0, 1));
+    s.clock.advance(30);
+    let code = s.press(&serial).unwrap();
+    s.bank.login(&user, &code).unwrap();
+    // Wrong approval passwords count against the administrator.
+    for _ in 0..limit {
+        assert!(
+            s.bank
+                .unlock(&admin, &user, &Password::new("not-it"))
+                .is_err()
+        );
+    }
+    let l = lock(&s, &admin);
+    assert!(l.locked);
+    assert_eq!(l.passwords.failures, limit);
+    assert_eq!(
+        s.bank.unlock(&admin, &user, &approval).unwrap_err(),
+        Refusal::OperatorLocked
+    );
+    s.bank
+        .branch_unlock(&BranchAuthorization::new("officer-1", "REQ-1"), &admin)
+        .unwrap();
+    assert!(!lock(&s, &admin).locked);
+    // Unregistration: the token's code and the approval password.
+    s.clock.advance(30);
+    let code = s.press(&serial).unwrap();
+    assert!(
+        s.bank
+            .unregister(&admin, &user, &wrong(&code), &approval)
+            .is_err()
+    );
+    assert_eq!(s.token_of(&user).unwrap(), Some(serial));
+    s.clock.advance(30);
+    let code = s.press(&serial).unwrap();
+    s.bank.unregister(&admin, &user, &code, &approval).unwrap();
+    assert_eq!(s.token_of(&user).unwrap(), None);
+    assert_eq!(
+        s.bank.records().token_status(&serial).unwrap(),
+        Some(TokenStatus::Revoked)
+    );
+    let trail = s.bank.audit_trail(&admin, &user, 0, u64::MAX).unwrap();
+    for action in [Action::Lock, Action::Unlock, Action::Unregister] {
+        assert!(trail.iter().any(|r| r.entry.action == action), "{action:?}");
+    }
+    s.bank.verify_audit().unwrap();
 }

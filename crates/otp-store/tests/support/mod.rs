@@ -6,10 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use otp_core::TokenState;
 use otp_exchange::{
-    AuditEntry, AuditRecord, IdLock, Store, StoreError, Switch, SwitchError, TokenEntry, UserId,
-    UserPage, UserRecord,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
+    SwitchError, TokenEntry, UserId, UserPage, UserRecord, Verification,
 };
 use otp_store::{SqliteOptions, SqliteStore};
 use otp_token::SerialNumber;
@@ -78,45 +77,45 @@ impl<S: Store> Store for Held<S> {
     fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
         self.store.users(offset, limit)
     }
-    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        self.store.put_user(user)
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.store.put_user(user, audit, key)
     }
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         self.store.token(serial)
     }
-    fn add_tokens(&self, tokens: Vec<TokenEntry>) -> Result<(), StoreError> {
-        self.store.add_tokens(tokens)
-    }
-    fn update_token_state(
+    fn add_tokens(
         &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-    ) -> Result<bool, StoreError> {
-        self.store.update_token_state(serial, expected, new)
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.store.add_tokens(tokens, audit, key)
     }
     fn record_verification(
         &self,
-        serial: &SerialNumber,
-        expected: &TokenState,
-        new: &TokenState,
-        audit: &AuditEntry,
+        verification: &Verification,
+        key: &AuditKey,
     ) -> Result<bool, StoreError> {
-        self.store.record_verification(serial, expected, new, audit)
+        self.store.record_verification(verification, key)
     }
-    fn update_lock(
+    fn update_locks(
         &self,
-        user: &UserId,
-        expected: &IdLock,
-        new: &IdLock,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
     ) -> Result<bool, StoreError> {
-        self.store.update_lock(user, expected, new)
+        self.store.update_locks(changes, audit, key)
     }
-    fn switch(&self, change: &Switch) -> Result<AuditRecord, SwitchError> {
-        self.store.switch(change)
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
+        self.store.switch(change, key)
     }
-    fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
-        self.store.append_audit(entry)
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
+        self.store.append_audit(entry, key)
     }
     fn audit(
         &self,
@@ -129,6 +128,9 @@ impl<S: Store> Store for Held<S> {
     fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
         self.store.audit_chain()
     }
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        self.store.audit_head()
+    }
     fn consume_nonce(
         &self,
         nonce: &[u8; 16],
@@ -137,6 +139,12 @@ impl<S: Store> Store for Held<S> {
     ) -> Result<bool, StoreError> {
         self.store.consume_nonce(nonce, expires_at, now)
     }
+}
+
+/// The audit key of every test bank and store: fixed, so that banks on one
+/// store (threads, processes, servers) write one verifiable chain.
+pub fn key() -> AuditKey {
+    AuditKey::new([0x4b; 32])
 }
 
 /// A fresh SQLite store in its own temporary directory. Tests use
@@ -220,4 +228,99 @@ pub mod pg {
             schema: schema.to_owned(),
         }
     }
+}
+
+/// SHA-256 (FIPS 180-4), for the tests that write audit records the way
+/// version 1 sealed them (unkeyed SHA-256), without another dependency.
+/// `v1_seal` checks it against the standard's test vector, and
+/// `otp_exchange::verify_chain` (with the `sha2` crate) checks every hash
+/// it makes.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    ];
+    let mut h: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut msg = data.to_vec();
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&(data.len() as u64 * 8).to_be_bytes());
+    for block in msg.chunks(64) {
+        let mut w = [0u32; 64];
+        for (i, word) in block.chunks(4).enumerate() {
+            w[i] = u32::from_be_bytes(word.try_into().unwrap());
+        }
+        for i in 16..64 {
+            let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+            let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16]
+                .wrapping_add(s0)
+                .wrapping_add(w[i - 7])
+                .wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+        for i in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let ch = (e & f) ^ (!e & g);
+            let t1 = hh
+                .wrapping_add(s1)
+                .wrapping_add(ch)
+                .wrapping_add(K[i])
+                .wrapping_add(w[i]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let maj = (a & b) ^ (a & c) ^ (b & c);
+            let t2 = s0.wrapping_add(maj);
+            hh = g;
+            g = f;
+            f = e;
+            e = d.wrapping_add(t1);
+            d = c;
+            c = b;
+            b = a;
+            a = t1.wrapping_add(t2);
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    let mut out = [0u8; 32];
+    for (chunk, x) in out.chunks_mut(4).zip(h) {
+        chunk.copy_from_slice(&x.to_be_bytes());
+    }
+    out
+}
+
+/// A record as version 1 sealed it: the entry's JSON (as stored in the
+/// `entry` column) and the unkeyed SHA-256 over `b"otp-exchange audit
+/// v1\0"`, the number (big-endian), the previous hash and that JSON.
+pub fn v1_seal(seq: u64, prev: &[u8; 32], entry: &AuditEntry) -> (String, [u8; 32]) {
+    // FIPS 180-4's example "abc".
+    assert_eq!(
+        sha256(b"abc"),
+        [
+            0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
+            0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61,
+            0xf2, 0x00, 0x15, 0xad
+        ],
+        "the test's SHA-256 is wrong"
+    );
+    let json = serde_json::to_string(entry).unwrap();
+    let mut bytes = b"otp-exchange audit v1\0".to_vec();
+    bytes.extend_from_slice(&seq.to_be_bytes());
+    bytes.extend_from_slice(prev);
+    bytes.extend_from_slice(json.as_bytes());
+    (json, sha256(&bytes))
 }
