@@ -23,6 +23,38 @@ pub enum OpenError {
     /// The database is damaged (a failed integrity check, a truncated
     /// file). Restore it from a backup.
     Corrupt(String),
+    /// The SQLite file's length does not agree with its header: it is
+    /// not a whole number of pages, or (with no write-ahead log holding
+    /// commits or hot rollback journal beside it to account for the
+    /// difference) not the number of pages the header records. The file
+    /// was cut short (a copy or restore that stopped early, a full disk)
+    /// or, rarer, extended or its tail overwritten. SQLite would open
+    /// some of these files, and the damage would show only later as a
+    /// lost or altered record. Restore it from a backup.
+    Truncated {
+        /// The file.
+        path: String,
+        /// Its length in bytes.
+        len: u64,
+        /// The page size its header gives, in bytes.
+        page_size: u32,
+        /// The length the header records (page count × page size), when
+        /// that count is valid (see the SQLite file format, offset 28).
+        expected: Option<u64>,
+    },
+    /// The write-ahead log beside the SQLite file (`<file>-wal`) is not a
+    /// log of this database: its header is cut short, has a bad magic
+    /// number or version, a page size other than the database's, or a
+    /// checksum that does not verify. SQLite would silently ignore such a
+    /// log, losing the commits it holds, and overwrite it at the next
+    /// write. Restore the file and its log from a backup (or, once sure
+    /// the log holds nothing, move it aside).
+    BadWal {
+        /// The log file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A database of another application (its tables or application ID
     /// are not otp-store's). Point the store at its own file or schema.
     Foreign(String),
@@ -51,6 +83,27 @@ impl fmt::Display for OpenError {
             ),
             Self::NotADatabase(m) => write!(f, "not an SQLite database: {m}"),
             Self::Corrupt(m) => write!(f, "the database is damaged: {m}; restore it from a backup"),
+            Self::Truncated {
+                path,
+                len,
+                page_size,
+                expected,
+            } => {
+                write!(f, "{path} is damaged: {len} bytes")?;
+                if *page_size == 0 || len % u64::from(*page_size) != 0 {
+                    write!(f, ", not a whole number of {page_size}-byte pages")?;
+                }
+                if let Some(e) = expected
+                    && e != len
+                {
+                    write!(f, ", where its header records {e}")?;
+                }
+                write!(f, " (cut short); restore it from a backup")
+            }
+            Self::BadWal { path, reason } => write!(
+                f,
+                "the write-ahead log {path} does not belong to its database ({reason}); its commits would be lost: restore the database and its log from a backup"
+            ),
             Self::Foreign(m) => write!(f, "not an otp-store database: {m}"),
             Self::NewerSchema { found, supported } => write!(
                 f,
@@ -73,6 +126,8 @@ impl From<OpenError> for StoreError {
             OpenError::EmptyFile(_)
             | OpenError::NotADatabase(_)
             | OpenError::Corrupt(_)
+            | OpenError::Truncated { .. }
+            | OpenError::BadWal { .. }
             | OpenError::Foreign(_)
             | OpenError::NewerSchema { .. } => Self::Corrupt(e.to_string()),
         }

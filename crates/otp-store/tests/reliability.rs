@@ -768,15 +768,248 @@ fn populated(dir: &TempDir) -> std::path::PathBuf {
     path
 }
 
+/// `path` with `suffix` appended (`-wal`, `-shm`).
+fn beside(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
+/// Opens `path`, expecting a refusal, and checks that the file and its
+/// write-ahead log are byte-for-byte as they were, and that no log or
+/// shared-memory file was created or removed.
 fn refused_untouched(path: &Path) -> OpenError {
     let before = std::fs::read(path).unwrap();
+    let wal = std::fs::read(beside(path, "-wal")).ok();
+    let shm = beside(path, "-shm").exists();
     let err = SqliteStore::open(path).unwrap_err();
     assert!(
         std::fs::read(path).unwrap() == before,
         "the file was changed"
     );
+    assert!(
+        std::fs::read(beside(path, "-wal")).ok() == wal,
+        "the write-ahead log was changed, created or removed"
+    );
+    assert_eq!(
+        beside(path, "-shm").exists(),
+        shm,
+        "the shared-memory file was created or removed"
+    );
     assert!(!err.to_string().is_empty());
     err
+}
+
+/// The page size in an SQLite header (big-endian at offset 16; 1 means
+/// 65,536).
+fn page_size_of(db: &[u8]) -> usize {
+    match u16::from_be_bytes([db[16], db[17]]) {
+        1 => 65_536,
+        n => usize::from(n),
+    }
+}
+
+/// A cleanly closed file (no log) cut at its end or with its last page
+/// zeroed: SQLite itself opens some of these, and the damage would show
+/// only later as a lost or altered record. Each is refused at open, the
+/// file untouched.
+#[test]
+fn damaged_tail_is_refused_at_open() {
+    let dir = TempDir::new();
+    let path = populated(&dir);
+    let pristine = std::fs::read(&path).unwrap();
+    let (len, page) = (pristine.len(), page_size_of(&pristine));
+    assert_eq!(len % page, 0);
+    let mut zeroed = pristine.clone();
+    zeroed[len - page..].fill(0);
+    let cases = [
+        ("cut by 1 byte", pristine[..len - 1].to_vec()),
+        ("cut by 100 bytes", pristine[..len - 100].to_vec()),
+        ("cut by one page", pristine[..len - page].to_vec()),
+        ("last page zero-filled", zeroed),
+    ];
+    let mut failures = Vec::new();
+    for (label, bytes) in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let result = SqliteStore::open(&path).map(drop);
+        // Byte-for-byte, and no log or shared-memory file left behind.
+        if std::fs::read(&path).unwrap() != before {
+            failures.push(format!("{label}: the file was changed"));
+        }
+        for suffix in ["-wal", "-shm"] {
+            if beside(&path, suffix).exists() {
+                failures.push(format!("{label}: a {suffix} file was left"));
+                std::fs::remove_file(beside(&path, suffix)).unwrap();
+            }
+        }
+        match result {
+            Err(OpenError::Truncated {
+                len: found,
+                page_size,
+                ..
+            }) if label.starts_with("cut") => {
+                assert_eq!(found, bytes.len() as u64, "{label}");
+                assert_eq!(page_size as usize, page, "{label}");
+                println!("{label}: {}", result.unwrap_err());
+            }
+            Err(OpenError::Corrupt(_)) if label.starts_with("last page") => {
+                println!("{label}: {}", result.unwrap_err());
+            }
+            Err(other) => failures.push(format!("{label}: wrong error {other:?}")),
+            Ok(()) => failures.push(format!("{label}: opened")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // The undamaged file still opens.
+    std::fs::write(&path, &pristine).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    verify_chain(&store.audit_chain().unwrap()).unwrap();
+}
+
+/// Users the crashed writer of [`crashed_with_wal`] committed.
+const CRASH_USERS: usize = 500;
+
+fn crash_user(i: usize) -> UserId {
+    uid(&format!("W{:04}", 5_000 + i))
+}
+
+/// A populated file after a writer outside otp-store committed
+/// [`CRASH_USERS`] users in WAL mode and crashed before any checkpoint:
+/// the files are copied while its connection is open, as a kill or a
+/// power cut (after the log's `fsync`) leaves them. Returns the copy.
+fn crashed_with_wal(dir: &TempDir) -> std::path::PathBuf {
+    let path = populated(dir);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    conn.execute_batch("BEGIN").unwrap();
+    for i in 0..CRASH_USERS {
+        conn.execute(
+            "INSERT INTO users (id, name, authority) VALUES (?1, 'しんきん花子', 'general')",
+            [crash_user(i).as_str()],
+        )
+        .unwrap();
+    }
+    conn.execute_batch("COMMIT").unwrap();
+    let crashed = dir.path().join("crashed.db");
+    for suffix in ["", "-wal", "-shm"] {
+        std::fs::copy(beside(&path, suffix), beside(&crashed, suffix)).unwrap();
+    }
+    drop(conn);
+    let wal = std::fs::read(beside(&crashed, "-wal")).unwrap();
+    assert!(wal.len() > 32 + 4096, "the log holds no frames");
+    crashed
+}
+
+/// The log's most recent frame of page 1, if any.
+fn last_page_one(wal: &[u8], page: usize) -> Option<&[u8]> {
+    wal[32..]
+        .chunks_exact(24 + page)
+        .rfind(|f| u32::from_be_bytes([f[0], f[1], f[2], f[3]]) == 1)
+        .map(|f| &f[24..])
+}
+
+fn opens_with_crash_data(path: &Path) {
+    let store = SqliteStore::open(path)
+        .unwrap_or_else(|e| panic!("a crashed writer's file was refused: {e}"));
+    for i in [0, CRASH_USERS - 1] {
+        assert!(
+            store.user(&crash_user(i)).unwrap().is_some(),
+            "user {i} lost"
+        );
+    }
+    verify_chain(&store.audit_chain().unwrap()).unwrap();
+    store.integrity_check().unwrap();
+}
+
+/// A log with committed frames from a crashed writer: the file (shorter
+/// than the log's view of it, or with a header that already counts the
+/// log's pages, as a checkpoint cut short after writing page 1 leaves
+/// it) opens, with the data. No false positives.
+#[test]
+fn wal_of_a_crashed_writer_opens() {
+    let dir = TempDir::new();
+    let crashed = crashed_with_wal(&dir);
+    let db = std::fs::read(&crashed).unwrap();
+    let page = page_size_of(&db);
+    let wal = std::fs::read(beside(&crashed, "-wal")).unwrap();
+    // A checkpoint killed after writing page 1 from the log: the header
+    // now counts more pages than the file has.
+    let mid = dir.path().join("mid-checkpoint.db");
+    let mut bytes = db.clone();
+    bytes[..page].copy_from_slice(last_page_one(&wal, page).unwrap());
+    let counted = u32::from_be_bytes([bytes[28], bytes[29], bytes[30], bytes[31]]) as usize;
+    assert!(
+        counted * page > bytes.len(),
+        "the log did not grow the file"
+    );
+    std::fs::write(&mid, &bytes).unwrap();
+    std::fs::write(beside(&mid, "-wal"), &wal).unwrap();
+    opens_with_crash_data(&crashed);
+    opens_with_crash_data(&mid);
+    // With its first frame damaged, SQLite would replay nothing from the
+    // log, and the header's count stands: refused.
+    let mut bad_frame = wal;
+    bad_frame[32 + 24 + 100] ^= 0x01;
+    std::fs::write(&mid, &bytes).unwrap();
+    std::fs::write(beside(&mid, "-wal"), &bad_frame).unwrap();
+    let _ = std::fs::remove_file(beside(&mid, "-shm"));
+    let err = refused_untouched(&mid);
+    assert!(matches!(err, OpenError::Truncated { .. }), "{err:?}");
+}
+
+/// A log whose header is garbled or from another database is refused
+/// (SQLite would ignore it, and the commits in it would be lost), the
+/// files untouched.
+#[test]
+fn wal_with_a_garbled_header_is_refused() {
+    let dir = TempDir::new();
+    let crashed = crashed_with_wal(&dir);
+    let wal = std::fs::read(beside(&crashed, "-wal")).unwrap();
+    let mut bad_magic = wal.clone();
+    bad_magic[3] ^= 0x10;
+    let mut bad_checksum = wal.clone();
+    bad_checksum[17] ^= 0x01; // a salt byte
+    let mut other_page_size = wal.clone();
+    other_page_size[8..12].copy_from_slice(&1024u32.to_be_bytes());
+    let short = wal[..20].to_vec();
+    for (label, bytes) in [
+        ("bad magic", bad_magic),
+        ("bad header checksum", bad_checksum),
+        ("another page size", other_page_size),
+        ("cut inside the header", short),
+    ] {
+        std::fs::write(beside(&crashed, "-wal"), &bytes).unwrap();
+        let err = refused_untouched(&crashed);
+        assert!(matches!(err, OpenError::BadWal { .. }), "{label}: {err:?}");
+        println!("{label}: {err}");
+    }
+}
+
+/// A file that fails `quick_check` beside a log with committed frames:
+/// refused, and closing the checking connection does not checkpoint the
+/// log into the damaged file.
+#[test]
+fn damaged_file_with_a_wal_is_refused_untouched() {
+    let dir = TempDir::new();
+    let crashed = crashed_with_wal(&dir);
+    let mut bytes = std::fs::read(&crashed).unwrap();
+    let page = page_size_of(&bytes);
+    let (from, to) = (
+        bytes.len() / 3 / page * page,
+        2 * bytes.len() / 3 / page * page,
+    );
+    let mut rng = Rng(7);
+    for b in &mut bytes[from..to] {
+        *b = rng.next() as u8;
+    }
+    std::fs::write(&crashed, &bytes).unwrap();
+    let err = refused_untouched(&crashed);
+    assert!(matches!(err, OpenError::Corrupt(_)), "{err:?}");
 }
 
 #[test]
@@ -790,7 +1023,10 @@ fn truncated_file_is_refused() {
         drop(file);
         let err = refused_untouched(&path);
         assert!(
-            matches!(err, OpenError::Corrupt(_) | OpenError::NotADatabase(_)),
+            matches!(
+                err,
+                OpenError::Truncated { .. } | OpenError::Corrupt(_) | OpenError::NotADatabase(_)
+            ),
             "{keep} bytes: {err:?}"
         );
         println!("truncated to {keep} of {len} bytes: {err}");
