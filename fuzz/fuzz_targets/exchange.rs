@@ -1,40 +1,58 @@
 //! The exchange policy under arbitrary sequences of operations against the
 //! seed's bank (W0001 administrator, W0002 and W0005 general users, eight
-//! virtual tokens), on a `MemoryStore` with `HashCost::TESTING`.
+//! virtual tokens) plus a second administrator, W0003, without a token, on
+//! a `MemoryStore` with `HashCost::TESTING`. W0003 lets sequences reach
+//! what one administrator cannot: another administrator's token exchanged
+//! or unregistered, an administrator's ID unlocked (refused online).
 //!
 //! After every operation:
 //! - never two users bound to one token; each user's token (at most one)
 //!   has status `Assigned(user)`, and every assigned token is its user's;
 //! - a revoked token stays revoked and is never bound again; a token's
 //!   status only moves Unassigned -> Assigned -> Revoked;
-//! - bindings change only through a successful confirm, unregister or
-//!   branch revocation; a refused operation changes no binding;
+//! - bindings change only through a successful confirm, unregister, branch
+//!   revocation or branch registration; a refused operation changes no
+//!   binding;
 //! - a confirm succeeds only with all three proofs: the current token's
 //!   code (exchange) verified earlier in the flow, a code that verifies
-//!   for the new token, and the administrator's approval password;
-//! - a login or current-token step succeeds only with a code that
-//!   verifies for the user's bound token;
-//! - locks hold: a locked ID is refused as user and as operator, and only
-//!   a successful unlock clears a lock;
+//!   for the new token, and the operator's own approval password;
+//! - a login, current-token step or unregistration succeeds only with a
+//!   code that verifies for the user's bound token; a branch registration
+//!   only with one that verifies for the new token;
+//! - a login refused for an unknown ID, an ID without a token, a locked ID
+//!   or a wrong code is the one `LoginFailed` refusal; a code typed against
+//!   the typing rules is refused the same way for every ID;
+//! - nobody operates on their own ID: an administrator selecting,
+//!   unregistering or unlocking themselves is refused;
+//! - locks hold: a locked ID is refused as user and as operator; only a
+//!   successful unlock (online or by the branch) clears a lock; an online
+//!   unlock needs the operator's approval password, is refused for an
+//!   administrator's ID (`BranchUnlockRequired`) and happens at most
+//!   `Policy::max_unlocks_per_day` times per ID per day;
 //! - tickets: forged, tampered or random ones are refused, a genuine one
-//!   works once and only for its administrator;
-//! - the audit chain verifies and never holds a password.
+//!   works once, only for its administrator, and never for a locked one;
+//! - the keyed audit chain verifies with its stored head after every
+//!   operation, only grows, and never holds a password.
 #![no_main]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use otp_core::{Code, Params, verify};
+use otp_core::{Code, Digits, Params, Rejected, TokenState, verify};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
 use otp_exchange::{
-    BranchAuthorization, ExpectCurrentCode, ExpectNewToken, HashCost, MemoryStore, Password,
-    Pending, Refusal, Store, Ticket, TokenStatus, UserId, verify_chain,
+    Authority, BranchAuthorization, ExpectCurrentCode, ExpectNewToken, HashCost, IdLock,
+    MemoryStore, Password, PasswordKind, Pending, Refusal, Store, Ticket, TokenStatus, UserId,
+    Which,
 };
 use otp_token::{Clock as _, SerialNumber};
 
 const START: u64 = 1_601_512_200; // 2020-10-01 09:30 JST
 const TRANSFER_PASSWORD: &str = "transfer-2020";
+/// W0003's approval password (W0003 has no per-transfer password).
+const ADMIN2_APPROVAL_PASSWORD: &str = "approve-w0003";
 const MAX_OPS: usize = 40;
 
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +61,7 @@ enum Who {
     General,
     NoToken,
     Unknown,
+    Admin2,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -67,8 +86,11 @@ enum SerialChoice {
 
 #[derive(Arbitrary, Debug)]
 enum PasswordChoice {
+    /// The operator's own approval password.
     Approval,
+    /// W0001's per-transfer confirmation password.
     Transfer,
+    /// Any text.
     Other(String),
 }
 
@@ -92,11 +114,14 @@ enum Op {
     Park,
     Resume(Who, TicketChoice),
     Login(Who, CodeChoice),
-    Unregister(Who, Who, PasswordChoice),
+    /// Operator, target, a code from the target's current token, password.
+    Unregister(Who, Who, CodeChoice, PasswordChoice),
     Lock(Who, Who),
-    Unlock(Who, Who),
+    Unlock(Who, Who, PasswordChoice),
     BranchRevoke(Who),
     UserList(Who),
+    BranchUnlock(Who),
+    BranchRegister(Who, SerialChoice, CodeChoice),
 }
 
 enum Slot {
@@ -106,18 +131,24 @@ enum Slot {
 }
 
 struct World {
-    s: Scenario<MemoryStore>,
+    s: Scenario<Arc<MemoryStore>>,
+    /// The bank's store, shared, read by the oracle only (token secrets and
+    /// states, to tell whether a code verifies).
+    store: Arc<MemoryStore>,
     serials: Vec<SerialNumber>,
     last_code: BTreeMap<SerialNumber, String>,
     slot: Slot,
     tickets: Vec<(Ticket, UserId, bool)>,
     ever_revoked: BTreeSet<SerialNumber>,
+    /// Successful online unlocks by (ID, the bank's calendar day).
+    online_unlocks: BTreeMap<(String, u64), u32>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 struct Snapshot {
-    users: BTreeMap<String, (Option<SerialNumber>, bool)>,
+    users: BTreeMap<String, (Option<SerialNumber>, IdLock, Authority)>,
     tokens: BTreeMap<SerialNumber, TokenStatus>,
+    audit_head: u64,
 }
 
 fn id(who: Who) -> UserId {
@@ -126,40 +157,75 @@ fn id(who: Who) -> UserId {
         Who::General => "W0002",
         Who::NoToken => "W0005",
         Who::Unknown => "W0099",
+        Who::Admin2 => "W0003",
     })
     .expect("a valid ID")
 }
 
-fn password(choice: &PasswordChoice) -> (Password, bool) {
+/// The approval password registered for `operator`, if any.
+fn approval_of(operator: &UserId) -> Option<&'static str> {
+    match operator.as_str() {
+        "W0001" => Some(ADMIN_APPROVAL_PASSWORD),
+        "W0003" => Some(ADMIN2_APPROVAL_PASSWORD),
+        _ => None,
+    }
+}
+
+/// The password typed by `operator`, and whether it is the one the bank
+/// must accept: their approval password. Both administrators have one, so
+/// the per-transfer password is never the right one.
+fn password(choice: &PasswordChoice, operator: &UserId) -> (Password, bool) {
+    let right = approval_of(operator);
     match choice {
-        PasswordChoice::Approval => (Password::new(ADMIN_APPROVAL_PASSWORD), true),
-        // W0001 has an approval password, so the per-transfer one is not
-        // the password it must type.
+        PasswordChoice::Approval => (
+            Password::new(right.unwrap_or(ADMIN_APPROVAL_PASSWORD)),
+            right.is_some(),
+        ),
         PasswordChoice::Transfer => (Password::new(TRANSFER_PASSWORD), false),
-        PasswordChoice::Other(p) => (Password::new(p), p == ADMIN_APPROVAL_PASSWORD),
+        PasswordChoice::Other(p) => (Password::new(p), right == Some(p.as_str())),
     }
 }
 
 impl World {
     fn snapshot(&self) -> Snapshot {
-        let store = self.s.bank.store();
-        let page = store.users(0, 100).expect("users");
+        let records = self.s.bank.records();
+        let page = records.users(0, 100).expect("users");
         Snapshot {
             users: page
                 .users
                 .iter()
-                .map(|u| (u.id.as_str().to_owned(), (u.token, u.lock.locked)))
+                .map(|u| (u.id.as_str().to_owned(), (u.token, u.lock, u.authority)))
                 .collect(),
             tokens: self
                 .serials
                 .iter()
-                .map(|s| (*s, store.token(s).expect("token").expect("known").status))
+                .map(|s| (*s, records.token_status(s).expect("token").expect("known")))
                 .collect(),
+            audit_head: records.audit_head().expect("head").map_or(0, |h| h.seq),
         }
     }
 
     fn locked(&self, who: &UserId, snap: &Snapshot) -> bool {
-        snap.users.get(who.as_str()).is_some_and(|u| u.1)
+        snap.users.get(who.as_str()).is_some_and(|u| u.1.locked)
+    }
+
+    fn token_of(who: &UserId, snap: &Snapshot) -> Option<SerialNumber> {
+        snap.users.get(who.as_str()).and_then(|u| u.0)
+    }
+
+    fn is_admin(who: &UserId, snap: &Snapshot) -> bool {
+        snap.users
+            .get(who.as_str())
+            .is_some_and(|u| u.2 == Authority::Administrator)
+    }
+
+    /// The bank's calendar day now.
+    fn day(&self) -> u64 {
+        self.s
+            .clock
+            .now()
+            .saturating_add_signed(self.s.bank.policy().utc_offset_seconds)
+            / 86_400
     }
 
     fn code_for(&mut self, serial: Option<SerialNumber>, choice: &CodeChoice) -> String {
@@ -192,30 +258,50 @@ impl World {
         }
     }
 
-    /// Whether `typed` verifies for `serial` now, from its stored state,
-    /// with its normal window or the first-use window.
-    fn would_verify(&self, serial: &SerialNumber, typed: &str, first_use: bool) -> bool {
-        let Ok(Some(entry)) = self.s.bank.store().token(serial) else {
-            return false;
+    /// The verifier's verdict on `typed` for `serial` now, from its stored
+    /// state, as the bank runs it: the policy's window (or the first-use
+    /// window) and no lock of the core's own (the policy's ID lock is the
+    /// one lock authority). `None` for an unknown serial or a malformed
+    /// code.
+    fn verdict(
+        &self,
+        serial: &SerialNumber,
+        typed: &str,
+        first_use: bool,
+    ) -> Option<Result<u64, Rejected>> {
+        let entry = self.store.token(serial).ok()??;
+        let policy = self.s.bank.policy();
+        let params = Params {
+            window: if first_use {
+                policy.first_use_window
+            } else {
+                policy.window
+            },
+            max_failures: 0,
+            ..entry.seed.verifier_params()
         };
-        let mut params = entry.seed.verifier_params();
-        if first_use {
-            params = Params {
-                window: self.s.bank.policy().first_use_window,
-                ..params
-            };
-        }
-        let Ok(code) = Code::parse(typed, params.digits) else {
-            return false;
+        let code = Code::parse(typed, params.digits).ok()?;
+        let state = TokenState {
+            locked: false,
+            failures: 0,
+            ..entry.state
         };
-        verify(
-            &entry.seed.key(),
-            &params,
-            &entry.state,
-            &code,
-            self.s.clock.now(),
+        Some(
+            verify(
+                &entry.seed.key(),
+                &params,
+                &state,
+                &code,
+                self.s.clock.now(),
+            )
+            .outcome
+            .map(|a| a.position()),
         )
-        .is_accepted()
+    }
+
+    /// Whether `typed` verifies for `serial` now (see [`World::verdict`]).
+    fn would_verify(&self, serial: &SerialNumber, typed: &str, first_use: bool) -> bool {
+        matches!(self.verdict(serial, typed, first_use), Some(Ok(_)))
     }
 
     fn serial(&self, choice: &SerialChoice, snap: &Snapshot) -> String {
@@ -233,10 +319,7 @@ impl World {
             SerialChoice::Any(i) => self.serials[usize::from(*i) % self.serials.len()]
                 .as_str()
                 .to_ascii_lowercase(),
-            SerialChoice::CurrentOf(w) => snap
-                .users
-                .get(id(*w).as_str())
-                .and_then(|u| u.0)
+            SerialChoice::CurrentOf(w) => Self::token_of(&id(*w), snap)
                 .map_or_else(|| "-".to_owned(), |s| s.as_str().to_owned()),
             SerialChoice::Raw(t) => t.clone(),
         }
@@ -246,7 +329,7 @@ impl World {
 fn check_invariants(w: &World, before: &Snapshot, after: &Snapshot, op: &Op, ok: bool) {
     // One token per user, one user per token, statuses agree.
     let mut bound = BTreeSet::new();
-    for (user, (token, _)) in &after.users {
+    for (user, (token, _, _)) in &after.users {
         if let Some(t) = token {
             assert!(bound.insert(*t), "token bound to two users");
             assert_eq!(
@@ -286,29 +369,64 @@ fn check_invariants(w: &World, before: &Snapshot, after: &Snapshot, op: &Op, ok:
         assert!(
             matches!(
                 op,
-                Op::Confirm(..) | Op::Unregister(..) | Op::BranchRevoke(_)
+                Op::Confirm(..) | Op::Unregister(..) | Op::BranchRevoke(_) | Op::BranchRegister(..)
             ),
             "{op:?} changed a binding"
         );
     }
+    // Users and their authority change only at set-up.
+    assert_eq!(
+        before
+            .users
+            .iter()
+            .map(|(u, x)| (u, x.2))
+            .collect::<Vec<_>>(),
+        after
+            .users
+            .iter()
+            .map(|(u, x)| (u, x.2))
+            .collect::<Vec<_>>(),
+        "users changed on {op:?}"
+    );
     // Only a successful unlock clears a lock.
-    for (user, (_, locked)) in &before.users {
-        if *locked && !after.users.get(user).is_some_and(|x| x.1) {
+    for (user, (_, lock, _)) in &before.users {
+        if lock.locked && !after.users.get(user).is_some_and(|x| x.1.locked) {
             assert!(
-                ok && matches!(op, Op::Unlock(_, t) if id(*t).as_str() == user),
+                ok && matches!(
+                    op,
+                    Op::Unlock(_, t, _) | Op::BranchUnlock(t) if id(*t).as_str() == user
+                ),
                 "{user}'s lock cleared by {op:?}"
             );
         }
     }
-    // The audit chain verifies and holds no password.
-    let chain = w.s.bank.store().audit_chain().expect("chain");
-    verify_chain(&chain).expect("the audit chain verifies");
-    if let Some(last) = chain.last() {
-        let json = format!("{:?}", last.entry);
-        assert!(!json.contains(ADMIN_APPROVAL_PASSWORD) && !json.contains(TRANSFER_PASSWORD));
+    // No ID is unlocked online more than the policy's cap on one day.
+    let cap = w.s.bank.policy().max_unlocks_per_day;
+    for ((user, day), n) in &w.online_unlocks {
+        assert!(*n <= cap, "{user} unlocked online {n} times on day {day}");
+    }
+    // The keyed chain verifies up to its stored head, only grows, and holds
+    // no password.
+    let head = w.s.bank.verify_audit().expect("the audit chain verifies");
+    assert_eq!(head, after.audit_head);
+    assert!(
+        head >= before.audit_head,
+        "the audit chain shrank on {op:?}"
+    );
+    let chain = w.s.bank.records().audit_chain().expect("chain");
+    for record in chain.iter().filter(|r| r.seq > before.audit_head) {
+        let text = format!("{:?}", record.entry);
+        for secret in [
+            ADMIN_APPROVAL_PASSWORD,
+            ADMIN2_APPROVAL_PASSWORD,
+            TRANSFER_PASSWORD,
+        ] {
+            assert!(!text.contains(secret), "a password in the audit trail");
+        }
     }
 }
 
+#[allow(clippy::too_many_lines, reason = "one arm per operation")]
 fn run(w: &mut World, op: &Op) {
     let before = w.snapshot();
     let ok: bool = match op {
@@ -321,12 +439,18 @@ fn run(w: &mut World, op: &Op) {
             true
         }
         Op::BeginExchange(op_who, target) => {
-            let r = w.s.bank.begin_exchange(&id(*op_who), &id(*target));
-            if w.locked(&id(*op_who), &before) || w.locked(&id(*target), &before) {
+            let (operator, target) = (id(*op_who), id(*target));
+            let r = w.s.bank.begin_exchange(&operator, &target);
+            if w.locked(&operator, &before) || w.locked(&target, &before) {
                 assert!(r.is_err(), "a locked ID began an exchange");
+            }
+            if operator == target {
+                assert!(r.is_err(), "an administrator began their own exchange");
             }
             match r {
                 Ok(state) => {
+                    assert!(World::is_admin(&operator, &before));
+                    assert!(World::token_of(&target, &before).is_some());
                     w.slot = Slot::Current(state);
                     true
                 }
@@ -334,12 +458,18 @@ fn run(w: &mut World, op: &Op) {
             }
         }
         Op::BeginRegistration(op_who, target) => {
-            let r = w.s.bank.begin_registration(&id(*op_who), &id(*target));
-            if w.locked(&id(*op_who), &before) || w.locked(&id(*target), &before) {
+            let (operator, target) = (id(*op_who), id(*target));
+            let r = w.s.bank.begin_registration(&operator, &target);
+            if w.locked(&operator, &before) || w.locked(&target, &before) {
                 assert!(r.is_err(), "a locked ID began a registration");
+            }
+            if operator == target {
+                assert!(r.is_err(), "an administrator began their own registration");
             }
             match r {
                 Ok(state) => {
+                    assert!(World::is_admin(&operator, &before));
+                    assert!(World::token_of(&target, &before).is_none());
                     w.slot = Slot::New(state);
                     true
                 }
@@ -397,16 +527,16 @@ fn run(w: &mut World, op: &Op) {
                         before.tokens.get(&s) == Some(&TokenStatus::Unassigned)
                             && w.would_verify(&s, &typed, true)
                     });
-                    let (password, password_ok) = password(pw);
+                    let (password, password_ok) = password(pw, &operator);
                     match state.confirm(&w.s.bank, &text, &typed, &password) {
                         Ok(done) => {
                             assert!(code_ok, "confirm without a verifying new-token code");
                             assert!(password_ok, "confirm without the approval password");
                             assert!(!w.locked(&target, &before) && !w.locked(&operator, &before));
+                            assert_ne!(operator, target, "an administrator's own token switched");
                             assert_eq!(Some(done.new_serial), parsed);
                             assert_eq!(done.user, target);
-                            let before_token = before.users.get(target.as_str()).and_then(|u| u.0);
-                            assert_eq!(done.old_serial, before_token);
+                            assert_eq!(done.old_serial, World::token_of(&target, &before));
                             if let Some(old) = done.old_serial {
                                 w.ever_revoked.insert(old);
                             }
@@ -428,8 +558,14 @@ fn run(w: &mut World, op: &Op) {
         }
         Op::Park => {
             let made = match std::mem::replace(&mut w.slot, Slot::Empty) {
-                Slot::Current(state) => Some((state.ticket(&w.s.bank), state.parties().0.clone())),
-                Slot::New(state) => Some((state.ticket(&w.s.bank), state.parties().0.clone())),
+                Slot::Current(state) => {
+                    let operator = state.parties().0.clone();
+                    Some((state.into_ticket(&w.s.bank), operator))
+                }
+                Slot::New(state) => {
+                    let operator = state.parties().0.clone();
+                    Some((state.into_ticket(&w.s.bank), operator))
+                }
                 Slot::Empty => None,
             };
             match made {
@@ -463,6 +599,12 @@ fn run(w: &mut World, op: &Op) {
                 _ => ("".to_owned(), None),
             };
             let r = w.s.bank.resume(&operator, &Ticket::from_text(&text));
+            if r.is_ok() {
+                assert!(
+                    !w.locked(&operator, &before),
+                    "a locked administrator resumed a session"
+                );
+            }
             match genuine {
                 None => assert!(r.is_err(), "a forged or tampered ticket was accepted"),
                 Some(i) => {
@@ -473,8 +615,6 @@ fn run(w: &mut World, op: &Op) {
                             *owner, operator,
                             "a ticket resumed by another administrator"
                         );
-                    }
-                    if r.is_ok() {
                         w.tickets[i].2 = true;
                     }
                 }
@@ -493,28 +633,68 @@ fn run(w: &mut World, op: &Op) {
         }
         Op::Login(who, choice) => {
             let user = id(*who);
-            let token = before.users.get(user.as_str()).and_then(|u| u.0);
+            let token = World::token_of(&user, &before);
             let typed = w.code_for(token.or_else(|| w.serials.first().copied()), choice);
-            let verifies = token.is_some_and(|t| w.would_verify(&t, &typed, false));
+            let verdict = token.and_then(|t| w.verdict(&t, &typed, false));
             let r = w.s.bank.login(&user, &typed);
-            if r.is_ok() {
-                assert!(verifies, "a login with a code that does not verify");
-                assert!(!w.locked(&user, &before), "a locked user logged in");
+            match &r {
+                Ok(_) => {
+                    assert!(
+                        matches!(verdict, Some(Ok(_))),
+                        "a login with a code that does not verify"
+                    );
+                    assert!(!w.locked(&user, &before), "a locked user logged in");
+                }
+                Err(refusal) => {
+                    let well_formed = [Digits::Six, Digits::Seven, Digits::Eight]
+                        .into_iter()
+                        .any(|d| Code::parse(&typed, d).is_ok());
+                    if !well_formed {
+                        // The typing rules are checked before the ID is
+                        // looked up: the same answer for every ID.
+                        assert!(
+                            matches!(refusal, Refusal::Code(Which::Current, _)),
+                            "{op:?}: {refusal:?}"
+                        );
+                    } else if token.is_none()
+                        || w.locked(&user, &before)
+                        || matches!(
+                            verdict,
+                            None | Some(Err(Rejected::Invalid | Rejected::DigitsMismatch))
+                        )
+                    {
+                        // One refusal for an unknown ID, an ID without a
+                        // token, a locked ID and a wrong code: nothing
+                        // tells them apart.
+                        assert_eq!(*refusal, Refusal::LoginFailed, "{op:?}");
+                    }
+                }
             }
             r.is_ok()
         }
-        Op::Unregister(op_who, target, pw) => {
-            let (password, password_ok) = password(pw);
-            let r = w.s.bank.unregister(&id(*op_who), &id(*target), &password);
+        Op::Unregister(op_who, target, code, pw) => {
+            let (operator, target) = (id(*op_who), id(*target));
+            let token = World::token_of(&target, &before);
+            let typed = w.code_for(token.or_else(|| w.serials.first().copied()), code);
+            let verifies = token.is_some_and(|t| w.would_verify(&t, &typed, false));
+            let (password, password_ok) = password(pw, &operator);
+            let r = w.s.bank.unregister(&operator, &target, &typed, &password);
+            if operator == target {
+                assert!(r.is_err(), "an administrator unregistered their own token");
+            }
             if r.is_ok() {
                 assert!(password_ok, "unregistered without the approval password");
+                assert!(verifies, "unregistered without a code from the token");
                 assert!(
-                    !w.locked(&id(*op_who), &before),
+                    !w.locked(&operator, &before),
                     "a locked administrator unregistered"
                 );
-                if let Some(old) = before.users.get(id(*target).as_str()).and_then(|u| u.0) {
-                    w.ever_revoked.insert(old);
-                }
+                assert!(
+                    !w.locked(&target, &before),
+                    "a locked user's token unregistered"
+                );
+                let old = token.expect("unregistered a user without a token");
+                w.ever_revoked.insert(old);
             }
             r.is_ok()
         }
@@ -525,22 +705,53 @@ fn run(w: &mut World, op: &Op) {
             }
             r.is_ok()
         }
-        Op::Unlock(op_who, target) => {
-            let r = w.s.bank.unlock(&id(*op_who), &id(*target));
-            if w.locked(&id(*op_who), &before) {
+        Op::Unlock(op_who, target, pw) => {
+            let (operator, target) = (id(*op_who), id(*target));
+            let (password, password_ok) = password(pw, &operator);
+            let day = w.day();
+            let r = w.s.bank.unlock(&operator, &target, &password);
+            if w.locked(&operator, &before) {
                 assert!(r.is_err(), "a locked administrator unlocked an ID");
+            }
+            if operator == target {
+                assert!(r.is_err(), "an administrator unlocked their own ID");
+            }
+            let operator_may_act = World::is_admin(&operator, &before)
+                && !w.locked(&operator, &before)
+                && operator != target;
+            if operator_may_act && World::is_admin(&target, &before) {
+                assert_eq!(
+                    r,
+                    Err(Refusal::BranchUnlockRequired),
+                    "an administrator's ID unlocked online"
+                );
+            }
+            let cap = w.s.bank.policy().max_unlocks_per_day;
+            let spent = before
+                .users
+                .get(target.as_str())
+                .is_some_and(|u| u.1.unlock_day == day && u.1.unlocks >= cap);
+            if operator_may_act && spent && !World::is_admin(&target, &before) {
+                assert_eq!(r, Err(Refusal::UnlockLimit), "an ID unlocked past the cap");
+            }
+            if r.is_ok() {
+                assert!(password_ok, "unlocked without the approval password");
+                assert!(
+                    !w.locked(&target, &w.snapshot()),
+                    "an unlocked ID is still locked"
+                );
+                *w.online_unlocks
+                    .entry((target.as_str().to_owned(), day))
+                    .or_default() += 1;
             }
             r.is_ok()
         }
         Op::BranchRevoke(target) => {
-            let auth = BranchAuthorization {
-                officer: "B-001".into(),
-                request: "REQ-1".into(),
-            };
+            let auth = BranchAuthorization::new("B-001", "REQ-1");
             let r = w.s.bank.branch_revoke(&auth, &id(*target));
-            if r.is_ok()
-                && let Some(old) = before.users.get(id(*target).as_str()).and_then(|u| u.0)
-            {
+            if r.is_ok() {
+                let old = World::token_of(&id(*target), &before)
+                    .expect("the branch revoked the token of a user without one");
                 w.ever_revoked.insert(old);
             }
             r.is_ok()
@@ -551,16 +762,50 @@ fn run(w: &mut World, op: &Op) {
                 assert!(r.is_err(), "a locked administrator listed users");
             }
             if let Ok(list) = &r {
-                assert_eq!(list.total, 3);
+                assert_eq!(list.total, 4);
+            }
+            r.is_ok()
+        }
+        Op::BranchUnlock(target) => {
+            let target = id(*target);
+            let auth = BranchAuthorization::new("B-002", "REQ-2");
+            let r = w.s.bank.branch_unlock(&auth, &target);
+            // The branch unlocks any ID it knows, administrators included.
+            assert_eq!(r.is_ok(), before.users.contains_key(target.as_str()));
+            if r.is_ok() {
+                assert!(!w.locked(&target, &w.snapshot()), "still locked");
+            }
+            r.is_ok()
+        }
+        Op::BranchRegister(target, serial_choice, code_choice) => {
+            let target = id(*target);
+            let text = w.serial(serial_choice, &before);
+            let parsed = SerialNumber::parse(&text).ok();
+            let typed = w.code_for(parsed, code_choice);
+            let code_ok = parsed.is_some_and(|s| {
+                before.tokens.get(&s) == Some(&TokenStatus::Unassigned)
+                    && w.would_verify(&s, &typed, true)
+            });
+            let auth = BranchAuthorization::new("B-003", "REQ-3");
+            let r = w.s.bank.branch_register(&auth, &target, &text, &typed);
+            if let Ok(serial) = &r {
+                assert!(code_ok, "the branch registered without a verifying code");
+                assert_eq!(Some(*serial), parsed);
+                assert!(World::token_of(&target, &before).is_none());
+                assert!(!w.locked(&target, &before), "registered for a locked ID");
             }
             r.is_ok()
         }
     };
+    if print_ops() {
+        eprintln!("{op:?} -> {}", if ok { "ok" } else { "refused" });
+    }
     let after = w.snapshot();
     check_invariants(w, &before, &after, op, ok);
 }
 
-/// `FUZZ_PRINT=1` prints each input's operations (to read a crash file).
+/// `FUZZ_PRINT=1` prints each input's operations, then each one's outcome
+/// as it runs (to read a crash file).
 fn print_ops() -> bool {
     static PRINT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *PRINT.get_or_init(|| std::env::var_os("FUZZ_PRINT").is_some())
@@ -570,15 +815,31 @@ fuzz_target!(|ops: Vec<Op>| {
     if print_ops() {
         eprintln!("{:#?}", ops.iter().take(MAX_OPS).collect::<Vec<_>>());
     }
-    let s = Scenario::setup(MemoryStore::new(), START, HashCost::TESTING).expect("the seed's bank");
+    let store = Arc::new(MemoryStore::new());
+    let s = Scenario::setup(Arc::clone(&store), START, HashCost::TESTING).expect("the seed's bank");
+    let branch = BranchAuthorization::new("B-000", "fuzz-setup");
+    let admin2 = id(Who::Admin2);
+    s.bank
+        .enroll_user(&branch, &admin2, "しんきん花子", Authority::Administrator)
+        .expect("W0003 enrolled");
+    s.bank
+        .set_password(
+            &branch,
+            &admin2,
+            PasswordKind::Approval,
+            &Password::new(ADMIN2_APPROVAL_PASSWORD),
+        )
+        .expect("W0003's approval password");
     let serials = s.tokens.keys().copied().collect();
     let mut w = World {
         s,
+        store,
         serials,
         last_code: BTreeMap::new(),
         slot: Slot::Empty,
         tickets: Vec::new(),
         ever_revoked: BTreeSet::new(),
+        online_unlocks: BTreeMap::new(),
     };
     for op in ops.iter().take(MAX_OPS) {
         run(&mut w, op);
