@@ -1,0 +1,93 @@
+//! The exchange policy's invariants under interleavings (otp-exchange's
+//! suite, `crates/otp-exchange/tests/suite/invariants.rs`) on SQLite and
+//! PostgreSQL. The PostgreSQL half is `#[ignore]`d like the conformance
+//! suite: CI runs it with `cargo test -p otp-store -- --ignored` against
+//! a throwaway server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::expect_used,
+    unreachable_pub,
+    missing_docs,
+    reason = "tests"
+)]
+
+#[path = "../../otp-exchange/tests/suite/invariants.rs"]
+mod invariants;
+mod support;
+
+/// Rounds of the brute-force races on a durable store. Each round sets a
+/// bank up on a fresh database; `OTP_BRUTE_ROUNDS` raises it.
+fn rounds() -> usize {
+    std::env::var("OTP_BRUTE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
+}
+
+/// One test with the attributes in `{…}` (`#[ignore]` for PostgreSQL).
+macro_rules! attr_test {
+    ({$($attr:tt)*} $name:ident $body:block) => {
+        #[test]
+        $($attr)*
+        fn $name() $body
+    };
+}
+
+macro_rules! invariant_suite {
+    ($attrs:tt $backend:ident, $make:expr, [$($name:ident),* $(,)?]) => {
+        mod $backend {
+            use super::invariants;
+
+            $(
+                attr_test!($attrs $name {
+                    invariants::$name($make);
+                });
+            )*
+
+            attr_test!($attrs old_token_refused_when_revoked_between_read_and_commit {
+                invariants::old_token_refused_when_revoked_between_read_and_commit(|| $make);
+            });
+
+            attr_test!($attrs nothing_commits_for_an_id_locked_at_commit {
+                invariants::nothing_commits_for_an_id_locked_at_commit(|| $make);
+            });
+
+            attr_test!($attrs old_token_never_accepted_after_switch_brute {
+                invariants::old_token_never_accepted_after_switch_brute(|| $make, super::rounds());
+            });
+
+            attr_test!($attrs concurrent_guesses_spend_the_limit_brute {
+                invariants::concurrent_guesses_spend_the_limit_brute(|| $make, super::rounds());
+            });
+        }
+    };
+}
+
+macro_rules! every_store {
+    ($($args:tt)*) => {
+        invariant_suite!({} sqlite, crate::support::sqlite(), [$($args)*]);
+        #[cfg(feature = "postgres")]
+        invariant_suite!(
+            {#[ignore = "needs PostgreSQL: scripts/pg-test-server.sh, then cargo test -p otp-store -- --ignored"]}
+            postgres,
+            crate::support::pg::fresh(),
+            [$($args)*]
+        );
+    };
+}
+
+every_store!(
+    old_token_refused_when_exchange_commits_between_read_and_commit,
+    current_code_refused_when_exchange_commits_between_read_and_commit,
+    right_codes_do_not_clear_wrong_passwords,
+    logins_do_not_clear_wrong_passwords,
+    concurrent_guesses_spend_the_limit_deterministic,
+    unlocking_rules,
+    guessing_bound_with_unlocks,
+    unregister_needs_the_current_token,
+    no_administrator_operates_on_their_own_id,
+    login_refusals_do_not_tell_ids_apart,
+    an_abandoned_attempt_counts_as_wrong,
+);
