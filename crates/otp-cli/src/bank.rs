@@ -1,15 +1,21 @@
 //! `otp bank`: the bank side on the embedded SQLite store (`otp_store`):
 //! users, the vendor's seed files, sign-in, and the seed's flows
-//! (exchange, registration, unregistration, unlock, usage history), with
-//! the seed's messages in English or Japanese.
+//! (exchange, registration, unregistration, unlock, usage history), the
+//! branch's procedures, with the seed's messages in English or Japanese.
+//!
+//! The bank's audit key and session key live in a key file beside the
+//! database (`FILE.keys`, 64 random bytes, mode 0600), made with a new
+//! database and read back on every later run: the audit chain verifies
+//! only under the key it was written with.
 
-use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::PathBuf;
+use std::io::{BufRead as _, IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use otp_exchange::{
-    Authority, Bank, HashCost, Lang, Password, PasswordHash, Refusal, Store, UserId, UserRecord,
+    AuditCheckError, AuditFormat, AuditKey, Authority, Bank, BranchAuthorization, Lang, Password,
+    PasswordKind, Refusal, Store, UserId,
 };
 use otp_store::SqliteStore;
 use otp_token::{Inventory, SystemClock};
@@ -23,7 +29,7 @@ use crate::time::{parse_time, system_now, utc};
 /// `otp bank` arguments.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BankArgs {
-    /// The bank's SQLite file (default: otp/bank.sqlite under your data directory).
+    /// The bank's SQLite file (default: otp/bank.sqlite under your data directory); its keys are in FILE.keys beside it.
     #[arg(long, value_name = "FILE", global = true)]
     db: Option<PathBuf>,
     /// Language of prompts and messages (default: from the locale).
@@ -84,21 +90,42 @@ enum BankCommand {
         #[command(flatten)]
         operator: Operator,
     },
-    /// Unregister USER's token (it is revoked at once); asks the approval password.
+    /// Unregister USER's token (it is revoked at once); asks a code from that token and the approval password.
     Unregister {
         /// The customer ID.
         user: String,
         #[command(flatten)]
         operator: Operator,
     },
-    /// Unlock USER's ID after too many wrong entries.
+    /// Unlock a general user's ID after too many wrong entries; asks the operator's approval password.
     Unlock {
         /// The customer ID.
         user: String,
         #[command(flatten)]
         operator: Operator,
     },
-    /// The usage history (利用履歴照会) of USER.
+    /// The branch unlocks USER's ID on a written request (the only way for an administrator's ID).
+    BranchUnlock {
+        /// The customer ID.
+        user: String,
+        #[command(flatten)]
+        branch: Branch,
+    },
+    /// The branch revokes USER's lost, broken or dead token on a written request.
+    BranchRevoke {
+        /// The customer ID.
+        user: String,
+        #[command(flatten)]
+        branch: Branch,
+    },
+    /// The branch registers a token for USER, who has none, on a written request (how an administrator gets their own): new serial, new code.
+    BranchRegister {
+        /// The customer ID.
+        user: String,
+        #[command(flatten)]
+        branch: Branch,
+    },
+    /// The usage history (利用履歴照会) of USER, and the check of the whole audit chain (exit 1 if it does not verify).
     Audit {
         /// The customer ID.
         user: String,
@@ -115,6 +142,38 @@ struct Operator {
     /// The administrator performing the operation (default: the only administrator).
     #[arg(long = "operator", value_name = "ID")]
     id: Option<String>,
+}
+
+/// A branch officer's authority on a written request (お取引店舗への届出).
+#[derive(Debug, clap::Args)]
+struct Branch {
+    /// The branch officer's staff ID.
+    #[arg(long, value_name = "STAFF-ID")]
+    officer: String,
+    /// The written request's reference number.
+    #[arg(long, value_name = "REFERENCE")]
+    request: String,
+}
+
+impl Branch {
+    /// The authorization, if both names are usable in the audit trail
+    /// (`branch:OFFICER:REQUEST`): not empty, no control characters, no
+    /// `:` in the officer's ID.
+    fn authorization(&self) -> Result<BranchAuthorization> {
+        let bad = |t: &str| t.trim().is_empty() || t.chars().any(char::is_control);
+        if bad(&self.officer) || self.officer.contains(':') {
+            bail!("--officer must be a staff ID: not empty, without `:` or control characters");
+        }
+        if bad(&self.request) {
+            bail!(
+                "--request must be the written request's reference: not empty, without control characters"
+            );
+        }
+        Ok(BranchAuthorization::new(
+            self.officer.trim(),
+            self.request.trim(),
+        ))
+    }
 }
 
 /// Lines typed by a person (or piped by a script): passwords without echo
@@ -158,6 +217,34 @@ impl Prompter {
             Ok(Password::new(&typed))
         }
     }
+
+    fn approval_password(&mut self, lang: Lang) -> Result<Password> {
+        self.password(tr(lang, "Approval password: ", "承認用パスワード："))
+    }
+
+    fn current_code(&mut self, lang: Lang) -> Result<String> {
+        self.ask(tr(
+            lang,
+            "One-time password of the token in use now (press \"1\"): ",
+            "現在ご利用中のトークンのワンタイムパスワード（「1」ボタンを押して表示）：",
+        ))
+    }
+
+    fn new_serial(&mut self, lang: Lang) -> Result<String> {
+        self.ask(tr(
+            lang,
+            "New token serial (12 half-width alphanumerics): ",
+            "新しいトークンのシリアル番号（半角英数字12桁）：",
+        ))
+    }
+
+    fn new_code(&mut self, lang: Lang) -> Result<String> {
+        self.ask(tr(
+            lang,
+            "One-time password of the new token: ",
+            "新しいトークンのワンタイムパスワード：",
+        ))
+    }
 }
 
 fn default_db() -> Result<PathBuf> {
@@ -166,21 +253,166 @@ fn default_db() -> Result<PathBuf> {
     Ok(base.join("otp").join("bank.sqlite"))
 }
 
+/// The key file's length: the audit key, then the session key.
+const KEY_FILE_LEN: u64 = 64;
+
+/// The bank's keys, as kept in the key file: the audit key's 32 bytes,
+/// then the session key's.
+struct BankKeys {
+    audit: Zeroizing<[u8; 32]>,
+    session: Zeroizing<[u8; 32]>,
+}
+
+impl BankKeys {
+    fn zero() -> Self {
+        Self {
+            audit: Zeroizing::new([0; 32]),
+            session: Zeroizing::new([0; 32]),
+        }
+    }
+}
+
+/// The key file of the database at `db`: `FILE.keys` beside it.
+fn key_file_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".keys");
+    PathBuf::from(name)
+}
+
+/// Reads the key file at `path`; `None` if there is none. Refused: a
+/// symbolic link, anything but a regular file, a file readable or writable
+/// by group or others, a file of another length.
+fn read_keys(path: &Path) -> Result<Option<BankKeys>> {
+    let shown = path.display();
+    let link = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => bail!("cannot read the bank's key file `{shown}`: {e}"),
+    };
+    if link.file_type().is_symlink() {
+        bail!(
+            "the bank's key file `{shown}` is a symbolic link: refusing it; put the key file itself there"
+        );
+    }
+    if !link.is_file() {
+        bail!("the bank's key file `{shown}` is not a regular file");
+    }
+    let mut file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the bank's key file `{shown}`"))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot read the bank's key file `{shown}`"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if (meta.dev(), meta.ino()) != (link.dev(), link.ino()) {
+            bail!("the bank's key file `{shown}` was replaced while it was read: try again");
+        }
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "the bank's key file `{shown}` is open to group or others (mode {mode:04o}): \
+                 it must be private to its owner (chmod 600 {shown}), and its keys may have to be \
+                 considered exposed"
+            );
+        }
+    }
+    if meta.len() != KEY_FILE_LEN {
+        bail!(
+            "the bank's key file `{shown}` has {} bytes, not {KEY_FILE_LEN}: it is not this program's key file, or it is damaged",
+            meta.len()
+        );
+    }
+    let mut keys = BankKeys::zero();
+    file.read_exact(&mut keys.audit[..])
+        .and_then(|()| file.read_exact(&mut keys.session[..]))
+        .with_context(|| format!("cannot read the bank's key file `{shown}`"))?;
+    Ok(Some(keys))
+}
+
+/// Makes a new key file at `path`: 64 random bytes, mode 0600, never over
+/// an existing file or link; on the disk before the database uses it.
+fn create_keys(path: &Path) -> Result<BankKeys> {
+    let shown = path.display();
+    let mut keys = BankKeys::zero();
+    {
+        use rand::TryRng as _;
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut keys.audit[..])
+            .and_then(|()| rand::rngs::SysRng.try_fill_bytes(&mut keys.session[..]))
+            .map_err(|_| anyhow!("the operating system's random number generator failed"))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    // `create_new` refuses any existing path, a symbolic link included.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create the bank's key file `{shown}`"))?;
+    let written = file
+        .write_all(&keys.audit[..])
+        .and_then(|()| file.write_all(&keys.session[..]))
+        .and_then(|()| file.sync_all());
+    if let Err(e) = written {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        bail!("cannot write the bank's key file `{shown}`: {e}");
+    }
+    #[cfg(unix)]
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // The file's name on the disk too.
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    eprintln!(
+        "otp: created the bank's key file {shown} (mode 0600): keep it private and back it up; \
+         without it the audit trail cannot be verified"
+    );
+    Ok(keys)
+}
+
 fn open(args: &BankArgs) -> Result<Bank<SqliteStore>> {
     let path = match &args.db {
         Some(p) => p.clone(),
         None => default_db()?,
     };
-    if !path.exists() {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create `{}`", dir.display()))?;
-        }
+    let existed = path.exists();
+    if !existed && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+    }
+    let key_path = key_file_path(&path);
+    let keys = read_keys(&key_path)?;
+    if !existed {
         eprintln!("otp: creating the bank database {}", path.display());
     }
     let store = SqliteStore::open(&path)
         .map_err(|e| anyhow!("cannot open the bank database `{}`: {e}", path.display()))?;
-    Ok(Bank::new(store, Arc::new(SystemClock))?)
+    let keys = match keys {
+        Some(keys) => keys,
+        None => {
+            // A database whose chain is keyed needs the key it was written
+            // with; only a new database (or one from before keyed chains)
+            // gets a new key file.
+            let chain = store
+                .audit_chain()
+                .map_err(|e| anyhow!("cannot read the bank database `{}`: {e}", path.display()))?;
+            if chain.iter().any(|r| r.format == AuditFormat::V2) {
+                bail!(
+                    "the bank's key file `{}` is missing: restore it from your backup (the audit trail of `{}` verifies only under its key)",
+                    key_path.display(),
+                    path.display()
+                );
+            }
+            create_keys(&key_path)?
+        }
+    };
+    Ok(Bank::new(store, Arc::new(SystemClock))?
+        .with_audit_key(AuditKey::new(*keys.audit))
+        .with_session_key(*keys.session))
 }
 
 fn user_id(text: &str) -> Result<UserId> {
@@ -202,7 +434,7 @@ fn operator<S: Store>(bank: &Bank<S>, op: &Operator) -> Result<UserId> {
     if let Some(id) = &op.id {
         return user_id(id);
     }
-    let page = bank.store().users(0, 10_000)?;
+    let page = bank.records().users(0, 10_000)?;
     let admins: Vec<_> = page
         .users
         .into_iter()
@@ -215,6 +447,11 @@ fn operator<S: Store>(bank: &Bank<S>, op: &Operator) -> Result<UserId> {
     }
 }
 
+fn say(lang: Lang, en: &str, ja: &str) {
+    println!("{}", tr(lang, en, ja));
+}
+
+#[allow(clippy::too_many_lines, reason = "one arm per subcommand")]
 pub(crate) fn run(args: &BankArgs) -> Result<()> {
     let lang = resolve(args.lang);
     let bank = open(args)?;
@@ -235,13 +472,10 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             let count = bank
                 .import_inventory("otp bank import", &inventory)
                 .map_err(|e| anyhow!("the seed file was not imported: {e}"))?;
-            println!(
-                "{}",
-                tr(
-                    lang,
-                    &format!("Imported {count} tokens into the stock."),
-                    &format!("{count} 件のトークンを在庫に登録しました。")
-                )
+            say(
+                lang,
+                &format!("Imported {count} tokens into the stock."),
+                &format!("{count} 件のトークンを在庫に登録しました。"),
             );
             Ok(())
         }
@@ -251,7 +485,7 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
         BankCommand::Verify { user, code } => {
             let user = user_id(user)?;
             bank.login(&user, code).map_err(|r| refused(&r, lang))?;
-            println!("{}", tr(lang, "accepted", "認証しました"));
+            say(lang, "accepted", "認証しました");
             Ok(())
         }
         BankCommand::Exchange { user, operator: op } => {
@@ -270,78 +504,131 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             let op = operator(&bank, op)?;
             let target = user_id(user)?;
             let mut prompter = Prompter::new();
-            let password =
-                prompter.password(tr(lang, "Approval password: ", "承認用パスワード："))?;
-            bank.unregister(&op, &target, &password)
+            let code = prompter.current_code(lang)?;
+            let password = prompter.approval_password(lang)?;
+            bank.unregister(&op, &target, &code, &password)
                 .map_err(|r| refused(&r, lang))?;
-            println!(
-                "{}",
-                tr(
-                    lang,
-                    "The token has been unregistered; it is no longer valid.",
-                    "トークンの登録を解除しました。このトークンは使用できません。"
-                )
+            say(
+                lang,
+                "The token has been unregistered; it is no longer valid.",
+                "トークンの登録を解除しました。このトークンは使用できません。",
             );
             Ok(())
         }
         BankCommand::Unlock { user, operator: op } => {
-            bank.unlock(&operator(&bank, op)?, &user_id(user)?)
+            let op = operator(&bank, op)?;
+            let target = user_id(user)?;
+            let password = Prompter::new().approval_password(lang)?;
+            bank.unlock(&op, &target, &password)
                 .map_err(|r| refused(&r, lang))?;
-            println!(
-                "{}",
-                tr(
-                    lang,
-                    "The ID has been unlocked.",
-                    "IDロックを解除しました。"
-                )
+            say(
+                lang,
+                "The ID has been unlocked.",
+                "IDロックを解除しました。",
             );
             Ok(())
+        }
+        BankCommand::BranchUnlock { user, branch } => {
+            let auth = branch.authorization()?;
+            bank.branch_unlock(&auth, &user_id(user)?)
+                .map_err(|r| refused(&r, lang))?;
+            say(
+                lang,
+                "The ID has been unlocked at the branch.",
+                "お取引店舗へのお届けによりIDロックを解除しました。",
+            );
+            Ok(())
+        }
+        BankCommand::BranchRevoke { user, branch } => {
+            let auth = branch.authorization()?;
+            bank.branch_revoke(&auth, &user_id(user)?)
+                .map_err(|r| refused(&r, lang))?;
+            say(
+                lang,
+                "The token has been revoked at the branch; it is no longer valid. Register a new one.",
+                "お取引店舗へのお届けによりトークンを無効にしました。新しいトークンを登録してください。",
+            );
+            Ok(())
+        }
+        BankCommand::BranchRegister { user, branch } => {
+            let auth = branch.authorization()?;
+            branch_register(&bank, &auth, &user_id(user)?, lang)
         }
         BankCommand::Audit {
             user,
             since,
             operator: op,
-        } => {
-            let from = since
-                .as_deref()
-                .map(|t| parse_time(t, system_now()))
-                .transpose()?
-                .unwrap_or(0);
-            let records = bank
-                .audit_trail(&operator(&bank, op)?, &user_id(user)?, from, u64::MAX)
-                .map_err(|r| refused(&r, lang))?;
-            for r in &records {
-                let e = &r.entry;
-                let serials = match (&e.old_serial, &e.new_serial) {
-                    (Some(o), Some(n)) => format!(" {o} -> {n}"),
-                    (Some(o), None) => format!(" {o}"),
-                    (None, Some(n)) => format!(" -> {n}"),
-                    (None, None) => String::new(),
-                };
-                let result = match e.result {
-                    otp_exchange::AuditResult::Ok => "ok".to_owned(),
-                    otp_exchange::AuditResult::Refused => {
-                        format!("refused ({})", e.reason.as_deref().unwrap_or("-"))
-                    }
-                };
-                println!(
-                    "{:>5}  {}  {:<10} {:?}{serials}  {result}",
-                    r.seq,
-                    utc(e.at),
-                    e.operator,
-                    e.action
-                );
+        } => audit(
+            &bank,
+            &operator(&bank, op)?,
+            &user_id(user)?,
+            since.as_deref(),
+            lang,
+        ),
+    }
+}
+
+fn audit<S: Store>(
+    bank: &Bank<S>,
+    op: &UserId,
+    user: &UserId,
+    since: Option<&str>,
+    lang: Lang,
+) -> Result<()> {
+    let from = since
+        .map(|t| parse_time(t, system_now()))
+        .transpose()?
+        .unwrap_or(0);
+    let records = bank
+        .audit_trail(op, user, from, u64::MAX)
+        .map_err(|r| refused(&r, lang))?;
+    for r in &records {
+        let e = &r.entry;
+        let serials = match (&e.old_serial, &e.new_serial) {
+            (Some(o), Some(n)) => format!(" {o} -> {n}"),
+            (Some(o), None) => format!(" {o}"),
+            (None, Some(n)) => format!(" -> {n}"),
+            (None, None) => String::new(),
+        };
+        let result = match e.result {
+            otp_exchange::AuditResult::Ok => "ok".to_owned(),
+            otp_exchange::AuditResult::Refused => {
+                format!("refused ({})", e.reason.as_deref().unwrap_or("-"))
             }
-            println!(
-                "{}",
-                tr(
-                    lang,
-                    &format!("{} records.", records.len()),
-                    &format!("{} 件", records.len())
-                )
+        };
+        println!(
+            "{:>5}  {}  {:<10} {:?}{serials}  {result}",
+            r.seq,
+            utc(e.at),
+            e.operator,
+            e.action
+        );
+    }
+    say(
+        lang,
+        &format!("{} records.", records.len()),
+        &format!("{} 件", records.len()),
+    );
+    // The whole chain, not only this user's records: an edit, removal or
+    // reordering anywhere, or a key that is not this bank's, shows here.
+    match bank.verify_audit() {
+        Ok(head) => {
+            say(
+                lang,
+                &format!("The audit chain verifies ({head} records in all)."),
+                &format!("利用履歴の改ざん検知チェーンを検証しました（全 {head} 件）。"),
             );
             Ok(())
         }
+        Err(AuditCheckError::Chain(e)) => bail!(
+            "{}: {e}",
+            tr(
+                lang,
+                "the audit trail does not verify (tampered with, or the key file is not this bank's)",
+                "利用履歴の検証に失敗しました（改ざん、または鍵ファイルがこの銀行のものではありません）"
+            )
+        ),
+        Err(e) => bail!("the audit trail could not be checked: {e}"),
     }
 }
 
@@ -354,6 +641,7 @@ fn init<S: Store>(bank: &Bank<S>, admins: &[String], users: &[String], lang: Lan
     if admins.is_empty() && users.is_empty() {
         bail!("give at least one --admin ID[:NAME] or --user ID[:NAME]");
     }
+    let installer = BranchAuthorization::new("installer", "otp bank init");
     let mut prompter = Prompter::new();
     for (spec, authority) in admins
         .iter()
@@ -361,15 +649,18 @@ fn init<S: Store>(bank: &Bank<S>, admins: &[String], users: &[String], lang: Lan
         .chain(users.iter().map(|s| (s, Authority::General)))
     {
         let (id, name) = split_user(spec)?;
-        let existing = bank.store().user(&id)?;
-        let mut record = existing
-            .clone()
-            .unwrap_or_else(|| UserRecord::new(id.clone(), &name, authority));
-        record.authority = authority;
-        if !name.is_empty() {
-            record.name = name;
-        }
-        if authority == Authority::Administrator && record.approval_password.is_none() {
+        let existing = bank.records().user(&id)?;
+        let name = match (&existing, name.is_empty()) {
+            (Some(user), true) => user.name.clone(),
+            _ => name,
+        };
+        // A new administrator (or a user made one) gets an approval
+        // password, asked before anything is written.
+        let new_admin = authority == Authority::Administrator
+            && existing
+                .as_ref()
+                .is_none_or(|u| u.authority != Authority::Administrator);
+        let password = if new_admin {
             let prompt = match lang {
                 Lang::Ja => format!("{} の承認用パスワード：", id.as_str()),
                 Lang::En => format!("Approval password for {}: ", id.as_str()),
@@ -378,10 +669,16 @@ fn init<S: Store>(bank: &Bank<S>, admins: &[String], users: &[String], lang: Lan
             if password.expose_secret().len() < 8 {
                 bail!("the approval password must have at least 8 characters");
             }
-            record.approval_password =
-                Some(PasswordHash::create(&password, HashCost::RECOMMENDED)?);
+            Some(password)
+        } else {
+            None
+        };
+        bank.enroll_user(&installer, &id, &name, authority)
+            .map_err(|r| refused(&r, lang))?;
+        if let Some(password) = &password {
+            bank.set_password(&installer, &id, PasswordKind::Approval, password)
+                .map_err(|r| refused(&r, lang))?;
         }
-        bank.store().put_user(&record)?;
         println!(
             "{} {} ({})",
             if existing.is_some() {
@@ -437,11 +734,7 @@ fn exchange<S: Store>(bank: &Bank<S>, op: &UserId, target: &UserId, lang: Lang) 
         .map_err(|r| refused(&r, lang))?;
     let mut prompter = Prompter::new();
     let step5 = loop {
-        let code = prompter.ask(tr(
-            lang,
-            "One-time password of the token in use now (press \"1\"): ",
-            "現在ご利用中のトークンのワンタイムパスワード（「1」ボタンを押して表示）：",
-        ))?;
+        let code = prompter.current_code(lang)?;
         match step4.submit_code(bank, &code) {
             Ok(next) => break next,
             Err(retry) => {
@@ -453,6 +746,14 @@ fn exchange<S: Store>(bank: &Bank<S>, op: &UserId, target: &UserId, lang: Lang) 
     new_token(bank, step5, &mut prompter, lang)
 }
 
+fn registered(lang: Lang) {
+    say(
+        lang,
+        "The usage mode and token have been registered. The registered token is valid from now.",
+        "利用形態・トークンを登録しました。登録したトークンは今から有効となります。",
+    );
+}
+
 fn new_token<S: Store>(
     bank: &Bank<S>,
     mut step5: otp_exchange::ExpectNewToken,
@@ -460,27 +761,12 @@ fn new_token<S: Store>(
     lang: Lang,
 ) -> Result<()> {
     loop {
-        let serial = prompter.ask(tr(
-            lang,
-            "New token serial (12 half-width alphanumerics): ",
-            "新しいトークンのシリアル番号（半角英数字12桁）：",
-        ))?;
-        let code = prompter.ask(tr(
-            lang,
-            "One-time password of the new token: ",
-            "新しいトークンのワンタイムパスワード：",
-        ))?;
-        let password = prompter.password(tr(lang, "Approval password: ", "承認用パスワード："))?;
+        let serial = prompter.new_serial(lang)?;
+        let code = prompter.new_code(lang)?;
+        let password = prompter.approval_password(lang)?;
         match step5.confirm(bank, &serial, &code, &password) {
             Ok(done) => {
-                println!(
-                    "{}",
-                    tr(
-                        lang,
-                        "The usage mode and token have been registered. The registered token is valid from now.",
-                        "利用形態・トークンを登録しました。登録したトークンは今から有効となります。"
-                    )
-                );
+                registered(lang);
                 println!("{} {}", done.user.as_str(), done.new_serial.masked());
                 return Ok(());
             }
@@ -488,6 +774,38 @@ fn new_token<S: Store>(
                 eprintln!("{}", retry.refusal.message(lang));
                 step5 = retry.resume.ok_or_else(|| refused(&retry.refusal, lang))?;
             }
+        }
+    }
+}
+
+/// The branch registers a token for a user with none: the new serial and a
+/// code from it, asked again after a refusal the user can correct.
+fn branch_register<S: Store>(
+    bank: &Bank<S>,
+    auth: &BranchAuthorization,
+    target: &UserId,
+    lang: Lang,
+) -> Result<()> {
+    let mut prompter = Prompter::new();
+    loop {
+        let serial = prompter.new_serial(lang)?;
+        let code = prompter.new_code(lang)?;
+        match bank.branch_register(auth, target, &serial, &code) {
+            Ok(serial) => {
+                registered(lang);
+                println!("{} {}", target.as_str(), serial.masked());
+                return Ok(());
+            }
+            Err(
+                r @ (Refusal::Code(..)
+                | Refusal::WrongCode(_)
+                | Refusal::Replayed(_)
+                | Refusal::Serial(_)
+                | Refusal::UnknownSerial
+                | Refusal::SerialAssigned
+                | Refusal::SerialRevoked),
+            ) => eprintln!("{}", r.message(lang)),
+            Err(r) => return Err(refused(&r, lang)),
         }
     }
 }

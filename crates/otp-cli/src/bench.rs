@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use otp_core::{Code, Digits, Key, Params, TimeStep, TokenState, hotp, verify};
-use otp_exchange::{
-    Action, AuditEntry, Authority, Bank, MemoryStore, Store, Switch, UserId, UserRecord,
-};
+use otp_exchange::{Authority, Bank, BranchAuthorization, MemoryStore, Refusal, Store, UserId};
 use otp_token::{Factory, Inventory, SimClock};
 
 /// `otp bench` arguments.
@@ -253,45 +251,41 @@ fn core_worker(keys: &[(Key, TokenState)], params: &Params, stop: &Stop) -> Resu
 /// The bench's users with their tokens' keys.
 type Users = Vec<(UserId, Key)>;
 
-/// Users `B000000..` with one bound token each.
+/// Users `B000000..` with one bound token each, enrolled and given their
+/// token by the branch (through the bank's audited procedures) one step
+/// before the first login, so that the first login's code is fresh.
 fn bank_setup<S: Store>(
     store: S,
     inventory: &Inventory,
     clock: &SimClock,
 ) -> Result<(Bank<S>, Users)> {
+    let failed = |what: &str, r: Refusal| match r {
+        Refusal::Internal(e) => anyhow!("{what} failed: {e}"),
+        other => anyhow!("{what} was refused: {other}"),
+    };
     let bank = Bank::new(store, Arc::new(clock.clone()))?;
     bank.import_inventory("bench", inventory)?;
+    let branch = BranchAuthorization::new("bench", "otp bench");
+    let at = BASE - 30;
+    clock.set(at);
+    let step = TimeStep::default();
     let mut users = Vec::with_capacity(inventory.len());
     for (i, record) in inventory.iter().enumerate() {
         let id = UserId::parse(&format!("B{i:06}")).map_err(|e| anyhow!("{e}"))?;
-        let serial = record
-            .serial_number()
-            .ok_or_else(|| anyhow!("bad serial"))?;
-        bank.store()
-            .put_user(&UserRecord::new(id.clone(), "bench", Authority::General))?;
-        let switch = Switch {
-            user: id.clone(),
-            expect_current: None,
-            revoke: None,
-            bind: Some((serial, record.initial_state())),
-            audit: AuditEntry::new(clock.now_secs(), "bench", Some(&id), Action::Register),
-        };
-        bank.store()
-            .switch(&switch)
-            .map_err(|e| anyhow!("binding the bench tokens failed: {e:?}"))?;
-        users.push((id, record.key()));
+        let key = record.key();
+        bank.enroll_user(&branch, &id, "bench", Authority::General)
+            .map_err(|r| failed("enrolling the bench users", r))?;
+        let code = hotp(
+            &key,
+            step.step_at(at).map_err(|e| anyhow!("{e}"))?,
+            Digits::Six,
+        );
+        bank.branch_register(&branch, &id, &record.serial, &code.to_string())
+            .map_err(|r| failed("registering the bench tokens", r))?;
+        users.push((id, key));
     }
+    clock.set(BASE);
     Ok((bank, users))
-}
-
-trait NowSecs {
-    fn now_secs(&self) -> u64;
-}
-
-impl NowSecs for SimClock {
-    fn now_secs(&self) -> u64 {
-        otp_token::Clock::now(self)
-    }
 }
 
 fn bank_worker<S: Store>(

@@ -5,9 +5,7 @@
 
 use anyhow::{Result, anyhow, bail};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
-use otp_exchange::{
-    HashCost, Lang, MemoryStore, Password, Refusal, Store, UserId, Which, verify_chain,
-};
+use otp_exchange::{HashCost, Lang, MemoryStore, Password, Refusal, Store, UserId, Which};
 use otp_token::{Clock as _, SerialNumber};
 
 use crate::lang::{LangArg, pad, resolve, tr};
@@ -236,8 +234,8 @@ impl<S: Store> Demo<S> {
             "    {}{store_name}{}",
             self.t("Bank: ", "銀行："),
             self.t(
-                "; users W0001 (administrator), W0002 and W0005 (general users); virtual tokens on a simulated clock.",
-                "、利用者 W0001（管理者）・W0002・W0005（一般者）、シミュレーション時計上の仮想トークン。"
+                "; users W0001 (administrator, whose token the branch registered), W0002 and W0005 (general users); virtual tokens on a simulated clock.",
+                "、利用者 W0001（管理者、トークンはお取引店舗で登録）・W0002・W0005（一般者）、シミュレーション時計上の仮想トークン。"
             )
         );
 
@@ -342,6 +340,17 @@ impl<S: Store> Demo<S> {
         self.expect_refusal("W0005 exchange", w5, |r| {
             matches!(r, Refusal::NoTokenRegistered)
         })?;
+        let own = self.s.bank.begin_exchange(&admin, &admin);
+        println!(
+            "    {}",
+            self.t(
+                "(W0001 cannot select its own ID: another administrator or the branch exchanges an administrator's token)",
+                "（W0001 は自分自身のIDを選択できません：管理者のトークンは他の管理者またはお取引店舗が交換します）"
+            )
+        );
+        self.expect_refusal("W0001 selecting itself", own, |r| {
+            matches!(r, Refusal::OwnId)
+        })?;
 
         // Screen 3.
         self.s.clock.advance(1);
@@ -358,7 +367,7 @@ impl<S: Store> Demo<S> {
         let record = self
             .s
             .bank
-            .store()
+            .records()
             .user(&user)?
             .ok_or_else(|| anyhow!("W0002 is missing from the store"))?;
         println!(
@@ -616,7 +625,7 @@ impl<S: Store> Demo<S> {
         );
         let old_login = self.s.bank.login(&user, &old_code);
         self.expect_refusal("old token after the exchange", old_login, |r| {
-            matches!(r, Refusal::WrongCode(Which::Current))
+            matches!(r, Refusal::LoginFailed)
         })?;
         let new_login_code = self.press(&new)?;
         println!(
@@ -652,7 +661,9 @@ impl<S: Store> Demo<S> {
             bail!("W0002's registered token is not the new one");
         }
         let trail = self.s.bank.audit_trail(&admin, &user, 0, u64::MAX)?;
-        verify_chain(&self.s.bank.store().audit_chain()?)
+        self.s
+            .bank
+            .verify_audit()
             .map_err(|e| anyhow!("the audit chain does not verify: {e}"))?;
         let refused = trail
             .iter()

@@ -1,7 +1,9 @@
-//! `otp bank` on its SQLite file: init, import, the selection screen,
-//! registration, sign-in, the exchange in the manual's order with its
-//! refusals, unlock, unregister and the usage history. Answers come on
-//! standard input, as a script (or a person) would type them.
+//! `otp bank` on its SQLite file: init, the key file, import, the
+//! selection screen, registration (W0002's by the administrator, W0001's
+//! own by the branch), sign-in, the exchange in the manual's order with its
+//! refusals, unlock, unregister, the branch's procedures and the usage
+//! history with its verified chain. Answers come on standard input, as a
+//! script (or a person) would type them.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -9,10 +11,15 @@
     reason = "tests"
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
+
+/// What a refused sign-in says, whatever the reason (unknown ID, no token,
+/// locked ID, wrong code).
+const LOGIN_FAILED: &str =
+    "The customer ID or the one-time password is not correct, or this ID cannot be used now.";
 
 struct Bank {
     dir: tempfile::TempDir,
@@ -36,11 +43,14 @@ impl Bank {
         .write_stdin("approve-2020\n")
         .assert()
         .success()
-        .stderr(predicate::str::contains("creating the bank database"));
+        .stderr(predicate::str::contains("creating the bank database"))
+        .stderr(predicate::str::contains(
+            "created the bank's key file bank.sqlite.keys",
+        ));
         bank.otp(&[
             "factory",
             "--count",
-            "4",
+            "6",
             "--seed",
             "bank",
             "--pskc",
@@ -53,7 +63,7 @@ impl Bank {
         bank.otp(&["bank", "import", "v.pskc"])
             .assert()
             .success()
-            .stdout(predicate::str::contains("Imported 4 tokens"));
+            .stdout(predicate::str::contains("Imported 6 tokens"));
         bank
     }
 
@@ -86,8 +96,17 @@ impl Bank {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
+    /// The code a new token shows now, to register it. (An older code would
+    /// verify in the first-use window but teach the bank a drift.) After
+    /// it, the code of the next step (`press(serial, 30)`) is the one fresh
+    /// code of a registered token within the test's few seconds.
+    fn first_code(&self, serial: &str) -> String {
+        self.press(serial, 0)
+    }
+
+    /// W0001 (the only administrator) registers a first token for `user`.
     fn register(&self, user: &str, serial: &str) {
-        let code = self.press(serial, 0);
+        let code = self.first_code(serial);
         self.otp(&["bank", "register", user])
             .write_stdin(format!("{serial}\n{code}\napprove-2020\n"))
             .assert()
@@ -97,15 +116,63 @@ impl Bank {
             ));
     }
 
+    /// The branch registers a first token for `user` (an administrator's
+    /// own token is registered this way).
+    fn branch_register(&self, user: &str, serial: &str) {
+        let code = self.first_code(serial);
+        self.otp(&[
+            "bank",
+            "branch-register",
+            user,
+            "--officer",
+            "B-042",
+            "--request",
+            "REQ-2020-1001",
+        ])
+        .write_stdin(format!("{serial}\n{code}\n"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "The registered token is valid from now.",
+        ));
+    }
+
+    /// Six wrong codes lock `user`'s ID.
+    fn lock_by_wrong_codes(&self, user: &str) {
+        for _ in 0..6 {
+            self.otp(&["bank", "verify", user, "000000"])
+                .assert()
+                .code(2);
+        }
+    }
+
     fn path(&self) -> &Path {
         self.dir.path()
     }
+
+    fn key_file(&self) -> PathBuf {
+        self.path().join("bank.sqlite.keys")
+    }
+
+    /// `otp bank audit USER` succeeds and says that the chain verifies.
+    fn audit_verifies(&self, user: &str) {
+        self.otp(&["bank", "audit", user])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("The audit chain verifies"));
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 #[test]
 fn users_screen_lists_masked_serials_and_counts() {
     let bank = Bank::new();
-    bank.register("W0001", "VT0000000000");
+    bank.branch_register("W0001", "VT0000000000");
     bank.otp(&["bank", "users"])
         .assert()
         .success()
@@ -120,12 +187,109 @@ fn users_screen_lists_masked_serials_and_counts() {
 }
 
 #[test]
+fn the_key_file_is_made_private_once_and_used_on_every_later_run() {
+    let bank = Bank::new();
+    let keys = bank.key_file();
+    let first = std::fs::read(&keys).unwrap();
+    assert_eq!(first.len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&keys).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // Later runs (each `otp` is one) read the same keys: the chain written
+    // by init, import and the registrations verifies, and the file is
+    // never rewritten.
+    bank.branch_register("W0001", "VT0000000000");
+    bank.register("W0002", "VT0000000001");
+    bank.audit_verifies("W0002");
+    assert_eq!(std::fs::read(&keys).unwrap(), first);
+    // init again on the same database asks nothing for an existing
+    // administrator and keeps the keys.
+    bank.otp(&["bank", "init", "--admin", "W0001:しんきん一郎"])
+        .write_stdin("")
+        .assert()
+        .success()
+        .stdout("Updated W0001 (administrator)\n");
+    bank.audit_verifies("W0001");
+    assert_eq!(std::fs::read(&keys).unwrap(), first);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_key_file_open_to_group_or_others_is_refused() {
+    let bank = Bank::new();
+    for mode in [0o640, 0o604, 0o660] {
+        set_mode(&bank.key_file(), mode);
+        bank.otp(&["bank", "users"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("open to group or others"))
+            .stderr(predicate::str::contains("chmod 600"))
+            .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    }
+    set_mode(&bank.key_file(), 0o600);
+    bank.otp(&["bank", "users"]).assert().success();
+}
+
+#[test]
+fn a_key_file_of_the_wrong_length_a_link_or_missing_is_refused() {
+    let bank = Bank::new();
+    let keys = bank.key_file();
+    let saved = bank.path().join("saved.keys");
+    std::fs::rename(&keys, &saved).unwrap();
+    // Missing: the database's chain is keyed, so no new key is made.
+    bank.otp(&["bank", "users"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bank.sqlite.keys` is missing"));
+    assert!(!keys.exists(), "a key file was made for a keyed database");
+    // A link to the right file is still refused.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&saved, &keys).unwrap();
+        bank.otp(&["bank", "users"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("symbolic link"));
+        std::fs::remove_file(&keys).unwrap();
+    }
+    for len in [32, 65] {
+        std::fs::write(&keys, vec![7u8; len]).unwrap();
+        #[cfg(unix)]
+        set_mode(&keys, 0o600);
+        bank.otp(&["bank", "users"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!("has {len} bytes, not 64")));
+        std::fs::remove_file(&keys).unwrap();
+    }
+    std::fs::rename(&saved, &keys).unwrap();
+    bank.audit_verifies("W0001");
+}
+
+#[test]
+fn audit_with_another_banks_key_names_the_record_and_exits_1() {
+    let bank = Bank::new();
+    bank.branch_register("W0001", "VT0000000000");
+    let keys = bank.key_file();
+    let mut other = std::fs::read(&keys).unwrap();
+    other[0] ^= 1;
+    std::fs::write(&keys, &other).unwrap();
+    bank.otp(&["bank", "audit", "W0001"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the audit trail does not verify"))
+        .stderr(predicate::str::contains("audit record 1 was altered"));
+}
+
+#[test]
 fn verify_accepts_once_and_refuses_replays_and_wrong_codes_with_exit_2() {
     let bank = Bank::new();
-    bank.register("W0001", "VT0000000000");
+    bank.branch_register("W0001", "VT0000000000");
     bank.register("W0002", "VT0000000001");
     let code = bank.press("VT0000000001", 30);
-    // The registration used the code of the current step; the next step's code (±1 window) is fresh.
     bank.otp(&["bank", "verify", "W0002", &code])
         .assert()
         .success()
@@ -137,20 +301,29 @@ fn verify_accepts_once_and_refuses_replays_and_wrong_codes_with_exit_2() {
     bank.otp(&["bank", "verify", "W0002", "000000", "--lang", "ja"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("正しくありません"));
-    bank.otp(&["bank", "verify", "W0005", "123456"])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("no registered token"));
+        .stderr(predicate::str::contains(
+            "お客様IDまたはワンタイムパスワードが正しくないか",
+        ));
+    // A wrong code, no token and no such ID: one refusal, nothing told apart.
+    for (user, code) in [
+        ("W0002", "000000"),
+        ("W0005", "123456"),
+        ("W0099", "123456"),
+    ] {
+        bank.otp(&["bank", "verify", user, code])
+            .assert()
+            .code(2)
+            .stderr(format!("otp: {LOGIN_FAILED}\n"));
+    }
 }
 
 #[test]
 fn exchange_prompts_in_the_manuals_order_and_retries_refusals() {
     let bank = Bank::new();
-    bank.register("W0001", "VT0000000000");
+    bank.branch_register("W0001", "VT0000000000");
     bank.register("W0002", "VT0000000001");
     let current = bank.press("VT0000000001", 30);
-    let new_code = bank.press("VT0000000002", 0);
+    let new_code = bank.first_code("VT0000000002");
     let input = format!(
         "{current}\nVT0000000000\n123456\napprove-2020\nVT0000000002\n{new_code}\nwrong-password\nVT0000000002\n{new_code}\napprove-2020\n"
     );
@@ -197,7 +370,8 @@ fn exchange_prompts_in_the_manuals_order_and_retries_refusals() {
     bank.otp(&["bank", "verify", "W0002", &fresh])
         .assert()
         .success();
-    // The usage history has it all, with masked serials only.
+    // The usage history has it all, with masked serials only, and the
+    // chain verifies.
     bank.otp(&["bank", "audit", "W0002"])
         .assert()
         .success()
@@ -205,46 +379,320 @@ fn exchange_prompts_in_the_manuals_order_and_retries_refusals() {
             "Exchange ●●●●●●●●0001 -> ●●●●●●●●0002  ok",
         ))
         .stdout(predicate::str::contains("refused (wrong_password)"))
-        .stdout(predicate::str::contains("VT0000000001").not());
+        .stdout(predicate::str::contains("VT0000000001").not())
+        .stdout(predicate::str::contains("The audit chain verifies"));
     bank.otp(&["bank", "audit", "W0002", "--since", "@4000000000"])
         .assert()
         .success()
-        .stdout("0 records.\n");
+        .stdout(predicate::str::starts_with("0 records.\n"));
 }
 
 #[test]
-fn unlock_and_unregister() {
+fn unlock_asks_the_operators_approval_password() {
     let bank = Bank::new();
-    bank.register("W0001", "VT0000000000");
+    bank.branch_register("W0001", "VT0000000000");
     bank.register("W0002", "VT0000000001");
-    for _ in 0..6 {
-        bank.otp(&["bank", "verify", "W0002", "000000"])
-            .assert()
-            .code(2);
-    }
-    bank.otp(&["bank", "verify", "W0002", &bank.press("VT0000000001", 30)])
+    bank.lock_by_wrong_codes("W0002");
+    bank.otp(&["bank", "verify", "W0002", &bank.press("VT0000000001", 0)])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("locked"));
+        .stderr(predicate::str::contains(LOGIN_FAILED));
     bank.otp(&["bank", "users"])
         .assert()
         .stdout(predicate::str::contains("locked"));
-    bank.otp(&["bank", "unlock", "W0002"]).assert().success();
+    bank.otp(&["bank", "unlock", "W0002"])
+        .write_stdin("approve-2002\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Approval password"))
+        .stderr(predicate::str::contains("is not correct"));
+    bank.otp(&["bank", "unlock", "W0002"])
+        .write_stdin("approve-2020\n")
+        .assert()
+        .success()
+        .stdout("The ID has been unlocked.\n")
+        .stderr(predicate::str::contains("approve-2020").not());
     bank.otp(&["bank", "verify", "W0002", &bank.press("VT0000000001", 30)])
         .assert()
         .success();
-    bank.otp(&["bank", "unregister", "W0002"])
-        .write_stdin("nope\n")
+    // Abandoned before the password: nothing is unlocked.
+    bank.lock_by_wrong_codes("W0002");
+    bank.otp(&["bank", "unlock", "W0002"])
+        .write_stdin("")
         .assert()
-        .code(2)
-        .stderr(predicate::str::contains("not correct"));
-    bank.otp(&["bank", "unregister", "W0002"])
-        .write_stdin("approve-2020\n")
-        .assert()
-        .success();
+        .code(1)
+        .stderr(predicate::str::contains("abandoned"));
     bank.otp(&["bank", "users"])
         .assert()
-        .stdout(predicate::str::contains("●●●●●●●●0001").not());
+        .stdout(predicate::str::contains("locked"));
+}
+
+#[test]
+fn an_id_is_unlocked_online_three_times_a_day_then_at_the_branch() {
+    let bank = Bank::new();
+    for _ in 0..3 {
+        bank.otp(&["bank", "unlock", "W0005"])
+            .write_stdin("approve-2020\n")
+            .assert()
+            .success();
+    }
+    bank.otp(&["bank", "unlock", "W0005"])
+        .write_stdin("approve-2020\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "unlocked as many times today as allowed",
+        ));
+    bank.otp(&[
+        "bank",
+        "branch-unlock",
+        "W0005",
+        "--officer",
+        "B-042",
+        "--request",
+        "REQ-7",
+    ])
+    .assert()
+    .success()
+    .stdout("The ID has been unlocked at the branch.\n");
+    // The branch's act is in the history with the officer and the request.
+    bank.otp(&["bank", "audit", "W0005"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("branch:B-042:REQ-7 Unlock  ok"))
+        .stdout(predicate::str::contains("refused (unlock_limit)"));
+}
+
+#[test]
+fn an_administrators_id_is_unlocked_only_at_the_branch_and_nobody_operates_on_their_own() {
+    let bank = Bank::new();
+    bank.branch_register("W0001", "VT0000000000");
+    bank.register("W0002", "VT0000000001");
+    // A second administrator.
+    bank.otp(&["bank", "init", "--admin", "W0003:しんきん花子"])
+        .write_stdin("approve-w0003\n")
+        .assert()
+        .success()
+        .stdout("Created W0003 (administrator)\n");
+    // Two administrators: each operation says who acts.
+    bank.otp(&["bank", "users"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--operator"));
+    // Nobody unlocks, unregisters or exchanges on their own ID.
+    let own = "cannot register, exchange or unregister their own token or unlock their own ID";
+    bank.otp(&["bank", "unlock", "W0001", "--operator", "W0001"])
+        .write_stdin("approve-2020\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(own));
+    let code = bank.press("VT0000000000", 0);
+    bank.otp(&["bank", "unregister", "W0001", "--operator", "W0001"])
+        .write_stdin(format!("{code}\napprove-2020\n"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(own));
+    bank.otp(&["bank", "exchange", "W0001", "--operator", "W0001"])
+        .write_stdin("")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(own));
+    // W0001's ID locked: W0003 cannot unlock it online, the branch can.
+    bank.lock_by_wrong_codes("W0001");
+    bank.otp(&["bank", "users", "--operator", "W0001"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Your ID is locked"));
+    bank.otp(&["bank", "unlock", "W0001", "--operator", "W0003"])
+        .write_stdin("approve-w0003\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "An administrator's ID can be unlocked only at the branch.",
+        ));
+    bank.otp(&[
+        "bank",
+        "branch-unlock",
+        "W0001",
+        "--officer",
+        "B-042",
+        "--request",
+        "REQ-8",
+    ])
+    .assert()
+    .success();
+    bank.otp(&["bank", "users", "--operator", "W0001"])
+        .assert()
+        .success();
+    // W0003 exchanges W0001's token; its own approval password, not W0001's.
+    let current = bank.press("VT0000000000", 30);
+    let new_code = bank.first_code("VT0000000003");
+    bank.otp(&["bank", "exchange", "W0001", "--operator", "W0003"])
+        .write_stdin(format!(
+            "{current}\nVT0000000003\n{new_code}\napprove-2020\nVT0000000003\n{new_code}\napprove-w0003\n"
+        ))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("is not correct"))
+        .stdout(predicate::str::contains("W0001 ●●●●●●●●0003"));
+    bank.otp(&["bank", "audit", "W0001", "--operator", "W0003"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "W0003      Exchange ●●●●●●●●0000 -> ●●●●●●●●0003  ok",
+        ))
+        .stdout(predicate::str::contains("The audit chain verifies"));
+}
+
+#[test]
+fn unregister_asks_a_code_from_the_token_and_the_approval_password() {
+    let bank = Bank::new();
+    bank.branch_register("W0001", "VT0000000000");
+    bank.register("W0002", "VT0000000001");
+    bank.register("W0005", "VT0000000002");
+    // The prompts: the token's code, then the password.
+    let out = bank
+        .otp(&["bank", "unregister", "W0002"])
+        .write_stdin("000000\napprove-2020\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code_prompt = stderr.find("token in use now").unwrap();
+    let password_prompt = stderr.find("Approval password").unwrap();
+    assert!(code_prompt < password_prompt, "{stderr}");
+    assert!(stderr.contains("The one-time password of the token in use now is not correct."));
+    // The right code with a wrong password: refused, still registered.
+    let code = bank.press("VT0000000002", 30);
+    bank.otp(&["bank", "unregister", "W0005"])
+        .write_stdin(format!("{code}\nnope\n"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "The approval password (or per-transfer confirmation password) is not correct.",
+        ));
+    // The code typed again is refused as a replay.
+    bank.otp(&["bank", "unregister", "W0005"])
+        .write_stdin(format!("{code}\napprove-2020\n"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot be used twice in a row"));
+    bank.otp(&["bank", "users"])
+        .assert()
+        .stdout(predicate::str::contains("●●●●●●●●0002"));
+    // A fresh code and the password.
+    bank.otp(&["bank", "unregister", "W0002"])
+        .write_stdin(format!(
+            "{}\napprove-2020\n",
+            bank.press("VT0000000001", 30)
+        ))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("no longer valid"));
+    bank.otp(&["bank", "users"])
+        .assert()
+        .stdout(predicate::str::contains("●●●●●●●●0001").not())
+        .stdout(predicate::str::contains("●●●●●●●●0002"));
+}
+
+#[test]
+fn the_branch_revokes_and_registers() {
+    let bank = Bank::new();
+    bank.branch_register("W0001", "VT0000000000");
+    bank.register("W0002", "VT0000000001");
+    let branch = ["--officer", "B-042", "--request", "REQ-9"];
+    // W0002 lost the token: the branch revokes it.
+    let mut args = vec!["bank", "branch-revoke", "W0002"];
+    args.extend(branch);
+    bank.otp(&args)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("revoked at the branch"));
+    bank.otp(&["bank", "verify", "W0002", &bank.press("VT0000000001", 30)])
+        .assert()
+        .code(2);
+    bank.otp(&args)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no registered token"));
+    // A revoked token is never registered again; the branch registers
+    // another, asking again after a refusal.
+    let code = bank.first_code("VT0000000002");
+    let mut args = vec!["bank", "branch-register", "W0002"];
+    args.extend(branch);
+    bank.otp(&args)
+        .write_stdin(format!(
+            "VT0000000001\n{}\nVT0000000002\n{code}\n",
+            bank.first_code("VT0000000001")
+        ))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("revoked and cannot be registered"))
+        .stdout(predicate::str::contains("W0002 ●●●●●●●●0002"));
+    // A user with a token: refused, nothing asked again.
+    bank.otp(&args)
+        .write_stdin(format!(
+            "VT0000000003\n{}\n",
+            bank.first_code("VT0000000003")
+        ))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already has a token"));
+    bank.otp(&["bank", "audit", "W0002"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "branch:B-042:REQ-9 BranchRevoke ●●●●●●●●0001  ok",
+        ))
+        .stdout(predicate::str::contains(
+            "branch:B-042:REQ-9 Register -> ●●●●●●●●0002  ok",
+        ))
+        .stdout(predicate::str::contains("The audit chain verifies"));
+}
+
+#[test]
+fn branch_procedures_need_an_officer_and_a_request() {
+    let bank = Bank::new();
+    for args in [
+        vec!["bank", "branch-unlock", "W0002", "--officer", "B-042"],
+        vec!["bank", "branch-unlock", "W0002", "--request", "REQ-1"],
+    ] {
+        bank.otp(&args)
+            .assert()
+            .code(1)
+            .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    }
+    for (officer, request, message) in [
+        ("", "REQ-1", "--officer"),
+        ("B:042", "REQ-1", "--officer"),
+        ("B-042", " ", "--request"),
+    ] {
+        bank.otp(&[
+            "bank",
+            "branch-unlock",
+            "W0002",
+            "--officer",
+            officer,
+            "--request",
+            request,
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(message))
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+    }
+    bank.otp(&[
+        "bank",
+        "branch-unlock",
+        "W0099",
+        "--officer",
+        "B-042",
+        "--request",
+        "REQ-1",
+    ])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("No customer has this ID."));
 }
 
 #[test]

@@ -32,7 +32,10 @@ fn demo_in_english_walks_the_six_screens_and_exits_0() {
             "The registered token is valid from now.",
         ))
         .stdout(predicate::str::contains(
-            "The one-time password of the token in use now is not correct.",
+            "An administrator cannot register, exchange or unregister their own token",
+        ))
+        .stdout(predicate::str::contains(
+            "The customer ID or the one-time password is not correct, or this ID cannot be used now.",
         ))
         .stdout(predicate::str::contains("signed in with the new token"))
         .stdout(predicate::str::contains(
