@@ -864,7 +864,12 @@ fn damaged_tail_is_refused_at_open() {
     // The undamaged file still opens.
     std::fs::write(&path, &pristine).unwrap();
     let store = SqliteStore::open(&path).unwrap();
-    verify_chain(&store.audit_chain().unwrap()).unwrap();
+    verify_chain(
+        &store.audit_chain().unwrap(),
+        &key(),
+        store.audit_head().unwrap(),
+    )
+    .unwrap();
 }
 
 /// Users the crashed writer of [`crashed_with_wal`] committed.
@@ -889,7 +894,7 @@ fn crashed_with_wal(dir: &TempDir) -> std::path::PathBuf {
     conn.execute_batch("BEGIN").unwrap();
     for i in 0..CRASH_USERS {
         conn.execute(
-            "INSERT INTO users (id, name, authority) VALUES (?1, 'しんきん花子', 'general')",
+            "INSERT INTO users (id, name, authority, id_lock) VALUES (?1, 'しんきん花子', 'general', 'v1 0 0 0 0 0 0 0 0 0')",
             [crash_user(i).as_str()],
         )
         .unwrap();
@@ -922,7 +927,12 @@ fn opens_with_crash_data(path: &Path) {
             "user {i} lost"
         );
     }
-    verify_chain(&store.audit_chain().unwrap()).unwrap();
+    verify_chain(
+        &store.audit_chain().unwrap(),
+        &key(),
+        store.audit_head().unwrap(),
+    )
+    .unwrap();
     store.integrity_check().unwrap();
 }
 
