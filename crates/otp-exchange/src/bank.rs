@@ -970,11 +970,19 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         self.finish(&audit, result)
     }
 
-    /// The usage history (利用履歴照会) of a user ID between two times.
+    /// The usage history (利用履歴照会) of a user ID between two times,
+    /// shown only from a chain that verifies: the whole chain is checked
+    /// under the audit key and against its stored head first, so a record
+    /// whose stored target or time was edited (which a query by target
+    /// would silently skip), removed or truncated makes the history fail
+    /// instead of shrink. The cost is one read of the chain (about a
+    /// microsecond of HMAC per record).
     ///
     /// # Errors
     ///
-    /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`].
+    /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`];
+    /// [`Refusal::Internal`] with [`InternalError::Audit`] when the chain
+    /// does not verify.
     pub fn audit_trail(
         &self,
         operator: &UserId,
@@ -983,7 +991,14 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         to: u64,
     ) -> Result<Vec<AuditRecord>, Refusal> {
         self.administrator(operator)?;
-        Ok(self.store.audit(Some(target), from, to)?)
+        let head = self.store.audit_head()?;
+        let chain = self.store.audit_chain()?;
+        crate::verify_chain(&chain, &self.audit_key, head).map_err(InternalError::Audit)?;
+        Ok(chain
+            .into_iter()
+            .filter(|r| r.entry.target.as_ref() == Some(target))
+            .filter(|r| (from..=to).contains(&r.entry.at))
+            .collect())
     }
 
     // ----- shared steps -----

@@ -7,7 +7,7 @@ use otp_core::{ClockError, CodeError};
 use otp_token::SerialError;
 use serde::{Deserialize, Serialize};
 
-use crate::{StoreError, UserIdError};
+use crate::{AuditError, StoreError, UserIdError};
 
 /// The language of messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -120,6 +120,9 @@ pub enum InternalError {
     /// The verifier refused a code for a reason this version does not know
     /// (not counted as a wrong entry).
     UnknownVerdict,
+    /// The audit trail does not verify under the bank's audit key (edited,
+    /// removed or truncated records): nothing is shown from it.
+    Audit(AuditError),
 }
 
 impl fmt::Display for InternalError {
@@ -132,6 +135,7 @@ impl fmt::Display for InternalError {
             Self::Encoding => f.write_str("a value could not be encoded"),
             Self::Contention => f.write_str("too much contention on one record; retry"),
             Self::UnknownVerdict => f.write_str("the verifier refused for an unknown reason"),
+            Self::Audit(e) => write!(f, "the audit trail does not verify: {e}"),
         }
     }
 }
@@ -141,6 +145,7 @@ impl core::error::Error for InternalError {
         match self {
             Self::Store(e) => Some(e),
             Self::Clock(e) => Some(e),
+            Self::Audit(e) => Some(e),
             _ => None,
         }
     }

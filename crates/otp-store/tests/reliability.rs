@@ -1506,6 +1506,56 @@ fn tampering_is_found<S: Store>(make: impl Fn() -> S, exec: impl Fn(&str)) {
     }
 }
 
+/// The usage history is shown only from a chain that verifies: a record
+/// whose stored target was edited (which a query by target would skip)
+/// makes the history fail instead of shrink.
+fn usage_history_refuses_an_edited_chain<S: Store>(store: S, exec: impl Fn(&str)) {
+    let (mut s, _) = keyed_scenario(store);
+    let user = s.general.clone();
+    let token = s.token_of(&user).unwrap().unwrap();
+    let code = s.press(&token).unwrap();
+    s.bank.login(&user, &code).unwrap();
+    let logins = |s: &Scenario<S>| {
+        s.bank
+            .audit_trail(&s.admin, &user, 0, u64::MAX)
+            .map(|t| t.iter().filter(|r| r.entry.action == Action::Login).count())
+    };
+    assert_eq!(logins(&s), Ok(1));
+    let seq = s
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .iter()
+        .rfind(|r| r.entry.action == Action::Login)
+        .unwrap()
+        .seq;
+    exec(&format!(
+        "UPDATE {{audit}} SET target = 'W0005' WHERE seq = {seq}"
+    ));
+    assert!(
+        matches!(logins(&s), Err(Refusal::Internal(_))),
+        "{:?}",
+        logins(&s)
+    );
+    exec(&format!(
+        "UPDATE {{audit}} SET target = 'W0002' WHERE seq = {seq}"
+    ));
+    assert_eq!(logins(&s), Ok(1));
+}
+
+#[test]
+fn sqlite_usage_history_refuses_an_edited_chain() {
+    let dir = TempDir::new();
+    let path = dir.path().join("bank.db");
+    usage_history_refuses_an_edited_chain(SqliteStore::open(&path).unwrap(), |sql| {
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch(&sql.replace("{audit}", "audit"))
+            .unwrap();
+    });
+}
+
 #[test]
 fn sqlite_tampering_is_found() {
     let dir = TempDir::new();
@@ -1611,6 +1661,16 @@ mod pg_tests {
         let schema = pg::schema();
         let _drop = pg::drop_later(&schema);
         tampering_is_found(|| pg::store_on(&schema, 2), |sql| exec_in(&schema, sql));
+    }
+
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/pg-test-server.sh, then cargo test -p otp-store -- --ignored"]
+    fn postgres_usage_history_refuses_an_edited_chain() {
+        let schema = pg::schema();
+        let _drop = pg::drop_later(&schema);
+        super::usage_history_refuses_an_edited_chain(pg::store_on(&schema, 2), |sql| {
+            exec_in(&schema, sql);
+        });
     }
 
     /// A schema of version 2 with version-1 audit records is upgraded to
