@@ -1114,12 +1114,12 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     }
 
     /// The one verification path for a code (login, screen 4, screen 5,
-    /// unregister, the branch's registration): the attempt is reserved on
-    /// `target`'s ID, the code verified against the token's state as read,
-    /// and the verdict saved with compare-and-set on the token's state,
-    /// its assignment (for a bound token) and the ID's lock, with `audit`
-    /// (marked refused when refused) in the same transaction; re-read and
-    /// re-verified if anything changed meanwhile.
+    /// unregister, the branch's registration): the code verified against
+    /// the token's state as read, and the verdict saved with compare-and-set
+    /// on the token's state, its assignment (for a bound token) and
+    /// `target`'s whole lock, with `audit` (marked refused when refused) in
+    /// the same transaction; re-read and re-verified if anything changed
+    /// meanwhile. Nothing is answered before the verdict is committed.
     pub(crate) fn check_code(
         &self,
         target: &UserId,
@@ -1160,7 +1160,16 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         };
         let code = Code::parse(typed, params.digits).map_err(|e| Refusal::Code(which, e))?;
         let locked = Refusal::UserLocked;
-        self.reserve(target, Counter::Codes, &locked)?;
+        // A code's attempt is counted by the compare-and-set that commits
+        // its verdict (on the ID's whole lock, the token's state and, for a
+        // bound token, its assignment), and no verdict is answered before
+        // it is committed: a verdict that loses the race is thrown away and
+        // the code verified again against what won, refused if the ID
+        // locked meanwhile. So N concurrent guesses spend exactly N of the
+        // limit, and each costs one write transaction, like a refusal for
+        // an unknown ID. (Passwords, whose check is slow and may be a
+        // remote service, are reserved before they are evaluated instead:
+        // `check_password`.)
         for _ in 0..MAX_RETRIES {
             let user = self.user_record(target)?;
             let entry = self.store.token(&serial)?;
@@ -1171,8 +1180,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 Source::Stock(_) => e.status == TokenStatus::Unassigned,
             });
             let Some(entry) = entry.filter(|_| still && !user.lock.locked) else {
-                // Revoked, reassigned or locked meanwhile: nothing is
-                // verified; the reservation is released.
+                // Revoked, reassigned or locked: nothing is verified.
                 let why = if user.lock.locked {
                     locked.clone()
                 } else {
@@ -1181,9 +1189,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                         Source::Stock(_) => Refusal::SerialAssigned,
                     }
                 };
-                let refused = audit.clone().refused(why.reason_code());
-                self.settle(target, Counter::Codes, Outcome::Neutral, Some(&refused))?;
-                return Err(Fail::audited(why));
+                return Err(why.into());
             };
             let unlocked = TokenState {
                 locked: false,
@@ -1192,16 +1198,18 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             };
             let v = verify(&entry.seed.key(), &params, &unlocked, &code, self.now());
             let (refusal, outcome) = judge(which, v.outcome.map(|a| a.position()));
-            let next = user.lock.settle(Counter::Codes, outcome, &self.policy);
+            let next = user.lock.count(Counter::Codes, outcome, &self.policy);
+            // The record says what the code was (wrong); the answer says
+            // what the user can do now (the ID locked by this one).
+            let mut entries = vec![match &refusal {
+                None => audit.clone(),
+                Some(r) => audit.clone().refused(r.reason_code()),
+            }];
             let refusal = if next.locked && !user.lock.locked {
                 Some(locked.clone())
             } else {
                 refusal
             };
-            let mut entries = vec![match &refusal {
-                None => audit.clone(),
-                Some(r) => audit.clone().refused(r.reason_code()),
-            }];
             if next.locked && !user.lock.locked {
                 entries.push(lock_entry(
                     self.now(),

@@ -7,10 +7,13 @@
 //! - An approval or per-transfer password counts against the administrator
 //!   who typed it ([`Counter::Passwords`]); only a right password (or an
 //!   unlock) clears it, never a right code.
-//! - Before a code or password is evaluated, one attempt is reserved: the
+//! - Before a password is evaluated, one attempt is reserved: the
 //!   reservation fails when the ID is locked or when wrong entries plus
 //!   attempts in flight reach the limit, so N concurrent guesses spend N of
 //!   the limit. Settling a wrong entry that reaches the limit locks the ID.
+//! - A code is counted by the compare-and-set that commits its verdict
+//!   (the verdict is answered only once committed, and verified again if
+//!   the commit lost a race), which spends the limit the same way.
 
 use otp_core::Window;
 
@@ -102,10 +105,18 @@ impl IdLock {
 
     /// Settles one reserved attempt of `which`.
     pub(crate) fn settle(self, which: Counter, outcome: Outcome, policy: &Policy) -> Self {
-        let limit = policy.limit();
         let mut next = self;
         let a = next.counter(which);
         a.pending = a.pending.saturating_sub(1);
+        next.count(which, outcome, policy)
+    }
+
+    /// Counts one attempt of `which` that was not reserved (a code, counted
+    /// by the compare-and-set that commits its verdict).
+    pub(crate) fn count(self, which: Counter, outcome: Outcome, policy: &Policy) -> Self {
+        let limit = policy.limit();
+        let mut next = self;
+        let a = next.counter(which);
         match outcome {
             Outcome::Right => a.failures = 0,
             Outcome::Wrong => {

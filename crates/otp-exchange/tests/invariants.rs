@@ -38,6 +38,7 @@ on_memory!(
     no_administrator_operates_on_their_own_id,
     login_refusals_do_not_tell_ids_apart,
     an_abandoned_attempt_counts_as_wrong,
+    a_code_verdict_that_loses_the_race_is_verified_again,
 );
 
 #[test]
@@ -58,4 +59,9 @@ fn old_token_never_accepted_after_switch_brute() {
 #[test]
 fn concurrent_guesses_spend_the_limit_brute() {
     invariants::concurrent_guesses_spend_the_limit_brute(MemoryStore::new, 1_000);
+}
+
+#[test]
+fn concurrent_code_guesses_spend_the_limit_brute() {
+    invariants::concurrent_code_guesses_spend_the_limit_brute(MemoryStore::new, 1_000);
 }

@@ -58,6 +58,10 @@ macro_rules! invariant_suite {
                 invariants::old_token_never_accepted_after_switch_brute(|| $make, super::rounds());
             });
 
+            attr_test!($attrs concurrent_code_guesses_spend_the_limit_brute {
+                invariants::concurrent_code_guesses_spend_the_limit_brute(|| $make, super::rounds());
+            });
+
             attr_test!($attrs concurrent_guesses_spend_the_limit_brute {
                 invariants::concurrent_guesses_spend_the_limit_brute(|| $make, super::rounds());
             });
@@ -90,4 +94,5 @@ every_store!(
     no_administrator_operates_on_their_own_id,
     login_refusals_do_not_tell_ids_apart,
     an_abandoned_attempt_counts_as_wrong,
+    a_code_verdict_that_loses_the_race_is_verified_again,
 );

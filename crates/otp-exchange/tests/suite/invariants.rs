@@ -618,6 +618,92 @@ pub fn concurrent_guesses_spend_the_limit_brute<S: Store + 'static>(
     }
 }
 
+/// Concurrent wrong codes: the sixth commit locks the ID, and a guess
+/// whose verdict lost the race to it is verified again and refused, not
+/// counted. Deterministic: W0002 has five wrong codes; a login reads that,
+/// then another wrong login commits (the sixth), then the first commits.
+pub fn a_code_verdict_that_loses_the_race_is_verified_again<S: Store + 'static>(store: S) {
+    let (mut s, shared, _) = seed(store);
+    let other = server(&s, &shared);
+    let user = s.general.clone();
+    let token = s.token_of(&user).unwrap().unwrap();
+    for _ in 0..5 {
+        s.clock.advance(30);
+        let code = wrong(&s.press(&token).unwrap());
+        assert_eq!(s.bank.login(&user, &code), Err(Refusal::LoginFailed));
+    }
+    s.clock.advance(30);
+    let right = s.press(&token).unwrap();
+    let (target, sixth) = (user.clone(), wrong(&right));
+    shared.before_verification(move || {
+        assert_eq!(other.login(&target, &sixth), Err(Refusal::LoginFailed));
+    });
+    // Even the right code, read before the sixth wrong one committed, is
+    // refused: the ID is locked when it commits.
+    assert_eq!(s.bank.login(&user, &right), Err(Refusal::LoginFailed));
+    let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+    assert!(lock.locked);
+    assert_eq!(lock.codes.failures, 6);
+    let counted = s
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .iter()
+        .filter(|r| r.entry.reason.as_deref() == Some("wrong_code_current"))
+        .count();
+    assert_eq!(counted, 6);
+}
+
+/// Brute force: 24 concurrent logins with wrong codes, `rounds` times:
+/// exactly 6 are evaluated and counted, the ID locks, the rest are
+/// refused uncounted.
+pub fn concurrent_code_guesses_spend_the_limit_brute<S: Store + 'static>(
+    make: impl Fn() -> S,
+    rounds: usize,
+) {
+    for round in 0..rounds {
+        let (mut s, shared, _) = seed(make());
+        let bank = server(&s, &shared);
+        let user = s.general.clone();
+        let token = s.token_of(&user).unwrap().unwrap();
+        let code = wrong(&s.press(&token).unwrap());
+        let barrier = Arc::new(Barrier::new(24));
+        let threads: Vec<_> = (0..24)
+            .map(|_| {
+                let (bank, code, barrier, user) = (
+                    Arc::clone(&bank),
+                    code.clone(),
+                    Arc::clone(&barrier),
+                    user.clone(),
+                );
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    bank.login(&user, &code)
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), Err(Refusal::LoginFailed));
+        }
+        let counted = s
+            .bank
+            .records()
+            .audit_chain()
+            .unwrap()
+            .iter()
+            .filter(|r| r.entry.reason.as_deref() == Some("wrong_code_current"))
+            .count();
+        assert_eq!(counted, 6, "round {round}");
+        let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+        assert!(
+            lock.locked && lock.codes.failures == 6,
+            "round {round}: {lock:?}"
+        );
+        s.bank.verify_audit().unwrap();
+    }
+}
+
 /// An exchange whose password was right commits only if the operator is
 /// still unlocked at commit: another administrator locks W0001 between.
 pub fn nothing_commits_for_an_id_locked_at_commit<S: Store + 'static>(make: impl Fn() -> S) {
