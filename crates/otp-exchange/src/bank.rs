@@ -693,7 +693,14 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             return Err(Refusal::LoginFailed);
         };
         let audit = audit.with_old(Some(&serial));
-        let result = self.check_code(user, Which::Current, Source::Bound(serial), typed, &audit);
+        let result = self.check_code(
+            user,
+            Which::Current,
+            Source::Bound(serial),
+            typed,
+            &audit,
+            None,
+        );
         let result = self.finish(&audit, result);
         result
             .map(|ok| CurrentTokenVerified {
@@ -766,11 +773,13 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 Source::Bound(serial),
                 current_code,
                 &code_audit,
+                Some(operator),
             );
             self.finish(&code_audit, code)?;
             self.check_password(operator, password, &logged)?;
             let audit = logged.clone();
-            self.switch_checked(Some(operator), target, |locks| {
+            let binding = Some(user.lock.binding);
+            self.switch_checked(Some(operator), target, true, binding, |locks| {
                 Switch::new(
                     target.clone(),
                     Some(serial),
@@ -907,7 +916,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             audit = audit.clone().with_old(user.token.as_ref());
             let serial = user.token.ok_or(Refusal::NoTokenRegistered)?;
             let logged = audit.clone();
-            self.switch_checked(None, target, |locks| {
+            let binding = Some(user.lock.binding);
+            self.switch_checked(None, target, false, binding, |locks| {
                 Switch::new(
                     target.clone(),
                     Some(serial),
@@ -953,9 +963,17 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             }
             let serial = SerialNumber::parse(serial).map_err(Refusal::Serial)?;
             audit = audit.clone().with_new(Some(&serial));
-            let new = self.check_code(target, Which::New, Source::Stock(serial), code, &audit)?;
+            let new = self.check_code(
+                target,
+                Which::New,
+                Source::Stock(serial),
+                code,
+                &audit,
+                None,
+            )?;
             let logged = audit.clone();
-            self.switch_checked(None, target, |locks| {
+            let binding = Some(user.lock.binding);
+            self.switch_checked(None, target, false, binding, |locks| {
                 Switch::new(
                     target.clone(),
                     None,
@@ -1127,6 +1145,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         source: Source,
         typed: &str,
         audit: &AuditEntry,
+        operator: Option<&UserId>,
     ) -> Result<CodeAccepted, Fail> {
         let (serial, window) = match source {
             Source::Bound(s) => (s, self.policy.window()),
@@ -1171,6 +1190,13 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         // remote service, are reserved before they are evaluated instead:
         // `check_password`.)
         for _ in 0..MAX_RETRIES {
+            // The administrator acting must still be one, unlocked, when
+            // the verdict commits.
+            let mut locks = Vec::with_capacity(2);
+            if let Some(op) = operator {
+                let admin = self.administrator(op)?;
+                locks.push(LockChange::new(op.clone(), admin.lock, admin.lock));
+            }
             let user = self.user_record(target)?;
             let entry = self.store.token(&serial)?;
             let still = entry.as_ref().is_some_and(|e| match source {
@@ -1218,16 +1244,20 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     self.policy.limit(),
                 ));
             }
-            let change = LockChange::new(target.clone(), user.lock, next);
+            locks.insert(0, LockChange::new(target.clone(), user.lock, next));
             let saved = match source {
                 Source::Bound(_) => self.store.record_verification(
-                    &Verification::new(serial, entry.state, v.state, change, entries),
+                    &Verification::new(
+                        target.clone(),
+                        serial,
+                        entry.state,
+                        v.state,
+                        locks,
+                        entries,
+                    ),
                     &self.audit_key,
                 )?,
-                Source::Stock(_) => {
-                    self.store
-                        .update_locks(&[change], &entries, &self.audit_key)?
-                }
+                Source::Stock(_) => self.store.update_locks(&locks, &entries, &self.audit_key)?,
             };
             if !saved {
                 continue;
@@ -1281,27 +1311,39 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         }))
     }
 
-    /// Applies a switch built by `make` from the locks it must check: the
-    /// operator's (when one acts online) and the target's, each unlocked
-    /// at commit, re-read and rebuilt when one changed meanwhile. The
-    /// branch's switches check no lock.
+    /// Applies a switch built by `make` from the locks it must check and
+    /// change: the target's, whose binding generation moves on by one (and
+    /// must still be `binding` when one is given: a flow that read the
+    /// binding refuses if it changed, even if it changed back), unlocked
+    /// at commit when `open`; and the operator's, unlocked at commit, when
+    /// an administrator acts. Re-read and rebuilt when a lock changed
+    /// meanwhile.
     pub(crate) fn switch_checked(
         &self,
         operator: Option<&UserId>,
         target: &UserId,
+        open: bool,
+        binding: Option<u64>,
         make: impl Fn(Vec<LockChange>) -> Switch,
     ) -> Result<AuditRecord, Fail> {
         for _ in 0..MAX_RETRIES {
-            let mut locks = Vec::new();
+            let mut locks = Vec::with_capacity(2);
             if let Some(op) = operator {
                 let admin = self.administrator(op)?;
                 locks.push(LockChange::new(op.clone(), admin.lock, admin.lock));
-                let user = self.user_record(target)?;
-                if user.lock.locked {
-                    return Err(Refusal::UserLocked.into());
-                }
-                locks.push(LockChange::new(target.clone(), user.lock, user.lock));
             }
+            let user = self.user_record(target)?;
+            if open && user.lock.locked {
+                return Err(Refusal::UserLocked.into());
+            }
+            if binding.is_some_and(|b| b != user.lock.binding) {
+                return Err(Refusal::Conflict.into());
+            }
+            let moved = crate::IdLock {
+                binding: user.lock.binding.wrapping_add(1),
+                ..user.lock
+            };
+            locks.push(LockChange::new(target.clone(), user.lock, moved));
             match self.store.switch(&make(locks), &self.audit_key) {
                 Ok(record) => return Ok(record),
                 Err(SwitchError::LockChanged) => {}

@@ -76,6 +76,9 @@ struct Session {
     operator: UserId,
     target: UserId,
     old_serial: Option<SerialNumber>,
+    /// The generation of the user's binding at selection: the flow goes on
+    /// only while it is the same (no change, not even one undone).
+    binding: u64,
     started_at: u64,
 }
 
@@ -178,6 +181,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 operator: operator.clone(),
                 target: target.clone(),
                 old_serial: user.token,
+                binding: user.lock.binding,
                 started_at: now,
             })
         })();
@@ -281,7 +285,7 @@ impl ExpectCurrentCode {
                 return Err(Refusal::UserLocked.into());
             }
             let serial = match (user.token, s.old_serial) {
-                (Some(now), Some(then)) if now == then => now,
+                (Some(now), Some(then)) if now == then && user.lock.binding == s.binding => now,
                 _ => return Err(Refusal::Conflict.into()),
             };
             bank.check_code(
@@ -290,6 +294,7 @@ impl ExpectCurrentCode {
                 Source::Bound(serial),
                 typed,
                 &audit,
+                Some(&s.operator),
             )
         })();
         match bank.finish(&audit, result) {
@@ -392,13 +397,19 @@ impl ExpectNewToken {
             if user.lock.locked {
                 return Err(Refusal::UserLocked.into());
             }
-            if user.token != s.old_serial {
+            if user.token != s.old_serial || user.lock.binding != s.binding {
                 return Err(Refusal::Conflict.into());
             }
             let serial = SerialNumber::parse(serial).map_err(Refusal::Serial)?;
             audit = audit.clone().with_new(Some(&serial));
-            let new =
-                bank.check_code(&s.target, Which::New, Source::Stock(serial), code, &audit)?;
+            let new = bank.check_code(
+                &s.target,
+                Which::New,
+                Source::Stock(serial),
+                code,
+                &audit,
+                Some(&s.operator),
+            )?;
             let approval = bank.check_password(&s.operator, password, &audit)?;
             Ok((new, approval))
         })();
@@ -457,16 +468,23 @@ fn commit<S: Store, C: Credentials>(
     let audit = AuditEntry::new(at, session.operator.as_str(), Some(&session.target), action)
         .with_old(session.old_serial.as_ref())
         .with_new(Some(&new.serial));
-    let result = bank.switch_checked(Some(&session.operator), &session.target, |locks| {
-        Switch::new(
-            session.target.clone(),
-            session.old_serial,
-            revoke,
-            Some((new.serial, new.state)),
-            locks,
-            audit.clone(),
-        )
-    });
+    let binding = Some(session.binding);
+    let result = bank.switch_checked(
+        Some(&session.operator),
+        &session.target,
+        true,
+        binding,
+        |locks| {
+            Switch::new(
+                session.target.clone(),
+                session.old_serial,
+                revoke,
+                Some((new.serial, new.state)),
+                locks,
+                audit.clone(),
+            )
+        },
+    );
     bank.finish(&audit, result)?;
     Ok(Exchanged {
         user: session.target,
@@ -503,6 +521,9 @@ enum Stage {
     },
 }
 
+/// The ticket format: 2 since sessions carry the binding generation.
+const TICKET_VERSION: u8 = 2;
+
 #[derive(Serialize, Deserialize)]
 struct TicketBody {
     v: u8,
@@ -524,7 +545,7 @@ impl Ticket {
         let mut nonce = [0u8; 16];
         crate::bank::random_bytes(&mut nonce).map_err(|_| InternalError::Random)?;
         let body = TicketBody {
-            v: 1,
+            v: TICKET_VERSION,
             session,
             stage,
             nonce,
@@ -557,7 +578,7 @@ impl Ticket {
         }
         let body: TicketBody =
             serde_json::from_slice(&json).map_err(|_| Refusal::SessionInvalid)?;
-        if body.v != 1 {
+        if body.v != TICKET_VERSION {
             return Err(Refusal::SessionInvalid);
         }
         Ok(body)

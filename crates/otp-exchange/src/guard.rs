@@ -150,6 +150,7 @@ impl IdLock {
             locked: false,
             unlock_day: day,
             unlocks,
+            binding: self.binding,
         }
     }
 

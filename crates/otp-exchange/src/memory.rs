@@ -152,13 +152,13 @@ impl Store for MemoryStore {
         let current = inner.tokens.get(v.serial()).is_some_and(|t| {
             t.status == TokenStatus::Assigned(user.clone()) && t.state == *v.expected_state()
         });
-        if !bound || !current || !inner.locks_hold(std::slice::from_ref(v.lock())) {
+        if !bound || !current || !inner.locks_hold(v.locks()) {
             return Ok(false);
         }
         if let Some(t) = inner.tokens.get_mut(v.serial()) {
             t.state = *v.new_state();
         }
-        inner.apply_locks(std::slice::from_ref(v.lock()));
+        inner.apply_locks(v.locks());
         for entry in v.audit() {
             inner.append(entry, key);
         }

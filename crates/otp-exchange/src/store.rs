@@ -58,6 +58,12 @@ pub struct IdLock {
     pub unlock_day: u64,
     /// Unlocks on `unlock_day`, capped by `Policy::max_unlocks_per_day`.
     pub unlocks: u32,
+    /// The generation of the user's token binding: every change of it
+    /// (exchange, registration, unregistration, the branch's revocation or
+    /// registration) adds one, in the same compare-and-set as the change.
+    /// A flow that read it can tell that the binding changed, even if it
+    /// changed back (none, a token, none again).
+    pub binding: u64,
 }
 
 /// A compare-and-set of one user's [`IdLock`]: applied only if the lock is
@@ -106,33 +112,36 @@ impl LockChange {
 }
 
 /// One verified code from a user's registered token, to be saved in one
-/// transaction: the token's new state, the user's new lock and the audit
+/// transaction: the token's new state, the locks' new values and the audit
 /// records, applied only if the token is still assigned to the user (and
 /// the user's token is still this one), its state is still
-/// `expected_state`, and the user's lock is still `lock.expected()`.
-/// Only this crate builds one.
+/// `expected_state`, and every lock is still as expected (the user's, and
+/// the operator's when an administrator acts). Only this crate builds one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verification {
+    user: UserId,
     serial: SerialNumber,
     expected_state: TokenState,
     new_state: TokenState,
-    lock: LockChange,
+    locks: Vec<LockChange>,
     audit: Vec<AuditEntry>,
 }
 
 impl Verification {
     pub(crate) const fn new(
+        user: UserId,
         serial: SerialNumber,
         expected_state: TokenState,
         new_state: TokenState,
-        lock: LockChange,
+        locks: Vec<LockChange>,
         audit: Vec<AuditEntry>,
     ) -> Self {
         Self {
+            user,
             serial,
             expected_state,
             new_state,
-            lock,
+            locks,
             audit,
         }
     }
@@ -141,19 +150,20 @@ impl Verification {
     #[cfg(feature = "test-util")]
     #[must_use]
     pub const fn for_test(
+        user: UserId,
         serial: SerialNumber,
         expected_state: TokenState,
         new_state: TokenState,
-        lock: LockChange,
+        locks: Vec<LockChange>,
         audit: Vec<AuditEntry>,
     ) -> Self {
-        Self::new(serial, expected_state, new_state, lock, audit)
+        Self::new(user, serial, expected_state, new_state, locks, audit)
     }
 
     /// The user whose token it is.
     #[must_use]
     pub const fn user(&self) -> &UserId {
-        &self.lock.user
+        &self.user
     }
 
     /// The token.
@@ -174,10 +184,12 @@ impl Verification {
         &self.new_state
     }
 
-    /// The user's lock before and after.
+    /// The locks checked and changed with it: the user's (its wrong-code
+    /// counter), and the operator's (unchanged, must still be unlocked)
+    /// when an administrator acts.
     #[must_use]
-    pub const fn lock(&self) -> &LockChange {
-        &self.lock
+    pub fn locks(&self) -> &[LockChange] {
+        &self.locks
     }
 
     /// The audit records, appended in the same transaction.

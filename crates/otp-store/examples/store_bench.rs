@@ -115,10 +115,11 @@ fn verify_loop(
             Vec::new()
         };
         let verification = Verification::for_test(
+            user.clone(),
             *serial,
             entry.state,
             v.state,
-            LockChange::for_test(user.clone(), lock, lock),
+            vec![LockChange::for_test(user.clone(), lock, lock)],
             records,
         );
         assert!(store.record_verification(&verification, key).unwrap());

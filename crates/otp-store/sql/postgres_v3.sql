@@ -5,11 +5,11 @@
 -- lock, the unlock count) as one canonical text, `v1 <codes.failures>
 -- <codes.pending> <codes.pending_since> <passwords.failures>
 -- <passwords.pending> <passwords.pending_since> <locked 0|1> <unlock_day>
--- <unlocks>`, so that a compare-and-set on the lock compares one column.
+-- <unlocks> <binding>`, so that a compare-and-set on the lock compares one column.
 -- An older lock's failures were code failures.
 ALTER TABLE otp_users ADD COLUMN id_lock TEXT;
 UPDATE otp_users SET id_lock = 'v1 ' || lock_failures::text || ' 0 0 0 0 0 '
-    || CASE WHEN locked THEN '1' ELSE '0' END || ' 0 0';
+    || CASE WHEN locked THEN '1' ELSE '0' END || ' 0 0 0';
 ALTER TABLE otp_users ALTER COLUMN id_lock SET NOT NULL;
 ALTER TABLE otp_users DROP COLUMN lock_failures, DROP COLUMN locked;
 

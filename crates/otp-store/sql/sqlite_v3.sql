@@ -2,13 +2,13 @@
 -- the keyed audit chain.
 --
 -- users.id_lock holds the whole ID lock (both attempt counters, the lock,
--- the unlock count) as one canonical text, `v1 <codes.failures>
+-- the unlock count, the binding's generation) as one canonical text, `v1 <codes.failures>
 -- <codes.pending> <codes.pending_since> <passwords.failures>
 -- <passwords.pending> <passwords.pending_since> <locked 0|1> <unlock_day>
--- <unlocks>`, so that a compare-and-set on the lock compares one column.
+-- <unlocks> <binding>`, so that a compare-and-set on the lock compares one column.
 -- An older lock's failures were code failures.
 ALTER TABLE users ADD COLUMN id_lock TEXT NOT NULL DEFAULT '';
-UPDATE users SET id_lock = 'v1 ' || lock_failures || ' 0 0 0 0 0 ' || locked || ' 0 0';
+UPDATE users SET id_lock = 'v1 ' || lock_failures || ' 0 0 0 0 0 ' || locked || ' 0 0 0';
 ALTER TABLE users DROP COLUMN lock_failures;
 ALTER TABLE users DROP COLUMN locked;
 

@@ -258,7 +258,7 @@ const LOCK_VERSION: &str = "v1";
 /// (0 or 1) unlock_day unlocks`.
 pub(crate) fn encode_lock(lock: &IdLock) -> String {
     format!(
-        "{LOCK_VERSION} {} {} {} {} {} {} {} {} {}",
+        "{LOCK_VERSION} {} {} {} {} {} {} {} {} {} {}",
         lock.codes.failures,
         lock.codes.pending,
         lock.codes.pending_since,
@@ -267,7 +267,8 @@ pub(crate) fn encode_lock(lock: &IdLock) -> String {
         lock.passwords.pending_since,
         u8::from(lock.locked),
         lock.unlock_day,
-        lock.unlocks
+        lock.unlocks,
+        lock.binding
     )
 }
 
@@ -300,6 +301,7 @@ pub(crate) fn decode_lock(text: &str) -> Result<IdLock, StoreError> {
     };
     let unlock_day = u64_field(next()?)?;
     let unlocks = u32_field(next()?)?;
+    let binding = u64_field(next()?)?;
     if fields.next().is_some() {
         return Err(bad());
     }
@@ -309,6 +311,7 @@ pub(crate) fn decode_lock(text: &str) -> Result<IdLock, StoreError> {
         locked,
         unlock_day,
         unlocks,
+        binding,
     };
     // Canonical: `parse` accepts `+1` and `01`, the encoding never writes
     // them.
@@ -439,13 +442,14 @@ mod tests {
             locked: true,
             unlock_day: 7,
             unlocks: 8,
+            binding: 9,
         }
     }
 
     #[test]
     fn locks_round_trip_and_the_text_is_fixed() {
-        assert_eq!(encode_lock(&IdLock::default()), "v1 0 0 0 0 0 0 0 0 0");
-        assert_eq!(encode_lock(&sample()), "v1 1 2 3 4 5 6 1 7 8");
+        assert_eq!(encode_lock(&IdLock::default()), "v1 0 0 0 0 0 0 0 0 0 0");
+        assert_eq!(encode_lock(&sample()), "v1 1 2 3 4 5 6 1 7 8 9");
         let max = IdLock {
             codes: Attempts {
                 failures: u32::MAX,
@@ -460,6 +464,7 @@ mod tests {
             locked: true,
             unlock_day: u64::MAX,
             unlocks: u32::MAX,
+            binding: u64::MAX,
         };
         for lock in [IdLock::default(), sample(), max] {
             assert_eq!(decode_lock(&encode_lock(&lock)).unwrap(), lock);
@@ -471,22 +476,23 @@ mod tests {
         for bad in [
             "",
             "v1",
-            "v2 1 2 3 4 5 6 1 7 8",
-            "V1 1 2 3 4 5 6 1 7 8",
-            "v1 1 2 3 4 5 6 1 7",
-            "v1 1 2 3 4 5 6 1 7 8 9",
-            "v1 1 2 3 4 5 6 1 7 8 ",
-            " v1 1 2 3 4 5 6 1 7 8",
-            "v1  1 2 3 4 5 6 1 7 8",
-            "v1 1 2 3 4 5 6 2 7 8",
-            "v1 1 2 3 4 5 6 true 7 8",
-            "v1 01 2 3 4 5 6 1 7 8",
-            "v1 +1 2 3 4 5 6 1 7 8",
-            "v1 -1 2 3 4 5 6 1 7 8",
-            "v1 4294967296 2 3 4 5 6 1 7 8",
-            "v1 1 2 18446744073709551616 4 5 6 1 7 8",
-            "v1 1\t2 3 4 5 6 1 7 8",
-            "v1 1 2 3 4 5 6 1 7 ８",
+            "v2 1 2 3 4 5 6 1 7 8 9",
+            "V1 1 2 3 4 5 6 1 7 8 9",
+            "v1 1 2 3 4 5 6 1 7 8",
+            "v1 1 2 3 4 5 6 1 7 8 9 10",
+            "v1 1 2 3 4 5 6 1 7 8 9 ",
+            " v1 1 2 3 4 5 6 1 7 8 9",
+            "v1  1 2 3 4 5 6 1 7 8 9",
+            "v1 1 2 3 4 5 6 2 7 8 9",
+            "v1 1 2 3 4 5 6 true 7 8 9",
+            "v1 01 2 3 4 5 6 1 7 8 9",
+            "v1 +1 2 3 4 5 6 1 7 8 9",
+            "v1 -1 2 3 4 5 6 1 7 8 9",
+            "v1 4294967296 2 3 4 5 6 1 7 8 9",
+            "v1 1 2 18446744073709551616 4 5 6 1 7 8 9",
+            "v1 1 2 3 4 5 6 1 7 8 18446744073709551616",
+            "v1 1\t2 3 4 5 6 1 7 8 9",
+            "v1 1 2 3 4 5 6 1 7 8 ９",
         ] {
             assert!(
                 matches!(decode_lock(bad), Err(StoreError::Corrupt(_))),

@@ -628,12 +628,14 @@ impl Store for PgStore {
         let mut tx = c.transaction().map_err(to_store)?;
         // The user's row first (locked until commit), then the token's:
         // the order every writer follows.
-        let users = lock_users(&mut tx, [v.user()])?;
-        let bound = users.get(v.user().as_str()).is_some_and(|u| {
-            u.token.as_deref() == Some(v.serial().as_str())
-                && u.id_lock == encode_lock(v.lock().expected())
-        });
-        if !bound {
+        let users = lock_users(
+            &mut tx,
+            std::iter::once(v.user()).chain(v.locks().iter().map(LockChange::user)),
+        )?;
+        let bound = users
+            .get(v.user().as_str())
+            .is_some_and(|u| u.token.as_deref() == Some(v.serial().as_str()));
+        if !bound || !locks_match(v.locks(), &users) {
             // Nothing was written; dropping `tx` rolls it back.
             return Ok(false);
         }
@@ -665,7 +667,7 @@ impl Store for PgStore {
         if changed != 1 {
             return Ok(false);
         }
-        apply_locks(&mut tx, std::slice::from_ref(v.lock()))?;
+        apply_locks(&mut tx, v.locks())?;
         for entry in v.audit() {
             append(&mut tx, entry, key)?;
         }

@@ -1096,7 +1096,12 @@ impl Store for SqliteStore {
         );
         // The state moves only if the token is still assigned to the user,
         // the user's token is still this one, the state is as verified and
-        // the user's lock as read; the write lock is held until commit.
+        // the user's lock as read (the first of `locks`; the others, the
+        // operator's, are checked below); the write lock is held until
+        // commit.
+        let Some(own) = v.locks().iter().find(|c| c.user() == v.user()) else {
+            return Ok(false);
+        };
         let changed = tx
             .prepare_cached(
                 "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
@@ -1116,7 +1121,7 @@ impl Store for SqliteStore {
                     e.drift,
                     e.failures,
                     e.locked,
-                    encode_lock(v.lock().expected()),
+                    encode_lock(own.expected()),
                 ])
             })
             .map_err(to_store)?;
@@ -1124,7 +1129,11 @@ impl Store for SqliteStore {
             // Nothing was written; dropping `tx` ends it.
             return Ok(false);
         }
-        apply_locks(&tx, std::slice::from_ref(v.lock())).map_err(to_store)?;
+        let current = current_locks(&tx, v.locks()).map_err(to_store)?;
+        if !locks_match(v.locks(), &current) {
+            return Ok(false);
+        }
+        apply_locks(&tx, v.locks()).map_err(to_store)?;
         for entry in v.audit() {
             append(&tx, entry, key)?;
         }

@@ -95,4 +95,6 @@ every_store!(
     login_refusals_do_not_tell_ids_apart,
     an_abandoned_attempt_counts_as_wrong,
     a_code_verdict_that_loses_the_race_is_verified_again,
+    a_flow_refuses_a_binding_that_changed_and_changed_back,
+    screen_4_refuses_an_operator_locked_at_commit,
 );

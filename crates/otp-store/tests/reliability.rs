@@ -894,7 +894,7 @@ fn crashed_with_wal(dir: &TempDir) -> std::path::PathBuf {
     conn.execute_batch("BEGIN").unwrap();
     for i in 0..CRASH_USERS {
         conn.execute(
-            "INSERT INTO users (id, name, authority, id_lock) VALUES (?1, 'しんきん花子', 'general', 'v1 0 0 0 0 0 0 0 0 0')",
+            "INSERT INTO users (id, name, authority, id_lock) VALUES (?1, 'しんきん花子', 'general', 'v1 0 0 0 0 0 0 0 0 0 0')",
             [crash_user(i).as_str()],
         )
         .unwrap();
@@ -1490,7 +1490,7 @@ fn tampering_is_found<S: Store>(make: impl Fn() -> S, exec: impl Fn(&str)) {
         "v1 1 2",
         "v1 01 0 0 0 0 0 0 0 0",
         "",
-        "v1 0 0 0 0 0 0 2 0 0",
+        "v1 0 0 0 0 0 0 2 0 0 0",
     ] {
         exec(&format!(
             "UPDATE {{users}} SET id_lock = '{bad}' WHERE id = 'W0002'"

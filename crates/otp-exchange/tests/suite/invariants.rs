@@ -730,6 +730,60 @@ pub fn nothing_commits_for_an_id_locked_at_commit<S: Store + 'static>(make: impl
     }
 }
 
+/// A parked registration refuses to complete when the user's binding
+/// changed meanwhile, even if it changed back (the branch registered a
+/// token and revoked it): the session holds the binding's generation.
+pub fn a_flow_refuses_a_binding_that_changed_and_changed_back<S: Store + 'static>(store: S) {
+    let (mut s, shared, _) = seed(store);
+    let other = server(&s, &shared);
+    let user = s.without_token.clone();
+    let ticket = s
+        .bank
+        .begin_registration(&s.admin, &user)
+        .unwrap()
+        .into_ticket(&s.bank)
+        .unwrap();
+    let (first, second) = (s.stock()[0], s.stock()[1]);
+    let code = s.press(&first).unwrap();
+    other
+        .branch_register(&branch(), &user, first.as_str(), &code)
+        .unwrap();
+    other.branch_revoke(&branch(), &user).unwrap();
+    assert_eq!(s.token_of(&user).unwrap(), None);
+    let otp_exchange::Pending::ExpectNewToken(step5) = s.bank.resume(&s.admin, &ticket).unwrap()
+    else {
+        panic!("wrong stage");
+    };
+    let code = s.press(&second).unwrap();
+    let refused = step5
+        .confirm(&s.bank, second.as_str(), &code, &approval())
+        .unwrap_err();
+    assert_eq!(refused.refusal, Refusal::Conflict);
+    assert!(refused.resume.is_none());
+    assert_eq!(s.token_of(&user).unwrap(), None);
+}
+
+/// Screen 4's verdict commits only if the administrator is still unlocked:
+/// another administrator locks W0001 between the code's read and commit.
+pub fn screen_4_refuses_an_operator_locked_at_commit<S: Store + 'static>(store: S) {
+    let (mut s, shared, second) = seed(store);
+    let other = server(&s, &shared);
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    let code = s.press(&old).unwrap();
+    let admin = s.admin.clone();
+    shared.before_verification(move || other.lock(&second, &admin).unwrap());
+    let refused = step4.submit_code(&s.bank, &code).unwrap_err();
+    assert_eq!(refused.refusal, Refusal::OperatorLocked);
+    assert!(refused.resume.is_none());
+    // Nothing was committed for the code: the user's counter and the
+    // token's replay floor are as before, and the code still logs in.
+    let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+    assert_eq!(lock.codes.failures, 0);
+    assert!(s.bank.login(&user, &code).is_ok());
+}
+
 // ----- 4. unlocking -----
 
 /// An administrator never unlocks another administrator (the branch does),

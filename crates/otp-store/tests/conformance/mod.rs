@@ -37,6 +37,7 @@ macro_rules! conformance_suite {
             $(#[$attr])* #[test] fn verification_state_lock_and_audit_are_saved_together() { crate::conformance::verification_state_lock_and_audit_are_saved_together(&$make) }
             $(#[$attr])* #[test] fn verification_is_refused_when_the_binding_changed() { crate::conformance::verification_is_refused_when_the_binding_changed(&$make) }
             $(#[$attr])* #[test] fn verification_is_refused_when_state_or_lock_changed() { crate::conformance::verification_is_refused_when_state_or_lock_changed(&$make) }
+            $(#[$attr])* #[test] fn verification_checks_the_operators_lock_too() { crate::conformance::verification_checks_the_operators_lock_too(&$make) }
             $(#[$attr])* #[test] fn locks_are_compare_and_set_all_or_nothing() { crate::conformance::locks_are_compare_and_set_all_or_nothing(&$make) }
             $(#[$attr])* #[test] fn switch_registers_exchanges_and_unregisters() { crate::conformance::switch_registers_exchanges_and_unregisters(&$make) }
             $(#[$attr])* #[test] fn switch_conflicts_change_nothing() { crate::conformance::switch_conflicts_change_nothing(&$make) }
@@ -151,6 +152,7 @@ fn busy_lock(base: u64) -> IdLock {
         locked: false,
         unlock_day: base / 86_400,
         unlocks: 2,
+        binding: base + 7,
     }
 }
 
@@ -167,13 +169,14 @@ fn max_lock() -> IdLock {
         locked: true,
         unlock_day: u64::MAX,
         unlocks: u32::MAX,
+        binding: u64::MAX,
     }
 }
 
 /// Every lock that differs from `lock` in exactly one field.
 fn one_field_off(lock: IdLock) -> Vec<IdLock> {
     let mut out = Vec::new();
-    for i in 0..9 {
+    for i in 0..10 {
         let mut l = lock;
         match i {
             0 => l.codes.failures ^= 1,
@@ -184,7 +187,8 @@ fn one_field_off(lock: IdLock) -> Vec<IdLock> {
             5 => l.passwords.pending_since ^= 1,
             6 => l.locked = !l.locked,
             7 => l.unlock_day ^= 1,
-            _ => l.unlocks ^= 1,
+            8 => l.unlocks ^= 1,
+            _ => l.binding ^= 1,
         }
         assert_ne!(l, lock);
         out.push(l);
@@ -414,12 +418,70 @@ fn verification(
         ..lock
     };
     Verification::for_test(
+        user.clone(),
         serial(n),
         expected,
         new_state,
-        LockChange::for_test(user.clone(), lock, new_lock),
+        vec![LockChange::for_test(user.clone(), lock, new_lock)],
         audit,
     )
+}
+
+/// A verification an administrator's step makes also carries the
+/// operator's lock (unchanged): if it changed (the operator locked), nothing
+/// is written.
+pub fn verification_checks_the_operators_lock_too(store: &impl Store) {
+    let user = bound_user(store);
+    let op = uid("W0001");
+    put(
+        store,
+        &UserRecord::new(op.clone(), "しんきん太郎", Authority::Administrator),
+    );
+    let (s0, l0, o0) = (
+        state_of(store, 1),
+        lock_of(store, &user),
+        lock_of(store, &op),
+    );
+    let with_operator = |op_lock: IdLock| {
+        let mut v = verification(
+            &user,
+            1,
+            s0,
+            l0,
+            vec![entry(START, Some(&user), Action::CurrentCode)],
+        );
+        let mut locks = v.locks().to_vec();
+        locks.push(LockChange::for_test(op.clone(), op_lock, op_lock));
+        v = Verification::for_test(
+            user.clone(),
+            serial(1),
+            *v.expected_state(),
+            *v.new_state(),
+            locks,
+            v.audit().to_vec(),
+        );
+        v
+    };
+    let head = store.audit_head().unwrap();
+    let stale = IdLock { locked: true, ..o0 };
+    assert!(
+        !store
+            .record_verification(&with_operator(stale), &key())
+            .unwrap()
+    );
+    assert_eq!(
+        (
+            state_of(store, 1),
+            lock_of(store, &user),
+            lock_of(store, &op)
+        ),
+        (s0, l0, o0)
+    );
+    assert_eq!(store.audit_head().unwrap(), head);
+    let v = with_operator(o0);
+    assert!(store.record_verification(&v, &key()).unwrap());
+    assert_eq!(state_of(store, 1), *v.new_state());
+    assert_eq!(lock_of(store, &op), o0);
 }
 
 pub fn verification_state_lock_and_audit_are_saved_together(store: &impl Store) {
@@ -432,7 +494,7 @@ pub fn verification_state_lock_and_audit_are_saved_together(store: &impl Store) 
     let before = store.audit_chain().unwrap().len();
     assert!(store.record_verification(&v, &key()).unwrap());
     assert_eq!(state_of(store, 1), *v.new_state());
-    assert_eq!(lock_of(store, &user), *v.lock().new_lock());
+    assert_eq!(lock_of(store, &user), *v.locks()[0].new_lock());
     assert_eq!(
         store.token(&serial(1)).unwrap().unwrap().status,
         TokenStatus::Assigned(user.clone())
@@ -451,6 +513,7 @@ pub fn verification_state_lock_and_audit_are_saved_together(store: &impl Store) 
     let s1 = state_of(store, 1);
     let l1 = lock_of(store, &user);
     let extreme = Verification::for_test(
+        user.clone(),
         serial(1),
         s1,
         TokenState {
@@ -459,7 +522,7 @@ pub fn verification_state_lock_and_audit_are_saved_together(store: &impl Store) 
             failures: u32::MAX,
             locked: true,
         },
-        LockChange::for_test(user.clone(), l1, max_lock()),
+        vec![LockChange::for_test(user.clone(), l1, max_lock())],
         Vec::new(),
     );
     assert!(store.record_verification(&extreme, &key()).unwrap());
@@ -617,7 +680,7 @@ pub fn verification_is_refused_when_state_or_lock_changed(store: &impl Store) {
     assert_eq!(snapshot(store, &users, &[1]), before);
     let again = verification(&user, 1, s0, reserved, login);
     assert!(store.record_verification(&again, &key()).unwrap());
-    assert_eq!(lock_of(store, &user), *again.lock().new_lock());
+    assert_eq!(lock_of(store, &user), *again.locks()[0].new_lock());
     check_chain(store);
 }
 
