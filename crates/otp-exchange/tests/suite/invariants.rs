@@ -1,7 +1,7 @@
 //! The exchange policy's promises as invariants under interleavings and
 //! orders of calls an attacker (or two racing servers) can choose. Every
 //! test is generic over the store: `tests/invariants.rs` runs them on the
-//! in-memory store, otp-store's `tests/stores.rs` on SQLite and PostgreSQL.
+//! in-memory store, otp-store's `tests/invariants.rs` on SQLite and PostgreSQL.
 //!
 //! Races are made deterministic with [`Gate`], a store wrapper that runs a
 //! hook once between a request's read and its commit, and are also run by
