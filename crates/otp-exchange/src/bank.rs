@@ -504,27 +504,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         kind: PasswordKind,
         password: &Password,
     ) -> Result<(), Refusal> {
-        let mut record = self.user_record(id)?;
         let hash = PasswordHash::create(password, self.hash_cost)?;
-        let reason = match kind {
-            PasswordKind::Approval => {
-                record.approval_password = Some(hash);
-                "approval_password_set"
-            }
-            PasswordKind::PerTransfer => {
-                record.transfer_password = Some(hash);
-                "transfer_password_set"
-            }
-        };
-        let mut audit = AuditEntry::new(
-            self.now(),
-            &authorization.operator(),
-            Some(id),
-            Action::UserUpdate,
-        );
-        audit.reason = Some(reason.into());
-        self.store.put_user(&record, &audit, &self.audit_key)?;
-        Ok(())
+        self.set_password_hash(authorization, id, kind, Some(hash))
     }
 
     /// Removes a user's approval or per-transfer confirmation password: the
@@ -539,17 +520,30 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         id: &UserId,
         kind: PasswordKind,
     ) -> Result<(), Refusal> {
+        self.set_password_hash(authorization, id, kind, None)
+    }
+
+    /// Stores (or, with `None`, removes) a password hash of `kind` for
+    /// `id`, audited with the branch's authorization in one transaction.
+    fn set_password_hash(
+        &self,
+        authorization: &BranchAuthorization,
+        id: &UserId,
+        kind: PasswordKind,
+        hash: Option<PasswordHash>,
+    ) -> Result<(), Refusal> {
         let mut record = self.user_record(id)?;
-        let reason = match kind {
-            PasswordKind::Approval => {
-                record.approval_password = None;
-                "approval_password_removed"
-            }
-            PasswordKind::PerTransfer => {
-                record.transfer_password = None;
-                "transfer_password_removed"
-            }
+        let set = hash.is_some();
+        let reason = match (kind, set) {
+            (PasswordKind::Approval, true) => "approval_password_set",
+            (PasswordKind::Approval, false) => "approval_password_removed",
+            (PasswordKind::PerTransfer, true) => "transfer_password_set",
+            (PasswordKind::PerTransfer, false) => "transfer_password_removed",
         };
+        match kind {
+            PasswordKind::Approval => record.approval_password = hash,
+            PasswordKind::PerTransfer => record.transfer_password = hash,
+        }
         let mut audit = AuditEntry::new(
             self.now(),
             &authorization.operator(),
