@@ -857,32 +857,17 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// [`Refusal::UnknownUser`].
     pub fn lock(&self, operator: &UserId, target: &UserId) -> Result<(), Refusal> {
         let audit = AuditEntry::new(self.now(), operator.as_str(), Some(target), Action::Lock);
-        let result = (|| {
-            self.administrator(operator)?;
-            for _ in 0..MAX_RETRIES {
-                let user = self.user_record(target)?;
-                let mut changes = vec![LockChange::new(
-                    target.clone(),
-                    user.lock,
-                    crate::IdLock {
+        let result = self
+            .administrator(operator)
+            .map_err(Fail::from)
+            .and_then(|_| {
+                self.change_lock(Some(operator), target, &audit, |lock| {
+                    Ok(crate::IdLock {
                         locked: true,
-                        ..user.lock
-                    },
-                )];
-                if operator != target {
-                    let op = self.administrator(operator)?;
-                    changes.push(LockChange::new(operator.clone(), op.lock, op.lock));
-                }
-                if self.store.update_locks(
-                    &changes,
-                    std::slice::from_ref(&audit),
-                    &self.audit_key,
-                )? {
-                    return Ok(());
-                }
-            }
-            Err(InternalError::Contention.into())
-        })();
+                        ..lock
+                    })
+                })
+            });
         self.finish(&audit, result)
     }
 
@@ -1348,9 +1333,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         Err(InternalError::Contention.into())
     }
 
-    /// Unlocks `target` with compare-and-set, checking (when an
-    /// administrator acts) that the operator is still unlocked and (when
-    /// `capped`) the daily cap at commit.
+    /// Unlocks `target` (with the daily cap checked at commit when
+    /// `capped`), the operator, when an administrator acts, still unlocked
+    /// at commit.
     fn apply_unlock(
         &self,
         operator: Option<&UserId>,
@@ -1358,18 +1343,35 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         capped: bool,
         audit: &AuditEntry,
     ) -> Result<(), Fail> {
-        for _ in 0..MAX_RETRIES {
-            let user = self.user_record(target)?;
+        self.change_lock(operator, target, audit, |lock| {
             let day = self.policy.day(self.now());
-            if capped && user.lock.unlocks_on(day) >= self.policy.max_unlocks_per_day {
+            if capped && lock.unlocks_on(day) >= self.policy.max_unlocks_per_day {
                 return Err(Refusal::UnlockLimit.into());
             }
+            Ok(lock.unlocked(day))
+        })
+    }
+
+    /// The one compare-and-set loop for a lock an operator changes on
+    /// purpose (lock, unlock): `target`'s lock becomes `change(lock)`, the
+    /// operator's (when one acts on another ID) must still be an unlocked
+    /// administrator's at commit, and `audit` is appended in the same
+    /// transaction; read again and decided again when a lock moved.
+    fn change_lock(
+        &self,
+        operator: Option<&UserId>,
+        target: &UserId,
+        audit: &AuditEntry,
+        change: impl Fn(crate::IdLock) -> Result<crate::IdLock, Fail>,
+    ) -> Result<(), Fail> {
+        for _ in 0..MAX_RETRIES {
+            let user = self.user_record(target)?;
             let mut changes = vec![LockChange::new(
                 target.clone(),
                 user.lock,
-                user.lock.unlocked(day),
+                change(user.lock)?,
             )];
-            if let Some(op) = operator {
+            if let Some(op) = operator.filter(|op| *op != target) {
                 let admin = self.administrator(op)?;
                 changes.push(LockChange::new(op.clone(), admin.lock, admin.lock));
             }
