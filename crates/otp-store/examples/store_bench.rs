@@ -36,6 +36,12 @@ use otp_exchange::{
 use otp_store::{Durability, SqliteOptions, SqliteStore};
 use otp_token::{Profile, SeedRecord, SerialNumber};
 
+/// The bench's sealer: a fixed in-memory key (token secrets are sealed at
+/// rest, so the figures include opening one per verification).
+fn sealer() -> std::sync::Arc<dyn otp_store::SecretSealer> {
+    std::sync::Arc::new(otp_store::StaticSealer::new("bench", [0x42; 32]))
+}
+
 const RUN: Duration = Duration::from_secs(2);
 const START: u64 = 1_601_512_200;
 
@@ -171,6 +177,7 @@ fn main() {
                 let store = SqliteStore::open_with(
                     dir.join("bench.db"),
                     SqliteOptions::default().with_durability(durability),
+                    sealer(),
                 )
                 .unwrap();
                 run(name, &store, threads, audit);
@@ -190,6 +197,7 @@ fn main() {
                     let store = otp_store::PgStore::connect(
                         &url,
                         otp_store::PgOptions::default().with_schema(&schema),
+                        sealer(),
                     )
                     .unwrap();
                     run("PostgreSQL (loopback)", &store, threads, audit);

@@ -10,6 +10,8 @@ use otp_exchange::{
 use otp_token::{Profile, SeedRecord, SerialNumber, TokenKind};
 use zeroize::Zeroizing;
 
+use crate::seal::DataKeys;
+
 /// A u64 as the i64 with the same bits (exact for equality).
 pub(crate) const fn to_db(v: u64) -> i64 {
     v.cast_signed()
@@ -53,6 +55,12 @@ pub(crate) fn user_id(text: &str) -> Result<UserId, StoreError> {
 
 pub(crate) fn serial(text: &str) -> Result<SerialNumber, StoreError> {
     SerialNumber::parse(text).map_err(|_| corrupt("a stored token serial is not 12 characters"))
+}
+
+/// A stored serial as shown in messages: masked, or a placeholder.
+pub(crate) fn masked(text: &str) -> String {
+    SerialNumber::parse(text)
+        .map_or_else(|_| "(not a serial)".to_owned(), |s| s.masked().to_string())
 }
 
 pub(crate) fn password(text: Option<String>) -> Result<Option<PasswordHash>, StoreError> {
@@ -129,8 +137,10 @@ pub(crate) struct TokenRow {
     pub(crate) digits: i64,
     pub(crate) counter: i64,
     pub(crate) time_drift: i64,
-    /// The token's secret: the one place it leaves the process.
-    pub(crate) secret: Zeroizing<Vec<u8>>,
+    /// The token's secret, sealed under data key `data_key`: the secret
+    /// itself never leaves the process.
+    pub(crate) sealed: Vec<u8>,
+    pub(crate) data_key: i64,
     pub(crate) status: &'static str,
     pub(crate) assigned_to: Option<String>,
     pub(crate) state: StateCols,
@@ -154,14 +164,17 @@ pub(crate) fn status(text: &str, assigned_to: Option<&str>) -> Result<TokenStatu
 }
 
 impl TokenRow {
-    pub(crate) fn encode(t: &TokenEntry) -> Self {
+    /// The row of `t`, its secret sealed under the current data key.
+    pub(crate) fn encode(t: &TokenEntry, keys: &DataKeys) -> Result<Self, StoreError> {
         let seed = &t.seed;
         let (kind, step_seconds, t0) = match seed.profile.kind {
             TokenKind::Totp(ts) => ("totp", to_db(ts.seconds()), to_db(ts.t0())),
             TokenKind::Hotp => ("hotp", 0, 0),
         };
         let (status, assigned_to) = status_cols(&t.status);
-        Self {
+        let data_key = keys.current()?;
+        let sealed = keys.seal(data_key, t.serial.as_str(), seed.secret().expose_secret())?;
+        Ok(Self {
             serial: t.serial.as_str().to_owned(),
             seed_serial: seed.serial.clone(),
             manufacturer: seed.manufacturer.clone(),
@@ -175,11 +188,12 @@ impl TokenRow {
             digits: i64::from(seed.profile.digits.get()),
             counter: to_db(seed.counter),
             time_drift: seed.time_drift,
-            secret: Zeroizing::new(seed.secret().expose_secret().to_vec()),
+            sealed,
+            data_key,
             status,
             assigned_to,
             state: StateCols::encode(&t.state),
-        }
+        })
     }
 }
 
@@ -198,14 +212,27 @@ pub(crate) struct TokenRead {
     pub(crate) digits: i64,
     pub(crate) counter: i64,
     pub(crate) time_drift: i64,
-    pub(crate) secret: Zeroizing<Vec<u8>>,
+    pub(crate) sealed: Vec<u8>,
+    pub(crate) data_key: Option<i64>,
     pub(crate) status: String,
     pub(crate) assigned_to: Option<String>,
     pub(crate) state: StateCols,
 }
 
 impl TokenRead {
-    pub(crate) fn decode(self) -> Result<TokenEntry, StoreError> {
+    /// The secret, opened: `Ok(None)` when its data key is not loaded
+    /// (another process added one: reload the keys and try again). A row
+    /// without a data key (a plaintext secret written behind the store's
+    /// back) is refused.
+    pub(crate) fn secret(&self, keys: &DataKeys) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
+        let data_key = self
+            .data_key
+            .ok_or_else(|| corrupt("a token's secret is not sealed"))?;
+        keys.open(data_key, &self.serial, &self.sealed)
+    }
+
+    /// The token, with its opened `secret`.
+    pub(crate) fn decode(self, secret: &[u8]) -> Result<TokenEntry, StoreError> {
         let kind = match self.kind.as_str() {
             "totp" => TokenKind::Totp(
                 TimeStep::new(from_db(self.step_seconds), from_db(self.t0))
@@ -220,7 +247,7 @@ impl TokenRead {
             .ok()
             .and_then(|d| Digits::new(d).ok())
             .ok_or_else(|| corrupt("a token's digit count is not 6, 7 or 8"))?;
-        let secret = Secret::from_bytes(self.secret.as_slice())
+        let secret = Secret::from_bytes(secret)
             .map_err(|_| corrupt("a token's secret has an invalid length"))?;
         let mut seed = SeedRecord::new(
             self.seed_serial,

@@ -4,6 +4,8 @@ use core::fmt;
 
 use otp_exchange::StoreError;
 
+use crate::seal::SealError;
+
 /// Why a store could not be opened. Nothing was changed on disk or in the
 /// database in any of these cases: a file that is not what the store
 /// expects is refused, never reset.
@@ -71,6 +73,20 @@ pub enum OpenError {
     Unavailable(String),
     /// An option is not valid (for example a PostgreSQL schema name).
     InvalidOption(String),
+    /// The store's data keys do not open with the sealer given: the key
+    /// file (or KMS key) is not this store's, a key it needs was retired,
+    /// or the stored keys were altered. Nothing was read or changed.
+    SealingKey(SealError),
+}
+
+impl OpenError {
+    /// A store error met while opening.
+    pub(crate) fn from_store(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt(m) => Self::Corrupt(m),
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for OpenError {
@@ -111,6 +127,10 @@ impl fmt::Display for OpenError {
             ),
             Self::Unavailable(m) => write!(f, "the database could not be opened: {m}"),
             Self::InvalidOption(m) => write!(f, "invalid store option: {m}"),
+            Self::SealingKey(e) => write!(
+                f,
+                "the token secrets' keys do not open with the key given ({e}): use this store's own key file"
+            ),
         }
     }
 }
@@ -120,9 +140,10 @@ impl core::error::Error for OpenError {}
 impl From<OpenError> for StoreError {
     fn from(e: OpenError) -> Self {
         match e {
-            OpenError::Unavailable(_) | OpenError::Missing(_) | OpenError::InvalidOption(_) => {
-                Self::Unavailable(e.to_string())
-            }
+            OpenError::Unavailable(_)
+            | OpenError::Missing(_)
+            | OpenError::InvalidOption(_)
+            | OpenError::SealingKey(_) => Self::Unavailable(e.to_string()),
             OpenError::EmptyFile(_)
             | OpenError::NotADatabase(_)
             | OpenError::Corrupt(_)

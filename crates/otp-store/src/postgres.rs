@@ -9,6 +9,7 @@
 use core::fmt;
 use core::time::Duration;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use otp_exchange::{
     AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
@@ -26,16 +27,21 @@ use crate::codec::{
     AuditCols, AuditRow, StateCols, TokenRead, TokenRow, UserRow, authority_text, corrupt,
     encode_lock, next_after, time_key,
 };
+use crate::seal::{DataKeyRow, DataKeys, NewDataKey, Rekeyed, SecretSealer};
 
 /// The schema version this build writes; older databases are upgraded
 /// when connected to, newer ones refused with [`OpenError::NewerSchema`].
-pub const PG_SCHEMA_VERSION: u32 = 3;
+pub const PG_SCHEMA_VERSION: u32 = 4;
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../sql/postgres_v1.sql"),
     include_str!("../sql/postgres_v2.sql"),
     include_str!("../sql/postgres_v3.sql"),
+    include_str!("../sql/postgres_v4.sql"),
 ];
+
+/// The schema version from which token secrets are sealed.
+const SEALED_SINCE: u32 = 4;
 
 /// How to connect a [`PgStore`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,12 +115,16 @@ impl PgOptions {
 pub struct PgStore {
     pool: Pool<PostgresConnectionManager<NoTls>>,
     options: PgOptions,
+    sealer: Arc<dyn SecretSealer>,
+    keys: DataKeys,
 }
 
 impl fmt::Debug for PgStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgStore")
             .field("options", &self.options)
+            .field("sealer", &self.sealer)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -179,7 +189,11 @@ impl PgStore {
     /// [`OpenError::Unavailable`] when the server cannot be reached,
     /// [`OpenError::Foreign`] when the schema holds otp tables not made
     /// by otp-store, [`OpenError::NewerSchema`] for a newer schema.
-    pub fn connect(url: &str, options: PgOptions) -> Result<Self, OpenError> {
+    pub fn connect(
+        url: &str,
+        options: PgOptions,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Result<Self, OpenError> {
         let mut config: Config = url
             .parse()
             .map_err(|e| OpenError::InvalidOption(format!("the PostgreSQL URL: {e}")))?;
@@ -198,8 +212,13 @@ impl PgStore {
             .connection_timeout(options.connect_timeout)
             .build(PostgresConnectionManager::new(config, NoTls))
             .map_err(|e| OpenError::Unavailable(e.to_string()))?;
-        let store = Self { pool, options };
-        store.migrate()?;
+        let mut store = Self {
+            pool,
+            options,
+            sealer,
+            keys: DataKeys::empty(),
+        };
+        store.keys = store.migrate()?;
         Ok(store)
     }
 
@@ -225,7 +244,8 @@ impl PgStore {
             .map_err(|e| StoreError::Unavailable(format!("no PostgreSQL connection: {e}")))
     }
 
-    fn migrate(&self) -> Result<(), OpenError> {
+    /// Creates or upgrades the schema and loads (or makes) the data keys.
+    fn migrate(&self) -> Result<DataKeys, OpenError> {
         let mut c = self
             .pool
             .get()
@@ -287,8 +307,203 @@ impl PgStore {
                 .map_err(|e| open_err(&e))?;
             }
         }
-        tx.commit().map_err(|e| open_err(&e))
+        let keys = self.data_keys(&mut tx)?;
+        // Only the upgrade seals plaintext: afterwards a row without a data
+        // key was written behind the store's back and is refused.
+        let sealed = if from < SEALED_SINCE {
+            seal_plaintext(&mut tx, &keys)?
+        } else {
+            0
+        };
+        tx.commit().map_err(|e| open_err(&e))?;
+        if sealed > 0 {
+            // The plaintext row versions are dead tuples now: reclaim them.
+            c.batch_execute("VACUUM FULL otp_tokens")
+                .map_err(|e| open_err(&e))?;
+        }
+        Ok(keys)
     }
+
+    /// The store's identity and data keys, unwrapped; new ones in a store
+    /// without them (inside the migration's transaction and its lock).
+    fn data_keys(&self, tx: &mut postgres::Transaction<'_>) -> Result<DataKeys, OpenError> {
+        let store_id: Option<Vec<u8>> = tx
+            .query_opt("SELECT id FROM otp_store_identity", &[])
+            .map_err(|e| open_err(&e))?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(|e| open_err(&e))?;
+        let store_id = match store_id {
+            Some(id) => id,
+            None => {
+                let mut id = vec![0u8; 16];
+                getrandom::fill(&mut id).map_err(|e| OpenError::Unavailable(e.to_string()))?;
+                tx.execute("INSERT INTO otp_store_identity (id) VALUES ($1)", &[&id])
+                    .map_err(|e| open_err(&e))?;
+                id
+            }
+        };
+        let mut rows = read_data_keys(tx).map_err(OpenError::from_store)?;
+        if rows.is_empty() {
+            let new = NewDataKey::generate(&*self.sealer, &store_id, 1)
+                .map_err(|e| OpenError::Unavailable(e.to_string()))?;
+            insert_data_key(tx, 1, &new).map_err(|e| open_err(&e))?;
+            rows.push((1, new.kek_id.clone(), new.wrapped.clone()));
+        }
+        DataKeys::unwrap_all(&*self.sealer, store_id, &rows).map_err(OpenError::SealingKey)
+    }
+
+    /// Reads the data keys again (another server rotated them).
+    fn reload_keys(&self, c: &mut impl GenericClient) -> Result<(), StoreError> {
+        let rows = read_data_keys(c)?;
+        self.keys.reload(&*self.sealer, &rows)
+    }
+
+    /// Re-seals every token secret under a new data key wrapped under the
+    /// sealer's current key-encryption key, in batches of `batch` rows,
+    /// then removes the data keys no row uses: as
+    /// [`SqliteStore::rekey`](crate::SqliteStore::rekey).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] from the database or the sealer; what was committed
+    /// before stays.
+    pub fn rekey(&self, batch: usize) -> Result<Rekeyed, StoreError> {
+        let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+        let mut c = self.conn()?;
+        let new_id = {
+            let mut tx = c.transaction().map_err(to_store)?;
+            tx.batch_execute("LOCK TABLE otp_data_keys IN EXCLUSIVE MODE")
+                .map_err(to_store)?;
+            let id: i64 = tx
+                .query_one("SELECT coalesce(max(id), 0) + 1 FROM otp_data_keys", &[])
+                .map_err(to_store)
+                .and_then(|r| col(&r, 0))?;
+            let new = NewDataKey::generate(&*self.sealer, self.keys.store_id(), id)?;
+            insert_data_key(&mut tx, id, &new).map_err(to_store)?;
+            tx.commit().map_err(to_store)?;
+            self.keys.insert(id, &new)?;
+            id
+        };
+        let mut resealed = 0u64;
+        loop {
+            let mut tx = c.transaction().map_err(to_store)?;
+            let rows = tx
+                .query(
+                    "SELECT serial, secret, data_key FROM otp_tokens
+                     WHERE data_key IS DISTINCT FROM $1 LIMIT $2 FOR UPDATE",
+                    &[&new_id, &batch],
+                )
+                .map_err(to_store)?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                let serial: String = col(r, 0)?;
+                let sealed: Vec<u8> = col(r, 1)?;
+                let old: Option<i64> = col(r, 2)?;
+                let old = old.ok_or_else(|| corrupt("a token's secret is not sealed"))?;
+                let secret = match self.keys.open(old, &serial, &sealed)? {
+                    Some(s) => s,
+                    None => {
+                        self.reload_keys(&mut tx)?;
+                        self.keys
+                            .open(old, &serial, &sealed)?
+                            .ok_or_else(|| corrupt("a token is sealed under an unknown data key"))?
+                    }
+                };
+                let again = self.keys.seal(new_id, &serial, &secret)?;
+                tx.execute(
+                    "UPDATE otp_tokens SET secret = $1, data_key = $2 WHERE serial = $3 AND data_key = $4",
+                    &[&again, &new_id, &serial, &old],
+                )
+                .map_err(to_store)?;
+                resealed += 1;
+            }
+            tx.commit().map_err(to_store)?;
+        }
+        let retired = c
+            .execute(
+                "DELETE FROM otp_data_keys WHERE id <> $1
+                 AND NOT EXISTS (SELECT 1 FROM otp_tokens WHERE otp_tokens.data_key = otp_data_keys.id)",
+                &[&new_id],
+            )
+            .map_err(to_store)?;
+        self.reload_keys(&mut *c)?;
+        Ok(Rekeyed {
+            data_key: new_id,
+            resealed,
+            retired,
+        })
+    }
+
+    /// The ids of the key-encryption keys that wrap this store's data
+    /// keys: a KEK not listed may be retired.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the database cannot be read.
+    pub fn kek_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn()?;
+        Ok(read_data_keys(&mut *c)?
+            .into_iter()
+            .map(|(_, kek, _)| kek)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect())
+    }
+}
+
+fn read_data_keys(c: &mut impl GenericClient) -> Result<Vec<DataKeyRow>, StoreError> {
+    c.query(
+        "SELECT id, kek_id, wrapped FROM otp_data_keys ORDER BY id",
+        &[],
+    )
+    .map_err(to_store)?
+    .iter()
+    .map(|r| Ok((col(r, 0)?, col(r, 1)?, col(r, 2)?)))
+    .collect()
+}
+
+fn insert_data_key(
+    tx: &mut postgres::Transaction<'_>,
+    id: i64,
+    key: &NewDataKey,
+) -> Result<(), postgres::Error> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    tx.execute(
+        "INSERT INTO otp_data_keys (id, kek_id, wrapped, created) VALUES ($1, $2, $3, $4)",
+        &[&id, &key.kek_id, &key.wrapped, &now],
+    )?;
+    Ok(())
+}
+
+/// Seals every plaintext secret (a database upgraded from version 3).
+fn seal_plaintext(tx: &mut postgres::Transaction<'_>, keys: &DataKeys) -> Result<u64, OpenError> {
+    let key = keys.current().map_err(OpenError::from_store)?;
+    let rows = tx
+        .query(
+            "SELECT serial, secret FROM otp_tokens WHERE data_key IS NULL",
+            &[],
+        )
+        .map_err(|e| open_err(&e))?;
+    let mut sealed = 0u64;
+    for r in &rows {
+        let serial: String = r.try_get(0).map_err(|e| open_err(&e))?;
+        let secret: Zeroizing<Vec<u8>> = Zeroizing::new(r.try_get(1).map_err(|e| open_err(&e))?);
+        let s = keys
+            .seal(key, &serial, &secret)
+            .map_err(OpenError::from_store)?;
+        tx.execute(
+            "UPDATE otp_tokens SET secret = $1, data_key = $2 WHERE serial = $3",
+            &[&s, &key, &serial],
+        )
+        .map_err(|e| open_err(&e))?;
+        sealed += 1;
+    }
+    Ok(sealed)
 }
 
 fn read_version(c: &mut impl GenericClient) -> Result<u32, OpenError> {
@@ -314,7 +529,7 @@ fn col<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T,
 }
 
 const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password";
-const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked";
+const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key";
 
 fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
     UserRow {
@@ -329,8 +544,8 @@ fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
     .decode()
 }
 
-fn token_row(r: &Row) -> Result<TokenEntry, StoreError> {
-    TokenRead {
+fn token_row(r: &Row) -> Result<TokenRead, StoreError> {
+    Ok(TokenRead {
         serial: col(r, 0)?,
         seed_serial: col(r, 1)?,
         manufacturer: col(r, 2)?,
@@ -344,7 +559,8 @@ fn token_row(r: &Row) -> Result<TokenEntry, StoreError> {
         digits: col(r, 10)?,
         counter: col(r, 11)?,
         time_drift: col(r, 12)?,
-        secret: Zeroizing::new(col(r, 13)?),
+        sealed: col(r, 13)?,
+        data_key: col(r, 20)?,
         status: col(r, 14)?,
         assigned_to: col(r, 15)?,
         state: StateCols {
@@ -353,8 +569,7 @@ fn token_row(r: &Row) -> Result<TokenEntry, StoreError> {
             failures: col(r, 18)?,
             locked: col(r, 19)?,
         },
-    }
-    .decode()
+    })
 }
 
 fn audit_row(r: &Row) -> Result<AuditRecord, StoreError> {
@@ -557,14 +772,25 @@ impl Store for PgStore {
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         let mut c = self.conn()?;
-        c.query_opt(
-            &format!("SELECT {TOKEN_COLS} FROM otp_tokens WHERE serial = $1"),
-            &[&serial.as_str()],
-        )
-        .map_err(to_store)?
-        .as_ref()
-        .map(token_row)
-        .transpose()
+        let Some(row) = c
+            .query_opt(
+                &format!("SELECT {TOKEN_COLS} FROM otp_tokens WHERE serial = $1"),
+                &[&serial.as_str()],
+            )
+            .map_err(to_store)?
+        else {
+            return Ok(None);
+        };
+        let row = token_row(&row)?;
+        let secret = match row.secret(&self.keys)? {
+            Some(secret) => secret,
+            None => {
+                self.reload_keys(&mut *c)?;
+                row.secret(&self.keys)?
+                    .ok_or_else(|| corrupt("a token is sealed under an unknown data key"))?
+            }
+        };
+        row.decode(&secret).map(Some)
     }
 
     fn add_tokens(
@@ -575,14 +801,22 @@ impl Store for PgStore {
     ) -> Result<AuditRecord, StoreError> {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(to_store)?;
+        // Seal under the newest data key, even one another server made.
+        let newest: i64 = tx
+            .query_one("SELECT coalesce(max(id), 0) FROM otp_data_keys", &[])
+            .map_err(to_store)
+            .and_then(|r| col(&r, 0))?;
+        if newest != self.keys.current()? {
+            self.reload_keys(&mut tx)?;
+        }
         let stmt = tx
             .prepare(&format!(
-                "INSERT INTO otp_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                "INSERT INTO otp_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
                  ON CONFLICT (serial) DO NOTHING"
             ))
             .map_err(to_store)?;
         for t in &tokens {
-            let row = TokenRow::encode(t);
+            let row = TokenRow::encode(t, &self.keys)?;
             let inserted = tx
                 .execute(
                     &stmt,
@@ -600,13 +834,14 @@ impl Store for PgStore {
                         &row.digits,
                         &row.counter,
                         &row.time_drift,
-                        &row.secret.as_slice(),
+                        &row.sealed,
                         &row.status,
                         &row.assigned_to,
                         &row.state.floor,
                         &row.state.drift,
                         &row.state.failures,
                         &row.state.locked,
+                        &row.data_key,
                     ],
                 )
                 .map_err(to_store)?;

@@ -5,7 +5,7 @@ use core::fmt;
 use core::time::Duration;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use otp_exchange::{
     AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
@@ -21,21 +21,26 @@ use crate::codec::{
     AuditCols, AuditRow, StateCols, TokenRead, TokenRow, UserRow, authority_text, corrupt,
     encode_lock, next_after, time_key,
 };
+use crate::seal::{DataKeyRow, DataKeys, NewDataKey, Rekeyed, SecretSealer};
 
 /// The schema version this build writes; older files are upgraded when
 /// opened, newer ones refused with [`OpenError::NewerSchema`].
-pub const SQLITE_SCHEMA_VERSION: u32 = 3;
+pub const SQLITE_SCHEMA_VERSION: u32 = 4;
 
 /// SQLite's `application_id` header field for otp-store files: `OTPS`.
 pub const SQLITE_APPLICATION_ID: i32 = 0x4f54_5053;
 
 /// The migrations, in order: entry `i` takes a file from version `i` to
 /// version `i + 1`.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../sql/sqlite_v1.sql"),
     include_str!("../sql/sqlite_v2.sql"),
     include_str!("../sql/sqlite_v3.sql"),
+    include_str!("../sql/sqlite_v4.sql"),
 ];
+
+/// The schema version from which token secrets are sealed.
+const SEALED_SINCE: u32 = 4;
 
 /// How hard a commit waits for the disk.
 ///
@@ -169,6 +174,8 @@ pub struct SqliteStore {
     path: PathBuf,
     options: SqliteOptions,
     idle: Mutex<Vec<Connection>>,
+    sealer: Arc<dyn SecretSealer>,
+    keys: DataKeys,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -176,6 +183,8 @@ impl fmt::Debug for SqliteStore {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
             .field("options", &self.options)
+            .field("sealer", &self.sealer)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -232,8 +241,8 @@ impl SqliteStore {
     /// write-ahead log that is not its own ([`OpenError::BadWal`]),
     /// another application's, or from a newer otp-store is refused and
     /// left as it is.
-    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
-        Self::open_with(path, SqliteOptions::default())
+    pub fn open(path: impl AsRef<Path>, sealer: Arc<dyn SecretSealer>) -> Result<Self, OpenError> {
+        Self::open_with(path, SqliteOptions::default(), sealer)
     }
 
     /// Opens (or creates) the store in `path`: checks the file, sets WAL
@@ -269,7 +278,11 @@ impl SqliteStore {
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, OpenError> {
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+        sealer: Arc<dyn SecretSealer>,
+    ) -> Result<Self, OpenError> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
         let creating = match std::fs::metadata(&path) {
@@ -288,15 +301,19 @@ impl SqliteStore {
         };
         // Before SQLite touches the file: SQLite itself opens a file cut
         // by less than a page, and ignores a log it cannot read.
+        refuse_linked_companions(&path)?;
         let had_log = if creating {
+            create_private(&path)?;
             false
         } else {
             inspect_files(&path)?
         };
-        let store = Self {
+        let mut store = Self {
             path,
             options,
             idle: Mutex::new(Vec::new()),
+            sealer,
+            keys: DataKeys::empty(),
         };
         let mut conn = store.connect(creating)?;
         if had_log {
@@ -307,7 +324,14 @@ impl SqliteStore {
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
                 .map_err(|e| open_err(&e))?;
         }
-        store.prepare(&mut conn, creating)?;
+        let (keys, sealed_plaintext) = store.prepare(&mut conn, creating)?;
+        store.keys = keys;
+        if sealed_plaintext {
+            // The upgrade sealed plaintext secrets: rewrite the file so no
+            // page (nor the log) keeps an old copy of one.
+            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
+                .map_err(|e| open_err(&e))?;
+        }
         if had_log {
             conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
                 .map_err(|e| open_err(&e))?;
@@ -351,7 +375,9 @@ impl SqliteStore {
     }
 
     fn connect(&self, create: bool) -> Result<Connection, OpenError> {
-        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW;
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
@@ -364,10 +390,20 @@ impl SqliteStore {
         };
         conn.pragma_update(None, "synchronous", sync)
             .map_err(|e| open_err(&e))?;
+        // Freed space is overwritten with zeros, so a rewritten row leaves
+        // no old copy of itself in the file.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(|e| open_err(&e))?;
         Ok(conn)
     }
 
-    fn prepare(&self, conn: &mut Connection, creating: bool) -> Result<(), OpenError> {
+    /// Checks, upgrades and creates the schema; loads (or, in a new file,
+    /// makes) the data keys. `true` when plaintext secrets were sealed.
+    fn prepare(
+        &self,
+        conn: &mut Connection,
+        creating: bool,
+    ) -> Result<(DataKeys, bool), OpenError> {
         // Reading the header is the first touch of the file: a file that
         // is not a database fails here. Everything up to WAL mode only
         // reads, so a file that is refused is left exactly as it was.
@@ -408,7 +444,158 @@ impl SqliteStore {
                     .map_err(|e| open_err(&e))?;
             }
         }
-        tx.commit().map_err(|e| open_err(&e))
+        let keys = self.data_keys(&tx)?;
+        // Only the upgrade seals plaintext: afterwards a row without a data
+        // key was written behind the store's back and is refused.
+        let sealed = if from < SEALED_SINCE {
+            seal_plaintext(&tx, &keys)?
+        } else {
+            0
+        };
+        tx.commit().map_err(|e| open_err(&e))?;
+        Ok((keys, sealed > 0))
+    }
+
+    /// The store's identity and data keys, unwrapped; in a store without
+    /// either, new ones (inside `tx`, which holds the write lock).
+    fn data_keys(&self, tx: &Transaction<'_>) -> Result<DataKeys, OpenError> {
+        let store_id: Option<Vec<u8>> = tx
+            .query_row("SELECT id FROM store_identity", [], |r| r.get(0))
+            .optional()
+            .map_err(|e| open_err(&e))?;
+        let store_id = match store_id {
+            Some(id) => id,
+            None => {
+                let mut id = vec![0u8; 16];
+                getrandom::fill(&mut id).map_err(|e| OpenError::Unavailable(e.to_string()))?;
+                tx.execute("INSERT INTO store_identity (id) VALUES (?1)", [&id])
+                    .map_err(|e| open_err(&e))?;
+                id
+            }
+        };
+        let mut rows = read_data_keys(tx).map_err(|e| open_err(&e))?;
+        if rows.is_empty() {
+            let new = NewDataKey::generate(&*self.sealer, &store_id, 1)
+                .map_err(|e| OpenError::Unavailable(e.to_string()))?;
+            insert_data_key(tx, 1, &new).map_err(|e| open_err(&e))?;
+            rows.push((1, new.kek_id.clone(), new.wrapped.clone()));
+        }
+        DataKeys::unwrap_all(&*self.sealer, store_id, &rows).map_err(OpenError::SealingKey)
+    }
+
+    /// Reads the data keys again (another process rotated them).
+    fn reload_keys(&self, conn: &Connection) -> Result<(), StoreError> {
+        let rows = read_data_keys(conn).map_err(to_store)?;
+        self.keys.reload(&*self.sealer, &rows)
+    }
+
+    /// Re-seals every token secret under a new data key, wrapped under the
+    /// sealer's current key-encryption key, then removes the data keys no
+    /// row uses any more. Runs in batches of `batch` rows, each its own
+    /// short transaction, so verifications go on meanwhile (every row
+    /// opens under its old or its new key throughout); safe to run again
+    /// after an interruption.
+    ///
+    /// After a key-encryption key rotation ([`KeyFileSealer::rotate`]),
+    /// this moves every data key off the old KEK; then the old KEK can be
+    /// retired ([`SqliteStore::kek_ids`] shows which are still in use).
+    ///
+    /// [`KeyFileSealer::rotate`]: crate::KeyFileSealer::rotate
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] from the database or the sealer; what was committed
+    /// before stays (a later run goes on from there).
+    pub fn rekey(&self, batch: usize) -> Result<Rekeyed, StoreError> {
+        let batch = i64::try_from(batch.max(1)).unwrap_or(i64::MAX);
+        let mut conn = self.conn()?;
+        let new_id = {
+            let tx = write_tx(&mut conn).map_err(to_store)?;
+            let id: i64 = tx
+                .query_row("SELECT coalesce(max(id), 0) + 1 FROM data_keys", [], |r| {
+                    r.get(0)
+                })
+                .map_err(to_store)?;
+            let new = NewDataKey::generate(&*self.sealer, self.keys.store_id(), id)?;
+            insert_data_key(&tx, id, &new).map_err(to_store)?;
+            tx.commit().map_err(to_store)?;
+            self.keys.insert(id, &new)?;
+            id
+        };
+        let mut resealed = 0u64;
+        loop {
+            let tx = write_tx(&mut conn).map_err(to_store)?;
+            let rows: Vec<(String, Vec<u8>, Option<i64>)> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT serial, secret, data_key FROM tokens WHERE data_key IS NOT ?1 LIMIT ?2",
+                    )
+                    .map_err(to_store)?;
+                stmt.query_map(params![new_id, batch], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(to_store)?
+                .collect::<Result<_, _>>()
+                .map_err(to_store)?
+            };
+            if rows.is_empty() {
+                break;
+            }
+            for (serial, sealed, old) in rows {
+                let old = old.ok_or_else(|| corrupt("a token's secret is not sealed"))?;
+                let secret = match self.keys.open(old, &serial, &sealed)? {
+                    Some(s) => s,
+                    None => {
+                        self.reload_keys(&tx)?;
+                        self.keys
+                            .open(old, &serial, &sealed)?
+                            .ok_or_else(|| corrupt("a token is sealed under an unknown data key"))?
+                    }
+                };
+                let again = self.keys.seal(new_id, &serial, &secret)?;
+                tx.execute(
+                    "UPDATE tokens SET secret = ?1, data_key = ?2 WHERE serial = ?3 AND data_key = ?4",
+                    params![again, new_id, serial, old],
+                )
+                .map_err(to_store)?;
+                resealed += 1;
+            }
+            tx.commit().map_err(to_store)?;
+        }
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let retired = tx
+            .execute(
+                "DELETE FROM data_keys WHERE id <> ?1
+                 AND NOT EXISTS (SELECT 1 FROM tokens WHERE tokens.data_key = data_keys.id)",
+                [new_id],
+            )
+            .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(to_store)?;
+        self.reload_keys(&conn)?;
+        Ok(Rekeyed {
+            data_key: new_id,
+            resealed,
+            retired: u64::try_from(retired).unwrap_or(u64::MAX),
+        })
+    }
+
+    /// The ids of the key-encryption keys that wrap this store's data
+    /// keys: a KEK not listed may be retired.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the database cannot be read.
+    pub fn kek_ids(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn()?;
+        Ok(read_data_keys(&conn)
+            .map_err(to_store)?
+            .into_iter()
+            .map(|(_, kek, _)| kek)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect())
     }
 
     /// `Some(version)` for an otp-store file, `None` for an empty
@@ -782,7 +969,7 @@ impl Drop for Pooled<'_> {
 }
 
 const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password";
-const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked";
+const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key";
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -811,7 +998,8 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRead> {
         digits: r.get(10)?,
         counter: r.get(11)?,
         time_drift: r.get(12)?,
-        secret: Zeroizing::new(r.get(13)?),
+        sealed: r.get(13)?,
+        data_key: r.get(20)?,
         status: r.get(14)?,
         assigned_to: r.get(15)?,
         state: StateCols {
@@ -821,6 +1009,81 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRead> {
             locked: r.get(19)?,
         },
     })
+}
+
+fn read_data_keys(conn: &Connection) -> rusqlite::Result<Vec<DataKeyRow>> {
+    let mut stmt = conn.prepare_cached("SELECT id, kek_id, wrapped FROM data_keys ORDER BY id")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
+}
+
+fn insert_data_key(tx: &Transaction<'_>, id: i64, key: &NewDataKey) -> rusqlite::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    tx.execute(
+        "INSERT INTO data_keys (id, kek_id, wrapped, created) VALUES (?1, ?2, ?3, ?4)",
+        params![id, key.kek_id, key.wrapped, now],
+    )?;
+    Ok(())
+}
+
+/// Seals every plaintext secret (a file upgraded from version 3) under
+/// the newest data key. Returns how many.
+fn seal_plaintext(tx: &Transaction<'_>, keys: &DataKeys) -> Result<u64, OpenError> {
+    let key = keys.current().map_err(OpenError::from_store)?;
+    let rows: Vec<(String, Zeroizing<Vec<u8>>)> = {
+        let mut stmt = tx
+            .prepare("SELECT serial, secret FROM tokens WHERE data_key IS NULL")
+            .map_err(|e| open_err(&e))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, Zeroizing::new(r.get(1)?))))
+            .map_err(|e| open_err(&e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| open_err(&e))?
+    };
+    let mut sealed = 0u64;
+    for (serial, secret) in rows {
+        let s = keys
+            .seal(key, &serial, &secret)
+            .map_err(OpenError::from_store)?;
+        tx.execute(
+            "UPDATE tokens SET secret = ?1, data_key = ?2 WHERE serial = ?3",
+            params![s, key, serial],
+        )
+        .map_err(|e| open_err(&e))?;
+        sealed += 1;
+    }
+    Ok(sealed)
+}
+
+/// Creates a new database file: mode 0600, never through a link, never
+/// over anything already there (SQLite would create it with the umask's
+/// mode, and its `-wal` and `-shm` take the file's mode).
+fn create_private(path: &Path) -> Result<(), OpenError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits().cast_signed())
+        .open(path)
+        .map(drop)
+        .map_err(|e| OpenError::Unavailable(format!("{}: {e}", path.display())))
+}
+
+/// Refuses a `-wal`, `-shm` or `-journal` beside the file that is a link:
+/// SQLite would follow it and write the database's pages elsewhere.
+fn refuse_linked_companions(path: &Path) -> Result<(), OpenError> {
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let p = beside(path, suffix);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(OpenError::Unavailable(format!(
+                "{} is a symbolic link: refused (SQLite would write the database through it)",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
@@ -1024,11 +1287,22 @@ impl Store for SqliteStore {
                 "SELECT {TOKEN_COLS} FROM tokens WHERE serial = ?1"
             ))
             .map_err(to_store)?;
-        stmt.query_row([serial.as_str()], token_row)
+        let Some(row) = stmt
+            .query_row([serial.as_str()], token_row)
             .optional()
             .map_err(to_store)?
-            .map(TokenRead::decode)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let secret = match row.secret(&self.keys)? {
+            Some(secret) => secret,
+            None => {
+                self.reload_keys(&conn)?;
+                row.secret(&self.keys)?
+                    .ok_or_else(|| corrupt("a token is sealed under an unknown data key"))?
+            }
+        };
+        row.decode(&secret).map(Some)
     }
 
     fn add_tokens(
@@ -1039,15 +1313,24 @@ impl Store for SqliteStore {
     ) -> Result<AuditRecord, StoreError> {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_store)?;
+        // Seal under the newest data key, even one another process made.
+        let newest: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM data_keys", [], |r| {
+                r.get(0)
+            })
+            .map_err(to_store)?;
+        if newest != self.keys.current()? {
+            self.reload_keys(&tx)?;
+        }
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
                      ON CONFLICT (serial) DO NOTHING"
                 ))
                 .map_err(to_store)?;
             for t in &tokens {
-                let row = TokenRow::encode(t);
+                let row = TokenRow::encode(t, &self.keys)?;
                 let inserted = stmt
                     .execute(params![
                         row.serial,
@@ -1063,13 +1346,14 @@ impl Store for SqliteStore {
                         row.digits,
                         row.counter,
                         row.time_drift,
-                        row.secret.as_slice(),
+                        row.sealed,
                         row.status,
                         row.assigned_to,
                         row.state.floor,
                         row.state.drift,
                         row.state.failures,
                         row.state.locked,
+                        row.data_key,
                     ])
                     .map_err(to_store)?;
                 if inserted == 0 {

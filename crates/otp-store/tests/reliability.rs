@@ -316,13 +316,18 @@ fn sqlite_double_use_8_threads() {
     let dir = TempDir::new();
     let options = SqliteOptions::default().with_durability(Durability::Normal);
     let f = setup(
-        SqliteStore::open_with(dir.path().join("bank.db"), options.clone()).unwrap(),
+        SqliteStore::open_with(
+            dir.path().join("bank.db"),
+            options.clone(),
+            support::sealer(),
+        )
+        .unwrap(),
         4,
     );
     // Two handles on the file (separate pools), 4 threads each.
     let second = second_bank(
         &f,
-        SqliteStore::open_with(dir.path().join("bank.db"), options).unwrap(),
+        SqliteStore::open_with(dir.path().join("bank.db"), options, support::sealer()).unwrap(),
     );
     double_use("SQLite, 1 process", &f, &[&f.s.bank, &second], 4);
 }
@@ -333,7 +338,10 @@ fn sqlite_double_use_2_processes() {
     let dir = TempDir::new();
     let path = dir.path().join("bank.db");
     let options = SqliteOptions::default().with_durability(Durability::Normal);
-    let f = setup(SqliteStore::open_with(&path, options).unwrap(), 4);
+    let f = setup(
+        SqliteStore::open_with(&path, options, support::sealer()).unwrap(),
+        4,
+    );
     let serial = f.token_of(&f.s.general);
     let mut child = spawn_child("double-use", &path, &[]);
     let mut to_child = child.stdin.take().unwrap();
@@ -445,10 +453,13 @@ fn sqlite_competing_exchanges() {
     let path = dir.path().join("bank.db");
     let options = SqliteOptions::default().with_durability(Durability::Normal);
     let f = setup(
-        SqliteStore::open_with(&path, options.clone()).unwrap(),
+        SqliteStore::open_with(&path, options.clone(), support::sealer()).unwrap(),
         2 * 100 + 8,
     );
-    let second = second_bank(&f, SqliteStore::open_with(&path, options).unwrap());
+    let second = second_bank(
+        &f,
+        SqliteStore::open_with(&path, options, support::sealer()).unwrap(),
+    );
     competing_exchanges("SQLite", &f, &second, 100);
 }
 
@@ -506,7 +517,7 @@ fn double_use_child(db: &str) {
     let options = SqliteOptions::default().with_durability(Durability::Normal);
     let clock = SimClock::new(0);
     let bank = Bank::new(
-        SqliteStore::open_with(db, options).unwrap(),
+        SqliteStore::open_with(db, options, support::sealer()).unwrap(),
         Arc::new(clock.clone()),
     )
     .unwrap()
@@ -550,11 +561,14 @@ fn crash_child(db: &str) {
     let t0: u64 = std::env::var("OTP_STORE_T0").unwrap().parse().unwrap();
     let mut rng = Rng(std::env::var("OTP_STORE_SEED").unwrap().parse().unwrap());
     let clock = SimClock::new(t0);
-    let bank = Bank::new(SqliteStore::open(db).unwrap(), Arc::new(clock.clone()))
-        .unwrap()
-        .with_audit_key(key());
+    let bank = Bank::new(
+        SqliteStore::open(db, support::sealer()).unwrap(),
+        Arc::new(clock.clone()),
+    )
+    .unwrap()
+    .with_audit_key(key());
     // The tokens' side: their seeds, read from the file directly.
-    let tokens = SqliteStore::open(db).unwrap();
+    let tokens = SqliteStore::open(db, support::sealer()).unwrap();
     let admin = uid("W0001");
     let users: Vec<UserId> = std::iter::once("W0002").chain(USERS).map(uid).collect();
     let mut out = std::io::stdout();
@@ -603,7 +617,7 @@ fn check_after_crash(
     committed_floors: &BTreeMap<String, u64>,
     exchanged_to: &[String],
 ) -> BTreeMap<String, u64> {
-    let store = SqliteStore::open(path)
+    let store = SqliteStore::open(path, support::sealer())
         .unwrap_or_else(|e| panic!("the file does not open after a kill: {e}"));
     for user in users {
         let record = store.user(user).unwrap().unwrap();
@@ -689,7 +703,10 @@ fn sqlite_survives_sigkill() {
     let dir = TempDir::new();
     let path = dir.path().join("bank.db");
     {
-        let s = setup(SqliteStore::open(&path).unwrap(), CRASH_STOCK);
+        let s = setup(
+            SqliteStore::open(&path, support::sealer()).unwrap(),
+            CRASH_STOCK,
+        );
         drop(s);
     }
     let users: Vec<UserId> = std::iter::once("W0002")
@@ -762,7 +779,7 @@ fn sqlite_survives_sigkill() {
 /// A populated file, closed (the log checkpointed into it).
 fn populated(dir: &TempDir) -> std::path::PathBuf {
     let path = dir.path().join("bank.db");
-    let s = setup(SqliteStore::open(&path).unwrap(), 600);
+    let s = setup(SqliteStore::open(&path, support::sealer()).unwrap(), 600);
     drop(s);
     assert!(!dir.path().join("bank.db-wal").exists());
     path
@@ -782,7 +799,7 @@ fn refused_untouched(path: &Path) -> OpenError {
     let before = std::fs::read(path).unwrap();
     let wal = std::fs::read(beside(path, "-wal")).ok();
     let shm = beside(path, "-shm").exists();
-    let err = SqliteStore::open(path).unwrap_err();
+    let err = SqliteStore::open(path, support::sealer()).unwrap_err();
     assert!(
         std::fs::read(path).unwrap() == before,
         "the file was changed"
@@ -832,7 +849,7 @@ fn damaged_tail_is_refused_at_open() {
     for (label, bytes) in cases {
         std::fs::write(&path, &bytes).unwrap();
         let before = std::fs::read(&path).unwrap();
-        let result = SqliteStore::open(&path).map(drop);
+        let result = SqliteStore::open(&path, support::sealer()).map(drop);
         // Byte-for-byte, and no log or shared-memory file left behind.
         if std::fs::read(&path).unwrap() != before {
             failures.push(format!("{label}: the file was changed"));
@@ -863,7 +880,7 @@ fn damaged_tail_is_refused_at_open() {
     assert!(failures.is_empty(), "{failures:#?}");
     // The undamaged file still opens.
     std::fs::write(&path, &pristine).unwrap();
-    let store = SqliteStore::open(&path).unwrap();
+    let store = SqliteStore::open(&path, support::sealer()).unwrap();
     verify_chain(
         &store.audit_chain().unwrap(),
         &key(),
@@ -919,7 +936,7 @@ fn last_page_one(wal: &[u8], page: usize) -> Option<&[u8]> {
 }
 
 fn opens_with_crash_data(path: &Path) {
-    let store = SqliteStore::open(path)
+    let store = SqliteStore::open(path, support::sealer())
         .unwrap_or_else(|e| panic!("a crashed writer's file was refused: {e}"));
     for i in [0, CRASH_USERS - 1] {
         assert!(
@@ -1066,25 +1083,36 @@ fn corrupted_file_is_refused_at_open_and_reported_when_running() {
     assert!(matches!(err, OpenError::Corrupt(_)), "{err:?}");
     println!("corrupted pages: {err}");
     // With the check at open turned off, the damage is a StoreError when
-    // it is read, never a panic.
-    let store = SqliteStore::open_with(&path, SqliteOptions::default().with_integrity_check(false))
-        .unwrap();
-    let mut errors = vec![store.audit_chain().err(), store.users(0, 1_000).err()];
-    errors.extend((1..=600).map(|i| store.token(&stock_serial(i)).err()));
-    let errors: Vec<_> = errors.into_iter().flatten().collect();
-    assert!(!errors.is_empty(), "the damage went unnoticed");
-    for err in &errors {
-        assert!(
-            matches!(err, otp_exchange::StoreError::Corrupt(_)),
-            "{err:?}"
-        );
-    }
-    println!(
-        "corrupted pages, found while running: {} reads refused, e.g. {}",
-        errors.len(),
-        errors[0]
+    // it is read, never a panic (or, when it hit the data keys that
+    // opening reads, a typed OpenError).
+    let opened = SqliteStore::open_with(
+        &path,
+        SqliteOptions::default().with_integrity_check(false),
+        support::sealer(),
     );
-    drop(store);
+    match opened {
+        Err(err) => {
+            assert!(matches!(err, OpenError::Corrupt(_)), "{err:?}");
+            println!("corrupted pages, found while opening: {err}");
+        }
+        Ok(store) => {
+            let mut errors = vec![store.audit_chain().err(), store.users(0, 1_000).err()];
+            errors.extend((1..=600).map(|i| store.token(&stock_serial(i)).err()));
+            let errors: Vec<_> = errors.into_iter().flatten().collect();
+            assert!(!errors.is_empty(), "the damage went unnoticed");
+            for err in &errors {
+                assert!(
+                    matches!(err, otp_exchange::StoreError::Corrupt(_)),
+                    "{err:?}"
+                );
+            }
+            println!(
+                "corrupted pages, found while running: {} reads refused, e.g. {}",
+                errors.len(),
+                errors[0]
+            );
+        }
+    }
     // A damaged header is not a database any more.
     bytes[..16].copy_from_slice(b"garbage garbage!");
     std::fs::write(&path, &bytes).unwrap();
@@ -1114,7 +1142,7 @@ fn foreign_and_non_database_files_are_refused() {
 fn newer_schema_is_refused_and_older_is_upgraded() {
     let dir = TempDir::new();
     let path = dir.path().join("bank.db");
-    drop(SqliteStore::open(&path).unwrap());
+    drop(SqliteStore::open(&path, support::sealer()).unwrap());
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute("UPDATE schema_version SET version = 99", [])
         .unwrap();
@@ -1144,7 +1172,7 @@ fn newer_schema_is_refused_and_older_is_upgraded() {
     conn.pragma_update(None, "application_id", otp_store::SQLITE_APPLICATION_ID)
         .unwrap();
     drop(conn);
-    let store = SqliteStore::open(&old).unwrap();
+    let store = SqliteStore::open(&old, support::sealer()).unwrap();
     assert_eq!(
         store.schema_version().unwrap(),
         otp_store::SQLITE_SCHEMA_VERSION
@@ -1324,8 +1352,11 @@ fn version_2_file_is_upgraded_with_its_audit_chain() {
     conn.pragma_update(None, "application_id", otp_store::SQLITE_APPLICATION_ID)
         .unwrap();
     drop(conn);
-    let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 3);
+    let store = SqliteStore::open(&path, support::sealer()).unwrap();
+    assert_eq!(
+        store.schema_version().unwrap(),
+        otp_store::SQLITE_SCHEMA_VERSION
+    );
     upgraded_store_keeps_and_extends_the_chain(store, &old);
     // As stored: version 1's JSON without a body, version 2's bytes with
     // an empty entry; the old lock columns are gone.
@@ -1548,21 +1579,24 @@ fn usage_history_refuses_an_edited_chain<S: Store>(store: S, exec: impl Fn(&str)
 fn sqlite_usage_history_refuses_an_edited_chain() {
     let dir = TempDir::new();
     let path = dir.path().join("bank.db");
-    usage_history_refuses_an_edited_chain(SqliteStore::open(&path).unwrap(), |sql| {
-        rusqlite::Connection::open(&path)
-            .unwrap()
-            .execute_batch(&sql.replace("{audit}", "audit"))
-            .unwrap();
-    });
+    usage_history_refuses_an_edited_chain(
+        SqliteStore::open(&path, support::sealer()).unwrap(),
+        |sql| {
+            rusqlite::Connection::open(&path)
+                .unwrap()
+                .execute_batch(&sql.replace("{audit}", "audit"))
+                .unwrap();
+        },
+    );
 }
 
 #[test]
 fn sqlite_tampering_is_found() {
     let dir = TempDir::new();
     let path = dir.path().join("bank.db");
-    drop(SqliteStore::open(&path).unwrap());
+    drop(SqliteStore::open(&path, support::sealer()).unwrap());
     tampering_is_found(
-        || SqliteStore::open(&path).unwrap(),
+        || SqliteStore::open(&path, support::sealer()).unwrap(),
         |sql| {
             let sql = sql
                 .replace("{audit}", "audit")
@@ -1618,6 +1652,7 @@ mod pg_tests {
         let err = otp_store::PgStore::connect(
             &support::pg_url(),
             otp_store::PgOptions::default().with_schema(&schema),
+            support::sealer(),
         )
         .unwrap_err();
         assert!(
@@ -1633,12 +1668,14 @@ mod pg_tests {
         let err = otp_store::PgStore::connect(
             &support::pg_url(),
             otp_store::PgOptions::default().with_schema(&foreign),
+            support::sealer(),
         )
         .unwrap_err();
         assert!(matches!(err, OpenError::Foreign(_)), "{err:?}");
         let err = otp_store::PgStore::connect(
             &support::pg_url(),
             otp_store::PgOptions::default().with_schema("Robert'); DROP TABLE x;--"),
+            support::sealer(),
         )
         .unwrap_err();
         assert!(matches!(err, OpenError::InvalidOption(_)), "{err:?}");
@@ -1710,7 +1747,10 @@ mod pg_tests {
         }
         drop(c);
         let store = pg::store_on(&schema, 2);
-        assert_eq!(store.schema_version().unwrap(), 3);
+        assert_eq!(
+            store.schema_version().unwrap(),
+            otp_store::PG_SCHEMA_VERSION
+        );
         upgraded_store_keeps_and_extends_the_chain(store, &old);
     }
 }

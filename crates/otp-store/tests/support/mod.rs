@@ -147,6 +147,12 @@ pub fn key() -> AuditKey {
     AuditKey::new([0x4b; 32])
 }
 
+/// The sealer every test store uses: one fixed key-encryption key, so
+/// that a second handle (or a child process) opens the same file.
+pub fn sealer() -> std::sync::Arc<dyn otp_store::SecretSealer> {
+    std::sync::Arc::new(otp_store::StaticSealer::new("test-kek", [0x5e; 32]))
+}
+
 /// A fresh SQLite store in its own temporary directory. Tests use
 /// `Durability::Normal`: process crashes lose nothing either way, and
 /// the suite runs faster without an fsync per commit.
@@ -156,7 +162,7 @@ pub fn sqlite() -> Held<SqliteStore> {
 
 pub fn sqlite_with(options: SqliteOptions) -> Held<SqliteStore> {
     let dir = TempDir::new();
-    let store = SqliteStore::open_with(dir.path().join("bank.db"), options).unwrap();
+    let store = SqliteStore::open_with(dir.path().join("bank.db"), options, sealer()).unwrap();
     Held::new(store, dir)
 }
 
@@ -204,6 +210,7 @@ pub mod pg {
             PgOptions::default()
                 .with_schema(schema)
                 .with_pool_size(size),
+            super::sealer(),
         )
         .unwrap()
     }
@@ -219,6 +226,11 @@ pub mod pg {
                 schema,
             },
         )
+    }
+
+    /// A plain client on the test server, to look at what is stored.
+    pub fn client() -> postgres::Client {
+        postgres::Client::connect(&pg_url(), postgres::NoTls).unwrap()
     }
 
     /// A guard that drops `schema` (for tests that open several pools).
