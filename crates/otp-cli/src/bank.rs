@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use crate::Exit;
 use crate::factory::psk_from;
 use crate::lang::{LangArg, pad, resolve, tr};
+use crate::safefs::{self, FileError, Mode};
 use crate::time::{parse_time, system_now, utc};
 
 /// `otp bank` arguments.
@@ -280,34 +281,25 @@ fn key_file_path(db: &Path) -> PathBuf {
 }
 
 /// Reads the key file at `path`; `None` if there is none. Refused: a
-/// symbolic link, anything but a regular file, a file readable or writable
-/// by group or others, a file of another length.
+/// symbolic link (the file is opened with `O_NOFOLLOW`), anything but a
+/// regular file, a file of another user, a file readable or writable by
+/// group or others, a file of another length.
 fn read_keys(path: &Path) -> Result<Option<BankKeys>> {
     let shown = path.display();
-    let link = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => bail!("cannot read the bank's key file `{shown}`: {e}"),
+    let (mut file, meta) = match safefs::open_private(path) {
+        Ok(opened) => opened,
+        Err(FileError::NotFound { .. }) => return Ok(None),
+        Err(
+            e @ (FileError::Symlink { .. }
+            | FileError::NotRegular { .. }
+            | FileError::NotOwned { .. }),
+        ) => {
+            bail!("the bank's key file {e}")
+        }
+        Err(e) => bail!("cannot read the bank's key file: {e}"),
     };
-    if link.file_type().is_symlink() {
-        bail!(
-            "the bank's key file `{shown}` is a symbolic link: refusing it; put the key file itself there"
-        );
-    }
-    if !link.is_file() {
-        bail!("the bank's key file `{shown}` is not a regular file");
-    }
-    let mut file = std::fs::File::open(path)
-        .with_context(|| format!("cannot read the bank's key file `{shown}`"))?;
-    let meta = file
-        .metadata()
-        .with_context(|| format!("cannot read the bank's key file `{shown}`"))?;
-    #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt as _;
-        if (meta.dev(), meta.ino()) != (link.dev(), link.ino()) {
-            bail!("the bank's key file `{shown}` was replaced while it was read: try again");
-        }
         let mode = meta.mode() & 0o777;
         if mode & 0o077 != 0 {
             bail!(
@@ -331,7 +323,8 @@ fn read_keys(path: &Path) -> Result<Option<BankKeys>> {
 }
 
 /// Makes a new key file at `path`: 64 random bytes, mode 0600, never over
-/// an existing file or link; on the disk before the database uses it.
+/// an existing file or link (written as [`safefs::write`] writes, with
+/// [`Mode::Create`]); on the disk before the database uses it.
 fn create_keys(path: &Path) -> Result<BankKeys> {
     let shown = path.display();
     let mut keys = BankKeys::zero();
@@ -342,31 +335,12 @@ fn create_keys(path: &Path) -> Result<BankKeys> {
             .and_then(|()| rand::rngs::SysRng.try_fill_bytes(&mut keys.session[..]))
             .map_err(|_| anyhow!("the operating system's random number generator failed"))?;
     }
-    let mut options = std::fs::OpenOptions::new();
-    // `create_new` refuses any existing path, a symbolic link included.
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create the bank's key file `{shown}`"))?;
-    let written = file
-        .write_all(&keys.audit[..])
-        .and_then(|()| file.write_all(&keys.session[..]))
-        .and_then(|()| file.sync_all());
-    if let Err(e) = written {
-        drop(file);
-        let _ = std::fs::remove_file(path);
-        bail!("cannot write the bank's key file `{shown}`: {e}");
-    }
-    #[cfg(unix)]
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // The file's name on the disk too.
-        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-    }
+    let mut bytes = Zeroizing::new([0u8; 64]);
+    let (audit, session) = bytes.split_at_mut(32);
+    audit.copy_from_slice(&keys.audit[..]);
+    session.copy_from_slice(&keys.session[..]);
+    safefs::write(path, &bytes[..], Mode::Create)
+        .map_err(|e| anyhow!("cannot create the bank's key file: {e}"))?;
     eprintln!(
         "otp: created the bank's key file {shown} (mode 0600): keep it private and back it up; \
          without it the audit trail cannot be verified"
@@ -381,8 +355,7 @@ fn open(args: &BankArgs) -> Result<Bank<SqliteStore>> {
     };
     let existed = path.exists();
     if !existed && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create `{}`", dir.display()))?;
+        safefs::create_private_dir_all(dir)?;
     }
     let key_path = key_file_path(&path);
     let keys = read_keys(&key_path)?;

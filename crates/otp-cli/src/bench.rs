@@ -458,8 +458,8 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
             })?
         }
         BenchStore::Sqlite => {
-            let dir = tempfile_dir()?;
-            let store = otp_store::SqliteStore::open(dir.join("bench.sqlite"))
+            let dir = crate::scratch::ScratchDir::new("otp-bench-")?;
+            let store = otp_store::SqliteStore::open(dir.path().join("bench.sqlite"))
                 .map_err(|e| anyhow!("{e}"))?;
             let clock = SimClock::new(BASE);
             let (bank, users) = bank_setup(store, &inventory, &clock)?;
@@ -468,25 +468,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 bank_worker(&bank, &users, &clock, &next, &stop)
             });
             drop(bank);
-            let _ = std::fs::remove_dir_all(&dir);
+            drop(dir);
             result?
         }
     };
     report(args, threads, &tallies, wall)
-}
-
-/// A fresh folder under the system's temporary directory.
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let mut b = [0u8; 8];
-    {
-        use rand::TryRng as _;
-        rand::rngs::SysRng
-            .try_fill_bytes(&mut b)
-            .map_err(|_| anyhow!("the random number generator failed"))?;
-    }
-    let dir = std::env::temp_dir().join(format!("otp-bench-{}", hex::encode(b)));
-    std::fs::create_dir_all(&dir).map_err(|e| anyhow!("cannot create `{}`: {e}", dir.display()))?;
-    Ok(dir)
 }
 
 #[allow(clippy::cast_precision_loss, reason = "rates for display")]

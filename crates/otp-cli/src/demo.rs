@@ -70,26 +70,16 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
             play(MemoryStore::new(), cost, lang, name)
         }
         DemoStore::Sqlite => {
-            let dir = std::env::temp_dir().join(format!(
-                "otp-demo-{}-{}",
-                std::process::id(),
-                crate::time::system_now()
-            ));
-            std::fs::create_dir_all(&dir).map_err(|e| {
-                anyhow!("cannot create a temporary folder for the demo's database: {e}")
-            })?;
-            let result = otp_store::SqliteStore::open(dir.join("demo.sqlite"))
-                .map_err(|e| anyhow!("cannot create the demo's SQLite database: {e}"))
-                .and_then(|store| {
-                    let name = tr(
-                        lang,
-                        "a temporary SQLite database (otp_store::SqliteStore)",
-                        "一時 SQLite データベース（otp_store::SqliteStore）",
-                    );
-                    play(store, cost, lang, name)
-                });
-            let _ = std::fs::remove_dir_all(&dir);
-            result
+            let dir = crate::scratch::ScratchDir::new("otp-demo-")?;
+            let store = otp_store::SqliteStore::open(dir.path().join("demo.sqlite"))
+                .map_err(|e| anyhow!("cannot create the demo's SQLite database: {e}"))?;
+            let name = tr(
+                lang,
+                "a temporary SQLite database (otp_store::SqliteStore)",
+                "一時 SQLite データベース（otp_store::SqliteStore）",
+            );
+            // `dir` is dropped (and removed) after the store.
+            play(store, cost, lang, name)
         }
     }
 }

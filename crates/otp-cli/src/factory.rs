@@ -9,8 +9,9 @@ use otp_token::{Factory, Inventory, PreSharedKey, Profile};
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
+use crate::safefs::{self, Mode};
 use crate::time::{parse_time, system_now};
-use crate::tokenfile::{Kind, TokenFile, write_private};
+use crate::tokenfile::{Kind, TokenFile};
 
 /// `otp factory` arguments.
 #[derive(Debug, clap::Args)]
@@ -128,10 +129,8 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
     // Read the file back: it proves the file and gives each token's secret.
     let inventory = Inventory::from_pskc(&xml, psk.as_ref())
         .map_err(|e| anyhow!("the seed file just written does not read back: {e}"))?;
-    std::fs::create_dir_all(&args.tokens_dir)
-        .with_context(|| format!("cannot create the folder `{}`", args.tokens_dir.display()))?;
-    write_private(&args.pskc, xml.as_bytes(), true)
-        .with_context(|| format!("cannot write the seed file `{}`", args.pskc.display()))?;
+    safefs::create_private_dir_all(&args.tokens_dir)?;
+    safefs::write(&args.pskc, xml.as_bytes(), Mode::Replace)?;
 
     let bar = if args.count >= 1_000 {
         indicatif::ProgressBar::new(u64::try_from(args.count).unwrap_or(u64::MAX))
@@ -155,6 +154,7 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         file.write_new(&args.tokens_dir.join(format!("{}.toml", serial.as_str())))?;
         bar.inc(1);
     }
+    safefs::sync_batch(&args.tokens_dir)?;
     bar.finish_and_clear();
     let tokens = batch.tokens();
     let (first, last) = match (tokens.first(), tokens.last()) {

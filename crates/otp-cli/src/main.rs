@@ -15,6 +15,8 @@ mod demo;
 mod factory;
 mod lang;
 mod oath;
+mod safefs;
+mod scratch;
 mod time;
 mod token;
 mod tokenfile;
@@ -83,6 +85,8 @@ fn quiet_panics() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("unknown error");
         if message.contains("Broken pipe") {
+            // `exit` runs no destructors: remove the scratch folder here.
+            scratch::remove_current();
             std::process::exit(0);
         }
         eprintln!("otp: internal error (please report it): {message}");

@@ -1,16 +1,19 @@
 //! The token file: one virtual hardware token, secret included, as TOML
-//! (format `otp-token/1`, documented in `docs/cli.md`). Created with mode
-//! 0600 and never overwritten in place: updates (an event token's
-//! counter) go to a temporary file renamed over the old one.
+//! (format `otp-token/1`, documented in `docs/cli.md`). Written and read
+//! only through [`crate::safefs`]: created with mode 0600 and never
+//! overwritten in place (updates, such as an event token's counter, go to
+//! a temporary file with a random name renamed over the old one), never
+//! through a symbolic link, never taken from another user.
 
-use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use otp_core::{Algorithm, Digits, Secret, TimeStep};
 use otp_token::{Battery, Crystal, Profile, SeedRecord, SerialNumber, Token, TokenKind, TokenSpec};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
+
+use crate::safefs::{self, FileError, Mode};
 
 /// The format tag on the first line of every token file.
 pub(crate) const FORMAT: &str = "otp-token/1";
@@ -98,12 +101,16 @@ impl TokenFile {
         }
     }
 
-    /// Reads and checks a token file.
+    /// Reads and checks a token file: refused if it is a symbolic link,
+    /// another user's, or writable by group or others.
     pub(crate) fn read(path: &Path) -> Result<Self> {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the token file `{}`", path.display()))?,
-        );
+        let text = safefs::read_private(path).map_err(|e| match e {
+            FileError::NotFound { .. } => anyhow!(
+                "cannot read the token file `{}`: there is no such file (create one with `otp token create`)",
+                path.display()
+            ),
+            e => anyhow::Error::new(e),
+        })?;
         let file: Self = toml::from_str(&text).map_err(|e| {
             anyhow!(
                 "`{}` is not a token file ({}): create one with `otp token create`",
@@ -181,64 +188,103 @@ impl TokenFile {
 
     /// Writes a new file (mode 0600); refuses to replace one unless `force`.
     pub(crate) fn create(&self, path: &Path, force: bool) -> Result<()> {
-        if !force && path.exists() {
-            bail!(
+        let text = self.to_toml()?;
+        let mode = if force { Mode::Replace } else { Mode::Create };
+        safefs::write(path, text.as_bytes(), mode).map_err(|e| match e {
+            FileError::Exists { .. } => anyhow!(
                 "`{}` exists already: choose another file name, or add --force to replace it",
                 path.display()
-            );
-        }
-        self.replace(path)
+            ),
+            e => anyhow::Error::new(e),
+        })
     }
 
     /// Writes a file in a fresh batch (mode 0600), replacing any file of
-    /// the same name, without waiting for the disk (the factory writes
-    /// thousands).
+    /// the same name, without flushing each to the disk (the factory writes
+    /// thousands, then calls [`safefs::sync_batch`] once).
     pub(crate) fn write_new(&self, path: &Path) -> Result<()> {
         let text = self.to_toml()?;
-        write_private(path, text.as_bytes(), false)
-            .with_context(|| format!("cannot write the token file `{}`", path.display()))
+        Ok(safefs::write(path, text.as_bytes(), Mode::ReplaceInBatch)?)
     }
 
     /// Writes the file through a temporary file in the same folder (mode
-    /// 0600) renamed over `path`.
+    /// 0600, random name) renamed over `path`.
     pub(crate) fn replace(&self, path: &Path) -> Result<()> {
         let text = self.to_toml()?;
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or_else(|| Path::new("."));
-        let name = path
-            .file_name()
-            .ok_or_else(|| anyhow!("`{}` is not a file name", path.display()))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp{}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        write_private(&tmp, text.as_bytes(), true)
-            .with_context(|| format!("cannot write the token file `{}`", path.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot write the token file `{}`", path.display()))?;
-        Ok(())
+        Ok(safefs::write(path, text.as_bytes(), Mode::Replace)?)
     }
 }
 
-/// Creates `path` with mode 0600 (owner read and write only) and writes
-/// `bytes`, waiting for the disk if `durable`.
-pub(crate) fn write_private(path: &Path, bytes: &[u8], durable: bool) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+mod tests {
+    use std::os::unix::fs::{MetadataExt as _, symlink};
+
+    use super::*;
+
+    fn rfc_file() -> TokenFile {
+        TokenFile {
+            format: FORMAT.to_owned(),
+            serial: "VT0000000042".to_owned(),
+            kind: Kind::Hotp,
+            algorithm: "SHA1".to_owned(),
+            digits: 6,
+            step: 30,
+            t0: 0,
+            drift_ppm: 0,
+            offset: 0,
+            activated_at: 0,
+            counter: 7,
+            manufacturer: String::new(),
+            secret: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".to_owned(),
+        }
     }
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+
+    /// The exact temporary name the old `replace` used, `.NAME.tmpPID`,
+    /// planted as a link to an unrelated file (CVE-2024-47191's pattern):
+    /// the token is written without following it.
+    #[test]
+    fn replace_ignores_a_link_at_the_old_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "unrelated\n").unwrap();
+        let planted = dir
+            .path()
+            .join(format!(".t.toml.tmp{}", std::process::id()));
+        symlink(&victim, &planted).unwrap();
+        rfc_file().replace(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "unrelated\n");
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.is_file());
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert!(
+            std::fs::symlink_metadata(&planted)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let back = TokenFile::read(&path).unwrap();
+        assert_eq!(back.counter, 7);
+        assert_eq!(back.secret, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
     }
-    file.write_all(bytes)?;
-    if durable { file.sync_all() } else { Ok(()) }
+
+    /// `create` without `force` never replaces a file, and says so.
+    #[test]
+    fn create_refuses_an_existing_file_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "mine\n").unwrap();
+        let e = rfc_file().create(&path, false).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "`{}` exists already: choose another file name, or add --force to replace it",
+                path.display()
+            )
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine\n");
+        rfc_file().create(&path, true).unwrap();
+        assert_eq!(TokenFile::read(&path).unwrap().counter, 7);
+    }
 }
