@@ -126,6 +126,8 @@ enum BankCommand {
         #[command(flatten)]
         branch: Branch,
     },
+    /// Rotate the key that seals the token secrets: a new key in FILE.kek, every secret re-sealed in batches while servers keep running, then the old key removed from the file.
+    Rekey,
     /// The usage history (利用履歴照会) of USER, and the check of the whole audit chain (exit 1 if it does not verify).
     Audit {
         /// The customer ID.
@@ -362,8 +364,27 @@ fn open(args: &BankArgs) -> Result<Bank<SqliteStore>> {
     if !existed {
         eprintln!("otp: creating the bank database {}", path.display());
     }
-    let store = SqliteStore::open(&path)
-        .map_err(|e| anyhow!("cannot open the bank database `{}`: {e}", path.display()))?;
+    let (sealer, new_kek) = sealer(&path)?;
+    let kek_path = kek_file_path(&path);
+    let store = match SqliteStore::open(&path, sealer) {
+        Ok(store) => store,
+        Err(otp_store::OpenError::SealingKey(_)) if new_kek => {
+            let _ = std::fs::remove_file(&kek_path);
+            bail!(
+                "the token secrets' key file `{}` is missing: restore it from your backup (the secrets in `{}` open only under it)",
+                kek_path.display(),
+                path.display()
+            );
+        }
+        Err(e) => bail!("cannot open the bank database `{}`: {e}", path.display()),
+    };
+    if new_kek {
+        eprintln!(
+            "otp: created the token secrets' key file {} (mode 0600): keep it private and back it \
+             up apart from the database; without it no token can be verified",
+            kek_path.display()
+        );
+    }
     let keys = match keys {
         Some(keys) => keys,
         None => {
@@ -386,6 +407,92 @@ fn open(args: &BankArgs) -> Result<Bank<SqliteStore>> {
     Ok(Bank::new(store, Arc::new(SystemClock))?
         .with_audit_key(AuditKey::new(*keys.audit))
         .with_session_key(*keys.session))
+}
+
+/// `otp bank rekey`: a new key-encryption key first in `FILE.kek` (unless
+/// an interrupted run left one there), every secret re-sealed under a new
+/// data key wrapped by it, the audit record, then the old keys removed
+/// from the file once no data key needs them.
+fn rekey(args: &BankArgs, lang: Lang) -> Result<()> {
+    let path = match &args.db {
+        Some(p) => p.clone(),
+        None => default_db()?,
+    };
+    if !path.exists() {
+        bail!("there is no bank database at `{}`", path.display());
+    }
+    let kek_path = kek_file_path(&path);
+    let held = otp_store::KeyFileSealer::open(&kek_path).map_err(|e| anyhow!("{e}"))?;
+    let keys = held.key_ids().map_err(|e| anyhow!("{e}"))?;
+    drop(held);
+    if keys.len() < 2 {
+        otp_store::KeyFileSealer::rotate(&kek_path).map_err(|e| anyhow!("{e}"))?;
+    }
+    // The bank (and its sealer) opened after the rotation: new data keys
+    // are wrapped under the new key-encryption key.
+    let bank = open(args)?;
+    let sealer = otp_store::KeyFileSealer::open(&kek_path).map_err(|e| anyhow!("{e}"))?;
+    let current = otp_store::SecretSealer::current_key(&sealer).map_err(|e| anyhow!("{e}"))?;
+    let store = SqliteStore::open(&path, Arc::new(sealer))
+        .map_err(|e| anyhow!("cannot open the bank database `{}`: {e}", path.display()))?;
+    let done = store.rekey(REKEY_BATCH).map_err(|e| {
+        anyhow!("the re-sealing stopped (run `otp bank rekey` again to go on): {e}")
+    })?;
+    let detail = format!(
+        "{} token secrets re-sealed under data key {} (key-encryption key {current}); {} old data keys removed",
+        done.resealed, done.data_key, done.retired
+    );
+    bank.record_rekey("otp bank rekey", &detail)
+        .map_err(|r| refused(&r, lang))?;
+    let in_use = store.kek_ids().map_err(|e| anyhow!("{e}"))?;
+    let retired = if in_use == [current.clone()] {
+        otp_store::KeyFileSealer::retire(&kek_path).map_err(|e| anyhow!("{e}"))?
+    } else {
+        0
+    };
+    say(
+        lang,
+        &format!(
+            "Re-sealed {} token secrets under a new key ({current}); {retired} old key(s) removed from {}.",
+            done.resealed,
+            kek_path.display()
+        ),
+        &format!(
+            "{} 件のトークン秘密鍵を新しい鍵 ({current}) で封緘し直しました。{} から古い鍵を {retired} 件削除しました。",
+            done.resealed,
+            kek_path.display()
+        ),
+    );
+    Ok(())
+}
+
+/// Rows re-sealed per transaction by `otp bank rekey`.
+const REKEY_BATCH: usize = 500;
+
+/// The key-encryption key file of the database at `db`: `FILE.kek`.
+fn kek_file_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".kek");
+    PathBuf::from(name)
+}
+
+/// The sealer of the token secrets in `db`, from its key-encryption key
+/// file (`FILE.kek`), and whether the file was made just now. A new
+/// database gets a new key file; so does an existing one from before
+/// sealed secrets (it is sealed in place as it opens). An existing
+/// database sealed under a key file that is now missing is refused when
+/// it opens (`SealingKey`), and the new file removed.
+fn sealer(db: &Path) -> Result<(Arc<dyn otp_store::SecretSealer>, bool)> {
+    let path = kek_file_path(db);
+    match otp_store::KeyFileSealer::open(&path) {
+        Ok(sealer) => Ok((Arc::new(sealer), false)),
+        Err(otp_store::KeyFileError::Io(_)) if std::fs::symlink_metadata(&path).is_err() => {
+            let sealer = otp_store::KeyFileSealer::create(&path)
+                .map_err(|e| anyhow!("cannot create the token secrets' key file: {e}"))?;
+            Ok((Arc::new(sealer), true))
+        }
+        Err(e) => bail!("{e}"),
+    }
 }
 
 fn user_id(text: &str) -> Result<UserId> {
@@ -427,8 +534,12 @@ fn say(lang: Lang, en: &str, ja: &str) {
 #[allow(clippy::too_many_lines, reason = "one arm per subcommand")]
 pub(crate) fn run(args: &BankArgs) -> Result<()> {
     let lang = resolve(args.lang);
+    if matches!(args.command, BankCommand::Rekey) {
+        return rekey(args, lang);
+    }
     let bank = open(args)?;
     match &args.command {
+        BankCommand::Rekey => Ok(()),
         BankCommand::Init { admins, users } => init(&bank, admins, users, lang),
         BankCommand::Import {
             file,

@@ -459,8 +459,11 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         }
         BenchStore::Sqlite => {
             let dir = crate::scratch::ScratchDir::new("otp-bench-")?;
-            let store = otp_store::SqliteStore::open(dir.path().join("bench.sqlite"))
-                .map_err(|e| anyhow!("{e}"))?;
+            let store = otp_store::SqliteStore::open(
+                dir.path().join("bench.sqlite"),
+                crate::scratch::sealer()?,
+            )
+            .map_err(|e| anyhow!("{e}"))?;
             let clock = SimClock::new(BASE);
             let (bank, users) = bank_setup(store, &inventory, &clock)?;
             let next = AtomicU64::new(0);

@@ -71,8 +71,11 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         }
         DemoStore::Sqlite => {
             let dir = crate::scratch::ScratchDir::new("otp-demo-")?;
-            let store = otp_store::SqliteStore::open(dir.path().join("demo.sqlite"))
-                .map_err(|e| anyhow!("cannot create the demo's SQLite database: {e}"))?;
+            let store = otp_store::SqliteStore::open(
+                dir.path().join("demo.sqlite"),
+                crate::scratch::sealer()?,
+            )
+            .map_err(|e| anyhow!("cannot create the demo's SQLite database: {e}"))?;
             let name = tr(
                 lang,
                 "a temporary SQLite database (otp_store::SqliteStore)",

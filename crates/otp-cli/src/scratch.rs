@@ -76,3 +76,17 @@ pub(crate) fn remove_current() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// A sealer for a scratch database (demo, bench): a random key that lives
+/// only in this process, so the scratch file's token secrets are sealed
+/// like a bank's and die with the run.
+pub(crate) fn sealer() -> Result<std::sync::Arc<dyn otp_store::SecretSealer>> {
+    use rand::TryRng as _;
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut key[..])
+        .map_err(|_| anyhow!("the operating system's random number generator failed"))?;
+    Ok(std::sync::Arc::new(otp_store::StaticSealer::new(
+        "scratch", *key,
+    )))
+}

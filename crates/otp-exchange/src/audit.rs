@@ -48,6 +48,8 @@ pub enum Action {
     Import,
     /// A user was created or updated.
     UserUpdate,
+    /// The token secrets were re-sealed under a new key (key rotation).
+    Rekey,
 }
 
 /// Whether the attempt succeeded.
@@ -310,6 +312,7 @@ impl Action {
             Self::Lock => 11,
             Self::Import => 12,
             Self::UserUpdate => 13,
+            Self::Rekey => 14,
         }
     }
 
@@ -330,6 +333,7 @@ impl Action {
             11 => Self::Lock,
             12 => Self::Import,
             13 => Self::UserUpdate,
+            14 => Self::Rekey,
             _ => return None,
         })
     }

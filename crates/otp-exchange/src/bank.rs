@@ -584,6 +584,21 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         Ok(count)
     }
 
+    /// Records in the audit chain that the token secrets were re-sealed
+    /// under a new key (the store's own `rekey` does the work: it holds
+    /// the keys, the policy does not). `detail` says what was done, with
+    /// key ids and counts only, never key material.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Internal`] when the record cannot be written.
+    pub fn record_rekey(&self, operator: &str, detail: &str) -> Result<(), Refusal> {
+        let mut entry = AuditEntry::new(self.now(), operator, None, Action::Rekey);
+        entry.reason = Some(detail.to_owned());
+        self.store.append_audit(&entry, &self.audit_key)?;
+        Ok(())
+    }
+
     /// A page of the selection screen, for an administrator.
     ///
     /// # Errors
