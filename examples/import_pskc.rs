@@ -10,7 +10,7 @@ use otp_token::{Factory, Inventory, PreSharedKey};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The vendor's side: a batch of 5 tokens and its encrypted seed file.
     let transport_key = PreSharedKey::new(*b"shared-with-bank").named("bank-2026");
-    let mut batch = Factory::from_seed([42; 32]).manufacture(5, 1_796_083_200)?;
+    let mut batch = Factory::from_os_rng()?.manufacture(5, 1_796_083_200)?;
     let seed_file = batch.seed_file(Some(&transport_key))?;
     println!("seed file: {} bytes of PSKC XML", seed_file.len());
 

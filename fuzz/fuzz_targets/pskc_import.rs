@@ -68,7 +68,7 @@ fn structured(data: &[u8]) {
         return;
     };
     let count = usize::from(b.count % 4);
-    let mut batch = Factory::from_seed(b.seed)
+    let mut batch = Factory::deterministic_for_tests(b.seed)
         .manufacture(count, 1_700_000_000)
         .expect("a small batch");
     let plain = batch.seed_file(None).expect("a plain seed file");

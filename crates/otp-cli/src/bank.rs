@@ -18,11 +18,11 @@ use otp_exchange::{
     PasswordKind, Refusal, Store, UserId,
 };
 use otp_store::SqliteStore;
-use otp_token::{Inventory, SystemClock};
+use otp_token::{Inventory, PskcError, SystemClock};
 use zeroize::Zeroizing;
 
 use crate::Exit;
-use crate::factory::psk_from;
+use crate::factory::{KEY_ENV, psk_from, psk_from_terminal};
 use crate::lang::{LangArg, pad, resolve, tr};
 use crate::safefs::{self, FileError, Mode};
 use crate::time::{parse_time, system_now, utc};
@@ -55,10 +55,9 @@ enum BankCommand {
     Import {
         /// The PSKC file.
         file: PathBuf,
-        /// The pre-shared AES key of an encrypted file, 32 hex digits.
-        #[arg(long, value_name = "HEX", conflicts_with = "key_file")]
-        key: Option<String>,
-        /// The same, read from a file.
+        /// The pre-shared AES key of an encrypted file (32 hex digits), read
+        /// from this file. Without it: the key in OTP_PSKC_KEY if set, else
+        /// typed on the terminal when the file is encrypted.
         #[arg(long, value_name = "FILE")]
         key_file: Option<PathBuf>,
     },
@@ -541,18 +540,28 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
     match &args.command {
         BankCommand::Rekey => Ok(()),
         BankCommand::Init { admins, users } => init(&bank, admins, users, lang),
-        BankCommand::Import {
-            file,
-            key,
-            key_file,
-        } => {
-            let psk = psk_from(key.as_deref(), key_file.as_deref())?;
+        BankCommand::Import { file, key_file } => {
+            let psk = psk_from(key_file.as_deref())?;
             let xml = Zeroizing::new(
                 std::fs::read_to_string(file)
                     .with_context(|| format!("cannot read the seed file `{}`", file.display()))?,
             );
-            let inventory = Inventory::from_pskc(&xml, psk.as_ref())
-                .map_err(|e| anyhow!("the seed file `{}` was not imported: {e}", file.display()))?;
+            let inventory = match (Inventory::from_pskc(&xml, psk.as_ref()), psk) {
+                (Err(PskcError::KeyRequired), None) => {
+                    match psk_from_terminal("Pre-shared key of the seed file (32 hex digits): ")? {
+                        Some(typed) => Inventory::from_pskc(&xml, Some(&typed)),
+                        None => Err(PskcError::KeyRequired),
+                    }
+                }
+                (read, _) => read,
+            }
+            .map_err(|e| match e {
+                PskcError::KeyRequired => anyhow!(
+                    "the seed file `{}` was not imported: {e} (--key-file FILE, or {KEY_ENV} in the environment, or type it on a terminal)",
+                    file.display()
+                ),
+                e => anyhow!("the seed file `{}` was not imported: {e}", file.display()),
+            })?;
             let count = bank
                 .import_inventory("otp bank import", &inventory)
                 .map_err(|e| anyhow!("the seed file was not imported: {e}"))?;

@@ -186,7 +186,7 @@ const BASE: u64 = 1_790_000_000;
 const CHUNK: u64 = 256;
 
 fn secrets(count: usize) -> Result<Inventory> {
-    let mut batch = Factory::from_seed([0xbe; 32])
+    let mut batch = Factory::deterministic_for_tests([0xbe; 32])
         .crystals(0, 0)
         .map_err(|e| anyhow!("{e}"))?
         .manufacture(count, 0)

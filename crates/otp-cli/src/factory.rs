@@ -1,8 +1,14 @@
-//! `otp factory`: manufacture N tokens from a seed: the PSKC seed file
-//! (plain, or encrypted under a pre-shared AES key) and one token file
-//! per token, named after its serial.
+//! `otp factory`: manufacture N tokens with secrets from the operating
+//! system's random source (or, for tests only, from `--test-seed NAME`):
+//! the PSKC seed file (plain, or encrypted under a pre-shared AES key) and
+//! one token file per token, named after its serial.
+//!
+//! The pre-shared key never comes from the command line (every local user
+//! sees it in `ps`): it comes from a key file, from `OTP_PSKC_KEY`, or is
+//! typed on the terminal.
 
-use std::path::PathBuf;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use otp_token::{Factory, Inventory, PreSharedKey, Profile};
@@ -19,21 +25,27 @@ pub(crate) struct FactoryArgs {
     /// How many tokens to make.
     #[arg(long)]
     count: usize,
-    /// Any text: the same seed makes the same fleet (secrets, serials, crystals).
-    #[arg(long)]
-    seed: String,
+    /// FOR TESTS ONLY: derive every secret from SHA-256(NAME), so that the
+    /// same NAME makes the same fleet (secrets, serials, crystals); anyone
+    /// who knows or guesses NAME has every secret. Without it the secrets
+    /// come from the operating system's random source.
+    #[arg(long, value_name = "NAME")]
+    test_seed: Option<String>,
     /// The PSKC (RFC 6030) seed file to write.
     #[arg(long, value_name = "FILE")]
     pskc: PathBuf,
     /// The folder for the token files (created if missing).
     #[arg(long, value_name = "DIR")]
     tokens_dir: PathBuf,
-    /// Encrypt the seed file's secrets (AES-128-CBC + HMAC-SHA1) with this 128-bit key, in hex.
-    #[arg(long, value_name = "HEX", conflicts_with = "encrypt_key_file")]
-    encrypt_key: Option<String>,
-    /// The same, with the hex key read from a file.
+    /// Encrypt the seed file's secrets (AES-128-CBC + HMAC-SHA1) with the
+    /// 128-bit key (32 hex digits) read from this file. Without it, the key
+    /// in OTP_PSKC_KEY (32 hex digits) encrypts, if set.
     #[arg(long, value_name = "FILE")]
     encrypt_key_file: Option<PathBuf>,
+    /// Encrypt the seed file: with the key of --encrypt-key-file or
+    /// OTP_PSKC_KEY, else the key typed on the terminal.
+    #[arg(long)]
+    encrypt: bool,
     /// Time-based (totp, the default) or event-based (hotp) tokens.
     #[arg(long, value_enum, default_value = "totp")]
     kind: Kind,
@@ -74,32 +86,61 @@ pub(crate) fn parse_psk(hex_text: &str) -> Result<PreSharedKey> {
     Ok(PreSharedKey::new(key))
 }
 
-/// The key from `--x-key HEX` or `--x-key-file FILE`, if either is given.
-pub(crate) fn psk_from(
-    hex_arg: Option<&str>,
-    file: Option<&std::path::Path>,
-) -> Result<Option<PreSharedKey>> {
-    match (hex_arg, file) {
-        (Some(h), _) => parse_psk(h).map(Some),
-        (None, Some(path)) => {
-            let text = Zeroizing::new(
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the key file `{}`", path.display()))?,
-            );
-            parse_psk(&text).map(Some)
-        }
-        (None, None) => Ok(None),
+/// The environment variable that may hold the pre-shared key, in hex.
+pub(crate) const KEY_ENV: &str = "OTP_PSKC_KEY";
+
+/// The pre-shared key from the key file `file` if given, else from
+/// [`KEY_ENV`] if set; `None` if neither.
+pub(crate) fn psk_from(file: Option<&Path>) -> Result<Option<PreSharedKey>> {
+    if let Some(path) = file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the key file `{}`", path.display()))?,
+        );
+        return parse_psk(&text)
+            .with_context(|| format!("the key file `{}`", path.display()))
+            .map(Some);
     }
+    match std::env::var_os(KEY_ENV) {
+        None => Ok(None),
+        Some(value) => {
+            let value = Zeroizing::new(value.into_string().map_err(|_| {
+                anyhow!("{KEY_ENV}: the encryption key is not hex: give 32 hex digits (128 bits)")
+            })?);
+            parse_psk(&value).context(KEY_ENV).map(Some)
+        }
+    }
+}
+
+/// The pre-shared key typed on the terminal (not echoed), if standard
+/// input is one; `None` otherwise.
+pub(crate) fn psk_from_terminal(prompt: &str) -> Result<Option<PreSharedKey>> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let typed = Zeroizing::new(
+        rpassword::prompt_password(prompt).context("cannot read the key from the terminal")?,
+    );
+    parse_psk(&typed).map(Some)
 }
 
 pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
-    let psk = psk_from(
-        args.encrypt_key.as_deref(),
-        args.encrypt_key_file.as_deref(),
-    )?;
+    let psk = match psk_from(args.encrypt_key_file.as_deref())? {
+        Some(psk) => Some(psk),
+        None if args.encrypt => Some(
+            psk_from_terminal("Pre-shared key for the seed file (32 hex digits): ")?.ok_or_else(
+                || {
+                    anyhow!(
+                        "--encrypt needs the pre-shared key: give it with --encrypt-key-file FILE or {KEY_ENV}, or run on a terminal to type it"
+                    )
+                },
+            )?,
+        ),
+        None => None,
+    };
     let default_activation = if args.max_drift_ppm != 0 || args.max_offset != 0 {
         system_now()
     } else {
@@ -111,12 +152,20 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         .map(|t| parse_time(t, system_now()))
         .transpose()?
         .unwrap_or(default_activation);
-    let seed: [u8; 32] = sha2::Sha256::digest(args.seed.as_bytes()).into();
+    let factory = match &args.test_seed {
+        Some(name) => {
+            eprintln!(
+                "otp: --test-seed: every secret of this batch is derived from the seed's name, so anyone who knows it has them all: for tests only, never give these tokens to customers"
+            );
+            Factory::deterministic_for_tests(sha2::Sha256::digest(name.as_bytes()).into())
+        }
+        None => Factory::from_os_rng().map_err(|e| anyhow!("{e}"))?,
+    };
     let profile = match args.kind {
         Kind::Totp => Profile::default(),
         Kind::Hotp => Profile::hotp(),
     };
-    let mut batch = Factory::from_seed(seed)
+    let mut batch = factory
         .named(&args.manufacturer, "VT-1")
         .serials(&args.prefix, args.first)
         .map_err(|e| anyhow!("--prefix {}: {e}", args.prefix))?

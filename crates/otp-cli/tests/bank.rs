@@ -51,7 +51,7 @@ impl Bank {
             "factory",
             "--count",
             "6",
-            "--seed",
+            "--test-seed",
             "bank",
             "--pskc",
             "v.pskc",
@@ -72,7 +72,8 @@ impl Bank {
         cmd.current_dir(self.dir.path())
             .env("LANG", "C")
             .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES");
+            .env_remove("LC_MESSAGES")
+            .env_remove("OTP_PSKC_KEY");
         let mut all: Vec<&str> = args.to_vec();
         if args.first() == Some(&"bank") {
             all.extend(["--db", "bank.sqlite"]);

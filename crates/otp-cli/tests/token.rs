@@ -15,8 +15,11 @@ use predicates::prelude::*;
 
 const RFC_KEY: &str = "3132333435363738393031323334353637383930";
 
+/// `otp`, with no pre-shared key in its environment.
 fn otp() -> Command {
-    Command::cargo_bin("otp").unwrap()
+    let mut cmd = Command::cargo_bin("otp").unwrap();
+    cmd.env_remove("OTP_PSKC_KEY");
+    cmd
 }
 
 fn first_line(out: &std::process::Output) -> String {
@@ -244,7 +247,7 @@ fn factory_writes_the_seed_file_and_one_token_file_per_token() {
             "factory",
             "--count",
             "5",
-            "--seed",
+            "--test-seed",
             "S",
             "--pskc",
             pskc.to_str().unwrap(),
@@ -297,7 +300,7 @@ fn factory_writes_the_seed_file_and_one_token_file_per_token() {
             "factory",
             "--count",
             "5",
-            "--seed",
+            "--test-seed",
             "S",
             "--pskc",
             again.to_str().unwrap(),
@@ -312,7 +315,7 @@ fn factory_writes_the_seed_file_and_one_token_file_per_token() {
 }
 
 #[test]
-fn factory_encrypts_the_seed_file_with_a_key_or_a_key_file() {
+fn factory_encrypts_the_seed_file_with_the_key_in_the_environment_or_a_key_file() {
     let dir = tempfile::tempdir().unwrap();
     let key = "000102030405060708090a0b0c0d0e0f";
     let pskc = dir.path().join("e.pskc");
@@ -321,15 +324,14 @@ fn factory_encrypts_the_seed_file_with_a_key_or_a_key_file() {
             "factory",
             "--count",
             "2",
-            "--seed",
+            "--test-seed",
             "S",
             "--pskc",
             pskc.to_str().unwrap(),
             "--tokens-dir",
             dir.path().join("t").to_str().unwrap(),
-            "--encrypt-key",
-            key,
         ])
+        .env("OTP_PSKC_KEY", key)
         .assert()
         .success()
         .stdout(predicate::str::contains("encrypted"))
@@ -355,7 +357,7 @@ fn factory_encrypts_the_seed_file_with_a_key_or_a_key_file() {
             "factory",
             "--count",
             "1",
-            "--seed",
+            "--test-seed",
             "S",
             "--pskc",
             pskc2.to_str().unwrap(),
@@ -371,14 +373,14 @@ fn factory_encrypts_the_seed_file_with_a_key_or_a_key_file() {
             .is_ok()
     );
 
-    for (extra, message) in [
-        (vec!["--count", "1", "--encrypt-key", "0001"], "16 bits"),
-        (vec!["--count", "1", "--encrypt-key", "zz"], "not hex"),
-        (vec!["--count", "0"], "at least 1"),
+    for (env_key, extra, message) in [
+        ("0001", vec!["--count", "1"], "16 bits"),
+        ("zz", vec!["--count", "1"], "not hex"),
+        (key, vec!["--count", "0"], "at least 1"),
     ] {
         let mut args = vec![
             "factory",
-            "--seed",
+            "--test-seed",
             "S",
             "--pskc",
             "x.pskc",
@@ -388,6 +390,7 @@ fn factory_encrypts_the_seed_file_with_a_key_or_a_key_file() {
         args.extend(extra);
         otp()
             .current_dir(dir.path())
+            .env("OTP_PSKC_KEY", env_key)
             .args(&args)
             .assert()
             .code(1)

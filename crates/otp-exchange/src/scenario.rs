@@ -102,7 +102,7 @@ impl<S: Store> Scenario<S> {
         let bank = Bank::new(store, Arc::new(clock.clone()))?
             .with_hash_cost(cost)
             .with_audit_key(AuditKey::new(AUDIT_KEY));
-        let mut batch = Factory::from_seed([0x5e; 32])
+        let mut batch = Factory::deterministic_for_tests([0x5e; 32])
             .named("Virtual Token Co.", "VT-6")
             .serials("VT", 2020_0001)
             .map_err(|e| ScenarioError::Token(e.to_string()))?

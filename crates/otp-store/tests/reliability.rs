@@ -104,7 +104,7 @@ fn keyed_scenario<S: Store>(store: S) -> (Scenario<S>, BTreeMap<SerialNumber, Se
         .unwrap()
         .with_audit_key(key())
         .with_hash_cost(HashCost::TESTING);
-    let mut batch = Factory::from_seed([0x5e; 32])
+    let mut batch = Factory::deterministic_for_tests([0x5e; 32])
         .named("Virtual Token Co.", "VT-6")
         .serials("VT", 2020_0001)
         .unwrap()
@@ -196,7 +196,7 @@ impl<S: Store> Fixture<S> {
 /// [`USERS`] each registered with a token of that stock (VX1…VX4).
 fn setup<S: Store>(store: S, stock: usize) -> Fixture<S> {
     let (s, mut seeds) = keyed_scenario(store);
-    let mut batch = Factory::from_seed([0x77; 32])
+    let mut batch = Factory::deterministic_for_tests([0x77; 32])
         .serials("VX", 1)
         .unwrap()
         .manufacture(stock, START - 86_400)

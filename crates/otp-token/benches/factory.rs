@@ -13,7 +13,7 @@ const AT: u64 = 1_790_000_000;
 
 fn bench(c: &mut Criterion) {
     let key = PreSharedKey::new(*b"bank-vendor-2026");
-    let mut batch = Factory::from_seed([1; 32])
+    let mut batch = Factory::deterministic_for_tests([1; 32])
         .manufacture(TOKENS, AT)
         .unwrap_or_else(|e| unreachable_bench(&e));
     let plain = batch
@@ -29,7 +29,7 @@ fn bench(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(TOKENS as u64));
     group.bench_function("manufacture", |b| {
-        let mut factory = Factory::from_seed([2; 32]);
+        let mut factory = Factory::deterministic_for_tests([2; 32]);
         b.iter(|| black_box(factory.manufacture(TOKENS, AT).map(|b| b.len())));
     });
     group.bench_function("write_pskc_plain", |b| {

@@ -13,9 +13,11 @@ use crate::{
 
 /// Makes batches of tokens. Secrets (160 bits) and crystal errors come from
 /// a ChaCha20 CSPRNG; serials are the prefix and a running number, so they
-/// are unique for the factory's life. [`Factory::from_seed`] makes the same
-/// fleet on every run, for test suites; [`Factory::from_os_rng`] seeds from
-/// the operating system.
+/// are unique for the factory's life. [`Factory::from_os_rng`] seeds from
+/// the operating system: the one for real tokens.
+/// [`Factory::deterministic_for_tests`] makes the same fleet on every run
+/// from a seed anyone who knows it can replay: for test suites and demos
+/// only, never for tokens given to customers.
 ///
 /// Defaults: manufacturer `otp-token`, model `VT-1`, serial prefix `VT`,
 /// the default [`Profile`] (TOTP 30 s, SHA-1, 6 digits), crystals within
@@ -25,8 +27,8 @@ use crate::{
 ///
 /// ```
 /// use otp_token::Factory;
-/// let a = Factory::from_seed([7; 32]).manufacture(2, 1_790_000_000)?;
-/// let b = Factory::from_seed([7; 32]).manufacture(2, 1_790_000_000)?;
+/// let a = Factory::deterministic_for_tests([7; 32]).manufacture(2, 1_790_000_000)?;
+/// let b = Factory::deterministic_for_tests([7; 32]).manufacture(2, 1_790_000_000)?;
 /// assert_eq!(a.tokens()[1].serial().as_str(), "VT0000000001");
 /// assert_eq!(a.tokens()[0].crystal(), b.tokens()[0].crystal());
 /// # Ok::<(), Box<dyn core::error::Error>>(())
@@ -56,17 +58,31 @@ impl fmt::Debug for Factory {
 }
 
 impl Factory {
-    /// A deterministic factory: the same seed gives the same batches.
+    /// A deterministic factory, FOR TESTS ONLY: the same seed gives the same
+    /// batches, secrets included, so the secrets of a batch made this way
+    /// are only as secret as its seed. Real tokens come from
+    /// [`Factory::from_os_rng`].
     ///
     /// # Examples
     ///
     /// ```
-    /// let f = otp_token::Factory::from_seed([0; 32]);
+    /// let f = otp_token::Factory::deterministic_for_tests([0; 32]);
     /// assert!(format!("{f:?}").contains("VT-1"));
     /// ```
     #[must_use]
-    pub fn from_seed(seed: [u8; 32]) -> Self {
+    pub fn deterministic_for_tests(seed: [u8; 32]) -> Self {
         Self::with_rng(ChaCha20Rng::from_seed(seed))
+    }
+
+    /// The old name of [`Factory::deterministic_for_tests`], which says
+    /// what it is for.
+    #[deprecated(
+        since = "0.1.0",
+        note = "deterministic secrets are for tests only: use `Factory::from_os_rng` for real tokens, or `Factory::deterministic_for_tests` in tests"
+    )]
+    #[must_use]
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        Self::deterministic_for_tests(seed)
     }
 
     /// A factory seeded from the operating system's random source.
@@ -86,7 +102,7 @@ impl Factory {
         rand::rngs::SysRng
             .try_fill_bytes(&mut seed)
             .map_err(|_| FactoryError::Entropy)?;
-        let factory = Self::from_seed(seed);
+        let factory = Self::with_rng(ChaCha20Rng::from_seed(seed));
         seed.zeroize();
         Ok(factory)
     }
@@ -110,7 +126,7 @@ impl Factory {
     /// # Examples
     ///
     /// ```
-    /// let f = otp_token::Factory::from_seed([0; 32]).named("Acme", "DP-6");
+    /// let f = otp_token::Factory::deterministic_for_tests([0; 32]).named("Acme", "DP-6");
     /// assert!(format!("{f:?}").contains("Acme"));
     /// ```
     #[must_use]
@@ -131,7 +147,7 @@ impl Factory {
     /// # Examples
     ///
     /// ```
-    /// let mut f = otp_token::Factory::from_seed([0; 32]).serials("ab", 100)?;
+    /// let mut f = otp_token::Factory::deterministic_for_tests([0; 32]).serials("ab", 100)?;
     /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].serial().as_str(), "AB0000000100");
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
@@ -147,7 +163,7 @@ impl Factory {
     /// # Examples
     ///
     /// ```
-    /// let mut f = otp_token::Factory::from_seed([0; 32]).profile(otp_token::Profile::hotp());
+    /// let mut f = otp_token::Factory::deterministic_for_tests([0; 32]).profile(otp_token::Profile::hotp());
     /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].profile().kind, otp_token::TokenKind::Hotp);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
@@ -168,7 +184,7 @@ impl Factory {
     /// # Examples
     ///
     /// ```
-    /// let mut f = otp_token::Factory::from_seed([0; 32]).crystals(0, 0)?;
+    /// let mut f = otp_token::Factory::deterministic_for_tests([0; 32]).crystals(0, 0)?;
     /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].crystal(), otp_token::Crystal::PERFECT);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
@@ -185,7 +201,7 @@ impl Factory {
     /// # Examples
     ///
     /// ```
-    /// let mut f = otp_token::Factory::from_seed([0; 32]).battery(otp_token::Battery::unlimited());
+    /// let mut f = otp_token::Factory::deterministic_for_tests([0; 32]).battery(otp_token::Battery::unlimited());
     /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].spec().battery.presses(), u64::MAX);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
@@ -206,7 +222,7 @@ impl Factory {
     /// # Examples
     ///
     /// ```
-    /// let batch = otp_token::Factory::from_seed([0; 32]).manufacture(10, 1_790_000_000)?;
+    /// let batch = otp_token::Factory::deterministic_for_tests([0; 32]).manufacture(10, 1_790_000_000)?;
     /// assert_eq!(batch.len(), 10);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
@@ -264,7 +280,7 @@ impl Factory {
 ///
 /// ```
 /// use otp_token::{Factory, Inventory, PreSharedKey};
-/// let mut batch = Factory::from_seed([3; 32]).manufacture(5, 1_790_000_000)?;
+/// let mut batch = Factory::deterministic_for_tests([3; 32]).manufacture(5, 1_790_000_000)?;
 /// let psk = PreSharedKey::new(*b"0123456789abcdef");
 /// let file = batch.seed_file(Some(&psk))?;
 /// let inventory = Inventory::from_pskc(&file, Some(&psk))?;
@@ -299,7 +315,7 @@ impl Batch {
     /// # Examples
     ///
     /// ```
-    /// let mut batch = otp_token::Factory::from_seed([0; 32]).manufacture(1, 0)?;
+    /// let mut batch = otp_token::Factory::deterministic_for_tests([0; 32]).manufacture(1, 0)?;
     /// assert!(batch.seed_file(None)?.contains("<SerialNo>VT0000000000</SerialNo>"));
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```

@@ -11,7 +11,7 @@ mod token;
 
 pub use clock::{Clock, Crystal, MAX_DRIFT_PPM, SimClock, SystemClock};
 pub use factory::{Batch, Factory, FactoryError};
-pub use otpauth::UriError;
+pub use otpauth::{MAX_URI_PERIOD, UriError};
 pub use pskc::{PreSharedKey, PskcError, PskcKeyInfo, read_pskc_keys};
 pub use record::{Inventory, SeedRecord};
 pub use serial::{MaskedSerial, SERIAL_LEN, SerialError, SerialNumber};

@@ -17,6 +17,11 @@ const ESCAPE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The longest TOTP `period` an `otpauth://` URI may give, in seconds (one
+/// hour). Real tokens use 30 or 60 s; a longer step is a mistake or an
+/// attack on the reader (a code valid for days).
+pub const MAX_URI_PERIOD: u64 = 3600;
+
 /// Why an `otpauth://` URI could not be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,10 +44,20 @@ pub enum UriError {
     UnknownAlgorithm,
     /// `digits` is not 6, 7 or 8.
     BadDigits,
-    /// `period` is not a positive number of seconds.
+    /// `period` is not a decimal number of seconds.
     BadPeriod,
     /// An HOTP URI without a valid `counter`.
     BadCounter,
+    /// A parameter appears twice (compared without regard to case), such
+    /// as a second `secret`: which one wins differs between readers.
+    DuplicateParameter,
+    /// The label's issuer prefix and the `issuer` parameter differ.
+    IssuerMismatch,
+    /// `period` is a number, but not from 1 to [`MAX_URI_PERIOD`] seconds.
+    PeriodOutOfRange,
+    /// A control character (U+0000..U+001F, U+007F..U+009F) in the label
+    /// or the `issuer` parameter.
+    ControlCharacter,
 }
 
 impl fmt::Display for UriError {
@@ -63,8 +78,21 @@ impl fmt::Display for UriError {
                 f.write_str("the URI's algorithm is not SHA1, SHA256 or SHA512")
             }
             Self::BadDigits => f.write_str("the URI's digits must be 6, 7 or 8"),
-            Self::BadPeriod => f.write_str("the URI's period must be a positive number of seconds"),
+            Self::BadPeriod => f.write_str("the URI's period must be a number of seconds"),
             Self::BadCounter => f.write_str("an hotp URI needs a counter parameter with a number"),
+            Self::DuplicateParameter => f.write_str(
+                "the URI has a parameter twice: scan the token's QR code again or ask its issuer",
+            ),
+            Self::IssuerMismatch => f.write_str(
+                "the URI's label names one issuer and its issuer parameter another: ask its issuer",
+            ),
+            Self::PeriodOutOfRange => write!(
+                f,
+                "the URI's period must be from 1 to {MAX_URI_PERIOD} seconds"
+            ),
+            Self::ControlCharacter => {
+                f.write_str("the URI's account name or issuer has a control character")
+            }
         }
     }
 }
@@ -85,10 +113,29 @@ fn decode(s: &str) -> Result<String, UriError> {
         .map_err(|_| UriError::BadEncoding)
 }
 
+/// `true` if `s` has a C0 or C1 control character or DEL (Unicode
+/// general category Cc).
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+/// A number written only with ASCII digits (no sign, no spaces), that fits
+/// in a `u64`.
+fn decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
 impl SeedRecord {
     /// The record as an `otpauth://` Key URI: the serial is the account
     /// name, the issuer (if any) prefixes the label and is the `issuer`
     /// parameter. The URI holds the secret: treat it like the seed file.
+    ///
+    /// A record that [`SeedRecord::from_otpauth_uri`] would refuse (a step
+    /// over [`MAX_URI_PERIOD`], control characters in the serial or
+    /// issuer) is still written, but does not read back.
     ///
     /// # Examples
     ///
@@ -151,9 +198,21 @@ impl SeedRecord {
     /// account name (after `issuer:` in the label) becomes the serial.
     /// Defaults as in the format: SHA1, 6 digits, 30 s.
     ///
+    /// Strict where readers could disagree or a token could not be: any
+    /// parameter given twice (names compared after percent-decoding,
+    /// without regard to case), an `issuer` parameter that differs from
+    /// the label's issuer prefix, a `period` outside 1..=[`MAX_URI_PERIOD`]
+    /// seconds, `digits` other than 6, 7 or 8, numbers with signs or
+    /// spaces, and control characters (C0, DEL, C1) in the label or the
+    /// issuer are all refused. Unknown parameters (such as `image`) are
+    /// ignored.
+    ///
     /// # Errors
     ///
-    /// A [`UriError`] naming the first problem found.
+    /// A [`UriError`] naming the first problem found:
+    /// [`UriError::DuplicateParameter`], [`UriError::IssuerMismatch`],
+    /// [`UriError::PeriodOutOfRange`], [`UriError::ControlCharacter`], or
+    /// one of the format errors.
     ///
     /// # Examples
     ///
@@ -180,6 +239,9 @@ impl SeedRecord {
         };
         let (label, query) = rest.split_once('?').unwrap_or((rest, ""));
         let label = decode(label)?;
+        if has_control(&label) {
+            return Err(UriError::ControlCharacter);
+        }
         let (label_issuer, account) = match label.split_once(':') {
             Some((i, a)) => (Some(i.trim().to_owned()), a.trim().to_owned()),
             None => (None, label.trim().to_owned()),
@@ -187,16 +249,25 @@ impl SeedRecord {
         if account.is_empty() {
             return Err(UriError::EmptyLabel);
         }
+        let mut seen: Vec<String> = Vec::new();
         let mut secret: Option<Zeroizing<Vec<u8>>> = None;
-        let mut issuer = label_issuer;
+        let mut issuer_param: Option<String> = None;
         let mut algorithm = Algorithm::Sha1;
         let mut digits = Digits::Six;
         let mut period = 30u64;
         let mut counter: Option<u64> = None;
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            // Readers differ on case and escapes in names: `SECRET` or
+            // `s%65cret` is a second `secret` to some of them.
+            let k = decode(k)?;
+            let folded = k.to_ascii_lowercase();
+            if seen.contains(&folded) {
+                return Err(UriError::DuplicateParameter);
+            }
+            seen.push(folded);
             let v = Zeroizing::new(decode(v)?);
-            match k {
+            match k.as_str() {
                 "secret" => {
                     let cleaned = Zeroizing::new(
                         v.chars()
@@ -210,28 +281,38 @@ impl SeedRecord {
                             .map_err(|_| UriError::BadSecret)?,
                     ));
                 }
-                "issuer" => issuer = Some(v.to_string()),
+                "issuer" => {
+                    if has_control(&v) {
+                        return Err(UriError::ControlCharacter);
+                    }
+                    issuer_param = Some(v.to_string());
+                }
                 "algorithm" => {
                     algorithm = Algorithm::from_name(&v).map_err(|_| UriError::UnknownAlgorithm)?;
                 }
                 "digits" => {
-                    digits = v
-                        .parse::<u8>()
-                        .ok()
+                    digits = decimal(&v)
+                        .and_then(|d| u8::try_from(d).ok())
                         .and_then(|d| Digits::new(d).ok())
                         .ok_or(UriError::BadDigits)?;
                 }
                 "period" => {
-                    period = v
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or(UriError::BadPeriod)?;
+                    period = decimal(&v).ok_or(UriError::BadPeriod)?;
+                    if !(1..=MAX_URI_PERIOD).contains(&period) {
+                        return Err(UriError::PeriodOutOfRange);
+                    }
                 }
-                "counter" => counter = Some(v.parse().map_err(|_| UriError::BadCounter)?),
+                "counter" => counter = Some(decimal(&v).ok_or(UriError::BadCounter)?),
                 _ => {}
             }
         }
+        // An empty label issuer (`:account`) names none: `to_otpauth_uri`
+        // writes it for an issuer with a colon of its own.
+        let label_issuer = label_issuer.filter(|i| !i.is_empty());
+        let issuer = match (label_issuer, issuer_param) {
+            (Some(l), Some(p)) if l != p.trim() => return Err(UriError::IssuerMismatch),
+            (l, p) => p.or(l),
+        };
         let bytes = secret.ok_or(UriError::MissingSecret)?;
         let secret = Secret::from_bytes(&bytes).map_err(UriError::Secret)?;
         let kind = if hotp {

@@ -220,7 +220,7 @@ impl Inventory {
     ///
     /// ```
     /// use otp_token::{Factory, Inventory};
-    /// let mut batch = Factory::from_seed([1; 32]).manufacture(3, 1_790_000_000)?;
+    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(3, 1_790_000_000)?;
     /// let inv = Inventory::from_pskc(&batch.seed_file(None)?, None)?;
     /// assert_eq!(inv.len(), 3);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
@@ -243,7 +243,7 @@ impl Inventory {
     ///
     /// ```
     /// use otp_token::{Factory, Inventory, PskcError};
-    /// let mut batch = Factory::from_seed([1; 32]).manufacture(2, 0)?;
+    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(2, 0)?;
     /// let file = batch.seed_file(None)?;
     /// let mut inv = Inventory::from_pskc(&file, None)?;
     /// assert!(matches!(inv.import_pskc(&file, None), Err(PskcError::DuplicateSerial { .. })));

@@ -188,17 +188,28 @@ impl fmt::Debug for SerialNumber {
     }
 }
 
-/// A serial number shown with all but its last four characters masked.
+/// A serial number shown with all but its last four characters masked,
+/// by `Display` and `Debug` alike (so that a masked serial logged with
+/// `{:?}` stays masked).
 ///
 /// # Examples
 ///
 /// ```
 /// let s = otp_token::SerialNumber::parse("ABCDEF123456")?;
 /// assert_eq!(format!("{}", s.masked()), "●●●●●●●●3456");
+/// assert_eq!(format!("{:?}", s.masked()), "MaskedSerial(\"●●●●●●●●3456\")");
 /// # Ok::<(), otp_token::SerialError>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MaskedSerial(SerialNumber);
+
+impl fmt::Debug for MaskedSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("MaskedSerial")
+            .field(&format_args!("\"{self}\""))
+            .finish()
+    }
+}
 
 impl fmt::Display for MaskedSerial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -295,6 +306,20 @@ mod tests {
         assert_eq!(s.to_string(), "ABCDEF123456");
         assert_eq!(s, "ABCDEF123456".parse().unwrap());
         assert_eq!(format!("{s:?}"), "SerialNumber(\"ABCDEF123456\")");
+    }
+
+    #[test]
+    fn masked_serial_debug_is_masked_like_display() {
+        // On the original code `{:?}` printed `MaskedSerial(SerialNumber("ABCDEF123456"))`.
+        let masked = SerialNumber::parse("ABCDEF123456").unwrap().masked();
+        let debug = format!("{masked:?}");
+        assert!(!debug.contains("ABCDEF123456"), "{debug}");
+        assert!(!debug.contains("ABCDEF"), "{debug}");
+        assert_eq!(debug, "MaskedSerial(\"●●●●●●●●3456\")");
+        assert_eq!(
+            format!("{masked:#?}"),
+            "MaskedSerial(\n    \"●●●●●●●●3456\",\n)"
+        );
     }
 
     #[test]

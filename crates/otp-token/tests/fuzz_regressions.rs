@@ -2,7 +2,7 @@
 //! kept as ordinary tests. Each says what went wrong and where it was fixed.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use otp_token::{SeedRecord, TokenKind};
+use otp_token::{SeedRecord, TokenKind, UriError};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -28,10 +28,21 @@ fn round_trip(uri: &str) -> SeedRecord {
 /// account came back as the issuer's tail plus the account. Fixed in
 /// `otp-token/src/otpauth.rs` (`to_otpauth_uri`): such an issuer travels
 /// only in the `issuer` parameter.
+///
+/// The artifact itself (label issuer `Example`, `issuer` parameter
+/// `ample:...`) is now refused as [`UriError::IssuerMismatch`]; the same
+/// issuer given only as the parameter still round trips.
 #[test]
 fn an_issuer_with_a_colon_round_trips() {
+    assert_eq!(
+        SeedRecord::from_otpauth_uri(&format!(
+            "otpauth://totp/Example:alice@google,com?secret={SECRET}&issuer=ample:alice@google,com?seExample"
+        ))
+        .err(),
+        Some(UriError::IssuerMismatch)
+    );
     let r = round_trip(&format!(
-        "otpauth://totp/Example:alice@google,com?secret={SECRET}&issuer=ample:alice@google,com?seExample"
+        "otpauth://totp/alice@google,com?secret={SECRET}&issuer=ample:alice@google,com?seExample"
     ));
     assert_eq!(r.serial, "alice@google,com");
     assert_eq!(
@@ -44,11 +55,20 @@ fn an_issuer_with_a_colon_round_trips() {
 /// label's issuer was emptied by an empty `issuer` parameter) was written as
 /// a bare label, whose first colon then read as the separator. Fixed in
 /// `to_otpauth_uri`: such an account gets an empty issuer prefix (`:a:b`).
+///
+/// The artifact's empty `issuer` parameter now contradicts the label's
+/// `Bank` and is refused ([`UriError::IssuerMismatch`]); an empty label
+/// issuer still gives the same record.
 #[test]
 fn an_account_with_a_colon_and_no_issuer_round_trips() {
-    let r = round_trip(&format!(
-        "otpauth://totp/Bank:VT:0001?secret={SECRET}&issuer="
-    ));
+    assert_eq!(
+        SeedRecord::from_otpauth_uri(&format!(
+            "otpauth://totp/Bank:VT:0001?secret={SECRET}&issuer="
+        ))
+        .err(),
+        Some(UriError::IssuerMismatch)
+    );
+    let r = round_trip(&format!("otpauth://totp/:VT:0001?secret={SECRET}&issuer="));
     assert_eq!((r.serial.as_str(), r.issuer.as_deref()), ("VT:0001", None));
     let r = round_trip(&format!(
         "otpauth://hotp/%3Aodd:account?secret={SECRET}&counter=7"

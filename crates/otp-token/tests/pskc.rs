@@ -21,7 +21,7 @@ fn psk(hex_key: &str) -> PreSharedKey {
 }
 
 fn round_trip(key: Option<&PreSharedKey>, profile: Profile) {
-    let mut batch = Factory::from_seed([9; 32])
+    let mut batch = Factory::deterministic_for_tests([9; 32])
         .profile(profile)
         .manufacture(40, AT)
         .unwrap();
@@ -81,7 +81,9 @@ fn factory_to_encrypted_pskc_to_inventory_gives_the_same_codes() {
 #[test]
 fn encrypted_files_refuse_a_missing_wrong_or_misnamed_key_and_a_tampered_mac() {
     let key = PreSharedKey::new(*b"bank-vendor-2026");
-    let mut batch = Factory::from_seed([1; 32]).manufacture(3, AT).unwrap();
+    let mut batch = Factory::deterministic_for_tests([1; 32])
+        .manufacture(3, AT)
+        .unwrap();
     let file = batch.seed_file(Some(&key)).unwrap();
     assert_eq!(
         Inventory::from_pskc(&file, None).unwrap_err(),
@@ -110,8 +112,10 @@ fn encrypted_files_refuse_a_missing_wrong_or_misnamed_key_and_a_tampered_mac() {
 
 #[test]
 fn a_duplicate_serial_imports_nothing() {
-    let mut a = Factory::from_seed([1; 32]).manufacture(3, AT).unwrap();
-    let mut b = Factory::from_seed([2; 32])
+    let mut a = Factory::deterministic_for_tests([1; 32])
+        .manufacture(3, AT)
+        .unwrap();
+    let mut b = Factory::deterministic_for_tests([2; 32])
         .serials("VT", 2)
         .unwrap()
         .manufacture(3, AT)
