@@ -1486,3 +1486,97 @@ fn write_key(
         .map(|_| ()))?;
     inner
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+
+    use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+
+    use super::*;
+
+    fn read_back(records: &[SeedRecord], key: Option<&PreSharedKey>) -> Vec<SeedRecord> {
+        let xml = write_pskc(records, key, &mut ChaCha20Rng::from_seed([3; 32])).unwrap();
+        let mut out = Vec::new();
+        read_pskc(&xml, key, &PskcLimits::default(), |n, p| {
+            out.push(p.into_record(n)?);
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    /// Counters and time parameters, encrypted as 8 big-endian bytes (the
+    /// drift in two's complement), read back exactly.
+    #[test]
+    fn encrypted_counters_and_drifts_round_trip() {
+        let secret = || Secret::from_bytes(&[7; 20]).unwrap();
+        let mut hotp = SeedRecord::new("VT0000000001", secret(), Profile::hotp());
+        hotp.counter = u64::MAX - 1;
+        let step = TimeStep::new(60, 1_000).unwrap();
+        let totp = |drift: i64| {
+            let mut r = SeedRecord::new(
+                format!("VT00000001{:02}", drift.unsigned_abs() % 100),
+                secret(),
+                Profile {
+                    kind: TokenKind::Totp(step),
+                    ..Profile::default()
+                },
+            );
+            r.time_drift = drift;
+            r
+        };
+        let records = [hotp, totp(-3), totp(5), totp(i64::MIN), totp(i64::MAX)];
+        for key in [None, Some(&PreSharedKey::new([9; 16]))] {
+            let back = read_back(&records, key);
+            assert_eq!(back[0].counter, u64::MAX - 1);
+            assert_eq!(
+                back.iter().map(|r| r.time_drift).collect::<Vec<_>>(),
+                [0, -3, 5, i64::MIN, i64::MAX]
+            );
+            assert!(
+                back[1..]
+                    .iter()
+                    .all(|r| r.profile.kind == TokenKind::Totp(step))
+            );
+        }
+    }
+
+    /// A MAC key stand-in and a real key do the same work: both are 64
+    /// zero-padded bytes, and a valid 20-byte key gives the HMAC of the
+    /// 20 bytes (zero padding up to the hash's block is HMAC's own).
+    #[test]
+    fn a_zero_padded_mac_key_gives_the_same_hmac() {
+        let psk = [4u8; 16];
+        let wrapped = aes_cbc_encrypt(&psk, &mut ChaCha20Rng::from_seed([1; 32]), &[0xab; 20]);
+        let key = unwrap_mac_key(&psk, MacAlg::Sha1, &wrapped);
+        assert!(bool::from(key.valid));
+        assert_eq!(key.key[..20], [0xab; 20]);
+        assert_eq!(key.key[20..], [0; 44]);
+        let tag = hmac_sha1(&[0xab; 20], b"data");
+        assert!(mac_ok(&key, b"data", &tag));
+        let bad = unwrap_mac_key(&[5u8; 16], MacAlg::Sha1, &wrapped);
+        assert_eq!(*bad.key, [0; 64]);
+        assert!(!mac_ok(&bad, b"data", &tag));
+    }
+
+    /// The constant-time PKCS#7 check agrees with the definition.
+    #[test]
+    fn pkcs7_check_matches_the_definition() {
+        for pad in 0u8..=20 {
+            for fill in [pad, pad ^ 1] {
+                let mut block = [0x33u8; 32];
+                for b in block.iter_mut().rev().take(usize::from(pad.min(16))) {
+                    *b = fill;
+                }
+                block[31] = pad;
+                let expected = (1..=16).contains(&pad)
+                    && block[32 - usize::from(pad)..].iter().all(|b| *b == pad);
+                let (ok, got) = pkcs7(&block);
+                assert_eq!(bool::from(ok), expected, "pad {pad} fill {fill}");
+                assert_eq!(got, pad);
+            }
+        }
+        assert!(!bool::from(pkcs7(&[1; 15]).0));
+    }
+}
