@@ -119,8 +119,9 @@ pub enum PskcError {
     },
     /// The file is encrypted and no key was given.
     KeyRequired,
-    /// The given key is not the file's key (its name differs, or it does
-    /// not decrypt the file).
+    /// The given key's name is not the file's `KeyName` (checked before
+    /// any decryption). A key that has the right name, or none, but does
+    /// not decrypt the file is [`PskcError::MacMismatch`].
     WrongKey,
     /// An encryption or key-derivation method this crate does not support.
     UnsupportedEncryption {
@@ -224,7 +225,7 @@ impl fmt::Display for PskcError {
             Self::NotPskc => f.write_str("the file is not an RFC 6030 PSKC KeyContainer: ask the vendor for a PSKC 1.0 seed file"),
             Self::UnsupportedVersion { version } => write!(f, "PSKC version {version} is not supported: ask the vendor for version 1.0"),
             Self::KeyRequired => f.write_str("the seed file is encrypted: give the pre-shared key agreed with the vendor"),
-            Self::WrongKey => f.write_str("the pre-shared key does not open this seed file: check which key the vendor used"),
+            Self::WrongKey => f.write_str("the seed file names another pre-shared key: check which key the vendor used"),
             Self::UnsupportedEncryption { algorithm } => write!(f, "encryption method {algorithm} is not supported: ask the vendor for AES-128-CBC with a pre-shared key"),
             Self::UnsupportedMac { algorithm } => write!(f, "MAC method {algorithm} is not supported: ask the vendor for HMAC-SHA1 or HMAC-SHA256"),
             Self::MissingMac => f.write_str("the seed file's encrypted values have no MAC: ask the vendor for a file with a MACMethod"),

@@ -380,9 +380,9 @@ fn more_key_packages_than_the_default_cap_are_refused() {
         err.to_string(),
         "the seed file has more than 1000000 key packages: split it, or raise the limit with PskcLimits::max_key_packages"
     );
-    // Generous for a debug build on a loaded machine; it took tens of
-    // seconds and 1.38 GB on the original code.
-    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // A loose bound (a debug build on a shared 2-core machine takes about
+    // 6 s); the memory it takes is measured in tests/pskc_memory.rs.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
     assert_eq!(PskcLimits::default().max_key_packages, 1_000_000);
 }
 
