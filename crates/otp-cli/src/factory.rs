@@ -11,7 +11,7 @@ use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use otp_token::{Factory, Inventory, PreSharedKey, Profile};
+use otp_token::{Factory, Inventory, PreSharedKey, Profile, PskcLimits};
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
@@ -176,7 +176,11 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         .map_err(|e| anyhow!("{e}"))?;
     let xml = Zeroizing::new(batch.seed_file(psk.as_ref()).map_err(|e| anyhow!("{e}"))?);
     // Read the file back: it proves the file and gives each token's secret.
-    let inventory = Inventory::from_pskc(&xml, psk.as_ref())
+    // It was just written here, so the import caps are its own size.
+    let own = PskcLimits::default()
+        .with_max_bytes(xml.len())
+        .with_max_key_packages(args.count);
+    let inventory = Inventory::from_pskc_with_limits(&xml, psk.as_ref(), &own)
         .map_err(|e| anyhow!("the seed file just written does not read back: {e}"))?;
     safefs::create_private_dir_all(&args.tokens_dir)?;
     safefs::write(&args.pskc, xml.as_bytes(), Mode::Replace)?;

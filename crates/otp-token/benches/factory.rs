@@ -6,7 +6,7 @@ use core::hint::black_box;
 use core::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use otp_token::{Factory, Inventory, PreSharedKey};
+use otp_token::{Factory, Inventory, PreSharedKey, PskcLimits};
 
 const TOKENS: usize = 100_000;
 const AT: u64 = 1_790_000_000;
@@ -22,6 +22,14 @@ fn bench(c: &mut Criterion) {
     let encrypted = batch
         .seed_file(Some(&key))
         .unwrap_or_else(|e| unreachable_bench(&e));
+
+    // 100,000 encrypted tokens are more than the default 64 MiB cap.
+    let limits = PskcLimits::default().with_max_bytes(encrypted.len().max(plain.len()));
+    for (file, k) in [(&plain, None), (&encrypted, Some(&key))] {
+        if let Err(e) = Inventory::from_pskc_with_limits(file, k, &limits) {
+            unreachable_bench(&e);
+        }
+    }
 
     let mut group = c.benchmark_group("factory_100k");
     group.sample_size(10);
@@ -39,11 +47,18 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(batch.seed_file(Some(&key)).map(|s| s.len())));
     });
     group.bench_function("import_pskc_plain", |b| {
-        b.iter(|| black_box(Inventory::from_pskc(black_box(&plain), None).map(|i| i.len())));
+        b.iter(|| {
+            black_box(
+                Inventory::from_pskc_with_limits(black_box(&plain), None, &limits).map(|i| i.len()),
+            )
+        });
     });
     group.bench_function("import_pskc_encrypted", |b| {
         b.iter(|| {
-            black_box(Inventory::from_pskc(black_box(&encrypted), Some(&key)).map(|i| i.len()))
+            black_box(
+                Inventory::from_pskc_with_limits(black_box(&encrypted), Some(&key), &limits)
+                    .map(|i| i.len()),
+            )
         });
     });
     group.finish();

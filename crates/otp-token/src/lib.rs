@@ -12,7 +12,9 @@ mod token;
 pub use clock::{Clock, Crystal, MAX_DRIFT_PPM, SimClock, SystemClock};
 pub use factory::{Batch, Factory, FactoryError};
 pub use otpauth::{MAX_URI_PERIOD, UriError};
-pub use pskc::{PreSharedKey, PskcError, PskcKeyInfo, read_pskc_keys};
+pub use pskc::{
+    PreSharedKey, PskcError, PskcKeyInfo, PskcLimits, read_pskc_keys, read_pskc_keys_with_limits,
+};
 pub use record::{Inventory, SeedRecord};
 pub use serial::{MaskedSerial, SERIAL_LEN, SerialError, SerialNumber};
 pub use token::{

@@ -6,7 +6,8 @@ use core::fmt;
 use aes::Aes128;
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use cbc::cipher::{
-    BlockModeDecrypt as _, BlockModeEncrypt as _, KeyIvInit as _, block_padding::Pkcs7,
+    BlockModeDecrypt as _, BlockModeEncrypt as _, KeyIvInit as _,
+    block_padding::{NoPadding, Pkcs7},
 };
 use hmac::{Hmac, Mac as _};
 use otp_core::{Algorithm, Digits, KeyError, Secret, TimeStep};
@@ -15,6 +16,10 @@ use quick_xml::{
     events::{BytesDecl, BytesText, Event},
 };
 use rand::Rng;
+use subtle::{
+    Choice, ConditionallySelectable as _, ConstantTimeEq as _, ConstantTimeGreater as _,
+    ConstantTimeLess as _,
+};
 use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::{Profile, SeedRecord, TokenKind};
@@ -30,6 +35,8 @@ const HMAC_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256";
 const HMAC_SHA224: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha224";
 const HMAC_SHA384: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha384";
 const HMAC_SHA512: &str = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha512";
+/// A TOTP key's time step when its file gives no `TimeInterval`.
+const DEFAULT_TIME_INTERVAL: u64 = 30;
 /// Deepest element nesting accepted (RFC 6030 files nest about 8 deep).
 const MAX_DEPTH: usize = 32;
 
@@ -112,8 +119,9 @@ pub enum PskcError {
     },
     /// The file is encrypted and no key was given.
     KeyRequired,
-    /// The given key is not the file's key (its name differs, or it does
-    /// not decrypt the file).
+    /// The given key's name is not the file's `KeyName` (checked before
+    /// any decryption). A key that has the right name, or none, but does
+    /// not decrypt the file is [`PskcError::MacMismatch`].
     WrongKey,
     /// An encryption or key-derivation method this crate does not support.
     UnsupportedEncryption {
@@ -127,10 +135,41 @@ pub enum PskcError {
     },
     /// Encrypted values without the MAC that RFC 6030 §6.1.1 requires.
     MissingMac,
-    /// A value's MAC does not match: the file was altered or damaged.
+    /// An encrypted value does not decrypt: its MAC does not match, the
+    /// file's MAC key does not decrypt (bad padding, or not 16 to 64 bytes),
+    /// or the value's own padding or length is wrong. These are one error,
+    /// with one message, so that an attacker who alters a file and watches
+    /// the import learns nothing about the plaintext (no padding oracle).
+    /// A wrong pre-shared key whose name is not checked also ends here.
     MacMismatch {
+        /// The key package (1-based) of the first encrypted value that did
+        /// not decrypt.
+        package: usize,
+    },
+    /// An encrypted file (one with `EncryptionKey` or `MACMethod`) holds a
+    /// `PlainValue` for `Secret`, `Counter`, `Time`, `TimeInterval` or
+    /// `TimeDrift`: nothing authenticates it, so it may have been put
+    /// there by whoever altered the file. (A plain value equal to what the
+    /// absent element means, such as RFC 6030's `Counter` 0, is accepted:
+    /// deleting the element gives an attacker the same.)
+    PlainValueInEncryptedFile {
         /// The key package (1-based).
         package: usize,
+        /// The element.
+        field: &'static str,
+    },
+    /// The input is larger than [`PskcLimits::max_bytes`].
+    TooLarge {
+        /// The input's size in bytes.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The file has more key packages than
+    /// [`PskcLimits::max_key_packages`].
+    TooManyKeyPackages {
+        /// The limit.
+        max: usize,
     },
     /// A field is malformed (bad base64, not a number, bad length).
     Invalid {
@@ -186,11 +225,14 @@ impl fmt::Display for PskcError {
             Self::NotPskc => f.write_str("the file is not an RFC 6030 PSKC KeyContainer: ask the vendor for a PSKC 1.0 seed file"),
             Self::UnsupportedVersion { version } => write!(f, "PSKC version {version} is not supported: ask the vendor for version 1.0"),
             Self::KeyRequired => f.write_str("the seed file is encrypted: give the pre-shared key agreed with the vendor"),
-            Self::WrongKey => f.write_str("the pre-shared key does not open this seed file: check which key the vendor used"),
+            Self::WrongKey => f.write_str("the seed file names another pre-shared key: check which key the vendor used"),
             Self::UnsupportedEncryption { algorithm } => write!(f, "encryption method {algorithm} is not supported: ask the vendor for AES-128-CBC with a pre-shared key"),
             Self::UnsupportedMac { algorithm } => write!(f, "MAC method {algorithm} is not supported: ask the vendor for HMAC-SHA1 or HMAC-SHA256"),
             Self::MissingMac => f.write_str("the seed file's encrypted values have no MAC: ask the vendor for a file with a MACMethod"),
-            Self::MacMismatch { package } => write!(f, "the MAC of key package {package} does not match: the file was altered or damaged, or the key is wrong; do not import it"),
+            Self::MacMismatch { package } => write!(f, "the seed file does not decrypt under this key, or key package {package} was altered or damaged: do not import it"),
+            Self::PlainValueInEncryptedFile { package, field } => write!(f, "key package {package} has a plain (unencrypted, unauthenticated) {field} in an encrypted seed file: the file was altered; do not import it"),
+            Self::TooLarge { bytes, max } => write!(f, "the seed file is {bytes} bytes, more than the limit of {max}: split it, or raise the limit with PskcLimits::max_bytes"),
+            Self::TooManyKeyPackages { max } => write!(f, "the seed file has more than {max} key packages: split it, or raise the limit with PskcLimits::max_key_packages"),
             Self::Invalid { package, field } => write!(f, "key package {package} has a malformed {field}: ask the vendor for a corrected file"),
             Self::UnsupportedAlgorithm { package, algorithm } => write!(f, "key package {package} uses algorithm {algorithm}: only HOTP and TOTP tokens can be imported"),
             Self::UnsupportedFormat { package } => write!(f, "key package {package} does not show 6, 7 or 8 decimal digits: such tokens cannot be imported"),
@@ -205,8 +247,78 @@ impl fmt::Display for PskcError {
 
 impl core::error::Error for PskcError {}
 
+/// Caps on what a seed-file import reads, so that a hostile file cannot
+/// exhaust memory: the input's size, checked before parsing, and the
+/// number of key packages, checked while parsing. Key packages are read
+/// one at a time (the reader never holds a tree of the whole file), and
+/// each may have at most 4,096 elements.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::PskcLimits;
+/// let limits = PskcLimits::default();
+/// assert_eq!(limits.max_bytes, 64 * 1024 * 1024);
+/// assert_eq!(limits.max_key_packages, 1_000_000);
+/// let big = limits.with_max_bytes(256 * 1024 * 1024).with_max_key_packages(2_000_000);
+/// assert_eq!(big.max_bytes, 256 * 1024 * 1024);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PskcLimits {
+    /// The largest input accepted, in bytes (default 64 MiB): larger is
+    /// [`PskcError::TooLarge`].
+    pub max_bytes: usize,
+    /// The most key packages accepted (default 1,000,000): more is
+    /// [`PskcError::TooManyKeyPackages`].
+    pub max_key_packages: usize,
+}
+
+impl PskcLimits {
+    /// The default [`PskcLimits::max_bytes`]: 64 MiB.
+    pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
+    /// The default [`PskcLimits::max_key_packages`]: 1,000,000.
+    pub const DEFAULT_MAX_KEY_PACKAGES: usize = 1_000_000;
+
+    /// The defaults.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self {
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+            max_key_packages: Self::DEFAULT_MAX_KEY_PACKAGES,
+        }
+    }
+
+    /// The same limits with another input size cap.
+    #[must_use]
+    pub const fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The same limits with another key-package cap.
+    #[must_use]
+    pub const fn with_max_key_packages(mut self, max_key_packages: usize) -> Self {
+        self.max_key_packages = max_key_packages;
+        self
+    }
+}
+
+impl Default for PskcLimits {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 // ----------------------------------------------------------------------
-// A small element tree over quick-xml events.
+// A small element tree over quick-xml events, one top-level element of
+// the container at a time.
+
+/// Most elements kept for one top-level element of the container (a
+/// `KeyPackage` of RFC 6030 has about 25).
+const MAX_KEPT_ELEMENTS: usize = 4096;
+/// Most attributes on one element (RFC 6030 uses at most 3).
+const MAX_ATTRIBUTES: usize = 64;
 
 #[derive(Debug, Default)]
 struct Element {
@@ -258,57 +370,182 @@ fn split_name(qname: &str) -> (String, String) {
     }
 }
 
-fn parse_tree(xml: &str) -> Result<Element, PskcError> {
+/// An element's attributes, checked (well-formed, at most
+/// [`MAX_ATTRIBUTES`]) and, if `keep`, returned.
+fn attributes(
+    start: &quick_xml::events::BytesStart<'_>,
+    keep: bool,
+) -> Result<Vec<(String, String)>, PskcError> {
+    let mut attrs = Vec::new();
+    for (n, a) in start.attributes().enumerate() {
+        if n >= MAX_ATTRIBUTES {
+            return Err(xml_error(format!(
+                "an element has more than {MAX_ATTRIBUTES} attributes"
+            )));
+        }
+        let a = a.map_err(xml_error)?;
+        let value = a
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(xml_error)?;
+        if keep {
+            attrs.push((a.key.as_ref().to_owned(), value.into_owned()));
+        }
+    }
+    Ok(attrs)
+}
+
+/// The container's header, read before its first key package.
+#[derive(Default)]
+struct Header {
+    encryption_key: Option<Element>,
+    mac_method: Option<Element>,
+}
+
+/// Reads a PSKC file as a stream: the root's attributes are checked at
+/// once, `EncryptionKey` and `MACMethod` are kept, each `KeyPackage` is
+/// built as a small tree, turned into a [`Package`], handed to `sink` and
+/// dropped, and anything else is checked for well-formedness and skipped.
+/// Memory is bounded by one key package, not by the file.
+fn read_stream(
+    xml: &str,
+    key: Option<&PreSharedKey>,
+    limits: &PskcLimits,
+    sink: &mut dyn FnMut(usize, Package) -> Result<(), PskcError>,
+) -> Result<(), PskcError> {
+    if xml.len() > limits.max_bytes {
+        return Err(PskcError::TooLarge {
+            bytes: xml.len(),
+            max: limits.max_bytes,
+        });
+    }
     let mut reader = Reader::from_str(xml);
     reader.config_mut().expand_empty_elements = true;
     reader.config_mut().check_end_names = true;
+    let mut depth = 0usize;
+    let mut seen_root = false;
+    let mut header = Header::default();
+    let mut context: Option<Context<'_>> = None;
+    // The top-level element being kept (a KeyPackage or part of the
+    // header), innermost last; empty while skipping.
     let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
+    let mut keeping = false;
+    let mut kept = 0usize;
+    let mut packages = 0usize;
     loop {
         match reader.read_event().map_err(xml_error)? {
             Event::Start(start) => {
-                if root.is_some() {
+                if depth == 0 && seen_root {
                     return Err(xml_error("content after the root element"));
                 }
-                if stack.len() >= MAX_DEPTH {
+                if depth >= MAX_DEPTH {
                     return Err(xml_error("elements nested too deeply"));
                 }
+                depth = depth.saturating_add(1);
                 let (prefix, name) = split_name(start.name().as_ref());
-                let mut attrs = Vec::new();
-                for a in start.attributes() {
-                    let a = a.map_err(xml_error)?;
-                    let value = a
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map_err(xml_error)?;
-                    attrs.push((a.key.as_ref().to_owned(), value.into_owned()));
+                if depth == 1 {
+                    seen_root = true;
+                    let root = Element {
+                        name,
+                        prefix,
+                        attrs: attributes(&start, true)?,
+                        ..Element::default()
+                    };
+                    check_root(&root)?;
+                    continue;
                 }
-                stack.push(Element {
-                    name,
-                    prefix,
-                    attrs,
-                    ..Element::default()
-                });
+                if depth == 2 {
+                    kept = 0;
+                    keeping = match name.as_str() {
+                        "KeyPackage" => {
+                            packages = packages.saturating_add(1);
+                            if packages > limits.max_key_packages {
+                                return Err(PskcError::TooManyKeyPackages {
+                                    max: limits.max_key_packages,
+                                });
+                            }
+                            if context.is_none() {
+                                context = Some(Context::new(&header, key)?);
+                            }
+                            true
+                        }
+                        "EncryptionKey" | "MACMethod" => {
+                            let field = if name == "MACMethod" {
+                                "MACMethod"
+                            } else {
+                                "EncryptionKey"
+                            };
+                            let twice = match field {
+                                "MACMethod" => header.mac_method.is_some(),
+                                _ => header.encryption_key.is_some(),
+                            };
+                            // RFC 6030's schema: at most one of each,
+                            // before the key packages.
+                            if twice || context.is_some() {
+                                return Err(PskcError::Invalid { package: 0, field });
+                            }
+                            true
+                        }
+                        _ => false,
+                    };
+                }
+                if keeping {
+                    kept = kept.saturating_add(1);
+                    if kept > MAX_KEPT_ELEMENTS {
+                        return Err(xml_error(format!(
+                            "a key package has more than {MAX_KEPT_ELEMENTS} elements"
+                        )));
+                    }
+                    stack.push(Element {
+                        name,
+                        prefix,
+                        attrs: attributes(&start, true)?,
+                        ..Element::default()
+                    });
+                } else {
+                    attributes(&start, false)?;
+                }
             }
             Event::End(_) => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| xml_error("unexpected end tag"))?;
+                if depth == 0 || !keeping {
+                    continue;
+                }
                 let done = stack.pop().ok_or_else(|| xml_error("unexpected end tag"))?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(done),
-                    None => root = Some(done),
+                if let Some(parent) = stack.last_mut() {
+                    parent.children.push(done);
+                    continue;
+                }
+                keeping = false;
+                match done.name.as_str() {
+                    "KeyPackage" => {
+                        let ctx = match context.take() {
+                            Some(c) => c,
+                            None => Context::new(&header, key)?,
+                        };
+                        let package = read_package(&done, packages, &ctx);
+                        context = Some(ctx);
+                        sink(packages, package?)?;
+                    }
+                    "MACMethod" => header.mac_method = Some(done),
+                    _ => header.encryption_key = Some(done),
                 }
             }
             Event::Text(t) => {
                 let content = t.xml10_content();
-                match stack.last_mut() {
-                    Some(e) => e.text.push_str(&content),
-                    None if content.trim().is_empty() => {}
-                    None => return Err(xml_error("text outside the root element")),
+                if let (true, Some(e)) = (keeping, stack.last_mut()) {
+                    e.text.push_str(&content);
+                } else if depth == 0 && !content.trim().is_empty() {
+                    return Err(xml_error("text outside the root element"));
                 }
             }
             Event::CData(c) => {
-                let content = c.into_inner();
-                match stack.last_mut() {
-                    Some(e) => e.text.push_str(&content),
-                    None => return Err(xml_error("text outside the root element")),
+                if depth == 0 {
+                    return Err(xml_error("text outside the root element"));
+                }
+                if let (true, Some(e)) = (keeping, stack.last_mut()) {
+                    e.text.push_str(&c.into_inner());
                 }
             }
             Event::GeneralRef(r) => {
@@ -323,9 +560,11 @@ fn parse_tree(xml: &str) -> Result<Element, PskcError> {
                         _ => return Err(xml_error("unknown entity reference")),
                     },
                 };
-                match stack.last_mut() {
-                    Some(e) => e.text.push(resolved),
-                    None => return Err(xml_error("text outside the root element")),
+                if depth == 0 {
+                    return Err(xml_error("text outside the root element"));
+                }
+                if let (true, Some(e)) = (keeping, stack.last_mut()) {
+                    e.text.push(resolved);
                 }
             }
             Event::DocType(_) => {
@@ -335,10 +574,18 @@ fn parse_tree(xml: &str) -> Result<Element, PskcError> {
             Event::Empty(_) | Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
         }
     }
-    if !stack.is_empty() {
+    if depth != 0 {
         return Err(xml_error("the file ends inside an element"));
     }
-    root.ok_or_else(|| xml_error("no root element"))
+    if !seen_root {
+        return Err(xml_error("no root element"));
+    }
+    if context.is_none() {
+        // No key package: the header is still checked (a key is required,
+        // the methods supported).
+        Context::new(&header, key)?;
+    }
+    Ok(())
 }
 
 // ----------------------------------------------------------------------
@@ -372,11 +619,13 @@ impl Package {
         let kind = match algorithm.as_str() {
             HOTP_URN => TokenKind::Hotp,
             TOTP_URN => TokenKind::Totp(
-                TimeStep::new(self.interval.unwrap_or(30), self.t0.unwrap_or(0)).map_err(|_| {
-                    PskcError::Invalid {
-                        package,
-                        field: "TimeInterval",
-                    }
+                TimeStep::new(
+                    self.interval.unwrap_or(DEFAULT_TIME_INTERVAL),
+                    self.t0.unwrap_or(0),
+                )
+                .map_err(|_| PskcError::Invalid {
+                    package,
+                    field: "TimeInterval",
                 })?,
             ),
             _ => {
@@ -441,28 +690,110 @@ enum MacAlg {
     Sha512,
 }
 
+/// The container's MAC key, decrypted without branching on its bytes: when
+/// its padding is wrong or its length is not 16..=64, `key` is all zeros
+/// and `valid` false, and every MAC check still runs (and fails) the same
+/// way. A key of up to 64 bytes is kept zero-padded to 64, which gives the
+/// same HMAC for every supported hash (their blocks are 64 or 128 bytes),
+/// so the MAC's work does not depend on the key's length either.
+struct MacKey {
+    alg: MacAlg,
+    key: Zeroizing<[u8; 64]>,
+    valid: Choice,
+}
+
+/// What it takes to read the values of an encrypted file.
 struct Decryption<'a> {
     psk: &'a PreSharedKey,
-    mac: Option<(MacAlg, Bytes)>,
+    mac: Option<MacKey>,
+}
+
+/// How the container's values are to be read.
+struct Context<'a> {
+    /// The container has `EncryptionKey` or `MACMethod`: its values must
+    /// be encrypted.
+    encrypted: bool,
+    dec: Option<Decryption<'a>>,
+}
+
+impl<'a> Context<'a> {
+    fn new(header: &Header, key: Option<&'a PreSharedKey>) -> Result<Self, PskcError> {
+        Ok(Self {
+            encrypted: header.encryption_key.is_some() || header.mac_method.is_some(),
+            dec: decryption(header, key)?,
+        })
+    }
 }
 
 fn b64(text: &str, package: usize, field: &'static str) -> Result<Bytes, PskcError> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let compact = Zeroizing::new(
+        text.chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect::<String>(),
+    );
     B64.decode(compact.as_bytes())
         .map(Zeroizing::new)
         .map_err(|_| PskcError::Invalid { package, field })
 }
 
-fn aes_cbc_decrypt(key: &[u8; 16], data: &[u8]) -> Result<Bytes, PskcError> {
-    let (iv, ct) = data.split_at_checked(16).ok_or(PskcError::WrongKey)?;
+/// AES-128-CBC decryption of `IV || ciphertext`, padding left in place;
+/// `None` when the length is not a whole, non-zero number of blocks after
+/// the IV (the length is public: no secret is involved in that test).
+fn cbc_decrypt_raw(key: &[u8; 16], data: &[u8]) -> Option<Bytes> {
+    let (iv, ct) = data.split_at_checked(16)?;
     if ct.is_empty() || ct.len() % 16 != 0 {
-        return Err(PskcError::WrongKey);
+        return None;
     }
-    let dec =
-        cbc::Decryptor::<Aes128>::new_from_slices(key, iv).map_err(|_| PskcError::WrongKey)?;
-    dec.decrypt_padded_vec::<Pkcs7>(ct)
-        .map(Zeroizing::new)
-        .map_err(|_| PskcError::WrongKey)
+    let dec = cbc::Decryptor::<Aes128>::new_from_slices(key, iv).ok()?;
+    let mut buf = Zeroizing::new(ct.to_vec());
+    dec.decrypt_padded::<NoPadding>(&mut buf).ok()?;
+    Some(buf)
+}
+
+/// PKCS#7 padding of a decrypted buffer, checked in constant time over its
+/// last block: whether it is valid, and the padding byte.
+fn pkcs7(buf: &[u8]) -> (Choice, u8) {
+    let Some(last) = buf.last_chunk::<16>() else {
+        return (Choice::from(0), 0);
+    };
+    let [.., pad] = *last;
+    let mut ok = !pad.ct_eq(&0) & pad.ct_lt(&17);
+    for (i, b) in (0u8..).zip(last.iter().rev()) {
+        ok &= !i.ct_lt(&pad) | b.ct_eq(&pad);
+    }
+    (ok, pad)
+}
+
+/// Decrypts an authenticated value (its MAC already checked): `None` on
+/// a bad length or padding.
+fn aes_cbc_decrypt(key: &[u8; 16], data: &[u8]) -> Option<Bytes> {
+    let mut buf = cbc_decrypt_raw(key, data)?;
+    let (ok, pad) = pkcs7(&buf);
+    if !bool::from(ok) {
+        return None;
+    }
+    let len = buf.len().checked_sub(usize::from(pad))?;
+    buf.truncate(len);
+    Some(buf)
+}
+
+/// Decrypts the MAC key (see [`MacKey`]): never fails, never branches on
+/// the plaintext.
+fn unwrap_mac_key(psk: &[u8; 16], alg: MacAlg, data: &[u8]) -> MacKey {
+    let mut key = Zeroizing::new([0u8; 64]);
+    let mut valid = Choice::from(0);
+    // 16..=64 key bytes and 1..=16 padding bytes: 2 to 5 blocks (public).
+    if let Some(buf) = cbc_decrypt_raw(psk, data).filter(|b| (32..=80).contains(&b.len())) {
+        let (pad_ok, pad) = pkcs7(&buf);
+        let total = u8::try_from(buf.len()).unwrap_or(u8::MAX);
+        let len = total.wrapping_sub(pad);
+        valid = pad_ok & len.ct_gt(&15) & len.ct_lt(&65);
+        for (i, k) in (0u8..).zip(key.iter_mut()) {
+            let b = buf.get(usize::from(i)).copied().unwrap_or(0);
+            *k = u8::conditional_select(&0, &b, valid & i.ct_lt(&len));
+        }
+    }
+    MacKey { alg, key, valid }
 }
 
 fn check_encryption_method(e: &Element) -> Result<(), PskcError> {
@@ -479,73 +810,103 @@ fn check_encryption_method(e: &Element) -> Result<(), PskcError> {
     }
 }
 
-fn mac_ok(alg: &MacAlg, key: &[u8], data: &[u8], tag: &[u8]) -> bool {
-    fn check<M: hmac::Mac + hmac::KeyInit>(key: &[u8], data: &[u8], tag: &[u8]) -> bool {
+/// Whether `tag` is the MAC of `data` under a valid MAC key, in constant
+/// time (the same work for an invalid key).
+fn mac_ok(mac: &MacKey, data: &[u8], tag: &[u8]) -> bool {
+    fn compute<M: hmac::Mac + hmac::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
         match <M as hmac::KeyInit>::new_from_slice(key) {
             Ok(mut m) => {
                 m.update(data);
-                m.verify_slice(tag).is_ok()
+                m.finalize().into_bytes().to_vec()
             }
-            Err(_) => false,
+            Err(_) => Vec::new(),
         }
     }
-    match alg {
-        MacAlg::Sha1 => check::<Hmac<sha1::Sha1>>(key, data, tag),
-        MacAlg::Sha224 => check::<Hmac<sha2::Sha224>>(key, data, tag),
-        MacAlg::Sha256 => check::<Hmac<sha2::Sha256>>(key, data, tag),
-        MacAlg::Sha384 => check::<Hmac<sha2::Sha384>>(key, data, tag),
-        MacAlg::Sha512 => check::<Hmac<sha2::Sha512>>(key, data, tag),
-    }
+    let key = mac.key.as_slice();
+    let computed = match mac.alg {
+        MacAlg::Sha1 => compute::<Hmac<sha1::Sha1>>(key, data),
+        MacAlg::Sha224 => compute::<Hmac<sha2::Sha224>>(key, data),
+        MacAlg::Sha256 => compute::<Hmac<sha2::Sha256>>(key, data),
+        MacAlg::Sha384 => compute::<Hmac<sha2::Sha384>>(key, data),
+        MacAlg::Sha512 => compute::<Hmac<sha2::Sha512>>(key, data),
+    };
+    let equal = if computed.is_empty() {
+        Choice::from(0)
+    } else {
+        computed.as_slice().ct_eq(tag)
+    };
+    bool::from(equal & mac.valid)
 }
 
-/// The bytes of a value element (`Secret`, `Counter`, ...): its
+/// A value element's content: its plain text or its decrypted bytes.
+enum Raw<'e> {
+    Plain(&'e str),
+    Decrypted(Bytes),
+}
+
+/// The content of a value element (`Secret`, `Counter`, ...): its
 /// `PlainValue`, or its `EncryptedValue` checked against `ValueMAC` and
-/// decrypted.
-fn value_bytes(
-    e: &Element,
+/// decrypted. In an encrypted container a `PlainValue` is refused unless it
+/// is an integer equal to `default` (the value the element's absence
+/// means). Every failure to decrypt is [`PskcError::MacMismatch`].
+fn value<'e>(
+    e: &'e Element,
     package: usize,
     field: &'static str,
-    dec: Option<&Decryption<'_>>,
-) -> Result<Option<Bytes>, PskcError> {
-    if let Some(plain) = e.child("PlainValue") {
-        return Ok(Some(Zeroizing::new(plain.trimmed().as_bytes().to_vec())));
+    ctx: &Context<'_>,
+    default: Option<i128>,
+) -> Result<Option<Raw<'e>>, PskcError> {
+    let plain = e.child("PlainValue");
+    if ctx.encrypted
+        && let Some(p) = plain
+    {
+        let harmless = default.is_some_and(|d| p.trimmed().parse::<i128>().ok() == Some(d));
+        if !harmless {
+            return Err(PskcError::PlainValueInEncryptedFile { package, field });
+        }
     }
-    let Some(enc) = e.child("EncryptedValue") else {
+    let encrypted = e.child("EncryptedValue");
+    if e.children("PlainValue")
+        .count()
+        .saturating_add(e.children("EncryptedValue").count())
+        > 1
+    {
+        return Err(PskcError::Invalid { package, field });
+    }
+    if let Some(p) = plain {
+        return Ok(Some(Raw::Plain(p.trimmed())));
+    }
+    let Some(enc) = encrypted else {
         return Ok(None);
     };
-    let dec = dec.ok_or(PskcError::KeyRequired)?;
+    let dec = ctx.dec.as_ref().ok_or(PskcError::KeyRequired)?;
     check_encryption_method(enc)?;
     let cipher = enc
         .path(&["CipherData", "CipherValue"])
         .ok_or(PskcError::Invalid { package, field })?;
     let data = b64(cipher.trimmed(), package, field)?;
-    let (alg, mac_key) = dec.mac.as_ref().ok_or(PskcError::MissingMac)?;
+    let mac = dec.mac.as_ref().ok_or(PskcError::MissingMac)?;
     let tag = e
         .child("ValueMAC")
         .ok_or(PskcError::MissingMac)
         .and_then(|m| b64(m.trimmed(), package, "ValueMAC"))?;
-    if !mac_ok(alg, mac_key, &data, &tag) {
+    if !mac_ok(mac, &data, &tag) {
         return Err(PskcError::MacMismatch { package });
     }
-    aes_cbc_decrypt(&dec.psk.key, &data).map(Some)
+    aes_cbc_decrypt(&dec.psk.key, &data)
+        .map(|v| Some(Raw::Decrypted(v)))
+        .ok_or(PskcError::MacMismatch { package })
 }
 
 fn secret_value(
     e: &Element,
     package: usize,
-    dec: Option<&Decryption<'_>>,
+    ctx: &Context<'_>,
 ) -> Result<Option<Bytes>, PskcError> {
-    let encrypted = e.child("EncryptedValue").is_some();
-    match value_bytes(e, package, "Secret", dec)? {
+    match value(e, package, "Secret", ctx, None)? {
         None => Ok(None),
-        Some(v) if encrypted => Ok(Some(v)),
-        Some(text) => {
-            let s = core::str::from_utf8(&text).map_err(|_| PskcError::Invalid {
-                package,
-                field: "Secret",
-            })?;
-            b64(s, package, "Secret").map(Some)
-        }
+        Some(Raw::Decrypted(v)) => Ok(Some(v)),
+        Some(Raw::Plain(text)) => b64(text, package, "Secret").map(Some),
     }
 }
 
@@ -553,29 +914,24 @@ fn int_value(
     e: &Element,
     package: usize,
     field: &'static str,
-    dec: Option<&Decryption<'_>>,
+    ctx: &Context<'_>,
+    default: i128,
 ) -> Result<Option<i128>, PskcError> {
-    let encrypted = e.child("EncryptedValue").is_some();
-    let Some(bytes) = value_bytes(e, package, field, dec)? else {
-        return Ok(None);
-    };
     let bad = PskcError::Invalid { package, field };
-    if encrypted {
-        // An encrypted integer is its big-endian bytes.
-        if bytes.len() > 8 {
-            return Err(bad);
-        }
-        Ok(Some(
-            bytes
-                .iter()
-                .fold(0i128, |acc, b| (acc << 8) | i128::from(*b)),
-        ))
-    } else {
-        core::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|s| s.trim().parse::<i128>().ok())
-            .map(Some)
-            .ok_or(bad)
+    match value(e, package, field, ctx, Some(default))? {
+        None => Ok(None),
+        Some(Raw::Plain(text)) => text.parse::<i128>().map(Some).map_err(|_| bad),
+        // An encrypted integer is its big-endian bytes; a signed one
+        // (`TimeDrift`) written in 8 bytes is two's complement.
+        Some(Raw::Decrypted(bytes)) => match <[u8; 8]>::try_from(bytes.as_slice()) {
+            Ok(b) if field == "TimeDrift" => Ok(Some(i128::from(i64::from_be_bytes(b)))),
+            _ if bytes.len() > 8 => Err(bad),
+            _ => Ok(Some(
+                bytes
+                    .iter()
+                    .fold(0i128, |acc, b| (acc << 8) | i128::from(*b)),
+            )),
+        },
     }
 }
 
@@ -612,10 +968,10 @@ fn check_root(root: &Element) -> Result<(), PskcError> {
 }
 
 fn decryption<'a>(
-    root: &Element,
+    header: &Header,
     key: Option<&'a PreSharedKey>,
 ) -> Result<Option<Decryption<'a>>, PskcError> {
-    let Some(enc_key) = root.child("EncryptionKey") else {
+    let Some(enc_key) = &header.encryption_key else {
         return Ok(key.map(|psk| Decryption { psk, mac: None }));
     };
     if let Some(derived) = enc_key.child("DerivedKey") {
@@ -638,7 +994,7 @@ fn decryption<'a>(
     {
         return Err(PskcError::WrongKey);
     }
-    let mac = match root.child("MACMethod") {
+    let mac = match &header.mac_method {
         None => None,
         Some(m) => {
             let uri = m.attr("Algorithm").unwrap_or_default();
@@ -664,68 +1020,88 @@ fn decryption<'a>(
                         field: "MACKey",
                     })?;
             let data = b64(cipher.trimmed(), 0, "MACKey")?;
-            Some((alg, aes_cbc_decrypt(&psk.key, &data)?))
+            // Whether it decrypts is learnt only at the first MAC check,
+            // as the same error as a wrong MAC (no padding oracle).
+            Some(unwrap_mac_key(&psk.key, alg, &data))
         }
     };
     Ok(Some(Decryption { psk, mac }))
 }
 
-/// Reads every key package of a PSKC file (all or nothing).
-pub(crate) fn read_pskc(xml: &str, key: Option<&PreSharedKey>) -> Result<Vec<Package>, PskcError> {
-    let root = parse_tree(xml)?;
-    check_root(&root)?;
-    let dec = decryption(&root, key)?;
-    let mut out = Vec::new();
-    for (package, kp) in (1usize..).zip(root.children("KeyPackage")) {
-        let dev = kp.child("DeviceInfo");
-        let text = |name: &str| {
-            dev.and_then(|d| d.child(name))
-                .map(|e| e.trimmed().to_owned())
-        };
-        let mut p = Package {
-            serial: text("SerialNo"),
-            manufacturer: text("Manufacturer"),
-            model: text("Model"),
-            ..Package::default()
-        };
-        if let Some(k) = kp.child("Key") {
-            p.key_id = k.attr("Id").map(str::to_owned);
-            p.algorithm = k.attr("Algorithm").map(str::to_owned);
-            p.issuer = k.child("Issuer").map(|e| e.trimmed().to_owned());
-            p.suite = k
-                .path(&["AlgorithmParameters", "Suite"])
-                .map(|e| e.trimmed().to_owned());
-            if let Some(rf) = k.path(&["AlgorithmParameters", "ResponseFormat"]) {
-                p.digits = rf.attr("Length").map(str::to_owned);
-                p.encoding = rf.attr("Encoding").map(str::to_owned);
-            }
-            if let Some(data) = k.child("Data") {
-                let d = dec.as_ref();
-                if let Some(s) = data.child("Secret") {
-                    p.secret = secret_value(s, package, d)?;
-                }
-                let int = |name: &'static str| -> Result<Option<i128>, PskcError> {
-                    data.child(name)
-                        .map(|e| int_value(e, package, name, d))
-                        .transpose()
-                        .map(Option::flatten)
-                };
-                p.counter = u64_field(int("Counter")?, package, "Counter")?;
-                p.t0 = u64_field(int("Time")?, package, "Time")?;
-                p.interval = u64_field(int("TimeInterval")?, package, "TimeInterval")?;
-                p.drift = int("TimeDrift")?
-                    .map(|n| {
-                        i64::try_from(n).map_err(|_| PskcError::Invalid {
-                            package,
-                            field: "TimeDrift",
-                        })
-                    })
-                    .transpose()?;
-            }
-        }
-        out.push(p);
+/// The value elements of a key's `Data`, each at most once.
+const VALUE_FIELDS: [&str; 5] = ["Secret", "Counter", "Time", "TimeInterval", "TimeDrift"];
+
+/// Reads one key package.
+fn read_package(kp: &Element, package: usize, ctx: &Context<'_>) -> Result<Package, PskcError> {
+    let dev = kp.child("DeviceInfo");
+    let text = |name: &str| {
+        dev.and_then(|d| d.child(name))
+            .map(|e| e.trimmed().to_owned())
+    };
+    let mut p = Package {
+        serial: text("SerialNo"),
+        manufacturer: text("Manufacturer"),
+        model: text("Model"),
+        ..Package::default()
+    };
+    let Some(k) = kp.child("Key") else {
+        return Ok(p);
+    };
+    p.key_id = k.attr("Id").map(str::to_owned);
+    p.algorithm = k.attr("Algorithm").map(str::to_owned);
+    p.issuer = k.child("Issuer").map(|e| e.trimmed().to_owned());
+    p.suite = k
+        .path(&["AlgorithmParameters", "Suite"])
+        .map(|e| e.trimmed().to_owned());
+    if let Some(rf) = k.path(&["AlgorithmParameters", "ResponseFormat"]) {
+        p.digits = rf.attr("Length").map(str::to_owned);
+        p.encoding = rf.attr("Encoding").map(str::to_owned);
     }
-    Ok(out)
+    let Some(data) = k.child("Data") else {
+        return Ok(p);
+    };
+    for field in VALUE_FIELDS {
+        if data.children(field).nth(1).is_some() {
+            return Err(PskcError::Invalid { package, field });
+        }
+    }
+    if let Some(s) = data.child("Secret") {
+        p.secret = secret_value(s, package, ctx)?;
+    }
+    // The defaults are what an absent element means (see `into_record`).
+    let int = |name: &'static str, default: i128| -> Result<Option<i128>, PskcError> {
+        data.child(name)
+            .map(|e| int_value(e, package, name, ctx, default))
+            .transpose()
+            .map(Option::flatten)
+    };
+    p.counter = u64_field(int("Counter", 0)?, package, "Counter")?;
+    p.t0 = u64_field(int("Time", 0)?, package, "Time")?;
+    p.interval = u64_field(
+        int("TimeInterval", i128::from(DEFAULT_TIME_INTERVAL))?,
+        package,
+        "TimeInterval",
+    )?;
+    p.drift = int("TimeDrift", 0)?
+        .map(|n| {
+            i64::try_from(n).map_err(|_| PskcError::Invalid {
+                package,
+                field: "TimeDrift",
+            })
+        })
+        .transpose()?;
+    Ok(p)
+}
+
+/// Reads every key package of a PSKC file, handing each to `sink` in
+/// order; stops at the first error.
+pub(crate) fn read_pskc(
+    xml: &str,
+    key: Option<&PreSharedKey>,
+    limits: &PskcLimits,
+    mut sink: impl FnMut(usize, Package) -> Result<(), PskcError>,
+) -> Result<(), PskcError> {
+    read_stream(xml, key, limits, &mut sink)
 }
 
 /// What a PSKC file holds about one key, as read by [`read_pskc_keys`]:
@@ -785,9 +1161,35 @@ pub fn read_pskc_keys(
     xml: &str,
     key: Option<&PreSharedKey>,
 ) -> Result<Vec<PskcKeyInfo>, PskcError> {
-    Ok(read_pskc(xml, key)?
-        .into_iter()
-        .map(|p| PskcKeyInfo {
+    read_pskc_keys_with_limits(xml, key, &PskcLimits::default())
+}
+
+/// As [`read_pskc_keys`], with other [`PskcLimits`] than the defaults.
+///
+/// # Errors
+///
+/// As [`read_pskc_keys`].
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::{PskcError, PskcLimits, read_pskc_keys_with_limits};
+/// let xml = r#"<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc">
+///   <KeyPackage/><KeyPackage/></KeyContainer>"#;
+/// let one = PskcLimits::default().with_max_key_packages(1);
+/// assert_eq!(
+///     read_pskc_keys_with_limits(xml, None, &one),
+///     Err(PskcError::TooManyKeyPackages { max: 1 })
+/// );
+/// ```
+pub fn read_pskc_keys_with_limits(
+    xml: &str,
+    key: Option<&PreSharedKey>,
+    limits: &PskcLimits,
+) -> Result<Vec<PskcKeyInfo>, PskcError> {
+    let mut keys = Vec::new();
+    read_pskc(xml, key, limits, |_, p| {
+        keys.push(PskcKeyInfo {
             serial: p.serial,
             manufacturer: p.manufacturer,
             key_id: p.key_id,
@@ -797,8 +1199,10 @@ pub fn read_pskc_keys(
             secret_len: p.secret.as_ref().map(|s| s.len()),
             counter: p.counter,
             time_interval: p.interval,
-        })
-        .collect())
+        });
+        Ok(())
+    })?;
+    Ok(keys)
 }
 
 // ----------------------------------------------------------------------
@@ -1026,22 +1430,53 @@ fn write_key(
                     })
                     .map_err(|_| PskcError::Write)?;
                 secret_result?;
-                let plain = |wr: &mut XmlWriter, name: &str, v: String| {
+                // In an encrypted file every value is encrypted and MACed
+                // (readers refuse plain ones there); integers as their
+                // 8 big-endian bytes, `TimeDrift` in two's complement.
+                let mut int = |wr: &mut XmlWriter, name: &str, text: String, bytes: [u8; 8]| {
                     w(wr.create_element(name)
-                        .write_inner_content(|wr| {
-                            wr.create_element("PlainValue")
-                                .write_text_content(BytesText::new(&v))
-                                .map(|_| ())
+                        .write_inner_content(|wr| match key {
+                            None => wr
+                                .create_element("PlainValue")
+                                .write_text_content(BytesText::new(&text))
+                                .map(|_| ()),
+                            Some(psk) => {
+                                let data = aes_cbc_encrypt(&psk.key, rng, &bytes);
+                                let mac = hmac_sha1(mac_key, &data);
+                                wr.create_element("EncryptedValue")
+                                    .write_inner_content(|wr| {
+                                        cipher_data(wr, &data)
+                                            .map_err(|_| std::io::Error::other("cipher"))
+                                    })?;
+                                wr.create_element("ValueMAC")
+                                    .write_text_content(BytesText::new(&B64.encode(&mac)))
+                                    .map(|_| ())
+                            }
                         })
                         .map(|_| ()))
                 };
                 match record.profile.kind {
-                    TokenKind::Hotp => plain(wr, "Counter", record.counter.to_string())?,
+                    TokenKind::Hotp => int(
+                        wr,
+                        "Counter",
+                        record.counter.to_string(),
+                        record.counter.to_be_bytes(),
+                    )?,
                     TokenKind::Totp(step) => {
-                        plain(wr, "Time", step.t0().to_string())?;
-                        plain(wr, "TimeInterval", step.seconds().to_string())?;
+                        int(wr, "Time", step.t0().to_string(), step.t0().to_be_bytes())?;
+                        int(
+                            wr,
+                            "TimeInterval",
+                            step.seconds().to_string(),
+                            step.seconds().to_be_bytes(),
+                        )?;
                         if record.time_drift != 0 {
-                            plain(wr, "TimeDrift", record.time_drift.to_string())?;
+                            int(
+                                wr,
+                                "TimeDrift",
+                                record.time_drift.to_string(),
+                                record.time_drift.to_be_bytes(),
+                            )?;
                         }
                     }
                 }
@@ -1051,4 +1486,98 @@ fn write_key(
         })
         .map(|_| ()))?;
     inner
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+
+    use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+
+    use super::*;
+
+    fn read_back(records: &[SeedRecord], key: Option<&PreSharedKey>) -> Vec<SeedRecord> {
+        let xml = write_pskc(records, key, &mut ChaCha20Rng::from_seed([3; 32])).unwrap();
+        let mut out = Vec::new();
+        read_pskc(&xml, key, &PskcLimits::default(), |n, p| {
+            out.push(p.into_record(n)?);
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    /// Counters and time parameters, encrypted as 8 big-endian bytes (the
+    /// drift in two's complement), read back exactly.
+    #[test]
+    fn encrypted_counters_and_drifts_round_trip() {
+        let secret = || Secret::from_bytes(&[7; 20]).unwrap();
+        let mut hotp = SeedRecord::new("VT0000000001", secret(), Profile::hotp());
+        hotp.counter = u64::MAX - 1;
+        let step = TimeStep::new(60, 1_000).unwrap();
+        let totp = |drift: i64| {
+            let mut r = SeedRecord::new(
+                format!("VT00000001{:02}", drift.unsigned_abs() % 100),
+                secret(),
+                Profile {
+                    kind: TokenKind::Totp(step),
+                    ..Profile::default()
+                },
+            );
+            r.time_drift = drift;
+            r
+        };
+        let records = [hotp, totp(-3), totp(5), totp(i64::MIN), totp(i64::MAX)];
+        for key in [None, Some(&PreSharedKey::new([9; 16]))] {
+            let back = read_back(&records, key);
+            assert_eq!(back[0].counter, u64::MAX - 1);
+            assert_eq!(
+                back.iter().map(|r| r.time_drift).collect::<Vec<_>>(),
+                [0, -3, 5, i64::MIN, i64::MAX]
+            );
+            assert!(
+                back[1..]
+                    .iter()
+                    .all(|r| r.profile.kind == TokenKind::Totp(step))
+            );
+        }
+    }
+
+    /// A MAC key stand-in and a real key do the same work: both are 64
+    /// zero-padded bytes, and a valid 20-byte key gives the HMAC of the
+    /// 20 bytes (zero padding up to the hash's block is HMAC's own).
+    #[test]
+    fn a_zero_padded_mac_key_gives_the_same_hmac() {
+        let psk = [4u8; 16];
+        let wrapped = aes_cbc_encrypt(&psk, &mut ChaCha20Rng::from_seed([1; 32]), &[0xab; 20]);
+        let key = unwrap_mac_key(&psk, MacAlg::Sha1, &wrapped);
+        assert!(bool::from(key.valid));
+        assert_eq!(key.key[..20], [0xab; 20]);
+        assert_eq!(key.key[20..], [0; 44]);
+        let tag = hmac_sha1(&[0xab; 20], b"data");
+        assert!(mac_ok(&key, b"data", &tag));
+        let bad = unwrap_mac_key(&[5u8; 16], MacAlg::Sha1, &wrapped);
+        assert_eq!(*bad.key, [0; 64]);
+        assert!(!mac_ok(&bad, b"data", &tag));
+    }
+
+    /// The constant-time PKCS#7 check agrees with the definition.
+    #[test]
+    fn pkcs7_check_matches_the_definition() {
+        for pad in 0u8..=20 {
+            for fill in [pad, pad ^ 1] {
+                let mut block = [0x33u8; 32];
+                for b in block.iter_mut().rev().take(usize::from(pad.min(16))) {
+                    *b = fill;
+                }
+                block[31] = pad;
+                let expected = (1..=16).contains(&pad)
+                    && block[32 - usize::from(pad)..].iter().all(|b| *b == pad);
+                let (ok, got) = pkcs7(&block);
+                assert_eq!(bool::from(ok), expected, "pad {pad} fill {fill}");
+                assert_eq!(got, pad);
+            }
+        }
+        assert!(!bool::from(pkcs7(&[1; 15]).0));
+    }
 }

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use otp_core::{Key, Params, Secret, TokenState};
 
-use crate::{Profile, SerialNumber, TokenKind, pskc::PskcError};
+use crate::{
+    Profile, SerialNumber, TokenKind,
+    pskc::{PskcError, PskcLimits},
+};
 
 /// Everything a seed file (or an `otpauth://` URI) says about one token:
 /// its serial, secret and public parameters.
@@ -226,8 +229,37 @@ impl Inventory {
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn from_pskc(xml: &str, key: Option<&crate::PreSharedKey>) -> Result<Self, PskcError> {
+        Self::from_pskc_with_limits(xml, key, &PskcLimits::default())
+    }
+
+    /// As [`Inventory::from_pskc`], with other [`PskcLimits`] than the
+    /// defaults (64 MiB, 1,000,000 key packages).
+    ///
+    /// # Errors
+    ///
+    /// As [`Inventory::from_pskc`], and [`PskcError::TooLarge`] or
+    /// [`PskcError::TooManyKeyPackages`] past a limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::{Factory, Inventory, PskcError, PskcLimits};
+    /// let mut batch = Factory::from_seed([1; 32]).manufacture(3, 1_790_000_000)?;
+    /// let file = batch.seed_file(None)?;
+    /// let two = PskcLimits::default().with_max_key_packages(2);
+    /// assert_eq!(
+    ///     Inventory::from_pskc_with_limits(&file, None, &two).unwrap_err(),
+    ///     PskcError::TooManyKeyPackages { max: 2 }
+    /// );
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn from_pskc_with_limits(
+        xml: &str,
+        key: Option<&crate::PreSharedKey>,
+        limits: &PskcLimits,
+    ) -> Result<Self, PskcError> {
         let mut inv = Self::new();
-        inv.import_pskc(xml, key)?;
+        inv.import_pskc_with_limits(xml, key, limits)?;
         Ok(inv)
     }
 
@@ -255,9 +287,42 @@ impl Inventory {
         xml: &str,
         key: Option<&crate::PreSharedKey>,
     ) -> Result<usize, PskcError> {
-        let packages = crate::pskc::read_pskc(xml, key)?;
+        self.import_pskc_with_limits(xml, key, &PskcLimits::default())
+    }
+
+    /// As [`Inventory::import_pskc`], with other [`PskcLimits`] than the
+    /// defaults.
+    ///
+    /// # Errors
+    ///
+    /// As [`Inventory::from_pskc_with_limits`]; on any error the inventory
+    /// is unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::{Factory, Inventory, PskcError, PskcLimits};
+    /// let mut batch = Factory::from_seed([1; 32]).manufacture(2, 0)?;
+    /// let file = batch.seed_file(None)?;
+    /// let mut inv = Inventory::new();
+    /// let tiny = PskcLimits::default().with_max_bytes(100);
+    /// assert!(matches!(
+    ///     inv.import_pskc_with_limits(&file, None, &tiny),
+    ///     Err(PskcError::TooLarge { max: 100, .. })
+    /// ));
+    /// assert!(inv.is_empty());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn import_pskc_with_limits(
+        &mut self,
+        xml: &str,
+        key: Option<&crate::PreSharedKey>,
+        limits: &PskcLimits,
+    ) -> Result<usize, PskcError> {
         let mut fresh: BTreeMap<String, SeedRecord> = BTreeMap::new();
-        for (index, package) in (1usize..).zip(packages) {
+        // Each package becomes a record as it is read (the file is never
+        // held whole); nothing is added unless all of them do.
+        crate::pskc::read_pskc(xml, key, limits, |index, package| {
             let record = package.into_record(index)?;
             if self.records.contains_key(&record.serial) || fresh.contains_key(&record.serial) {
                 return Err(PskcError::DuplicateSerial {
@@ -265,7 +330,8 @@ impl Inventory {
                 });
             }
             fresh.insert(record.serial.clone(), record);
-        }
+            Ok(())
+        })?;
         let added = fresh.len();
         self.records.append(&mut fresh);
         Ok(added)

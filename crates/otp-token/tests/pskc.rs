@@ -99,8 +99,10 @@ fn encrypted_files_refuse_a_missing_wrong_or_misnamed_key_and_a_tampered_mac() {
         Inventory::from_pskc(&file, Some(&misnamed)).unwrap_err(),
         PskcError::WrongKey
     );
-    // Flip one character of the second ValueMAC.
-    let at = file.match_indices("<ValueMAC>").nth(1).unwrap().0 + "<ValueMAC>".len();
+    // Flip one character of the second secret's ValueMAC (the counters and
+    // time parameters have theirs too).
+    let second = file.match_indices("<Secret>").nth(1).unwrap().0;
+    let at = second + file[second..].find("<ValueMAC>").unwrap() + "<ValueMAC>".len();
     let mut tampered = file.clone().into_bytes();
     tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
