@@ -244,7 +244,7 @@ impl Inventory {
     ///
     /// ```
     /// use otp_token::{Factory, Inventory, PskcError, PskcLimits};
-    /// let mut batch = Factory::from_seed([1; 32]).manufacture(3, 1_790_000_000)?;
+    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(3, 1_790_000_000)?;
     /// let file = batch.seed_file(None)?;
     /// let two = PskcLimits::default().with_max_key_packages(2);
     /// assert_eq!(
@@ -302,7 +302,7 @@ impl Inventory {
     ///
     /// ```
     /// use otp_token::{Factory, Inventory, PskcError, PskcLimits};
-    /// let mut batch = Factory::from_seed([1; 32]).manufacture(2, 0)?;
+    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(2, 0)?;
     /// let file = batch.seed_file(None)?;
     /// let mut inv = Inventory::new();
     /// let tiny = PskcLimits::default().with_max_bytes(100);

@@ -26,7 +26,7 @@ fn psk() -> PreSharedKey {
 
 /// An encrypted seed file from the crate's own writer.
 fn encrypted_file(profile: Profile, count: usize) -> String {
-    Factory::from_seed([7; 32])
+    Factory::deterministic_for_tests([7; 32])
         .profile(profile)
         .manufacture(count, AT)
         .unwrap()
@@ -337,7 +337,7 @@ fn swapped_secrets_within_a_file_go_undetected_but_not_across_files() {
     );
     // A secret from another file under the same pre-shared key has another
     // MAC key: refused.
-    let other = Factory::from_seed([8; 32])
+    let other = Factory::deterministic_for_tests([8; 32])
         .manufacture(1, AT)
         .unwrap()
         .seed_file(Some(&psk()))
