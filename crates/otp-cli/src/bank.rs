@@ -60,6 +60,10 @@ enum BankCommand {
         /// typed on the terminal when the file is encrypted.
         #[arg(long, value_name = "FILE")]
         key_file: Option<PathBuf>,
+        /// The largest seed file read, in MiB: a larger one is refused
+        /// before it is read.
+        #[arg(long, value_name = "MIB", default_value_t = 64)]
+        max_size_mib: usize,
     },
     /// The selection screen: customer IDs, masked serials, authority.
     Users {
@@ -465,6 +469,35 @@ fn rekey(args: &BankArgs, lang: Lang) -> Result<()> {
     Ok(())
 }
 
+/// Reads the seed file, refusing one over `max` bytes before reading it
+/// (and stopping at `max + 1` bytes if it grows meanwhile).
+fn read_bounded(file: &Path, max: usize) -> Result<String> {
+    let shown = file.display();
+    let f = std::fs::File::open(file)
+        .with_context(|| format!("cannot read the seed file `{shown}`"))?;
+    let len = f
+        .metadata()
+        .with_context(|| format!("cannot read the seed file `{shown}`"))?
+        .len();
+    let cap = u64::try_from(max).unwrap_or(u64::MAX);
+    if len > cap {
+        bail!(
+            "the seed file `{shown}` is {len} bytes, more than the {} MiB allowed: not imported (raise --max-size-mib if it is genuine)",
+            max / (1024 * 1024)
+        );
+    }
+    // Room for the whole file at once: no reallocation leaves a copy of a
+    // plain file's secrets behind.
+    let mut text = String::with_capacity(usize::try_from(len).unwrap_or(max).saturating_add(1));
+    f.take(cap.saturating_add(1))
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read the seed file `{shown}`"))?;
+    if text.len() > max {
+        bail!("the seed file `{shown}` grew past the size allowed while it was read: not imported");
+    }
+    Ok(text)
+}
+
 /// Rows re-sealed per transaction by `otp bank rekey`.
 const REKEY_BATCH: usize = 500;
 
@@ -540,16 +573,22 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
     match &args.command {
         BankCommand::Rekey => Ok(()),
         BankCommand::Init { admins, users } => init(&bank, admins, users, lang),
-        BankCommand::Import { file, key_file } => {
+        BankCommand::Import {
+            file,
+            key_file,
+            max_size_mib,
+        } => {
             let psk = psk_from(key_file.as_deref())?;
-            let xml = Zeroizing::new(
-                std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read the seed file `{}`", file.display()))?,
-            );
-            let inventory = match (Inventory::from_pskc(&xml, psk.as_ref()), psk) {
+            let max = max_size_mib.saturating_mul(1024 * 1024);
+            let limits = otp_token::PskcLimits::new().with_max_bytes(max);
+            let xml = Zeroizing::new(read_bounded(file, max)?);
+            let inventory = match (
+                Inventory::from_pskc_with_limits(&xml, psk.as_ref(), &limits),
+                psk,
+            ) {
                 (Err(PskcError::KeyRequired), None) => {
                     match psk_from_terminal("Pre-shared key of the seed file (32 hex digits): ")? {
-                        Some(typed) => Inventory::from_pskc(&xml, Some(&typed)),
+                        Some(typed) => Inventory::from_pskc_with_limits(&xml, Some(&typed), &limits),
                         None => Err(PskcError::KeyRequired),
                     }
                 }

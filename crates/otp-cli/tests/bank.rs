@@ -101,7 +101,21 @@ impl Bank {
     /// verify in the first-use window but teach the bank a drift.) After
     /// it, the code of the next step (`press(serial, 30)`) is the one fresh
     /// code of a registered token within the test's few seconds.
+    ///
+    /// Taken at least 12 s before the end of a 30-second step, so that the
+    /// registration or exchange that submits it (an Argon2id hash, a
+    /// loaded machine) ends in the same step: a code from the step before
+    /// would teach the bank a drift of -1, and the test's later
+    /// `press(serial, 30)` would fall outside the learned window.
     fn first_code(&self, serial: &str) -> String {
+        let into_step = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % 30;
+        if into_step > 18 {
+            std::thread::sleep(std::time::Duration::from_secs(31 - into_step));
+        }
         self.press(serial, 0)
     }
 

@@ -201,3 +201,23 @@ fn rekey_rotates_the_key_and_the_audit_chain_still_verifies() {
         .failure()
         .stderr(predicate::str::contains("key"));
 }
+
+#[test]
+fn import_refuses_a_seed_file_over_the_size_cap_before_reading_it() {
+    let dir = bank_with_fleet();
+    let d = dir.path();
+    let big = d.join("big.pskc");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(2 * 1024 * 1024).unwrap();
+    otp(d, &["bank", "import", "big.pskc", "--max-size-mib", "1"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "is 2097152 bytes, more than the 1 MiB allowed",
+        ));
+    // Under the default cap the same file is read, and refused as not PSKC.
+    otp(d, &["bank", "import", "big.pskc"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("was not imported"));
+}

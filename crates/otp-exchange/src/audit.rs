@@ -560,7 +560,7 @@ mod tests {
                 assert!(seen.insert(code));
             }
         }
-        assert_eq!(seen.len(), 13);
+        assert_eq!(seen.len(), 14);
     }
 
     #[test]

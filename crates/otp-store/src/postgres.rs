@@ -105,12 +105,14 @@ impl PgOptions {
 /// # Examples
 ///
 /// ```no_run
-/// use otp_store::{PgOptions, PgStore};
+/// use otp_store::{KeyFileSealer, PgOptions, PgStore};
+/// let sealer = KeyFileSealer::open("/etc/otp/bank.kek")?;
 /// let store = PgStore::connect(
 ///     "postgresql://bank@127.0.0.1:5432/otp",
 ///     PgOptions::default().with_schema("otp"),
+///     std::sync::Arc::new(sealer),
 /// )?;
-/// # Ok::<(), otp_store::OpenError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PgStore {
     pool: Pool<PostgresConnectionManager<NoTls>>,

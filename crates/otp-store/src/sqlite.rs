@@ -158,13 +158,15 @@ impl SqliteOptions {
 /// let dir = std::env::temp_dir().join(format!("otp-store-doc-{}", std::process::id()));
 /// # let _ = std::fs::remove_dir_all(&dir);
 /// std::fs::create_dir_all(&dir)?;
-/// let store = otp_store::SqliteStore::open(dir.join("bank.db"))?;
+/// let sealer: std::sync::Arc<dyn otp_store::SecretSealer> =
+///     std::sync::Arc::new(otp_store::StaticSealer::new("k1", [9; 32]));
+/// let store = otp_store::SqliteStore::open(dir.join("bank.db"), sealer.clone())?;
 /// let key = AuditKey::new([7; 32]);
 /// let id = UserId::parse("W0001")?;
 /// let audit = AuditEntry::new(1_601_512_200, "branch", Some(&id), Action::UserUpdate);
 /// store.put_user(&UserRecord::new(id, "しんきん太郎", Authority::Administrator), &audit, &key)?;
 /// drop(store);
-/// let again = otp_store::SqliteStore::open(dir.join("bank.db"))?;
+/// let again = otp_store::SqliteStore::open(dir.join("bank.db"), sealer)?;
 /// assert_eq!(again.users(0, 5)?.total, 1);
 /// # drop(again);
 /// # std::fs::remove_dir_all(&dir)?;
@@ -266,15 +268,17 @@ impl SqliteStore {
     /// # Examples
     ///
     /// ```
-    /// use otp_store::{OpenError, SqliteOptions, SqliteStore};
+    /// use otp_store::{OpenError, SqliteOptions, SqliteStore, StaticSealer};
+    /// let sealer: std::sync::Arc<dyn otp_store::SecretSealer> =
+    ///     std::sync::Arc::new(StaticSealer::new("k1", [9; 32]));
     /// let path = std::env::temp_dir().join(format!("otp-store-doc-open-{}.db", std::process::id()));
     /// # let _ = std::fs::remove_file(&path);
     /// let options = SqliteOptions::default().with_create_if_missing(false);
-    /// assert!(matches!(SqliteStore::open_with(&path, options), Err(OpenError::Missing(_))));
+    /// assert!(matches!(SqliteStore::open_with(&path, options, sealer.clone()), Err(OpenError::Missing(_))));
     /// std::fs::write(&path, b"not a database, just text that is long enough to have a header")?;
-    /// assert!(matches!(SqliteStore::open(&path), Err(OpenError::NotADatabase(_))));
+    /// assert!(matches!(SqliteStore::open(&path, sealer.clone()), Err(OpenError::NotADatabase(_))));
     /// std::fs::write(&path, b"")?;
-    /// assert!(matches!(SqliteStore::open(&path), Err(OpenError::EmptyFile(_))));
+    /// assert!(matches!(SqliteStore::open(&path, sealer), Err(OpenError::EmptyFile(_))));
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -1060,7 +1064,24 @@ fn seal_plaintext(tx: &Transaction<'_>, keys: &DataKeys) -> Result<u64, OpenErro
 /// over anything already there (SQLite would create it with the umask's
 /// mode, and its `-wal` and `-shm` take the file's mode).
 fn create_private(path: &Path) -> Result<(), OpenError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    // In a folder others may write to, another user could remove the file
+    // and put a link or a file of theirs in its place; the sticky bit
+    // (as on /tmp) stops them.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode();
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            return Err(OpenError::Unavailable(format!(
+                "{} is writable by group or others (mode {:04o}) and not sticky: refusing to create the database there",
+                dir.display(),
+                mode & 0o7777
+            )));
+        }
+    }
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

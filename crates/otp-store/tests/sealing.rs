@@ -394,6 +394,22 @@ fn a_new_database_and_its_log_are_private_whatever_the_umask() {
 }
 
 #[test]
+fn a_database_is_not_created_in_a_folder_others_can_write_unless_sticky() {
+    let dir = TempDir::new();
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    for mode in [0o777, 0o770, 0o757] {
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = SqliteStore::open(open.join("bank.db"), sealer_a()).unwrap_err();
+        assert!(err.to_string().contains("not sticky"), "{mode:o}: {err}");
+        assert!(!open.join("bank.db").exists());
+    }
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    drop(SqliteStore::open(open.join("bank.db"), sealer_a()).unwrap());
+    assert_eq!(mode(&open.join("bank.db")), 0o600);
+}
+
+#[test]
 fn a_link_at_the_database_or_its_log_is_never_followed() {
     let dir = TempDir::new();
     let victim = dir.path().join("victim");
