@@ -479,8 +479,20 @@ impl ServerCertVerifier for ChainOnly {
 
 /// The typed [`OpenError`] of a failed connection: a refused TLS
 /// request, an untrusted certificate, a host name mismatch, or
-/// [`OpenError::Unavailable`] with the server's message.
-pub(super) fn connect_error(e: &postgres::Error, text: String) -> OpenError {
+/// [`OpenError::Unavailable`] with the server's message (`db_text`) or,
+/// for a client-side error, the error and its causes.
+pub(super) fn connect_error(e: &postgres::Error, db_text: String) -> OpenError {
+    let text = if e.as_db_error().is_some() {
+        db_text
+    } else {
+        let mut text = e.to_string();
+        let mut cause = core::error::Error::source(e);
+        while let Some(c) = cause {
+            text = format!("{text}: {c}");
+            cause = c.source();
+        }
+        text
+    };
     let mut source: Option<&(dyn core::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         let tls = err.downcast_ref::<rustls::Error>().or_else(|| {
