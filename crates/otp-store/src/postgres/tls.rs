@@ -183,7 +183,8 @@ pub(super) fn split_url(url: &str) -> Result<UrlTls, OpenError> {
         }
         while it.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         if it.next_if(|(_, c)| *c == '=').is_none() {
-            return Err(bad(&format!("{key:?} has no =")));
+            // Not quoted: a malformed string may have a secret there.
+            return Err(bad("a parameter without ="));
         }
         while it.next_if(|(_, c)| c.is_whitespace()).is_some() {}
         let quoted = it.next_if(|(_, c)| *c == '\'').is_some();
@@ -624,6 +625,12 @@ mod tests {
         assert_eq!(
             split_url("postgresql://u@h/d?sslmode=require&sslmode=disable"),
             Err(OpenError::InvalidOption("sslmode is given twice".into()))
+        );
+        assert_eq!(
+            split_url("host=h password hunter2"),
+            Err(OpenError::InvalidOption(
+                "the PostgreSQL connection string: a parameter without =".into()
+            ))
         );
         assert_eq!(
             split_url("host=h password='x"),
