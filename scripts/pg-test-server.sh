@@ -13,6 +13,14 @@
 # goes to stderr). An earlier cluster in the same directory is stopped and
 # removed first. Settings: OTP_PG_PORT (default 54329), OTP_PG_DIR
 # (default /tmp/otp-pg-test).
+#
+# The server speaks TLS only: `start` makes a throwaway CA ($dir/tls/ca.pem)
+# and a server certificate it signs for `localhost` and 127.0.0.1 (openssl,
+# P-256, 2 days), turns `ssl` on, and its pg_hba.conf has `hostssl` lines
+# only, so a TCP connection in clear is refused ("no encryption"). The URL
+# printed says `sslmode=verify-full&sslrootcert=$dir/tls/ca.pem`: the whole
+# suite runs over verified TLS, and a silent fallback to plaintext fails it.
+# The Unix socket ($dir) stays open without TLS for the script's own psql.
 set -euo pipefail
 
 port="${OTP_PG_PORT:-54329}"
@@ -69,13 +77,43 @@ start)
     fi
     say "initdb in $dir/data ($bin)"
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --locale=C --encoding=UTF8 >/dev/null
-    say "starting on 127.0.0.1:$port"
+    command -v openssl >/dev/null 2>&1 || { say "openssl is needed for the test certificates"; exit 1; }
+    say "a throwaway CA and a server certificate for localhost and 127.0.0.1 in $dir/tls"
+    tls="$dir/tls"
+    mkdir -p "$tls"
+    (
+        umask 077
+        openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout "$tls/ca.key" -out "$tls/ca.pem" -days 2 -subj "/CN=otp-store test CA" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -keyout "$tls/server.key" -out "$tls/server.csr" -subj "/CN=localhost" 2>/dev/null
+        printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+            "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
+            "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$tls/server.ext"
+        openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+            -CAcreateserial -days 2 -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+    )
+    rm -f "$tls/ca.key" "$tls/server.csr" "$tls/server.ext" "$tls/ca.srl"
+    chmod 644 "$tls/ca.pem" "$tls/server.pem"
+    chmod 755 "$tls"
+    if [[ "$(id -u)" == 0 ]]; then
+        chown postgres "$tls/server.key"
+    fi
+    # TLS only over TCP: `hostssl`, and no `host` line to fall back to.
+    cat >"$dir/data/pg_hba.conf" <<HBA
+local   all  all                 trust
+hostssl all  all  127.0.0.1/32   trust
+hostssl all  all  ::1/128        trust
+HBA
+    say "starting on 127.0.0.1:$port (TLS only)"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200 -c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key" \
         start >&2
-    as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
+    as_owner "$bin/psql" -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
         -c "CREATE DATABASE otp_test" >&2
-    echo "export OTP_TEST_PG_URL=postgresql://postgres@127.0.0.1:$port/otp_test"
+    echo "export OTP_TEST_PG_URL='postgresql://postgres@127.0.0.1:$port/otp_test?sslmode=verify-full&sslrootcert=$tls/ca.pem'"
     ;;
 stop)
     [[ -n "$bin" ]] && stop "$bin"

@@ -190,7 +190,9 @@ fn main() {
             for threads in [1, 2] {
                 for audit in [false, true] {
                     let schema = format!("otp_bench_{}", std::process::id());
-                    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                    let mut admin =
+                        otp_store::PgStore::connect_client(&url, &otp_store::PgOptions::default())
+                            .unwrap();
                     admin
                         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                         .unwrap();

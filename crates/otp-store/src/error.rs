@@ -73,6 +73,28 @@ pub enum OpenError {
     Unavailable(String),
     /// An option is not valid (for example a PostgreSQL schema name).
     InvalidOption(String),
+    /// The TLS mode requires encryption (`require`, `verify-ca`,
+    /// `verify-full`) but the PostgreSQL server does not offer TLS: turn
+    /// on `ssl` in the server's configuration. Nothing was sent in clear.
+    TlsRefused(String),
+    /// The PostgreSQL server's certificate is not trusted: it does not
+    /// chain to the CA file (or the system's roots), has expired, or is
+    /// not a server certificate. Check the CA file; a certificate that
+    /// should verify but does not may mean a man in the middle.
+    CertificateUntrusted(String),
+    /// The PostgreSQL server's certificate chains to a trusted CA but
+    /// does not name the host connected to (`verify-full`): connect by a
+    /// name (or IP address) the certificate holds, or re-issue it.
+    HostNameMismatch(String),
+    /// The CA file given for TLS (`sslrootcert`) cannot be read or holds
+    /// no usable PEM certificate (or, without one, the system has no
+    /// trusted roots).
+    CaFile {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The store's data keys do not open with the sealer given: the key
     /// file (or KMS key) is not this store's, a key it needs was retired,
     /// or the stored keys were altered. Nothing was read or changed.
@@ -131,6 +153,18 @@ impl fmt::Display for OpenError {
                 f,
                 "the token secrets' keys do not open with the key given ({e}): use this store's own key file"
             ),
+            Self::TlsRefused(m) => write!(
+                f,
+                "the PostgreSQL server does not offer TLS, which the TLS mode requires: {m}"
+            ),
+            Self::CertificateUntrusted(m) => {
+                write!(f, "the PostgreSQL server's certificate is not trusted: {m}")
+            }
+            Self::HostNameMismatch(m) => write!(
+                f,
+                "the PostgreSQL server's certificate does not name the host connected to: {m}"
+            ),
+            Self::CaFile { path, reason } => write!(f, "the CA file {path}: {reason}"),
         }
     }
 }
@@ -143,7 +177,11 @@ impl From<OpenError> for StoreError {
             OpenError::Unavailable(_)
             | OpenError::Missing(_)
             | OpenError::InvalidOption(_)
-            | OpenError::SealingKey(_) => Self::Unavailable(e.to_string()),
+            | OpenError::SealingKey(_)
+            | OpenError::TlsRefused(_)
+            | OpenError::CertificateUntrusted(_)
+            | OpenError::HostNameMismatch(_)
+            | OpenError::CaFile { .. } => Self::Unavailable(e.to_string()),
             OpenError::EmptyFile(_)
             | OpenError::NotADatabase(_)
             | OpenError::Corrupt(_)

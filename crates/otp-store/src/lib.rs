@@ -10,7 +10,7 @@ mod sqlite;
 
 pub use error::OpenError;
 #[cfg(feature = "postgres")]
-pub use postgres::{PG_SCHEMA_VERSION, PgOptions, PgStore};
+pub use postgres::{PG_SCHEMA_VERSION, PgOptions, PgStore, TlsMode};
 pub use seal::{KeyFileError, KeyFileSealer, Rekeyed, SealError, SecretSealer, StaticSealer};
 pub use sqlite::{
     Durability, SQLITE_APPLICATION_ID, SQLITE_SCHEMA_VERSION, SqliteOptions, SqliteStore,

@@ -9,6 +9,7 @@
 use core::fmt;
 use core::time::Duration;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use otp_exchange::{
@@ -17,10 +18,14 @@ use otp_exchange::{
 };
 use otp_token::SerialNumber;
 use postgres::error::SqlState;
-use postgres::{Config, GenericClient, IsolationLevel, NoTls, Row};
+use postgres::{Client, Config, GenericClient, IsolationLevel, Row};
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use zeroize::Zeroizing;
+
+mod tls;
+pub use tls::TlsMode;
 
 use crate::OpenError;
 use crate::codec::{
@@ -57,6 +62,14 @@ pub struct PgOptions {
     /// How long to wait for a connection (to connect, or for a free one
     /// in the pool): default 10 s.
     pub connect_timeout: Duration,
+    /// The TLS mode; `None` takes the URL's `sslmode`, else the default
+    /// (see [`TlsMode`]: `VerifyFull` off loopback). A URL that says
+    /// otherwise is refused.
+    pub tls: Option<TlsMode>,
+    /// The CA file (PEM) the server's certificate must chain to in the
+    /// verifying modes; `None` takes the URL's `sslrootcert`, else the
+    /// system's roots. A URL that names another file is refused.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for PgOptions {
@@ -65,6 +78,8 @@ impl Default for PgOptions {
             schema: None,
             pool_size: 8,
             connect_timeout: Duration::from_secs(10),
+            tls: None,
+            ca_file: None,
         }
     }
 }
@@ -97,6 +112,24 @@ impl PgOptions {
         self.connect_timeout = timeout;
         self
     }
+
+    /// The same options with a TLS mode and, for the verifying modes, the
+    /// CA file the server's certificate must chain to (`None`: the URL's
+    /// `sslrootcert`, else the system's roots).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_store::{PgOptions, TlsMode};
+    /// let o = PgOptions::default().with_tls(TlsMode::VerifyFull, Some("/etc/otp/pg-ca.pem".into()));
+    /// assert_eq!(o.tls, Some(TlsMode::VerifyFull));
+    /// ```
+    #[must_use]
+    pub fn with_tls(mut self, mode: TlsMode, ca_file: Option<PathBuf>) -> Self {
+        self.tls = Some(mode);
+        self.ca_file = ca_file;
+        self
+    }
 }
 
 /// A [`Store`] in a PostgreSQL database, shared by any number of
@@ -115,10 +148,11 @@ impl PgOptions {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PgStore {
-    pool: Pool<PostgresConnectionManager<NoTls>>,
+    pool: Pool<PostgresConnectionManager<MakeRustlsConnect>>,
     options: PgOptions,
     sealer: Arc<dyn SecretSealer>,
     keys: DataKeys,
+    tls: TlsMode,
 }
 
 impl fmt::Debug for PgStore {
@@ -127,6 +161,7 @@ impl fmt::Debug for PgStore {
             .field("options", &self.options)
             .field("sealer", &self.sealer)
             .field("keys", &self.keys)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -185,20 +220,71 @@ impl PgStore {
     /// upgrades an older one. Servers starting at once take an advisory
     /// lock, so only one migrates.
     ///
+    /// Connections are encrypted and the server authenticated as the
+    /// [`TlsMode`] says: the URL's `sslmode` and `sslrootcert` (libpq's
+    /// names, all five modes but `allow`) or [`PgOptions::tls`] and
+    /// [`PgOptions::ca_file`]; by default `verify-full` for any host
+    /// that is not loopback. One connection is made before the pool is
+    /// built, so that a refused handshake is reported at once and typed.
+    ///
     /// # Errors
     ///
-    /// [`OpenError::InvalidOption`] for a bad URL or schema name,
-    /// [`OpenError::Unavailable`] when the server cannot be reached,
-    /// [`OpenError::Foreign`] when the schema holds otp tables not made
-    /// by otp-store, [`OpenError::NewerSchema`] for a newer schema.
+    /// [`OpenError::InvalidOption`] for a bad URL, schema name or TLS
+    /// parameter (or a URL and options that disagree),
+    /// [`OpenError::CaFile`] for an unreadable CA file,
+    /// [`OpenError::TlsRefused`] when TLS is required but the server does
+    /// not offer it, [`OpenError::CertificateUntrusted`] and
+    /// [`OpenError::HostNameMismatch`] when its certificate does not
+    /// verify, [`OpenError::Unavailable`] when the server cannot be
+    /// reached or refuses the login, [`OpenError::Foreign`] when the
+    /// schema holds otp tables not made by otp-store,
+    /// [`OpenError::NewerSchema`] for a newer schema,
+    /// [`OpenError::SealingKey`] when `sealer` does not open the store's
+    /// data keys.
     pub fn connect(
         url: &str,
         options: PgOptions,
         sealer: Arc<dyn SecretSealer>,
     ) -> Result<Self, OpenError> {
-        let mut config: Config = url
-            .parse()
-            .map_err(|e| OpenError::InvalidOption(format!("the PostgreSQL URL: {e}")))?;
+        let (config, tls) = Self::client_config(url, &options)?;
+        drop(
+            config
+                .connect(tls.connector.clone())
+                .map_err(|e| tls::connect_error(&e, pg_text(&e)))?,
+        );
+        let pool = Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            .build(PostgresConnectionManager::new(config, tls.connector))
+            .map_err(|e| OpenError::Unavailable(e.to_string()))?;
+        let mut store = Self {
+            pool,
+            options,
+            tls: tls.mode,
+            sealer,
+            keys: DataKeys::empty(),
+        };
+        store.keys = store.migrate()?;
+        Ok(store)
+    }
+
+    /// One connection to `url` with the same options as
+    /// [`PgStore::connect`] (TLS, schema, timeout), outside any pool and
+    /// without creating or checking tables: for administration and tests.
+    ///
+    /// # Errors
+    ///
+    /// As [`PgStore::connect`], but for the schema checks.
+    pub fn connect_client(url: &str, options: &PgOptions) -> Result<Client, OpenError> {
+        let (config, tls) = Self::client_config(url, options)?;
+        config
+            .connect(tls.connector)
+            .map_err(|e| tls::connect_error(&e, pg_text(&e)))
+    }
+
+    fn client_config(url: &str, options: &PgOptions) -> Result<(Config, tls::Tls), OpenError> {
+        let (mut config, tls) = tls::configure(url, options.tls, options.ca_file.as_deref())?;
         if let Some(schema) = &options.schema {
             if !valid_schema(schema) {
                 return Err(OpenError::InvalidOption(format!(
@@ -208,20 +294,15 @@ impl PgStore {
             config.options(&format!("-c search_path={schema}"));
         }
         config.connect_timeout(options.connect_timeout);
-        let pool = Pool::builder()
-            .max_size(options.pool_size.max(1))
-            .min_idle(Some(0))
-            .connection_timeout(options.connect_timeout)
-            .build(PostgresConnectionManager::new(config, NoTls))
-            .map_err(|e| OpenError::Unavailable(e.to_string()))?;
-        let mut store = Self {
-            pool,
-            options,
-            sealer,
-            keys: DataKeys::empty(),
-        };
-        store.keys = store.migrate()?;
-        Ok(store)
+        Ok((config, tls))
+    }
+
+    /// The TLS mode the store's connections use: the one given, or the
+    /// default picked for the URL's hosts (`Require` with a CA file
+    /// becomes `VerifyCa`, as in libpq).
+    #[must_use]
+    pub const fn tls_mode(&self) -> TlsMode {
+        self.tls
     }
 
     /// The options the store was connected with.
@@ -240,7 +321,9 @@ impl PgStore {
         read_version(&mut *c).map_err(StoreError::from)
     }
 
-    fn conn(&self) -> Result<PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn conn(
+        &self,
+    ) -> Result<PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>, StoreError> {
         self.pool
             .get()
             .map_err(|e| StoreError::Unavailable(format!("no PostgreSQL connection: {e}")))

@@ -1644,7 +1644,7 @@ mod pg_tests {
         let schema = pg::schema();
         let _drop = pg::drop_later(&schema);
         drop(pg::store_on(&schema, 1));
-        let mut c = ::postgres::Client::connect(&support::pg_url(), ::postgres::NoTls).unwrap();
+        let mut c = pg::client();
         c.batch_execute(&format!(
             "UPDATE {schema}.otp_schema_version SET version = 99"
         ))
@@ -1687,7 +1687,7 @@ mod pg_tests {
             .replace("{audit}", "otp_audit")
             .replace("{users}", "otp_users")
             .replace("{head}", "otp_audit_head");
-        let mut c = ::postgres::Client::connect(&support::pg_url(), ::postgres::NoTls).unwrap();
+        let mut c = pg::client();
         c.batch_execute(&format!("SET search_path TO {schema}; {sql}"))
             .unwrap();
     }
@@ -1719,7 +1719,7 @@ mod pg_tests {
         let schema = pg::schema();
         let _drop = pg::drop_later(&schema);
         let old = old_file();
-        let mut c = ::postgres::Client::connect(&support::pg_url(), ::postgres::NoTls).unwrap();
+        let mut c = pg::client();
         c.batch_execute(&format!(
             "CREATE SCHEMA {schema}; SET search_path TO {schema};
              {}

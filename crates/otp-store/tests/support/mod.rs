@@ -192,10 +192,16 @@ pub mod pg {
 
     impl Drop for DropSchema {
         fn drop(&mut self) {
-            if let Ok(mut c) = postgres::Client::connect(&self.url, postgres::NoTls) {
+            if let Ok(mut c) = PgStore::connect_client(&self.url, &PgOptions::default()) {
                 let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
             }
         }
+    }
+
+    /// One connection to the test server outside any store, with the
+    /// URL's TLS rules (the test server refuses TCP in clear).
+    pub fn client() -> postgres::Client {
+        PgStore::connect_client(&pg_url(), &PgOptions::default()).unwrap()
     }
 
     /// A fresh schema name for one test.
@@ -226,11 +232,6 @@ pub mod pg {
                 schema,
             },
         )
-    }
-
-    /// A plain client on the test server, to look at what is stored.
-    pub fn client() -> postgres::Client {
-        postgres::Client::connect(&pg_url(), postgres::NoTls).unwrap()
     }
 
     /// A guard that drops `schema` (for tests that open several pools).
