@@ -220,15 +220,13 @@ pub(crate) struct TokenRead {
 }
 
 impl TokenRead {
-    /// The secret, opened: `Ok(None)` when its data key is not loaded
-    /// (another process added one: reload the keys and try again). A row
-    /// without a data key (a plaintext secret written behind the store's
-    /// back) is refused.
-    pub(crate) fn secret(&self, keys: &DataKeys) -> Result<Option<Zeroizing<Vec<u8>>>, StoreError> {
-        let data_key = self
-            .data_key
-            .ok_or_else(|| corrupt("a token's secret is not sealed"))?;
-        keys.open(data_key, &self.serial, &self.sealed)
+    /// The secret, opened (see [`DataKeys::open_reloading`]).
+    pub(crate) fn secret(
+        &self,
+        keys: &DataKeys,
+        reload: impl FnOnce() -> Result<(), StoreError>,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        keys.open_reloading(self.data_key, &self.serial, &self.sealed, reload)
     }
 
     /// The token, with its opened `secret`.

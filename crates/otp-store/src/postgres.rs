@@ -487,16 +487,9 @@ impl PgStore {
                 let serial: String = col(r, 0)?;
                 let sealed: Vec<u8> = col(r, 1)?;
                 let old: Option<i64> = col(r, 2)?;
-                let old = old.ok_or_else(|| corrupt("a token's secret is not sealed"))?;
-                let secret = match self.keys.open(old, &serial, &sealed)? {
-                    Some(s) => s,
-                    None => {
-                        self.reload_keys(&mut tx)?;
-                        self.keys
-                            .open(old, &serial, &sealed)?
-                            .ok_or_else(|| corrupt("a token is sealed under an unknown data key"))?
-                    }
-                };
+                let secret = self
+                    .keys
+                    .open_reloading(old, &serial, &sealed, || self.reload_keys(&mut tx))?;
                 let again = self.keys.seal(new_id, &serial, &secret)?;
                 tx.execute(
                     "UPDATE otp_tokens SET secret = $1, data_key = $2 WHERE serial = $3 AND data_key = $4",
@@ -867,14 +860,7 @@ impl Store for PgStore {
             return Ok(None);
         };
         let row = token_row(&row)?;
-        let secret = match row.secret(&self.keys)? {
-            Some(secret) => secret,
-            None => {
-                self.reload_keys(&mut *c)?;
-                row.secret(&self.keys)?
-                    .ok_or_else(|| corrupt("a token is sealed under an unknown data key"))?
-            }
-        };
+        let secret = row.secret(&self.keys, || self.reload_keys(&mut *c))?;
         row.decode(&secret).map(Some)
     }
 

@@ -325,6 +325,29 @@ impl DataKeys {
     }
 }
 
+impl DataKeys {
+    /// Opens a token's sealed secret under data key `key`; when that key
+    /// is not loaded (another process made it), `reload`s the keys and
+    /// tries once more. A row without a data key (a plaintext secret
+    /// written behind the store's back) or a key still unknown is
+    /// [`StoreError::Corrupt`].
+    pub(crate) fn open_reloading(
+        &self,
+        key: Option<i64>,
+        serial: &str,
+        sealed: &[u8],
+        reload: impl FnOnce() -> Result<(), StoreError>,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let key = key.ok_or_else(|| crate::codec::corrupt("a token's secret is not sealed"))?;
+        if let Some(secret) = self.open(key, serial, sealed)? {
+            return Ok(secret);
+        }
+        reload()?;
+        self.open(key, serial, sealed)?
+            .ok_or_else(|| crate::codec::corrupt("a token is sealed under an unknown data key"))
+    }
+}
+
 fn poisoned() -> StoreError {
     StoreError::Unavailable("the data-key cache's lock is poisoned".into())
 }
@@ -583,19 +606,13 @@ impl KeyFileSealer {
     pub fn create(path: impl AsRef<Path>) -> Result<Self, KeyFileError> {
         let path = path.as_ref().to_path_buf();
         let keys = vec![new_kek()?];
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc_nofollow())
-            .open(&path)
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    KeyFileError::Exists(path.clone())
-                } else {
-                    io_err(&path, &e)
-                }
-            })?;
+        let mut file = create_private(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                KeyFileError::Exists(path.clone())
+            } else {
+                io_err(&path, &e)
+            }
+        })?;
         let text = render(&keys);
         file.write_all(text.as_bytes())
             .and_then(|()| file.sync_all())
@@ -718,6 +735,16 @@ impl SecretSealer for KeyFileSealer {
 
 const fn libc_nofollow() -> i32 {
     rustix::fs::OFlags::NOFOLLOW.bits().cast_signed()
+}
+
+/// A new file, mode 0600, never over anything at `path` (a link included).
+fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc_nofollow())
+        .open(path)
 }
 
 fn new_kek() -> Result<Kek, KeyFileError> {
@@ -859,13 +886,7 @@ fn replace_key_file(path: &Path, keys: &[Kek]) -> Result<(), KeyFileError> {
     tmp_name.push(name);
     tmp_name.push(format!(".{}.tmp", hex(&tag)));
     let tmp = dir.join(tmp_name);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc_nofollow())
-        .open(&tmp)
-        .map_err(|e| io_err(&tmp, &e))?;
+    let mut file = create_private(&tmp).map_err(|e| io_err(&tmp, &e))?;
     let written = file
         .write_all(render(keys).as_bytes())
         .and_then(|()| file.sync_all())

@@ -546,16 +546,9 @@ impl SqliteStore {
                 break;
             }
             for (serial, sealed, old) in rows {
-                let old = old.ok_or_else(|| corrupt("a token's secret is not sealed"))?;
-                let secret = match self.keys.open(old, &serial, &sealed)? {
-                    Some(s) => s,
-                    None => {
-                        self.reload_keys(&tx)?;
-                        self.keys
-                            .open(old, &serial, &sealed)?
-                            .ok_or_else(|| corrupt("a token is sealed under an unknown data key"))?
-                    }
-                };
+                let secret = self
+                    .keys
+                    .open_reloading(old, &serial, &sealed, || self.reload_keys(&tx))?;
                 let again = self.keys.seal(new_id, &serial, &secret)?;
                 tx.execute(
                     "UPDATE tokens SET secret = ?1, data_key = ?2 WHERE serial = ?3 AND data_key = ?4",
@@ -1315,14 +1308,7 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        let secret = match row.secret(&self.keys)? {
-            Some(secret) => secret,
-            None => {
-                self.reload_keys(&conn)?;
-                row.secret(&self.keys)?
-                    .ok_or_else(|| corrupt("a token is sealed under an unknown data key"))?
-            }
-        };
+        let secret = row.secret(&self.keys, || self.reload_keys(&conn))?;
         row.decode(&secret).map(Some)
     }
 
