@@ -500,13 +500,21 @@ impl PgStore {
             }
             tx.commit().map_err(to_store)?;
         }
-        let retired = c
+        // SHARE mode waits for every transaction writing tokens (an import
+        // sealing under an old data key it still had cached) and holds new
+        // ones off for this one statement, whose snapshot then sees them
+        // all: a data key is never deleted under a row that uses it.
+        let mut tx = c.transaction().map_err(to_store)?;
+        tx.batch_execute("LOCK TABLE otp_tokens IN SHARE MODE")
+            .map_err(to_store)?;
+        let retired = tx
             .execute(
                 "DELETE FROM otp_data_keys WHERE id <> $1
                  AND NOT EXISTS (SELECT 1 FROM otp_tokens WHERE otp_tokens.data_key = otp_data_keys.id)",
                 &[&new_id],
             )
             .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
         self.reload_keys(&mut *c)?;
         Ok(Rekeyed {
             data_key: new_id,

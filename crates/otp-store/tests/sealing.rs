@@ -428,15 +428,20 @@ fn a_link_at_the_database_or_its_log_is_never_followed() {
     std::os::unix::fs::symlink(&victim, &path).unwrap();
     assert!(SqliteStore::open(&path, sealer_a()).is_err());
     assert_eq!(std::fs::read(&victim).unwrap(), b"someone else's file");
-    // A link planted at the log's name beside a real database.
+    // A link planted at the log's, the index's or the journal's name
+    // beside a real database.
     std::fs::remove_file(&path).unwrap();
     drop(SqliteStore::open(&path, sealer_a()).unwrap());
-    let wal = dir.path().join("bank.db-wal");
-    let _ = std::fs::remove_file(&wal);
-    std::os::unix::fs::symlink(&victim, &wal).unwrap();
-    let err = SqliteStore::open(&path, sealer_a()).unwrap_err();
-    assert!(err.to_string().contains("symbolic link"), "{err}");
-    assert_eq!(std::fs::read(&victim).unwrap(), b"someone else's file");
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let companion = dir.path().join(format!("bank.db{suffix}"));
+        let _ = std::fs::remove_file(&companion);
+        std::os::unix::fs::symlink(&victim, &companion).unwrap();
+        let err = SqliteStore::open(&path, sealer_a()).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{suffix}: {err}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"someone else's file");
+        std::fs::remove_file(&companion).unwrap();
+    }
+    drop(SqliteStore::open(&path, sealer_a()).unwrap());
 }
 
 #[test]
