@@ -77,7 +77,16 @@ start)
     fi
     say "initdb in $dir/data ($bin)"
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --locale=C --encoding=UTF8 >/dev/null
-    command -v openssl >/dev/null 2>&1 || { say "openssl is needed for the test certificates"; exit 1; }
+    if ! command -v openssl >/dev/null 2>&1; then
+        # Debian's postgresql pulls it in (ssl-cert); a server installed
+        # some other way may not have.
+        if [[ "$(id -u)" == 0 ]]; then
+            say "installing Debian's openssl package (for the test certificates)"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >&2 \
+                || { apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >&2; }
+        fi
+        command -v openssl >/dev/null 2>&1 || { say "openssl is needed for the test certificates"; exit 1; }
+    fi
     say "a throwaway CA and a server certificate for localhost and 127.0.0.1 in $dir/tls"
     tls="$dir/tls"
     mkdir -p "$tls"
