@@ -135,7 +135,7 @@ const GO_WRITE: u32 = 0o022;
 /// The sticky bit: only a file's owner may rename or delete it.
 const STICKY: u32 = 0o1000;
 
-/// How [`write`] treats an existing destination and the folder.
+/// How [`write()`] treats an existing destination and the folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// Only a new file: an existing one (or a link) is refused, atomically.
