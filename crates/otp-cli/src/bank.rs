@@ -30,8 +30,8 @@ use crate::time::{parse_time, system_now, utc};
 /// `otp bank` arguments.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BankArgs {
-    /// The bank's SQLite file (default: otp/bank.sqlite under your data directory); its keys are in FILE.keys beside it.
-    #[arg(long, value_name = "FILE", global = true)]
+    /// The bank's SQLite file (default: $OTP_DB, else otp/bank.sqlite under your data directory); its keys are in FILE.keys and FILE.kek beside it. Only `init` creates it.
+    #[arg(long, value_name = "FILE", global = true, env = "OTP_DB")]
     db: Option<PathBuf>,
     /// Language of prompts and messages (default: from the locale).
     #[arg(long, value_enum, global = true)]
@@ -42,7 +42,7 @@ pub(crate) struct BankArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum BankCommand {
-    /// Create or update users (`--admin ID:NAME`, `--user ID:NAME`, repeatable); asks each new administrator's approval password.
+    /// Create a new bank with its first users (`--admin ID:NAME`, `--user ID:NAME`, repeatable); asks each administrator's approval password. An existing bank is refused: the branch adds users (`branch-enroll`).
     Init {
         /// An administrator (管理者), such as W0001:しんきん太郎.
         #[arg(long = "admin", value_name = "ID[:NAME]")]
@@ -50,6 +50,17 @@ enum BankCommand {
         /// A general user (一般者), such as W0002:しんきん太郎.
         #[arg(long = "user", value_name = "ID[:NAME]")]
         users: Vec<String>,
+    },
+    /// The branch adds users or administrators to an existing bank on a written request (audited as the branch's act); asks each new administrator's approval password.
+    BranchEnroll {
+        /// An administrator (管理者), such as W0009:しんきん次郎.
+        #[arg(long = "admin", value_name = "ID[:NAME]")]
+        admins: Vec<String>,
+        /// A general user (一般者).
+        #[arg(long = "user", value_name = "ID[:NAME]")]
+        users: Vec<String>,
+        #[command(flatten)]
+        branch: Branch,
     },
     /// Add every token of a vendor's PSKC seed file to the stock (all or nothing).
     Import {
@@ -133,8 +144,12 @@ enum BankCommand {
     Rekey,
     /// The usage history (利用履歴照会) of USER, and the check of the whole audit chain (exit 1 if it does not verify).
     Audit {
-        /// The customer ID.
-        user: String,
+        /// The customer ID (not with --verify).
+        #[arg(required_unless_present = "verify", conflicts_with = "verify")]
+        user: Option<String>,
+        /// Only check the whole chain and its stored head under the bank's audit key (exit 0 if it verifies, 1 saying where it does not); no records shown, no operator needed.
+        #[arg(long)]
+        verify: bool,
         /// Only records at or after this time (TIME as for `otp oath -N`).
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
@@ -359,6 +374,12 @@ fn open(args: &BankArgs) -> Result<Bank<SqliteStore>> {
         None => default_db()?,
     };
     let existed = path.exists();
+    if !existed && !matches!(args.command, BankCommand::Init { .. }) {
+        bail!(
+            "there is no bank database at `{}`: check --db (or OTP_DB); `otp bank init` creates a new bank",
+            path.display()
+        );
+    }
     if !existed && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         safefs::create_private_dir_all(dir)?;
     }
@@ -573,6 +594,11 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
     match &args.command {
         BankCommand::Rekey => Ok(()),
         BankCommand::Init { admins, users } => init(&bank, admins, users, lang),
+        BankCommand::BranchEnroll {
+            admins,
+            users,
+            branch,
+        } => enroll(&bank, &branch.authorization()?, admins, users, lang),
         BankCommand::Import {
             file,
             key_file,
@@ -686,17 +712,24 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             let auth = branch.authorization()?;
             branch_register(&bank, &auth, &user_id(user)?, lang)
         }
+        BankCommand::Audit { verify: true, .. } => verify_chain(&bank, lang),
         BankCommand::Audit {
             user,
             since,
             operator: op,
-        } => audit(
-            &bank,
-            &operator(&bank, op)?,
-            &user_id(user)?,
-            since.as_deref(),
-            lang,
-        ),
+            ..
+        } => {
+            let user = user.as_deref().ok_or_else(|| {
+                anyhow!("give the customer ID whose history to show, or --verify")
+            })?;
+            audit(
+                &bank,
+                &operator(&bank, op)?,
+                &user_id(user)?,
+                since.as_deref(),
+                lang,
+            )
+        }
     }
 }
 
@@ -743,6 +776,12 @@ fn audit<S: Store>(
     );
     // The whole chain, not only this user's records: an edit, removal or
     // reordering anywhere, or a key that is not this bank's, shows here.
+    verify_chain(bank, lang)
+}
+
+/// Checks the whole audit chain and its stored head: exit 0 and the count,
+/// or an error saying which record breaks it.
+fn verify_chain<S: Store>(bank: &Bank<S>, lang: Lang) -> Result<()> {
     match bank.verify_audit() {
         Ok(head) => {
             say(
@@ -769,11 +808,33 @@ fn split_user(spec: &str) -> Result<(UserId, String)> {
     Ok((user_id(id)?, name.to_owned()))
 }
 
+/// `init`: a new bank only. Adding an administrator to a bank that has
+/// users is the branch's act (`branch-enroll`), never a command anyone
+/// with the files can run unaudited.
 fn init<S: Store>(bank: &Bank<S>, admins: &[String], users: &[String], lang: Lang) -> Result<()> {
+    let existing = bank.records().users(0, 1)?.total;
+    if existing > 0 {
+        bail!(
+            "this bank exists already ({existing} users): `otp bank init` only creates a new bank; \
+             the branch adds users with `otp bank branch-enroll --user ID:NAME --officer STAFF-ID --request REFERENCE`"
+        );
+    }
+    let installer = BranchAuthorization::new("installer", "otp bank init");
+    enroll(bank, &installer, admins, users, lang)
+}
+
+/// Creates (or renames) users as `auth`'s act, asking each new
+/// administrator's approval password before anything is written for them.
+fn enroll<S: Store>(
+    bank: &Bank<S>,
+    auth: &BranchAuthorization,
+    admins: &[String],
+    users: &[String],
+    lang: Lang,
+) -> Result<()> {
     if admins.is_empty() && users.is_empty() {
         bail!("give at least one --admin ID[:NAME] or --user ID[:NAME]");
     }
-    let installer = BranchAuthorization::new("installer", "otp bank init");
     let mut prompter = Prompter::new();
     for (spec, authority) in admins
         .iter()
@@ -805,10 +866,10 @@ fn init<S: Store>(bank: &Bank<S>, admins: &[String], users: &[String], lang: Lan
         } else {
             None
         };
-        bank.enroll_user(&installer, &id, &name, authority)
+        bank.enroll_user(auth, &id, &name, authority)
             .map_err(|r| refused(&r, lang))?;
         if let Some(password) = &password {
-            bank.set_password(&installer, &id, PasswordKind::Approval, password)
+            bank.set_password(auth, &id, PasswordKind::Approval, password)
                 .map_err(|r| refused(&r, lang))?;
         }
         println!(

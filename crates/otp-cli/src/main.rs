@@ -74,6 +74,13 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// The exit status of a usage error (clap's convention).
+const USAGE: u8 = 2;
+
+/// The exit status when standard output was closed before everything was
+/// written (as a shell reports a process killed by SIGPIPE: 128 + 13).
+const CLOSED_OUTPUT: u8 = 141;
+
 /// A panic is a bug, but the user still gets one sentence and no
 /// backtrace; a closed pipe (`otp demo | head`) ends the program quietly.
 fn quiet_panics() {
@@ -85,9 +92,11 @@ fn quiet_panics() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("unknown error");
         if message.contains("Broken pipe") {
-            // `exit` runs no destructors: remove the scratch folder here.
+            // The output could not be written: not a success (`otp demo |
+            // head -1` must not claim every step was shown). `exit` runs
+            // no destructors: remove the scratch folder here.
             scratch::remove_current();
-            std::process::exit(0);
+            std::process::exit(i32::from(CLOSED_OUTPUT));
         }
         eprintln!("otp: internal error (please report it): {message}");
     }));
@@ -99,19 +108,16 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
-                // Help and version go to stdout with status 0.
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                // Asked for: help and version go to stdout with status 0.
                 let _ = e.print();
-                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                    ExitCode::FAILURE
-                } else {
-                    ExitCode::SUCCESS
-                };
+                return ExitCode::SUCCESS;
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // `otp` alone (or `otp token`): a usage error, so the help
+                // goes to stderr with clap's usage status 2.
+                eprint!("{}", e.render());
+                return ExitCode::from(USAGE);
             }
             // One line: clap's first line ("error: ..."), and where to look.
             let rendered = e.render().to_string();
@@ -123,7 +129,7 @@ fn main() -> ExitCode {
                 "otp: {} (see `otp --help`)",
                 first.trim_start_matches("error: ")
             );
-            return ExitCode::FAILURE;
+            return ExitCode::from(USAGE);
         }
     };
     let result = match cli.command {

@@ -220,13 +220,22 @@ fn the_key_file_is_made_private_once_and_used_on_every_later_run() {
     bank.register("W0002", "VT0000000001");
     bank.audit_verifies("W0002");
     assert_eq!(std::fs::read(&keys).unwrap(), first);
-    // init again on the same database asks nothing for an existing
-    // administrator and keeps the keys.
-    bank.otp(&["bank", "init", "--admin", "W0001:しんきん一郎"])
-        .write_stdin("")
-        .assert()
-        .success()
-        .stdout("Updated W0001 (administrator)\n");
+    // The branch renaming an existing administrator asks nothing and
+    // keeps the keys.
+    bank.otp(&[
+        "bank",
+        "branch-enroll",
+        "--admin",
+        "W0001:しんきん一郎",
+        "--officer",
+        "B-042",
+        "--request",
+        "REQ-8",
+    ])
+    .write_stdin("")
+    .assert()
+    .success()
+    .stdout("Updated W0001 (administrator)\n");
     bank.audit_verifies("W0001");
     assert_eq!(std::fs::read(&keys).unwrap(), first);
 }
@@ -483,12 +492,21 @@ fn an_administrators_id_is_unlocked_only_at_the_branch_and_nobody_operates_on_th
     let bank = Bank::new();
     bank.branch_register("W0001", "VT0000000000");
     bank.register("W0002", "VT0000000001");
-    // A second administrator.
-    bank.otp(&["bank", "init", "--admin", "W0003:しんきん花子"])
-        .write_stdin("approve-w0003\n")
-        .assert()
-        .success()
-        .stdout("Created W0003 (administrator)\n");
+    // A second administrator, added by the branch.
+    bank.otp(&[
+        "bank",
+        "branch-enroll",
+        "--admin",
+        "W0003:しんきん花子",
+        "--officer",
+        "B-042",
+        "--request",
+        "REQ-7",
+    ])
+    .write_stdin("approve-w0003\n")
+    .assert()
+    .success()
+    .stdout("Created W0003 (administrator)\n");
     // Two administrators: each operation says who acts.
     bank.otp(&["bank", "users"])
         .assert()
@@ -674,7 +692,7 @@ fn branch_procedures_need_an_officer_and_a_request() {
     ] {
         bank.otp(&args)
             .assert()
-            .code(1)
+            .code(2)
             .stderr(predicate::function(|s: &str| s.lines().count() == 1));
     }
     for (officer, request, message) in [
@@ -725,7 +743,18 @@ fn bank_refusals_are_one_sentence() {
             "Only an administrator",
         ),
         (vec!["bank", "exchange", "W0005"], "no registered token"),
-        (vec!["bank", "init"], "at least one"),
+        (vec!["bank", "init"], "exists already"),
+        (
+            vec![
+                "bank",
+                "branch-enroll",
+                "--officer",
+                "B-1",
+                "--request",
+                "R-1",
+            ],
+            "at least one",
+        ),
     ];
     for (args, message) in cases {
         bank.otp(&args)

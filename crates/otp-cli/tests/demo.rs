@@ -74,11 +74,11 @@ fn demo_language_follows_the_locale() {
 }
 
 #[test]
-fn unknown_options_are_one_sentence_and_exit_1() {
+fn unknown_options_are_one_sentence_and_exit_2() {
     otp()
         .args(["demo", "--nope"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::starts_with("otp: "))
         .stderr(predicate::function(|s: &str| s.lines().count() == 1));
 }

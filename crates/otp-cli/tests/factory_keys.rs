@@ -132,11 +132,11 @@ fn keys_and_seeds_on_the_command_line_are_unknown_arguments() {
     let dir = tempfile::tempdir().unwrap();
     factory(dir.path(), "a.pskc", "a", &["--encrypt-key", KEY])
         .assert()
-        .code(1)
+        .code(2)
         .stderr("otp: unexpected argument '--encrypt-key' found (see `otp --help`)\n");
     factory(dir.path(), "a.pskc", "a", &["--seed", "S"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr("otp: unexpected argument '--seed' found (see `otp --help`)\n");
     assert!(!dir.path().join("a.pskc").exists());
     otp(dir.path())
@@ -150,7 +150,7 @@ fn keys_and_seeds_on_the_command_line_are_unknown_arguments() {
             KEY,
         ])
         .assert()
-        .code(1)
+        .code(2)
         .stderr("otp: unexpected argument '--key' found (see `otp --help`)\n");
 }
 

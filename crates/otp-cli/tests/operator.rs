@@ -1,0 +1,217 @@
+//! What an operator meets on day two: `init` cannot add an administrator
+//! to an existing bank (the branch does, audited), a mistyped `--db` never
+//! creates a database, `OTP_DB` names it, usage errors exit 2, and `otp
+//! bank audit --verify` checks the chain and says when it does not hold.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn otp(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("otp").unwrap();
+    cmd.current_dir(dir)
+        .env("LANG", "C")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("OTP_DB")
+        .env_remove("OTP_PSKC_KEY");
+    cmd
+}
+
+fn new_bank() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    otp(dir.path())
+        .args([
+            "bank",
+            "--db",
+            "bank.sqlite",
+            "init",
+            "--admin",
+            "W0001:しんきん太郎",
+            "--user",
+            "W0002:花子",
+        ])
+        .write_stdin("approve-2020\n")
+        .assert()
+        .success();
+    dir
+}
+
+fn bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+#[test]
+fn init_cannot_add_an_administrator_to_an_existing_bank() {
+    let dir = new_bank();
+    let d = dir.path();
+    let before = bytes(&d.join("bank.sqlite"));
+    otp(d)
+        .args([
+            "bank",
+            "--db",
+            "bank.sqlite",
+            "init",
+            "--admin",
+            "W0009:Mallory",
+        ])
+        .write_stdin("mallory-pass\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "this bank exists already (2 users)",
+        ))
+        .stderr(predicate::str::contains("branch-enroll"));
+    assert_eq!(
+        bytes(&d.join("bank.sqlite")),
+        before,
+        "the refused init wrote"
+    );
+    otp(d)
+        .args(["bank", "--db", "bank.sqlite", "users"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("W0009").not())
+        .stdout(predicate::str::contains("1 to 2 of 2"));
+    // The branch adds one, on a written request, and the audit trail
+    // names the officer and the request.
+    otp(d)
+        .args([
+            "bank",
+            "--db",
+            "bank.sqlite",
+            "branch-enroll",
+            "--admin",
+            "W0009:しんきん次郎",
+            "--officer",
+            "B-042",
+            "--request",
+            "REQ-9",
+        ])
+        .write_stdin("approve-0009\n")
+        .assert()
+        .success()
+        .stdout("Created W0009 (administrator)\n");
+    otp(d)
+        .args([
+            "bank",
+            "--db",
+            "bank.sqlite",
+            "audit",
+            "W0009",
+            "--operator",
+            "W0001",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("branch:B-042:REQ-9"));
+}
+
+#[test]
+fn a_mistyped_database_is_never_created() {
+    let dir = new_bank();
+    let d = dir.path();
+    for args in [
+        vec!["users"],
+        vec!["audit", "W0002"],
+        vec!["audit", "--verify"],
+        vec!["verify", "W0002", "123456"],
+        vec!["import", "v.pskc"],
+        vec!["rekey"],
+        vec![
+            "branch-enroll",
+            "--user",
+            "W0003",
+            "--officer",
+            "B-1",
+            "--request",
+            "R-1",
+        ],
+    ] {
+        let mut all = vec!["bank", "--db", "typo/bnak.sqlite"];
+        all.extend(&args);
+        otp(d)
+            .args(&all)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(
+                "no bank database at `typo/bnak.sqlite`",
+            ))
+            .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+        assert!(!d.join("typo").exists(), "{args:?} created the folder");
+    }
+}
+
+#[test]
+fn otp_db_names_the_database() {
+    let dir = new_bank();
+    let d = dir.path();
+    otp(d)
+        .env("OTP_DB", "bank.sqlite")
+        .args(["bank", "users"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 to 2 of 2"));
+    otp(d)
+        .env("OTP_DB", "other.sqlite")
+        .args(["bank", "users"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "no bank database at `other.sqlite`",
+        ));
+}
+
+#[test]
+fn usage_errors_exit_2_and_otp_alone_prints_help_to_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    otp(dir.path())
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("Usage: otp"));
+    for args in [
+        vec!["--nope"],
+        vec!["bank", "frobnicate"],
+        vec!["factory", "--count"],
+        vec!["oath", "--digits", "x", "00"],
+    ] {
+        otp(dir.path())
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::starts_with("otp: "));
+    }
+    otp(dir.path()).arg("--help").assert().success();
+}
+
+#[test]
+fn audit_verify_checks_the_whole_chain_and_says_where_it_breaks() {
+    let dir = new_bank();
+    let d = dir.path();
+    otp(d)
+        .args(["bank", "--db", "bank.sqlite", "audit", "--verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("The audit chain verifies"));
+    // The first record removed.
+    let conn = rusqlite::Connection::open(d.join("bank.sqlite")).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert!(rows >= 2);
+    conn.execute("DELETE FROM audit WHERE seq = 1", []).unwrap();
+    drop(conn);
+    otp(d)
+        .args(["bank", "--db", "bank.sqlite", "audit", "--verify"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the audit trail does not verify"));
+}
