@@ -62,6 +62,16 @@ enum BankCommand {
         #[command(flatten)]
         branch: Branch,
     },
+    /// The branch sets USER's approval (or per-transfer) password on a written request: for an administrator who forgot it or is locked out; asked twice on a terminal.
+    BranchPassword {
+        /// The customer ID.
+        user: String,
+        /// Which password: the approval password (default) or the per-transfer confirmation password.
+        #[arg(long, value_enum, default_value = "approval")]
+        kind: KindArg,
+        #[command(flatten)]
+        branch: Branch,
+    },
     /// Add every token of a vendor's PSKC seed file to the stock (all or nothing).
     Import {
         /// The PSKC file.
@@ -165,6 +175,15 @@ struct Operator {
     id: Option<String>,
 }
 
+/// Which password `branch-password` sets.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum KindArg {
+    /// 承認用パスワード.
+    Approval,
+    /// 都度振込送信確認用パスワード.
+    PerTransfer,
+}
+
 /// A branch officer's authority on a written request (お取引店舗への届出).
 #[derive(Debug, clap::Args)]
 struct Branch {
@@ -237,6 +256,36 @@ impl Prompter {
             let typed = Zeroizing::new(self.ask(prompt)?);
             Ok(Password::new(&typed))
         }
+    }
+
+    /// A new password: 8 characters or more; on a terminal typed twice
+    /// (without echo) and refused unless both agree.
+    fn new_password(&mut self, prompt: &str, lang: Lang) -> Result<Password> {
+        let password = self.password(prompt)?;
+        if password.expose_secret().len() < 8 {
+            bail!(
+                "{}",
+                tr(
+                    lang,
+                    "the password must have at least 8 characters: nothing was changed",
+                    "パスワードは8文字以上にしてください（変更していません）"
+                )
+            );
+        }
+        if self.tty {
+            let again = self.password(tr(lang, "Again: ", "もう一度："))?;
+            if again.expose_secret() != password.expose_secret() {
+                bail!(
+                    "{}",
+                    tr(
+                        lang,
+                        "the two passwords differ: nothing was changed",
+                        "2回の入力が一致しません（変更していません）"
+                    )
+                );
+            }
+        }
+        Ok(password)
     }
 
     fn approval_password(&mut self, lang: Lang) -> Result<Password> {
@@ -594,6 +643,27 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
     match &args.command {
         BankCommand::Rekey => Ok(()),
         BankCommand::Init { admins, users } => init(&bank, admins, users, lang),
+        BankCommand::BranchPassword { user, kind, branch } => {
+            let auth = branch.authorization()?;
+            let id = user_id(user)?;
+            let kind = match kind {
+                KindArg::Approval => PasswordKind::Approval,
+                KindArg::PerTransfer => PasswordKind::PerTransfer,
+            };
+            let prompt = match lang {
+                Lang::Ja => format!("{} の新しいパスワード：", id.as_str()),
+                Lang::En => format!("New password for {}: ", id.as_str()),
+            };
+            let password = Prompter::new().new_password(&prompt, lang)?;
+            bank.set_password(&auth, &id, kind, &password)
+                .map_err(|r| refused(&r, lang))?;
+            say(
+                lang,
+                &format!("The password of {} was set.", id.as_str()),
+                &format!("{} のパスワードを設定しました。", id.as_str()),
+            );
+            Ok(())
+        }
         BankCommand::BranchEnroll {
             admins,
             users,
@@ -858,11 +928,7 @@ fn enroll<S: Store>(
                 Lang::Ja => format!("{} の承認用パスワード：", id.as_str()),
                 Lang::En => format!("Approval password for {}: ", id.as_str()),
             };
-            let password = prompter.password(&prompt)?;
-            if password.expose_secret().len() < 8 {
-                bail!("the approval password must have at least 8 characters");
-            }
-            Some(password)
+            Some(prompter.new_password(&prompt, lang)?)
         } else {
             None
         };

@@ -215,3 +215,31 @@ fn audit_verify_checks_the_whole_chain_and_says_where_it_breaks() {
         .code(1)
         .stderr(predicate::str::contains("the audit trail does not verify"));
 }
+
+#[test]
+fn the_branch_sets_a_new_approval_password_and_the_old_one_is_refused() {
+    let dir = new_bank();
+    let d = dir.path();
+    let db = ["bank", "--db", "bank.sqlite"];
+    let run = |args: &[&str], stdin: &str| {
+        let mut all = db.to_vec();
+        all.extend(args);
+        otp(d).args(&all).write_stdin(stdin.to_owned()).assert()
+    };
+    let branch = ["--officer", "B-042", "--request", "REQ-11"];
+    let mut args = vec!["branch-password", "W0001"];
+    args.extend(branch);
+    run(&args, "short\n")
+        .code(1)
+        .stderr(predicate::str::contains("at least 8 characters"));
+    run(&args, "new-approval-1\n")
+        .success()
+        .stdout("The password of W0001 was set.\n");
+    run(&["unlock", "W0002"], "approve-2020\n")
+        .code(2)
+        .stderr(predicate::str::contains("approval password"));
+    run(&["unlock", "W0002"], "new-approval-1\n").success();
+    run(&["audit", "W0001", "--operator", "W0001"], "")
+        .success()
+        .stdout(predicate::str::contains("branch:B-042:REQ-11"));
+}
