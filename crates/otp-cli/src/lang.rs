@@ -43,14 +43,23 @@ pub(crate) fn tr<'a>(lang: Lang, en: &'a str, ja: &'a str) -> &'a str {
 /// `text` padded with spaces to `width` terminal columns (East Asian wide
 /// characters take two).
 pub(crate) fn pad(text: &str, width: usize) -> String {
-    let used: usize = text.chars().map(columns).sum();
+    // Terminal columns as Unicode's East Asian Width says (UAX #11):
+    // 2 for kanji, kana and full-width forms, 0 for combining marks.
+    let used = unicode_width::UnicodeWidthStr::width(text);
     format!("{text}{}", " ".repeat(width.saturating_sub(used)))
 }
 
-fn columns(c: char) -> usize {
-    let wide = matches!(u32::from(c),
-        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6);
-    if wide { 2 } else { 1 }
+#[cfg(test)]
+mod pad_tests {
+    use super::pad;
+
+    #[test]
+    fn pads_to_terminal_columns_by_east_asian_width() {
+        assert_eq!(pad("しんきん", 10), "しんきん  ");
+        assert_eq!(pad("ＡＢ", 5), "ＡＢ ");
+        assert_eq!(pad("ｱｲ", 4), "ｱｲ  ");
+        assert_eq!(pad("●●●●5678", 10), "●●●●5678  ");
+        assert_eq!(pad("e\u{301}", 3), "e\u{301}  ");
+        assert_eq!(pad("W0001", 3), "W0001");
+    }
 }

@@ -243,3 +243,17 @@ fn the_branch_sets_a_new_approval_password_and_the_old_one_is_refused() {
         .success()
         .stdout(predicate::str::contains("branch:B-042:REQ-11"));
 }
+
+#[test]
+fn a_general_users_unlock_is_refused_with_words_that_fit_unlocking() {
+    let dir = new_bank();
+    otp(dir.path())
+        .args(["bank", "--db", "bank.sqlite", "unlock", "W0001", "--operator", "W0002"])
+        .write_stdin("whatever-1\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "Only an administrator can use the administration functions (tokens, ID locks, usage history).",
+        ))
+        .stderr(predicate::str::contains("register, exchange or unregister").not());
+}

@@ -171,8 +171,8 @@ impl Refusal {
             (Which::New, Lang::Ja) => "新しいトークン",
         };
         match (self, lang) {
-            (Self::NotAdministrator, Lang::En) => "Only an administrator can register, exchange or unregister tokens.".into(),
-            (Self::NotAdministrator, Lang::Ja) => "トークンの登録・交換・登録解除は管理者のみが行えます。".into(),
+            (Self::NotAdministrator, Lang::En) => "Only an administrator can use the administration functions (tokens, ID locks, usage history).".into(),
+            (Self::NotAdministrator, Lang::Ja) => "管理機能（トークン・IDロック・利用履歴）は管理者のみが利用できます。".into(),
             (Self::UnknownUser, Lang::En) => "No customer has this ID.".into(),
             (Self::UnknownUser, Lang::Ja) => "該当するお客様IDがありません。".into(),
             (Self::UserId(e), Lang::En) => format!("{e}."),
