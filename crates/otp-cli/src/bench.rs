@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 use otp_core::{Code, Digits, Key, Params, TimeStep, TokenState, hotp, verify};
 use otp_exchange::{Authority, Bank, BranchAuthorization, MemoryStore, Refusal, Store, UserId};
-use otp_token::{Factory, Inventory, SimClock};
+use otp_token::{Factory, Inventory, PskcLimits, SimClock};
 
 /// `otp bench` arguments.
 #[derive(Debug, clap::Args)]
 pub(crate) struct BenchArgs {
-    /// How many tokens (each with its own secret and state).
+    /// How many tokens (each with its own secret and state): 1 to 1000000
+    /// (their seed file is made and read back in memory first, about 660
+    /// bytes a token).
     #[arg(long, default_value_t = 1_000)]
     tokens: usize,
     /// Worker threads (default: all cores).
@@ -185,6 +187,10 @@ impl Stop {
 const BASE: u64 = 1_790_000_000;
 const CHUNK: u64 = 256;
 
+/// The most tokens of a run: their seed file is held in memory (about 660
+/// bytes a token, so about 0.7 GB at the cap) and read back.
+pub(crate) const MAX_TOKENS: usize = 1_000_000;
+
 fn secrets(count: usize) -> Result<Inventory> {
     let mut batch = Factory::deterministic_for_tests([0xbe; 32])
         .crystals(0, 0)
@@ -192,7 +198,11 @@ fn secrets(count: usize) -> Result<Inventory> {
         .manufacture(count, 0)
         .map_err(|e| anyhow!("{e}"))?;
     let xml = batch.seed_file(None).map_err(|e| anyhow!("{e}"))?;
-    Inventory::from_pskc(&xml, None).map_err(|e| anyhow!("{e}"))
+    // Made here: the import caps are its own size.
+    let own = PskcLimits::default()
+        .with_max_bytes(xml.len())
+        .with_max_key_packages(count);
+    Inventory::from_pskc_with_limits(&xml, None, &own).map_err(|e| anyhow!("{e}"))
 }
 
 /// A code that is not the right one at this step.
@@ -413,6 +423,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
     if args.tokens == 0 {
         bail!("--tokens must be at least 1");
+    }
+    if args.tokens > MAX_TOKENS {
+        bail!("--tokens {}: at most {MAX_TOKENS} tokens", args.tokens);
     }
     if let Some(s) = args.seconds
         && !(s.is_finite() && s > 0.0)

@@ -9,9 +9,12 @@
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use otp_token::{Factory, Inventory, PreSharedKey, Profile, PskcLimits};
+use otp_token::{Factory, Inventory, PreSharedKey, Profile, PskcLimits, SERIAL_LEN, SerialNumber};
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
@@ -22,9 +25,14 @@ use crate::tokenfile::{Kind, TokenFile};
 /// `otp factory` arguments.
 #[derive(Debug, clap::Args)]
 pub(crate) struct FactoryArgs {
-    /// How many tokens to make.
+    /// How many tokens to make: 1 to 1000000 (and within the serial
+    /// numbers: the prefix and the running number make 12 characters).
     #[arg(long)]
     count: usize,
+    /// Replace an existing seed file and existing token files of the same
+    /// serials. Without it they are refused, before any work.
+    #[arg(long)]
+    force: bool,
     /// FOR TESTS ONLY: derive every secret from SHA-256(NAME), so that the
     /// same NAME makes the same fleet (secrets, serials, crystals); anyone
     /// who knows or guesses NAME has every secret. Without it the secrets
@@ -124,10 +132,158 @@ pub(crate) fn psk_from_terminal(prompt: &str) -> Result<Option<PreSharedKey>> {
     parse_psk(&typed).map(Some)
 }
 
-pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
+/// The most tokens in one batch. The batch, its seed file (about 700
+/// bytes a token) and the seed file read back are held in memory, so this
+/// bounds the memory (about 2 GB at the cap); it is also the number of key
+/// packages a seed file may hold for `otp bank import`
+/// ([`PskcLimits::DEFAULT_MAX_KEY_PACKAGES`]).
+pub(crate) const MAX_COUNT: usize = PskcLimits::DEFAULT_MAX_KEY_PACKAGES;
+
+/// Where the batch is, for the Ctrl-C handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Nothing on the disk yet: Ctrl-C exits at once.
+    Preparing,
+    /// Files are being written under temporary names: Ctrl-C asks the
+    /// writer to stop, remove them and exit with 130.
+    Writing,
+    /// The final renames: Ctrl-C waits for them (the batch is then complete).
+    Committing,
+}
+
+static PHASE: Mutex<Phase> = Mutex::new(Phase::Preparing);
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn set_phase(phase: Phase) {
+    *PHASE.lock().unwrap_or_else(PoisonError::into_inner) = phase;
+}
+
+/// The error of a Ctrl-C while writing: exit status 130.
+fn interrupted() -> anyhow::Error {
+    anyhow::Error::new(crate::Exit {
+        code: 130,
+        message: "interrupted: no file was written, the old ones are as they were".to_owned(),
+    })
+}
+
+/// Stops with [`interrupted`] if Ctrl-C was pressed.
+fn check_interrupt() -> Result<()> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        return Err(interrupted());
+    }
+    Ok(())
+}
+
+/// The serials' file names, checked: the count against [`MAX_COUNT`] and
+/// the serial space, and every destination against `--force`.
+fn plan(args: &FactoryArgs) -> Result<Vec<String>> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
+    if args.count > MAX_COUNT {
+        bail!(
+            "--count {}: at most {MAX_COUNT} tokens per batch (make several batches with --first)",
+            args.count
+        );
+    }
+    SerialNumber::numbered(&args.prefix, args.first)
+        .map_err(|e| anyhow!("--prefix {}: {e}", args.prefix))?;
+    let count = u64::try_from(args.count).unwrap_or(u64::MAX);
+    let last = args.first.checked_add(count.saturating_sub(1));
+    if last.is_none_or(|last| SerialNumber::numbered(&args.prefix, last).is_err()) {
+        bail!(
+            "--count {} from --first {}: the serials would run past {}{} (12 characters: the prefix, then the running number)",
+            args.count,
+            args.first,
+            args.prefix.to_ascii_uppercase(),
+            "9".repeat(SERIAL_LEN.saturating_sub(args.prefix.len()))
+        );
+    }
+    let names = (args.first..=args.first.saturating_add(count.saturating_sub(1)))
+        .map(|n| {
+            SerialNumber::numbered(&args.prefix, n)
+                .map(|s| format!("{}.toml", s.as_str()))
+                .map_err(|e| anyhow!("--prefix {}: {e}", args.prefix))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if safefs::check_destination(&args.pskc)? && !args.force {
+        bail!(
+            "`{}` exists already: choose another file name, or add --force to replace it",
+            args.pskc.display()
+        );
+    }
+    match std::fs::metadata(&args.tokens_dir) {
+        Ok(m) if m.is_dir() => {
+            for name in &names {
+                let path = args.tokens_dir.join(name);
+                if safefs::check_destination(&path)? && !args.force {
+                    bail!(
+                        "`{}` exists already: choose another folder, or add --force to replace the token files",
+                        path.display()
+                    );
+                }
+            }
+        }
+        Ok(_) => bail!("`{}` is not a folder", args.tokens_dir.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => bail!(
+            "cannot open the folder `{}`: {e}",
+            args.tokens_dir.display()
+        ),
+    }
+    Ok(names)
+}
+
+/// A spinner (or bar) on stderr from the first second; hidden when stderr
+/// is not a terminal; cleared when dropped (on an error too).
+struct Progress(indicatif::ProgressBar);
+
+impl Progress {
+    fn new(len: Option<usize>, message: &'static str) -> Self {
+        let bar = match len {
+            Some(n) => {
+                let bar = indicatif::ProgressBar::new(u64::try_from(n).unwrap_or(u64::MAX));
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta})")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                bar
+            }
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_message(message);
+        bar.enable_steady_tick(Duration::from_millis(100));
+        Self(bar)
+    }
+}
+
+impl std::ops::Deref for Progress {
+    type Target = indicatif::ProgressBar;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
+    let spinner = Progress::new(None, "checking the destinations");
+    let names = plan(args)?;
+    drop(spinner);
+    // Before the first file: Ctrl-C exits at once until then, and stops
+    // the writing cleanly after.
+    ctrlc::set_handler(|| {
+        let phase = *PHASE.lock().unwrap_or_else(PoisonError::into_inner);
+        if phase == Phase::Preparing {
+            std::process::exit(130);
+        }
+        INTERRUPTED.store(true, Ordering::SeqCst);
+    })
+    .map_err(|e| anyhow!("cannot catch Ctrl-C: {e}"))?;
     let psk = match psk_from(args.encrypt_key_file.as_deref())? {
         Some(psk) => Some(psk),
         None if args.encrypt => Some(
@@ -165,6 +321,7 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         Kind::Totp => Profile::default(),
         Kind::Hotp => Profile::hotp(),
     };
+    let spinner = Progress::new(None, "manufacturing");
     let mut batch = factory
         .named(&args.manufacturer, "VT-1")
         .serials(&args.prefix, args.first)
@@ -174,28 +331,31 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         .map_err(|e| anyhow!("--max-drift-ppm {}: {e}", args.max_drift_ppm))?
         .manufacture(args.count, at)
         .map_err(|e| anyhow!("{e}"))?;
+    spinner.set_message("writing the seed file");
     let xml = Zeroizing::new(batch.seed_file(psk.as_ref()).map_err(|e| anyhow!("{e}"))?);
     // Read the file back: it proves the file and gives each token's secret.
     // It was just written here, so the import caps are its own size.
+    spinner.set_message("reading the seed file back");
     let own = PskcLimits::default()
         .with_max_bytes(xml.len())
         .with_max_key_packages(args.count);
     let inventory = Inventory::from_pskc_with_limits(&xml, psk.as_ref(), &own)
         .map_err(|e| anyhow!("the seed file just written does not read back: {e}"))?;
-    safefs::create_private_dir_all(&args.tokens_dir)?;
-    safefs::write(&args.pskc, xml.as_bytes(), Mode::Replace)?;
+    drop(spinner);
+    let tokens = batch.tokens();
+    if tokens.len() != names.len() {
+        bail!(
+            "the factory made {} tokens, not {}",
+            tokens.len(),
+            names.len()
+        );
+    }
 
-    let bar = if args.count >= 1_000 {
-        indicatif::ProgressBar::new(u64::try_from(args.count).unwrap_or(u64::MAX))
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message("token files");
-    for token in batch.tokens() {
+    set_phase(Phase::Writing);
+    check_interrupt()?;
+    let mut staging = Staging::new(&args.tokens_dir, args.force)?;
+    let bar = Progress::new(Some(args.count), "token files");
+    for (token, name) in tokens.iter().zip(&names) {
         let serial = token.serial();
         let record = inventory.get(serial.as_str()).ok_or_else(|| {
             anyhow!(
@@ -204,12 +364,35 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
             )
         })?;
         let file = TokenFile::new(token, record.secret(), &args.manufacturer);
-        file.write_new(&args.tokens_dir.join(format!("{}.toml", serial.as_str())))?;
+        file.write_new(&staging.dir.join(name))?;
         bar.inc(1);
+        check_interrupt()?;
     }
-    safefs::sync_batch(&args.tokens_dir)?;
-    bar.finish_and_clear();
-    let tokens = batch.tokens();
+    bar.set_message("flushing");
+    safefs::sync_batch(&staging.dir)?;
+    bar.set_message("seed file");
+    let pskc = safefs::stage(
+        &args.pskc,
+        xml.as_bytes(),
+        if args.force {
+            Mode::Replace
+        } else {
+            Mode::Create
+        },
+    )?;
+    drop(bar);
+    {
+        let mut phase = PHASE.lock().unwrap_or_else(PoisonError::into_inner);
+        check_interrupt()?;
+        *phase = Phase::Committing;
+    }
+    staging.commit(&names)?;
+    if let Err(e) = pskc.commit() {
+        staging.roll_back();
+        return Err(e.into());
+    }
+    staging.finish()?;
+
     let (first, last) = match (tokens.first(), tokens.last()) {
         (Some(a), Some(b)) => (a.serial(), b.serial()),
         _ => bail!("the factory made no token"),
@@ -228,4 +411,228 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         args.tokens_dir.display()
     );
     Ok(())
+}
+
+/// The token files of a batch under a temporary folder until
+/// [`Staging::commit`]; whatever is not committed is removed on drop.
+///
+/// Into a new `--tokens-dir`, the temporary folder is beside it and is
+/// renamed to it: all at once. Into an existing one, the temporary folder
+/// is inside it and each file is renamed into place, one by one; a file it
+/// replaces (`--force`) is first moved aside into the temporary folder, so
+/// that an error puts everything back. Only a crash (power loss, `kill
+/// -9`) during these renames, a fraction of a second at the very end,
+/// leaves part of the batch: some new token files in place, the
+/// temporary folder `.otp-factory-*` with the rest (and the replaced
+/// ones, under `replaced/`), and the old seed file.
+struct Staging {
+    /// The temporary folder.
+    dir: PathBuf,
+    /// The destination folder.
+    tokens_dir: PathBuf,
+    /// The temporary folder becomes `tokens_dir` (which did not exist).
+    whole: bool,
+    /// Replace existing token files.
+    force: bool,
+    /// Token files renamed into place so far.
+    placed: Vec<String>,
+    /// Old token files moved aside so far.
+    moved_aside: Vec<String>,
+    /// Committed and finished: nothing to remove.
+    done: bool,
+}
+
+/// The replaced token files, inside the temporary folder.
+const REPLACED: &str = "replaced";
+
+impl Staging {
+    fn new(tokens_dir: &Path, force: bool) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let whole = !tokens_dir.is_dir();
+        let home = if whole {
+            let parent = tokens_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or_else(|| Path::new("."));
+            safefs::create_private_dir_all(parent)?;
+            parent.to_owned()
+        } else {
+            tokens_dir.to_owned()
+        };
+        let dir = tempfile::Builder::new()
+            .prefix(".otp-factory-")
+            .rand_bytes(16)
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir_in(&home)
+            .map_err(|e| {
+                anyhow!(
+                    "cannot create a temporary folder in `{}`: {e}",
+                    home.display()
+                )
+            })?
+            .keep();
+        Ok(Self {
+            dir,
+            tokens_dir: tokens_dir.to_owned(),
+            whole,
+            force,
+            placed: Vec::new(),
+            moved_aside: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// Puts the token files in place; on an error, puts everything back.
+    fn commit(&mut self, names: &[String]) -> Result<()> {
+        let result = self.try_commit(names);
+        if result.is_err() {
+            self.roll_back();
+        }
+        result
+    }
+
+    fn try_commit(&mut self, names: &[String]) -> Result<()> {
+        if self.whole {
+            safefs::rename_noreplace(&self.dir, &self.tokens_dir)?;
+            self.placed.push(String::new());
+            return Ok(());
+        }
+        let aside = self.dir.join(REPLACED);
+        if self.force {
+            safefs::create_private_dir_all(&aside)?;
+        }
+        for name in names {
+            let dest = self.tokens_dir.join(name);
+            if safefs::check_destination(&dest)? {
+                if !self.force {
+                    bail!(
+                        "`{}` exists already: choose another folder, or add --force to replace the token files",
+                        dest.display()
+                    );
+                }
+                safefs::rename_noreplace(&dest, &aside.join(name))?;
+                self.moved_aside.push(name.clone());
+            }
+            safefs::rename_noreplace(&self.dir.join(name), &dest)?;
+            self.placed.push(name.clone());
+        }
+        Ok(())
+    }
+
+    /// Undoes [`Staging::commit`] (best effort: an error here is ignored).
+    fn roll_back(&mut self) {
+        if self.whole {
+            if self.placed.pop().is_some() {
+                let _ = std::fs::rename(&self.tokens_dir, &self.dir);
+            }
+            return;
+        }
+        for name in self.placed.drain(..).rev() {
+            let _ = std::fs::rename(self.tokens_dir.join(&name), self.dir.join(&name));
+        }
+        let aside = self.dir.join(REPLACED);
+        for name in self.moved_aside.drain(..).rev() {
+            let _ = std::fs::rename(aside.join(&name), self.tokens_dir.join(&name));
+        }
+    }
+
+    /// After the commit: removes the temporary folder (and the replaced
+    /// files in it) and flushes the folders.
+    fn finish(mut self) -> Result<()> {
+        self.done = true;
+        if !self.whole {
+            std::fs::remove_dir_all(&self.dir).map_err(|e| {
+                anyhow!(
+                    "cannot remove the temporary folder `{}`: {e}",
+                    self.dir.display()
+                )
+            })?;
+        }
+        safefs::sync_dir(&self.tokens_dir)?;
+        if let Some(parent) = self
+            .tokens_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            safefs::sync_dir(parent)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            self.roll_back();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A rename that fails half-way through the final step puts back the
+    /// token files it had replaced and removes the new ones.
+    #[test]
+    fn a_failure_during_the_final_renames_puts_the_old_files_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        std::fs::write(tokens.join("A.toml"), "old A").unwrap();
+        std::fs::write(tokens.join("B.toml"), "old B").unwrap();
+        let mut staging = Staging::new(&tokens, true).unwrap();
+        for name in ["A.toml", "B.toml", "C.toml"] {
+            std::fs::write(staging.dir.join(name), format!("new {name}")).unwrap();
+        }
+        // After the checks, something that cannot be replaced appears.
+        std::fs::create_dir(tokens.join("C.toml")).unwrap();
+        let batch = ["A.toml", "B.toml", "C.toml"].map(String::from);
+        let e = staging.commit(&batch).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "`{}` is not a regular file",
+                tokens.join("C.toml").display()
+            )
+        );
+        drop(staging);
+        assert_eq!(
+            std::fs::read_to_string(tokens.join("A.toml")).unwrap(),
+            "old A"
+        );
+        assert_eq!(
+            std::fs::read_to_string(tokens.join("B.toml")).unwrap(),
+            "old B"
+        );
+        assert_eq!(names(&tokens), ["A.toml", "B.toml", "C.toml"]);
+        assert!(names(&tokens.join("C.toml")).is_empty());
+    }
+
+    /// Into a new folder the batch arrives whole, and an error after it
+    /// (the seed file's rename) takes it away again.
+    #[test]
+    fn a_new_folder_arrives_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        let mut staging = Staging::new(&tokens, false).unwrap();
+        std::fs::write(staging.dir.join("A.toml"), "new A").unwrap();
+        assert!(!tokens.exists());
+        staging.commit(&["A.toml".to_owned()]).unwrap();
+        assert_eq!(names(&tokens), ["A.toml"]);
+        staging.roll_back();
+        drop(staging);
+        assert!(names(dir.path()).is_empty());
+    }
 }

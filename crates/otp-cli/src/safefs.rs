@@ -215,6 +215,26 @@ fn check_folder(dir: &Path, path: &Path, existing: Option<&Metadata>) -> Result<
 /// # Errors
 /// A [`FileError`] naming the path.
 pub(crate) fn write(path: &Path, bytes: &[u8], mode: Mode) -> Result<(), FileError> {
+    stage(path, bytes, mode)?.commit()
+}
+
+/// A private file written (and, unless [`Mode::ReplaceInBatch`], flushed)
+/// under a random temporary name beside its destination, not yet renamed
+/// over it: [`Staged::commit`] does; dropping it removes the temporary
+/// file. For all-or-nothing batches (`otp factory`).
+#[derive(Debug)]
+pub(crate) struct Staged {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+    mode: Mode,
+}
+
+/// The first half of [`write()`]: the checks, and `bytes` in a new
+/// temporary file beside `path`.
+///
+/// # Errors
+/// As [`write()`].
+pub(crate) fn stage(path: &Path, bytes: &[u8], mode: Mode) -> Result<Staged, FileError> {
     let dir = parent(path);
     let existing = destination(path)?;
     // Under `Mode::Create` an existing file is refused by the rename
@@ -243,27 +263,96 @@ pub(crate) fn write(path: &Path, bytes: &[u8], mode: Mode) -> Result<(), FileErr
     if mode != Mode::ReplaceInBatch {
         tmp.as_file().sync_all().map_err(io)?;
     }
-    // Looked at again just before the rename: a link planted meanwhile is
-    // refused too (the rename would only replace the link itself).
-    destination(path)?;
-    let persisted = if mode == Mode::Create {
-        tmp.persist_noclobber(path)
-    } else {
-        tmp.persist(path)
-    };
-    if let Err(e) = persisted {
-        // `e.file` is the temporary file; dropping it removes it.
-        return Err(match e.error.kind() {
-            std::io::ErrorKind::AlreadyExists if mode == Mode::Create => FileError::Exists {
-                path: path.to_owned(),
-            },
-            _ => io(e.error),
-        });
+    Ok(Staged {
+        tmp,
+        path: path.to_owned(),
+        mode,
+    })
+}
+
+impl Staged {
+    /// The second half of [`write()`]: renames the temporary file over
+    /// the destination (never over a link; under [`Mode::Create`] never
+    /// over any file) and flushes the folder.
+    ///
+    /// # Errors
+    /// As [`write()`]; the temporary file is removed.
+    pub(crate) fn commit(self) -> Result<(), FileError> {
+        let Self { tmp, path, mode } = self;
+        let io = |source| FileError::Io {
+            what: "write",
+            path: path.clone(),
+            source,
+        };
+        // Looked at again just before the rename: a link planted meanwhile is
+        // refused too (the rename would only replace the link itself).
+        destination(&path)?;
+        let persisted = if mode == Mode::Create {
+            tmp.persist_noclobber(&path)
+        } else {
+            tmp.persist(&path)
+        };
+        if let Err(e) = persisted {
+            // `e.file` is the temporary file; dropping it removes it.
+            return Err(match e.error.kind() {
+                std::io::ErrorKind::AlreadyExists if mode == Mode::Create => {
+                    FileError::Exists { path: path.clone() }
+                }
+                _ => io(e.error),
+            });
+        }
+        if mode != Mode::ReplaceInBatch {
+            sync_dir(parent(&path))?;
+        }
+        Ok(())
     }
-    if mode != Mode::ReplaceInBatch {
-        sync_dir(dir)?;
-    }
-    Ok(())
+}
+
+/// Renames `from` to `to` in the same file system, never replacing
+/// anything at `to` (`RENAME_NOREPLACE` on Linux; elsewhere a hard link
+/// then the removal of `from`, for files only).
+///
+/// # Errors
+/// [`FileError::Exists`] if `to` exists, [`FileError::Io`] otherwise.
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> Result<(), FileError> {
+    #[cfg(target_os = "linux")]
+    let done = rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        from,
+        rustix::fs::CWD,
+        to,
+        rustix::fs::RenameFlags::NOREPLACE,
+    )
+    .map_err(std::io::Error::from);
+    #[cfg(not(target_os = "linux"))]
+    let done = std::fs::hard_link(from, to).and_then(|()| std::fs::remove_file(from));
+    done.map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            FileError::Exists {
+                path: to.to_owned(),
+            }
+        } else {
+            FileError::Io {
+                what: "rename into",
+                path: to.to_owned(),
+                source,
+            }
+        }
+    })
+}
+
+/// Checks a destination as [`write()`] would, without writing: `Ok(false)`
+/// if nothing is there, `Ok(true)` for a regular file that may be
+/// replaced; a link, anything but a regular file, or a folder others can
+/// write to (unless sticky and the file is new or ours) is refused.
+///
+/// # Errors
+/// [`FileError::Symlink`], [`FileError::NotRegular`],
+/// [`FileError::UnsafeFolder`], [`FileError::NotOwned`], [`FileError::Io`].
+pub(crate) fn check_destination(path: &Path) -> Result<bool, FileError> {
+    let existing = destination(path)?;
+    check_folder(parent(path), path, existing.as_ref())?;
+    Ok(existing.is_some())
 }
 
 /// Flushes a folder's entries (new names, renames) to the disk.
