@@ -56,6 +56,89 @@ pub(crate) fn parse_time(text: &str, now: u64) -> Result<u64> {
         .map_err(|_| anyhow!("the time `{text}` is before 1970, which is not supported"))
 }
 
+/// Parses a point in time as `otp oath -N`/`-S` take it: oathtool's
+/// gnulib `parse_datetime`, in a documented subset. `now` and `today`
+/// (the current time), `yesterday` and `tomorrow` (24 hours either side),
+/// `@SECONDS` (signed), one relative term (`1 hour ago`, `+3 hours`,
+/// `-2 days`: units seconds, minutes, hours, days, weeks, singular or
+/// plural, `sec`/`min` accepted), and the absolute forms of
+/// [`parse_time`]. Times before 1970 are allowed, as in oathtool.
+///
+/// # Errors
+///
+/// When the text is none of these.
+pub(crate) fn parse_oath_time(text: &str, now: i64) -> Result<i64> {
+    let bad = || {
+        anyhow!(
+            "cannot parse time `{text}`: use now, today, yesterday, tomorrow, @SECONDS, \"N UNITS ago\", \"YYYY-MM-DD HH:MM:SS UTC\" or ISO 8601"
+        )
+    };
+    let t = text.trim().to_ascii_lowercase();
+    let day: i64 = 86_400;
+    match t.as_str() {
+        "now" | "today" => return Ok(now),
+        "yesterday" => return now.checked_sub(day).ok_or_else(bad),
+        "tomorrow" => return now.checked_add(day).ok_or_else(bad),
+        _ => {}
+    }
+    if let Some(unix) = t.strip_prefix('@') {
+        return unix.trim().parse::<i64>().map_err(|_| bad());
+    }
+    if let Some(delta) = relative(&t) {
+        return delta.and_then(|d| now.checked_add(d)).ok_or_else(bad);
+    }
+    let seconds = if let Some(civil_utc) = strip_utc(text.trim()) {
+        let dt: civil::DateTime = civil_utc.parse().map_err(|_| bad())?;
+        dt.to_zoned(TimeZone::UTC).map_err(|_| bad())?.timestamp()
+    } else if let Ok(ts) = text.trim().parse::<Timestamp>() {
+        ts
+    } else if let Ok(zoned) = text.trim().parse::<jiff::Zoned>() {
+        zoned.timestamp()
+    } else if let Ok(dt) = text.trim().parse::<civil::DateTime>() {
+        dt.to_zoned(TimeZone::system())
+            .map_err(|_| bad())?
+            .timestamp()
+    } else if let Ok(d) = text.trim().parse::<civil::Date>() {
+        d.to_zoned(TimeZone::system())
+            .map_err(|_| bad())?
+            .timestamp()
+    } else {
+        return Err(bad());
+    };
+    Ok(seconds.as_second())
+}
+
+/// One relative term, `[+|-]N UNIT [ago]`, in seconds: `None` when the
+/// text is not of that shape, `Some(None)` on overflow.
+fn relative(text: &str) -> Option<Option<i64>> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (number, unit, ago) = match words.as_slice() {
+        [n, u] => (*n, *u, false),
+        [n, u, "ago"] => (*n, *u, true),
+        _ => return None,
+    };
+    let n: i64 = number.parse().ok()?;
+    let size: i64 = match unit {
+        "sec" | "secs" | "second" | "seconds" => 1,
+        "min" | "mins" | "minute" | "minutes" => 60,
+        "hour" | "hours" => 3_600,
+        "day" | "days" => 86_400,
+        "week" | "weeks" => 604_800,
+        _ => return None,
+    };
+    let d = n.checked_mul(size);
+    Some(if ago { d.and_then(i64::checked_neg) } else { d })
+}
+
+/// `at` as oathtool's `-v` prints times: `YYYY-MM-DD HH:MM:SS UTC`; the
+/// bare number if out of range.
+pub(crate) fn oath_utc(at: i64) -> String {
+    Timestamp::from_second(at).map_or_else(
+        |_| at.to_string(),
+        |ts| ts.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
 /// `text` without a trailing ` UTC` or ` GMT`, if it has one.
 fn strip_utc(text: &str) -> Option<&str> {
     ["UTC", "GMT", "utc", "gmt"]
@@ -152,5 +235,16 @@ mod tests {
         assert_eq!(parse_duration("1 minute").unwrap(), 60);
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_oath_time("yesterday", 100_000).unwrap(), 13_600);
+        assert_eq!(parse_oath_time("2 days ago", 200_000).unwrap(), 27_200);
+        assert_eq!(parse_oath_time("+3 hours", 0).unwrap(), 10_800);
+        assert_eq!(parse_oath_time("@-5", 0).unwrap(), -5);
+        assert_eq!(parse_oath_time("Now", 9).unwrap(), 9);
+        assert_eq!(
+            parse_oath_time("2020-10-01 02:00:00 UTC", 0).unwrap(),
+            1_601_517_600
+        );
+        assert!(parse_oath_time("next fortnight", 0).is_err());
+        assert_eq!(oath_utc(-5), "1969-12-31 23:59:55 UTC");
     }
 }
