@@ -14,7 +14,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use otp_core::{Algorithm, Code, ConstantTimeEq as _, Digits, Key, MIN_SECRET_LEN, hotp};
 
 use crate::Exit;
-use crate::time::{oath_utc, parse_duration, parse_oath_time, system_now};
+use crate::time::{oath_duration, oath_utc, parse_oath_time, system_now};
 
 /// `otp oath` arguments, as oathtool's.
 #[derive(Debug, clap::Args)]
@@ -42,6 +42,7 @@ pub(crate) struct OathArgs {
         short = 's',
         long = "time-step-size",
         value_name = "DURATION",
+        allow_hyphen_values = true,
         default_value = "30s"
     )]
     time_step_size: String,
@@ -50,6 +51,7 @@ pub(crate) struct OathArgs {
         short = 'S',
         long = "start-time",
         value_name = "TIME",
+        allow_hyphen_values = true,
         default_value = "1970-01-01 00:00:00 UTC"
     )]
     start_time: String,
@@ -103,16 +105,20 @@ fn resolve_input(value: &str, what: &str) -> Result<String> {
 }
 
 /// Decodes the key: hex by default, base32 with `-b` (spaces ignored,
-/// case-insensitive, padding optional).
+/// case-insensitive, padding optional but checked when present).
 fn decode_key(text: &str, base32: bool) -> Result<Vec<u8>> {
     if base32 {
+        // As oathtool: white space ignored, case ignored, padding re-added
+        // when there is none (and checked when there is).
         let mut clean: String = text
             .chars()
-            .filter(|c| !c.is_whitespace() && *c != '=')
+            .filter(|c| !c.is_whitespace())
             .map(|c| c.to_ascii_uppercase())
             .collect();
-        while !clean.len().is_multiple_of(8) {
-            clean.push('=');
+        if !clean.contains('=') {
+            while !clean.len().is_multiple_of(8) {
+                clean.push('=');
+            }
         }
         data_encoding::BASE32.decode(clean.as_bytes()).map_err(|_| {
             anyhow!(
@@ -120,8 +126,8 @@ fn decode_key(text: &str, base32: bool) -> Result<Vec<u8>> {
             )
         })
     } else {
-        let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        hex::decode(clean).map_err(|_| anyhow!("hex decoding of secret key failed: use an even number of hex digits, or -b for base32"))
+        // As oathtool: no white space inside a hex key.
+        hex::decode(text).map_err(|_| anyhow!("hex decoding of secret key failed: use an even number of hex digits, or -b for base32"))
     }
 }
 
@@ -379,7 +385,7 @@ fn run_totp(
     let system = i64::try_from(system_now()).unwrap_or(i64::MAX);
     let when = parse_oath_time(&args.now, system)?;
     let t0 = parse_oath_time(&args.start_time, system)?;
-    let step = i64::try_from(parse_duration(&args.time_step_size)?)
+    let step = i64::try_from(oath_duration(&args.time_step_size)?)
         .map_err(|_| anyhow!("the time step is too large"))?;
     // As oathtool: (now - T0) / step, truncated toward zero, as a signed
     // 64-bit counter used modulo 2^64.
