@@ -327,7 +327,9 @@ mod tests {
             parse_oath_time("2020-10-01 02:00:00 UTC", 0).unwrap(),
             1_601_517_600
         );
-        assert!(parse_oath_time("next fortnight", 0).is_err());
+        assert_eq!(parse_oath_time("next fortnight", 0).unwrap(), 1_209_600);
+        assert!(parse_oath_time("next month", 0).is_err());
+        assert!(parse_oath_time("soon", 0).is_err());
         assert_eq!(oath_utc(-5), "1969-12-31 23:59:55 UTC");
         assert_eq!(parse_oath_time("@-1.5", 0).unwrap(), -2);
         assert_eq!(parse_oath_time("@1.9", 0).unwrap(), 1);
