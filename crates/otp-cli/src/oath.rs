@@ -37,7 +37,7 @@ pub(crate) struct OathArgs {
         allow_hyphen_values = true
     )]
     counter: String,
-    /// TOTP time-step duration (30, 30s, 1m, ...).
+    /// TOTP time-step duration (30, 30s, 1m, 2h30m, 1d, ...).
     #[arg(
         short = 's',
         long = "time-step-size",
@@ -55,7 +55,7 @@ pub(crate) struct OathArgs {
         default_value = "1970-01-01 00:00:00 UTC"
     )]
     start_time: String,
-    /// Use this time as current time for TOTP (@UNIX, "YYYY-MM-DD HH:MM:SS UTC", ISO 8601).
+    /// Use this time as current time for TOTP (now, yesterday, "1 hour ago", @UNIX, "YYYY-MM-DD HH:MM:SS UTC", ISO 8601).
     #[arg(
         short = 'N',
         long,
@@ -82,7 +82,7 @@ pub(crate) struct OathArgs {
     /// With -v, print the secret in hex and base32 as oathtool does.
     #[arg(long, requires = "verbose")]
     show_secret: bool,
-    /// KEY, then optionally OTP: the secret key, and a one-time password to validate.
+    /// KEY, then optionally OTP: the secret key (`-` reads standard input, the safe way; `@FILE` a file), and a one-time password to validate.
     #[arg(value_name = "KEY [OTP]")]
     inputs: Vec<String>,
 }
