@@ -223,21 +223,22 @@ pub(crate) fn run(args: &OathArgs) -> Result<()> {
     let otp_len = otp
         .as_ref()
         .map(|o| i128::try_from(o.chars().count()).unwrap_or(i128::MAX));
-    let digits = match (otp_len, asked_digits) {
+    // As oathtool, a bad -d is refused at once, an OTP of a bad length
+    // only after the verbose lines (`shown` is the number they print).
+    let (shown, digits) = match (otp_len, asked_digits) {
         (Some(len), Some(d)) if d != len => {
             secret.fill(0);
             bail!("given one-time password has bad length {d} != {len}")
         }
-        (_, Some(d)) => digits_of(d),
-        (Some(len), None) => digits_of(len),
-        (None, None) => Ok(Digits::Six),
-    };
-    let digits = match digits {
-        Ok(d) => d,
-        Err(e) => {
-            secret.fill(0);
-            return Err(e);
-        }
+        (_, Some(d)) => match digits_of(d) {
+            Ok(digits) => (d, Some(digits)),
+            Err(e) => {
+                secret.fill(0);
+                return Err(e);
+            }
+        },
+        (Some(len), None) => (len, digits_of(len).ok()),
+        (None, None) => (6, Some(Digits::Six)),
     };
 
     // TOTP wins over --hotp, as in oathtool 2.6.
@@ -254,7 +255,7 @@ pub(crate) fn run(args: &OathArgs) -> Result<()> {
     let key = make_key(algorithm.unwrap_or(Algorithm::Sha1), &secret);
     let mut out = std::io::stdout().lock();
     let shown = if args.verbose {
-        verbose_key(&mut out, args, &secret, otp.as_deref(), digits, window)
+        verbose_key(&mut out, args, &secret, otp.as_deref(), shown, window)
     } else {
         Ok(())
     };
@@ -281,7 +282,7 @@ fn verbose_key(
     args: &OathArgs,
     secret: &[u8],
     otp: Option<&str>,
-    digits: Digits,
+    digits: i128,
     window: u64,
 ) -> Result<()> {
     if args.show_secret {
@@ -306,6 +307,11 @@ fn verbose_key(
     Ok(())
 }
 
+/// An OTP to validate whose length is not 6, 7 or 8.
+fn bad_otp_length() -> anyhow::Error {
+    anyhow!("validating one-time password failed: only 6, 7 and 8 digits are supported")
+}
+
 fn not_found(otp: &str, low: i64, high: i64) -> anyhow::Error {
     anyhow::Error::new(Exit {
         code: 2,
@@ -324,12 +330,13 @@ fn run_hotp(
     counter: u64,
     key: &Key,
     otp: Option<&str>,
-    digits: Digits,
+    digits: Option<Digits>,
     window: u64,
 ) -> Result<()> {
     if verbose {
         writeln!(out, "Start counter: 0x{counter:X} ({counter})\n")?;
     }
+    let digits = digits.ok_or_else(bad_otp_length)?;
     match otp {
         None => {
             // The counter wraps at 2^64 as oathtool's does.
@@ -379,7 +386,7 @@ fn run_totp(
     algorithm: Algorithm,
     key: &Key,
     otp: Option<&str>,
-    digits: Digits,
+    digits: Option<Digits>,
     window: u64,
 ) -> Result<()> {
     let system = i64::try_from(system_now()).unwrap_or(i64::MAX);
@@ -401,6 +408,7 @@ fn run_totp(
         writeln!(out, "Current time: {} ({when})", oath_utc(when))?;
         writeln!(out, "Counter: 0x{base:X} ({current})\n")?;
     }
+    let digits = digits.ok_or_else(bad_otp_length)?;
     match otp {
         None => {
             let mut i: u64 = 0;

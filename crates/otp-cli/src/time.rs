@@ -87,7 +87,12 @@ pub(crate) fn parse_oath_time(text: &str, now: i64) -> Result<i64> {
     if let Some(delta) = relative(&t) {
         return delta.and_then(|d| now.checked_add(d)).ok_or_else(bad);
     }
-    let seconds = if let Some(civil_utc) = strip_utc(text.trim()) {
+    let seconds = if let Some((civil_part, offset)) = numeric_offset(text.trim()) {
+        let dt: civil::DateTime = civil_part.parse().map_err(|_| bad())?;
+        dt.to_zoned(TimeZone::fixed(offset))
+            .map_err(|_| bad())?
+            .timestamp()
+    } else if let Some(civil_utc) = strip_utc(text.trim()) {
         let dt: civil::DateTime = civil_utc.parse().map_err(|_| bad())?;
         dt.to_zoned(TimeZone::UTC).map_err(|_| bad())?.timestamp()
     } else if let Ok(ts) = text.trim().parse::<Timestamp>() {
@@ -222,6 +227,30 @@ pub(crate) fn oath_utc(at: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DD HH:MM:SS +HHMM` (or `+HH:MM`): the date and time, and the
+/// offset.
+fn numeric_offset(text: &str) -> Option<(&str, jiff::tz::Offset)> {
+    let (civil_part, zone) = text.rsplit_once(' ')?;
+    let sign: i32 = match zone.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = zone.get(1..)?.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits.get(..2)?.parse().ok()?;
+    let minutes: i32 = digits.get(2..)?.parse().ok()?;
+    let seconds = sign.checked_mul(
+        hours
+            .checked_mul(3_600)?
+            .checked_add(minutes.checked_mul(60)?)?,
+    )?;
+    let offset = jiff::tz::Offset::from_seconds(seconds).ok()?;
+    Some((civil_part.trim_end(), offset))
+}
+
 /// `text` without a trailing ` UTC` or ` GMT`, if it has one.
 fn strip_utc(text: &str) -> Option<&str> {
     ["UTC", "GMT", "utc", "gmt"]
@@ -332,6 +361,10 @@ mod tests {
         assert!(parse_oath_time("soon", 0).is_err());
         assert_eq!(oath_utc(-5), "1969-12-31 23:59:55 UTC");
         assert_eq!(parse_oath_time("@-1.5", 0).unwrap(), -2);
+        assert_eq!(
+            parse_oath_time("2020-10-01 11:00:00 +0900", 0).unwrap(),
+            1_601_517_600
+        );
         assert_eq!(parse_oath_time("@1.9", 0).unwrap(), 1);
         assert_eq!(parse_oath_time("last week", 604_800).unwrap(), 0);
         assert_eq!(oath_duration("1m30").unwrap(), 90);

@@ -348,6 +348,12 @@ const SAME_AS_OATHTOOL: &[&[&str]] = &[
     &["--totp", "-s", "86400", "-N", "next day", RFC_KEY],
     &["--totp", "-s", "86400", "-N", "2 fortnights ago", RFC_KEY],
     &["-v", "--totp", "-N", "@-1.5", RFC_KEY],
+    &["-v", "--totp", "-N", "2020-10-01 11:00:00 +0900", RFC_KEY],
+    &["-v", "--totp", "-N", "2020-10-01 11:00:00 -02:30", RFC_KEY],
+    &["-v", RFC_KEY, "12345"],
+    &["-v", RFC_KEY, "123456789"],
+    &["-v", "--totp", "-N", "@59", RFC_KEY, "12345"],
+    &["-v", "-d", "5", RFC_KEY],
     &["-v", "--totp", "-N", "@1.9", RFC_KEY],
     // -s as gnulib's parse_duration reads it.
     &["-v", "--totp", "-s", "1d", "-N", "@59", RFC_KEY],
