@@ -181,7 +181,7 @@ fn usage_errors_exit_2_and_otp_alone_prints_help_to_stderr() {
         vec!["--nope"],
         vec!["bank", "frobnicate"],
         vec!["factory", "--count"],
-        vec!["oath", "--digits", "x", "00"],
+        vec!["oath", "--nope", "00"],
     ] {
         otp(dir.path())
             .args(&args)
