@@ -494,6 +494,19 @@ fn rekey(args: &BankArgs, lang: Lang) -> Result<()> {
     if !path.exists() {
         bail!("there is no bank database at `{}`", path.display());
     }
+    // One rekey at a time: a second one could wrap its new data key under
+    // a key the first retires. (`flock`, independent of SQLite's own
+    // `fcntl` locks, so servers keep reading and writing meanwhile.)
+    let guard =
+        std::fs::File::open(&path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    rustix::fs::flock(&guard, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |_| {
+            anyhow!(
+                "another `otp bank rekey` is running on `{}`: wait for it",
+                path.display()
+            )
+        },
+    )?;
     let kek_path = kek_file_path(&path);
     let held = otp_store::KeyFileSealer::open(&kek_path).map_err(|e| anyhow!("{e}"))?;
     let keys = held.key_ids().map_err(|e| anyhow!("{e}"))?;
@@ -536,6 +549,7 @@ fn rekey(args: &BankArgs, lang: Lang) -> Result<()> {
             kek_path.display()
         ),
     );
+    drop(guard);
     Ok(())
 }
 

@@ -221,3 +221,25 @@ fn import_refuses_a_seed_file_over_the_size_cap_before_reading_it() {
         .failure()
         .stderr(predicate::str::contains("was not imported"));
 }
+
+#[test]
+fn a_second_rekey_at_once_is_refused_and_changes_nothing() {
+    let dir = bank_with_fleet();
+    let d = dir.path();
+    let before = std::fs::read_to_string(d.join("bank.sqlite.kek")).unwrap();
+    // Another rekey holds the database's rotation lock.
+    let held = std::fs::File::open(d.join("bank.sqlite")).unwrap();
+    rustix::fs::flock(&held, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    otp(d, &["bank", "rekey"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "another `otp bank rekey` is running",
+        ));
+    assert_eq!(
+        std::fs::read_to_string(d.join("bank.sqlite.kek")).unwrap(),
+        before
+    );
+    drop(held);
+    otp(d, &["bank", "rekey"]).assert().success();
+}

@@ -106,14 +106,16 @@ fn random<const N: usize>() -> Result<[u8; N], String> {
 /// `version ‖ nonce ‖ AES-256-GCM(key, plaintext, aad)`.
 fn seal_with(cipher: &Aes256Gcm, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, String> {
     let nonce: [u8; NONCE_LEN] = random()?;
-    let mut out = Vec::with_capacity(1 + NONCE_LEN + plaintext.len() + TAG_LEN);
+    // The plaintext is copied only into this zeroizing buffer, sized for
+    // the tag so that encrypting never moves it.
+    let mut body = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
+    body.extend_from_slice(plaintext);
+    cipher
+        .encrypt_in_place(&nonce.into(), aad, &mut *body)
+        .map_err(|_| "AES-GCM refused to seal".to_owned())?;
+    let mut out = Vec::with_capacity(1 + NONCE_LEN + body.len());
     out.push(ENVELOPE_V1);
     out.extend_from_slice(&nonce);
-    out.extend_from_slice(plaintext);
-    let mut body = out.split_off(1 + NONCE_LEN);
-    cipher
-        .encrypt_in_place(&nonce.into(), aad, &mut body)
-        .map_err(|_| "AES-GCM refused to seal".to_owned())?;
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -634,6 +636,7 @@ impl KeyFileSealer {
     /// As [`KeyFileSealer::open`], and I/O errors writing the file.
     pub fn rotate(path: impl AsRef<Path>) -> Result<String, KeyFileError> {
         let path = path.as_ref();
+        let _lock = lock_folder(path)?;
         let mut keys = read_key_file(path)?;
         let new = new_kek()?;
         let id = new.0.clone();
@@ -651,6 +654,7 @@ impl KeyFileSealer {
     /// As [`KeyFileSealer::rotate`].
     pub fn retire(path: impl AsRef<Path>) -> Result<usize, KeyFileError> {
         let path = path.as_ref();
+        let _lock = lock_folder(path)?;
         let mut keys = read_key_file(path)?;
         let removed = keys.len().saturating_sub(1);
         keys.truncate(1);
@@ -737,6 +741,22 @@ const fn libc_nofollow() -> i32 {
     rustix::fs::OFlags::NOFOLLOW.bits().cast_signed()
 }
 
+/// An exclusive `flock` on the key file's folder, held while the file is
+/// read, changed and renamed over: two rotations at once would otherwise
+/// each write their own new key over the other's, and a data key wrapped
+/// under the lost one would never open again. (The folder, not the file:
+/// the rename replaces the file's inode.)
+fn lock_folder(path: &Path) -> Result<std::fs::File, KeyFileError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let folder = std::fs::File::open(dir).map_err(|e| io_err(dir, &e))?;
+    rustix::fs::flock(&folder, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| KeyFileError::Io(format!("{}: cannot lock: {e}", dir.display())))?;
+    Ok(folder)
+}
+
 /// A new file, mode 0600, never over anything at `path` (a link included).
 fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::OpenOptions::new()
@@ -764,7 +784,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn render(keys: &[Kek]) -> Zeroizing<String> {
-    let mut text = Zeroizing::new(format!("{KEY_FILE_HEADER}\n"));
+    // Sized once: a growing string would leave copies of the keys behind.
+    let mut text = Zeroizing::new(String::with_capacity(
+        KEY_FILE_HEADER.len() + 1 + keys.iter().map(|(id, _)| id.len() + 66).sum::<usize>(),
+    ));
+    text.push_str(KEY_FILE_HEADER);
+    text.push('\n');
     for (id, key) in keys {
         text.push_str(id);
         text.push(' ');
@@ -815,7 +840,11 @@ fn read_key_file(path: &Path) -> Result<Vec<Kek>, KeyFileError> {
             meta.len()
         )));
     }
-    let mut text = Zeroizing::new(String::new());
+    // Sized to the file (at most KEY_FILE_MAX): no reallocation leaves a
+    // copy of the keys behind.
+    let mut text = Zeroizing::new(String::with_capacity(
+        usize::try_from(meta.len()).unwrap_or(0).saturating_add(1),
+    ));
     file.read_to_string(&mut text)
         .map_err(|e| io_err(path, &e))?;
     parse(&text)

@@ -374,6 +374,29 @@ fn rekey_moves_every_secret_to_a_new_key_while_another_handle_keeps_reading() {
     ));
 }
 
+#[test]
+fn concurrent_rotations_lose_no_key() {
+    // Eight processes' worth of rotations at once, 20 rounds: each new
+    // key must survive (a lost one would strand every data key wrapped
+    // under it).
+    for round in 0..20 {
+        let dir = TempDir::new();
+        let kek = dir.path().join("bank.kek");
+        KeyFileSealer::create(&kek).unwrap();
+        let ids: Vec<String> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| KeyFileSealer::rotate(&kek).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let held = KeyFileSealer::open(&kek).unwrap().key_ids().unwrap();
+        assert_eq!(held.len(), 9, "round {round}: a rotation lost a key");
+        for id in &ids {
+            assert!(held.contains(id), "round {round}: {id} lost");
+        }
+    }
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
