@@ -72,7 +72,15 @@ enum BankCommand {
         #[command(flatten)]
         branch: Branch,
     },
-    /// Add every token of a vendor's PSKC seed file to the stock (all or nothing).
+    /// Change your own approval (or per-transfer) password: asks the current one (a wrong one counts toward the lock, as anywhere), then the new one, twice on a terminal.
+    Password {
+        /// Your customer ID.
+        user: String,
+        /// Which password: the approval password (default) or the per-transfer confirmation password.
+        #[arg(long, value_enum, default_value = "approval")]
+        kind: KindArg,
+    },
+    /// Add every token of a vendor's PSKC seed file to the stock (all or nothing); a file that is not encrypted is refused unless `--allow-plain`.
     Import {
         /// The PSKC file.
         file: PathBuf,
@@ -85,6 +93,11 @@ enum BankCommand {
         /// before it is read.
         #[arg(long, value_name = "MIB", default_value_t = 64)]
         max_size_mib: usize,
+        /// Import a seed file that is not encrypted (its secrets were
+        /// readable by anyone who handled it): refused without this, and
+        /// recorded as such in the audit trail.
+        #[arg(long)]
+        allow_plain: bool,
     },
     /// The selection screen: customer IDs, masked serials, authority.
     Users {
@@ -170,8 +183,8 @@ enum BankCommand {
 
 #[derive(Debug, clap::Args)]
 struct Operator {
-    /// The administrator performing the operation (default: the only administrator).
-    #[arg(long = "operator", value_name = "ID")]
+    /// The administrator performing the operation (default: $OTP_OPERATOR, the administrator signed in for this session; else the only administrator whose ID is not locked; else asked on a terminal).
+    #[arg(long = "operator", value_name = "ID", env = "OTP_OPERATOR")]
     id: Option<String>,
 }
 
@@ -611,6 +624,13 @@ fn sealer(db: &Path) -> Result<(Arc<dyn otp_store::SecretSealer>, bool)> {
     }
 }
 
+const fn password_kind(kind: KindArg) -> PasswordKind {
+    match kind {
+        KindArg::Approval => PasswordKind::Approval,
+        KindArg::PerTransfer => PasswordKind::PerTransfer,
+    }
+}
+
 fn user_id(text: &str) -> Result<UserId> {
     UserId::parse(text).map_err(|e| anyhow!("customer ID `{text}`: {e}"))
 }
@@ -626,21 +646,62 @@ fn refused(r: &Refusal, lang: Lang) -> anyhow::Error {
     }
 }
 
+/// Who operates: `--operator` or `OTP_OPERATOR` if given; else the only
+/// administrator whose ID is not locked (a locked one cannot operate);
+/// else, on a terminal, asked among them; else a usage error naming them.
 fn operator<S: Store>(bank: &Bank<S>, op: &Operator) -> Result<UserId> {
     if let Some(id) = &op.id {
         return user_id(id);
     }
-    let page = bank.records().users(0, 10_000)?;
-    let admins: Vec<_> = page
-        .users
-        .into_iter()
-        .filter(|u| u.authority == Authority::Administrator)
-        .collect();
-    match admins.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] => bail!("the bank has no administrator: create one with `otp bank init --admin ID`"),
-        _ => bail!("the bank has several administrators: say which with --operator ID"),
+    let mut admins = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = bank.records().users(offset, 1_000)?;
+        let read = page.users.len();
+        admins.extend(
+            page.users
+                .into_iter()
+                .filter(|u| u.authority == Authority::Administrator && !u.lock.locked)
+                .map(|u| u.id),
+        );
+        offset += read;
+        if read == 0 || offset >= page.total {
+            break;
+        }
     }
+    match admins.as_slice() {
+        [one] => return Ok(one.clone()),
+        [] => bail!(
+            "the bank has no administrator who can operate (none, or every one locked): the branch enrolls or unlocks one (`otp bank branch-enroll`, `otp bank branch-unlock`)"
+        ),
+        _ => {}
+    }
+    let names = admins
+        .iter()
+        .map(UserId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+        let typed = Prompter::new().ask(&format!("Operator (administrator ID: {names}): "))?;
+        let typed = typed.trim();
+        if let Some(id) = admins.iter().find(|id| id.as_str() == typed) {
+            return Ok(id.clone());
+        }
+        return Err(Exit {
+            code: 2,
+            message: format!(
+                "`{typed}` is not one of the administrators who can operate ({names})"
+            ),
+        }
+        .into());
+    }
+    Err(Exit {
+        code: 2,
+        message: format!(
+            "the bank has several administrators ({names}): say which operates with --operator ID, or sign in for the session with OTP_OPERATOR=ID"
+        ),
+    }
+    .into())
 }
 
 fn say(lang: Lang, en: &str, ja: &str) {
@@ -660,10 +721,7 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
         BankCommand::BranchPassword { user, kind, branch } => {
             let auth = branch.authorization()?;
             let id = user_id(user)?;
-            let kind = match kind {
-                KindArg::Approval => PasswordKind::Approval,
-                KindArg::PerTransfer => PasswordKind::PerTransfer,
-            };
+            let kind = password_kind(*kind);
             let prompt = match lang {
                 Lang::Ja => format!("{} の新しいパスワード：", id.as_str()),
                 Lang::En => format!("New password for {}: ", id.as_str()),
@@ -678,6 +736,23 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             );
             Ok(())
         }
+        BankCommand::Password { user, kind } => {
+            let id = user_id(user)?;
+            let kind = password_kind(*kind);
+            let mut prompter = Prompter::new();
+            let current =
+                prompter.password(tr(lang, "Current password: ", "現在のパスワード："))?;
+            let new =
+                prompter.new_password(tr(lang, "New password: ", "新しいパスワード："), lang)?;
+            bank.change_password(&id, kind, &current, &new)
+                .map_err(|r| refused(&r, lang))?;
+            say(
+                lang,
+                &format!("The password of {} was changed.", id.as_str()),
+                &format!("{} のパスワードを変更しました。", id.as_str()),
+            );
+            Ok(())
+        }
         BankCommand::BranchEnroll {
             admins,
             users,
@@ -687,33 +762,56 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             file,
             key_file,
             max_size_mib,
+            allow_plain,
         } => {
-            let psk = psk_from(key_file.as_deref())?;
             let max = max_size_mib.saturating_mul(1024 * 1024);
             let limits = otp_token::PskcLimits::new().with_max_bytes(max);
             let xml = Zeroizing::new(read_bounded(file, max)?);
-            let inventory = match (
-                Inventory::from_pskc_with_limits(&xml, psk.as_ref(), &limits),
-                psk,
-            ) {
-                (Err(PskcError::KeyRequired), None) => {
-                    match psk_from_terminal("Pre-shared key of the seed file (32 hex digits): ")? {
-                        Some(typed) => Inventory::from_pskc_with_limits(&xml, Some(&typed), &limits),
-                        None => Err(PskcError::KeyRequired),
-                    }
+            let not_imported =
+                |e: PskcError| anyhow!("the seed file `{}` was not imported: {e}", file.display());
+            // Read first without a key: a file that needs none is plain.
+            let (inventory, plain) = match Inventory::from_pskc_with_limits(&xml, None, &limits) {
+                Ok(inventory) => (inventory, true),
+                Err(PskcError::KeyRequired) => {
+                    let psk = match psk_from(key_file.as_deref())? {
+                        Some(psk) => Some(psk),
+                        None => {
+                            psk_from_terminal("Pre-shared key of the seed file (32 hex digits): ")?
+                        }
+                    };
+                    let Some(psk) = psk else {
+                        bail!(
+                            "the seed file `{}` was not imported: {} (--key-file FILE, or {KEY_ENV} in the environment, or type it on a terminal)",
+                            file.display(),
+                            PskcError::KeyRequired
+                        );
+                    };
+                    let read = Inventory::from_pskc_with_limits(&xml, Some(&psk), &limits)
+                        .map_err(not_imported)?;
+                    (read, false)
                 }
-                (read, _) => read,
-            }
-            .map_err(|e| match e {
-                PskcError::KeyRequired => anyhow!(
-                    "the seed file `{}` was not imported: {e} (--key-file FILE, or {KEY_ENV} in the environment, or type it on a terminal)",
+                Err(e) => return Err(not_imported(e)),
+            };
+            if plain && !allow_plain {
+                bail!(
+                    "the seed file `{}` was not imported: it is not encrypted, so its secrets were readable by anyone who handled it on the way; ask the vendor for a file encrypted under a pre-shared key, or import it anyway with --allow-plain (recorded in the audit trail)",
                     file.display()
-                ),
-                e => anyhow!("the seed file `{}` was not imported: {e}", file.display()),
-            })?;
+                );
+            }
+            let operator = if plain {
+                "otp bank import --allow-plain"
+            } else {
+                "otp bank import"
+            };
             let count = bank
-                .import_inventory("otp bank import", &inventory)
+                .import_inventory(operator, &inventory)
                 .map_err(|e| anyhow!("the seed file was not imported: {e}"))?;
+            if plain {
+                eprintln!(
+                    "otp: warning: the seed file `{}` is not encrypted: treat every secret in it as exposed to whoever handled the file",
+                    file.display()
+                );
+            }
             say(
                 lang,
                 &format!("Imported {count} tokens into the stock."),

@@ -60,7 +60,7 @@ impl Bank {
         ])
         .assert()
         .success();
-        bank.otp(&["bank", "import", "v.pskc"])
+        bank.otp(&["bank", "import", "v.pskc", "--allow-plain"])
             .assert()
             .success()
             .stdout(predicate::str::contains("Imported 6 tokens"));
@@ -510,7 +510,7 @@ fn an_administrators_id_is_unlocked_only_at_the_branch_and_nobody_operates_on_th
     // Two administrators: each operation says who acts.
     bank.otp(&["bank", "users"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("--operator"));
     // Nobody unlocks, unregisters or exchanges on their own ID.
     let own = "cannot register, exchange or unregister their own token or unlock their own ID";
@@ -732,7 +732,7 @@ fn branch_procedures_need_an_officer_and_a_request() {
 fn bank_refusals_are_one_sentence() {
     let bank = Bank::new();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["bank", "import", "v.pskc"], "already"),
+        (vec!["bank", "import", "v.pskc", "--allow-plain"], "already"),
         (
             vec!["bank", "import", "missing.pskc"],
             "cannot read the seed file",

@@ -257,3 +257,200 @@ fn a_general_users_unlock_is_refused_with_words_that_fit_unlocking() {
         ))
         .stderr(predicate::str::contains("register, exchange or unregister").not());
 }
+
+/// A vendor's fleet of 3 tokens, written plain (`plain.pskc`) and under a
+/// pre-shared key (`sealed.pskc`, key in `psk.key`).
+fn fleets(d: &Path) {
+    std::fs::write(d.join("psk.key"), "000102030405060708090a0b0c0d0e0f\n").unwrap();
+    for (pskc, extra, tokens) in [
+        ("plain.pskc", vec![], "t1"),
+        (
+            "sealed.pskc",
+            vec!["--encrypt-key-file", "psk.key", "--first", "100"],
+            "t2",
+        ),
+    ] {
+        let mut args = vec![
+            "factory",
+            "--count",
+            "3",
+            "--test-seed",
+            pskc,
+            "--pskc",
+            pskc,
+            "--tokens-dir",
+            tokens,
+        ];
+        args.extend(extra);
+        otp(d).args(&args).assert().success();
+    }
+}
+
+#[test]
+fn a_plain_seed_file_is_refused_unless_allowed_and_then_audited_as_plain() {
+    let dir = new_bank();
+    let d = dir.path();
+    fleets(d);
+    let db = ["bank", "--db", "bank.sqlite"];
+    let run = |args: &[&str]| {
+        let mut all = db.to_vec();
+        all.extend(args);
+        otp(d).args(&all).assert()
+    };
+    // Refused, with or without a key, and nothing imported.
+    for args in [
+        vec!["import", "plain.pskc"],
+        vec!["import", "plain.pskc", "--key-file", "psk.key"],
+    ] {
+        run(&args)
+            .code(1)
+            .stdout("")
+            .stderr(predicate::str::contains("is not encrypted"))
+            .stderr(predicate::str::contains("--allow-plain"));
+    }
+    assert!(
+        !audit_entries(d)
+            .iter()
+            .any(|e| e.contains("otp bank import"))
+    );
+    // An encrypted file imports as before, with no warning.
+    run(&["import", "sealed.pskc", "--key-file", "psk.key"])
+        .success()
+        .stderr("")
+        .stdout("Imported 3 tokens into the stock.\n");
+    // Allowed: imported with a warning, and the audit trail says so.
+    run(&["import", "plain.pskc", "--allow-plain"])
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: the seed file `plain.pskc` is not encrypted",
+        ))
+        .stdout("Imported 3 tokens into the stock.\n");
+    otp(d)
+        .args(["bank", "--db", "bank.sqlite", "audit", "--verify"])
+        .assert()
+        .success();
+    let entries = audit_entries(d);
+    let with = |op: &str| entries.iter().filter(|e| e.contains(op)).count();
+    assert_eq!(with("otp bank import --allow-plain"), 1, "{entries:?}");
+    assert_eq!(with("otp bank import"), 2, "{entries:?}");
+}
+
+/// The audit records as stored (their encoded `body`), read as an auditor
+/// would with the database open: operators are in them verbatim.
+fn audit_entries(d: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(d.join("bank.sqlite")).unwrap();
+    let mut stmt = conn.prepare("SELECT body FROM audit ORDER BY seq").unwrap();
+    stmt.query_map([], |r| {
+        let v: rusqlite::types::Value = r.get(0)?;
+        Ok(match v {
+            rusqlite::types::Value::Text(t) => t,
+            rusqlite::types::Value::Blob(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => format!("{other:?}"),
+        })
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[test]
+fn an_administrator_changes_their_own_password_with_the_current_one() {
+    let dir = new_bank();
+    let d = dir.path();
+    let run = |args: &[&str], stdin: &str| {
+        let mut all = vec!["bank", "--db", "bank.sqlite"];
+        all.extend(args);
+        otp(d).args(&all).write_stdin(stdin.to_owned()).assert()
+    };
+    // Too short: refused before the current password is evaluated.
+    run(&["password", "W0001"], "approve-2020\nshort\n")
+        .code(1)
+        .stderr(predicate::str::contains("at least 8 characters"));
+    // A wrong current password is refused and counted.
+    run(&["password", "W0001"], "wrong-one-1\nnew-approval-9\n")
+        .code(2)
+        .stderr(predicate::str::contains("approval password"));
+    run(&["password", "W0001"], "approve-2020\nnew-approval-9\n")
+        .success()
+        .stdout("The password of W0001 was changed.\n");
+    run(&["unlock", "W0002"], "approve-2020\n")
+        .code(2)
+        .stderr(predicate::str::contains("approval password"));
+    run(&["unlock", "W0002"], "new-approval-9\n").success();
+    // Six wrong current passwords in a row (the right ones above cleared
+    // the count): the sixth locks the ID, and then even the right one is
+    // not evaluated.
+    for i in 1..=6 {
+        let refused = run(&["password", "W0001"], "wrong-one-1\nnew-approval-8\n").code(2);
+        if i == 6 {
+            refused.stderr(predicate::str::contains("Your ID is locked"));
+        }
+    }
+    run(&["password", "W0001"], "new-approval-9\nnew-approval-8\n")
+        .code(2)
+        .stderr(predicate::str::contains("Your ID is locked"));
+}
+
+#[test]
+fn the_operator_is_the_one_unlocked_administrator_or_otp_operator_else_asked_for() {
+    let dir = new_bank();
+    let d = dir.path();
+    let run = |args: &[&str], stdin: &str| {
+        let mut all = vec!["bank", "--db", "bank.sqlite"];
+        all.extend(args);
+        otp(d)
+            .env_remove("OTP_OPERATOR")
+            .args(&all)
+            .write_stdin(stdin.to_owned())
+            .assert()
+    };
+    // One administrator: they operate.
+    run(&["users"], "").success();
+    run(
+        &[
+            "branch-enroll",
+            "--admin",
+            "W0009:花子",
+            "--officer",
+            "B-1",
+            "--request",
+            "R-1",
+        ],
+        "approve-w0009\n",
+    )
+    .success();
+    // Two, and no terminal to ask on: a usage error naming both.
+    run(&["users"], "")
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("W0001, W0009"))
+        .stderr(predicate::str::contains("--operator ID"))
+        .stderr(predicate::str::contains("OTP_OPERATOR"));
+    // The one signed in for the session, by OTP_OPERATOR.
+    otp(d)
+        .env("OTP_OPERATOR", "W0009")
+        .args(["bank", "--db", "bank.sqlite", "unlock", "W0002"])
+        .write_stdin("approve-w0009\n")
+        .assert()
+        .success();
+    // --operator wins over OTP_OPERATOR.
+    otp(d)
+        .env("OTP_OPERATOR", "W0009")
+        .args([
+            "bank",
+            "--db",
+            "bank.sqlite",
+            "unlock",
+            "W0002",
+            "--operator",
+            "W0001",
+        ])
+        .write_stdin("approve-2020\n")
+        .assert()
+        .success();
+    // W0009 locks itself out: W0001 is the only one who can operate.
+    for _ in 0..6 {
+        run(&["password", "W0009"], "wrong-one-1\nnew-approval-8\n").code(2);
+    }
+    run(&["unlock", "W0002"], "approve-2020\n").success();
+}

@@ -110,7 +110,7 @@ fn bank_with_fleet() -> tempfile::TempDir {
     )
     .assert()
     .success();
-    otp(d, &["bank", "import", "v.pskc"])
+    otp(d, &["bank", "import", "v.pskc", "--allow-plain"])
         .assert()
         .success()
         .stdout(predicate::str::contains("Imported 40 tokens"));

@@ -508,6 +508,92 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         self.set_password_hash(authorization, id, kind, Some(hash))
     }
 
+    /// A user changes their own approval or per-transfer confirmation
+    /// password (the self-service change, asked twice by the screen):
+    /// `current` is evaluated as any password is — one attempt reserved on
+    /// the user's ID first, a wrong one counted (six lock the ID, and a
+    /// locked ID's password is not evaluated), only a right one clears the
+    /// count. `new` must have [`crate::MIN_PASSWORD_CHARS`] characters and
+    /// differ from `current`; that is checked before any attempt is spent.
+    /// The new hash is stored with its audit record (`<kind>_password_changed`)
+    /// in one transaction; neither password is stored or logged.
+    ///
+    /// With a [`Credentials`] other than [`crate::StoredHashes`], `current`
+    /// is checked by that service and the stored hash is changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::WeakPassword`], [`Refusal::UnknownUser`],
+    /// [`Refusal::OperatorLocked`] (the ID is locked, now or by this
+    /// entry), [`Refusal::NoPasswordRegistered`] (none of `kind`),
+    /// [`Refusal::WrongPassword`], [`Refusal::Internal`].
+    pub fn change_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        current: &Password,
+        new: &Password,
+    ) -> Result<(), Refusal> {
+        let audit = AuditEntry::new(self.now(), user.as_str(), Some(user), Action::UserUpdate);
+        let result = (|| {
+            if !crate::password::acceptable_change(current, new) {
+                return Err(Refusal::WeakPassword.into());
+            }
+            let record = self.reserve(user, Counter::Passwords, &Refusal::OperatorLocked)?;
+            let registered = match kind {
+                PasswordKind::Approval => record.approval_password.is_some(),
+                PasswordKind::PerTransfer => record.transfer_password.is_some(),
+            };
+            if !registered {
+                self.settle(user, Counter::Passwords, Outcome::Neutral, None)?;
+                return Err(Refusal::NoPasswordRegistered.into());
+            }
+            let right = match self.credentials.check(&record, kind, current) {
+                Ok(right) => right,
+                Err(e) => {
+                    self.settle(user, Counter::Passwords, Outcome::Neutral, None)?;
+                    return Err(e.into());
+                }
+            };
+            if !right {
+                let refused = audit.clone().refused(Refusal::WrongPassword.reason_code());
+                let locked =
+                    self.settle(user, Counter::Passwords, Outcome::Wrong, Some(&refused))?;
+                return Err(Fail::audited(if locked {
+                    Refusal::OperatorLocked
+                } else {
+                    Refusal::WrongPassword
+                }));
+            }
+            let hash = match PasswordHash::create(new, self.hash_cost) {
+                Ok(hash) => hash,
+                Err(e) => {
+                    self.settle(user, Counter::Passwords, Outcome::Neutral, None)?;
+                    return Err(e.into());
+                }
+            };
+            self.settle(user, Counter::Passwords, Outcome::Right, None)?;
+            // Read again: only this kind's hash changes (the store keeps the
+            // lock and the binding as they are at commit).
+            let mut fresh = self.user_record(user)?;
+            match kind {
+                PasswordKind::Approval => fresh.approval_password = Some(hash),
+                PasswordKind::PerTransfer => fresh.transfer_password = Some(hash),
+            }
+            let mut done = audit.clone();
+            done.reason = Some(
+                match kind {
+                    PasswordKind::Approval => "approval_password_changed",
+                    PasswordKind::PerTransfer => "transfer_password_changed",
+                }
+                .into(),
+            );
+            self.store.put_user(&fresh, &done, &self.audit_key)?;
+            Ok(())
+        })();
+        self.finish(&audit, result)
+    }
+
     /// Removes a user's approval or per-transfer confirmation password: the
     /// branch's act. Audited.
     ///

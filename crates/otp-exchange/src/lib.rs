@@ -24,7 +24,9 @@ pub use bank::{
 pub use exchange::{Exchanged, ExpectCurrentCode, ExpectNewToken, Flow, Pending, Retry, Ticket};
 pub use ids::{Authority, MAX_USER_ID_LEN, UserId, UserIdError};
 pub use memory::MemoryStore;
-pub use password::{Credentials, HashCost, Password, PasswordHash, PasswordKind, StoredHashes};
+pub use password::{
+    Credentials, HashCost, MIN_PASSWORD_CHARS, Password, PasswordHash, PasswordKind, StoredHashes,
+};
 pub use refusal::{InternalError, Lang, Refusal, Which};
 pub use store::{
     Attempts, IdLock, LockChange, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus,

@@ -150,6 +150,18 @@ impl HashCost {
     }
 }
 
+/// The fewest characters (Unicode scalar values) a password set by
+/// [`crate::Bank::change_password`] may have.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Whether `new` may replace `current`: long enough and not the same
+/// (compared in constant time: both are secrets).
+pub(crate) fn acceptable_change(current: &Password, new: &Password) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let chars = core::str::from_utf8(new.expose_secret()).map_or(0, |s| s.chars().count());
+    chars >= MIN_PASSWORD_CHARS && !bool::from(current.expose_secret().ct_eq(new.expose_secret()))
+}
+
 /// The two passwords an administrator may have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PasswordKind {

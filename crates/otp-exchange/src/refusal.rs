@@ -94,6 +94,9 @@ pub enum Refusal {
     /// The ID was unlocked as many times today as the bank allows; further
     /// unlocks need a written request at the branch.
     UnlockLimit,
+    /// A new password does not meet the bank's rules: at least
+    /// [`crate::MIN_PASSWORD_CHARS`] characters, and not the current one.
+    WeakPassword,
     /// The system could not complete the operation; nothing was changed.
     Internal(InternalError),
 }
@@ -229,6 +232,8 @@ impl Refusal {
             (Self::BranchUnlockRequired, Lang::Ja) => "管理者のIDロック解除はお取引店舗へのお届けが必要です。".into(),
             (Self::UnlockLimit, Lang::En) => "This ID has been unlocked as many times today as allowed. Please submit a written request at your branch.".into(),
             (Self::UnlockLimit, Lang::Ja) => "本日のIDロック解除の回数が上限に達しました。お取引店舗へお届けください。".into(),
+            (Self::WeakPassword, Lang::En) => format!("The new password must have at least {} characters and differ from the current one; nothing was changed.", crate::MIN_PASSWORD_CHARS),
+            (Self::WeakPassword, Lang::Ja) => format!("新しいパスワードは{}文字以上で、現在のパスワードと異なるものにしてください（変更していません）。", crate::MIN_PASSWORD_CHARS),
             (Self::Internal(_), Lang::En) => "The system could not complete the operation; nothing was changed. Please try again later.".into(),
             (Self::Internal(_), Lang::Ja) => "システムエラーのため処理できませんでした（変更は行われていません）。しばらくしてから再度お試しください。".into(),
         }
@@ -274,6 +279,7 @@ impl Refusal {
             Self::OwnId => "own_id",
             Self::BranchUnlockRequired => "branch_unlock_required",
             Self::UnlockLimit => "unlock_limit",
+            Self::WeakPassword => "weak_password",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -338,6 +344,7 @@ mod tests {
             Refusal::OwnId,
             Refusal::BranchUnlockRequired,
             Refusal::UnlockLimit,
+            Refusal::WeakPassword,
             Refusal::Internal(InternalError::Store(StoreError::Unavailable("disk".into()))),
         ];
         for w in [Which::Current, Which::New] {

@@ -41,6 +41,7 @@ on_memory!(
     a_code_verdict_that_loses_the_race_is_verified_again,
     a_flow_refuses_a_binding_that_changed_and_changed_back,
     screen_4_refuses_an_operator_locked_at_commit,
+    changing_a_password_needs_the_current_one_and_counts_wrong_entries,
 );
 
 #[test]
@@ -66,4 +67,9 @@ fn concurrent_guesses_spend_the_limit_brute() {
 #[test]
 fn concurrent_code_guesses_spend_the_limit_brute() {
     invariants::concurrent_code_guesses_spend_the_limit_brute(MemoryStore::new, 1_000);
+}
+
+#[test]
+fn concurrent_password_change_guesses_spend_the_limit_brute() {
+    invariants::concurrent_password_change_guesses_spend_the_limit_brute(MemoryStore::new, 1_000);
 }

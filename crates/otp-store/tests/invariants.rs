@@ -62,6 +62,10 @@ macro_rules! invariant_suite {
                 invariants::concurrent_code_guesses_spend_the_limit_brute(|| $make, super::rounds());
             });
 
+            attr_test!($attrs concurrent_password_change_guesses_spend_the_limit_brute {
+                invariants::concurrent_password_change_guesses_spend_the_limit_brute(|| $make, super::rounds() / 10);
+            });
+
             attr_test!($attrs concurrent_guesses_spend_the_limit_brute {
                 invariants::concurrent_guesses_spend_the_limit_brute(|| $make, super::rounds());
             });
@@ -97,4 +101,5 @@ every_store!(
     a_code_verdict_that_loses_the_race_is_verified_again,
     a_flow_refuses_a_binding_that_changed_and_changed_back,
     screen_4_refuses_an_operator_locked_at_commit,
+    changing_a_password_needs_the_current_one_and_counts_wrong_entries,
 );

@@ -1018,3 +1018,140 @@ pub fn an_abandoned_attempt_counts_as_wrong<S: Store + 'static>(store: S) {
     let after = s.bank.records().user(&s.admin).unwrap().unwrap().lock;
     assert_eq!((after.passwords.pending, after.passwords.failures), (0, 2));
 }
+
+/// An administrator changes their own approval password: only with the
+/// current one, each wrong current password counted against their ID as
+/// any wrong password (six lock it, and then even the right one is not
+/// evaluated), a weak new password refused before any attempt is spent,
+/// the change audited, the old password refused afterwards.
+pub fn changing_a_password_needs_the_current_one_and_counts_wrong_entries<S: Store + 'static>(
+    store: S,
+) {
+    let (s, shared, second) = seed(store);
+    let admin = s.admin.clone();
+    let general = s.general.clone();
+    let new = Password::new("approve-2021-new");
+    let kind = PasswordKind::Approval;
+
+    // Weak or unchanged: refused, nothing counted.
+    for weak in ["short", ADMIN_APPROVAL_PASSWORD] {
+        assert_eq!(
+            s.bank
+                .change_password(&admin, kind, &approval(), &Password::new(weak))
+                .unwrap_err(),
+            Refusal::WeakPassword
+        );
+    }
+    let lock = s.bank.records().user(&admin).unwrap().unwrap().lock;
+    assert_eq!((lock.passwords.pending, lock.passwords.failures), (0, 0));
+
+    // A per-transfer password W0009 does not have.
+    assert_eq!(
+        s.bank
+            .change_password(&second, PasswordKind::PerTransfer, &approval(), &new)
+            .unwrap_err(),
+        Refusal::NoPasswordRegistered
+    );
+
+    // Right: changed; the old one is refused, the new one accepted.
+    s.bank
+        .change_password(&admin, kind, &approval(), &new)
+        .unwrap();
+    s.bank.lock(&admin, &general).unwrap();
+    assert_eq!(
+        s.bank.unlock(&admin, &general, &approval()).unwrap_err(),
+        Refusal::WrongPassword
+    );
+    s.bank.unlock(&admin, &general, &new).unwrap();
+    let changed = s
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r.entry.reason.as_deref() == Some("approval_password_changed")
+                && r.entry.result == AuditResult::Ok
+                && r.entry.operator == admin.as_str()
+        })
+        .count();
+    assert_eq!(changed, 1);
+
+    // W0009 guesses its current password: five wrong, the sixth locks.
+    let mut outcomes = Vec::new();
+    for i in 0..8 {
+        let guess = Password::new(&format!("guess-{i}"));
+        outcomes.push(
+            s.bank
+                .change_password(&second, kind, &guess, &Password::new("whatever-new-1"))
+                .unwrap_err(),
+        );
+    }
+    assert!(
+        outcomes[..5].iter().all(|r| *r == Refusal::WrongPassword),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes[5..].iter().all(|r| *r == Refusal::OperatorLocked),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        s.bank
+            .change_password(&second, kind, &approval(), &new)
+            .unwrap_err(),
+        Refusal::OperatorLocked
+    );
+    let user = shared.user(&second).unwrap().unwrap();
+    assert!(user.lock.locked);
+    assert!(user.approval_password.unwrap().matches(&approval()));
+}
+
+/// Concurrent guesses at the current password through password changes
+/// spend the same limit as any password: of `THREADS` simultaneous wrong
+/// guesses on a fresh ID, exactly six are evaluated (five refused as wrong, the sixth locking),
+/// the rest refused unevaluated, and the ID is locked.
+pub fn concurrent_password_change_guesses_spend_the_limit_brute<S: Store + 'static>(
+    make: impl Fn() -> S,
+    rounds: usize,
+) {
+    const THREADS: usize = 10;
+    for round in 0..rounds {
+        let (s, shared, second) = seed(make());
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let bank = server(&s, &shared);
+                let barrier = Arc::clone(&barrier);
+                let second = second.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    bank.change_password(
+                        &second,
+                        PasswordKind::Approval,
+                        &Password::new(&format!("guess-{i}")),
+                        &Password::new("whatever-new-1"),
+                    )
+                    .unwrap_err()
+                })
+            })
+            .collect();
+        let outcomes: Vec<Refusal> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let evaluated = outcomes
+            .iter()
+            .filter(|r| **r == Refusal::WrongPassword)
+            .count();
+        assert_eq!(evaluated, 5, "round {round}: {outcomes:?}");
+        let wrong = s
+            .bank
+            .records()
+            .audit_chain()
+            .unwrap()
+            .iter()
+            .filter(|r| r.entry.reason.as_deref() == Some("wrong_password"))
+            .count();
+        assert_eq!(wrong, 6, "round {round}: wrong passwords evaluated");
+        let user = shared.user(&second).unwrap().unwrap();
+        assert!(user.lock.locked, "round {round}");
+        assert!(user.approval_password.unwrap().matches(&approval()));
+    }
+}
