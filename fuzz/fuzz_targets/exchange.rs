@@ -189,6 +189,10 @@ enum Op {
     /// The next operation runs `Inner` on that server between its read
     /// and its commit, at `At` (if it gets that far).
     Inside(At, Server, Inner),
+    /// `Who` changes their own approval password, typing the choice as
+    /// the current one; the new one is the other of their two known
+    /// passwords (see [`World::next_approval`]).
+    ChangePassword(Who, PasswordChoice),
 }
 
 /// What may run inside another operation.
@@ -446,6 +450,9 @@ struct Oracle {
     online_unlocks: BTreeMap<(String, u64), u32>,
     /// Right passwords evaluated: (operator, audit chain length then).
     clears: Vec<(String, u64)>,
+    /// Approval passwords changed by `Op::ChangePassword`: the current
+    /// one of each administrator who changed theirs.
+    approvals: BTreeMap<String, String>,
     /// Armed by `Op::Inside` for the next step.
     armed: Option<(At, Server, Inner)>,
     /// Set by the hook when the inner operation has run.
@@ -507,8 +514,8 @@ fn id(who: Who) -> UserId {
     .expect("a valid ID")
 }
 
-/// The approval password registered for `operator`, if any.
-fn approval_of(operator: &UserId) -> Option<&'static str> {
+/// The approval password each administrator starts with.
+fn initial_approval(operator: &UserId) -> Option<&'static str> {
     match operator.as_str() {
         "W0001" => Some(ADMIN_APPROVAL_PASSWORD),
         "W0003" => Some(ADMIN2_APPROVAL_PASSWORD),
@@ -516,18 +523,21 @@ fn approval_of(operator: &UserId) -> Option<&'static str> {
     }
 }
 
+/// What `Op::ChangePassword` appends to an initial approval password.
+const CHANGED: &str = "-changed";
+
 /// The password typed by `operator`, and whether it is the one the bank
-/// must accept: their approval password. Both administrators have one, so
-/// the per-transfer password is never the right one.
-fn password(choice: &PasswordChoice, operator: &UserId) -> (Password, bool) {
-    let right = approval_of(operator);
+/// must accept: their approval password now. Both administrators have one,
+/// so the per-transfer password is never the right one.
+fn password(w: &World, choice: &PasswordChoice, operator: &UserId) -> (Password, bool) {
+    let right = w.approval_of(operator);
     match choice {
         PasswordChoice::Approval => (
-            Password::new(right.unwrap_or(ADMIN_APPROVAL_PASSWORD)),
+            Password::new(right.as_deref().unwrap_or(ADMIN_APPROVAL_PASSWORD)),
             right.is_some(),
         ),
         PasswordChoice::Transfer => (Password::new(TRANSFER_PASSWORD), false),
-        PasswordChoice::Other(p) => (Password::new(p), right == Some(p.as_str())),
+        PasswordChoice::Other(p) => (Password::new(p), right.as_deref() == Some(p.as_str())),
     }
 }
 
@@ -737,6 +747,24 @@ impl World {
     /// of it settled their password counter. A right password clears the
     /// counter (recorded as a clear at that point of the audit chain), a
     /// wrong one counts; returns whether a right one was evaluated.
+    /// `operator`'s approval password now, if they have one.
+    fn approval_of(&self, operator: &UserId) -> Option<String> {
+        let changed = self.o().approvals.get(operator.as_str()).cloned();
+        changed.or_else(|| initial_approval(operator).map(str::to_owned))
+    }
+
+    /// The password `Op::ChangePassword` sets for `operator`: the initial
+    /// one with [`CHANGED`] appended, or back to the initial one.
+    fn next_approval(&self, operator: &UserId) -> Option<String> {
+        let initial = initial_approval(operator)?;
+        let now = self.approval_of(operator)?;
+        Some(if now == initial {
+            format!("{initial}{CHANGED}")
+        } else {
+            initial.to_owned()
+        })
+    }
+
     fn password_settled(
         &self,
         operator: &UserId,
@@ -1136,7 +1164,7 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                     before.status(&s) == Some(&TokenStatus::Unassigned)
                         && w.would_verify(&s, &typed, true, &before)
                 });
-                let (password, password_ok) = password(pw, &operator);
+                let (password, password_ok) = password(w, pw, &operator);
                 let early = if w.expired(&meta) {
                     Some(Refusal::SessionExpired)
                 } else if before.locked(&operator) {
@@ -1395,7 +1423,7 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
             let token = before.token_of(&target);
             let typed = w.code_for(token.or_else(|| w.serials.first().copied()), code);
             let verifies = token.is_some_and(|t| w.would_verify(&t, &typed, false, &before));
-            let (password, password_ok) = password(pw, &operator);
+            let (password, password_ok) = password(w, pw, &operator);
             let r = bank.unregister(&operator, &target, &typed, &password);
             mid = w.take_fired();
             let commit = mid.as_ref().map_or(&before, |f| &f.after);
@@ -1444,7 +1472,7 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
         }
         Op::Unlock(op_who, target, pw) => {
             let (operator, target) = (id(*op_who), id(*target));
-            let (password, password_ok) = password(pw, &operator);
+            let (password, password_ok) = password(w, pw, &operator);
             let day = w.day();
             let r = bank.unlock(&operator, &target, &password);
             let events = w.own_events(log_start, None);
@@ -1483,6 +1511,27 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                     .online_unlocks
                     .entry((target.as_str().to_owned(), day))
                     .or_default() += 1;
+            }
+            r.is_ok()
+        }
+        Op::ChangePassword(who, pw) => {
+            let user = id(*who);
+            let (current, current_ok) = password(w, pw, &user);
+            let next = w.next_approval(&user);
+            let new = Password::new(next.as_deref().unwrap_or("a-new-password"));
+            let r = bank.change_password(&user, PasswordKind::Approval, &current, &new);
+            let events = w.own_events(log_start, None);
+            let cleared = w.password_settled(&user, current_ok, &events, op);
+            if before.locked(&user) {
+                assert!(r.is_err(), "a locked ID changed its password");
+            }
+            if !current_ok {
+                assert!(r.is_err(), "a password changed without the current one");
+            }
+            if r.is_ok() {
+                assert!(cleared, "a password changed without evaluating the current one");
+                let next = next.expect("only an administrator has an approval password");
+                w.o().approvals.insert(user.as_str().to_owned(), next);
             }
             r.is_ok()
         }
