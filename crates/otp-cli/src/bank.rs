@@ -106,6 +106,9 @@ enum BankCommand {
         page: usize,
         #[command(flatten)]
         operator: Operator,
+        /// Print one JSON object (the page, its paging, masked serials) instead of the screen.
+        #[arg(long)]
+        json: bool,
     },
     /// Sign-in check: verify a code from USER's token (exit 0 accepted, 2 refused).
     Verify {
@@ -113,6 +116,9 @@ enum BankCommand {
         user: String,
         /// The code shown on the token.
         code: String,
+        /// Print one JSON object, accepted or refused (with the refusal's reason code).
+        #[arg(long)]
+        json: bool,
     },
     /// Exchange USER's token, prompting in the manual's order: current code, new serial, new code, approval password.
     Exchange {
@@ -178,6 +184,9 @@ enum BankCommand {
         since: Option<String>,
         #[command(flatten)]
         operator: Operator,
+        /// Print one JSON object (the records, masked serials, and whether the chain verifies) instead of the lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -636,7 +645,7 @@ fn user_id(text: &str) -> Result<UserId> {
 }
 
 /// A refusal as an error: its sentence in the chosen language, exit 2.
-fn refused(r: &Refusal, lang: Lang) -> anyhow::Error {
+pub(crate) fn refused(r: &Refusal, lang: Lang) -> anyhow::Error {
     match r {
         Refusal::Internal(e) => anyhow!("{} ({e})", r.message(lang)),
         _ => anyhow::Error::new(Exit {
@@ -819,11 +828,23 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             );
             Ok(())
         }
-        BankCommand::Users { page, operator: op } => {
-            users(&bank, &operator(&bank, op)?, *page, lang)
+        BankCommand::Users {
+            page,
+            operator: op,
+            json,
+        } => {
+            let op = operator(&bank, op)?;
+            if *json {
+                crate::json::users(&bank, &op, *page, lang)
+            } else {
+                users(&bank, &op, *page, lang)
+            }
         }
-        BankCommand::Verify { user, code } => {
+        BankCommand::Verify { user, code, json } => {
             let user = user_id(user)?;
+            if *json {
+                return crate::json::verify(&bank, &user, code, lang);
+            }
             bank.login(&user, code).map_err(|r| refused(&r, lang))?;
             say(lang, "accepted", "認証しました");
             Ok(())
@@ -894,23 +915,28 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             let auth = branch.authorization()?;
             branch_register(&bank, &auth, &user_id(user)?, lang)
         }
+        BankCommand::Audit {
+            verify: true,
+            json: true,
+            ..
+        } => crate::json::verify_chain(&bank, lang),
         BankCommand::Audit { verify: true, .. } => verify_chain(&bank, lang),
         BankCommand::Audit {
             user,
             since,
             operator: op,
+            json,
             ..
         } => {
             let user = user.as_deref().ok_or_else(|| {
                 anyhow!("give the customer ID whose history to show, or --verify")
             })?;
-            audit(
-                &bank,
-                &operator(&bank, op)?,
-                &user_id(user)?,
-                since.as_deref(),
-                lang,
-            )
+            let (op, user) = (operator(&bank, op)?, user_id(user)?);
+            if *json {
+                crate::json::audit(&bank, &op, &user, since.as_deref(), lang)
+            } else {
+                audit(&bank, &op, &user, since.as_deref(), lang)
+            }
         }
     }
 }
@@ -1064,9 +1090,12 @@ fn enroll<S: Store>(
     Ok(())
 }
 
+/// Users on a page of the selection screen.
+pub(crate) const USERS_PER_PAGE: usize = 20;
+
 fn users<S: Store>(bank: &Bank<S>, op: &UserId, page: usize, lang: Lang) -> Result<()> {
     let list = bank
-        .user_list(op, page.saturating_sub(1), 20)
+        .user_list(op, page.saturating_sub(1), USERS_PER_PAGE)
         .map_err(|r| refused(&r, lang))?;
     println!(
         "{}{}{}{}{}",

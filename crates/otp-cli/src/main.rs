@@ -1,8 +1,9 @@
 //! `otp`: the command line of the workspace. An oathtool drop-in
 //! (`otp oath`), virtual hardware tokens (`otp token`), the factory
 //! (`otp factory`), the bank on its embedded store (`otp bank`), the
-//! seed's token exchange step by step (`otp demo`) and a verification
-//! benchmark (`otp bench`). See `docs/cli.md`.
+//! seed's token exchange step by step (`otp demo`), a verification
+//! benchmark (`otp bench`) and shell completions (`otp completions`).
+//! See `docs/cli.md`.
 //!
 //! Errors are one sentence on stderr and a non-zero exit status; no
 //! command prints a secret unless asked with `--show-secret`.
@@ -13,6 +14,7 @@ mod bank;
 mod bench;
 mod demo;
 mod factory;
+mod json;
 mod lang;
 mod oath;
 mod safefs;
@@ -72,6 +74,22 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Verification throughput and latency.
     Bench(bench::BenchArgs),
+    /// Print the shell completion script for SHELL on standard output (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `otp completions SHELL`: the script clap_complete writes from the
+/// command line's own description, so it never lags behind it.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    use clap::CommandFactory as _;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "otp", &mut script);
+    print!("{}", String::from_utf8_lossy(&script));
+    Ok(())
 }
 
 /// The exit status of a usage error (clap's convention).
@@ -139,6 +157,7 @@ fn main() -> ExitCode {
         Command::Bank(args) => bank::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Completions { shell } => completions(shell),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

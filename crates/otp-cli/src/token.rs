@@ -85,6 +85,9 @@ pub(crate) struct PressArgs {
     /// After the digits, say when the next code appears.
     #[arg(short, long)]
     verbose: bool,
+    /// Print one JSON object: serial, code, display form, time and counter of the press, when the next code appears.
+    #[arg(long, conflicts_with = "verbose")]
+    json: bool,
 }
 
 /// `otp token watch` arguments.
@@ -237,6 +240,7 @@ fn press(args: &PressArgs) -> Result<()> {
             utc(at)
         );
     }
+    let counter = token.counter();
     let screen = token.press(at).map_err(|e| anyhow!("{e}"))?;
     let Some(code) = screen.code() else {
         bail!("the token's display stays blank: its battery is exhausted");
@@ -245,6 +249,30 @@ fn press(args: &PressArgs) -> Result<()> {
         // The counter advanced: persist it before showing the code.
         file.counter = token.counter();
         file.replace(&args.file)?;
+    }
+    if args.json {
+        let code = code.to_string();
+        let totp = match token.profile().kind {
+            TokenKind::Totp(step) => Some(step),
+            TokenKind::Hotp => None,
+        };
+        let token_time = totp.map(|_| token.local_time(at));
+        let counter = match (totp, token_time) {
+            (Some(step), Some(local)) => step.step_at(local).map_err(|e| anyhow!("{e}"))?,
+            _ => counter,
+        };
+        crate::json::press(&crate::json::Press {
+            serial: file.serial.as_str(),
+            kind: if totp.is_some() { "totp" } else { "hotp" },
+            code: &code,
+            at,
+            token_time,
+            counter,
+            battery_low: screen.battery_low(),
+            next_code_at: totp.and(token.next_code_at(at)),
+            next_counter: totp.is_none().then(|| token.counter()),
+        });
+        return Ok(());
     }
     println!("{code}");
     if args.verbose {
@@ -265,7 +293,7 @@ fn press(args: &PressArgs) -> Result<()> {
 }
 
 /// Six digits as the token shows them: `123 456`.
-fn spaced(code: &str) -> String {
+pub(crate) fn spaced(code: &str) -> String {
     let mid = code.len() / 2;
     match (code.get(..mid), code.get(mid..)) {
         (Some(a), Some(b)) => format!("{a} {b}"),
