@@ -97,7 +97,7 @@ impl Bank {
         ])
         .assert()
         .success();
-        bank.otp(&["bank", "import", "v.pskc"]).assert().success();
+        bank.otp(&["bank", "import", "v.pskc", "--allow-plain"]).assert().success();
         bank
     }
 
