@@ -97,7 +97,9 @@ impl Bank {
         ])
         .assert()
         .success();
-        bank.otp(&["bank", "import", "v.pskc", "--allow-plain"]).assert().success();
+        bank.otp(&["bank", "import", "v.pskc", "--allow-plain"])
+            .assert()
+            .success();
         bank
     }
 
@@ -367,15 +369,15 @@ fn audit_json_lists_masked_records_and_whether_the_chain_verifies() {
         take_time(record, "at", start.saturating_sub(60), end);
     }
     // The branch's registration: the new token's code checked, then the
-    // switch to it (two records); the refused sign-in names the token.
-    let register = |seq: u64| {
+    // switch to it (`new_token`, then `register`); the refused sign-in names the token.
+    let register = |seq: u64, action: &str| {
         json!({
             "seq": seq,
             "at": null,
             "at_utc": null,
             "operator": "branch:B-042:REQ-7",
             "target": "W0002",
-            "action": "register",
+            "action": action,
             "old_serial": null,
             "new_serial": "●●●●●●●●0001",
             "result": "ok",
@@ -403,8 +405,8 @@ fn audit_json_lists_masked_records_and_whether_the_chain_verifies() {
                     "result": "ok",
                     "reason": "enrolled:general",
                 },
-                register(6),
-                register(7),
+                register(6, "new_token"),
+                register(7, "register"),
                 {
                     "seq": 8,
                     "at": null,

@@ -1043,12 +1043,16 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             }
             let serial = SerialNumber::parse(serial).map_err(Refusal::Serial)?;
             audit = audit.clone().with_new(Some(&serial));
+            // The code is audited as the online screen's is (`NewToken`),
+            // the switch as the one `Register` record.
+            let mut code_audit = audit.clone();
+            code_audit.action = Action::NewToken;
             let new = self.check_code(
                 target,
                 Which::New,
                 Source::Stock(serial),
                 code,
-                &audit,
+                &code_audit,
                 None,
             )?;
             let logged = audit.clone();

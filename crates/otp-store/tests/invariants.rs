@@ -102,4 +102,5 @@ every_store!(
     a_flow_refuses_a_binding_that_changed_and_changed_back,
     screen_4_refuses_an_operator_locked_at_commit,
     changing_a_password_needs_the_current_one_and_counts_wrong_entries,
+    a_branch_registration_is_one_register_record,
 );

@@ -1155,3 +1155,29 @@ pub fn concurrent_password_change_guesses_spend_the_limit_brute<S: Store + 'stat
         assert!(user.approval_password.unwrap().matches(&approval()));
     }
 }
+
+/// The branch's registration is audited as the online one is: the new
+/// token's code as `NewToken`, the switch as one `Register` (it wrote the
+/// same `Register` record twice, for the code and for the switch).
+pub fn a_branch_registration_is_one_register_record<S: Store + 'static>(store: S) {
+    let (mut s, _shared, _) = seed(store);
+    let user = s.without_token.clone();
+    let new = s.stock()[0];
+    let code = s.press(&new).unwrap();
+    let before = s.bank.records().audit_chain().unwrap().len();
+    s.bank
+        .branch_register(&branch(), &user, new.as_str(), &code)
+        .unwrap();
+    let chain = s.bank.records().audit_chain().unwrap();
+    let added: Vec<(Action, AuditResult)> = chain[before..]
+        .iter()
+        .map(|r| (r.entry.action, r.entry.result))
+        .collect();
+    assert_eq!(
+        added,
+        [
+            (Action::NewToken, AuditResult::Ok),
+            (Action::Register, AuditResult::Ok)
+        ]
+    );
+}
