@@ -505,7 +505,7 @@ fn report(args: &BenchArgs, threads: usize, tallies: &[Tally], wall: Duration) -
     let rate = total as f64 / secs;
     let per_thread = rate / threads as f64;
     let (p50, p99) = (histogram.quantile(0.50), histogram.quantile(0.99));
-    let lockstep = otp_core::lockstep_sha1_available();
+    let lockstep = otp_core::lockstep_available();
     if args.json {
         let json = serde_json::json!({
             "verifications_per_second": whole(rate),

@@ -12,6 +12,7 @@
 mod algorithm;
 mod code;
 mod error;
+mod hmac_pads;
 mod key;
 mod lockstep;
 mod params;
@@ -25,14 +26,23 @@ pub use params::{Mode, Params, TimeStep, Window};
 pub use subtle::ConstantTimeEq;
 pub use verify::{Accepted, MAX_POSITION, TokenState, Verification, hotp, resync, totp, verify};
 
-/// Whether SHA-1 verification hashes candidates in lockstep with the CPU's
-/// SHA extensions (`true`), or one at a time through the portable path.
+/// Whether verification hashes candidates in lockstep with the CPU's SHA
+/// extensions (SHA-1 and SHA-256: `true`), or one at a time through the
+/// portable path (always for SHA-512).
 ///
 /// # Examples
 ///
 /// ```
-/// let _fast = otp_core::lockstep_sha1_available();
+/// let _fast = otp_core::lockstep_available();
 /// ```
+#[must_use]
+pub fn lockstep_available() -> bool {
+    lockstep::available()
+}
+
+/// The former name of [`lockstep_available`], from when only SHA-1 was
+/// hashed in lockstep.
+#[deprecated(since = "0.1.0", note = "covers SHA-256 too: use `lockstep_available`")]
 #[must_use]
 pub fn lockstep_sha1_available() -> bool {
     lockstep::available()

@@ -141,7 +141,7 @@ fn main() {
     let under = vg::running_on_valgrind();
     println!(
         "ctgrind: under valgrind: {under}; SHA-NI lockstep: {}",
-        otp_core::lockstep_sha1_available()
+        otp_core::lockstep_available()
     );
     let mut all = true;
     for (algorithm, secret_len) in [

@@ -201,7 +201,7 @@ fn main() {
     let wanted: Vec<String> = args.collect();
     println!(
         "dudect: {measurements} measurements per pair, SHA-NI lockstep: {}",
-        otp_core::lockstep_sha1_available()
+        otp_core::lockstep_available()
     );
     for p in &PAIRS {
         println!("  {:<24} {}", p.name, p.what);

@@ -1,0 +1,351 @@
+//! HMAC (RFC 2104) over an 8-byte counter with the key pads absorbed
+//! once ([`HmacPads`]), on the block functions of SHA-1, SHA-256 and
+//! SHA-512 ([`BlockHash`]), and RFC 4226's dynamic truncation without a
+//! secret-dependent index ([`truncate`]). [`crate::Key`] holds the pads.
+
+use sha1::Digest as _;
+use subtle::{ConditionallySelectable as _, ConstantTimeEq as _};
+use zeroize::Zeroize;
+
+/// The part of a MAC that dynamic truncation reads: its first 20 bytes as
+/// five big-endian words (the offset is at most 15, so bytes 0..=18 are
+/// all it can reach), and its last byte, whose low nibble is the offset.
+pub(crate) struct TruncationInput {
+    pub(crate) words: [u32; 5],
+    pub(crate) last: u8,
+}
+
+/// RFC 4226 §5.3 dynamic truncation without a secret-dependent memory
+/// index or branch: the 8-byte pair of words that holds bytes
+/// `offset..offset + 4` is picked with constant-time selects, then shifted
+/// by a variable amount (a constant-time instruction).
+#[inline]
+pub(crate) fn truncate(mac: &TruncationInput) -> u32 {
+    let offset = mac.last & 0x0f;
+    let w = &mac.words;
+    let pairs = [
+        (u64::from(w[0]) << 32) | u64::from(w[1]),
+        (u64::from(w[1]) << 32) | u64::from(w[2]),
+        (u64::from(w[2]) << 32) | u64::from(w[3]),
+        (u64::from(w[3]) << 32) | u64::from(w[4]),
+    ];
+    let word_index = offset >> 2;
+    let mut pair = 0u64;
+    for (i, p) in (0u8..).zip(pairs) {
+        pair.conditional_assign(&p, i.ct_eq(&word_index));
+    }
+    let shifted = pair << (u32::from(offset & 3) * 8);
+    // The top 32 bits of the shifted pair; the cast keeps exactly those.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "takes the high word on purpose"
+    )]
+    let value = (shifted >> 32) as u32;
+    value & 0x7fff_ffff
+}
+
+/// The block function of one hash, as used by HMAC over an 8-byte message.
+pub(crate) trait BlockHash {
+    /// The chaining state.
+    type State: Copy + Zeroize;
+    /// One input block.
+    type Block: Copy + AsRef<[u8]> + AsMut<[u8]>;
+    /// The digest bytes.
+    type Out: Copy + AsRef<[u8]> + AsMut<[u8]>;
+    const IV: Self::State;
+    const ZERO_BLOCK: Self::Block;
+    const ZERO_OUT: Self::Out;
+    fn compress(state: &mut Self::State, block: &Self::Block);
+    fn digest_bytes(state: &Self::State) -> Self::Out;
+    /// What dynamic truncation reads of the digest in `state`.
+    fn truncation_input(state: &Self::State) -> TruncationInput;
+    /// HMAC's treatment of a key longer than a block: hash it.
+    fn hash(data: &[u8]) -> Self::Out;
+}
+
+macro_rules! words_to_be {
+    ($state:expr, $out:ty, $word:ty) => {{
+        let mut out = <$out>::default();
+        for (chunk, w) in out.chunks_exact_mut(size_of::<$word>()).zip($state.iter()) {
+            chunk.copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }};
+}
+
+pub(crate) struct Sha1;
+impl BlockHash for Sha1 {
+    type State = [u32; 5];
+    type Block = [u8; 64];
+    type Out = [u8; 20];
+    const IV: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
+    const ZERO_BLOCK: [u8; 64] = [0; 64];
+    const ZERO_OUT: [u8; 20] = [0; 20];
+    fn compress(state: &mut [u32; 5], block: &[u8; 64]) {
+        sha1::block_api::compress(state, core::slice::from_ref(block));
+    }
+    fn digest_bytes(state: &[u32; 5]) -> [u8; 20] {
+        words_to_be!(state, [u8; 20], u32)
+    }
+    #[allow(clippy::cast_possible_truncation, reason = "the low byte on purpose")]
+    fn truncation_input(s: &[u32; 5]) -> TruncationInput {
+        TruncationInput {
+            words: *s,
+            last: s[4] as u8,
+        }
+    }
+    fn hash(data: &[u8]) -> [u8; 20] {
+        sha1::Sha1::digest(data).into()
+    }
+}
+
+pub(crate) struct Sha256;
+impl BlockHash for Sha256 {
+    type State = [u32; 8];
+    type Block = [u8; 64];
+    type Out = [u8; 32];
+    const IV: [u32; 8] = [
+        0x6a09_e667,
+        0xbb67_ae85,
+        0x3c6e_f372,
+        0xa54f_f53a,
+        0x510e_527f,
+        0x9b05_688c,
+        0x1f83_d9ab,
+        0x5be0_cd19,
+    ];
+    const ZERO_BLOCK: [u8; 64] = [0; 64];
+    const ZERO_OUT: [u8; 32] = [0; 32];
+    fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
+        sha2::block_api::compress256(state, core::slice::from_ref(block));
+    }
+    fn digest_bytes(state: &[u32; 8]) -> [u8; 32] {
+        words_to_be!(state, [u8; 32], u32)
+    }
+    #[allow(clippy::cast_possible_truncation, reason = "the low byte on purpose")]
+    fn truncation_input(s: &[u32; 8]) -> TruncationInput {
+        TruncationInput {
+            words: [s[0], s[1], s[2], s[3], s[4]],
+            last: s[7] as u8,
+        }
+    }
+    fn hash(data: &[u8]) -> [u8; 32] {
+        sha2::Sha256::digest(data).into()
+    }
+}
+
+pub(crate) struct Sha512;
+impl BlockHash for Sha512 {
+    type State = [u64; 8];
+    type Block = [u8; 128];
+    type Out = [u8; 64];
+    const IV: [u64; 8] = [
+        0x6a09_e667_f3bc_c908,
+        0xbb67_ae85_84ca_a73b,
+        0x3c6e_f372_fe94_f82b,
+        0xa54f_f53a_5f1d_36f1,
+        0x510e_527f_ade6_82d1,
+        0x9b05_688c_2b3e_6c1f,
+        0x1f83_d9ab_fb41_bd6b,
+        0x5be0_cd19_137e_2179,
+    ];
+    const ZERO_BLOCK: [u8; 128] = [0; 128];
+    const ZERO_OUT: [u8; 64] = [0; 64];
+    fn compress(state: &mut [u64; 8], block: &[u8; 128]) {
+        sha2::block_api::compress512(state, core::slice::from_ref(block));
+    }
+    fn digest_bytes(state: &[u64; 8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        for (chunk, w) in out.chunks_exact_mut(8).zip(state.iter()) {
+            chunk.copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "splits u64 words on purpose"
+    )]
+    fn truncation_input(s: &[u64; 8]) -> TruncationInput {
+        TruncationInput {
+            words: [
+                (s[0] >> 32) as u32,
+                s[0] as u32,
+                (s[1] >> 32) as u32,
+                s[1] as u32,
+                (s[2] >> 32) as u32,
+            ],
+            last: s[7] as u8,
+        }
+    }
+    fn hash(data: &[u8]) -> [u8; 64] {
+        sha2::Sha512::digest(data).into()
+    }
+}
+
+/// HMAC (RFC 2104) with the pads absorbed: `inner = H(IV, K ^ ipad)`,
+/// `outer = H(IV, K ^ opad)`.
+pub(crate) struct HmacPads<H: BlockHash> {
+    pub(crate) inner: H::State,
+    pub(crate) outer: H::State,
+}
+
+impl<H: BlockHash> HmacPads<H> {
+    pub(crate) fn new(secret: &[u8]) -> Self {
+        let mut block = H::ZERO_BLOCK;
+        let mut hashed = H::ZERO_OUT;
+        let key: &[u8] = if secret.len() > block.as_ref().len() {
+            hashed = H::hash(secret);
+            hashed.as_ref()
+        } else {
+            secret
+        };
+        for (b, k) in block.as_mut().iter_mut().zip(key) {
+            *b = *k;
+        }
+        let pad = |byte: u8| {
+            let mut padded = block;
+            for b in padded.as_mut() {
+                *b ^= byte;
+            }
+            let mut state = H::IV;
+            H::compress(&mut state, &padded);
+            padded.as_mut().zeroize();
+            state
+        };
+        let pads = Self {
+            inner: pad(0x36),
+            outer: pad(0x5c),
+        };
+        block.as_mut().zeroize();
+        hashed.as_mut().zeroize();
+        pads
+    }
+
+    /// HMAC of the 8-byte big-endian counter, as the outer hash's final
+    /// state: two compressions.
+    #[inline]
+    pub(crate) fn mac_state(&self, counter: u64) -> H::State {
+        let mut state = self.inner;
+        H::compress(&mut state, &message_block::<H>(&counter.to_be_bytes()));
+        let inner = H::digest_bytes(&state);
+        let mut state = self.outer;
+        H::compress(&mut state, &message_block::<H>(inner.as_ref()));
+        state
+    }
+
+    /// HMAC of the 8-byte big-endian counter, as bytes.
+    pub(crate) fn mac(&self, counter: u64) -> H::Out {
+        H::digest_bytes(&self.mac_state(counter))
+    }
+
+    /// The dynamic-truncation value of the counter's HMAC.
+    #[inline]
+    pub(crate) fn truncated(&self, counter: u64) -> u32 {
+        truncate(&H::truncation_input(&self.mac_state(counter)))
+    }
+
+    pub(crate) fn wipe(&mut self) {
+        self.inner.zeroize();
+        self.outer.zeroize();
+    }
+}
+
+/// The one padded block that follows the key pad: `message || 0x80 || 0…
+/// || bit length`, where the length counts the pad block too.
+#[inline]
+pub(crate) fn message_block<H: BlockHash>(message: &[u8]) -> H::Block {
+    let mut block = H::ZERO_BLOCK;
+    let bytes = block.as_mut();
+    let block_len = bytes.len();
+    for (b, m) in bytes.iter_mut().zip(message) {
+        *b = *m;
+    }
+    if let Some(b) = bytes.get_mut(message.len()) {
+        *b = 0x80;
+    }
+    let bits = (block_len.wrapping_add(message.len()) as u64).wrapping_mul(8);
+    if let Some(tail) = bytes.get_mut(block_len.saturating_sub(8)..) {
+        tail.copy_from_slice(&bits.to_be_bytes());
+    }
+    block
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::arithmetic_side_effects,
+    reason = "test data built from small loop indices"
+)]
+mod tests {
+    use super::*;
+    use crate::{Digits, lockstep};
+
+    #[test]
+    fn lockstep_lanes_match_the_portable_path() {
+        if !lockstep::available() {
+            eprintln!("SHA-NI not available: the lockstep path is not in use on this CPU");
+            return;
+        }
+        fn check<const N: usize>(pads: &HmacPads<Sha1>, first: u64) {
+            let counters: [u64; N] = core::array::from_fn(|i| first.wrapping_add(i as u64));
+            let lanes = lockstep::hmac_sha1(&pads.inner, &pads.outer, &counters).unwrap();
+            for (c, words) in counters.iter().zip(lanes) {
+                assert_eq!(
+                    Sha1::digest_bytes(&words),
+                    pads.mac(*c),
+                    "N={N} counter {c}"
+                );
+            }
+        }
+        for seed in 0u8..50 {
+            let secret: [u8; 20] =
+                core::array::from_fn(|i| seed.wrapping_mul(97).wrapping_add(i as u8));
+            let pads = HmacPads::<Sha1>::new(&secret);
+            for first in [0, 1, u64::from(seed) << 40, u64::MAX - 3] {
+                check::<1>(&pads, first);
+                check::<2>(&pads, first);
+                check::<3>(&pads, first);
+                check::<4>(&pads, first);
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_reads_the_offset_from_the_last_nibble() {
+        // RFC 4226 §5.4 example.
+        let mac = hex::decode("1f8698690e02ca16618550ef7f19da8e945b555a").unwrap();
+        let words: [u32; 5] =
+            core::array::from_fn(|i| u32::from_be_bytes(mac[4 * i..4 * i + 4].try_into().unwrap()));
+        let input = TruncationInput {
+            words,
+            last: mac[19],
+        };
+        assert_eq!(truncate(&input), 0x50ef_7f19);
+        assert_eq!(Digits::Six.reduce(truncate(&input)), 872_921);
+        // Every offset, against the RFC's byte-indexed definition.
+        for offset in 0u8..16 {
+            let mut words = words;
+            words[4] = (words[4] & !0x0f) | u32::from(offset);
+            let mut bytes = [0u8; 20];
+            for (c, w) in bytes.chunks_exact_mut(4).zip(words) {
+                c.copy_from_slice(&w.to_be_bytes());
+            }
+            let o = usize::from(offset);
+            let want = u32::from_be_bytes(bytes[o..o + 4].try_into().unwrap()) & 0x7fff_ffff;
+            assert_eq!(
+                truncate(&TruncationInput {
+                    words,
+                    last: bytes[19]
+                }),
+                want,
+                "offset {offset}"
+            );
+        }
+    }
+}
