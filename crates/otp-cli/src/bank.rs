@@ -83,13 +83,13 @@ enum BankCommand {
         key_file: Option<PathBuf>,
         /// The largest seed file read, in MiB: a larger one is refused
         /// before it is read.
-        #[arg(long, value_name = "MIB", default_value_t = 64)]
+        #[arg(long, value_name = "MIB", default_value_t = 64, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
         max_size_mib: usize,
     },
     /// The selection screen: customer IDs, masked serials, authority.
     Users {
         /// Page (from 1), 20 users a page.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
         page: usize,
         #[command(flatten)]
         operator: Operator,

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+mod args;
 mod bank;
 mod bench;
 mod demo;
