@@ -98,7 +98,8 @@ enum BankCommand {
     Verify {
         /// The customer ID.
         user: String,
-        /// The code shown on the token.
+        /// The code shown on the token (`123456`, or as displayed: `123 456`).
+        #[arg(allow_negative_numbers = true)]
         code: String,
     },
     /// Exchange USER's token, prompting in the manual's order: current code, new serial, new code, approval password.

@@ -341,6 +341,75 @@ fn verify_accepts_once_and_refuses_replays_and_wrong_codes_with_exit_2() {
     }
 }
 
+/// `123456` as `otp token watch` shows it: `123 456`.
+fn spaced(code: &str) -> String {
+    format!("{} {}", &code[..3], &code[3..])
+}
+
+/// `123456` as a Japanese input method types it: `１２３　４５６`
+/// (full-width digits, an ideographic space).
+fn ime(code: &str) -> String {
+    code.chars()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let wide = char::from_u32(u32::from(c) - u32::from('0') + 0xFF10).unwrap();
+            if i == 3 {
+                vec!['\u{3000}', wide]
+            } else {
+                vec![wide]
+            }
+        })
+        .collect()
+}
+
+/// Regression: `otp token watch` shows `821 135`, and the bank refused
+/// the code typed that way ("the code has spaces or separators"), and
+/// typed with a Japanese input method.
+#[test]
+fn codes_typed_as_the_token_displays_them_are_accepted() {
+    let bank = Bank::new();
+    bank.branch_register("W0001", "VT0000000000");
+    bank.register("W0002", "VT0000000001");
+    let current = spaced(&bank.press("VT0000000001", 30));
+    let new_code = ime(&bank.first_code("VT0000000002"));
+    bank.otp(&["bank", "exchange", "W0002"])
+        .write_stdin(format!(
+            "{current}\nVT0000000002\n{new_code}\napprove-2020\n"
+        ))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "The registered token is valid from now.",
+        ));
+    let fresh = bank.press("VT0000000002", 30);
+    bank.otp(&["bank", "verify", "W0002", &spaced(&fresh)])
+        .assert()
+        .success()
+        .stdout("accepted\n");
+    // Anything else keeps its own refusal.
+    for (typed, why) in [
+        (
+            "123 45a",
+            "the code has characters other than digits: type digits only",
+        ),
+        (
+            "123 45",
+            "the code has 5 digits: type all 6 digits shown on the token",
+        ),
+        (
+            "-123456",
+            "the code has spaces or separators: type the digits only, without spaces or dashes",
+        ),
+    ] {
+        bank.otp(&["bank", "verify", "W0002", typed])
+            .assert()
+            .code(2)
+            .stderr(format!(
+                "otp: One-time password of the token in use now: {why}.\n"
+            ));
+    }
+}
+
 #[test]
 fn exchange_prompts_in_the_manuals_order_and_retries_refusals() {
     let bank = Bank::new();

@@ -50,7 +50,8 @@ pub enum Refusal {
     /// The token in use now is lost, broken or dead: the exchange cannot be
     /// done online; a written request at the branch is required.
     BranchRequired,
-    /// The code as typed is malformed (full-width digits, wrong length, ...).
+    /// The code as typed is malformed (letters, dashes, wrong length, ...),
+    /// once read by [`normalize_code`](crate::normalize_code).
     Code(Which, CodeError),
     /// The code is not correct.
     WrongCode(Which),
