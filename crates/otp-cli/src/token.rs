@@ -80,7 +80,7 @@ pub(crate) struct CreateArgs {
 pub(crate) struct PressArgs {
     /// The token file.
     file: PathBuf,
-    /// Press at this time instead of now (@UNIX, "YYYY-MM-DD HH:MM:SS UTC", ISO 8601).
+    /// Press at this time instead of now (@UNIX, "YYYY-MM-DD HH:MM:SS UTC", "YYYY/MM/DD HH:MM:SS JST", ISO 8601).
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
     /// After the digits, say when the next code appears.
