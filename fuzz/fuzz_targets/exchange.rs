@@ -81,7 +81,7 @@ use otp_exchange::{
     BranchAuthorization, ExpectCurrentCode, ExpectNewToken, HashCost, IdLock, LockChange,
     MemoryStore, Password, PasswordKind, Pending, Policy, Refusal, Store, StoreError, Switch,
     SwitchError, Ticket, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
-    Which,
+    Which, normalize_code,
 };
 use otp_token::{Clock as _, SerialNumber, SimClock, Token};
 
@@ -683,7 +683,9 @@ impl World {
             max_failures: 0,
             ..entry.seed.verifier_params()
         };
-        let code = Code::parse(typed, params.digits).ok()?;
+        // As the bank reads it: spaces between digit groups and
+        // full-width digits forgiven (`normalize_code`).
+        let code = Code::parse(&normalize_code(typed), params.digits).ok()?;
         let state = TokenState {
             locked: false,
             failures: 0,
@@ -1391,7 +1393,7 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                 Err(refusal) => {
                     let well_formed = [Digits::Six, Digits::Seven, Digits::Eight]
                         .into_iter()
-                        .any(|d| Code::parse(&typed, d).is_ok());
+                        .any(|d| Code::parse(&normalize_code(&typed), d).is_ok());
                     if !well_formed {
                         // The typing rules are checked before the ID is
                         // looked up: the same answer for every ID.

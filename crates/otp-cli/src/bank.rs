@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use otp_exchange::{
-    AuditCheckError, AuditFormat, AuditKey, Authority, Bank, BranchAuthorization, Lang, Password,
-    PasswordKind, Refusal, Store, UserId,
+    AuditCheckError, AuditFormat, AuditKey, AuditRecord, AuditResult, Authority, Bank,
+    BranchAuthorization, Lang, Password, PasswordKind, Refusal, Store, UserId,
 };
 use otp_store::SqliteStore;
 use otp_token::{Inventory, PskcError, SystemClock};
@@ -25,7 +25,7 @@ use crate::Exit;
 use crate::factory::{KEY_ENV, psk_from, psk_from_terminal};
 use crate::lang::{LangArg, pad, resolve, tr};
 use crate::safefs::{self, FileError, Mode};
-use crate::time::{parse_time, system_now, utc};
+use crate::time::{jst_stamp, parse_time, system_now, utc};
 
 /// `otp bank` arguments.
 #[derive(Debug, clap::Args)]
@@ -91,7 +91,7 @@ enum BankCommand {
         key_file: Option<PathBuf>,
         /// The largest seed file read, in MiB: a larger one is refused
         /// before it is read.
-        #[arg(long, value_name = "MIB", default_value_t = 64)]
+        #[arg(long, value_name = "MIB", default_value_t = 64, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
         max_size_mib: usize,
         /// Import a seed file that is not encrypted (its secrets were
         /// readable by anyone who handled it): refused without this, and
@@ -102,7 +102,7 @@ enum BankCommand {
     /// The selection screen: customer IDs, masked serials, authority.
     Users {
         /// Page (from 1), 20 users a page.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
         page: usize,
         #[command(flatten)]
         operator: Operator,
@@ -114,7 +114,8 @@ enum BankCommand {
     Verify {
         /// The customer ID.
         user: String,
-        /// The code shown on the token.
+        /// The code shown on the token (`123456`, or as displayed: `123 456`).
+        #[arg(allow_negative_numbers = true)]
         code: String,
         /// Print one JSON object, accepted or refused (with the refusal's reason code).
         #[arg(long)]
@@ -956,26 +957,7 @@ fn audit<S: Store>(
         .audit_trail(op, user, from, u64::MAX)
         .map_err(|r| refused(&r, lang))?;
     for r in &records {
-        let e = &r.entry;
-        let serials = match (&e.old_serial, &e.new_serial) {
-            (Some(o), Some(n)) => format!(" {o} -> {n}"),
-            (Some(o), None) => format!(" {o}"),
-            (None, Some(n)) => format!(" -> {n}"),
-            (None, None) => String::new(),
-        };
-        let result = match e.result {
-            otp_exchange::AuditResult::Ok => "ok".to_owned(),
-            otp_exchange::AuditResult::Refused => {
-                format!("refused ({})", e.reason.as_deref().unwrap_or("-"))
-            }
-        };
-        println!(
-            "{:>5}  {}  {:<10} {:?}{serials}  {result}",
-            r.seq,
-            utc(e.at),
-            e.operator,
-            e.action
-        );
+        println!("{}", audit_line(r, lang));
     }
     say(
         lang,
@@ -985,6 +967,34 @@ fn audit<S: Store>(
     // The whole chain, not only this user's records: an edit, removal or
     // reordering anywhere, or a key that is not this bank's, shows here.
     verify_chain(bank, lang)
+}
+
+/// One record of the usage history: number, time, operator, action,
+/// masked serials, result. In English the time in UTC (RFC 3339), the
+/// action's stable name and the reason code; in Japanese the time in JST
+/// as the bank's screens print it, and the bank's words.
+fn audit_line(r: &AuditRecord, lang: Lang) -> String {
+    let e = &r.entry;
+    let serials = match (&e.old_serial, &e.new_serial) {
+        (Some(o), Some(n)) => format!(" {o} -> {n}"),
+        (Some(o), None) => format!(" {o}"),
+        (None, Some(n)) => format!(" -> {n}"),
+        (None, None) => String::new(),
+    };
+    let reason = e.reason.as_deref().unwrap_or("-");
+    let reason = Refusal::reason_label(reason, lang).unwrap_or(reason);
+    let (time, result) = match (lang, e.result) {
+        (Lang::En, AuditResult::Ok) => (utc(e.at), "ok".to_owned()),
+        (Lang::En, AuditResult::Refused) => (utc(e.at), format!("refused ({reason})")),
+        (Lang::Ja, AuditResult::Ok) => (jst_stamp(e.at), "正常".to_owned()),
+        (Lang::Ja, AuditResult::Refused) => (jst_stamp(e.at), format!("拒否（{reason}）")),
+    };
+    format!(
+        "{:>5}  {time}  {:<10} {}{serials}  {result}",
+        r.seq,
+        e.operator,
+        e.action.label(lang)
+    )
 }
 
 /// Checks the whole audit chain and its stored head: exit 0 and the count,
@@ -1207,5 +1217,56 @@ fn branch_register<S: Store>(
             ) => eprintln!("{}", r.message(lang)),
             Err(r) => return Err(refused(&r, lang)),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use otp_exchange::{Action, AuditEntry, AuditKey, Lang, UserId};
+    use otp_token::SerialNumber;
+
+    use super::audit_line;
+
+    /// Regression: under `--lang ja` the usage history kept English
+    /// action names, reason codes and UTC times.
+    #[test]
+    fn usage_history_lines_in_english_and_in_japanese() {
+        let key = AuditKey::new([7; 32]);
+        let user = UserId::parse("W0002").unwrap();
+        let old = SerialNumber::parse("VT0000000001").unwrap();
+        let new = SerialNumber::parse("VT0000000002").unwrap();
+        // 2020-10-01 02:00:05 UTC, 11:00:05 JST.
+        let exchanged = AuditEntry::new(1_601_517_605, "W0001", Some(&user), Action::Exchange)
+            .with_old(Some(&old))
+            .with_new(Some(&new))
+            .seal(12, [0; 32], &key);
+        let refused = AuditEntry::new(1_601_517_575, "W0001", Some(&user), Action::NewToken)
+            .with_new(Some(&new))
+            .refused("wrong_password")
+            .seal(11, [0; 32], &key);
+        let unlocked = AuditEntry::new(1_601_517_700, "W0001", Some(&user), Action::Unlock)
+            .refused("from_a_later_version")
+            .seal(13, [0; 32], &key);
+        assert_eq!(
+            audit_line(&exchanged, Lang::En),
+            "   12  2020-10-01T02:00:05Z  W0001      Exchange ●●●●●●●●0001 -> ●●●●●●●●0002  ok"
+        );
+        assert_eq!(
+            audit_line(&exchanged, Lang::Ja),
+            "   12  2020/10/01 11:00:05 JST  W0001      トークン交換 ●●●●●●●●0001 -> ●●●●●●●●0002  正常"
+        );
+        assert_eq!(
+            audit_line(&refused, Lang::En),
+            "   11  2020-10-01T01:59:35Z  W0001      NewToken -> ●●●●●●●●0002  refused (wrong_password)"
+        );
+        assert_eq!(
+            audit_line(&refused, Lang::Ja),
+            "   11  2020/10/01 10:59:35 JST  W0001      新しいトークン確定 -> ●●●●●●●●0002  拒否（承認用パスワード誤り）"
+        );
+        assert_eq!(
+            audit_line(&unlocked, Lang::Ja),
+            "   13  2020/10/01 11:01:40 JST  W0001      IDロック解除  拒否（from_a_later_version）"
+        );
     }
 }

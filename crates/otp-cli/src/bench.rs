@@ -23,16 +23,16 @@ pub(crate) struct BenchArgs {
     /// How many tokens (each with its own secret and state): 1 to 1000000
     /// (their seed file is made and read back in memory first, about 660
     /// bytes a token).
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 1_000, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
     tokens: usize,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
     threads: Option<usize>,
     /// Run for this many seconds (default 5).
     #[arg(long, conflicts_with = "codes", allow_negative_numbers = true)]
     seconds: Option<f64>,
     /// Verify this many codes in all, then stop.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::whole::<u64>)]
     codes: Option<u64>,
     /// memory: otp-core alone; memory-bank or sqlite: a whole bank login.
     #[arg(long, value_enum, default_value = "memory")]

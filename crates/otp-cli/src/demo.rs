@@ -9,7 +9,7 @@ use otp_exchange::{HashCost, Lang, MemoryStore, Password, Refusal, Store, UserId
 use otp_token::{Clock as _, SerialNumber};
 
 use crate::lang::{LangArg, pad, resolve, tr};
-use crate::time::{jst_minutes, jst_seconds};
+use crate::time::{jst_minutes, jst_seconds, jst_stamp};
 
 /// `otp demo` arguments.
 #[derive(Debug, clap::Args)]
@@ -248,7 +248,7 @@ impl<S: Store> Demo<S> {
         self.s.clock.set(EXCHANGE_DAY + 5);
         self.header(&match lang {
             Lang::Ja => format!("■ {} W0002 がログイン", jst_seconds(self.s.clock.now())),
-            Lang::En => format!("■ {} JST: W0002 signs in", jst_seconds(self.s.clock.now())),
+            Lang::En => format!("■ {}: W0002 signs in", jst_stamp(self.s.clock.now())),
         });
         let login_code = self.press(&old)?;
         println!(
@@ -603,8 +603,8 @@ impl<S: Store> Demo<S> {
                 jst_seconds(self.s.clock.now())
             ),
             Lang::En => format!(
-                "■ {} JST: W0002 signs in after the exchange",
-                jst_seconds(self.s.clock.now())
+                "■ {}: W0002 signs in after the exchange",
+                jst_stamp(self.s.clock.now())
             ),
         });
         let old_code = self.press(&old)?;

@@ -27,7 +27,7 @@ use crate::tokenfile::{Kind, TokenFile};
 pub(crate) struct FactoryArgs {
     /// How many tokens to make: 1 to 1000000 (and within the serial
     /// numbers: the prefix and the running number make 12 characters).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
     count: usize,
     /// Replace an existing seed file and existing token files of the same
     /// serials. Without it they are refused, before any work.
@@ -61,13 +61,13 @@ pub(crate) struct FactoryArgs {
     #[arg(long, default_value = "VT")]
     prefix: String,
     /// The running number of the first token.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = crate::args::whole::<u64>)]
     first: u64,
     /// Crystal errors: each token drifts by up to ± this many ppm (real tokens: 20). Default 0.
-    #[arg(long, default_value_t = 0, value_name = "PPM")]
+    #[arg(long, default_value_t = 0, value_name = "PPM", allow_negative_numbers = true, value_parser = crate::args::whole::<u16>)]
     max_drift_ppm: u16,
     /// Clock offsets at activation: up to ± this many seconds. Default 0.
-    #[arg(long, default_value_t = 0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 0, value_name = "SECONDS", allow_negative_numbers = true, value_parser = crate::args::whole::<u16>)]
     max_offset: u16,
     /// Activation time of the batch (TIME as for `otp oath -N`). Default: now
     /// if the crystals drift, else 1970-01-01 so that `otp token press --at`
@@ -174,6 +174,29 @@ fn check_interrupt() -> Result<()> {
     Ok(())
 }
 
+/// The most characters of a serial prefix (the running number fills the
+/// rest of the serial).
+const MAX_PREFIX_LEN: usize = 4;
+
+/// `--prefix` as the user gave it: up to [`MAX_PREFIX_LEN`] half-width
+/// letters or digits, or an error that says what a prefix is and what is
+/// wrong with this one (a serial's own messages speak of the 12
+/// characters on the back of a token, which a prefix is not).
+fn check_prefix(prefix: &str) -> Result<()> {
+    let problem = if let Some(c) = prefix.chars().find(|c| !c.is_ascii_alphanumeric()) {
+        format!("`{prefix}` has `{c}`")
+    } else if prefix.len() > MAX_PREFIX_LEN {
+        format!("`{prefix}` has {} characters", prefix.len())
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "--prefix {prefix}: a serial prefix is what every serial number of the batch starts with, \
+         before the running number that fills the rest of the {SERIAL_LEN} characters: up to \
+         {MAX_PREFIX_LEN} half-width letters or digits (A-Z, 0-9), such as VT; {problem}"
+    )
+}
+
 /// The serials' file names, checked: the count against [`MAX_COUNT`] and
 /// the serial space, and every destination against `--force`.
 fn plan(args: &FactoryArgs) -> Result<Vec<String>> {
@@ -186,6 +209,7 @@ fn plan(args: &FactoryArgs) -> Result<Vec<String>> {
             args.count
         );
     }
+    check_prefix(&args.prefix)?;
     SerialNumber::numbered(&args.prefix, args.first)
         .map_err(|e| anyhow!("--prefix {}: {e}", args.prefix))?;
     let count = u64::try_from(args.count).unwrap_or(u64::MAX);

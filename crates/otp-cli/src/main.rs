@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod args;
 mod bank;
 mod bench;
 mod demo;

@@ -14,6 +14,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use otp_core::{Algorithm, Code, ConstantTimeEq as _, Digits, Key, MIN_SECRET_LEN, hotp};
 
 use crate::Exit;
+use crate::args::positive_step;
 use crate::time::{oath_duration, oath_utc, parse_oath_time, system_now};
 
 /// `otp oath` arguments, as oathtool's.
@@ -392,6 +393,7 @@ fn run_totp(
     let system = i64::try_from(system_now()).unwrap_or(i64::MAX);
     let when = parse_oath_time(&args.now, system)?;
     let t0 = parse_oath_time(&args.start_time, system)?;
+    positive_step("-s", &args.time_step_size)?;
     let step = i64::try_from(oath_duration(&args.time_step_size)?)
         .map_err(|_| anyhow!("the time step is too large"))?;
     // As oathtool: (now - T0) / step, truncated toward zero, as a signed

@@ -10,9 +10,12 @@ pub(crate) fn system_now() -> u64 {
 }
 
 /// Parses a point in time: `now`, `@UNIX`, `YYYY-MM-DD HH:MM:SS UTC`,
-/// ISO 8601 / RFC 3339 with an offset (`2020-10-01T11:00:00+09:00`,
-/// `...Z`), or a date and time without a zone (read in the local time
-/// zone, as oathtool does), or a date alone (midnight, local time).
+/// `YYYY/MM/DD HH:MM:SS JST` (as the Japanese screens print it, see
+/// [`jst_stamp`]), ISO 8601 / RFC 3339 with an offset
+/// (`2020-10-01T11:00:00+09:00`, `...Z`, as [`utc`] prints it), or a date
+/// and time without a zone (read in the local time zone, as oathtool
+/// does), or a date alone (midnight, local time). Every form the CLI
+/// prints reads back as the same instant.
 ///
 /// # Errors
 ///
@@ -20,7 +23,7 @@ pub(crate) fn system_now() -> u64 {
 pub(crate) fn parse_time(text: &str, now: u64) -> Result<u64> {
     let bad = || {
         anyhow!(
-            "cannot parse time `{text}`: use @UNIX-SECONDS, \"YYYY-MM-DD HH:MM:SS UTC\" or ISO 8601 such as 2020-10-01T11:00:00+09:00"
+            "cannot parse time `{text}`: use @UNIX-SECONDS, \"YYYY-MM-DD HH:MM:SS UTC\", \"YYYY/MM/DD HH:MM:SS JST\" or ISO 8601 such as 2020-10-01T11:00:00+09:00"
         )
     };
     let t = text.trim();
@@ -32,6 +35,13 @@ pub(crate) fn parse_time(text: &str, now: u64) -> Result<u64> {
     } else if let Some(civil_utc) = strip_utc(t) {
         let dt: civil::DateTime = civil_utc.parse().map_err(|_| bad())?;
         dt.to_zoned(TimeZone::UTC)
+            .map_err(|_| bad())?
+            .timestamp()
+            .as_second()
+    } else if let Some(civil_jst) = t.strip_suffix("JST").map(str::trim_end) {
+        civil::DateTime::strptime(JST_FORMAT, civil_jst)
+            .map_err(|_| bad())?
+            .to_zoned(TimeZone::fixed(JST))
             .map_err(|_| bad())?
             .timestamp()
             .as_second()
@@ -285,6 +295,18 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64> {
     }
 }
 
+/// Japan Standard Time: UTC+9, no daylight saving time.
+const JST: jiff::tz::Offset = jiff::tz::Offset::constant(9);
+
+/// The date and time of [`jst_stamp`], before its ` JST`.
+const JST_FORMAT: &str = "%Y/%m/%d %H:%M:%S";
+
+/// `at` as `YYYY/MM/DD HH:MM:SS JST`, as the Japanese screens print a
+/// time to the second; [`parse_time`] reads it back.
+pub(crate) fn jst_stamp(at: u64) -> String {
+    format!("{} JST", jst(at, JST_FORMAT))
+}
+
 /// `at` as `YYYY/MM/DD HH:MM` in Japan Standard Time (UTC+9), as the
 /// bank's screens show it.
 pub(crate) fn jst_minutes(at: u64) -> String {
@@ -293,17 +315,16 @@ pub(crate) fn jst_minutes(at: u64) -> String {
 
 /// `at` as `YYYY/MM/DD HH:MM:SS` in JST.
 pub(crate) fn jst_seconds(at: u64) -> String {
-    jst(at, "%Y/%m/%d %H:%M:%S")
+    jst(at, JST_FORMAT)
 }
 
 /// `at` in JST with a `strftime` format; the bare number if out of range.
 fn jst(at: u64, format: &str) -> String {
-    let offset = jiff::tz::Offset::constant(9);
     i64::try_from(at)
         .ok()
         .and_then(|s| Timestamp::from_second(s).ok())
         .map(|ts| {
-            ts.to_zoned(TimeZone::fixed(offset))
+            ts.to_zoned(TimeZone::fixed(JST))
                 .strftime(format)
                 .to_string()
         })
@@ -374,5 +395,25 @@ mod tests {
         assert!(oath_duration("1s1s").is_err());
         assert!(oath_duration("1H").is_err());
         assert!(oath_duration("0").is_err());
+    }
+
+    /// Regression: the CLI printed `2020/10/01 11:00:05 JST` and refused
+    /// it as `--at`/`--since`/`--activated-at`.
+    #[test]
+    fn every_printed_form_reads_back_as_the_same_instant() {
+        assert_eq!(jst_stamp(1_601_517_605), "2020/10/01 11:00:05 JST");
+        assert_eq!(
+            parse_time("2020/10/01 11:00:05 JST", 0).unwrap(),
+            1_601_517_605
+        );
+        for at in [0, 59, 1_111_111_109, 1_601_517_605, 4_102_444_799] {
+            assert_eq!(parse_time(&jst_stamp(at), 0).unwrap(), at);
+            assert_eq!(parse_time(&utc(at), 0).unwrap(), at);
+            let signed = i64::try_from(at).unwrap();
+            assert_eq!(parse_time(&oath_utc(signed), 0).unwrap(), at);
+        }
+        assert!(parse_time("2020/10/01 11:00 JST", 0).is_err());
+        assert!(parse_time("2020-10-01 11:00:05 JST", 0).is_err());
+        assert!(parse_time("2020/10/01 11:00:05 PST", 0).is_err());
     }
 }

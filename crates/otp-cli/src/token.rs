@@ -12,6 +12,7 @@ use otp_core::{Algorithm, DEFAULT_SECRET_LEN, Digits, Secret, TimeStep};
 use otp_token::{Battery, Crystal, Profile, Screen, SerialNumber, Token, TokenKind, TokenSpec};
 use zeroize::Zeroizing;
 
+use crate::args::positive_step;
 use crate::time::{parse_duration, parse_time, system_now, utc};
 use crate::tokenfile::{Kind, TokenFile};
 
@@ -38,10 +39,10 @@ pub(crate) struct CreateArgs {
     #[arg(long, default_value = "SHA1")]
     algorithm: String,
     /// Digits on the display: 6, 7 or 8.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, allow_negative_numbers = true, value_parser = crate::args::whole::<u8>)]
     digits: u8,
     /// TOTP time step (30, 30s, 1m, ...).
-    #[arg(long, default_value = "30s")]
+    #[arg(long, default_value = "30s", allow_hyphen_values = true)]
     step: String,
     /// The crystal's drift in parts per million (within ±1000; real tokens ±20).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
@@ -58,7 +59,7 @@ pub(crate) struct CreateArgs {
     #[arg(long, value_name = "TIME")]
     activated_at: Option<String>,
     /// HOTP: the counter of the first press.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = crate::args::whole::<u64>)]
     counter: u64,
     /// Use this secret (hex, or base32 with --base32; '-' reads standard input, '@FILE' a file) instead of a random 160-bit one.
     #[arg(long, value_name = "KEY")]
@@ -79,7 +80,7 @@ pub(crate) struct CreateArgs {
 pub(crate) struct PressArgs {
     /// The token file.
     file: PathBuf,
-    /// Press at this time instead of now (@UNIX, "YYYY-MM-DD HH:MM:SS UTC", ISO 8601).
+    /// Press at this time instead of now (@UNIX, "YYYY-MM-DD HH:MM:SS UTC", "YYYY/MM/DD HH:MM:SS JST", ISO 8601).
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
     /// After the digits, say when the next code appears.
@@ -96,7 +97,7 @@ pub(crate) struct WatchArgs {
     /// The token file (a time-based token).
     file: PathBuf,
     /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true, value_parser = crate::args::whole::<u64>)]
     duration: Option<u64>,
 }
 
@@ -169,7 +170,11 @@ fn create(args: &CreateArgs) -> Result<()> {
     let digits = Digits::new(args.digits).map_err(|e| anyhow!("--digits {}: {e}", args.digits))?;
     let kind = match args.kind {
         Kind::Totp => TokenKind::Totp(
-            TimeStep::new(parse_duration(&args.step)?, 0).map_err(|e| anyhow!("{e}"))?,
+            TimeStep::new(
+                positive_step("--step", &args.step).and_then(|()| parse_duration(&args.step))?,
+                0,
+            )
+            .map_err(|e| anyhow!("{e}"))?,
         ),
         Kind::Hotp => TokenKind::Hotp,
     };

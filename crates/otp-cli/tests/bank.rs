@@ -341,6 +341,195 @@ fn verify_accepts_once_and_refuses_replays_and_wrong_codes_with_exit_2() {
     }
 }
 
+/// `123456` as `otp token watch` shows it: `123 456`.
+fn spaced(code: &str) -> String {
+    format!("{} {}", &code[..3], &code[3..])
+}
+
+/// `123456` as a Japanese input method types it: `１２３　４５６`
+/// (full-width digits, an ideographic space).
+fn ime(code: &str) -> String {
+    code.chars()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let wide = char::from_u32(u32::from(c) - u32::from('0') + 0xFF10).unwrap();
+            if i == 3 {
+                vec!['\u{3000}', wide]
+            } else {
+                vec![wide]
+            }
+        })
+        .collect()
+}
+
+/// Regression: `otp token watch` shows `821 135`, and the bank refused
+/// the code typed that way ("the code has spaces or separators"), and
+/// typed with a Japanese input method.
+#[test]
+fn codes_typed_as_the_token_displays_them_are_accepted() {
+    let bank = Bank::new();
+    bank.branch_register("W0001", "VT0000000000");
+    bank.register("W0002", "VT0000000001");
+    let current = spaced(&bank.press("VT0000000001", 30));
+    let new_code = ime(&bank.first_code("VT0000000002"));
+    bank.otp(&["bank", "exchange", "W0002"])
+        .write_stdin(format!(
+            "{current}\nVT0000000002\n{new_code}\napprove-2020\n"
+        ))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "The registered token is valid from now.",
+        ));
+    let fresh = bank.press("VT0000000002", 30);
+    bank.otp(&["bank", "verify", "W0002", &spaced(&fresh)])
+        .assert()
+        .success()
+        .stdout("accepted\n");
+    // Anything else keeps its own refusal.
+    for (typed, why) in [
+        (
+            "123 45a",
+            "the code has characters other than digits: type digits only",
+        ),
+        (
+            "123 45",
+            "the code has 5 digits: type all 6 digits shown on the token",
+        ),
+        (
+            "-123456",
+            "the code has spaces or separators: type the digits only, without spaces or dashes",
+        ),
+    ] {
+        bank.otp(&["bank", "verify", "W0002", typed])
+            .assert()
+            .code(2)
+            .stderr(format!(
+                "otp: One-time password of the token in use now: {why}.\n"
+            ));
+    }
+}
+
+/// Regression: under `--lang ja` the usage history kept English action
+/// names, English reason codes and UTC times.
+#[test]
+fn the_usage_history_is_fully_japanese_under_lang_ja() {
+    let bank = Bank::new();
+    bank.branch_register("W0001", "VT0000000000");
+    let code = bank.first_code("VT0000000001");
+    bank.otp(&["bank", "register", "W0002"])
+        .write_stdin(format!(
+            "VT0000000001\n{code}\nwrong-password\nVT0000000001\n{code}\napprove-2020\n"
+        ))
+        .assert()
+        .success();
+    bank.otp(&["bank", "verify", "W0002", "000000"])
+        .assert()
+        .code(2);
+    let out = |lang: &str| {
+        let out = bank
+            .otp(&["bank", "audit", "W0002", "--lang", lang])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (en, ja) = (out("en"), out("ja"));
+    // (operator, English action, Japanese action, serials, English
+    // result, Japanese result), in order.
+    let expected = [
+        (
+            "branch:installer:otp bank init",
+            "UserUpdate",
+            "利用者登録・変更",
+            "",
+            "ok",
+            "正常",
+        ),
+        (
+            "W0001",
+            "NewToken",
+            "新しいトークン確定",
+            " -> ●●●●●●●●0001",
+            "ok",
+            "正常",
+        ),
+        (
+            "W0001",
+            "NewToken",
+            "新しいトークン確定",
+            " -> ●●●●●●●●0001",
+            "refused (wrong_password)",
+            "拒否（承認用パスワード誤り）",
+        ),
+        (
+            "W0001",
+            "NewToken",
+            "新しいトークン確定",
+            " -> ●●●●●●●●0001",
+            "ok",
+            "正常",
+        ),
+        (
+            "W0001",
+            "Register",
+            "トークン新規登録",
+            " -> ●●●●●●●●0001",
+            "ok",
+            "正常",
+        ),
+        (
+            "W0002",
+            "Login",
+            "ログイン",
+            " ●●●●●●●●0001",
+            "refused (wrong_code_current)",
+            "拒否（現在ご利用中のトークンのワンタイムパスワード誤り）",
+        ),
+    ];
+    let (en_lines, ja_lines): (Vec<&str>, Vec<&str>) = (en.lines().collect(), ja.lines().collect());
+    assert_eq!(en_lines.len(), expected.len() + 2, "{en}");
+    assert_eq!(ja_lines.len(), expected.len() + 2, "{ja}");
+    for (i, (op, action_en, action_ja, serials, result_en, result_ja)) in
+        expected.iter().enumerate()
+    {
+        let mut words = en_lines[i].split_whitespace();
+        let seq: u64 = words.next().unwrap().parse().unwrap();
+        let utc = words.next().unwrap();
+        let jst = utc
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(9)))
+            .strftime("%Y/%m/%d %H:%M:%S JST")
+            .to_string();
+        assert_eq!(
+            en_lines[i],
+            format!("{seq:>5}  {utc}  {op:<10} {action_en}{serials}  {result_en}")
+        );
+        assert_eq!(
+            ja_lines[i],
+            format!("{seq:>5}  {jst}  {op:<10} {action_ja}{serials}  {result_ja}")
+        );
+    }
+    assert_eq!(en_lines[6], "6 records.");
+    assert_eq!(ja_lines[6], "6 件");
+    assert!(ja_lines[7].starts_with("利用履歴の改ざん検知チェーンを検証しました"));
+    // The times read back as printed: from the first record's, all of them;
+    // from a second after the last one's, none.
+    let first_jst = ja_lines[0].trim_start().split("  ").nth(1).unwrap();
+    assert!(first_jst.ends_with(" JST"), "{first_jst}");
+    bank.otp(&["bank", "audit", "W0002", "--since", first_jst])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\n6 records.\n"));
+    let last_utc = en_lines[5].split_whitespace().nth(1).unwrap();
+    let after = last_utc.parse::<jiff::Timestamp>().unwrap().as_second() + 1;
+    bank.otp(&["bank", "audit", "W0002", "--since", &format!("@{after}")])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("0 records.\n"));
+}
+
 #[test]
 fn exchange_prompts_in_the_manuals_order_and_retries_refusals() {
     let bank = Bank::new();

@@ -337,6 +337,56 @@ impl Action {
             _ => return None,
         })
     }
+
+    /// The action's name in a usage history (利用履歴照会): in English its
+    /// stable name (as `Debug` prints it, which scripts may match); in
+    /// Japanese the bank screens' words (トークン交換, IDロック解除, ...).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_exchange::{Action, Lang};
+    /// assert_eq!(Action::Exchange.label(Lang::En), "Exchange");
+    /// assert_eq!(Action::Exchange.label(Lang::Ja), "トークン交換");
+    /// assert_eq!(Action::Unlock.label(Lang::Ja), "IDロック解除");
+    /// ```
+    #[must_use]
+    pub const fn label(self, lang: crate::Lang) -> &'static str {
+        match lang {
+            crate::Lang::En => match self {
+                Self::Login => "Login",
+                Self::Select => "Select",
+                Self::CurrentCode => "CurrentCode",
+                Self::NewToken => "NewToken",
+                Self::Exchange => "Exchange",
+                Self::Register => "Register",
+                Self::Unregister => "Unregister",
+                Self::NoCurrentToken => "NoCurrentToken",
+                Self::BranchRevoke => "BranchRevoke",
+                Self::Unlock => "Unlock",
+                Self::Lock => "Lock",
+                Self::Import => "Import",
+                Self::UserUpdate => "UserUpdate",
+                Self::Rekey => "Rekey",
+            },
+            crate::Lang::Ja => match self {
+                Self::Login => "ログイン",
+                Self::Select => "利用者選択",
+                Self::CurrentCode => "現在のトークン確認",
+                Self::NewToken => "新しいトークン確定",
+                Self::Exchange => "トークン交換",
+                Self::Register => "トークン新規登録",
+                Self::Unregister => "トークン登録解除",
+                Self::NoCurrentToken => "現在のトークンなし",
+                Self::BranchRevoke => "店舗届出によるトークン無効化",
+                Self::Unlock => "IDロック解除",
+                Self::Lock => "IDロック",
+                Self::Import => "トークン在庫登録",
+                Self::UserUpdate => "利用者登録・変更",
+                Self::Rekey => "暗号鍵の更新",
+            },
+        }
+    }
 }
 
 /// The key of the audit chain's MACs: 32 random bytes held outside the
@@ -561,6 +611,18 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), 14);
+    }
+
+    #[test]
+    fn every_action_has_its_debug_name_in_english_and_distinct_japanese_words() {
+        let mut ja = std::collections::HashSet::new();
+        for a in (0..=u8::MAX).filter_map(Action::from_code) {
+            assert_eq!(a.label(crate::Lang::En), format!("{a:?}"));
+            let words = a.label(crate::Lang::Ja);
+            assert!(!words.is_ascii(), "{a:?}");
+            assert!(ja.insert(words), "{a:?}: {words}");
+        }
+        assert_eq!(ja.len(), 14);
     }
 
     #[test]

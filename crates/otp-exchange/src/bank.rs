@@ -19,7 +19,7 @@ use crate::{
     Action, AuditEntry, AuditError, AuditHead, AuditKey, AuditRecord, Authority, Credentials,
     HashCost, InternalError, LockChange, Password, PasswordHash, PasswordKind, Refusal, Store,
     StoreError, StoredHashes, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage,
-    UserRecord, Verification, Which,
+    UserRecord, Verification, Which, normalize_code,
 };
 
 /// How many times a compare-and-set is retried under contention before the
@@ -736,10 +736,13 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// # Errors
     ///
     /// [`Refusal::LoginFailed`]; [`Refusal::Code`] for input that is not
-    /// 6 to 8 half-width digits (whatever the ID); [`Refusal::Replayed`]
+    /// 6 to 8 digits once read by [`normalize_code`] (whatever the ID); [`Refusal::Replayed`]
     /// (only a holder of the token's last code sees it);
     /// [`Refusal::Internal`].
     pub fn login(&self, user: &UserId, typed: &str) -> Result<CurrentTokenVerified, Refusal> {
+        // As displayed (`821 135`) or typed with a Japanese input method.
+        let typed = normalize_code(typed);
+        let typed = typed.as_ref();
         let now = self.now();
         let audit = AuditEntry::new(now, user.as_str(), Some(user), Action::Login);
         // The typing rules (half-width digits, 6 to 8 of them) are checked
@@ -1261,7 +1264,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             max_failures: 0,
             ..entry.seed.verifier_params()
         };
-        let code = Code::parse(typed, params.digits).map_err(|e| Refusal::Code(which, e))?;
+        let code = Code::parse(&normalize_code(typed), params.digits)
+            .map_err(|e| Refusal::Code(which, e))?;
         let locked = Refusal::UserLocked;
         // A code's attempt is counted by the compare-and-set that commits
         // its verdict (on the ID's whole lock, the token's state and, for a

@@ -12,6 +12,7 @@ mod refusal;
 #[cfg(feature = "test-util")]
 pub mod scenario;
 mod store;
+mod typed;
 
 pub use audit::{
     Action, AuditDecodeError, AuditEntry, AuditError, AuditFormat, AuditHead, AuditKey,
@@ -32,3 +33,4 @@ pub use store::{
     Attempts, IdLock, LockChange, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus,
     UserPage, UserRecord, Verification,
 };
+pub use typed::normalize_code;

@@ -50,7 +50,8 @@ pub enum Refusal {
     /// The token in use now is lost, broken or dead: the exchange cannot be
     /// done online; a written request at the branch is required.
     BranchRequired,
-    /// The code as typed is malformed (full-width digits, wrong length, ...).
+    /// The code as typed is malformed (letters, dashes, wrong length, ...),
+    /// once read by [`normalize_code`](crate::normalize_code).
     Code(Which, CodeError),
     /// The code is not correct.
     WrongCode(Which),
@@ -285,6 +286,86 @@ impl Refusal {
     }
 }
 
+/// Every reason code of [`Refusal::reason_code`] with its words in a
+/// Japanese usage history.
+const REASON_LABELS: [(&str, &str); 30] = [
+    ("not_administrator", "管理者以外の操作"),
+    ("unknown_user", "該当するお客様IDなし"),
+    ("malformed_user_id", "お客様IDの入力誤り"),
+    ("operator_locked", "操作者のIDロック中"),
+    ("user_locked", "IDロック中"),
+    ("no_token_registered", "トークン未登録"),
+    ("already_registered", "トークン登録済み"),
+    ("branch_required", "お取引店舗への届出が必要"),
+    (
+        "malformed_code_current",
+        "現在ご利用中のトークンのワンタイムパスワード入力誤り",
+    ),
+    (
+        "malformed_code_new",
+        "新しいトークンのワンタイムパスワード入力誤り",
+    ),
+    (
+        "wrong_code_current",
+        "現在ご利用中のトークンのワンタイムパスワード誤り",
+    ),
+    ("wrong_code_new", "新しいトークンのワンタイムパスワード誤り"),
+    (
+        "replayed_code_current",
+        "現在ご利用中のトークンの同じパスワードの連続使用",
+    ),
+    (
+        "replayed_code_new",
+        "新しいトークンの同じパスワードの連続使用",
+    ),
+    ("malformed_serial", "シリアル番号の入力誤り"),
+    ("unknown_serial", "該当するシリアル番号なし"),
+    ("serial_assigned", "登録済みのトークン"),
+    ("serial_revoked", "無効化されたトークン"),
+    ("wrong_password", "承認用パスワード誤り"),
+    ("no_password_registered", "承認用パスワード未登録"),
+    ("unregister_forbidden", "交換以外の登録解除は不可"),
+    ("session_expired", "一定時間経過"),
+    ("session_used", "完了または中止済みの操作"),
+    ("session_invalid", "継続できない操作"),
+    ("conflict", "他の操作と競合"),
+    ("login_failed", "ログイン失敗"),
+    ("own_id", "管理者ご自身のIDへの操作"),
+    (
+        "branch_unlock_required",
+        "お取引店舗へのお届けが必要なIDロック解除",
+    ),
+    ("unlock_limit", "本日のIDロック解除の回数上限"),
+    ("internal_error", "システムエラー"),
+];
+
+impl Refusal {
+    /// The words a usage history (利用履歴照会) shows for a refusal's
+    /// stored [`reason_code`](Self::reason_code): in English the code
+    /// itself (as scripts match it), in Japanese short words in the
+    /// bank's terms. `None` for a code this version does not know (a UI
+    /// shows it as stored).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_exchange::{Lang, Refusal};
+    /// assert_eq!(Refusal::reason_label("wrong_password", Lang::En), Some("wrong_password"));
+    /// assert_eq!(Refusal::reason_label("wrong_password", Lang::Ja), Some("承認用パスワード誤り"));
+    /// assert_eq!(Refusal::reason_label("from_the_future", Lang::Ja), None);
+    /// ```
+    #[must_use]
+    pub fn reason_label(reason_code: &str, lang: Lang) -> Option<&'static str> {
+        REASON_LABELS
+            .iter()
+            .find(|(code, _)| *code == reason_code)
+            .map(|&(code, ja)| match lang {
+                Lang::En => code,
+                Lang::Ja => ja,
+            })
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message(Lang::En))
@@ -367,6 +448,19 @@ mod tests {
                 r.reason_code()
             );
         }
+    }
+
+    #[test]
+    fn every_reason_has_words_for_a_japanese_usage_history() {
+        let mut labels = std::collections::HashSet::new();
+        for r in all() {
+            let code = r.reason_code();
+            assert_eq!(Refusal::reason_label(code, Lang::En), Some(code));
+            let ja = Refusal::reason_label(code, Lang::Ja).unwrap();
+            assert!(!ja.is_ascii(), "{code}: {ja}");
+            assert!(labels.insert(ja), "duplicate label {ja}");
+        }
+        assert_eq!(labels.len(), REASON_LABELS.len());
     }
 
     #[test]

@@ -177,9 +177,15 @@ fn each_mistake_on_the_new_token_screen_is_refused_and_can_be_corrected() {
         ),
         (
             new.as_str(),
-            "１２３４５６",
+            "１２３４５",
             approval(),
-            Refusal::Code(Which::New, otp_core::CodeError::FullWidthDigits),
+            Refusal::Code(
+                Which::New,
+                otp_core::CodeError::WrongLength {
+                    expected: 6,
+                    found: 5,
+                },
+            ),
         ),
         (
             new.as_str(),
@@ -397,6 +403,73 @@ fn flows_match_the_users_state() {
         s.bank.begin_exchange(&s.admin, &nobody).unwrap_err(),
         Refusal::UnknownUser
     );
+}
+
+/// `123456` as the token's display shows it: `123 456`.
+fn spaced(code: &str) -> String {
+    format!("{} {}", &code[..3], &code[3..])
+}
+
+/// `123456` as a Japanese input method types it: `１２３　４５６`.
+fn ime(code: &str) -> String {
+    code.chars()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let wide = char::from_u32(u32::from(c) - u32::from('0') + 0xFF10).unwrap();
+            if i == 3 {
+                vec!['\u{3000}', wide]
+            } else {
+                vec![wide]
+            }
+        })
+        .collect()
+}
+
+/// Regression: a code typed as the token displays it (`821 135`), or with
+/// a Japanese input method (`８２１　１３５`), was refused as having
+/// "spaces or separators" or "full-width digits", on every screen.
+#[test]
+fn codes_typed_as_the_token_displays_them_are_accepted_on_every_screen() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let new = new_serial(&s);
+    // Screen 4 (the current token) and screen 5 (the new one).
+    let step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    let code = spaced(&s.press(&old).unwrap());
+    let step5 = step4.submit_code(&s.bank, &code).unwrap();
+    let new_code = ime(&s.press(&new).unwrap());
+    step5
+        .confirm(&s.bank, new.as_str(), &new_code, &approval())
+        .unwrap();
+    // Sign-in, with the spaces and digits mixed as a person might type them.
+    s.clock.advance(30);
+    let code = s.press(&new).unwrap();
+    let typed = format!(" {}\u{3000}{} ", &code[..3], ime(&code[3..]).trim());
+    s.bank.login(&user, &typed).unwrap();
+    // Anything else keeps its own refusal, before the ID is looked up.
+    for (typed, why) in [
+        ("123 45a", otp_core::CodeError::NotDigit),
+        ("１２ａ４　５６", otp_core::CodeError::NotDigit),
+        (
+            "123 45",
+            otp_core::CodeError::WrongLength {
+                expected: 6,
+                found: 5,
+            },
+        ),
+        ("-123456", otp_core::CodeError::Separator),
+        ("+123456", otp_core::CodeError::NotDigit),
+        ("123-456", otp_core::CodeError::Separator),
+        ("123 - 456", otp_core::CodeError::Separator),
+        ("\u{3000}", otp_core::CodeError::Empty),
+    ] {
+        assert_eq!(
+            s.bank.login(&user, typed).unwrap_err(),
+            Refusal::Code(Which::Current, why),
+            "{typed}"
+        );
+    }
 }
 
 #[test]
