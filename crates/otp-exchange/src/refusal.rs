@@ -336,6 +336,7 @@ const REASON_LABELS: [(&str, &str); 30] = [
         "お取引店舗へのお届けが必要なIDロック解除",
     ),
     ("unlock_limit", "本日のIDロック解除の回数上限"),
+    ("weak_password", "新しいパスワードが条件外"),
     ("internal_error", "システムエラー"),
 ];
 
