@@ -1,0 +1,379 @@
+//! The records a store keeps: users and their locks ([`UserRecord`],
+//! [`IdLock`], [`Attempts`]), the token inventory ([`TokenEntry`],
+//! [`TokenStatus`]), and the changes the policy asks a store to make
+//! atomically ([`Verification`], [`LockChange`], [`Switch`]).
+
+use otp_core::TokenState;
+use otp_token::{SeedRecord, SerialNumber};
+use serde::{Deserialize, Serialize};
+
+use crate::{AuditEntry, Authority, PasswordHash, UserId};
+
+/// One kind of attempt counted against a user ID: wrong codes (against the
+/// user whose token it is) or wrong approval passwords (against the
+/// administrator who typed them).
+///
+/// Every attempt is *reserved* (`pending` incremented with compare-and-set)
+/// before the code or password is evaluated, and *settled* afterwards, so
+/// N concurrent guesses spend N of the limit, never more.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Attempts {
+    /// Consecutive wrong entries settled since the last right one (or unlock).
+    pub failures: u32,
+    /// Attempts reserved and not yet settled (being evaluated now).
+    pub pending: u32,
+    /// When the latest reservation was made (Unix time): reservations left
+    /// unsettled longer than `Policy::reservation_ttl` (a crashed server)
+    /// are counted as wrong entries.
+    pub pending_since: u64,
+}
+
+impl Attempts {
+    /// Wrong entries plus attempts in flight: what a new attempt is
+    /// measured against.
+    #[must_use]
+    pub const fn spent(&self) -> u32 {
+        self.failures.saturating_add(self.pending)
+    }
+}
+
+/// The lock on a user ID: the two attempt counters, the lock itself, and
+/// how many times it was unlocked today.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IdLock {
+    /// Codes from this user's tokens (current or new).
+    pub codes: Attempts,
+    /// Approval or per-transfer passwords typed by this administrator.
+    pub passwords: Attempts,
+    /// Locked: every operation on or by this ID is refused until it is
+    /// unlocked (by another administrator for a general user, by the
+    /// branch for an administrator).
+    pub locked: bool,
+    /// The bank's calendar day (days since the epoch in the policy's time
+    /// zone) of the latest unlock.
+    pub unlock_day: u64,
+    /// Unlocks on `unlock_day`, capped by `Policy::max_unlocks_per_day`.
+    pub unlocks: u32,
+    /// The generation of the user's token binding: every change of it
+    /// (exchange, registration, unregistration, the branch's revocation or
+    /// registration) adds one, in the same compare-and-set as the change.
+    /// A flow that read it can tell that the binding changed, even if it
+    /// changed back (none, a token, none again).
+    pub binding: u64,
+}
+
+/// A compare-and-set of one user's [`IdLock`]: applied only if the lock is
+/// still `expected`. Only this crate builds one (the policy decides every
+/// lock change); stores read it through its accessors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockChange {
+    user: UserId,
+    expected: IdLock,
+    new: IdLock,
+}
+
+impl LockChange {
+    pub(crate) const fn new(user: UserId, expected: IdLock, new: IdLock) -> Self {
+        Self {
+            user,
+            expected,
+            new,
+        }
+    }
+
+    /// A change for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn for_test(user: UserId, expected: IdLock, new: IdLock) -> Self {
+        Self::new(user, expected, new)
+    }
+
+    /// Whose lock.
+    #[must_use]
+    pub const fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// The lock the change was decided on.
+    #[must_use]
+    pub const fn expected(&self) -> &IdLock {
+        &self.expected
+    }
+
+    /// The lock after the change.
+    #[must_use]
+    pub const fn new_lock(&self) -> &IdLock {
+        &self.new
+    }
+}
+
+/// One verified code from a user's registered token, to be saved in one
+/// transaction: the token's new state, the locks' new values and the audit
+/// records, applied only if the token is still assigned to the user (and
+/// the user's token is still this one), its state is still
+/// `expected_state`, and every lock is still as expected (the user's, and
+/// the operator's when an administrator acts). Only this crate builds one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verification {
+    user: UserId,
+    serial: SerialNumber,
+    expected_state: TokenState,
+    new_state: TokenState,
+    locks: Vec<LockChange>,
+    audit: Vec<AuditEntry>,
+}
+
+impl Verification {
+    pub(crate) const fn new(
+        user: UserId,
+        serial: SerialNumber,
+        expected_state: TokenState,
+        new_state: TokenState,
+        locks: Vec<LockChange>,
+        audit: Vec<AuditEntry>,
+    ) -> Self {
+        Self {
+            user,
+            serial,
+            expected_state,
+            new_state,
+            locks,
+            audit,
+        }
+    }
+
+    /// A verification for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn for_test(
+        user: UserId,
+        serial: SerialNumber,
+        expected_state: TokenState,
+        new_state: TokenState,
+        locks: Vec<LockChange>,
+        audit: Vec<AuditEntry>,
+    ) -> Self {
+        Self::new(user, serial, expected_state, new_state, locks, audit)
+    }
+
+    /// The user whose token it is.
+    #[must_use]
+    pub const fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// The token.
+    #[must_use]
+    pub const fn serial(&self) -> &SerialNumber {
+        &self.serial
+    }
+
+    /// The state the code was verified against.
+    #[must_use]
+    pub const fn expected_state(&self) -> &TokenState {
+        &self.expected_state
+    }
+
+    /// The state after verification (replay floor, drift).
+    #[must_use]
+    pub const fn new_state(&self) -> &TokenState {
+        &self.new_state
+    }
+
+    /// The locks checked and changed with it: the user's (its wrong-code
+    /// counter), and the operator's (unchanged, must still be unlocked)
+    /// when an administrator acts.
+    #[must_use]
+    pub fn locks(&self) -> &[LockChange] {
+        &self.locks
+    }
+
+    /// The audit records, appended in the same transaction.
+    #[must_use]
+    pub fn audit(&self) -> &[AuditEntry] {
+        &self.audit
+    }
+}
+
+/// A customer of the bank, as the selection screen and the policy see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// The customer ID, such as `W0001`.
+    pub id: UserId,
+    /// The user's name.
+    pub name: String,
+    /// Administrator or general user.
+    pub authority: Authority,
+    /// The active token, if one is registered.
+    pub token: Option<SerialNumber>,
+    /// The ID lock.
+    pub lock: IdLock,
+    /// The approval password's hash (administrators).
+    pub approval_password: Option<PasswordHash>,
+    /// The per-transfer confirmation password's hash (administrators).
+    pub transfer_password: Option<PasswordHash>,
+}
+
+impl UserRecord {
+    /// A user with no token, no passwords and an open lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_exchange::{Authority, UserId, UserRecord};
+    /// let u = UserRecord::new(UserId::parse("W0005")?, "しんきん太郎", Authority::General);
+    /// assert!(u.token.is_none());
+    /// # Ok::<(), otp_exchange::UserIdError>(())
+    /// ```
+    #[must_use]
+    pub fn new(id: UserId, name: &str, authority: Authority) -> Self {
+        Self {
+            id,
+            name: name.to_owned(),
+            authority,
+            token: None,
+            lock: IdLock::default(),
+            approval_password: None,
+            transfer_password: None,
+        }
+    }
+}
+
+/// Where a token of the inventory stands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TokenStatus {
+    /// In stock: may be registered.
+    Unassigned,
+    /// Registered to this user and valid.
+    Assigned(UserId),
+    /// Exchanged, unregistered or reported lost: never valid again.
+    Revoked,
+}
+
+/// A token the bank knows from a seed file, with its status and
+/// verification state.
+#[derive(Debug)]
+pub struct TokenEntry {
+    /// Its 12-character serial.
+    pub serial: SerialNumber,
+    /// Secret and parameters, from the seed file.
+    pub seed: SeedRecord,
+    /// Unassigned, assigned or revoked.
+    pub status: TokenStatus,
+    /// Replay floor, drift, failures, lock (meaningful once assigned).
+    pub state: TokenState,
+}
+
+impl TokenEntry {
+    /// A new, unassigned entry from a seed record whose serial is a
+    /// 12-character serial number; `None` otherwise.
+    #[must_use]
+    pub fn unassigned(seed: SeedRecord) -> Option<Self> {
+        let serial = seed.serial_number()?;
+        let state = seed.initial_state();
+        Some(Self {
+            serial,
+            seed,
+            status: TokenStatus::Unassigned,
+            state,
+        })
+    }
+
+    /// A copy, secret included (stores hand out copies).
+    #[must_use]
+    pub fn duplicate(&self) -> Self {
+        Self {
+            serial: self.serial,
+            seed: self.seed.duplicate(),
+            status: self.status.clone(),
+            state: self.state,
+        }
+    }
+}
+
+/// One atomic change of a user's token binding: exchange, registration,
+/// unregistration or the branch's revocation. Only this crate builds one;
+/// stores read it through its accessors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    user: UserId,
+    expect_current: Option<SerialNumber>,
+    revoke: Option<SerialNumber>,
+    bind: Option<(SerialNumber, TokenState)>,
+    locks: Vec<LockChange>,
+    audit: AuditEntry,
+}
+
+impl Switch {
+    pub(crate) const fn new(
+        user: UserId,
+        expect_current: Option<SerialNumber>,
+        revoke: Option<SerialNumber>,
+        bind: Option<(SerialNumber, TokenState)>,
+        locks: Vec<LockChange>,
+        audit: AuditEntry,
+    ) -> Self {
+        Self {
+            user,
+            expect_current,
+            revoke,
+            bind,
+            locks,
+            audit,
+        }
+    }
+
+    /// A switch for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn for_test(
+        user: UserId,
+        expect_current: Option<SerialNumber>,
+        revoke: Option<SerialNumber>,
+        bind: Option<(SerialNumber, TokenState)>,
+        locks: Vec<LockChange>,
+        audit: AuditEntry,
+    ) -> Self {
+        Self::new(user, expect_current, revoke, bind, locks, audit)
+    }
+
+    /// Whose binding changes.
+    #[must_use]
+    pub const fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// The binding the change was decided on; if the user's token is no
+    /// longer exactly this, the switch is a [`SwitchError::Conflict`](crate::SwitchError::Conflict).
+    #[must_use]
+    pub const fn expect_current(&self) -> Option<&SerialNumber> {
+        self.expect_current.as_ref()
+    }
+
+    /// The token to revoke (the old one), which must be assigned to `user`.
+    #[must_use]
+    pub const fn revoke(&self) -> Option<&SerialNumber> {
+        self.revoke.as_ref()
+    }
+
+    /// The token to bind, which must be unassigned, with its state after
+    /// its first code was verified.
+    #[must_use]
+    pub const fn bind(&self) -> Option<&(SerialNumber, TokenState)> {
+        self.bind.as_ref()
+    }
+
+    /// Locks that must still be as expected at commit (the operator's and
+    /// the user's, unlocked), applied with the switch; if one is not, the
+    /// switch is a [`SwitchError::LockChanged`](crate::SwitchError::LockChanged).
+    #[must_use]
+    pub fn locks(&self) -> &[LockChange] {
+        &self.locks
+    }
+
+    /// The audit entry, appended in the same transaction.
+    #[must_use]
+    pub const fn audit(&self) -> &AuditEntry {
+        &self.audit
+    }
+}
