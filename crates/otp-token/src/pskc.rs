@@ -2,6 +2,7 @@
 //! batch, reading any vendor's file.
 
 use core::fmt;
+use std::io::Write;
 
 use aes::Aes128;
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
@@ -13,7 +14,7 @@ use hmac::{Hmac, Mac as _};
 use otp_core::{Algorithm, Digits, KeyError, Secret, TimeStep};
 use quick_xml::{
     Reader, Writer,
-    events::{BytesDecl, BytesText, Event},
+    events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event},
 };
 use rand::Rng;
 use subtle::{
@@ -1231,15 +1232,13 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-type XmlWriter = Writer<Vec<u8>>;
-
-fn text_el(wr: &mut XmlWriter, name: &str, text: &str) -> Result<(), PskcError> {
+fn text_el<W: Write>(wr: &mut Writer<W>, name: &str, text: &str) -> Result<(), PskcError> {
     w(wr.create_element(name)
         .write_text_content(BytesText::new(text))
         .map(|_| ()))
 }
 
-fn cipher_data(wr: &mut XmlWriter, value: &[u8]) -> Result<(), PskcError> {
+fn cipher_data<W: Write>(wr: &mut Writer<W>, value: &[u8]) -> Result<(), PskcError> {
     w(wr.create_element("xenc:EncryptionMethod")
         .with_attribute(("Algorithm", AES128_CBC))
         .write_empty()
@@ -1260,49 +1259,133 @@ pub(crate) fn write_pskc(
     key: Option<&PreSharedKey>,
     rng: &mut impl Rng,
 ) -> Result<String, PskcError> {
-    let mut wr = Writer::new_with_indent(Vec::new(), b' ', 2);
-    w(wr.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))))?;
-    let mut mac_key = Zeroizing::new([0u8; 20]);
-    rng.fill_bytes(mac_key.as_mut());
-    let mut start = wr
-        .create_element("KeyContainer")
-        .with_attribute(("Version", "1.0"))
-        .with_attribute(("xmlns", PSKC_NS));
-    if key.is_some() {
-        start = start
-            .with_attribute(("xmlns:ds", DS_NS))
-            .with_attribute(("xmlns:xenc", XENC_NS));
+    let mut writer = PskcWriter::new(Vec::new(), key, rng)?;
+    for record in records {
+        writer.write(record)?;
     }
-    let mut result = Ok(());
-    w(start
-        .write_inner_content(|wr| {
-            result = write_body(wr, records, key, rng, &mac_key);
-            Ok(())
-        })
-        .map(|_| ()))?;
-    result?;
-    String::from_utf8(wr.into_inner()).map_err(|_| PskcError::Write)
+    String::from_utf8(writer.finish()?).map_err(|_| PskcError::Write)
 }
 
-fn write_body(
-    wr: &mut XmlWriter,
-    records: &[SeedRecord],
-    key: Option<&PreSharedKey>,
-    rng: &mut impl Rng,
-    mac_key: &[u8; 20],
-) -> Result<(), PskcError> {
-    if let Some(psk) = key {
-        let name = psk.name().unwrap_or("Pre-shared-key").to_owned();
-        w(wr.create_element("EncryptionKey")
+/// A PSKC 1.0 (RFC 6030) seed file written as a stream, one key package
+/// at a time, into any [`Write`]: memory does not grow with the number of
+/// keys. [`PskcWriter::new`] writes the XML declaration, opens the
+/// `KeyContainer` and, with a pre-shared key, writes its `EncryptionKey`
+/// and `MACMethod` (a fresh HMAC-SHA1 key, wrapped under the pre-shared
+/// key); [`PskcWriter::write`] writes one `KeyPackage`;
+/// [`PskcWriter::finish`] closes the container and hands back the output.
+/// A file left unfinished (an error, or the writer dropped) is not a
+/// well-formed document: readers refuse it.
+///
+/// Plain files carry the secrets in base64; encrypted ones carry every
+/// value (secret, counter, time parameters) encrypted with AES-128-CBC
+/// under a fresh IV and authenticated with HMAC-SHA1 (RFC 6030 §6.1). The
+/// IVs and the MAC key come from `rng`, which must be a CSPRNG (for
+/// instance one from [`Factory::seed_file_writer`](crate::Factory::seed_file_writer)).
+///
+/// The same records and the same random source give the same bytes as
+/// [`Batch::seed_file`](crate::Batch::seed_file). Write into a buffered
+/// writer (`std::io::BufWriter`): the XML is written in many small pieces.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::{Factory, Inventory, PreSharedKey, PskcWriter};
+/// let mut factory = Factory::deterministic_for_tests([4; 32]);
+/// let psk = PreSharedKey::new(*b"0123456789abcdef");
+/// let mut file = factory.seed_file_writer(Vec::new(), Some(&psk))?;
+/// for made in factory.manufacture_iter(3, 1_790_000_000)? {
+///     let (_token, record) = made?;
+///     file.write(&record)?;
+/// }
+/// let bytes = file.finish()?;
+/// let inventory = Inventory::from_pskc(std::str::from_utf8(&bytes)?, Some(&psk))?;
+/// assert_eq!(inventory.len(), 3);
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+pub struct PskcWriter<W: Write, R: Rng> {
+    xml: Writer<W>,
+    /// The pre-shared key of an encrypted file (a copy, zeroized on drop).
+    key: Option<Zeroizing<[u8; 16]>>,
+    /// The file's HMAC key (drawn for plain files too, unused there: the
+    /// random source is used as it always was).
+    mac_key: Zeroizing<[u8; 20]>,
+    rng: R,
+    written: usize,
+}
+
+impl<W: Write, R: Rng> fmt::Debug for PskcWriter<W, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PskcWriter")
+            .field("encrypted", &self.key.is_some())
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write, R: Rng> PskcWriter<W, R> {
+    /// Starts a seed file in `out`: the declaration, the `KeyContainer`
+    /// start tag and, with `key`, the `EncryptionKey` (named after the
+    /// key, or `Pre-shared-key`) and the `MACMethod` with its wrapped MAC
+    /// key. Without `key` the secrets are written in plain base64.
+    ///
+    /// # Errors
+    ///
+    /// [`PskcError::Write`] if `out` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::SeedableRng as _;
+    /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
+    /// let file = otp_token::PskcWriter::new(Vec::new(), None, rng)?.finish()?;
+    /// assert!(String::from_utf8(file)?.ends_with("</KeyContainer>"));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn new(out: W, key: Option<&PreSharedKey>, mut rng: R) -> Result<Self, PskcError> {
+        let mut xml = Writer::new_with_indent(out, b' ', 2);
+        w(xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))))?;
+        let mut mac_key = Zeroizing::new([0u8; 20]);
+        rng.fill_bytes(mac_key.as_mut());
+        let mut start = BytesStart::new("KeyContainer");
+        start.push_attribute(("Version", "1.0"));
+        start.push_attribute(("xmlns", PSKC_NS));
+        if key.is_some() {
+            start.push_attribute(("xmlns:ds", DS_NS));
+            start.push_attribute(("xmlns:xenc", XENC_NS));
+        }
+        w(xml.write_event(Event::Start(start)))?;
+        let mut writer = Self {
+            xml,
+            key: key.map(|psk| Zeroizing::new(psk.key)),
+            mac_key,
+            rng,
+            written: 0,
+        };
+        if let Some(psk) = key {
+            writer.write_header(psk.name().unwrap_or("Pre-shared-key"))?;
+        }
+        Ok(writer)
+    }
+
+    /// `EncryptionKey` and `MACMethod`.
+    fn write_header(&mut self, name: &str) -> Result<(), PskcError> {
+        let Some(psk) = self.key.as_deref() else {
+            return Ok(());
+        };
+        w(self
+            .xml
+            .create_element("EncryptionKey")
             .write_inner_content(|wr| {
                 wr.create_element("ds:KeyName")
-                    .write_text_content(BytesText::new(&name))
+                    .write_text_content(BytesText::new(name))
                     .map(|_| ())
             })
             .map(|_| ()))?;
-        let wrapped = aes_cbc_encrypt(&psk.key, rng, mac_key);
+        let wrapped = aes_cbc_encrypt(psk, &mut self.rng, self.mac_key.as_ref());
         let mut inner = Ok(());
-        w(wr.create_element("MACMethod")
+        w(self
+            .xml
+            .create_element("MACMethod")
             .with_attribute(("Algorithm", HMAC_SHA1))
             .write_inner_content(|wr| {
                 wr.create_element("MACKey").write_inner_content(|wr| {
@@ -1312,25 +1395,83 @@ fn write_body(
                 Ok(())
             })
             .map(|_| ()))?;
-        inner?;
+        inner
     }
-    for record in records {
+
+    /// Writes one record as a `KeyPackage`: `DeviceInfo` (manufacturer,
+    /// serial, model), then the `Key` (its `Id` is the record's key ID, or
+    /// its serial) with the issuer, the algorithm's parameters and the
+    /// data: the secret and the counter (HOTP) or the time parameters
+    /// (TOTP).
+    ///
+    /// # Errors
+    ///
+    /// [`PskcError::Write`] if the output fails; the file is then
+    /// unfinished.
+    ///
+    /// # Examples
+    ///
+    /// See [`PskcWriter`].
+    pub fn write(&mut self, record: &SeedRecord) -> Result<(), PskcError> {
+        let Self {
+            xml,
+            key,
+            mac_key,
+            rng,
+            written,
+        } = self;
+        let key = key.as_deref();
         let mut inner = Ok(());
-        w(wr.create_element("KeyPackage")
+        w(xml
+            .create_element("KeyPackage")
             .write_inner_content(|wr| {
                 inner = write_package(wr, record, key, rng, mac_key);
                 Ok(())
             })
             .map(|_| ()))?;
         inner?;
+        *written = written.saturating_add(1);
+        Ok(())
     }
-    Ok(())
+
+    /// How many key packages have been written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::SeedableRng as _;
+    /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
+    /// let file = otp_token::PskcWriter::new(std::io::sink(), None, rng)?;
+    /// assert_eq!(file.written(), 0);
+    /// # Ok::<(), otp_token::PskcError>(())
+    /// ```
+    #[must_use]
+    pub const fn written(&self) -> usize {
+        self.written
+    }
+
+    /// Closes the `KeyContainer` and returns the output (not flushed: a
+    /// `BufWriter` is the caller's to flush).
+    ///
+    /// # Errors
+    ///
+    /// [`PskcError::Write`] if the output fails.
+    ///
+    /// # Examples
+    ///
+    /// See [`PskcWriter`].
+    pub fn finish(mut self) -> Result<W, PskcError> {
+        w(self
+            .xml
+            .write_event(Event::End(BytesEnd::new("KeyContainer"))))?;
+        Ok(self.xml.into_inner())
+    }
 }
 
-fn write_package(
-    wr: &mut XmlWriter,
+fn write_package<W: Write>(
+    wr: &mut Writer<W>,
     record: &SeedRecord,
-    key: Option<&PreSharedKey>,
+    key: Option<&[u8; 16]>,
     rng: &mut impl Rng,
     mac_key: &[u8; 20],
 ) -> Result<(), PskcError> {
@@ -1372,10 +1513,10 @@ fn write_package(
     inner
 }
 
-fn write_key(
-    wr: &mut XmlWriter,
+fn write_key<W: Write>(
+    wr: &mut Writer<W>,
     record: &SeedRecord,
-    key: Option<&PreSharedKey>,
+    key: Option<&[u8; 16]>,
     rng: &mut impl Rng,
     mac_key: &[u8; 20],
 ) -> Result<(), PskcError> {
@@ -1415,7 +1556,7 @@ fn write_key(
                             }
                             Some(psk) => {
                                 let data =
-                                    aes_cbc_encrypt(&psk.key, rng, record.secret().expose_secret());
+                                    aes_cbc_encrypt(psk, rng, record.secret().expose_secret());
                                 let mac = hmac_sha1(mac_key, &data);
                                 let mut enc = Ok(());
                                 wr.create_element("EncryptedValue")
@@ -1433,7 +1574,7 @@ fn write_key(
                 // In an encrypted file every value is encrypted and MACed
                 // (readers refuse plain ones there); integers as their
                 // 8 big-endian bytes, `TimeDrift` in two's complement.
-                let mut int = |wr: &mut XmlWriter, name: &str, text: String, bytes: [u8; 8]| {
+                let mut int = |wr: &mut Writer<W>, name: &str, text: String, bytes: [u8; 8]| {
                     w(wr.create_element(name)
                         .write_inner_content(|wr| match key {
                             None => wr
@@ -1441,7 +1582,7 @@ fn write_key(
                                 .write_text_content(BytesText::new(&text))
                                 .map(|_| ()),
                             Some(psk) => {
-                                let data = aes_cbc_encrypt(&psk.key, rng, &bytes);
+                                let data = aes_cbc_encrypt(psk, rng, &bytes);
                                 let mac = hmac_sha1(mac_key, &data);
                                 wr.create_element("EncryptedValue")
                                     .write_inner_content(|wr| {
@@ -1505,6 +1646,116 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    /// Records of every shape the writer knows: TOTP with and without a
+    /// drift, HOTP with a counter, an issuer, a key ID, another hash and
+    /// digit count, no manufacturer or model.
+    fn assorted_records() -> Vec<SeedRecord> {
+        let secret = |b: u8| Secret::from_bytes(&[b; 20]).unwrap();
+        let mut a = SeedRecord::new("VT0000000001", secret(1), Profile::default());
+        a.manufacturer = "otp-token".into();
+        a.model = "VT-1".into();
+        a.key_id = "VT0000000001".into();
+        let mut b = SeedRecord::new(
+            "VT0000000002",
+            Secret::from_bytes(&[2; 32]).unwrap(),
+            Profile {
+                kind: TokenKind::Hotp,
+                algorithm: Algorithm::Sha256,
+                digits: Digits::Eight,
+            },
+        );
+        b.counter = 42;
+        b.issuer = Some("Bank & Co <1>".into());
+        let mut c = SeedRecord::new(
+            "VT0000000003",
+            secret(3),
+            Profile {
+                kind: TokenKind::Totp(TimeStep::new(60, 1_000).unwrap()),
+                ..Profile::default()
+            },
+        );
+        c.time_drift = -2;
+        c.manufacturer = "Acme".into();
+        vec![a, b, c]
+    }
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(bytes))
+    }
+
+    /// The seed file's bytes for given records and random source, pinned
+    /// as `write_pskc` wrote them before the streaming writer: the same
+    /// document, plain and encrypted.
+    #[test]
+    fn the_written_document_is_pinned() {
+        let records = assorted_records();
+        let psk = PreSharedKey::new([9; 16]).named("bank-2026");
+        let plain = write_pskc(&records, None, &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+        let encrypted =
+            write_pskc(&records, Some(&psk), &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+        let empty = write_pskc(&[], Some(&psk), &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+        assert_eq!(
+            [
+                sha256_hex(plain.as_bytes()),
+                sha256_hex(encrypted.as_bytes()),
+                sha256_hex(empty.as_bytes())
+            ],
+            [
+                "f1b0865da8d7c54a65ee47cecec6520356b77404d8a29da8e2a8993d08a9fdce",
+                "ca2d286bd960ebc0020a17d1afa28d98e4ace413b9ba1cd8b4022bf84bf63b77",
+                "50fb51b4c0f82fcd24ede3fa8d0e800759703b4b3af8ccf0c9e5b1c89f34cb2e",
+            ]
+        );
+    }
+
+    /// The streaming writer, one record at a time, writes the document
+    /// `write_pskc` writes for the same records and random source.
+    #[test]
+    fn the_streaming_writer_writes_the_same_document() {
+        let records = assorted_records();
+        let psk = PreSharedKey::new([9; 16]).named("bank-2026");
+        for key in [None, Some(&psk)] {
+            let whole = write_pskc(&records, key, &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+            let mut writer =
+                PskcWriter::new(Vec::new(), key, ChaCha20Rng::from_seed([5; 32])).unwrap();
+            for (n, record) in records.iter().enumerate() {
+                assert_eq!(writer.written(), n);
+                writer.write(record).unwrap();
+            }
+            let streamed = writer.finish().unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+        }
+    }
+
+    /// A failing output is [`PskcError::Write`].
+    #[test]
+    fn a_failing_output_is_a_write_error() {
+        struct Full(usize);
+        impl Write for Full {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.0 < buf.len() {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                self.0 -= buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let rng = || ChaCha20Rng::from_seed([5; 32]);
+        assert_eq!(
+            PskcWriter::new(Full(10), None, rng()).unwrap_err(),
+            PskcError::Write
+        );
+        let mut writer = PskcWriter::new(Full(200), None, rng()).unwrap();
+        assert_eq!(
+            writer.write(&assorted_records()[0]).unwrap_err(),
+            PskcError::Write
+        );
     }
 
     /// Counters and time parameters, encrypted as 8 big-endian bytes (the
