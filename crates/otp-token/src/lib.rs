@@ -14,7 +14,7 @@ pub use factory::{Batch, Factory, FactoryError, Manufacturing};
 pub use otpauth::{MAX_URI_PERIOD, UriError};
 pub use pskc::{
     PreSharedKey, PskcError, PskcKeyInfo, PskcLimits, PskcWriter, read_pskc_keys,
-    read_pskc_keys_with_limits,
+    read_pskc_keys_with_limits, read_pskc_records,
 };
 pub use record::{Inventory, SeedRecord};
 pub use serial::{MaskedSerial, SERIAL_LEN, SerialError, SerialNumber};

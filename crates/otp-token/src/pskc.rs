@@ -2,7 +2,7 @@
 //! batch, reading any vendor's file.
 
 use core::fmt;
-use std::io::Write;
+use std::io::{BufRead, Write};
 
 use aes::Aes128;
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
@@ -159,9 +159,16 @@ pub enum PskcError {
         /// The element.
         field: &'static str,
     },
+    /// The input could not be read (a stream's I/O error; see
+    /// [`read_pskc_records`]).
+    Read {
+        /// The operating system's message.
+        message: String,
+    },
     /// The input is larger than [`PskcLimits::max_bytes`].
     TooLarge {
-        /// The input's size in bytes.
+        /// The input's size in bytes (read from a stream: the limit plus
+        /// one, the rest unread).
         bytes: usize,
         /// The limit.
         max: usize,
@@ -232,6 +239,7 @@ impl fmt::Display for PskcError {
             Self::MissingMac => f.write_str("the seed file's encrypted values have no MAC: ask the vendor for a file with a MACMethod"),
             Self::MacMismatch { package } => write!(f, "the seed file does not decrypt under this key, or key package {package} was altered or damaged: do not import it"),
             Self::PlainValueInEncryptedFile { package, field } => write!(f, "key package {package} has a plain (unencrypted, unauthenticated) {field} in an encrypted seed file: the file was altered; do not import it"),
+            Self::Read { message } => write!(f, "the seed file could not be read ({message})"),
             Self::TooLarge { bytes, max } => write!(f, "the seed file is {bytes} bytes, more than the limit of {max}: split it, or raise the limit with PskcLimits::max_bytes"),
             Self::TooManyKeyPackages { max } => write!(f, "the seed file has more than {max} key packages: split it, or raise the limit with PskcLimits::max_key_packages"),
             Self::Invalid { package, field } => write!(f, "key package {package} has a malformed {field}: ask the vendor for a corrected file"),
@@ -364,6 +372,17 @@ fn xml_error(e: impl fmt::Display) -> PskcError {
     }
 }
 
+/// A reader's error: the input failed ([`PskcError::Read`]), or is not
+/// well-formed XML.
+fn read_error(e: quick_xml::Error) -> PskcError {
+    match e {
+        quick_xml::Error::Io(io) => PskcError::Read {
+            message: io.to_string(),
+        },
+        other => xml_error(other),
+    }
+}
+
 fn split_name(qname: &str) -> (String, String) {
     match qname.split_once(':') {
         Some((p, l)) => (p.to_owned(), l.to_owned()),
@@ -406,22 +425,26 @@ struct Header {
 /// once, `EncryptionKey` and `MACMethod` are kept, each `KeyPackage` is
 /// built as a small tree, turned into a [`Package`], handed to `sink` and
 /// dropped, and anything else is checked for well-formedness and skipped.
-/// Memory is bounded by one key package, not by the file.
-fn read_stream(
-    xml: &str,
+/// Memory is bounded by one key package, not by the file: the input is
+/// read through a buffer of its own (zeroized when done), and more than
+/// [`PskcLimits::max_bytes`] of it is [`PskcError::TooLarge`].
+fn read_stream<R: BufRead>(
+    input: R,
     key: Option<&PreSharedKey>,
     limits: &PskcLimits,
     sink: &mut dyn FnMut(usize, Package) -> Result<(), PskcError>,
 ) -> Result<(), PskcError> {
-    if xml.len() > limits.max_bytes {
-        return Err(PskcError::TooLarge {
-            bytes: xml.len(),
-            max: limits.max_bytes,
-        });
-    }
-    let mut reader = Reader::from_str(xml);
+    // One byte past the limit is read, to tell "exactly the limit" from
+    // "more".
+    let max = u64::try_from(limits.max_bytes).unwrap_or(u64::MAX);
+    let mut reader = Reader::from_reader(input.take(max.saturating_add(1)));
     reader.config_mut().expand_empty_elements = true;
     reader.config_mut().check_end_names = true;
+    let too_large = PskcError::TooLarge {
+        bytes: limits.max_bytes.saturating_add(1),
+        max: limits.max_bytes,
+    };
+    let mut event_buf: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
     let mut depth = 0usize;
     let mut seen_root = false;
     let mut header = Header::default();
@@ -433,7 +456,13 @@ fn read_stream(
     let mut kept = 0usize;
     let mut packages = 0usize;
     loop {
-        match reader.read_event().map_err(xml_error)? {
+        let buf: &mut Vec<u8> = &mut event_buf;
+        buf.clear();
+        let event = reader.read_event_into(buf);
+        if reader.get_ref().limit() == 0 {
+            return Err(too_large);
+        }
+        match event.map_err(read_error)? {
             Event::Start(start) => {
                 if depth == 0 && seen_root {
                     return Err(xml_error("content after the root element"));
@@ -1095,14 +1124,79 @@ fn read_package(kp: &Element, package: usize, ctx: &Context<'_>) -> Result<Packa
 }
 
 /// Reads every key package of a PSKC file, handing each to `sink` in
-/// order; stops at the first error.
+/// order; stops at the first error. A file larger than
+/// [`PskcLimits::max_bytes`] is refused before parsing.
 pub(crate) fn read_pskc(
     xml: &str,
     key: Option<&PreSharedKey>,
     limits: &PskcLimits,
     mut sink: impl FnMut(usize, Package) -> Result<(), PskcError>,
 ) -> Result<(), PskcError> {
-    read_stream(xml, key, limits, &mut sink)
+    if xml.len() > limits.max_bytes {
+        return Err(PskcError::TooLarge {
+            bytes: xml.len(),
+            max: limits.max_bytes,
+        });
+    }
+    read_stream(xml.as_bytes(), key, limits, &mut sink)
+}
+
+/// Reads a PSKC seed file from a stream, one key package at a time:
+/// each becomes a [`SeedRecord`] (as an [`Inventory`](crate::Inventory)
+/// import would make it) and is handed to `sink`, in the file's order,
+/// then dropped. Memory does not grow with the file: a file of a million
+/// keys is read in the space of one. The checks are an import's (XML,
+/// version, key name, MACs, every field, the [`PskcLimits`]), except that
+/// a serial that appears twice is the caller's to notice (an inventory
+/// refuses it). Give a buffered reader (`std::io::BufReader`).
+///
+/// Returns how many records were read. A record is handed over as soon
+/// as its key package is read: an error later in the file (a damaged
+/// package, a MAC mismatch, a truncated file) comes after the records
+/// before it, so act on them only once the whole file has read without
+/// error.
+///
+/// # Errors
+///
+/// Any [`PskcError`] of [`Inventory::from_pskc`](crate::Inventory::from_pskc);
+/// [`PskcError::Read`] if `input` fails; [`PskcError::TooLarge`] once the
+/// input passes [`PskcLimits::max_bytes`] (its `bytes` is then the limit
+/// plus one: the rest is not read); any error `sink` returns.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::{Factory, PreSharedKey, PskcLimits, read_pskc_records};
+/// let mut factory = Factory::deterministic_for_tests([5; 32]);
+/// let psk = PreSharedKey::new(*b"0123456789abcdef");
+/// let mut file = factory.seed_file_writer(Vec::new(), Some(&psk))?;
+/// for made in factory.manufacture_iter(4, 0)? {
+///     file.write(&made?.1)?;
+/// }
+/// let bytes = file.finish()?;
+/// let mut serials = Vec::new();
+/// let read = read_pskc_records(&bytes[..], Some(&psk), &PskcLimits::default(), |record| {
+///     assert_eq!(record.secret().len(), 20);
+///     serials.push(record.serial);
+///     Ok(())
+/// })?;
+/// assert_eq!(read, 4);
+/// assert_eq!(serials[3], "VT0000000003");
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+pub fn read_pskc_records<R: BufRead>(
+    input: R,
+    key: Option<&PreSharedKey>,
+    limits: &PskcLimits,
+    mut sink: impl FnMut(SeedRecord) -> Result<(), PskcError>,
+) -> Result<usize, PskcError> {
+    let mut read = 0usize;
+    read_stream(input, key, limits, &mut |index, package| {
+        sink(package.into_record(index)?)?;
+        read = index;
+        Ok(())
+    })?;
+    Ok(read)
 }
 
 /// What a PSKC file holds about one key, as read by [`read_pskc_keys`]:
@@ -1756,6 +1850,126 @@ mod tests {
             writer.write(&assorted_records()[0]).unwrap_err(),
             PskcError::Write
         );
+    }
+
+    /// Read from a stream, the records are the ones written, in order,
+    /// plain and encrypted.
+    #[test]
+    fn records_read_from_a_stream_are_the_ones_written() {
+        let records = assorted_records();
+        let psk = PreSharedKey::new([9; 16]).named("bank-2026");
+        for key in [None, Some(&psk)] {
+            let xml = write_pskc(&records, key, &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+            let mut back = Vec::new();
+            // A one-byte buffer: events split across every read.
+            let input = std::io::BufReader::with_capacity(1, xml.as_bytes());
+            let n = read_pskc_records(input, key, &PskcLimits::default(), |r| {
+                back.push(r);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(n, 3);
+            let show = |r: &SeedRecord| {
+                format!(
+                    "{} {} {} {:?} {} {:?} {} {} {}",
+                    r.serial,
+                    r.manufacturer,
+                    r.model,
+                    r.issuer,
+                    // The key ID is written as the serial when empty.
+                    if r.key_id.is_empty() {
+                        &r.serial
+                    } else {
+                        &r.key_id
+                    },
+                    r.profile,
+                    r.counter,
+                    r.time_drift,
+                    hex::encode(r.secret().expose_secret())
+                )
+            };
+            assert_eq!(
+                back.iter().map(show).collect::<Vec<_>>(),
+                records.iter().map(show).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    /// A stream is cut at the size limit: one byte more than the limit is
+    /// too large, the limit itself is not; the sink's error stops it.
+    #[test]
+    fn a_stream_past_the_size_limit_is_too_large() {
+        let xml = write_pskc(
+            &assorted_records(),
+            None,
+            &mut ChaCha20Rng::from_seed([5; 32]),
+        )
+        .unwrap();
+        let read = |max: usize| {
+            read_pskc_records(
+                xml.as_bytes(),
+                None,
+                &PskcLimits::default().with_max_bytes(max),
+                |_| Ok(()),
+            )
+        };
+        assert_eq!(read(xml.len()), Ok(3));
+        assert_eq!(
+            read(xml.len() - 1),
+            Err(PskcError::TooLarge {
+                bytes: xml.len(),
+                max: xml.len() - 1
+            })
+        );
+        assert_eq!(
+            read(100),
+            Err(PskcError::TooLarge {
+                bytes: 101,
+                max: 100
+            })
+        );
+        let mut seen = 0;
+        let stopped = read_pskc_records(xml.as_bytes(), None, &PskcLimits::default(), |_| {
+            seen += 1;
+            Err(PskcError::Write)
+        });
+        assert_eq!((stopped, seen), (Err(PskcError::Write), 1));
+    }
+
+    /// An input that fails is [`PskcError::Read`], with its message.
+    #[test]
+    fn a_failing_input_is_a_read_error() {
+        let xml = write_pskc(
+            &assorted_records(),
+            None,
+            &mut ChaCha20Rng::from_seed([5; 32]),
+        )
+        .unwrap();
+        let input = std::io::Read::chain(&xml.as_bytes()[..300], FailingRead);
+        let e = read_pskc_records(
+            std::io::BufReader::new(input),
+            None,
+            &PskcLimits::default(),
+            |_| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            PskcError::Read {
+                message: "the disk is on fire".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "the seed file could not be read (the disk is on fire)"
+        );
+    }
+
+    struct FailingRead;
+    impl std::io::Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("the disk is on fire"))
+        }
     }
 
     /// Counters and time parameters, encrypted as 8 big-endian bytes (the
