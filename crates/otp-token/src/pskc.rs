@@ -1544,6 +1544,23 @@ impl<W: Write, R: Rng> PskcWriter<W, R> {
         self.written
     }
 
+    /// The output, to look at (for instance how much was written, or why
+    /// it failed after a [`PskcError::Write`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::SeedableRng as _;
+    /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
+    /// let file = otp_token::PskcWriter::new(Vec::new(), None, rng)?;
+    /// assert!(file.get_ref().starts_with(b"<?xml version=\"1.0\""));
+    /// # Ok::<(), otp_token::PskcError>(())
+    /// ```
+    #[must_use]
+    pub const fn get_ref(&self) -> &W {
+        self.xml.get_ref()
+    }
+
     /// Closes the `KeyContainer` and returns the output (not flushed: a
     /// `BufWriter` is the caller's to flush).
     ///
