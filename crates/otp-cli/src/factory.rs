@@ -14,7 +14,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use otp_token::{Factory, Inventory, PreSharedKey, Profile, PskcLimits, SERIAL_LEN, SerialNumber};
+use otp_token::{Factory, PreSharedKey, Profile, PskcLimits, SERIAL_LEN, SerialNumber};
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
@@ -132,11 +132,11 @@ pub(crate) fn psk_from_terminal(prompt: &str) -> Result<Option<PreSharedKey>> {
     parse_psk(&typed).map(Some)
 }
 
-/// The most tokens in one batch. The batch, its seed file (about 700
-/// bytes a token) and the seed file read back are held in memory, so this
-/// bounds the memory (about 2 GB at the cap); it is also the number of key
-/// packages a seed file may hold for `otp bank import`
-/// ([`PskcLimits::DEFAULT_MAX_KEY_PACKAGES`]).
+/// The most tokens in one batch: the number of key packages a seed file
+/// may hold for `otp bank import`
+/// ([`PskcLimits::DEFAULT_MAX_KEY_PACKAGES`]), so that every batch can be
+/// imported. Memory is not the limit: the batch is made, written and
+/// read back one token at a time.
 pub(crate) const MAX_COUNT: usize = PskcLimits::DEFAULT_MAX_KEY_PACKAGES;
 
 /// Where the batch is, for the Ctrl-C handler.
@@ -197,9 +197,45 @@ fn check_prefix(prefix: &str) -> Result<()> {
     )
 }
 
+/// The token files' names, in order: made on demand, never all held (a
+/// batch may have a million).
+#[derive(Clone, Debug)]
+enum Names {
+    /// `{serial}.toml` for the serials `prefix` + `first`, `first + 1`…,
+    /// `count` of them (checked by [`plan`]).
+    Serials {
+        prefix: String,
+        first: u64,
+        count: u64,
+    },
+    /// These names (the tests' batches).
+    #[cfg(test)]
+    List(Vec<String>),
+}
+
+impl Names {
+    fn iter(&self) -> Box<dyn Iterator<Item = Result<String>> + '_> {
+        match self {
+            Self::Serials {
+                prefix,
+                first,
+                count,
+            } => Box::new((0..*count).map(move |n| {
+                let serial = first
+                    .checked_add(n)
+                    .and_then(|n| SerialNumber::numbered(prefix, n).ok())
+                    .ok_or_else(|| anyhow!("--prefix {prefix}: the serials run out"))?;
+                Ok(format!("{}.toml", serial.as_str()))
+            })),
+            #[cfg(test)]
+            Self::List(names) => Box::new(names.iter().cloned().map(Ok)),
+        }
+    }
+}
+
 /// The serials' file names, checked: the count against [`MAX_COUNT`] and
 /// the serial space, and every destination against `--force`.
-fn plan(args: &FactoryArgs) -> Result<Vec<String>> {
+fn plan(args: &FactoryArgs) -> Result<Names> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
@@ -223,13 +259,11 @@ fn plan(args: &FactoryArgs) -> Result<Vec<String>> {
             "9".repeat(SERIAL_LEN.saturating_sub(args.prefix.len()))
         );
     }
-    let names = (args.first..=args.first.saturating_add(count.saturating_sub(1)))
-        .map(|n| {
-            SerialNumber::numbered(&args.prefix, n)
-                .map(|s| format!("{}.toml", s.as_str()))
-                .map_err(|e| anyhow!("--prefix {}: {e}", args.prefix))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let names = Names::Serials {
+        prefix: args.prefix.clone(),
+        first: args.first,
+        count,
+    };
     if safefs::check_destination(&args.pskc)? && !args.force {
         bail!(
             "`{}` exists already: choose another file name, or add --force to replace it",
@@ -238,8 +272,8 @@ fn plan(args: &FactoryArgs) -> Result<Vec<String>> {
     }
     match std::fs::metadata(&args.tokens_dir) {
         Ok(m) if m.is_dir() => {
-            for name in &names {
-                let path = args.tokens_dir.join(name);
+            for name in names.iter() {
+                let path = args.tokens_dir.join(name?);
                 if safefs::check_destination(&path)? && !args.force {
                     bail!(
                         "`{}` exists already: choose another folder, or add --force to replace the token files",
@@ -256,6 +290,37 @@ fn plan(args: &FactoryArgs) -> Result<Vec<String>> {
         ),
     }
     Ok(names)
+}
+
+/// A running SHA-256 over the serials and secrets of a batch, each with
+/// its length: what was written into the seed file, and what reads back
+/// from it, compared without holding either.
+struct Tally {
+    hash: sha2::Sha256,
+    count: usize,
+}
+
+impl Tally {
+    fn new() -> Self {
+        Self {
+            hash: sha2::Sha256::new(),
+            count: 0,
+        }
+    }
+
+    fn add(&mut self, serial: &str, secret: &[u8]) {
+        for part in [serial.as_bytes(), secret] {
+            let len = u64::try_from(part.len()).unwrap_or(u64::MAX);
+            self.hash.update(len.to_be_bytes());
+            self.hash.update(part);
+        }
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// The digest and the count.
+    fn finish(self) -> ([u8; 32], usize) {
+        (self.hash.finalize().into(), self.count)
+    }
 }
 
 /// A spinner (or bar) on stderr from the first second; hidden when stderr
@@ -345,81 +410,79 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         Kind::Totp => Profile::default(),
         Kind::Hotp => Profile::hotp(),
     };
-    let spinner = Progress::new(None, "manufacturing");
-    let mut batch = factory
+    let mut factory = factory
         .named(&args.manufacturer, "VT-1")
         .serials(&args.prefix, args.first)
         .map_err(|e| anyhow!("--prefix {}: {e}", args.prefix))?
         .profile(profile)
         .crystals(args.max_drift_ppm, args.max_offset)
-        .map_err(|e| anyhow!("--max-drift-ppm {}: {e}", args.max_drift_ppm))?
-        .manufacture(args.count, at)
-        .map_err(|e| anyhow!("{e}"))?;
-    spinner.set_message("writing the seed file");
-    let xml = Zeroizing::new(batch.seed_file(psk.as_ref()).map_err(|e| anyhow!("{e}"))?);
-    // Read the file back: it proves the file and gives each token's secret.
-    // It was just written here, so the import caps are its own size.
-    spinner.set_message("reading the seed file back");
-    let own = PskcLimits::default()
-        .with_max_bytes(xml.len())
-        .with_max_key_packages(args.count);
-    let inventory = Inventory::from_pskc_with_limits(&xml, psk.as_ref(), &own)
-        .map_err(|e| anyhow!("the seed file just written does not read back: {e}"))?;
-    drop(spinner);
-    let tokens = batch.tokens();
-    if tokens.len() != names.len() {
-        bail!(
-            "the factory made {} tokens, not {}",
-            tokens.len(),
-            names.len()
-        );
-    }
+        .map_err(|e| anyhow!("--max-drift-ppm {}: {e}", args.max_drift_ppm))?;
 
     set_phase(Phase::Writing);
     check_interrupt()?;
-    let mut staging = Staging::new(&args.tokens_dir, args.force)?;
-    let bar = Progress::new(Some(args.count), "token files");
-    for (token, name) in tokens.iter().zip(&names) {
-        let serial = token.serial();
-        let record = inventory.get(serial.as_str()).ok_or_else(|| {
-            anyhow!(
-                "token {} is missing from its own seed file",
-                serial.masked()
-            )
-        })?;
-        let file = TokenFile::new(token, record.secret(), &args.manufacturer);
-        file.write_new(&staging.dir.join(name))?;
-        bar.inc(1);
-        check_interrupt()?;
-    }
-    bar.set_message("flushing");
-    safefs::sync_batch(&staging.dir)?;
-    bar.set_message("seed file");
-    let pskc = safefs::stage(
+    // Each token is made, written into its token file and into the seed
+    // file, and dropped before the next: memory does not grow with the
+    // batch. Everything goes under temporary names first (dropped on any
+    // error or Ctrl-C).
+    let mut staging = Staging::new(&args.tokens_dir, args.force, names)?;
+    let out = safefs::stage_writer(
         &args.pskc,
-        xml.as_bytes(),
         if args.force {
             Mode::Replace
         } else {
             Mode::Create
         },
     )?;
+    let mut seed = factory
+        .seed_file_writer(out, psk.as_ref())
+        .map_err(|e| anyhow!("{e}"))?;
+    let seed_error = |e: otp_token::PskcError, out: &safefs::StagedWriter| match out.failure() {
+        Some(failure) => anyhow::Error::new(failure),
+        None => anyhow!("{e}"),
+    };
+    let mut written = Tally::new();
+    let mut serials = None;
+    let bar = Progress::new(Some(args.count), "token files");
+    for made in factory
+        .manufacture_iter(args.count, at)
+        .map_err(|e| anyhow!("{e}"))?
+    {
+        let (token, record) = made.map_err(|e| anyhow!("{e}"))?;
+        let serial = token.serial();
+        let file = TokenFile::new(&token, record.secret(), &args.manufacturer);
+        file.write_new(&staging.dir.join(format!("{}.toml", serial.as_str())))?;
+        seed.write(&record)
+            .map_err(|e| seed_error(e, seed.get_ref()))?;
+        written.add(serial.as_str(), record.secret().expose_secret());
+        serials = Some((serials.map_or(serial, |(first, _)| first), serial));
+        bar.inc(1);
+        check_interrupt()?;
+    }
+    bar.set_message("seed file");
+    let out = seed.finish().map_err(|e| anyhow!("{e}"))?;
+    let size = out.written();
+    let pskc = out.finish()?;
     drop(bar);
+
+    let spinner = Progress::new(None, "reading the seed file back");
+    prove(&pskc, psk.as_ref(), size, written)?;
+    spinner.set_message("flushing");
+    safefs::sync_batch(&staging.dir)?;
+    drop(spinner);
     {
         let mut phase = PHASE.lock().unwrap_or_else(PoisonError::into_inner);
         check_interrupt()?;
         *phase = Phase::Committing;
     }
-    staging.commit(&names)?;
+    staging.commit()?;
     if let Err(e) = pskc.commit() {
         staging.roll_back();
         return Err(e.into());
     }
     staging.finish()?;
 
-    let (first, last) = match (tokens.first(), tokens.last()) {
-        (Some(a), Some(b)) => (a.serial(), b.serial()),
-        _ => bail!("the factory made no token"),
+    let Some((first, last)) = serials else {
+        bail!("the factory made no token")
     };
     println!(
         "Manufactured {} tokens {}..{}: seed file {} ({}), token files in {}.",
@@ -434,6 +497,48 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         },
         args.tokens_dir.display()
     );
+    Ok(())
+}
+
+/// Reads the staged seed file back, one key package at a time: it must
+/// decrypt and hold exactly the serials and secrets `written` tallied, in
+/// order (those of the token files). It was just written here, so the
+/// import caps are its own `size` and the tokens made. Ctrl-C stops it.
+fn prove(
+    pskc: &safefs::Staged,
+    psk: Option<&PreSharedKey>,
+    size: u64,
+    written: Tally,
+) -> Result<()> {
+    let (written, made) = written.finish();
+    let own = PskcLimits::default()
+        .with_max_bytes(usize::try_from(size).unwrap_or(usize::MAX))
+        .with_max_key_packages(made);
+    let mut read = Tally::new();
+    let mut stopped = false;
+    let back = otp_token::read_pskc_records(pskc.read_back()?, psk, &own, |record| {
+        read.add(&record.serial, record.secret().expose_secret());
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            stopped = true;
+            return Err(otp_token::PskcError::Write);
+        }
+        Ok(())
+    });
+    if stopped {
+        return Err(interrupted());
+    }
+    back.map_err(|e| anyhow!("the seed file just written does not read back: {e}"))?;
+    let (read, found) = read.finish();
+    if found != made || read != written {
+        bail!(
+            "the seed file just written does not read back: it holds {found} tokens, {} the {made} made",
+            if found == made {
+                "not exactly those of"
+            } else {
+                "not"
+            }
+        );
+    }
     Ok(())
 }
 
@@ -458,10 +563,14 @@ struct Staging {
     whole: bool,
     /// Replace existing token files.
     force: bool,
-    /// Token files renamed into place so far.
-    placed: Vec<String>,
-    /// Old token files moved aside so far.
-    moved_aside: Vec<String>,
+    /// The token files' names, in order.
+    names: Names,
+    /// How many of `names` the commit has renamed into place (into a new
+    /// folder: 1 once the folder is).
+    placed: usize,
+    /// How many of `names` the commit has looked at: the old files among
+    /// them (`--force`) are under [`REPLACED`].
+    seen: usize,
     /// Committed and finished: nothing to remove.
     done: bool,
 }
@@ -470,7 +579,7 @@ struct Staging {
 const REPLACED: &str = "replaced";
 
 impl Staging {
-    fn new(tokens_dir: &Path, force: bool) -> Result<Self> {
+    fn new(tokens_dir: &Path, force: bool, names: Names) -> Result<Self> {
         use std::os::unix::fs::PermissionsExt as _;
         let whole = !tokens_dir.is_dir();
         let home = if whole {
@@ -500,33 +609,37 @@ impl Staging {
             tokens_dir: tokens_dir.to_owned(),
             whole,
             force,
-            placed: Vec::new(),
-            moved_aside: Vec::new(),
+            names,
+            placed: 0,
+            seen: 0,
             done: false,
         })
     }
 
     /// Puts the token files in place; on an error, puts everything back.
-    fn commit(&mut self, names: &[String]) -> Result<()> {
-        let result = self.try_commit(names);
+    fn commit(&mut self) -> Result<()> {
+        let result = self.try_commit();
         if result.is_err() {
             self.roll_back();
         }
         result
     }
 
-    fn try_commit(&mut self, names: &[String]) -> Result<()> {
+    fn try_commit(&mut self) -> Result<()> {
         if self.whole {
             safefs::rename_noreplace(&self.dir, &self.tokens_dir)?;
-            self.placed.push(String::new());
+            self.placed = 1;
             return Ok(());
         }
         let aside = self.dir.join(REPLACED);
         if self.force {
             safefs::create_private_dir_all(&aside)?;
         }
-        for name in names {
-            let dest = self.tokens_dir.join(name);
+        let names = self.names.clone();
+        for name in names.iter() {
+            let name = name?;
+            let dest = self.tokens_dir.join(&name);
+            self.seen = self.seen.saturating_add(1);
             if safefs::check_destination(&dest)? {
                 if !self.force {
                     bail!(
@@ -534,11 +647,10 @@ impl Staging {
                         dest.display()
                     );
                 }
-                safefs::rename_noreplace(&dest, &aside.join(name))?;
-                self.moved_aside.push(name.clone());
+                safefs::rename_noreplace(&dest, &aside.join(&name))?;
             }
-            safefs::rename_noreplace(&self.dir.join(name), &dest)?;
-            self.placed.push(name.clone());
+            safefs::rename_noreplace(&self.dir.join(&name), &dest)?;
+            self.placed = self.placed.saturating_add(1);
         }
         Ok(())
     }
@@ -546,17 +658,22 @@ impl Staging {
     /// Undoes [`Staging::commit`] (best effort: an error here is ignored).
     fn roll_back(&mut self) {
         if self.whole {
-            if self.placed.pop().is_some() {
+            if std::mem::take(&mut self.placed) > 0 {
                 let _ = std::fs::rename(&self.tokens_dir, &self.dir);
             }
             return;
         }
-        for name in self.placed.drain(..).rev() {
+        let placed = std::mem::take(&mut self.placed);
+        for name in self.names.iter().take(placed).flatten() {
             let _ = std::fs::rename(self.tokens_dir.join(&name), self.dir.join(&name));
         }
         let aside = self.dir.join(REPLACED);
-        for name in self.moved_aside.drain(..).rev() {
-            let _ = std::fs::rename(aside.join(&name), self.tokens_dir.join(&name));
+        let seen = std::mem::take(&mut self.seen);
+        for name in self.names.iter().take(seen).flatten() {
+            let old = aside.join(&name);
+            if std::fs::symlink_metadata(&old).is_ok() {
+                let _ = std::fs::rename(old, self.tokens_dir.join(&name));
+            }
         }
     }
 
@@ -607,6 +724,78 @@ mod tests {
         v
     }
 
+    fn record(serial: &str, byte: u8) -> otp_token::SeedRecord {
+        let secret = otp_core::Secret::from_bytes(&[byte; 20]).unwrap();
+        otp_token::SeedRecord::new(serial, secret, Profile::default())
+    }
+
+    /// Stages a seed file of `records`, and tallies `tallied`.
+    fn staged(
+        dir: &Path,
+        psk: Option<&PreSharedKey>,
+        records: &[otp_token::SeedRecord],
+        tallied: &[otp_token::SeedRecord],
+    ) -> (safefs::Staged, u64, Tally) {
+        let out = safefs::stage_writer(&dir.join("batch.pskc"), Mode::Create).unwrap();
+        let mut factory = Factory::deterministic_for_tests([1; 32]);
+        let mut seed = factory.seed_file_writer(out, psk).unwrap();
+        for r in records {
+            seed.write(r).unwrap();
+        }
+        let out = seed.finish().unwrap();
+        let size = out.written();
+        let mut tally = Tally::new();
+        for r in tallied {
+            tally.add(&r.serial, r.secret().expose_secret());
+        }
+        (out.finish().unwrap(), size, tally)
+    }
+
+    /// The seed file read back must hold exactly the serials and secrets
+    /// written, in order, under the key: another secret, another order,
+    /// one token more or less, or another key is refused.
+    #[test]
+    fn the_seed_file_must_read_back_exactly_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let psk = PreSharedKey::new([3; 16]);
+        let a = || [record("VT0000000000", 1), record("VT0000000001", 2)];
+        let (pskc, size, tally) = staged(dir.path(), Some(&psk), &a(), &a());
+        prove(&pskc, Some(&psk), size, tally).unwrap();
+        let (pskc, size, tally) = staged(dir.path(), Some(&psk), &a(), &a());
+        let e = prove(&pskc, Some(&PreSharedKey::new([4; 16])), size, tally).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the seed file just written does not read back: the seed file does not decrypt under this key, or key package 1 was altered or damaged: do not import it"
+        );
+        let other = [record("VT0000000000", 1), record("VT0000000001", 9)];
+        let (pskc, size, tally) = staged(dir.path(), None, &a(), &other);
+        let e = prove(&pskc, None, size, tally).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the seed file just written does not read back: it holds 2 tokens, not exactly those of the 2 made"
+        );
+        let swapped = [record("VT0000000001", 2), record("VT0000000000", 1)];
+        let (pskc, size, tally) = staged(dir.path(), None, &a(), &swapped);
+        assert!(prove(&pskc, None, size, tally).is_err());
+        let (pskc, size, tally) = staged(dir.path(), None, &a()[..1], &a());
+        let e = prove(&pskc, None, size, tally).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the seed file just written does not read back: it holds 1 tokens, not the 2 made"
+        );
+        let (pskc, size, tally) = staged(dir.path(), None, &a(), &a()[..1]);
+        let e = prove(&pskc, None, size, tally).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the seed file just written does not read back: the seed file has more than 1 key packages: split it, or raise the limit with PskcLimits::max_key_packages"
+        );
+        // (Shadowed, the staged files live to the end of the test.)
+        assert_eq!(names(dir.path()).len(), 6);
+        drop(pskc);
+        assert_eq!(names(dir.path()).len(), 5);
+        assert!(names(dir.path()).iter().all(|n| n.starts_with(".otp-")));
+    }
+
     /// A rename that fails half-way through the final step puts back the
     /// token files it had replaced and removes the new ones.
     #[test]
@@ -616,14 +805,14 @@ mod tests {
         std::fs::create_dir(&tokens).unwrap();
         std::fs::write(tokens.join("A.toml"), "old A").unwrap();
         std::fs::write(tokens.join("B.toml"), "old B").unwrap();
-        let mut staging = Staging::new(&tokens, true).unwrap();
+        let batch = Names::List(["A.toml", "B.toml", "C.toml"].map(String::from).to_vec());
+        let mut staging = Staging::new(&tokens, true, batch).unwrap();
         for name in ["A.toml", "B.toml", "C.toml"] {
             std::fs::write(staging.dir.join(name), format!("new {name}")).unwrap();
         }
         // After the checks, something that cannot be replaced appears.
         std::fs::create_dir(tokens.join("C.toml")).unwrap();
-        let batch = ["A.toml", "B.toml", "C.toml"].map(String::from);
-        let e = staging.commit(&batch).unwrap_err();
+        let e = staging.commit().unwrap_err();
         assert_eq!(
             e.to_string(),
             format!(
@@ -650,10 +839,11 @@ mod tests {
     fn a_new_folder_arrives_whole_or_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
         let tokens = dir.path().join("tokens");
-        let mut staging = Staging::new(&tokens, false).unwrap();
+        let mut staging =
+            Staging::new(&tokens, false, Names::List(vec!["A.toml".to_owned()])).unwrap();
         std::fs::write(staging.dir.join("A.toml"), "new A").unwrap();
         assert!(!tokens.exists());
-        staging.commit(&["A.toml".to_owned()]).unwrap();
+        staging.commit().unwrap();
         assert_eq!(names(&tokens), ["A.toml"]);
         staging.roll_back();
         drop(staging);

@@ -235,29 +235,12 @@ pub(crate) struct Staged {
 /// # Errors
 /// As [`write()`].
 pub(crate) fn stage(path: &Path, bytes: &[u8], mode: Mode) -> Result<Staged, FileError> {
-    let dir = parent(path);
-    let existing = destination(path)?;
-    // Under `Mode::Create` an existing file is refused by the rename
-    // itself (`RENAME_NOREPLACE`, or a hard link), atomically.
-    check_folder(dir, path, existing.as_ref())?;
+    let mut tmp = create_temp(path)?;
     let io = |source| FileError::Io {
         what: "write",
         path: path.to_owned(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".otp-")
-        .suffix(".tmp")
-        .rand_bytes(16)
-        .make_in(dir, |name| {
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(name)
-        })
-        .map_err(io)?;
     // Dropping `tmp` (on any `?` below) removes the temporary file.
     tmp.as_file_mut().write_all(bytes).map_err(io)?;
     if mode != Mode::ReplaceInBatch {
@@ -270,7 +253,223 @@ pub(crate) fn stage(path: &Path, bytes: &[u8], mode: Mode) -> Result<Staged, Fil
     })
 }
 
+/// The checks of [`write()`], and a new private temporary file beside
+/// `path` (random name, `O_EXCL`, `O_NOFOLLOW`, mode 0600), open for
+/// reading and writing; dropping it removes it.
+fn create_temp(path: &Path) -> Result<tempfile::NamedTempFile, FileError> {
+    let dir = parent(path);
+    let existing = destination(path)?;
+    // Under `Mode::Create` an existing file is refused by the rename
+    // itself (`RENAME_NOREPLACE`, or a hard link), atomically.
+    check_folder(dir, path, existing.as_ref())?;
+    tempfile::Builder::new()
+        .prefix(".otp-")
+        .suffix(".tmp")
+        .rand_bytes(16)
+        .make_in(dir, |name| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(name)
+        })
+        .map_err(|source| FileError::Io {
+            what: "write",
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// The buffer of a [`StagedWriter`] and of a [`StagedReader`]: 64 KiB.
+const BUFFER: usize = 64 * 1024;
+
+/// A private file written as a stream: [`stage()`] for contents too large
+/// to hold (the factory's seed file). The bytes go through a buffer of
+/// its own, zeroized when dropped (they may be secrets), into a new
+/// temporary file beside the destination, with the same checks and
+/// guarantees as [`stage()`]; [`StagedWriter::finish`] flushes it to the
+/// disk and gives the [`Staged`] file. Dropped before, on any error, the
+/// temporary file is removed.
+pub(crate) struct StagedWriter {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+    mode: Mode,
+    buf: Zeroizing<Vec<u8>>,
+    /// Bytes written so far (buffered included).
+    written: u64,
+    /// The first write error, for its message (the PSKC writer keeps
+    /// only that it failed).
+    failure: Option<(std::io::ErrorKind, String)>,
+}
+
+impl fmt::Debug for StagedWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StagedWriter")
+            .field("path", &self.path)
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts a [`StagedWriter`] for `path`: the checks of [`write()`], and a
+/// new temporary file beside it.
+///
+/// # Errors
+/// As [`write()`].
+pub(crate) fn stage_writer(path: &Path, mode: Mode) -> Result<StagedWriter, FileError> {
+    Ok(StagedWriter {
+        tmp: create_temp(path)?,
+        path: path.to_owned(),
+        mode,
+        buf: Zeroizing::new(Vec::with_capacity(BUFFER)),
+        written: 0,
+        failure: None,
+    })
+}
+
+impl StagedWriter {
+    /// Writes out the buffer (and zeroes it).
+    fn flush_buf(&mut self) -> std::io::Result<()> {
+        let result = self.tmp.as_file_mut().write_all(&self.buf);
+        // `Zeroizing` zeroes on drop only: the bytes written are cleared
+        // here, the capacity kept.
+        zeroize::Zeroize::zeroize(&mut *self.buf);
+        self.buf.reserve(BUFFER);
+        self.remember(result)
+    }
+
+    fn remember<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let (Err(e), None) = (&result, &self.failure) {
+            self.failure = Some((e.kind(), e.to_string()));
+        }
+        result
+    }
+
+    /// How many bytes have been written.
+    pub(crate) const fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The first write error, as a [`FileError`] naming the destination.
+    pub(crate) fn failure(&self) -> Option<FileError> {
+        self.failure.as_ref().map(|(kind, message)| FileError::Io {
+            what: "write",
+            path: self.path.clone(),
+            source: std::io::Error::new(*kind, message.clone()),
+        })
+    }
+
+    /// Writes out what is buffered and flushes the file to the disk
+    /// (unless [`Mode::ReplaceInBatch`]): the file, staged.
+    ///
+    /// # Errors
+    /// [`FileError::Io`]; the temporary file is removed.
+    pub(crate) fn finish(mut self) -> Result<Staged, FileError> {
+        let flushed = self.flush_buf();
+        let synced = flushed.and_then(|()| {
+            if self.mode == Mode::ReplaceInBatch {
+                Ok(())
+            } else {
+                self.tmp.as_file().sync_all()
+            }
+        });
+        let Self {
+            tmp, path, mode, ..
+        } = self;
+        synced.map_err(|source| FileError::Io {
+            what: "write",
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Staged { tmp, path, mode })
+    }
+}
+
+impl std::io::Write for StagedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len().saturating_add(data.len()) > BUFFER {
+            self.flush_buf()?;
+        }
+        if data.len() >= BUFFER {
+            let result = self.tmp.as_file_mut().write_all(data);
+            self.remember(result)?;
+        } else {
+            // Within the capacity: the buffer never reallocates (a
+            // reallocation would leave a copy behind, unzeroed).
+            self.buf.extend_from_slice(data);
+        }
+        let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
+        self.written = self.written.saturating_add(len);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.flush_buf()
+    }
+}
+
+/// A staged file read back from its start, through the same open file
+/// (never by its name again), with a buffer of its own zeroized when
+/// dropped.
+pub(crate) struct StagedReader<'a> {
+    file: &'a File,
+    buf: Zeroizing<Vec<u8>>,
+    pos: usize,
+}
+
+impl std::io::Read for StagedReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = {
+            let available = std::io::BufRead::fill_buf(self)?;
+            let n = available.len().min(out.len());
+            if let (Some(to), Some(from)) = (out.get_mut(..n), available.get(..n)) {
+                to.copy_from_slice(from);
+            }
+            n
+        };
+        std::io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl std::io::BufRead for StagedReader<'_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos >= self.buf.len() {
+            self.pos = 0;
+            self.buf.resize(BUFFER, 0);
+            let n = (&*self.file).read(&mut self.buf)?;
+            self.buf.truncate(n);
+        }
+        Ok(self.buf.get(self.pos..).unwrap_or_default())
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = self.pos.saturating_add(amount).min(self.buf.len());
+    }
+}
+
 impl Staged {
+    /// Reads the staged file back from its start, through the open file.
+    ///
+    /// # Errors
+    /// [`FileError::Io`] if it cannot be rewound.
+    pub(crate) fn read_back(&self) -> Result<StagedReader<'_>, FileError> {
+        use std::io::Seek as _;
+        let mut file = self.tmp.as_file();
+        file.rewind().map_err(|source| FileError::Io {
+            what: "read back",
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(StagedReader {
+            file,
+            buf: Zeroizing::new(Vec::with_capacity(BUFFER)),
+            pos: 0,
+        })
+    }
+
     /// The second half of [`write()`]: renames the temporary file over
     /// the destination (never over a link; under [`Mode::Create`] never
     /// over any file) and flushes the folder.
@@ -509,6 +708,52 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"three");
         assert_eq!(mode_of(&path), 0o600);
         assert_eq!(names(dir.path()), ["f"]);
+    }
+
+    /// A file written as a stream, in pieces small and large across the
+    /// buffer, is a private temporary file until committed, reads back
+    /// exactly (twice: each read starts over), and is removed if dropped
+    /// before; its destination is checked as `write`'s.
+    #[test]
+    fn a_streamed_file_is_staged_reads_back_and_is_removed_unless_committed() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut w = stage_writer(&path, Mode::Create).unwrap();
+        w.write_all(&data[..10]).unwrap();
+        w.write_all(&data[10..100_000]).unwrap();
+        for chunk in data[100_000..].chunks(999) {
+            w.write_all(chunk).unwrap();
+        }
+        assert_eq!(w.written(), 200_000);
+        assert!(w.failure().is_none());
+        let temp = names(dir.path());
+        assert_eq!(temp.len(), 1);
+        assert!(temp[0].starts_with(".otp-") && temp[0].ends_with(".tmp"));
+        assert_eq!(mode_of(&dir.path().join(&temp[0])), 0o600);
+        let staged = w.finish().unwrap();
+        for _ in 0..2 {
+            let mut back = Vec::new();
+            staged.read_back().unwrap().read_to_end(&mut back).unwrap();
+            assert!(back == data, "read back {} bytes", back.len());
+        }
+        let mut small = [0u8; 7];
+        std::io::Read::read_exact(&mut staged.read_back().unwrap(), &mut small).unwrap();
+        assert_eq!(small, data[..7]);
+        staged.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), data);
+        assert_eq!(mode_of(&path), 0o600);
+        let mut w = stage_writer(&dir.path().join("g"), Mode::Create).unwrap();
+        w.write_all(b"secret").unwrap();
+        drop(w);
+        let w = stage_writer(&dir.path().join("g"), Mode::Create).unwrap();
+        drop(w.finish().unwrap());
+        assert_eq!(names(dir.path()), ["f"]);
+        symlink(&path, dir.path().join("link")).unwrap();
+        let e = stage_writer(&dir.path().join("link"), Mode::Replace).unwrap_err();
+        assert!(matches!(e, FileError::Symlink { .. }), "{e}");
+        assert_eq!(names(dir.path()), ["f", "link"]);
     }
 
     #[test]

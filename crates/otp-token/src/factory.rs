@@ -8,7 +8,8 @@ use rand::{Rng as _, RngExt as _, SeedableRng as _, TryRng as _, rngs::ChaCha20R
 use zeroize::Zeroize as _;
 
 use crate::{
-    Battery, Crystal, PreSharedKey, Profile, PskcError, SeedRecord, SerialNumber, Token, TokenSpec,
+    Battery, Crystal, PreSharedKey, Profile, PskcError, PskcWriter, SeedRecord, SerialNumber,
+    Token, TokenSpec,
 };
 
 /// Makes batches of tokens. Secrets (160 bits) and crystal errors come from
@@ -43,6 +44,8 @@ pub struct Factory {
     max_drift_ppm: i32,
     max_offset: i64,
     battery: Battery,
+    /// Seed files started with [`Factory::seed_file_writer`].
+    seed_files: u64,
 }
 
 impl fmt::Debug for Factory {
@@ -118,6 +121,7 @@ impl Factory {
             max_drift_ppm: 20,
             max_offset: 2,
             battery: Battery::default(),
+            seed_files: 0,
         }
     }
 
@@ -212,7 +216,10 @@ impl Factory {
     }
 
     /// Manufactures `count` tokens, activated (battery connected, clock
-    /// set) at `at`.
+    /// set) at `at`, all held in the returned [`Batch`] with their seeds.
+    /// For large batches, [`Factory::manufacture_iter`] makes them one at
+    /// a time (the same tokens, in the same order) and
+    /// [`Factory::seed_file_writer`] writes their seed file as a stream.
     ///
     /// # Errors
     ///
@@ -227,39 +234,11 @@ impl Factory {
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn manufacture(&mut self, count: usize, at: u64) -> Result<Batch, FactoryError> {
-        let last = self
-            .next
-            .saturating_add(u64::try_from(count).unwrap_or(u64::MAX))
-            .saturating_sub(1);
-        if count > 0 {
-            SerialNumber::numbered(&self.prefix, last).map_err(FactoryError::Serial)?;
-        }
         let mut tokens = Vec::with_capacity(count);
         let mut records = Vec::with_capacity(count);
-        for _ in 0..count {
-            let serial =
-                SerialNumber::numbered(&self.prefix, self.next).map_err(FactoryError::Serial)?;
-            self.next = self.next.saturating_add(1);
-            let mut bytes = [0u8; DEFAULT_SECRET_LEN];
-            self.rng.fill_bytes(&mut bytes);
-            let secret = Secret::from_bytes(&bytes).map_err(FactoryError::Secret)?;
-            bytes.zeroize();
-            let drift = self
-                .rng
-                .random_range(-self.max_drift_ppm..=self.max_drift_ppm);
-            let offset = self.rng.random_range(-self.max_offset..=self.max_offset);
-            let spec = TokenSpec {
-                profile: self.profile,
-                crystal: Crystal::new(drift, offset).map_err(FactoryError::Token)?,
-                activated_at: at,
-                battery: self.battery,
-                ..TokenSpec::default()
-            };
-            tokens.push(Token::new(serial, &secret, spec).map_err(FactoryError::Token)?);
-            let mut record = SeedRecord::new(serial.as_str(), secret.clone(), self.profile);
-            record.manufacturer.clone_from(&self.manufacturer);
-            record.model.clone_from(&self.model);
-            record.key_id = serial.as_str().into();
+        for made in self.manufacture_iter(count, at)? {
+            let (token, record) = made?;
+            tokens.push(token);
             records.push(record);
         }
         let mut iv_seed = [0u8; 32];
@@ -270,7 +249,154 @@ impl Factory {
             rng: ChaCha20Rng::from_seed(iv_seed),
         })
     }
+
+    /// Manufactures `count` tokens one at a time, activated at `at`: each
+    /// item is a token and its seed record (serial, secret, profile,
+    /// manufacturer and model; the key ID is the serial), to ship and to
+    /// write into the seed file ([`Factory::seed_file_writer`]) before the
+    /// next is made, so that memory does not grow with `count`. The tokens
+    /// and records are those of [`Factory::manufacture`] from the same
+    /// factory, in the same order; the factory's running number advances
+    /// as they are made.
+    ///
+    /// # Errors
+    ///
+    /// [`FactoryError::Serial`], before any token is made, when the
+    /// running numbers would run out of the 12 characters. An item is an
+    /// error only if a token cannot be built; the iterator ends after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_token::Factory;
+    /// let mut factory = Factory::deterministic_for_tests([2; 32]);
+    /// let mut serials = Vec::new();
+    /// for made in factory.manufacture_iter(3, 1_790_000_000)? {
+    ///     let (token, record) = made?;
+    ///     assert_eq!(token.serial().as_str(), record.serial);
+    ///     serials.push(record.serial);
+    /// }
+    /// assert_eq!(serials, ["VT0000000000", "VT0000000001", "VT0000000002"]);
+    /// let batch = Factory::deterministic_for_tests([2; 32]).manufacture(3, 1_790_000_000)?;
+    /// assert_eq!(batch.tokens()[2].serial().as_str(), serials[2]);
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn manufacture_iter(
+        &mut self,
+        count: usize,
+        at: u64,
+    ) -> Result<Manufacturing<'_>, FactoryError> {
+        let last = self
+            .next
+            .saturating_add(u64::try_from(count).unwrap_or(u64::MAX))
+            .saturating_sub(1);
+        if count > 0 {
+            SerialNumber::numbered(&self.prefix, last).map_err(FactoryError::Serial)?;
+        }
+        Ok(Manufacturing {
+            factory: self,
+            left: count,
+            at,
+        })
+    }
+
+    /// Makes the next token and its seed record.
+    fn make_one(&mut self, at: u64) -> Result<(Token, SeedRecord), FactoryError> {
+        let serial =
+            SerialNumber::numbered(&self.prefix, self.next).map_err(FactoryError::Serial)?;
+        self.next = self.next.saturating_add(1);
+        let mut bytes = [0u8; DEFAULT_SECRET_LEN];
+        self.rng.fill_bytes(&mut bytes);
+        let secret = Secret::from_bytes(&bytes).map_err(FactoryError::Secret);
+        bytes.zeroize();
+        let secret = secret?;
+        let drift = self
+            .rng
+            .random_range(-self.max_drift_ppm..=self.max_drift_ppm);
+        let offset = self.rng.random_range(-self.max_offset..=self.max_offset);
+        let spec = TokenSpec {
+            profile: self.profile,
+            crystal: Crystal::new(drift, offset).map_err(FactoryError::Token)?,
+            activated_at: at,
+            battery: self.battery,
+            ..TokenSpec::default()
+        };
+        let token = Token::new(serial, &secret, spec).map_err(FactoryError::Token)?;
+        let mut record = SeedRecord::new(serial.as_str(), secret, self.profile);
+        record.manufacturer.clone_from(&self.manufacturer);
+        record.model.clone_from(&self.model);
+        record.key_id = serial.as_str().into();
+        Ok((token, record))
+    }
+
+    /// Starts a seed file in `out` ([`PskcWriter::new`]), with its own
+    /// random source for the IVs and the MAC key: a ChaCha20 stream of
+    /// the factory's CSPRNG that the tokens' secrets never use (a stream
+    /// of its own for each seed file the factory starts), so starting a
+    /// file changes none of the tokens the factory makes, before or after.
+    /// Write the records of [`Factory::manufacture_iter`] into it as they
+    /// are made.
+    ///
+    /// # Errors
+    ///
+    /// [`PskcError::Write`] if `out` fails.
+    ///
+    /// # Examples
+    ///
+    /// See [`PskcWriter`].
+    pub fn seed_file_writer<W: std::io::Write>(
+        &mut self,
+        out: W,
+        key: Option<&PreSharedKey>,
+    ) -> Result<PskcWriter<W, ChaCha20Rng>, PskcError> {
+        self.seed_files = self.seed_files.saturating_add(1);
+        let mut seed = self.rng.get_seed();
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        seed.zeroize();
+        // Stream 0 is the factory's own; a stream's words do not depend on
+        // where the factory's own stream stands.
+        rng.set_stream(self.seed_files);
+        PskcWriter::new(out, key, rng)
+    }
 }
+
+/// Tokens being made one at a time: the iterator of
+/// [`Factory::manufacture_iter`]. Each item is a token and its seed
+/// record; after an error it ends.
+pub struct Manufacturing<'f> {
+    factory: &'f mut Factory,
+    left: usize,
+    at: u64,
+}
+
+impl fmt::Debug for Manufacturing<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manufacturing")
+            .field("left", &self.left)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Iterator for Manufacturing<'_> {
+    type Item = Result<(Token, SeedRecord), FactoryError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.left = self.left.checked_sub(1)?;
+        let made = self.factory.make_one(self.at);
+        if made.is_err() {
+            self.left = 0;
+        }
+        Some(made)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl ExactSizeIterator for Manufacturing<'_> {}
+
+impl core::iter::FusedIterator for Manufacturing<'_> {}
 
 /// A batch fresh from the factory: the tokens, and their seeds. The seeds
 /// leave only as a seed file ([`Batch::seed_file`]); once the tokens are
@@ -392,5 +518,126 @@ impl core::error::Error for FactoryError {
             Self::Token(e) => Some(e),
             Self::Secret(e) => Some(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+
+    use super::*;
+
+    fn factory(seed: u8) -> Factory {
+        Factory::deterministic_for_tests([seed; 32])
+            .serials("AB", 7)
+            .unwrap()
+            .crystals(20, 2)
+            .unwrap()
+            .named("Acme", "DP-6")
+    }
+
+    /// What a token and its record say, secret included.
+    fn fingerprint(token: &Token, record: &SeedRecord) -> String {
+        format!(
+            "{} {:?} {:?} {} {} {} {} {:?} {}",
+            token.serial().as_str(),
+            token.spec(),
+            record.profile,
+            record.serial,
+            record.manufacturer,
+            record.model,
+            record.key_id,
+            record.issuer,
+            hex::encode(record.secret().expose_secret()),
+        )
+    }
+
+    /// One at a time, the factory makes the batch's tokens and records,
+    /// and is left where the batch leaves it.
+    #[test]
+    fn manufacture_iter_makes_the_tokens_of_manufacture() {
+        let mut whole = factory(9);
+        let mut batch = whole.manufacture(5, 1_790_000_000).unwrap();
+        let mut streamed = factory(9);
+        let made: Vec<_> = streamed
+            .manufacture_iter(5, 1_790_000_000)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(made.len(), 5);
+        let expected: Vec<String> = batch
+            .tokens()
+            .iter()
+            .zip(&batch.records)
+            .map(|(t, r)| fingerprint(t, r))
+            .collect();
+        let got: Vec<String> = made.iter().map(|(t, r)| fingerprint(t, r)).collect();
+        assert_eq!(got, expected);
+        assert_eq!(got[0].split(' ').next(), Some("AB0000000007"));
+        assert!(
+            got[4].contains(" Acme DP-6 AB0000000011 None "),
+            "{}",
+            got[4]
+        );
+        // The crystals are drawn, not all the same.
+        assert!(made.iter().any(|(t, _)| t.crystal() != made[0].0.crystal()));
+        // `manufacture` draws the seed file's IVs after the tokens: the
+        // next token of the streamed factory is the whole one's after
+        // that draw, and the running numbers agree.
+        let _ = batch.seed_file(None).unwrap();
+        streamed.rng.fill_bytes(&mut [0u8; 32]);
+        let a = whole.manufacture(1, 0).unwrap();
+        let b = streamed.manufacture(1, 0).unwrap();
+        assert_eq!(
+            fingerprint(&a.tokens()[0], &a.records[0]),
+            fingerprint(&b.tokens()[0], &b.records[0])
+        );
+    }
+
+    /// A count past the serial numbers is refused before any token.
+    #[test]
+    fn manufacture_iter_refuses_a_count_past_the_serials_up_front() {
+        let mut f = Factory::deterministic_for_tests([1; 32])
+            .serials("ABCD", 99_999_999)
+            .unwrap();
+        assert!(matches!(
+            f.manufacture_iter(2, 0).map(|i| i.len()),
+            Err(FactoryError::Serial(_))
+        ));
+        assert_eq!(f.manufacture_iter(1, 0).unwrap().len(), 1);
+        assert_eq!(f.manufacture_iter(0, 0).unwrap().count(), 0);
+    }
+
+    /// Starting a seed file changes none of the tokens, and each file the
+    /// factory starts has its own IVs and MAC key.
+    #[test]
+    fn a_seed_file_writer_changes_no_token_and_never_repeats_ivs() {
+        let psk = PreSharedKey::new([6; 16]);
+        let mut with_file = factory(3);
+        let first = with_file.seed_file_writer(Vec::new(), Some(&psk)).unwrap();
+        let second = with_file.seed_file_writer(Vec::new(), Some(&psk)).unwrap();
+        let mut without = factory(3);
+        let a: Vec<String> = with_file
+            .manufacture_iter(3, 0)
+            .unwrap()
+            .map(|m| m.map(|(t, r)| fingerprint(&t, &r)).unwrap())
+            .collect();
+        let b: Vec<String> = without
+            .manufacture_iter(3, 0)
+            .unwrap()
+            .map(|m| m.map(|(t, r)| fingerprint(&t, &r)).unwrap())
+            .collect();
+        assert_eq!(a, b);
+        let first = String::from_utf8(first.finish().unwrap()).unwrap();
+        let second = String::from_utf8(second.finish().unwrap()).unwrap();
+        let wrapped = |xml: &str| {
+            let start = xml.find("<xenc:CipherValue>").unwrap();
+            xml[start..start + 80].to_owned()
+        };
+        assert_ne!(wrapped(&first), wrapped(&second));
+        // Deterministic all the same: a factory from the same seed starts
+        // the same file.
+        let again = factory(3).seed_file_writer(Vec::new(), Some(&psk)).unwrap();
+        assert_eq!(String::from_utf8(again.finish().unwrap()).unwrap(), first);
     }
 }

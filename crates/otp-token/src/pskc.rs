@@ -2,6 +2,7 @@
 //! batch, reading any vendor's file.
 
 use core::fmt;
+use std::io::{BufRead, Write};
 
 use aes::Aes128;
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
@@ -13,7 +14,7 @@ use hmac::{Hmac, Mac as _};
 use otp_core::{Algorithm, Digits, KeyError, Secret, TimeStep};
 use quick_xml::{
     Reader, Writer,
-    events::{BytesDecl, BytesText, Event},
+    events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event},
 };
 use rand::Rng;
 use subtle::{
@@ -158,9 +159,16 @@ pub enum PskcError {
         /// The element.
         field: &'static str,
     },
+    /// The input could not be read (a stream's I/O error; see
+    /// [`read_pskc_records`]).
+    Read {
+        /// The operating system's message.
+        message: String,
+    },
     /// The input is larger than [`PskcLimits::max_bytes`].
     TooLarge {
-        /// The input's size in bytes.
+        /// The input's size in bytes (read from a stream: the limit plus
+        /// one, the rest unread).
         bytes: usize,
         /// The limit.
         max: usize,
@@ -231,6 +239,7 @@ impl fmt::Display for PskcError {
             Self::MissingMac => f.write_str("the seed file's encrypted values have no MAC: ask the vendor for a file with a MACMethod"),
             Self::MacMismatch { package } => write!(f, "the seed file does not decrypt under this key, or key package {package} was altered or damaged: do not import it"),
             Self::PlainValueInEncryptedFile { package, field } => write!(f, "key package {package} has a plain (unencrypted, unauthenticated) {field} in an encrypted seed file: the file was altered; do not import it"),
+            Self::Read { message } => write!(f, "the seed file could not be read ({message})"),
             Self::TooLarge { bytes, max } => write!(f, "the seed file is {bytes} bytes, more than the limit of {max}: split it, or raise the limit with PskcLimits::max_bytes"),
             Self::TooManyKeyPackages { max } => write!(f, "the seed file has more than {max} key packages: split it, or raise the limit with PskcLimits::max_key_packages"),
             Self::Invalid { package, field } => write!(f, "key package {package} has a malformed {field}: ask the vendor for a corrected file"),
@@ -363,6 +372,17 @@ fn xml_error(e: impl fmt::Display) -> PskcError {
     }
 }
 
+/// A reader's error: the input failed ([`PskcError::Read`]), or is not
+/// well-formed XML.
+fn read_error(e: quick_xml::Error) -> PskcError {
+    match e {
+        quick_xml::Error::Io(io) => PskcError::Read {
+            message: io.to_string(),
+        },
+        other => xml_error(other),
+    }
+}
+
 fn split_name(qname: &str) -> (String, String) {
     match qname.split_once(':') {
         Some((p, l)) => (p.to_owned(), l.to_owned()),
@@ -405,22 +425,26 @@ struct Header {
 /// once, `EncryptionKey` and `MACMethod` are kept, each `KeyPackage` is
 /// built as a small tree, turned into a [`Package`], handed to `sink` and
 /// dropped, and anything else is checked for well-formedness and skipped.
-/// Memory is bounded by one key package, not by the file.
-fn read_stream(
-    xml: &str,
+/// Memory is bounded by one key package, not by the file: the input is
+/// read through a buffer of its own (zeroized when done), and more than
+/// [`PskcLimits::max_bytes`] of it is [`PskcError::TooLarge`].
+fn read_stream<R: BufRead>(
+    input: R,
     key: Option<&PreSharedKey>,
     limits: &PskcLimits,
     sink: &mut dyn FnMut(usize, Package) -> Result<(), PskcError>,
 ) -> Result<(), PskcError> {
-    if xml.len() > limits.max_bytes {
-        return Err(PskcError::TooLarge {
-            bytes: xml.len(),
-            max: limits.max_bytes,
-        });
-    }
-    let mut reader = Reader::from_str(xml);
+    // One byte past the limit is read, to tell "exactly the limit" from
+    // "more".
+    let max = u64::try_from(limits.max_bytes).unwrap_or(u64::MAX);
+    let mut reader = Reader::from_reader(input.take(max.saturating_add(1)));
     reader.config_mut().expand_empty_elements = true;
     reader.config_mut().check_end_names = true;
+    let too_large = PskcError::TooLarge {
+        bytes: limits.max_bytes.saturating_add(1),
+        max: limits.max_bytes,
+    };
+    let mut event_buf: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::new());
     let mut depth = 0usize;
     let mut seen_root = false;
     let mut header = Header::default();
@@ -432,7 +456,13 @@ fn read_stream(
     let mut kept = 0usize;
     let mut packages = 0usize;
     loop {
-        match reader.read_event().map_err(xml_error)? {
+        let buf: &mut Vec<u8> = &mut event_buf;
+        buf.clear();
+        let event = reader.read_event_into(buf);
+        if reader.get_ref().limit() == 0 {
+            return Err(too_large);
+        }
+        match event.map_err(read_error)? {
             Event::Start(start) => {
                 if depth == 0 && seen_root {
                     return Err(xml_error("content after the root element"));
@@ -1094,14 +1124,79 @@ fn read_package(kp: &Element, package: usize, ctx: &Context<'_>) -> Result<Packa
 }
 
 /// Reads every key package of a PSKC file, handing each to `sink` in
-/// order; stops at the first error.
+/// order; stops at the first error. A file larger than
+/// [`PskcLimits::max_bytes`] is refused before parsing.
 pub(crate) fn read_pskc(
     xml: &str,
     key: Option<&PreSharedKey>,
     limits: &PskcLimits,
     mut sink: impl FnMut(usize, Package) -> Result<(), PskcError>,
 ) -> Result<(), PskcError> {
-    read_stream(xml, key, limits, &mut sink)
+    if xml.len() > limits.max_bytes {
+        return Err(PskcError::TooLarge {
+            bytes: xml.len(),
+            max: limits.max_bytes,
+        });
+    }
+    read_stream(xml.as_bytes(), key, limits, &mut sink)
+}
+
+/// Reads a PSKC seed file from a stream, one key package at a time:
+/// each becomes a [`SeedRecord`] (as an [`Inventory`](crate::Inventory)
+/// import would make it) and is handed to `sink`, in the file's order,
+/// then dropped. Memory does not grow with the file: a file of a million
+/// keys is read in the space of one. The checks are an import's (XML,
+/// version, key name, MACs, every field, the [`PskcLimits`]), except that
+/// a serial that appears twice is the caller's to notice (an inventory
+/// refuses it). Give a buffered reader (`std::io::BufReader`).
+///
+/// Returns how many records were read. A record is handed over as soon
+/// as its key package is read: an error later in the file (a damaged
+/// package, a MAC mismatch, a truncated file) comes after the records
+/// before it, so act on them only once the whole file has read without
+/// error.
+///
+/// # Errors
+///
+/// Any [`PskcError`] of [`Inventory::from_pskc`](crate::Inventory::from_pskc);
+/// [`PskcError::Read`] if `input` fails; [`PskcError::TooLarge`] once the
+/// input passes [`PskcLimits::max_bytes`] (its `bytes` is then the limit
+/// plus one: the rest is not read); any error `sink` returns.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::{Factory, PreSharedKey, PskcLimits, read_pskc_records};
+/// let mut factory = Factory::deterministic_for_tests([5; 32]);
+/// let psk = PreSharedKey::new(*b"0123456789abcdef");
+/// let mut file = factory.seed_file_writer(Vec::new(), Some(&psk))?;
+/// for made in factory.manufacture_iter(4, 0)? {
+///     file.write(&made?.1)?;
+/// }
+/// let bytes = file.finish()?;
+/// let mut serials = Vec::new();
+/// let read = read_pskc_records(&bytes[..], Some(&psk), &PskcLimits::default(), |record| {
+///     assert_eq!(record.secret().len(), 20);
+///     serials.push(record.serial);
+///     Ok(())
+/// })?;
+/// assert_eq!(read, 4);
+/// assert_eq!(serials[3], "VT0000000003");
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+pub fn read_pskc_records<R: BufRead>(
+    input: R,
+    key: Option<&PreSharedKey>,
+    limits: &PskcLimits,
+    mut sink: impl FnMut(SeedRecord) -> Result<(), PskcError>,
+) -> Result<usize, PskcError> {
+    let mut read = 0usize;
+    read_stream(input, key, limits, &mut |index, package| {
+        sink(package.into_record(index)?)?;
+        read = index;
+        Ok(())
+    })?;
+    Ok(read)
 }
 
 /// What a PSKC file holds about one key, as read by [`read_pskc_keys`]:
@@ -1231,15 +1326,13 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
-type XmlWriter = Writer<Vec<u8>>;
-
-fn text_el(wr: &mut XmlWriter, name: &str, text: &str) -> Result<(), PskcError> {
+fn text_el<W: Write>(wr: &mut Writer<W>, name: &str, text: &str) -> Result<(), PskcError> {
     w(wr.create_element(name)
         .write_text_content(BytesText::new(text))
         .map(|_| ()))
 }
 
-fn cipher_data(wr: &mut XmlWriter, value: &[u8]) -> Result<(), PskcError> {
+fn cipher_data<W: Write>(wr: &mut Writer<W>, value: &[u8]) -> Result<(), PskcError> {
     w(wr.create_element("xenc:EncryptionMethod")
         .with_attribute(("Algorithm", AES128_CBC))
         .write_empty()
@@ -1260,49 +1353,133 @@ pub(crate) fn write_pskc(
     key: Option<&PreSharedKey>,
     rng: &mut impl Rng,
 ) -> Result<String, PskcError> {
-    let mut wr = Writer::new_with_indent(Vec::new(), b' ', 2);
-    w(wr.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))))?;
-    let mut mac_key = Zeroizing::new([0u8; 20]);
-    rng.fill_bytes(mac_key.as_mut());
-    let mut start = wr
-        .create_element("KeyContainer")
-        .with_attribute(("Version", "1.0"))
-        .with_attribute(("xmlns", PSKC_NS));
-    if key.is_some() {
-        start = start
-            .with_attribute(("xmlns:ds", DS_NS))
-            .with_attribute(("xmlns:xenc", XENC_NS));
+    let mut writer = PskcWriter::new(Vec::new(), key, rng)?;
+    for record in records {
+        writer.write(record)?;
     }
-    let mut result = Ok(());
-    w(start
-        .write_inner_content(|wr| {
-            result = write_body(wr, records, key, rng, &mac_key);
-            Ok(())
-        })
-        .map(|_| ()))?;
-    result?;
-    String::from_utf8(wr.into_inner()).map_err(|_| PskcError::Write)
+    String::from_utf8(writer.finish()?).map_err(|_| PskcError::Write)
 }
 
-fn write_body(
-    wr: &mut XmlWriter,
-    records: &[SeedRecord],
-    key: Option<&PreSharedKey>,
-    rng: &mut impl Rng,
-    mac_key: &[u8; 20],
-) -> Result<(), PskcError> {
-    if let Some(psk) = key {
-        let name = psk.name().unwrap_or("Pre-shared-key").to_owned();
-        w(wr.create_element("EncryptionKey")
+/// A PSKC 1.0 (RFC 6030) seed file written as a stream, one key package
+/// at a time, into any [`Write`]: memory does not grow with the number of
+/// keys. [`PskcWriter::new`] writes the XML declaration, opens the
+/// `KeyContainer` and, with a pre-shared key, writes its `EncryptionKey`
+/// and `MACMethod` (a fresh HMAC-SHA1 key, wrapped under the pre-shared
+/// key); [`PskcWriter::write`] writes one `KeyPackage`;
+/// [`PskcWriter::finish`] closes the container and hands back the output.
+/// A file left unfinished (an error, or the writer dropped) is not a
+/// well-formed document: readers refuse it.
+///
+/// Plain files carry the secrets in base64; encrypted ones carry every
+/// value (secret, counter, time parameters) encrypted with AES-128-CBC
+/// under a fresh IV and authenticated with HMAC-SHA1 (RFC 6030 §6.1). The
+/// IVs and the MAC key come from `rng`, which must be a CSPRNG (for
+/// instance one from [`Factory::seed_file_writer`](crate::Factory::seed_file_writer)).
+///
+/// The same records and the same random source give the same bytes as
+/// [`Batch::seed_file`](crate::Batch::seed_file). Write into a buffered
+/// writer (`std::io::BufWriter`): the XML is written in many small pieces.
+///
+/// # Examples
+///
+/// ```
+/// use otp_token::{Factory, Inventory, PreSharedKey, PskcWriter};
+/// let mut factory = Factory::deterministic_for_tests([4; 32]);
+/// let psk = PreSharedKey::new(*b"0123456789abcdef");
+/// let mut file = factory.seed_file_writer(Vec::new(), Some(&psk))?;
+/// for made in factory.manufacture_iter(3, 1_790_000_000)? {
+///     let (_token, record) = made?;
+///     file.write(&record)?;
+/// }
+/// let bytes = file.finish()?;
+/// let inventory = Inventory::from_pskc(std::str::from_utf8(&bytes)?, Some(&psk))?;
+/// assert_eq!(inventory.len(), 3);
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
+pub struct PskcWriter<W: Write, R: Rng> {
+    xml: Writer<W>,
+    /// The pre-shared key of an encrypted file (a copy, zeroized on drop).
+    key: Option<Zeroizing<[u8; 16]>>,
+    /// The file's HMAC key (drawn for plain files too, unused there: the
+    /// random source is used as it always was).
+    mac_key: Zeroizing<[u8; 20]>,
+    rng: R,
+    written: usize,
+}
+
+impl<W: Write, R: Rng> fmt::Debug for PskcWriter<W, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PskcWriter")
+            .field("encrypted", &self.key.is_some())
+            .field("written", &self.written)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<W: Write, R: Rng> PskcWriter<W, R> {
+    /// Starts a seed file in `out`: the declaration, the `KeyContainer`
+    /// start tag and, with `key`, the `EncryptionKey` (named after the
+    /// key, or `Pre-shared-key`) and the `MACMethod` with its wrapped MAC
+    /// key. Without `key` the secrets are written in plain base64.
+    ///
+    /// # Errors
+    ///
+    /// [`PskcError::Write`] if `out` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::SeedableRng as _;
+    /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
+    /// let file = otp_token::PskcWriter::new(Vec::new(), None, rng)?.finish()?;
+    /// assert!(String::from_utf8(file)?.ends_with("</KeyContainer>"));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn new(out: W, key: Option<&PreSharedKey>, mut rng: R) -> Result<Self, PskcError> {
+        let mut xml = Writer::new_with_indent(out, b' ', 2);
+        w(xml.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None))))?;
+        let mut mac_key = Zeroizing::new([0u8; 20]);
+        rng.fill_bytes(mac_key.as_mut());
+        let mut start = BytesStart::new("KeyContainer");
+        start.push_attribute(("Version", "1.0"));
+        start.push_attribute(("xmlns", PSKC_NS));
+        if key.is_some() {
+            start.push_attribute(("xmlns:ds", DS_NS));
+            start.push_attribute(("xmlns:xenc", XENC_NS));
+        }
+        w(xml.write_event(Event::Start(start)))?;
+        let mut writer = Self {
+            xml,
+            key: key.map(|psk| Zeroizing::new(psk.key)),
+            mac_key,
+            rng,
+            written: 0,
+        };
+        if let Some(psk) = key {
+            writer.write_header(psk.name().unwrap_or("Pre-shared-key"))?;
+        }
+        Ok(writer)
+    }
+
+    /// `EncryptionKey` and `MACMethod`.
+    fn write_header(&mut self, name: &str) -> Result<(), PskcError> {
+        let Some(psk) = self.key.as_deref() else {
+            return Ok(());
+        };
+        w(self
+            .xml
+            .create_element("EncryptionKey")
             .write_inner_content(|wr| {
                 wr.create_element("ds:KeyName")
-                    .write_text_content(BytesText::new(&name))
+                    .write_text_content(BytesText::new(name))
                     .map(|_| ())
             })
             .map(|_| ()))?;
-        let wrapped = aes_cbc_encrypt(&psk.key, rng, mac_key);
+        let wrapped = aes_cbc_encrypt(psk, &mut self.rng, self.mac_key.as_ref());
         let mut inner = Ok(());
-        w(wr.create_element("MACMethod")
+        w(self
+            .xml
+            .create_element("MACMethod")
             .with_attribute(("Algorithm", HMAC_SHA1))
             .write_inner_content(|wr| {
                 wr.create_element("MACKey").write_inner_content(|wr| {
@@ -1312,25 +1489,100 @@ fn write_body(
                 Ok(())
             })
             .map(|_| ()))?;
-        inner?;
+        inner
     }
-    for record in records {
+
+    /// Writes one record as a `KeyPackage`: `DeviceInfo` (manufacturer,
+    /// serial, model), then the `Key` (its `Id` is the record's key ID, or
+    /// its serial) with the issuer, the algorithm's parameters and the
+    /// data: the secret and the counter (HOTP) or the time parameters
+    /// (TOTP).
+    ///
+    /// # Errors
+    ///
+    /// [`PskcError::Write`] if the output fails; the file is then
+    /// unfinished.
+    ///
+    /// # Examples
+    ///
+    /// See [`PskcWriter`].
+    pub fn write(&mut self, record: &SeedRecord) -> Result<(), PskcError> {
+        let Self {
+            xml,
+            key,
+            mac_key,
+            rng,
+            written,
+        } = self;
+        let key = key.as_deref();
         let mut inner = Ok(());
-        w(wr.create_element("KeyPackage")
+        w(xml
+            .create_element("KeyPackage")
             .write_inner_content(|wr| {
                 inner = write_package(wr, record, key, rng, mac_key);
                 Ok(())
             })
             .map(|_| ()))?;
         inner?;
+        *written = written.saturating_add(1);
+        Ok(())
     }
-    Ok(())
+
+    /// How many key packages have been written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::SeedableRng as _;
+    /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
+    /// let file = otp_token::PskcWriter::new(std::io::sink(), None, rng)?;
+    /// assert_eq!(file.written(), 0);
+    /// # Ok::<(), otp_token::PskcError>(())
+    /// ```
+    #[must_use]
+    pub const fn written(&self) -> usize {
+        self.written
+    }
+
+    /// The output, to look at (for instance how much was written, or why
+    /// it failed after a [`PskcError::Write`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use rand::SeedableRng as _;
+    /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
+    /// let file = otp_token::PskcWriter::new(Vec::new(), None, rng)?;
+    /// assert!(file.get_ref().starts_with(b"<?xml version=\"1.0\""));
+    /// # Ok::<(), otp_token::PskcError>(())
+    /// ```
+    #[must_use]
+    pub const fn get_ref(&self) -> &W {
+        self.xml.get_ref()
+    }
+
+    /// Closes the `KeyContainer` and returns the output (not flushed: a
+    /// `BufWriter` is the caller's to flush).
+    ///
+    /// # Errors
+    ///
+    /// [`PskcError::Write`] if the output fails.
+    ///
+    /// # Examples
+    ///
+    /// See [`PskcWriter`].
+    pub fn finish(mut self) -> Result<W, PskcError> {
+        w(self
+            .xml
+            .write_event(Event::End(BytesEnd::new("KeyContainer"))))?;
+        Ok(self.xml.into_inner())
+    }
 }
 
-fn write_package(
-    wr: &mut XmlWriter,
+fn write_package<W: Write>(
+    wr: &mut Writer<W>,
     record: &SeedRecord,
-    key: Option<&PreSharedKey>,
+    key: Option<&[u8; 16]>,
     rng: &mut impl Rng,
     mac_key: &[u8; 20],
 ) -> Result<(), PskcError> {
@@ -1372,10 +1624,10 @@ fn write_package(
     inner
 }
 
-fn write_key(
-    wr: &mut XmlWriter,
+fn write_key<W: Write>(
+    wr: &mut Writer<W>,
     record: &SeedRecord,
-    key: Option<&PreSharedKey>,
+    key: Option<&[u8; 16]>,
     rng: &mut impl Rng,
     mac_key: &[u8; 20],
 ) -> Result<(), PskcError> {
@@ -1415,7 +1667,7 @@ fn write_key(
                             }
                             Some(psk) => {
                                 let data =
-                                    aes_cbc_encrypt(&psk.key, rng, record.secret().expose_secret());
+                                    aes_cbc_encrypt(psk, rng, record.secret().expose_secret());
                                 let mac = hmac_sha1(mac_key, &data);
                                 let mut enc = Ok(());
                                 wr.create_element("EncryptedValue")
@@ -1433,7 +1685,7 @@ fn write_key(
                 // In an encrypted file every value is encrypted and MACed
                 // (readers refuse plain ones there); integers as their
                 // 8 big-endian bytes, `TimeDrift` in two's complement.
-                let mut int = |wr: &mut XmlWriter, name: &str, text: String, bytes: [u8; 8]| {
+                let mut int = |wr: &mut Writer<W>, name: &str, text: String, bytes: [u8; 8]| {
                     w(wr.create_element(name)
                         .write_inner_content(|wr| match key {
                             None => wr
@@ -1441,7 +1693,7 @@ fn write_key(
                                 .write_text_content(BytesText::new(&text))
                                 .map(|_| ()),
                             Some(psk) => {
-                                let data = aes_cbc_encrypt(&psk.key, rng, &bytes);
+                                let data = aes_cbc_encrypt(psk, rng, &bytes);
                                 let mac = hmac_sha1(mac_key, &data);
                                 wr.create_element("EncryptedValue")
                                     .write_inner_content(|wr| {
@@ -1505,6 +1757,236 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    /// Records of every shape the writer knows: TOTP with and without a
+    /// drift, HOTP with a counter, an issuer, a key ID, another hash and
+    /// digit count, no manufacturer or model.
+    fn assorted_records() -> Vec<SeedRecord> {
+        let secret = |b: u8| Secret::from_bytes(&[b; 20]).unwrap();
+        let mut a = SeedRecord::new("VT0000000001", secret(1), Profile::default());
+        a.manufacturer = "otp-token".into();
+        a.model = "VT-1".into();
+        a.key_id = "VT0000000001".into();
+        let mut b = SeedRecord::new(
+            "VT0000000002",
+            Secret::from_bytes(&[2; 32]).unwrap(),
+            Profile {
+                kind: TokenKind::Hotp,
+                algorithm: Algorithm::Sha256,
+                digits: Digits::Eight,
+            },
+        );
+        b.counter = 42;
+        b.issuer = Some("Bank & Co <1>".into());
+        let mut c = SeedRecord::new(
+            "VT0000000003",
+            secret(3),
+            Profile {
+                kind: TokenKind::Totp(TimeStep::new(60, 1_000).unwrap()),
+                ..Profile::default()
+            },
+        );
+        c.time_drift = -2;
+        c.manufacturer = "Acme".into();
+        vec![a, b, c]
+    }
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(bytes))
+    }
+
+    /// The seed file's bytes for given records and random source, pinned
+    /// as `write_pskc` wrote them before the streaming writer: the same
+    /// document, plain and encrypted.
+    #[test]
+    fn the_written_document_is_pinned() {
+        let records = assorted_records();
+        let psk = PreSharedKey::new([9; 16]).named("bank-2026");
+        let plain = write_pskc(&records, None, &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+        let encrypted =
+            write_pskc(&records, Some(&psk), &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+        let empty = write_pskc(&[], Some(&psk), &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+        assert_eq!(
+            [
+                sha256_hex(plain.as_bytes()),
+                sha256_hex(encrypted.as_bytes()),
+                sha256_hex(empty.as_bytes())
+            ],
+            [
+                "f1b0865da8d7c54a65ee47cecec6520356b77404d8a29da8e2a8993d08a9fdce",
+                "ca2d286bd960ebc0020a17d1afa28d98e4ace413b9ba1cd8b4022bf84bf63b77",
+                "50fb51b4c0f82fcd24ede3fa8d0e800759703b4b3af8ccf0c9e5b1c89f34cb2e",
+            ]
+        );
+    }
+
+    /// The streaming writer, one record at a time, writes the document
+    /// `write_pskc` writes for the same records and random source.
+    #[test]
+    fn the_streaming_writer_writes_the_same_document() {
+        let records = assorted_records();
+        let psk = PreSharedKey::new([9; 16]).named("bank-2026");
+        for key in [None, Some(&psk)] {
+            let whole = write_pskc(&records, key, &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+            let mut writer =
+                PskcWriter::new(Vec::new(), key, ChaCha20Rng::from_seed([5; 32])).unwrap();
+            for (n, record) in records.iter().enumerate() {
+                assert_eq!(writer.written(), n);
+                writer.write(record).unwrap();
+            }
+            let streamed = writer.finish().unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), whole);
+        }
+    }
+
+    /// A failing output is [`PskcError::Write`].
+    #[test]
+    fn a_failing_output_is_a_write_error() {
+        struct Full(usize);
+        impl Write for Full {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if self.0 < buf.len() {
+                    return Err(std::io::Error::other("disk full"));
+                }
+                self.0 -= buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let rng = || ChaCha20Rng::from_seed([5; 32]);
+        assert_eq!(
+            PskcWriter::new(Full(10), None, rng()).unwrap_err(),
+            PskcError::Write
+        );
+        let mut writer = PskcWriter::new(Full(200), None, rng()).unwrap();
+        assert_eq!(
+            writer.write(&assorted_records()[0]).unwrap_err(),
+            PskcError::Write
+        );
+    }
+
+    /// Read from a stream, the records are the ones written, in order,
+    /// plain and encrypted.
+    #[test]
+    fn records_read_from_a_stream_are_the_ones_written() {
+        let records = assorted_records();
+        let psk = PreSharedKey::new([9; 16]).named("bank-2026");
+        for key in [None, Some(&psk)] {
+            let xml = write_pskc(&records, key, &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+            let mut back = Vec::new();
+            // A one-byte buffer: events split across every read.
+            let input = std::io::BufReader::with_capacity(1, xml.as_bytes());
+            let n = read_pskc_records(input, key, &PskcLimits::default(), |r| {
+                back.push(r);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(n, 3);
+            let show = |r: &SeedRecord| {
+                format!(
+                    "{} {} {} {:?} {} {:?} {} {} {}",
+                    r.serial,
+                    r.manufacturer,
+                    r.model,
+                    r.issuer,
+                    // The key ID is written as the serial when empty.
+                    if r.key_id.is_empty() {
+                        &r.serial
+                    } else {
+                        &r.key_id
+                    },
+                    r.profile,
+                    r.counter,
+                    r.time_drift,
+                    hex::encode(r.secret().expose_secret())
+                )
+            };
+            assert_eq!(
+                back.iter().map(show).collect::<Vec<_>>(),
+                records.iter().map(show).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    /// A stream is cut at the size limit: one byte more than the limit is
+    /// too large, the limit itself is not; the sink's error stops it.
+    #[test]
+    fn a_stream_past_the_size_limit_is_too_large() {
+        let xml = write_pskc(
+            &assorted_records(),
+            None,
+            &mut ChaCha20Rng::from_seed([5; 32]),
+        )
+        .unwrap();
+        let read = |max: usize| {
+            read_pskc_records(
+                xml.as_bytes(),
+                None,
+                &PskcLimits::default().with_max_bytes(max),
+                |_| Ok(()),
+            )
+        };
+        assert_eq!(read(xml.len()), Ok(3));
+        assert_eq!(
+            read(xml.len() - 1),
+            Err(PskcError::TooLarge {
+                bytes: xml.len(),
+                max: xml.len() - 1
+            })
+        );
+        assert_eq!(
+            read(100),
+            Err(PskcError::TooLarge {
+                bytes: 101,
+                max: 100
+            })
+        );
+        let mut seen = 0;
+        let stopped = read_pskc_records(xml.as_bytes(), None, &PskcLimits::default(), |_| {
+            seen += 1;
+            Err(PskcError::Write)
+        });
+        assert_eq!((stopped, seen), (Err(PskcError::Write), 1));
+    }
+
+    /// An input that fails is [`PskcError::Read`], with its message.
+    #[test]
+    fn a_failing_input_is_a_read_error() {
+        let xml = write_pskc(
+            &assorted_records(),
+            None,
+            &mut ChaCha20Rng::from_seed([5; 32]),
+        )
+        .unwrap();
+        let input = std::io::Read::chain(&xml.as_bytes()[..300], FailingRead);
+        let e = read_pskc_records(
+            std::io::BufReader::new(input),
+            None,
+            &PskcLimits::default(),
+            |_| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            PskcError::Read {
+                message: "the disk is on fire".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "the seed file could not be read (the disk is on fire)"
+        );
+    }
+
+    struct FailingRead;
+    impl std::io::Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("the disk is on fire"))
+        }
     }
 
     /// Counters and time parameters, encrypted as 8 big-endian bytes (the
