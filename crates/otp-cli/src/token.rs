@@ -61,7 +61,7 @@ pub(crate) struct CreateArgs {
     /// HOTP: the counter of the first press.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true, value_parser = crate::args::whole::<u64>)]
     counter: u64,
-    /// Use this secret (hex, or base32 with --base32; '-' reads standard input, '@FILE' a file) instead of a random 160-bit one.
+    /// Use this secret instead of a random 160-bit one: '-' reads it from standard input, '@FILE' from a file (hex, or base32 with --base32); never the secret itself (any user sees a command line).
     #[arg(long, value_name = "KEY")]
     secret: Option<String>,
     /// The --secret is base32.
@@ -127,7 +127,11 @@ fn read_secret(value: &str, base32: bool) -> Result<Secret> {
         std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the secret from `{path}`"))?
     } else {
-        value.to_owned()
+        return Err(crate::Exit {
+            code: 2,
+            message: "a secret on the command line is seen by every user of this machine (ps) and kept in shell history: give --secret - (standard input) or --secret @FILE".to_owned(),
+        }
+        .into());
     });
     let clean: Zeroizing<String> = Zeroizing::new(
         text.chars()

@@ -71,8 +71,9 @@ fn create_hotp(file: &Path) {
             "--serial",
             "vt0000000042",
             "--secret",
-            RFC_KEY,
+            "-",
         ])
+        .write_stdin(RFC_KEY)
         .assert()
         .success();
 }
@@ -201,8 +202,9 @@ fn a_token_file_that_is_a_link_is_refused() {
             link2.to_str().unwrap(),
             "--force",
             "--secret",
-            RFC_KEY,
+            "-",
         ])
+        .write_stdin(RFC_KEY)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("u.toml` is a symbolic link"));
@@ -219,8 +221,9 @@ fn a_token_file_that_is_a_link_is_refused() {
             "create",
             dangling.to_str().unwrap(),
             "--secret",
-            RFC_KEY,
+            "-",
         ])
+        .write_stdin(RFC_KEY)
         .assert()
         .code(1)
         .stderr(predicate::str::contains("v.toml` is a symbolic link"));
@@ -278,13 +281,8 @@ fn a_folder_open_to_writing_and_not_sticky_is_refused() {
         set_mode(&open, m);
         let file = open.join("t.toml");
         otp()
-            .args([
-                "token",
-                "create",
-                file.to_str().unwrap(),
-                "--secret",
-                RFC_KEY,
-            ])
+            .args(["token", "create", file.to_str().unwrap(), "--secret", "-"])
+            .write_stdin(RFC_KEY)
             .assert()
             .code(1)
             .stderr(predicate::str::contains(format!(
@@ -326,8 +324,9 @@ fn a_sticky_folder_is_accepted_unless_the_file_is_another_users() {
             theirs.to_str().unwrap(),
             "--force",
             "--secret",
-            RFC_KEY,
+            "-",
         ])
+        .write_stdin(RFC_KEY)
         .assert()
         .code(1)
         .stderr(predicate::str::contains(format!(

@@ -529,10 +529,10 @@ fn create(dir: &Path, extra: &[&str]) {
         "--serial",
         "VT0000000042",
         "--secret",
-        RFC_KEY,
+        "-",
     ];
     args.extend(extra);
-    otp(dir).args(&args).assert().success();
+    otp(dir).args(&args).write_stdin(RFC_KEY).assert().success();
 }
 
 fn press_json(dir: &Path, at: &str) -> Value {

@@ -123,7 +123,8 @@ fn a_negative_whole_number_is_a_usage_error_that_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     otp(d)
-        .args(["token", "create", "t.toml", "--secret", RFC_KEY])
+        .args(["token", "create", "t.toml", "--secret", "-"])
+        .write_stdin(RFC_KEY)
         .assert()
         .success();
     let cases: [(&[&str], &str); 5] = [
@@ -186,7 +187,8 @@ fn times_are_taken_as_the_cli_prints_them() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     otp(d)
-        .args(["token", "create", "t.toml", "--secret", RFC_KEY])
+        .args(["token", "create", "t.toml", "--secret", "-"])
+        .write_stdin(RFC_KEY)
         .assert()
         .success();
     // RFC 6238: 1111111109 is 2005-03-18 01:58:29 UTC, 10:58:29 JST.

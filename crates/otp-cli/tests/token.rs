@@ -48,8 +48,9 @@ fn create_then_press_gives_the_rfc_codes() {
             "--serial",
             "vt0000000042",
             "--secret",
-            RFC_KEY,
+            "-",
         ])
+        .write_stdin(RFC_KEY)
         .assert()
         .success()
         .stdout(predicate::str::contains("Created token VT0000000042"))
@@ -97,7 +98,8 @@ fn an_event_token_counts_its_presses_in_the_file() {
     let file = dir.path().join("h.toml");
     let f = file.to_str().unwrap();
     otp()
-        .args(["token", "create", f, "--kind", "hotp", "--secret", RFC_KEY])
+        .args(["token", "create", f, "--kind", "hotp", "--secret", "-"])
+        .write_stdin(RFC_KEY)
         .assert()
         .success();
     for expected in ["755224", "287082", "359152"] {
@@ -191,10 +193,11 @@ fn token_refusals_are_one_sentence() {
         ])
         .assert()
         .success();
+    std::fs::write(dir.path().join("short.hex"), "00\n").unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["token", "create", f], "exists already"),
         (
-            vec!["token", "create", "x.toml", "--secret", "00"],
+            vec!["token", "create", "x.toml", "--secret", "@short.hex"],
             "at least 16 bytes",
         ),
         (
@@ -396,4 +399,55 @@ fn factory_encrypts_the_seed_file_with_the_key_in_the_environment_or_a_key_file(
             .code(1)
             .stderr(predicate::str::contains(message));
     }
+}
+
+/// A secret typed on the command line is seen by every local user (`ps`,
+/// `/proc/PID/cmdline`) and kept in shell history: `--secret` takes `-`
+/// (standard input) or `@FILE` only.
+#[test]
+fn a_secret_on_the_command_line_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    let f = file.to_str().unwrap();
+    otp()
+        .args(["token", "create", f, "--secret", RFC_KEY])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "--secret - (standard input) or --secret @FILE",
+        ))
+        .stderr(predicate::str::contains(RFC_KEY).not());
+    assert!(!file.exists());
+    // From standard input and from a file: the same token (RFC 4226's key).
+    otp()
+        .args(["token", "create", f, "--kind", "hotp", "--secret", "-"])
+        .write_stdin(format!("{RFC_KEY}\n"))
+        .assert()
+        .success();
+    otp()
+        .args(["token", "press", f])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("755224\n"));
+    let key = dir.path().join("k.hex");
+    std::fs::write(&key, RFC_KEY).unwrap();
+    let g = dir.path().join("g.toml");
+    otp()
+        .args([
+            "token",
+            "create",
+            g.to_str().unwrap(),
+            "--kind",
+            "hotp",
+            "--secret",
+        ])
+        .arg(format!("@{}", key.display()))
+        .assert()
+        .success();
+    otp()
+        .args(["token", "press", g.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("755224\n"));
 }
