@@ -1,7 +1,7 @@
 //! An existing file checked from its bytes before SQLite reads it: its
-//! header and length (a damaged, cut short or foreign file is refused),
-//! its write-ahead log (a log that is not its own is refused) and its hot
-//! rollback journal.
+//! header and length (a file that is not a database, or is cut short, is
+//! refused), its write-ahead log (a log that is not its own is refused)
+//! and its hot rollback journal.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
