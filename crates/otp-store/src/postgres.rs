@@ -15,12 +15,12 @@
 //! `rows` (rows to records), `write` (what every write shares: the audit
 //! chain and the users' locks) and `store` (the [`Store`]
 //! implementation).
-//!
-//! [`Store`]: otp_exchange::Store
 
 use core::fmt;
 use std::sync::Arc;
 
+#[cfg(doc)]
+use otp_exchange::Store;
 use otp_exchange::{StoreError, SwitchError};
 use postgres::error::SqlState;
 use r2d2_postgres::PostgresConnectionManager;
@@ -58,8 +58,6 @@ pub use tls::TlsMode;
 /// )?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-///
-/// [`Store`]: otp_exchange::Store
 pub struct PgStore {
     pool: Pool<PostgresConnectionManager<MakeRustlsConnect>>,
     options: PgOptions,

@@ -11,13 +11,13 @@
 //! plaintext sealed on upgrade, rekey), `rows` (rows to records), `write`
 //! (what every write shares: its transaction, the audit chain, the locks)
 //! and `store` (the [`Store`] implementation).
-//!
-//! [`Store`]: otp_exchange::Store
 
 use core::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+#[cfg(doc)]
+use otp_exchange::Store;
 use otp_exchange::{StoreError, SwitchError};
 use rusqlite::{Connection, ErrorCode};
 
@@ -65,8 +65,6 @@ pub use options::{Durability, SqliteOptions};
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-///
-/// [`Store`]: otp_exchange::Store
 pub struct SqliteStore {
     path: PathBuf,
     options: SqliteOptions,

@@ -4,11 +4,11 @@
 use core::time::Duration;
 use std::path::PathBuf;
 
+#[cfg(doc)]
+use super::PgStore;
 use super::TlsMode;
 
 /// How to connect a [`PgStore`].
-///
-/// [`PgStore`]: super::PgStore
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PgOptions {

@@ -3,6 +3,14 @@
 
 use core::time::Duration;
 
+#[cfg(doc)]
+use otp_exchange::StoreError;
+
+#[cfg(doc)]
+use super::SqliteStore;
+#[cfg(doc)]
+use crate::OpenError;
+
 /// How hard a commit waits for the disk.
 ///
 /// Both are crash-safe for the *process*: a killed server loses nothing
@@ -26,8 +34,6 @@ pub enum Durability {
 }
 
 /// How to open an [`SqliteStore`].
-///
-/// [`SqliteStore`]: super::SqliteStore
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SqliteOptions {
@@ -36,8 +42,6 @@ pub struct SqliteOptions {
     /// How long a write waits for another writer (another thread or
     /// process) before giving up with [`StoreError::Unavailable`]:
     /// default 10 s.
-    ///
-    /// [`StoreError::Unavailable`]: otp_exchange::StoreError::Unavailable
     pub busy_timeout: Duration,
     /// Create the file (and its schema) if it does not exist: default
     /// `true`. An existing file is never re-initialised.
@@ -52,10 +56,6 @@ pub struct SqliteOptions {
     /// inside the file (a zero-filled or overwritten page) is found only
     /// when that page is read, as a [`StoreError::Corrupt`]. Run
     /// [`SqliteStore::integrity_check`] from a maintenance job instead.
-    ///
-    /// [`OpenError::Truncated`]: crate::OpenError::Truncated
-    /// [`StoreError::Corrupt`]: otp_exchange::StoreError::Corrupt
-    /// [`SqliteStore::integrity_check`]: super::SqliteStore::integrity_check
     pub integrity_check: bool,
     /// Idle connections kept open for reuse: default 8.
     pub max_idle_connections: usize,
