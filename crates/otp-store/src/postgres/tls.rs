@@ -1,26 +1,33 @@
 //! TLS to PostgreSQL: the `sslmode` and `sslrootcert` parameters (libpq's
 //! names and meanings), the rustls connector for each mode, and the
 //! typed errors of a refused handshake.
+//!
+//! The parameters are taken out of a connection string in `url`; the
+//! certificate verifiers of the modes that do not check everything are
+//! in `verify`.
 
 use core::fmt;
 use core::str::FromStr;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use postgres::Config;
 use postgres::config::{Host, SslMode};
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::client::danger::ServerCertVerifier;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, RootCertStore};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::OpenError;
+
+mod url;
+mod verify;
+
+use url::split_url;
+use verify::{ChainOnly, NoVerify};
 
 /// How a [`PgStore`](crate::PgStore) protects its connections: libpq's
 /// `sslmode` values (all but `allow`), with the same meanings.
@@ -112,122 +119,6 @@ impl FromStr for TlsMode {
             ))),
         }
     }
-}
-
-/// The TLS parameters found in a connection string, and the string
-/// without them (for `postgres::Config`, which knows neither
-/// `verify-ca`/`verify-full` nor `sslrootcert`).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct UrlTls {
-    pub(super) rest: String,
-    pub(super) mode: Option<TlsMode>,
-    /// `None`: not given; `Some(None)`: `sslrootcert=system`.
-    pub(super) root: Option<Option<PathBuf>>,
-}
-
-impl UrlTls {
-    fn take(&mut self, key: &str, value: &str) -> Result<bool, OpenError> {
-        let twice = |k: &str| OpenError::InvalidOption(format!("{k} is given twice"));
-        match key {
-            "sslmode" => {
-                if self.mode.is_some() {
-                    return Err(twice(key));
-                }
-                self.mode = Some(value.parse()?);
-                Ok(true)
-            }
-            "sslrootcert" => {
-                if self.root.is_some() {
-                    return Err(twice(key));
-                }
-                self.root = Some((value != "system").then(|| PathBuf::from(value)));
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-}
-
-/// Splits `sslmode` and `sslrootcert` out of a `postgresql://` URL or a
-/// `key=value` connection string.
-pub(super) fn split_url(url: &str) -> Result<UrlTls, OpenError> {
-    let mut out = UrlTls::default();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let Some((base, query)) = url.split_once('?') else {
-            out.rest = url.to_owned();
-            return Ok(out);
-        };
-        let mut kept = Vec::new();
-        for pair in query.split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            if !out.take(&decode(k)?, &decode(v)?)? {
-                kept.push(pair);
-            }
-        }
-        out.rest = if kept.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        };
-        return Ok(out);
-    }
-    let bad = |m: &str| OpenError::InvalidOption(format!("the PostgreSQL connection string: {m}"));
-    let mut it = url.char_indices().peekable();
-    let mut kept = Vec::new();
-    loop {
-        while it.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        let Some(&(start, _)) = it.peek() else { break };
-        let mut key = String::new();
-        while let Some((_, c)) = it.next_if(|(_, c)| !c.is_whitespace() && *c != '=') {
-            key.push(c);
-        }
-        while it.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        if it.next_if(|(_, c)| *c == '=').is_none() {
-            // Not quoted: a malformed string may have a secret there.
-            return Err(bad("a parameter without ="));
-        }
-        while it.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        let quoted = it.next_if(|(_, c)| *c == '\'').is_some();
-        let mut value = String::new();
-        let mut closed = !quoted;
-        while let Some((_, c)) = it.next() {
-            if quoted && c == '\'' {
-                closed = true;
-                break;
-            }
-            if !quoted && c.is_whitespace() {
-                break;
-            }
-            if c == '\\' {
-                if let Some((_, next)) = it.next() {
-                    value.push(next);
-                }
-            } else {
-                value.push(c);
-            }
-            if !quoted && it.peek().is_some_and(|(_, c)| c.is_whitespace()) {
-                break;
-            }
-        }
-        if !closed {
-            return Err(bad("an unterminated quoted value"));
-        }
-        let end = it.peek().map_or(url.len(), |&(i, _)| i);
-        if !out.take(&key, &value)? {
-            kept.push(url.get(start..end).unwrap_or_default().trim_end());
-        }
-    }
-    out.rest = kept.join(" ");
-    Ok(out)
-}
-
-fn decode(s: &str) -> Result<String, OpenError> {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .map(std::borrow::Cow::into_owned)
-        .map_err(|_| {
-            OpenError::InvalidOption("the PostgreSQL URL: a parameter is not UTF-8".into())
-        })
 }
 
 fn is_loopback(host: &Host) -> bool {
@@ -378,106 +269,6 @@ fn roots(ca: Option<&Path>) -> Result<RootCertStore, OpenError> {
     Ok(roots)
 }
 
-/// `require` and `prefer`: any certificate, but the handshake's
-/// signatures are still checked (the session is encrypted to whoever
-/// holds the certificate's key).
-#[derive(Debug)]
-struct NoVerify(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerify {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// `verify-ca`: webpki's whole check (chain, validity, usage), with only
-/// a wrong host name forgiven. Webpki checks the chain before the name,
-/// so a name error means the chain verified.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
 /// The typed [`OpenError`] of a failed connection: a refused TLS
 /// request, an untrusted certificate, a host name mismatch, or
 /// [`OpenError::Unavailable`] with the server's message (`db_text`) or,
@@ -523,6 +314,9 @@ pub(super) fn connect_error(e: &postgres::Error, db_text: String) -> OpenError {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
+    use super::url::UrlTls;
     use super::*;
 
     fn hosts(url: &str) -> Vec<Host> {

@@ -1,0 +1,433 @@
+//! [`Store`] for [`PgStore`]: the policy's reads and writes, token state
+//! moved by compare-and-set `UPDATE`s, the switch over rows locked
+//! `FOR UPDATE`.
+
+use otp_exchange::{
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
+    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
+};
+use otp_token::SerialNumber;
+use postgres::IsolationLevel;
+
+use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, audit_row, col, token_row, user_row};
+use super::write::{append, apply_locks, lock_users, locks_match};
+use super::{PgStore, to_store, to_switch};
+use crate::codec::{StateCols, TokenRow, authority_text, corrupt, encode_lock, time_key};
+
+impl Store for PgStore {
+    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let mut c = self.conn()?;
+        c.query_opt(
+            &format!("SELECT {USER_COLS} FROM otp_users WHERE id = $1"),
+            &[&id.as_str()],
+        )
+        .map_err(to_store)?
+        .as_ref()
+        .map(user_row)
+        .transpose()
+    }
+
+    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(to_store)?;
+        let total: i64 = tx
+            .query_one("SELECT count(*) FROM otp_users", &[])
+            .map_err(to_store)
+            .and_then(|r| col(&r, 0))?;
+        let rows = tx
+            .query(
+                &format!(
+                    "SELECT {USER_COLS} FROM otp_users ORDER BY id COLLATE \"C\" LIMIT $1 OFFSET $2"
+                ),
+                &[
+                    &i64::try_from(limit).unwrap_or(i64::MAX),
+                    &i64::try_from(offset).unwrap_or(i64::MAX),
+                ],
+            )
+            .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
+        Ok(UserPage {
+            users: rows.iter().map(user_row).collect::<Result<_, _>>()?,
+            total: usize::try_from(total).map_err(|_| corrupt("the user count is negative"))?,
+        })
+    }
+
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        tx.execute(
+            "INSERT INTO otp_users (id, name, authority, token, id_lock, approval_password, transfer_password)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
+                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
+            &[
+                &user.id.as_str(),
+                &user.name,
+                &authority_text(user.authority),
+                &user.token.as_ref().map(SerialNumber::as_str),
+                &encode_lock(&user.lock),
+                &user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                &user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+            ],
+        )
+        .map_err(to_store)?;
+        let record = append(&mut tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
+    }
+
+    fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
+        let mut c = self.conn()?;
+        let Some(row) = c
+            .query_opt(
+                &format!("SELECT {TOKEN_COLS} FROM otp_tokens WHERE serial = $1"),
+                &[&serial.as_str()],
+            )
+            .map_err(to_store)?
+        else {
+            return Ok(None);
+        };
+        let row = token_row(&row)?;
+        let secret = row.secret(&self.keys, || self.reload_keys(&mut *c))?;
+        row.decode(&secret).map(Some)
+    }
+
+    fn add_tokens(
+        &self,
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        // Seal under the newest data key, even one another server made.
+        let newest: i64 = tx
+            .query_one("SELECT coalesce(max(id), 0) FROM otp_data_keys", &[])
+            .map_err(to_store)
+            .and_then(|r| col(&r, 0))?;
+        if newest != self.keys.current()? {
+            self.reload_keys(&mut tx)?;
+        }
+        let stmt = tx
+            .prepare(&format!(
+                "INSERT INTO otp_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                 ON CONFLICT (serial) DO NOTHING"
+            ))
+            .map_err(to_store)?;
+        for t in &tokens {
+            let row = TokenRow::encode(t, &self.keys)?;
+            let inserted = tx
+                .execute(
+                    &stmt,
+                    &[
+                        &row.serial,
+                        &row.seed_serial,
+                        &row.manufacturer,
+                        &row.model,
+                        &row.issuer,
+                        &row.key_id,
+                        &row.kind,
+                        &row.step_seconds,
+                        &row.t0,
+                        &row.algorithm,
+                        &row.digits,
+                        &row.counter,
+                        &row.time_drift,
+                        &row.sealed,
+                        &row.status,
+                        &row.assigned_to,
+                        &row.state.floor,
+                        &row.state.drift,
+                        &row.state.failures,
+                        &row.state.locked,
+                        &row.data_key,
+                    ],
+                )
+                .map_err(to_store)?;
+            if inserted == 0 {
+                // Dropping the transaction rolls every insert back.
+                return Err(StoreError::Duplicate(format!(
+                    "token {}",
+                    t.serial.masked()
+                )));
+            }
+        }
+        let record = append(&mut tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
+    }
+
+    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        // The user's row first (locked until commit), then the token's:
+        // the order every writer follows.
+        let users = lock_users(
+            &mut tx,
+            std::iter::once(v.user()).chain(v.locks().iter().map(LockChange::user)),
+        )?;
+        let bound = users
+            .get(v.user().as_str())
+            .is_some_and(|u| u.token.as_deref() == Some(v.serial().as_str()));
+        if !bound || !locks_match(v.locks(), &users) {
+            // Nothing was written; dropping `tx` rolls it back.
+            return Ok(false);
+        }
+        let (e, n) = (
+            StateCols::encode(v.expected_state()),
+            StateCols::encode(v.new_state()),
+        );
+        // The UPDATE locks the token's row: a concurrent writer waits, then
+        // re-checks the WHERE on the row as it then is.
+        let changed = tx
+            .execute(
+                "UPDATE otp_tokens SET floor = $1, drift = $2, failures = $3, locked = $4
+                 WHERE serial = $5 AND status = 'assigned' AND assigned_to = $6
+                   AND floor = $7 AND drift = $8 AND failures = $9 AND locked = $10",
+                &[
+                    &n.floor,
+                    &n.drift,
+                    &n.failures,
+                    &n.locked,
+                    &v.serial().as_str(),
+                    &v.user().as_str(),
+                    &e.floor,
+                    &e.drift,
+                    &e.failures,
+                    &e.locked,
+                ],
+            )
+            .map_err(to_store)?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        apply_locks(&mut tx, v.locks())?;
+        for entry in v.audit() {
+            append(&mut tx, entry, key)?;
+        }
+        tx.commit().map_err(to_store)?;
+        Ok(true)
+    }
+
+    fn update_locks(
+        &self,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        let users = lock_users(&mut tx, changes.iter().map(LockChange::user))?;
+        if let Some(c) = changes
+            .iter()
+            .find(|c| !users.contains_key(c.user().as_str()))
+        {
+            return Err(StoreError::NotFound(format!("user {}", c.user())));
+        }
+        if !locks_match(changes, &users) {
+            return Ok(false);
+        }
+        apply_locks(&mut tx, changes)?;
+        for entry in audit {
+            append(&mut tx, entry, key)?;
+        }
+        tx.commit().map_err(to_store)?;
+        Ok(true)
+    }
+
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_switch)?;
+        // Lock the users' rows (the user's and every checked lock's), then
+        // the tokens' rows in serial order (fixed orders, so two writers
+        // cannot deadlock), then check; an early return drops `tx`, which
+        // rolls back.
+        let users = lock_users(
+            &mut tx,
+            std::iter::once(change.user()).chain(change.locks().iter().map(LockChange::user)),
+        )?;
+        let current = users
+            .get(change.user().as_str())
+            .ok_or(SwitchError::Conflict)?;
+        let current = current
+            .token
+            .as_deref()
+            .map(crate::codec::serial)
+            .transpose()?;
+        if current.as_ref() != change.expect_current() {
+            return Err(SwitchError::Conflict);
+        }
+        let mut serials: Vec<&str> = change
+            .revoke()
+            .into_iter()
+            .chain(change.bind().map(|(s, _)| s))
+            .map(SerialNumber::as_str)
+            .collect();
+        serials.sort_unstable();
+        let rows = tx
+            .query(
+                "SELECT serial, status, assigned_to FROM otp_tokens
+                 WHERE serial = ANY($1) ORDER BY serial COLLATE \"C\" FOR UPDATE",
+                &[&serials],
+            )
+            .map_err(to_switch)?;
+        let status_of = |s: &SerialNumber| -> Result<Option<TokenStatus>, StoreError> {
+            for r in &rows {
+                let serial: String = col(r, 0)?;
+                if serial == s.as_str() {
+                    let status: String = col(r, 1)?;
+                    let owner: Option<String> = col(r, 2)?;
+                    return crate::codec::status(&status, owner.as_deref()).map(Some);
+                }
+            }
+            Ok(None)
+        };
+        if let Some(old) = change.revoke()
+            && status_of(old)? != Some(TokenStatus::Assigned(change.user().clone()))
+        {
+            return Err(SwitchError::Conflict);
+        }
+        if let Some((new, _)) = change.bind()
+            && status_of(new)? != Some(TokenStatus::Unassigned)
+        {
+            return Err(SwitchError::Conflict);
+        }
+        if !locks_match(change.locks(), &users) {
+            return Err(SwitchError::LockChanged);
+        }
+        if let Some(old) = change.revoke() {
+            tx.execute(
+                "UPDATE otp_tokens SET status = 'revoked', assigned_to = NULL WHERE serial = $1",
+                &[&old.as_str()],
+            )
+            .map_err(to_switch)?;
+        }
+        if let Some((new, state)) = change.bind() {
+            let s = StateCols::encode(state);
+            tx.execute(
+                "UPDATE otp_tokens SET status = 'assigned', assigned_to = $1,
+                     floor = $2, drift = $3, failures = $4, locked = $5
+                 WHERE serial = $6",
+                &[
+                    &change.user().as_str(),
+                    &s.floor,
+                    &s.drift,
+                    &s.failures,
+                    &s.locked,
+                    &new.as_str(),
+                ],
+            )
+            .map_err(to_switch)?;
+        }
+        tx.execute(
+            "UPDATE otp_users SET token = $1 WHERE id = $2",
+            &[
+                &change.bind().map(|(s, _)| s.as_str()),
+                &change.user().as_str(),
+            ],
+        )
+        .map_err(to_switch)?;
+        apply_locks(&mut tx, change.locks())?;
+        let record = append(&mut tx, change.audit(), key)?;
+        tx.commit().map_err(to_switch)?;
+        Ok(record)
+    }
+
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        let record = append(&mut tx, entry, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
+    }
+
+    fn audit(
+        &self,
+        user: Option<&UserId>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut c = self.conn()?;
+        // The indexed copies of `target` and `at` in SQL (clamped times: a
+        // superset); each row read is checked against its record (a copy
+        // that does not match is `Corrupt`), the exact filter after.
+        let rows = match user {
+            Some(u) => c.query(
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM otp_audit
+                     WHERE target = $1 AND at BETWEEN $2 AND $3 ORDER BY seq"
+                ),
+                &[&u.as_str(), &time_key(from), &time_key(to)],
+            ),
+            None => c.query(
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM otp_audit WHERE at BETWEEN $1 AND $2 ORDER BY seq"
+                ),
+                &[&time_key(from), &time_key(to)],
+            ),
+        }
+        .map_err(to_store)?;
+        let records = rows.iter().map(audit_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(records
+            .into_iter()
+            .filter(|r| user.is_none_or(|u| r.entry.target.as_ref() == Some(u)))
+            .filter(|r| (from..=to).contains(&r.entry.at))
+            .collect())
+    }
+
+    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut c = self.conn()?;
+        c.query(
+            &format!("SELECT {AUDIT_COLS} FROM otp_audit ORDER BY seq"),
+            &[],
+        )
+        .map_err(to_store)?
+        .iter()
+        .map(audit_row)
+        .collect()
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        let mut c = self.conn()?;
+        let head = c
+            .query_opt("SELECT seq, hash FROM otp_audit_head WHERE id = 1", &[])
+            .map_err(to_store)?
+            .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
+        let seq: i64 = col(&head, 0)?;
+        let hash: Vec<u8> = col(&head, 1)?;
+        crate::codec::audit_head(seq, &hash)
+    }
+
+    fn consume_nonce(
+        &self,
+        nonce: &[u8; 16],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        tx.execute(
+            "DELETE FROM otp_nonces WHERE expires_at < $1",
+            &[&time_key(now)],
+        )
+        .map_err(to_store)?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO otp_nonces (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING",
+                &[&nonce.as_slice(), &time_key(expires_at)],
+            )
+            .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
+        Ok(inserted == 1)
+    }
+}

@@ -1,0 +1,410 @@
+//! [`Store`] for [`SqliteStore`]: the policy's reads and writes, each
+//! write one `BEGIN IMMEDIATE` transaction.
+
+use otp_exchange::{
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
+    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
+};
+use otp_token::SerialNumber;
+use rusqlite::{OptionalExtension as _, params};
+
+use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, read_audit, token_row, user_row};
+use super::write::{append, apply_locks, current_locks, locks_match, token_status, write_tx};
+use super::{SqliteStore, to_store, to_switch};
+use crate::codec::{StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock, time_key};
+
+impl Store for SqliteStore {
+    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))
+            .map_err(to_store)?;
+        stmt.query_row([id.as_str()], user_row)
+            .optional()
+            .map_err(to_store)?
+            .map(UserRow::decode)
+            .transpose()
+    }
+
+    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(to_store)?;
+        let total: i64 = tx
+            .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+            .map_err(to_store)?;
+        let mut users = Vec::new();
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLS} FROM users ORDER BY id LIMIT ?1 OFFSET ?2"
+                ))
+                .map_err(to_store)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        i64::try_from(limit).unwrap_or(i64::MAX),
+                        i64::try_from(offset).unwrap_or(i64::MAX)
+                    ],
+                    user_row,
+                )
+                .map_err(to_store)?;
+            for row in rows {
+                users.push(row.map_err(to_store)?.decode()?);
+            }
+        }
+        tx.finish().map_err(to_store)?;
+        Ok(UserPage {
+            users,
+            total: usize::try_from(total).map_err(|_| corrupt("the user count is negative"))?,
+        })
+    }
+
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        tx.execute(
+            "INSERT INTO users (id, name, authority, token, id_lock, approval_password, transfer_password)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
+                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
+            params![
+                user.id.as_str(),
+                user.name,
+                authority_text(user.authority),
+                user.token.as_ref().map(SerialNumber::as_str),
+                encode_lock(&user.lock),
+                user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+            ],
+        )
+        .map_err(to_store)?;
+        let record = append(&tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
+    }
+
+    fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE serial = ?1"
+            ))
+            .map_err(to_store)?;
+        let Some(row) = stmt
+            .query_row([serial.as_str()], token_row)
+            .optional()
+            .map_err(to_store)?
+        else {
+            return Ok(None);
+        };
+        let secret = row.secret(&self.keys, || self.reload_keys(&conn))?;
+        row.decode(&secret).map(Some)
+    }
+
+    fn add_tokens(
+        &self,
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        // Seal under the newest data key, even one another process made.
+        let newest: i64 = tx
+            .query_row("SELECT coalesce(max(id), 0) FROM data_keys", [], |r| {
+                r.get(0)
+            })
+            .map_err(to_store)?;
+        if newest != self.keys.current()? {
+            self.reload_keys(&tx)?;
+        }
+        {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                     ON CONFLICT (serial) DO NOTHING"
+                ))
+                .map_err(to_store)?;
+            for t in &tokens {
+                let row = TokenRow::encode(t, &self.keys)?;
+                let inserted = stmt
+                    .execute(params![
+                        row.serial,
+                        row.seed_serial,
+                        row.manufacturer,
+                        row.model,
+                        row.issuer,
+                        row.key_id,
+                        row.kind,
+                        row.step_seconds,
+                        row.t0,
+                        row.algorithm,
+                        row.digits,
+                        row.counter,
+                        row.time_drift,
+                        row.sealed,
+                        row.status,
+                        row.assigned_to,
+                        row.state.floor,
+                        row.state.drift,
+                        row.state.failures,
+                        row.state.locked,
+                        row.data_key,
+                    ])
+                    .map_err(to_store)?;
+                if inserted == 0 {
+                    // Dropping the transaction rolls every insert back.
+                    return Err(StoreError::Duplicate(format!(
+                        "token {}",
+                        t.serial.masked()
+                    )));
+                }
+            }
+        }
+        let record = append(&tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
+    }
+
+    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let user = v.user().as_str();
+        let (e, n) = (
+            StateCols::encode(v.expected_state()),
+            StateCols::encode(v.new_state()),
+        );
+        // The state moves only if the token is still assigned to the user,
+        // the user's token is still this one, the state is as verified and
+        // the user's lock as read (the first of `locks`; the others, the
+        // operator's, are checked below); the write lock is held until
+        // commit.
+        let Some(own) = v.locks().iter().find(|c| c.user() == v.user()) else {
+            return Ok(false);
+        };
+        let changed = tx
+            .prepare_cached(
+                "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
+                 WHERE serial = ?5 AND status = 'assigned' AND assigned_to = ?6
+                   AND floor = ?7 AND drift = ?8 AND failures = ?9 AND locked = ?10
+                   AND EXISTS (SELECT 1 FROM users WHERE id = ?6 AND token = ?5 AND id_lock = ?11)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    n.floor,
+                    n.drift,
+                    n.failures,
+                    n.locked,
+                    v.serial().as_str(),
+                    user,
+                    e.floor,
+                    e.drift,
+                    e.failures,
+                    e.locked,
+                    encode_lock(own.expected()),
+                ])
+            })
+            .map_err(to_store)?;
+        if changed != 1 {
+            // Nothing was written; dropping `tx` ends it.
+            return Ok(false);
+        }
+        let current = current_locks(&tx, v.locks()).map_err(to_store)?;
+        if !locks_match(v.locks(), &current) {
+            return Ok(false);
+        }
+        apply_locks(&tx, v.locks()).map_err(to_store)?;
+        for entry in v.audit() {
+            append(&tx, entry, key)?;
+        }
+        tx.commit().map_err(to_store)?;
+        Ok(true)
+    }
+
+    fn update_locks(
+        &self,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let current = current_locks(&tx, changes).map_err(to_store)?;
+        if let Some((c, _)) = changes.iter().zip(&current).find(|(_, now)| now.is_none()) {
+            return Err(StoreError::NotFound(format!("user {}", c.user())));
+        }
+        if !locks_match(changes, &current) {
+            return Ok(false);
+        }
+        apply_locks(&tx, changes).map_err(to_store)?;
+        for entry in audit {
+            append(&tx, entry, key)?;
+        }
+        tx.commit().map_err(to_store)?;
+        Ok(true)
+    }
+
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_switch)?;
+        // Check everything first; change nothing unless all holds (an
+        // early return drops `tx`, which rolls back).
+        let current: Option<Option<String>> = tx
+            .query_row(
+                "SELECT token FROM users WHERE id = ?1",
+                [change.user().as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(to_switch)?;
+        let current = current.ok_or(SwitchError::Conflict)?;
+        let current = current.as_deref().map(crate::codec::serial).transpose()?;
+        if current.as_ref() != change.expect_current() {
+            return Err(SwitchError::Conflict);
+        }
+        if let Some(old) = change.revoke() {
+            let (status, owner) = token_status(&tx, old)
+                .map_err(to_switch)?
+                .ok_or(SwitchError::Conflict)?;
+            if crate::codec::status(&status, owner.as_deref())?
+                != TokenStatus::Assigned(change.user().clone())
+            {
+                return Err(SwitchError::Conflict);
+            }
+        }
+        if let Some((new, _)) = change.bind() {
+            let (status, owner) = token_status(&tx, new)
+                .map_err(to_switch)?
+                .ok_or(SwitchError::Conflict)?;
+            if crate::codec::status(&status, owner.as_deref())? != TokenStatus::Unassigned {
+                return Err(SwitchError::Conflict);
+            }
+        }
+        let locks = current_locks(&tx, change.locks()).map_err(to_switch)?;
+        if !locks_match(change.locks(), &locks) {
+            return Err(SwitchError::LockChanged);
+        }
+        // Apply.
+        if let Some(old) = change.revoke() {
+            tx.execute(
+                "UPDATE tokens SET status = 'revoked', assigned_to = NULL WHERE serial = ?1",
+                [old.as_str()],
+            )
+            .map_err(to_switch)?;
+        }
+        if let Some((new, state)) = change.bind() {
+            let s = StateCols::encode(state);
+            tx.execute(
+                "UPDATE tokens SET status = 'assigned', assigned_to = ?1,
+                     floor = ?2, drift = ?3, failures = ?4, locked = ?5
+                 WHERE serial = ?6",
+                params![
+                    change.user().as_str(),
+                    s.floor,
+                    s.drift,
+                    s.failures,
+                    s.locked,
+                    new.as_str()
+                ],
+            )
+            .map_err(to_switch)?;
+        }
+        tx.execute(
+            "UPDATE users SET token = ?1 WHERE id = ?2",
+            params![
+                change.bind().map(|(s, _)| s.as_str()),
+                change.user().as_str()
+            ],
+        )
+        .map_err(to_switch)?;
+        apply_locks(&tx, change.locks()).map_err(to_switch)?;
+        let record = append(&tx, change.audit(), key)?;
+        tx.commit().map_err(to_switch)?;
+        Ok(record)
+    }
+
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let record = append(&tx, entry, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(record)
+    }
+
+    fn audit(
+        &self,
+        user: Option<&UserId>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.conn()?;
+        // The SQL filter is on the indexed copies of `target` and `at`
+        // (clamped times: a superset); each row read is checked against
+        // its record (a copy that does not match is `Corrupt`) and the
+        // exact filter follows on the records themselves.
+        let records = match user {
+            Some(u) => read_audit(
+                &conn,
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM audit
+                     WHERE target = ?1 AND at BETWEEN ?2 AND ?3 ORDER BY seq"
+                ),
+                params![u.as_str(), time_key(from), time_key(to)],
+            )?,
+            None => read_audit(
+                &conn,
+                &format!("SELECT {AUDIT_COLS} FROM audit WHERE at BETWEEN ?1 AND ?2 ORDER BY seq"),
+                params![time_key(from), time_key(to)],
+            )?,
+        };
+        Ok(records
+            .into_iter()
+            .filter(|r| user.is_none_or(|u| r.entry.target.as_ref() == Some(u)))
+            .filter(|r| (from..=to).contains(&r.entry.at))
+            .collect())
+    }
+
+    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.conn()?;
+        read_audit(
+            &conn,
+            &format!("SELECT {AUDIT_COLS} FROM audit ORDER BY seq"),
+            [],
+        )
+    }
+
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        let conn = self.conn()?;
+        let (seq, hash): (i64, Vec<u8>) = conn
+            .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(to_store)?
+            .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
+        crate::codec::audit_head(seq, &hash)
+    }
+
+    fn consume_nonce(
+        &self,
+        nonce: &[u8; 16],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        tx.execute("DELETE FROM nonces WHERE expires_at < ?1", [time_key(now)])
+            .map_err(to_store)?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO nonces (nonce, expires_at) VALUES (?1, ?2) ON CONFLICT (nonce) DO NOTHING",
+                params![nonce.as_slice(), time_key(expires_at)],
+            )
+            .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
+        Ok(inserted == 1)
+    }
+}

@@ -1,0 +1,101 @@
+//! What every write shares: its `BEGIN IMMEDIATE` transaction, the
+//! append to the audit chain, and the compare-and-set of users' locks
+//! and tokens' status.
+
+use otp_exchange::{AuditEntry, AuditKey, AuditRecord, LockChange, StoreError};
+use otp_token::SerialNumber;
+use rusqlite::{Connection, ErrorCode, OptionalExtension as _, Transaction, params};
+
+use super::{db_err, to_store};
+use crate::codec::{AuditCols, corrupt, encode_lock, next_after};
+
+pub(super) fn write_tx(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
+/// Appends to the chain inside `tx`, which holds the write lock: reads the
+/// stored head, seals the entry after it under `key`, inserts the record
+/// and moves the head, all in `tx`.
+pub(super) fn append(
+    tx: &Transaction<'_>,
+    entry: &AuditEntry,
+    key: &AuditKey,
+) -> Result<AuditRecord, StoreError> {
+    let (seq, hash): (i64, Vec<u8>) = tx
+        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(to_store)?
+        .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
+    let (seq, prev) = next_after(seq, &hash)?;
+    let record = entry.clone().seal(seq, prev, key);
+    let c = AuditCols::encode(&record);
+    tx.prepare_cached(
+        "INSERT INTO audit (seq, at, target, entry, body, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            c.seq,
+            c.at,
+            c.target,
+            c.entry,
+            c.body,
+            c.prev_hash,
+            c.hash
+        ])
+    })
+    .map_err(|e| match e.sqlite_error_code() {
+        // The head names a record that is not the last one.
+        Some(ErrorCode::ConstraintViolation) => {
+            corrupt("the audit chain's head is behind its records")
+        }
+        _ => db_err(&e),
+    })?;
+    tx.prepare_cached("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1")
+        .and_then(|mut s| s.execute(params![c.seq, c.hash]))
+        .map_err(to_store)?;
+    Ok(record)
+}
+
+pub(super) fn token_status(
+    tx: &Transaction<'_>,
+    serial: &SerialNumber,
+) -> rusqlite::Result<Option<(String, Option<String>)>> {
+    tx.query_row(
+        "SELECT status, assigned_to FROM tokens WHERE serial = ?1",
+        [serial.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+/// The stored lock text of each change's user (`None`: no such user).
+pub(super) fn current_locks(
+    tx: &Transaction<'_>,
+    changes: &[LockChange],
+) -> rusqlite::Result<Vec<Option<String>>> {
+    let mut stmt = tx.prepare_cached("SELECT id_lock FROM users WHERE id = ?1")?;
+    changes
+        .iter()
+        .map(|c| stmt.query_row([c.user().as_str()], |r| r.get(0)).optional())
+        .collect()
+}
+
+/// Whether every change's user exists with the lock it expects.
+pub(super) fn locks_match(changes: &[LockChange], current: &[Option<String>]) -> bool {
+    changes.len() == current.len()
+        && changes
+            .iter()
+            .zip(current)
+            .all(|(c, now)| now.as_deref() == Some(encode_lock(c.expected()).as_str()))
+}
+
+/// Writes every change's new lock, in order (checked by the caller in the
+/// same transaction).
+pub(super) fn apply_locks(tx: &Transaction<'_>, changes: &[LockChange]) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached("UPDATE users SET id_lock = ?1 WHERE id = ?2")?;
+    for c in changes {
+        stmt.execute(params![encode_lock(c.new_lock()), c.user().as_str()])?;
+    }
+    Ok(())
+}
