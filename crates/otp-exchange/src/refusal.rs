@@ -288,7 +288,7 @@ impl Refusal {
 
 /// Every reason code of [`Refusal::reason_code`] with its words in a
 /// Japanese usage history.
-const REASON_LABELS: [(&str, &str); 30] = [
+const REASON_LABELS: [(&str, &str); 31] = [
     ("not_administrator", "管理者以外の操作"),
     ("unknown_user", "該当するお客様IDなし"),
     ("malformed_user_id", "お客様IDの入力誤り"),
