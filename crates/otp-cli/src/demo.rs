@@ -1,12 +1,14 @@
 //! `otp demo`: the seed's token exchange for W0002, screen by screen, on a
-//! simulated clock, with the refusals a person meets on the way. Every
-//! outcome is checked against what the manual says; the command exits 0
-//! only if all of them behaved.
+//! simulated clock, with the refusals a person meets on the way. The walk
+//! is the library's ([`otp_exchange::scenario::script`]); this module only
+//! prints it, step by step, and exits 0 only if every step behaved as the
+//! manual says.
 
-use anyhow::{Result, anyhow, bail};
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
-use otp_exchange::{HashCost, Lang, MemoryStore, Password, Refusal, Store, UserId, Which};
-use otp_token::{Clock as _, SerialNumber};
+use anyhow::{Result, anyhow};
+use otp_exchange::scenario::Scenario;
+use otp_exchange::scenario::script::{self, Accepted, Act, Approval, Screen, Step};
+use otp_exchange::{HashCost, Lang, MemoryStore, Store, UserId, UserList};
+use otp_token::SerialNumber;
 
 use crate::lang::{LangArg, pad, resolve, tr};
 use crate::time::{jst_minutes, jst_seconds, jst_stamp};
@@ -36,18 +38,6 @@ enum DemoStore {
 enum DemoCost {
     Recommended,
     Moderate,
-}
-
-/// 2020-09-30 11:00:00 JST: the previous login in the page header.
-const PREVIOUS_LOGIN: u64 = 1_601_431_200;
-/// 2020-10-01 11:00:00 JST: the day of the exchange.
-const EXCHANGE_DAY: u64 = 1_601_517_600;
-
-/// The scenario, the language and the checks so far.
-struct Demo<S: Store> {
-    s: Scenario<S>,
-    lang: Lang,
-    checks: usize,
 }
 
 pub(crate) fn run(args: &DemoArgs) -> Result<()> {
@@ -88,92 +78,405 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
 }
 
 fn play<S: Store>(store: S, cost: HashCost, lang: Lang, store_name: &str) -> Result<()> {
-    // Scenario::setup takes 60 simulated seconds (it registers W0001's and
-    // W0002's tokens 30 s apart), so it ends at 11:00:00 JST.
-    let s = Scenario::setup(store, PREVIOUS_LOGIN - 60, cost)
+    let mut s = Scenario::setup(store, script::START, cost)
         .map_err(|e| anyhow!("the demo could not set up the seed's bank: {e}"))?;
-    let mut demo = Demo { s, lang, checks: 0 };
-    demo.play(store_name)
+    let mut page = Page {
+        lang,
+        admin: s.admin.clone(),
+        w0005: s.without_token.clone(),
+        checks: 0,
+        admin_login: None,
+        admin_token: None,
+        old_token: None,
+        exchanged: false,
+    };
+    page.intro(store_name);
+    let steps = script::walk(&mut s).map_err(|e| anyhow!("the demo's walk failed: {e}"))?;
+    let mut previous: Option<&Step> = None;
+    for step in &steps {
+        page.step(step, previous)?;
+        previous = Some(step);
+    }
+    println!();
+    println!(
+        "{}",
+        match lang {
+            Lang::Ja => format!(
+                "すべての手順がマニュアルどおりに動作しました（確認 {} 件）。",
+                page.checks
+            ),
+            Lang::En => format!(
+                "Every step behaved as the manual says ({} checks).",
+                page.checks
+            ),
+        }
+    );
+    Ok(())
 }
 
-impl<S: Store> Demo<S> {
+/// What the printed page remembers from the steps so far.
+struct Page {
+    lang: Lang,
+    admin: UserId,
+    w0005: UserId,
+    /// The outcomes shown with a ✓.
+    checks: usize,
+    /// When the administrator last signed in (the page header shows it).
+    admin_login: Option<u64>,
+    /// W0001's token.
+    admin_token: Option<SerialNumber>,
+    /// W0002's token before the exchange.
+    old_token: Option<SerialNumber>,
+    exchanged: bool,
+}
+
+impl Page {
     fn t<'a>(&self, en: &'a str, ja: &'a str) -> &'a str {
         tr(self.lang, en, ja)
     }
 
-    /// Records one outcome that behaved as the manual says.
+    fn intro(&self, store_name: &str) {
+        println!(
+            "{}",
+            self.t(
+                "otp demo: how to exchange your token (トークンの交換方法), the seed's screens step by step",
+                "otp demo：トークンの交換方法（マニュアルの画面を順に）"
+            )
+        );
+        println!(
+            "    {}{store_name}{}",
+            self.t("Bank: ", "銀行："),
+            self.t(
+                "; users W0001 (administrator, whose token the branch registered), W0002 and W0005 (general users); virtual tokens on a simulated clock.",
+                "、利用者 W0001（管理者、トークンはお取引店舗で登録）・W0002・W0005（一般者）、シミュレーション時計上の仮想トークン。"
+            )
+        );
+    }
+
+    /// One outcome that behaved as the manual says.
     fn ok(&mut self, what: &str) {
         self.checks += 1;
         println!("    ✓ {what}");
     }
 
-    /// A step whose outcome must be a refusal matching `want`.
-    fn expect_refusal<T>(
-        &mut self,
-        step: &str,
-        got: Result<T, Refusal>,
-        want: impl Fn(&Refusal) -> bool,
-    ) -> Result<()> {
-        match got {
-            Err(r) if want(&r) => {
-                println!(
-                    "    ✗ {}{}",
-                    self.t("refused: ", "エラー："),
-                    r.message(self.lang)
-                );
-                let note = self.t(
+    /// The bank's answer: a refusal with its message, or `accepted`.
+    fn outcome(&mut self, step: &Step, accepted: Option<&str>) {
+        match &step.outcome {
+            Err(r) => {
+                let refused = self.t("refused: ", "エラー：");
+                println!("    ✗ {refused}{}", r.message(self.lang));
+                self.ok(self.t(
                     "refused, as the manual says",
                     "マニュアルのとおり受け付けられません",
-                );
-                self.ok(note);
-                Ok(())
+                ));
             }
-            Err(r) => bail!(
-                "demo step `{step}` was refused for the wrong reason ({})",
-                r.reason_code()
-            ),
             Ok(_) => {
-                bail!("demo step `{step}` was accepted, but the manual says it must be refused")
+                if let Some(note) = accepted {
+                    self.ok(note);
+                }
             }
         }
     }
 
-    fn press(&mut self, serial: &SerialNumber) -> Result<String> {
-        self.s
-            .press(serial)
-            .map_err(|e| anyhow!("the virtual token could not show a code: {e}"))
+    fn title(&self, screen: Screen) -> Option<&'static str> {
+        let (en, ja) = match screen {
+            Screen::AdminFunctions => {
+                ("[Screen 1] Admin functions (管理機能)", "【画面1】管理機能")
+            }
+            Screen::Select if self.exchanged => (
+                "[Screen 2] Step 1 Select, after the exchange",
+                "【画面2】1 選択（交換後）",
+            ),
+            Screen::Select => (
+                "[Screen 2] Step 1 Select: customer IDs",
+                "【画面2】1 選択：お客様ID一覧",
+            ),
+            Screen::TokenInfo => (
+                "[Screen 3] Step 2 Register: token information",
+                "【画面3】2 登録：トークン情報",
+            ),
+            Screen::CurrentCode => (
+                "[Screen 4] One-time password of the token in use now",
+                "【画面4】現在ご利用中のトークンのワンタイムパスワード",
+            ),
+            Screen::NewToken => (
+                "[Screen 5] New token information",
+                "【画面5】新しいトークン情報",
+            ),
+            Screen::Done => ("[Screen 6] Step 3 Done", "【画面6】3 完了"),
+            _ => return None,
+        };
+        Some(tr(self.lang, en, ja))
     }
 
-    fn next_code_at(&self, serial: &SerialNumber) -> Result<u64> {
-        let now = self.s.clock.now();
-        self.s
-            .tokens
-            .get(serial)
-            .and_then(|t| t.next_code_at(now))
-            .ok_or_else(|| {
-                anyhow!(
-                    "the virtual token {} shows no further code",
-                    serial.masked()
-                )
-            })
+    fn step(&mut self, step: &Step, previous: Option<&Step>) -> Result<()> {
+        if !step.behaved() {
+            return Err(self.misbehaved(step));
+        }
+        let lang = self.lang;
+        let new_screen = previous.is_none_or(|p| p.screen != step.screen);
+        if let Some(title) = self.title(step.screen).filter(|_| new_screen) {
+            println!();
+            println!("{title}");
+        } else if matches!(step.act, Act::Confirm { .. }) {
+            println!();
+        }
+        match (&step.act, &step.outcome) {
+            (Act::SignIn { user, token, .. }, _) if *user == self.admin => {
+                self.admin_token = Some(*token);
+                if let Some(previous) = self.admin_login {
+                    let (at, before) = (jst_minutes(step.at), jst_minutes(previous));
+                    println!();
+                    println!(
+                        "{}",
+                        match lang {
+                            Lang::Ja => format!(
+                                "═══ しんきん太郎 様（W0001）  {at} ログイン（前回 {before}） ═══"
+                            ),
+                            Lang::En => format!(
+                                "═══ Welcome しんきん太郎 (W0001), {at} login (previous {before}) ═══"
+                            ),
+                        }
+                    );
+                }
+                self.admin_login = Some(step.at);
+            }
+            (Act::SignIn { user, token, code }, _) => {
+                let again = matches!(previous.map(|p| &p.act), Some(Act::SignIn { user: u, .. }) if u == user);
+                if !again {
+                    let (ja, en) = if self.exchanged {
+                        ("（交換後）", " after the exchange")
+                    } else {
+                        ("", "")
+                    };
+                    println!();
+                    println!(
+                        "{}",
+                        match lang {
+                            Lang::Ja => format!("■ {} {user} がログイン{ja}", jst_seconds(step.at)),
+                            Lang::En => format!("■ {}: {user} signs in{en}", jst_stamp(step.at)),
+                        }
+                    );
+                }
+                let masked = token.masked();
+                let on = match lang {
+                    Lang::Ja if !self.exchanged => format!("{masked} の「1」ボタンを押す：表示"),
+                    Lang::Ja => format!("{masked}：表示"),
+                    Lang::En => format!("{masked}: the display shows"),
+                };
+                let which = if !self.exchanged {
+                    self.old_token = Some(*token);
+                    self.t("Presses \"1\" on token", "トークン")
+                } else if self.old_token == Some(*token) {
+                    self.t("Old token", "旧トークン")
+                } else {
+                    self.t("New token", "新トークン")
+                };
+                println!("    {which} {on} {code}");
+                let note = if self.exchanged {
+                    self.t(
+                        "signed in with the new token",
+                        "新しいトークンでログインしました",
+                    )
+                } else {
+                    self.t("signed in", "ログインしました")
+                };
+                self.outcome(step, Some(note));
+            }
+            (
+                Act::Open,
+                Ok(Accepted::TokenInfo {
+                    user,
+                    name,
+                    authority,
+                    token,
+                }),
+            ) => {
+                println!(
+                    "    {}{user} / {}{name} / {}{}",
+                    self.t("Customer ID: ", "お客様ID："),
+                    self.t("Name: ", "利用者名："),
+                    self.t("Authority: ", "権限："),
+                    authority.label(lang)
+                );
+                let serial = token.map_or_else(|| "-".to_owned(), |t| t.masked().to_string());
+                println!(
+                    "    {}{serial} / {}{}",
+                    self.t("Token serial: ", "トークンシリアル番号："),
+                    self.t("Registration status: ", "登録状況："),
+                    self.t("registered (登録完了)", "登録完了")
+                );
+                let register = self.t("Register (new registration / exchange)", "新規登録・交換");
+                println!("    ▶ {register}");
+            }
+            (Act::Open, _) if step.screen == Screen::AdminFunctions => {
+                println!(
+                    "    ▶ {}",
+                    self.t(
+                        "OTP authentication info management: start using OTP, register and unregister tokens",
+                        "ワンタイムパスワード認証情報管理（ワンタイムパスワード利用開始・トークン登録・登録解除）"
+                    )
+                );
+                println!(
+                    "      {}",
+                    self.t(
+                        "ID maintenance · ID lock/unlock · calendar · usage history · transaction stop",
+                        "ID管理 ・ IDロック解除 ・ カレンダー ・ 利用履歴照会 ・ 取引停止"
+                    )
+                );
+            }
+            (Act::Open, _) => {
+                let done = self.t(
+                    "The usage mode and token have been registered. The registered token is valid from now.",
+                    "利用形態・トークンを登録しました。登録したトークンは今から有効となります。",
+                );
+                println!("    {done}");
+            }
+            (Act::ListUsers, Ok(Accepted::Listed(list))) => {
+                self.user_list(list);
+                if !self.exchanged {
+                    let selected = self.t(
+                        "W0002 selected; Register/Unregister",
+                        "W0002 を選択し「登録・登録解除」",
+                    );
+                    println!("    ▶ {selected}");
+                }
+            }
+            (Act::SelectForExchange { user }, _) => {
+                let note = if *user == self.w0005 {
+                    self.t(
+                        "(W0005 has no token (-): exchange is not offered for it)",
+                        "（W0005 はトークン未登録（-）のため交換できません）",
+                    )
+                } else if *user == self.admin {
+                    self.t(
+                        "(W0001 cannot select its own ID: another administrator or the branch exchanges an administrator's token)",
+                        "（W0001 は自分自身のIDを選択できません：管理者のトークンは他の管理者またはお取引店舗が交換します）",
+                    )
+                } else {
+                    ""
+                };
+                if !note.is_empty() {
+                    println!("    {note}");
+                }
+                self.outcome(step, None);
+            }
+            (Act::TypeCurrentCode { code, .. }, _) => {
+                let next = self.t("Next", "次へ");
+                if matches!(previous.map(|p| &p.act), Some(Act::WaitForNextCode { .. })) {
+                    println!(
+                        "    {} {code}; {} {code} ▶ {next}",
+                        self.t(
+                            "Presses \"1\" again: the display shows",
+                            "もう一度「1」ボタンを押す：表示"
+                        ),
+                        self.t("types", "入力"),
+                    );
+                } else {
+                    println!(
+                        "    {} {code} ({})",
+                        self.t(
+                            "Presses \"1\": the display shows",
+                            "「1」ボタンを押す：表示"
+                        ),
+                        jst_seconds(step.at)
+                    );
+                    println!("    {} {code} ▶ {next}", self.t("Types", "入力"));
+                }
+                let note = self.t(
+                    "accepted: the token in use now is verified",
+                    "受付：現在ご利用中のトークンを確認しました",
+                );
+                self.outcome(step, Some(note));
+            }
+            (Act::WaitForNextCode { waited, .. }, _) => {
+                let at = jst_seconds(step.at);
+                println!(
+                    "    … {}",
+                    match lang {
+                        Lang::Ja => format!(
+                            "次のパスワードの表示まで {waited} 秒待つ（シミュレーション時計、{at}）"
+                        ),
+                        Lang::En => format!(
+                            "waits {waited} s for the next password (simulated clock, {at})"
+                        ),
+                    }
+                );
+                let note = self.t(
+                    "a new password appears within 15-30 s",
+                    "新しいパスワードは15～30秒で表示されます",
+                );
+                self.outcome(step, Some(note));
+            }
+            (
+                Act::Confirm {
+                    serial,
+                    code,
+                    approval,
+                },
+                _,
+            ) => {
+                let mistake = if self.admin_token == Some(*serial) {
+                    self.t(
+                        " (the serial of W0001's token, typed by mistake)",
+                        " （誤って W0001 のトークンのシリアル番号を入力）",
+                    )
+                } else {
+                    ""
+                };
+                println!(
+                    "    {}{}{mistake}",
+                    self.t(
+                        "New token serial (12 half-width alphanumerics): ",
+                        "新しいトークンのシリアル番号（半角英数字12桁）："
+                    ),
+                    serial.as_str()
+                );
+                let label = self.t(
+                    "One-time password of the new token: ",
+                    "新しいトークンのワンタイムパスワード：",
+                );
+                println!("    {label}{code}");
+                let mistyped = match approval {
+                    Approval::Mistyped => self.t(" (mistyped)", " （入力誤り）"),
+                    _ => "",
+                };
+                println!(
+                    "    {}********{mistyped} ▶ {}",
+                    self.t("Approval password: ", "承認用パスワード："),
+                    self.t("Confirm", "確定")
+                );
+                self.exchanged = step.outcome.is_ok();
+                let note = self.t(
+                    "confirmed: old token revoked and new token bound in one atomic switch",
+                    "確定：旧トークンの無効化と新トークンの登録を一度に実行しました",
+                );
+                self.outcome(step, Some(note));
+            }
+            (Act::ReadHistory { user }, Ok(Accepted::History { records, refused })) => {
+                println!(
+                    "    {}",
+                    match lang {
+                        Lang::Ja => format!(
+                            "利用履歴照会（{user}）：{records} 件（うち受付不可 {refused} 件）、改ざん検知チェーン検証済み"
+                        ),
+                        Lang::En => format!(
+                            "Usage history of {user}: {records} records ({refused} refused); the audit chain verifies"
+                        ),
+                    }
+                );
+                let note = self.t(
+                    "usage history recorded every attempt",
+                    "すべての操作が利用履歴に記録されました",
+                );
+                self.outcome(step, Some(note));
+            }
+            _ => return Err(anyhow!("the demo cannot show the step {:?}", step.act)),
+        }
+        Ok(())
     }
 
-    fn token_of(&self, user: &UserId) -> Result<SerialNumber> {
-        self.s.token_of(user)?.ok_or_else(|| {
-            anyhow!(
-                "{} has no registered token in the demo's bank",
-                user.as_str()
-            )
-        })
-    }
-
-    fn header(&self, title: &str) {
-        println!();
-        println!("{title}");
-    }
-
-    fn user_list(&self) -> Result<()> {
-        let list = self.s.bank.user_list(&self.s.admin, 0, 5)?;
+    fn user_list(&self, list: &UserList) {
         let (id, serial, authority, name) = (
             self.t("Customer ID", "お客様ID"),
             self.t("Token serial", "シリアル番号"),
@@ -196,505 +499,34 @@ impl<S: Store> Demo<S> {
                 row.name
             );
         }
-        let range = match self.lang {
-            Lang::Ja => format!("全{}件中 {}～{}件を表示", list.total, list.first, list.last),
-            Lang::En => format!("{} to {} of {}", list.first, list.last, list.total),
-        };
-        println!("    {range}");
-        if (list.first, list.last, list.total) != (1, 3, 3) {
-            bail!("the selection list should show \"1 to 3 of 3\", it shows {range}");
-        }
-        Ok(())
+        println!(
+            "    {}",
+            match self.lang {
+                Lang::Ja => format!("全{}件中 {}～{}件を表示", list.total, list.first, list.last),
+                Lang::En => format!("{} to {} of {}", list.first, list.last, list.total),
+            }
+        );
     }
 
-    #[allow(
-        clippy::too_many_lines,
-        reason = "the demo reads top to bottom like the manual's page"
-    )]
-    fn play(&mut self, store_name: &str) -> Result<()> {
-        let lang = self.lang;
-        let admin = self.s.admin.clone();
-        let user = self.s.general.clone();
-        let w0005 = self.s.without_token.clone();
-        println!(
-            "{}",
-            self.t(
-                "otp demo: how to exchange your token (トークンの交換方法), the seed's screens step by step",
-                "otp demo：トークンの交換方法（マニュアルの画面を順に）"
-            )
-        );
-        println!(
-            "    {}{store_name}{}",
-            self.t("Bank: ", "銀行："),
-            self.t(
-                "; users W0001 (administrator, whose token the branch registered), W0002 and W0005 (general users); virtual tokens on a simulated clock.",
-                "、利用者 W0001（管理者、トークンはお取引店舗で登録）・W0002・W0005（一般者）、シミュレーション時計上の仮想トークン。"
-            )
-        );
-
-        // The previous day's login, so the header can show it.
-        let admin_token = self.token_of(&admin)?;
-        self.s.clock.set(PREVIOUS_LOGIN + 5);
-        let code = self.press(&admin_token)?;
-        self.s.bank.login(&admin, &code).map_err(|r| {
-            anyhow!(
-                "the administrator's login of the previous day was refused: {}",
-                r.message(lang)
-            )
-        })?;
-
-        // The exchange day: W0002 signs in with the token in use now.
-        let old = self.token_of(&user)?;
-        self.s.clock.set(EXCHANGE_DAY + 5);
-        self.header(&match lang {
-            Lang::Ja => format!("■ {} W0002 がログイン", jst_seconds(self.s.clock.now())),
-            Lang::En => format!("■ {}: W0002 signs in", jst_stamp(self.s.clock.now())),
-        });
-        let login_code = self.press(&old)?;
-        println!(
-            "    {} {} {login_code}",
-            self.t("Presses \"1\" on token", "トークン"),
-            match lang {
-                Lang::Ja => format!("{} の「1」ボタンを押す：表示", old.masked()),
-                Lang::En => format!("{}: the display shows", old.masked()),
+    /// Why the demo stops: a step did not behave as the manual says.
+    fn misbehaved(&self, step: &Step) -> anyhow::Error {
+        let what = format!("{:?}, {:?}", step.screen, step.act);
+        match (&step.outcome, &step.expected) {
+            (Err(got), Err(want)) => anyhow!(
+                "demo step `{what}` was refused for the wrong reason ({}; the manual says {})",
+                got.reason_code(),
+                want.reason_code()
+            ),
+            (Ok(_), Err(want)) => anyhow!(
+                "demo step `{what}` was accepted, but the manual says it must be refused ({})",
+                want.reason_code()
+            ),
+            (Err(got), Ok(_)) => {
+                anyhow!("demo step `{what}` was refused: {}", got.message(self.lang))
             }
-        );
-        match self.s.bank.login(&user, &login_code) {
-            Ok(_) => {
-                let note = self.t("signed in", "ログインしました");
-                self.ok(note);
-            }
-            Err(r) => bail!(
-                "W0002's sign-in with its token was refused: {}",
-                r.message(lang)
+            (Ok(got), Ok(want)) => anyhow!(
+                "demo step `{what}` did not behave as the manual says: {got:?}, where the manual says {want:?}"
             ),
         }
-
-        // The administrator signs in; every page header shows it.
-        self.s.clock.advance(1);
-        let code = self.press(&admin_token)?;
-        self.s
-            .bank
-            .login(&admin, &code)
-            .map_err(|r| anyhow!("the administrator's login was refused: {}", r.message(lang)))?;
-        self.header(&match lang {
-            Lang::Ja => format!(
-                "═══ しんきん太郎 様（W0001）  {} ログイン（前回 {}） ═══",
-                jst_minutes(self.s.clock.now()),
-                jst_minutes(PREVIOUS_LOGIN + 5)
-            ),
-            Lang::En => format!(
-                "═══ Welcome しんきん太郎 (W0001), {} login (previous {}) ═══",
-                jst_minutes(self.s.clock.now()),
-                jst_minutes(PREVIOUS_LOGIN + 5)
-            ),
-        });
-
-        // Screen 1.
-        self.s.clock.advance(1);
-        self.header(self.t("[Screen 1] Admin functions (管理機能)", "【画面1】管理機能"));
-        println!(
-            "    ▶ {}",
-            self.t(
-                "OTP authentication info management: start using OTP, register and unregister tokens",
-                "ワンタイムパスワード認証情報管理（ワンタイムパスワード利用開始・トークン登録・登録解除）"
-            )
-        );
-        println!(
-            "      {}",
-            self.t(
-                "ID maintenance · ID lock/unlock · calendar · usage history · transaction stop",
-                "ID管理 ・ IDロック解除 ・ カレンダー ・ 利用履歴照会 ・ 取引停止"
-            )
-        );
-
-        // Screen 2.
-        self.s.clock.advance(1);
-        self.header(self.t(
-            "[Screen 2] Step 1 Select: customer IDs",
-            "【画面2】1 選択：お客様ID一覧",
-        ));
-        self.user_list()?;
-        println!(
-            "    ▶ {}",
-            self.t(
-                "W0002 selected; Register/Unregister",
-                "W0002 を選択し「登録・登録解除」"
-            )
-        );
-        let w5 = self.s.bank.begin_exchange(&admin, &w0005);
-        println!(
-            "    {}",
-            self.t(
-                "(W0005 has no token (-): exchange is not offered for it)",
-                "（W0005 はトークン未登録（-）のため交換できません）"
-            )
-        );
-        self.expect_refusal("W0005 exchange", w5, |r| {
-            matches!(r, Refusal::NoTokenRegistered)
-        })?;
-        let own = self.s.bank.begin_exchange(&admin, &admin);
-        println!(
-            "    {}",
-            self.t(
-                "(W0001 cannot select its own ID: another administrator or the branch exchanges an administrator's token)",
-                "（W0001 は自分自身のIDを選択できません：管理者のトークンは他の管理者またはお取引店舗が交換します）"
-            )
-        );
-        self.expect_refusal("W0001 selecting itself", own, |r| {
-            matches!(r, Refusal::OwnId)
-        })?;
-
-        // Screen 3.
-        self.s.clock.advance(1);
-        let step4 = self.s.bank.begin_exchange(&admin, &user).map_err(|r| {
-            anyhow!(
-                "selecting W0002 for exchange was refused: {}",
-                r.message(lang)
-            )
-        })?;
-        self.header(self.t(
-            "[Screen 3] Step 2 Register: token information",
-            "【画面3】2 登録：トークン情報",
-        ));
-        let record = self
-            .s
-            .bank
-            .records()
-            .user(&user)?
-            .ok_or_else(|| anyhow!("W0002 is missing from the store"))?;
-        println!(
-            "    {}{} / {}{} / {}{}",
-            self.t("Customer ID: ", "お客様ID："),
-            record.id.as_str(),
-            self.t("Name: ", "利用者名："),
-            record.name,
-            self.t("Authority: ", "権限："),
-            record.authority.label(lang)
-        );
-        println!(
-            "    {}{} / {}{}",
-            self.t("Token serial: ", "トークンシリアル番号："),
-            old.masked(),
-            self.t("Registration status: ", "登録状況："),
-            self.t("registered (登録完了)", "登録完了")
-        );
-        println!(
-            "    ▶ {}",
-            self.t("Register (new registration / exchange)", "新規登録・交換")
-        );
-
-        // Screen 4: the login code, still on the display, is refused.
-        self.s.clock.advance(1);
-        self.header(self.t(
-            "[Screen 4] One-time password of the token in use now",
-            "【画面4】現在ご利用中のトークンのワンタイムパスワード",
-        ));
-        let again = self.press(&old)?;
-        println!(
-            "    {} {again} ({})",
-            self.t(
-                "Presses \"1\": the display shows",
-                "「1」ボタンを押す：表示"
-            ),
-            jst_seconds(self.s.clock.now())
-        );
-        if again != login_code {
-            bail!("the token should still show the login code within the same 30-second step");
-        }
-        println!(
-            "    {} {again} ▶ {}",
-            self.t("Types", "入力"),
-            self.t("Next", "次へ")
-        );
-        let step4 = match step4.submit_code(&self.s.bank, &again) {
-            Ok(_) => bail!(
-                "the login code typed again at screen 4 was accepted; the manual says the same password cannot be used twice in a row"
-            ),
-            Err(retry) => {
-                let resume = retry.resume;
-                self.expect_refusal::<()>(
-                    "screen 4, login code replayed",
-                    Err(retry.refusal),
-                    |r| matches!(r, Refusal::Replayed(Which::Current)),
-                )?;
-                resume.ok_or_else(|| {
-                    anyhow!("after a replayed code the exchange should let the user try again")
-                })?
-            }
-        };
-        // Wait for the next code on the simulated clock.
-        let before = self.s.clock.now();
-        let next = self.next_code_at(&old)?;
-        let waited = next.saturating_sub(before);
-        self.s.clock.set(next);
-        println!(
-            "    … {}",
-            match lang {
-                Lang::Ja => format!(
-                    "次のパスワードの表示まで {waited} 秒待つ（シミュレーション時計、{}）",
-                    jst_seconds(next)
-                ),
-                Lang::En => format!(
-                    "waits {waited} s for the next password (simulated clock, {})",
-                    jst_seconds(next)
-                ),
-            }
-        );
-        if !(15..=30).contains(&waited) {
-            bail!("the next code appeared after {waited} s; the manual says 15-30 s");
-        }
-        let note = self.t(
-            "a new password appears within 15-30 s",
-            "新しいパスワードは15～30秒で表示されます",
-        );
-        self.ok(note);
-        let fresh = self.press(&old)?;
-        println!(
-            "    {} {fresh}; {} {fresh} ▶ {}",
-            self.t(
-                "Presses \"1\" again: the display shows",
-                "もう一度「1」ボタンを押す：表示"
-            ),
-            self.t("types", "入力"),
-            self.t("Next", "次へ")
-        );
-        let step5 = match step4.submit_code(&self.s.bank, &fresh) {
-            Ok(step5) => {
-                let note = self.t(
-                    "accepted: the token in use now is verified",
-                    "受付：現在ご利用中のトークンを確認しました",
-                );
-                self.ok(note);
-                step5
-            }
-            Err(retry) => bail!(
-                "the fresh code of the token in use now was refused: {}",
-                retry.refusal.message(lang)
-            ),
-        };
-
-        // Screen 5.
-        self.s.clock.advance(5);
-        self.header(self.t(
-            "[Screen 5] New token information",
-            "【画面5】新しいトークン情報",
-        ));
-        let new = *self
-            .s
-            .stock()
-            .first()
-            .ok_or_else(|| anyhow!("the bank has no token in stock"))?;
-        let new_code = self.press(&new)?;
-        let label_serial = self.t(
-            "New token serial (12 half-width alphanumerics): ",
-            "新しいトークンのシリアル番号（半角英数字12桁）：",
-        );
-        let label_code = self.t(
-            "One-time password of the new token: ",
-            "新しいトークンのワンタイムパスワード：",
-        );
-        let label_pw = self.t("Approval password: ", "承認用パスワード：");
-        println!("    {label_serial}{}", new.as_str());
-        println!("    {label_code}{new_code}");
-        println!(
-            "    {label_pw}******** {} ▶ {}",
-            self.t("(mistyped)", "（入力誤り）"),
-            self.t("Confirm", "確定")
-        );
-        let step5 = match step5.confirm(
-            &self.s.bank,
-            new.as_str(),
-            &new_code,
-            &Password::new("approve-2002"),
-        ) {
-            Ok(_) => bail!("the exchange was confirmed with a wrong approval password"),
-            Err(retry) => {
-                let resume = retry.resume;
-                self.expect_refusal::<()>(
-                    "screen 5, wrong approval password",
-                    Err(retry.refusal),
-                    |r| matches!(r, Refusal::WrongPassword),
-                )?;
-                resume.ok_or_else(|| {
-                    anyhow!(
-                        "after a wrong approval password the exchange should let the user try again"
-                    )
-                })?
-            }
-        };
-        // A serial already assigned to someone else: W0001's token.
-        let taken = admin_token;
-        let taken_code = self.press(&taken)?;
-        println!();
-        println!(
-            "    {label_serial}{} {}",
-            taken.as_str(),
-            self.t(
-                "(the serial of W0001's token, typed by mistake)",
-                "（誤って W0001 のトークンのシリアル番号を入力）"
-            )
-        );
-        println!("    {label_code}{taken_code}");
-        println!("    {label_pw}******** ▶ {}", self.t("Confirm", "確定"));
-        let step5 = match step5.confirm(
-            &self.s.bank,
-            taken.as_str(),
-            &taken_code,
-            &Password::new(ADMIN_APPROVAL_PASSWORD),
-        ) {
-            Ok(_) => bail!("a token registered to W0001 was accepted as W0002's new token"),
-            Err(retry) => {
-                let resume = retry.resume;
-                self.expect_refusal::<()>(
-                    "screen 5, serial assigned to another user",
-                    Err(retry.refusal),
-                    |r| matches!(r, Refusal::SerialAssigned),
-                )?;
-                resume.ok_or_else(|| {
-                    anyhow!(
-                        "after a serial already in use the exchange should let the user try again"
-                    )
-                })?
-            }
-        };
-        println!();
-        println!("    {label_serial}{}", new.as_str());
-        println!("    {label_code}{new_code}");
-        println!("    {label_pw}******** ▶ {}", self.t("Confirm", "確定"));
-        let done = match step5.confirm(
-            &self.s.bank,
-            new.as_str(),
-            &new_code,
-            &Password::new(ADMIN_APPROVAL_PASSWORD),
-        ) {
-            Ok(done) => {
-                let note = self.t(
-                    "confirmed: old token revoked and new token bound in one atomic switch",
-                    "確定：旧トークンの無効化と新トークンの登録を一度に実行しました",
-                );
-                self.ok(note);
-                done
-            }
-            Err(retry) => bail!(
-                "the exchange with the right serial, code and approval password was refused: {}",
-                retry.refusal.message(lang)
-            ),
-        };
-        if done.old_serial != Some(old) || done.new_serial != new {
-            bail!("the exchange switched the wrong tokens");
-        }
-
-        // Screen 6.
-        self.header(self.t("[Screen 6] Step 3 Done", "【画面6】3 完了"));
-        println!(
-            "    {}",
-            self.t(
-                "The usage mode and token have been registered. The registered token is valid from now.",
-                "利用形態・トークンを登録しました。登録したトークンは今から有効となります。"
-            )
-        );
-
-        // "Valid from now": the old token no longer works, the new one does.
-        self.s.clock.advance(30);
-        self.header(&match lang {
-            Lang::Ja => format!(
-                "■ {} W0002 がログイン（交換後）",
-                jst_seconds(self.s.clock.now())
-            ),
-            Lang::En => format!(
-                "■ {}: W0002 signs in after the exchange",
-                jst_stamp(self.s.clock.now())
-            ),
-        });
-        let old_code = self.press(&old)?;
-        println!(
-            "    {} {} {old_code}",
-            self.t("Old token", "旧トークン"),
-            match lang {
-                Lang::Ja => format!("{}：表示", old.masked()),
-                Lang::En => format!("{}: the display shows", old.masked()),
-            }
-        );
-        let old_login = self.s.bank.login(&user, &old_code);
-        self.expect_refusal("old token after the exchange", old_login, |r| {
-            matches!(r, Refusal::LoginFailed)
-        })?;
-        let new_login_code = self.press(&new)?;
-        println!(
-            "    {} {} {new_login_code}",
-            self.t("New token", "新トークン"),
-            match lang {
-                Lang::Ja => format!("{}：表示", new.masked()),
-                Lang::En => format!("{}: the display shows", new.masked()),
-            }
-        );
-        match self.s.bank.login(&user, &new_login_code) {
-            Ok(_) => {
-                let note = self.t(
-                    "signed in with the new token",
-                    "新しいトークンでログインしました",
-                );
-                self.ok(note);
-            }
-            Err(r) => bail!(
-                "the new token's code was refused after the exchange: {}",
-                r.message(lang)
-            ),
-        }
-
-        // The selection list and the usage history after the exchange.
-        self.header(self.t(
-            "[Screen 2] Step 1 Select, after the exchange",
-            "【画面2】1 選択（交換後）",
-        ));
-        self.user_list()?;
-        let row_serial = self.token_of(&user)?;
-        if row_serial != new {
-            bail!("W0002's registered token is not the new one");
-        }
-        let trail = self.s.bank.audit_trail(&admin, &user, 0, u64::MAX)?;
-        self.s
-            .bank
-            .verify_audit()
-            .map_err(|e| anyhow!("the audit chain does not verify: {e}"))?;
-        let refused = trail
-            .iter()
-            .filter(|r| r.entry.result == otp_exchange::AuditResult::Refused)
-            .count();
-        println!(
-            "    {}",
-            match lang {
-                Lang::Ja => format!(
-                    "利用履歴照会（W0002）：{} 件（うち受付不可 {refused} 件）、改ざん検知チェーン検証済み",
-                    trail.len()
-                ),
-                Lang::En => format!(
-                    "Usage history of W0002: {} records ({refused} refused); the audit chain verifies",
-                    trail.len()
-                ),
-            }
-        );
-        let note = self.t(
-            "usage history recorded every attempt",
-            "すべての操作が利用履歴に記録されました",
-        );
-        self.ok(note);
-
-        println!();
-        println!(
-            "{}",
-            match lang {
-                Lang::Ja => format!(
-                    "すべての手順がマニュアルどおりに動作しました（確認 {} 件）。",
-                    self.checks
-                ),
-                Lang::En => format!(
-                    "Every step behaved as the manual says ({} checks).",
-                    self.checks
-                ),
-            }
-        );
-        Ok(())
     }
 }

@@ -2,12 +2,15 @@
 //! token and an approval password), W0002 (general user with a token) and
 //! W0005 (general user without one), a stock of virtual tokens imported
 //! from the vendor's PSKC seed file, all on one simulated clock. Test
-//! suites, examples and `otp demo` start from here.
+//! suites, examples and `otp demo` start from here; [`script`] walks the
+//! seed's exchange on it, step by step.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use otp_token::{Clock, Factory, Inventory, SerialNumber, SimClock, Token};
+
+pub mod script;
 
 use crate::{
     AuditKey, Authority, Bank, BranchAuthorization, HashCost, Password, PasswordKind, Refusal,
