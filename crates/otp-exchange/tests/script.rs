@@ -50,7 +50,11 @@ fn the_walk_goes_through_the_seeds_screens_on_the_simulated_clock() {
             (Select, day + 8, Some(Refusal::OwnId)),
             (Select, day + 9, None),
             (TokenInfo, day + 9, None),
-            (CurrentCode, day + 10, Some(Refusal::Replayed(Which::Current))),
+            (
+                CurrentCode,
+                day + 10,
+                Some(Refusal::Replayed(Which::Current))
+            ),
             (CurrentCode, day + 31, None),
             (CurrentCode, day + 31, None),
             (NewToken, day + 36, Some(Refusal::WrongPassword)),

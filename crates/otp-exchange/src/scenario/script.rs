@@ -247,7 +247,12 @@ impl<S: Store> Walk<'_, S> {
         }
     }
 
-    fn sign_in(&mut self, user: &UserId, token: SerialNumber, expected: Result<Accepted, Refusal>) -> Result<bool, ScenarioError> {
+    fn sign_in(
+        &mut self,
+        user: &UserId,
+        token: SerialNumber,
+        expected: Result<Accepted, Refusal>,
+    ) -> Result<bool, ScenarioError> {
         let code = self.s.press(&token)?;
         let outcome = self.s.bank.login(user, &code).map(|_| Accepted::SignedIn);
         let act = Act::SignIn {
@@ -261,7 +266,12 @@ impl<S: Store> Walk<'_, S> {
     fn list(&mut self, expected: UserList) -> bool {
         let admin = self.s.admin.clone();
         let outcome = self.s.bank.user_list(&admin, 0, 5).map(Accepted::Listed);
-        self.step(Screen::Select, Act::ListUsers, outcome, Ok(Accepted::Listed(expected)))
+        self.step(
+            Screen::Select,
+            Act::ListUsers,
+            outcome,
+            Ok(Accepted::Listed(expected)),
+        )
     }
 
     fn token(&self, user: &UserId) -> Result<SerialNumber, ScenarioError> {
@@ -370,7 +380,10 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
         (&w0005, Refusal::NoTokenRegistered),
         (&admin, Refusal::OwnId),
     ] {
-        let outcome = w.s.bank.begin_exchange(&admin, target).map(|_| Accepted::Selected);
+        let outcome =
+            w.s.bank
+                .begin_exchange(&admin, target)
+                .map(|_| Accepted::Selected);
         let act = Act::SelectForExchange {
             user: target.clone(),
         };
@@ -381,30 +394,30 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
 
     // Screen 3: W0002 selected.
     w.s.clock.advance(1);
-    let begun = w
-        .s
-        .bank
-        .begin_exchange(&admin, &user)
-        .map(|step4| (step4, Accepted::Selected))
-        .map_err(|refusal| crate::Retry {
-            refusal,
-            resume: None::<ExpectCurrentCode>,
-        });
+    let begun =
+        w.s.bank
+            .begin_exchange(&admin, &user)
+            .map(|step4| (step4, Accepted::Selected))
+            .map_err(|refusal| crate::Retry {
+                refusal,
+                resume: None::<ExpectCurrentCode>,
+            });
     let act = Act::SelectForExchange { user: user.clone() };
     let Some(Ok(step4)) = w.flow(Screen::Select, act, begun, Ok(Accepted::Selected)) else {
         return Ok(w.steps);
     };
-    let info = w.s.bank.records().user(&user)?.map_or(
-        Err(Refusal::UnknownUser),
-        |r| {
-            Ok(Accepted::TokenInfo {
-                user: r.id,
-                name: r.name,
-                authority: r.authority,
-                token: r.token,
-            })
-        },
-    );
+    let info =
+        w.s.bank
+            .records()
+            .user(&user)?
+            .map_or(Err(Refusal::UnknownUser), |r| {
+                Ok(Accepted::TokenInfo {
+                    user: r.id,
+                    name: r.name,
+                    authority: r.authority,
+                    token: r.token,
+                })
+            });
     let expected = Accepted::TokenInfo {
         user: user.clone(),
         name: SEED_NAME.to_owned(),
@@ -461,12 +474,11 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
     // Screen 5: a mistyped approval password, then W0001's serial typed by
     // mistake, then the new token with the right password.
     w.s.clock.advance(5);
-    let new = w
-        .s
-        .stock()
-        .first()
-        .copied()
-        .ok_or_else(|| ScenarioError::Token("the bank has no token in stock".into()))?;
+    let new =
+        w.s.stock()
+            .first()
+            .copied()
+            .ok_or_else(|| ScenarioError::Token("the bank has no token in stock".into()))?;
     let tries = [
         (new, Approval::Mistyped, Err(Refusal::WrongPassword)),
         (admin_token, Approval::Right, Err(Refusal::SerialAssigned)),
@@ -507,7 +519,12 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
     }
 
     // Screen 6.
-    w.step(Screen::Done, Act::Open, Ok(Accepted::Shown), Ok(Accepted::Shown));
+    w.step(
+        Screen::Done,
+        Act::Open,
+        Ok(Accepted::Shown),
+        Ok(Accepted::Shown),
+    );
 
     // "Valid from now": the old token no longer works, the new one does.
     w.s.clock.advance(30);
@@ -533,17 +550,16 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
             _ => false,
         })
         .count();
-    let history = w
-        .s
-        .bank
-        .audit_trail(&admin, &user, 0, u64::MAX)
-        .map(|trail| Accepted::History {
-            records: trail.len(),
-            refused: trail
-                .iter()
-                .filter(|r| r.entry.result == AuditResult::Refused)
-                .count(),
-        });
+    let history =
+        w.s.bank
+            .audit_trail(&admin, &user, 0, u64::MAX)
+            .map(|trail| Accepted::History {
+                records: trail.len(),
+                refused: trail
+                    .iter()
+                    .filter(|r| r.entry.result == AuditResult::Refused)
+                    .count(),
+            });
     let records = match &history {
         Ok(Accepted::History { records, .. }) => *records,
         _ => 0,
