@@ -61,6 +61,12 @@ pub enum ScenarioError {
     Refused(Refusal),
     /// The factory or the seed file failed.
     Token(String),
+    /// [`script::walk`] was given a scenario whose clock (`now`) is past
+    /// [`script::PREVIOUS_LOGIN`]: the walk would take the clock back.
+    StartedTooLate {
+        /// The scenario's clock.
+        now: u64,
+    },
 }
 
 impl core::fmt::Display for ScenarioError {
@@ -69,6 +75,10 @@ impl core::fmt::Display for ScenarioError {
             Self::Store(e) => write!(f, "scenario set-up: {e}"),
             Self::Refused(r) => write!(f, "scenario set-up refused: {r}"),
             Self::Token(e) => write!(f, "scenario set-up: {e}"),
+            Self::StartedTooLate { now } => write!(
+                f,
+                "the scripted walk needs a scenario set up at script::START, this one's clock is at {now}"
+            ),
         }
     }
 }

@@ -157,5 +157,8 @@ fn the_expected_refusals_are_the_seeds() {
 #[test]
 fn the_walk_refuses_a_scenario_set_up_later() {
     let mut s = Scenario::setup(MemoryStore::new(), EXCHANGE_DAY, HashCost::TESTING).unwrap();
-    assert!(matches!(script::walk(&mut s), Err(ScenarioError::Token(_))));
+    assert!(matches!(
+        script::walk(&mut s),
+        Err(ScenarioError::StartedTooLate { now }) if now == EXCHANGE_DAY + 60
+    ));
 }

@@ -169,10 +169,13 @@ pub enum Accepted {
     },
     /// The usage history was read and its chain verified.
     History {
-        /// Records about the user (not judged: the count follows the
-        /// bank's bookkeeping).
+        /// How many records are about the user. Not judged: the expected
+        /// value repeats the outcome's, as the count follows the bank's
+        /// bookkeeping (set-up included), which the manual does not fix.
         records: usize,
-        /// Refused attempts among them.
+        /// How many of them are refusals: the manual expects one for
+        /// every refusal the user met on the walk. (Their reasons are the
+        /// bank's own: a failed sign-in is recorded with why it failed.)
         refused: usize,
     },
 }
@@ -324,17 +327,18 @@ fn seed_list(s: &Scenario<impl Store>, admin: SerialNumber, general: SerialNumbe
 ///
 /// # Errors
 ///
-/// [`ScenarioError`] when the scenario's clock is past [`PREVIOUS_LOGIN`],
-/// a virtual token cannot show a code, or the store fails outside a step.
+/// [`ScenarioError::StartedTooLate`] when the scenario's clock is past
+/// [`PREVIOUS_LOGIN`]; [`ScenarioError::Token`] when a virtual token cannot
+/// show a code; [`ScenarioError::Store`] when the store fails outside a
+/// step.
 #[allow(
     clippy::too_many_lines,
     reason = "the walk reads top to bottom like the manual's pages"
 )]
 pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
-    if s.clock.now() > PREVIOUS_LOGIN {
-        return Err(ScenarioError::Token(
-            "the walk starts from a scenario set up at script::START".into(),
-        ));
+    let now = s.clock.now();
+    if now > PREVIOUS_LOGIN {
+        return Err(ScenarioError::StartedTooLate { now });
     }
     let (admin, user, w0005) = (s.admin.clone(), s.general.clone(), s.without_token.clone());
     let mut w = Walk {
@@ -540,26 +544,26 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
     if !w.list(list) {
         return Ok(w.steps);
     }
+    // Every refusal W0002 met on the walk (screens 4 and 5 are about
+    // W0002's token).
     let refused = w
         .steps
         .iter()
-        .filter(|step| step.outcome.is_err())
         .filter(|step| match &step.act {
             Act::SignIn { user: who, .. } | Act::SelectForExchange { user: who } => *who == user,
             Act::TypeCurrentCode { .. } | Act::Confirm { .. } => true,
             _ => false,
         })
+        .filter(|step| step.expected.is_err())
         .count();
-    let history =
-        w.s.bank
-            .audit_trail(&admin, &user, 0, u64::MAX)
-            .map(|trail| Accepted::History {
-                records: trail.len(),
-                refused: trail
-                    .iter()
-                    .filter(|r| r.entry.result == AuditResult::Refused)
-                    .count(),
-            });
+    let trail = w.s.bank.audit_trail(&admin, &user, 0, u64::MAX);
+    let history = trail.map(|trail| Accepted::History {
+        records: trail.len(),
+        refused: trail
+            .iter()
+            .filter(|r| r.entry.result == AuditResult::Refused)
+            .count(),
+    });
     let records = match &history {
         Ok(Accepted::History { records, .. }) => *records,
         _ => 0,
