@@ -82,12 +82,6 @@ fn play<S: Store>(store: S, cost: HashCost, lang: Lang, store_name: &str) -> Res
         .map_err(|e| anyhow!("the demo could not set up the seed's bank: {e}"))?;
     let mut page = Page::new(lang, s.admin.clone(), s.without_token.clone());
     page.intro(store_name);
-    let steps = script::walk(&mut s).map_err(|e| anyhow!("the demo's walk failed: {e}"))?;
-    let mut previous = None;
-    for step in &steps {
-        page.step(step, previous)?;
-        previous = Some(step);
-    }
-    page.summary();
-    Ok(())
+    let walk = script::walk(&mut s).map_err(|e| anyhow!("the demo's walk failed: {e}"))?;
+    page.walk(&walk)
 }

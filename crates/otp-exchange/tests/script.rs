@@ -8,23 +8,29 @@
 )]
 
 use otp_exchange::scenario::script::{
-    self, Accepted, Act, Approval, EXCHANGE_DAY, PREVIOUS_LOGIN, Screen, Step,
+    self, Accepted, Act, Approval, EXCHANGE_DAY, PREVIOUS_LOGIN, Screen, Step, Walk,
 };
 use otp_exchange::scenario::{Scenario, ScenarioError};
 use otp_exchange::{HashCost, Lang, MemoryStore, Refusal, Which};
 
-fn steps() -> Vec<Step> {
+fn walk() -> Walk {
     let mut s = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING).unwrap();
     script::walk(&mut s).unwrap()
 }
 
+fn steps() -> Vec<Step> {
+    walk().steps
+}
+
 #[test]
 fn every_step_of_the_walk_behaves_as_the_manual_says() {
-    let steps = steps();
-    for step in &steps {
+    let walk = walk();
+    for step in &walk.steps {
         assert_eq!(step.outcome, step.expected, "{step:?}");
     }
-    assert_eq!(steps.len(), 20);
+    assert_eq!(walk.steps.len(), 20);
+    assert!(walk.finished);
+    assert!(walk.behaved());
 }
 
 /// The screens, the clock and what the manual expects, step by step: the

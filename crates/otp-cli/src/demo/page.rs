@@ -4,7 +4,7 @@
 //! stops the demo.
 
 use anyhow::{Result, anyhow};
-use otp_exchange::scenario::script::{Accepted, Act, Approval, Screen, Step};
+use otp_exchange::scenario::script::{Accepted, Act, Approval, Screen, Step, Walk};
 use otp_exchange::{Lang, Refusal, UserId, UserList};
 use otp_token::SerialNumber;
 
@@ -73,8 +73,33 @@ impl Page {
         );
     }
 
+    /// Prints the walk, step by step, then the summary.
+    ///
+    /// # Errors
+    ///
+    /// When a step did not behave as the manual says, or the walk stopped
+    /// before its end.
+    pub(super) fn walk(&mut self, walk: &Walk) -> Result<()> {
+        let mut previous = None;
+        for step in &walk.steps {
+            self.step(step, previous)?;
+            previous = Some(step);
+        }
+        if !walk.finished {
+            let last = previous.map_or_else(
+                || "before its first step".to_owned(),
+                |p| format!("after the step {:?} on {:?}", p.act, p.screen),
+            );
+            return Err(anyhow!(
+                "the demo stopped {last}: the bank did not let the person go on as the manual says"
+            ));
+        }
+        self.summary();
+        Ok(())
+    }
+
     /// The last line, once every step behaved.
-    pub(super) fn summary(&self) {
+    fn summary(&self) {
         let checks = self.checks;
         let summary = self.pick(
             format!("Every step behaved as the manual says ({checks} checks)."),
@@ -144,7 +169,7 @@ impl Page {
     /// # Errors
     ///
     /// When the step did not behave as the manual says.
-    pub(super) fn step(&mut self, step: &Step, previous: Option<&Step>) -> Result<()> {
+    fn step(&mut self, step: &Step, previous: Option<&Step>) -> Result<()> {
         if !step.behaved() {
             return Err(self.misbehaved(step));
         }
@@ -478,8 +503,8 @@ impl Page {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
-    use otp_exchange::scenario::script::{Accepted, Act, Screen, Step};
-    use otp_exchange::{Lang, Refusal, UserId};
+    use otp_exchange::scenario::script::{Accepted, Act, Screen, Step, Walk};
+    use otp_exchange::{Lang, Refusal, UserId, Which};
 
     use super::Page;
 
@@ -510,5 +535,37 @@ mod tests {
         };
         page.step(&behaved, None).unwrap();
         assert_eq!(page.checks, 1);
+    }
+
+    /// A walk the bank ended early (a refusal the manual lets the person
+    /// try again from, where the flow was over) fails the demo too, though
+    /// every step it has behaved.
+    #[test]
+    fn a_walk_that_stopped_early_fails_the_demo() {
+        let id = |s| UserId::parse(s).unwrap();
+        let mut page = Page::new(Lang::En, id("W0001"), id("W0005"));
+        let step = Step {
+            screen: Screen::CurrentCode,
+            at: 0,
+            act: Act::TypeCurrentCode {
+                token: otp_token::SerialNumber::parse("VT0020200002").unwrap(),
+                code: "785747".to_owned(),
+            },
+            outcome: Err(Refusal::Replayed(Which::Current)),
+            expected: Err(Refusal::Replayed(Which::Current)),
+        };
+        let mut walk = Walk {
+            steps: vec![step],
+            finished: false,
+        };
+        let error = page.walk(&walk).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the demo stopped after the step TypeCurrentCode { token: SerialNumber(\"VT0020200002\"), \
+             code: \"785747\" } on CurrentCode: the bank did not let the person go on as the \
+             manual says"
+        );
+        walk.finished = true;
+        page.walk(&walk).unwrap();
     }
 }

@@ -10,8 +10,9 @@
 //! use otp_exchange::{HashCost, MemoryStore};
 //!
 //! let mut s = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING)?;
-//! let steps = script::walk(&mut s)?;
-//! assert!(steps.iter().all(script::Step::behaved));
+//! let walk = script::walk(&mut s)?;
+//! assert!(walk.finished);
+//! assert!(walk.steps.iter().all(script::Step::behaved));
 //! # Ok::<(), otp_exchange::scenario::ScenarioError>(())
 //! ```
 
@@ -133,7 +134,8 @@ pub enum Act {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Accepted {
-    /// The screen was shown.
+    /// The screen was shown (for screen 3: without the user's record,
+    /// which the bank did not find).
     Shown,
     /// The sign-in was accepted.
     SignedIn,
@@ -203,12 +205,39 @@ impl Step {
     }
 }
 
-struct Walk<'a, S: Store> {
+/// The walk: its steps, and whether it went to the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Walk {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// `false` when the walk stopped early: after a step that did not
+    /// behave, or after a refusal the manual lets the person try again
+    /// from, when the bank ended the flow instead.
+    pub finished: bool,
+}
+
+impl Walk {
+    /// Whether the walk went to the end and every step behaved.
+    #[must_use]
+    pub fn behaved(&self) -> bool {
+        self.finished && self.steps.iter().all(Step::behaved)
+    }
+}
+
+struct Walker<'a, S: Store> {
     s: &'a mut Scenario<S>,
     steps: Vec<Step>,
 }
 
-impl<S: Store> Walk<'_, S> {
+impl<S: Store> Walker<'_, S> {
+    /// The walk so far, stopped early.
+    fn stopped(self) -> Walk {
+        Walk {
+            steps: self.steps,
+            finished: false,
+        }
+    }
+
     /// Records a step; whether it behaved.
     fn step(
         &mut self,
@@ -308,7 +337,7 @@ fn seed_list(s: &Scenario<impl Store>, admin: SerialNumber, general: SerialNumbe
 }
 
 /// Walks the seed's exchange of W0002's token on `s`, a scenario just set
-/// up at [`START`], and returns the steps in order:
+/// up at [`START`], and returns the walk, its steps in order:
 ///
 /// 1. the administrator's sign-in on the previous day ([`PREVIOUS_LOGIN`]);
 /// 2. W0002 signs in with the token in use now (11:00:05 on
@@ -322,8 +351,10 @@ fn seed_list(s: &Scenario<impl Store>, admin: SerialNumber, general: SerialNumbe
 /// 6. screen 6; 30 s later the old token's sign-in is refused and the new
 ///    one's accepted; the list again, and W0002's usage history.
 ///
-/// The walk stops after the first step that did not behave as the manual
-/// says (the steps after it start from its result).
+/// The walk stops early ([`Walk::finished`] is `false`) after the first
+/// step that did not behave as the manual says (the steps after it start
+/// from its result), or when the bank ended a flow where the manual lets
+/// the person try again.
 ///
 /// # Errors
 ///
@@ -335,13 +366,13 @@ fn seed_list(s: &Scenario<impl Store>, admin: SerialNumber, general: SerialNumbe
     clippy::too_many_lines,
     reason = "the walk reads top to bottom like the manual's pages"
 )]
-pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
+pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Walk, ScenarioError> {
     let now = s.clock.now();
     if now > PREVIOUS_LOGIN {
         return Err(ScenarioError::StartedTooLate { now });
     }
     let (admin, user, w0005) = (s.admin.clone(), s.general.clone(), s.without_token.clone());
-    let mut w = Walk {
+    let mut w = Walker {
         s,
         steps: Vec::new(),
     };
@@ -351,17 +382,17 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
     // The previous day's sign-in, so that the page header can show it.
     w.s.clock.set(PREVIOUS_LOGIN + 5);
     if !w.sign_in(&admin, admin_token, Ok(Accepted::SignedIn))? {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
     // The exchange day: W0002 signs in with the token in use now, then the
     // administrator.
     w.s.clock.set(EXCHANGE_DAY + 5);
     if !w.sign_in(&user, old, Ok(Accepted::SignedIn))? {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
     w.s.clock.advance(1);
     if !w.sign_in(&admin, admin_token, Ok(Accepted::SignedIn))? {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
 
     // Screen 1.
@@ -378,7 +409,7 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
     w.s.clock.advance(1);
     let list = seed_list(w.s, admin_token, old);
     if !w.list(list) {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
     for (target, refusal) in [
         (&w0005, Refusal::NoTokenRegistered),
@@ -392,7 +423,7 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
             user: target.clone(),
         };
         if !w.step(Screen::Select, act, outcome, Err(refusal)) {
-            return Ok(w.steps);
+            return Ok(w.stopped());
         }
     }
 
@@ -408,13 +439,13 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
             });
     let act = Act::SelectForExchange { user: user.clone() };
     let Some(Ok(step4)) = w.flow(Screen::Select, act, begun, Ok(Accepted::Selected)) else {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     };
     let info =
         w.s.bank
             .records()
             .user(&user)?
-            .map_or(Err(Refusal::UnknownUser), |r| {
+            .map_or(Ok(Accepted::Shown), |r| {
                 Ok(Accepted::TokenInfo {
                     user: r.id,
                     name: r.name,
@@ -429,7 +460,7 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
         token: Some(old),
     };
     if !w.step(Screen::TokenInfo, Act::Open, info, Ok(expected)) {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
 
     // Screen 4: the sign-in code, still on the display, is a replay.
@@ -441,7 +472,7 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
     let act = Act::TypeCurrentCode { token: old, code };
     let expected = Err(Refusal::Replayed(Which::Current));
     let Some(Err(step4)) = w.flow(Screen::CurrentCode, act, submitted, expected) else {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     };
     // The person waits for the next code on the simulated clock.
     let now = w.s.clock.now();
@@ -463,7 +494,7 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
         }),
     );
     if !within_manual {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
     let code = w.s.press(&old)?;
     let submitted = step4
@@ -472,7 +503,7 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
     let act = Act::TypeCurrentCode { token: old, code };
     let expected = Ok(Accepted::CurrentTokenVerified);
     let Some(Ok(mut step5)) = w.flow(Screen::CurrentCode, act, submitted, expected) else {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     };
 
     // Screen 5: a mistyped approval password, then W0001's serial typed by
@@ -518,7 +549,7 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
         match w.flow::<(), ExpectNewToken>(Screen::NewToken, act, confirmed, expected) {
             Some(Err(again)) => step5 = again,
             Some(Ok(())) => break,
-            None => return Ok(w.steps),
+            None => return Ok(w.stopped()),
         }
     }
 
@@ -533,16 +564,16 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
     // "Valid from now": the old token no longer works, the new one does.
     w.s.clock.advance(30);
     if !w.sign_in(&user, old, Err(Refusal::LoginFailed))? {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
     if !w.sign_in(&user, new, Ok(Accepted::SignedIn))? {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
 
     // The list and the usage history after the exchange.
     let list = seed_list(w.s, admin_token, new);
     if !w.list(list) {
-        return Ok(w.steps);
+        return Ok(w.stopped());
     }
     // Every refusal W0002 met on the walk (screens 4 and 5 are about
     // W0002's token).
@@ -574,5 +605,8 @@ pub fn walk<S: Store>(s: &mut Scenario<S>) -> Result<Vec<Step>, ScenarioError> {
         history,
         Ok(Accepted::History { records, refused }),
     );
-    Ok(w.steps)
+    Ok(Walk {
+        steps: w.steps,
+        finished: true,
+    })
 }
