@@ -2,8 +2,9 @@
 //! token and an approval password), W0002 (general user with a token) and
 //! W0005 (general user without one), a stock of virtual tokens imported
 //! from the vendor's PSKC seed file, all on one simulated clock. Test
-//! suites, examples and `otp demo` start from here; [`script`] walks the
-//! seed's exchange on it, step by step.
+//! suites and `otp demo` start from here; [`script`] walks the seed's
+//! exchange on it, step by step. (The examples do not: they use only what
+//! a production build has.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
