@@ -1,91 +1,106 @@
-//! The seed's token exchange through the library API, screen by screen:
-//! W0001 (administrator) exchanges W0002's token. No administrator
-//! operates on their own ID: W0001 selecting itself is refused, and
-//! W0001's own token was registered by the branch when the scenario was
-//! set up. The example checks every outcome and exits non-zero if one
-//! does not behave as the manual says.
+//! The seed's token exchange through the library API, as a bank's web
+//! handlers drive it: W0001 (administrator) exchanges W0002's token.
+//!
+//! A production-style start, with no test fixture: an empty bank imports
+//! the vendor's seed file, the branch enrolls the users and registers the
+//! administrator's token, the administrator registers W0002's. Then the
+//! exchange's typestate: `begin_exchange` (screens 2-3) → `submit_code`
+//! (screen 4) → `confirm` (screen 5), a refused step handing back the state
+//! to try again from. The example exits non-zero if a step does not behave.
+//!
+//! `otp demo` walks the same exchange screen by screen with every refusal
+//! the manual mentions (`otp_exchange::scenario::script`, a test fixture).
 //!
 //!     cargo run -p otp-examples --example exchange
 #![forbid(unsafe_code)]
 
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
-use otp_exchange::{HashCost, Lang, MemoryStore, Password, Refusal};
+use std::error::Error;
+use std::sync::Arc;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut s = Scenario::setup(MemoryStore::new(), 1_601_512_200, HashCost::RECOMMENDED)?;
-    let (admin, user) = (s.admin.clone(), s.general.clone());
+use otp_exchange::{
+    AuditKey, Authority, Bank, BranchAuthorization, Lang, MemoryStore, Password, PasswordKind,
+    Refusal, Retry, UserId,
+};
+use otp_token::{Clock as _, Factory, Inventory, SimClock, Token};
 
-    // Screen 2: the selection list.
-    let list = s.bank.user_list(&admin, 0, 5)?;
-    for row in &list.rows {
-        let serial = row.serial.map_or_else(|| "-".to_owned(), |m| m.to_string());
-        println!(
-            "{}  {}  {:<6}  {}",
-            row.id,
-            row.name,
-            row.authority.label(Lang::Ja),
-            serial
-        );
-    }
-    println!("{} to {} of {}", list.first, list.last, list.total);
+/// Presses "1" on `token` and reads the six digits on its display.
+fn press(token: &mut Token, clock: &SimClock) -> Result<String, Box<dyn Error>> {
+    let screen = token.press(clock.now())?;
+    Ok(screen.code().ok_or("the display is blank")?.to_string())
+}
 
-    // An administrator never exchanges their own token: another
-    // administrator or the branch does.
-    match s.bank.begin_exchange(&admin, &admin) {
-        Err(Refusal::OwnId) => println!("W0001 selecting itself: {}", Refusal::OwnId),
-        other => return Err(format!("W0001 selecting itself: {other:?}").into()),
-    }
+fn main() -> Result<(), Box<dyn Error>> {
+    // The bank. The clock is simulated so that the virtual tokens keep
+    // time with it (2020-10-01 11:00 JST); a real bank uses the system
+    // clock and loads its audit key from its key file.
+    let clock = SimClock::new(1_601_517_600);
+    let audit_key = AuditKey::random()?;
+    let bank = Bank::new(MemoryStore::new(), Arc::new(clock.clone()))?.with_audit_key(audit_key);
 
-    // Screens 3-4: W0001 selects W0002, who types the current token's code.
-    let old = s.token_of(&user)?.ok_or("W0002 has no token")?;
-    let step4 = s.bank.begin_exchange(&admin, &user)?;
-    let code = s.press(&old)?;
-    let step5 = step4.submit_code(&s.bank, &code)?;
-    println!("current token verified");
+    // The vendor's batch of three tokens and its seed file (plain here; a
+    // real one is encrypted: see the import_pskc example).
+    let mut batch = Factory::from_os_rng()?.manufacture(3, clock.now() - 86_400)?;
+    let seed_file = batch.seed_file(None)?;
+    bank.import_inventory("vendor", &Inventory::from_pskc(&seed_file, None)?)?;
+    let [mut admin_token, mut old, mut new]: [Token; 3] = batch
+        .into_tokens()
+        .try_into()
+        .map_err(|_| "the batch should hold three tokens")?;
 
-    // Screen 5: a wrong approval password first, then the right one.
-    let new = *s.stock().first().ok_or("no token in stock")?;
-    let new_code = s.press(&new)?;
-    let step5 = match step5.confirm(&s.bank, new.as_str(), &new_code, &Password::new("wrong")) {
-        Err(retry) => {
-            println!("refused: {}", retry.refusal.message(Lang::Ja));
-            retry.resume.ok_or("the flow should allow a retry")?
-        }
-        Ok(_) => return Err("a wrong password was accepted".into()),
+    // The branch, on written applications: the users, the administrator's
+    // approval password and token. The administrator registers W0002's.
+    let branch = BranchAuthorization::new("B-042", "REQ-2020-1001");
+    let (admin, user) = (UserId::parse("W0001")?, UserId::parse("W0002")?);
+    let approval = Password::new("approve-2020");
+    bank.enroll_user(&branch, &admin, "しんきん太郎", Authority::Administrator)?;
+    bank.enroll_user(&branch, &user, "しんきん太郎", Authority::General)?;
+    bank.set_password(&branch, &admin, PasswordKind::Approval, &approval)?;
+    let code = press(&mut admin_token, &clock)?;
+    bank.branch_register(&branch, &admin, admin_token.serial().as_str(), &code)?;
+    let (serial, code) = (old.serial(), press(&mut old, &clock)?);
+    let registration = bank.begin_registration(&admin, &user)?;
+    registration.confirm(&bank, serial.as_str(), &code, &approval)?;
+
+    // Screens 2-4: W0001 selects W0002, who types the code of the token in
+    // use now (a new one: the registration used the last).
+    clock.advance(30);
+    let step4 = bank.begin_exchange(&admin, &user)?;
+    let step5 = step4.submit_code(&bank, &press(&mut old, &clock)?)?;
+    println!("screen 4: the token in use now is verified");
+
+    // Screen 5: the new token's serial and code, and the approval password,
+    // mistyped first: the refusal hands back screen 5 to try again from.
+    let (serial, code) = (new.serial(), press(&mut new, &clock)?);
+    let mistyped = Password::new("approve-2002");
+    let step5 = match step5.confirm(&bank, serial.as_str(), &code, &mistyped) {
+        Err(Retry {
+            refusal: Refusal::WrongPassword,
+            resume: Some(step5),
+        }) => step5,
+        other => return Err(format!("a mistyped approval password: {other:?}").into()),
     };
-    let done = step5.confirm(
-        &s.bank,
-        new.as_str(),
-        &new_code,
-        &Password::new(ADMIN_APPROVAL_PASSWORD),
-    )?;
+    println!("screen 5: {}", Refusal::WrongPassword.message(Lang::Ja));
+    let done = step5.confirm(&bank, serial.as_str(), &code, &approval)?;
 
-    // Screen 6.
+    // Screen 6: valid from now. The old token is refused (as any failed
+    // sign-in, so an outsider learns nothing), the new one accepted.
+    let revoked = done
+        .old_serial
+        .ok_or("the exchange should revoke a token")?;
     println!(
-        "登録が完了しました。登録したトークンは今から有効です。 ({} -> {})",
-        old.masked(),
+        "screen 6: {} → {}",
+        revoked.masked(),
         done.new_serial.masked()
     );
-
-    // Valid from now: the old token's code is refused (one refusal for
-    // every failed login, so an outsider learns nothing), the new one's
-    // accepted.
-    s.clock.advance(30);
-    let old_code = s.press(&old)?;
-    let old_login = s.bank.login(&user, &old_code).map(|_| "accepted");
-    println!("old token now: {old_login:?}");
+    clock.advance(30);
+    let old_login = bank.login(&user, &press(&mut old, &clock)?).map(|_| ());
     if old_login != Err(Refusal::LoginFailed) {
-        return Err("the old token must be refused after the exchange".into());
+        return Err(format!("the old token after the exchange: {old_login:?}").into());
     }
-    let new_code = s.press(&new)?;
-    let new_login = s.bank.login(&user, &new_code).map(|_| "accepted");
-    println!("new token now: {new_login:?}");
-    if new_login.is_err() {
-        return Err("the new token must be accepted after the exchange".into());
-    }
+    bank.login(&user, &press(&mut new, &clock)?)?;
+    println!("the old token is refused, the new one accepted");
 
     // Every step above is in the keyed audit chain.
-    let records = s.bank.verify_audit()?;
-    println!("audit chain verified: {records} records");
+    println!("audit chain verified: {} records", bank.verify_audit()?);
     Ok(())
 }

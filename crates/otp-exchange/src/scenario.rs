@@ -2,12 +2,16 @@
 //! token and an approval password), W0002 (general user with a token) and
 //! W0005 (general user without one), a stock of virtual tokens imported
 //! from the vendor's PSKC seed file, all on one simulated clock. Test
-//! suites, examples and `otp demo` start from here.
+//! suites and `otp demo` start from here; [`script`] walks the seed's
+//! exchange on it, step by step. (The examples do not: they use only what
+//! a production build has.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use otp_token::{Clock, Factory, Inventory, SerialNumber, SimClock, Token};
+
+pub mod script;
 
 use crate::{
     AuditKey, Authority, Bank, BranchAuthorization, HashCost, Password, PasswordKind, Refusal,
@@ -58,6 +62,12 @@ pub enum ScenarioError {
     Refused(Refusal),
     /// The factory or the seed file failed.
     Token(String),
+    /// [`script::walk`] was given a scenario whose clock (`now`) is past
+    /// [`script::PREVIOUS_LOGIN`]: the walk would take the clock back.
+    StartedTooLate {
+        /// The scenario's clock.
+        now: u64,
+    },
 }
 
 impl core::fmt::Display for ScenarioError {
@@ -66,6 +76,10 @@ impl core::fmt::Display for ScenarioError {
             Self::Store(e) => write!(f, "scenario set-up: {e}"),
             Self::Refused(r) => write!(f, "scenario set-up refused: {r}"),
             Self::Token(e) => write!(f, "scenario set-up: {e}"),
+            Self::StartedTooLate { now } => write!(
+                f,
+                "the scripted walk needs a scenario set up at script::START, this one's clock is at {now}"
+            ),
         }
     }
 }
