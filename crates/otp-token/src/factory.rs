@@ -7,10 +7,9 @@ use otp_core::{DEFAULT_SECRET_LEN, Secret};
 use rand::{Rng as _, RngExt as _, SeedableRng as _, TryRng as _, rngs::ChaCha20Rng};
 use zeroize::Zeroize as _;
 
-use crate::{
-    Battery, Crystal, PreSharedKey, Profile, PskcError, PskcWriter, SeedRecord, SerialNumber,
-    Token, TokenSpec,
-};
+use otp_provision::{PreSharedKey, Profile, PskcError, PskcWriter, SeedRecord, SerialNumber};
+
+use crate::{Battery, Crystal, Token, TokenSpec};
 
 /// Makes batches of tokens. Secrets (160 bits) and crystal errors come from
 /// a ChaCha20 CSPRNG; serials are the prefix and a running number, so they
@@ -167,8 +166,8 @@ impl Factory {
     /// # Examples
     ///
     /// ```
-    /// let mut f = otp_token::Factory::deterministic_for_tests([0; 32]).profile(otp_token::Profile::hotp());
-    /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].profile().kind, otp_token::TokenKind::Hotp);
+    /// let mut f = otp_token::Factory::deterministic_for_tests([0; 32]).profile(otp_provision::Profile::hotp());
+    /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].profile().kind, otp_provision::TokenKind::Hotp);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     #[must_use]
@@ -405,7 +404,8 @@ impl core::iter::FusedIterator for Manufacturing<'_> {}
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Factory, Inventory, PreSharedKey};
+/// use otp_provision::{Inventory, PreSharedKey};
+/// use otp_token::Factory;
 /// let mut batch = Factory::deterministic_for_tests([3; 32]).manufacture(5, 1_790_000_000)?;
 /// let psk = PreSharedKey::new(*b"0123456789abcdef");
 /// let file = batch.seed_file(Some(&psk))?;
@@ -446,7 +446,11 @@ impl Batch {
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     pub fn seed_file(&mut self, key: Option<&PreSharedKey>) -> Result<String, PskcError> {
-        crate::pskc::write_pskc(&self.records, key, &mut self.rng)
+        let mut writer = PskcWriter::new(Vec::new(), key, &mut self.rng)?;
+        for record in &self.records {
+            writer.write(record)?;
+        }
+        String::from_utf8(writer.finish()?).map_err(|_| PskcError::Write)
     }
 
     /// The tokens, to look at or press.
@@ -487,7 +491,7 @@ pub enum FactoryError {
     Entropy,
     /// A serial number could not be made (prefix too long or not
     /// alphanumeric, or the running numbers ran out).
-    Serial(crate::SerialError),
+    Serial(otp_provision::SerialError),
     /// A token could not be built.
     Token(crate::TokenError),
     /// A secret was refused by the core.

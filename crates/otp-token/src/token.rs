@@ -3,131 +3,14 @@
 
 use core::fmt;
 
-use otp_core::{Algorithm, ClockError, Code, Digits, Key, Mode, Params, Secret, TimeStep, hotp};
+use otp_core::{ClockError, Code, Key, Secret, hotp};
 
-use crate::{Clock, Crystal, SerialNumber};
+use otp_provision::{Clock, Profile, SerialNumber, TokenKind};
+
+use crate::Crystal;
 
 /// Seconds in a (365-day) year, the unit of battery life.
 pub const SECONDS_PER_YEAR: u64 = 365 * 86_400;
-
-/// Time-based or event-based.
-///
-/// # Examples
-///
-/// ```
-/// use otp_token::TokenKind;
-/// assert_eq!(TokenKind::default(), TokenKind::Totp(otp_core::TimeStep::default()));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TokenKind {
-    /// RFC 6238: the code changes every time step (30 s by default; 60 s
-    /// tokens exist).
-    Totp(TimeStep),
-    /// RFC 4226: the counter advances on every press.
-    Hotp,
-}
-
-impl Default for TokenKind {
-    fn default() -> Self {
-        Self::Totp(TimeStep::default())
-    }
-}
-
-/// The public parameters of a token model: kind, hash and digits.
-/// Defaults: TOTP with 30 s steps from T0 = 0, SHA-1, 6 digits, like the
-/// token of the bank's manual.
-///
-/// # Examples
-///
-/// ```
-/// use otp_token::Profile;
-/// let p = Profile::default();
-/// assert_eq!(p.digits, otp_core::Digits::Six);
-/// assert_eq!(p.verifier_params(), otp_core::Params::default());
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Profile {
-    /// Time-based (with its time base) or event-based.
-    pub kind: TokenKind,
-    /// The HMAC hash.
-    pub algorithm: Algorithm,
-    /// Digits on the display.
-    pub digits: Digits,
-}
-
-impl Profile {
-    /// A time-based profile with `seconds`-long steps from T0 = 0, SHA-1,
-    /// 6 digits.
-    ///
-    /// # Errors
-    ///
-    /// [`TokenError::Param`] when `seconds` is 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let p = otp_token::Profile::totp(60)?;
-    /// assert!(matches!(p.kind, otp_token::TokenKind::Totp(s) if s.seconds() == 60));
-    /// # Ok::<(), otp_token::TokenError>(())
-    /// ```
-    pub fn totp(seconds: u64) -> Result<Self, TokenError> {
-        Ok(Self {
-            kind: TokenKind::Totp(TimeStep::new(seconds, 0)?),
-            ..Self::default()
-        })
-    }
-
-    /// An event-based profile: SHA-1, 6 digits.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_token::Profile::hotp().kind, otp_token::TokenKind::Hotp);
-    /// ```
-    #[must_use]
-    pub fn hotp() -> Self {
-        Self {
-            kind: TokenKind::Hotp,
-            ..Self::default()
-        }
-    }
-
-    /// The bank's default verification parameters for this profile
-    /// (`Params::totp` or `Params::hotp` of `otp_core`, with these digits).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let p = otp_token::Profile::hotp().verifier_params();
-    /// assert_eq!(p.mode, otp_core::Mode::Hotp);
-    /// ```
-    #[must_use]
-    pub fn verifier_params(&self) -> Params {
-        let base = match self.kind {
-            TokenKind::Totp(step) => Params::totp(step),
-            TokenKind::Hotp => Params::hotp(),
-        };
-        Params {
-            digits: self.digits,
-            ..base
-        }
-    }
-
-    /// The core [`Mode`] of this profile.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_token::Profile::hotp().mode(), otp_core::Mode::Hotp);
-    /// ```
-    #[must_use]
-    pub const fn mode(&self) -> Mode {
-        match self.kind {
-            TokenKind::Totp(step) => Mode::Totp(step),
-            TokenKind::Hotp => Mode::Hotp,
-        }
-    }
-}
 
 /// The battery: it lasts a number of presses or a number of years from
 /// activation, whichever ends first. Near the end the display shows
@@ -403,7 +286,8 @@ impl From<ClockError> for TokenError {
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Crystal, Token, TokenSpec, SerialNumber};
+/// use otp_provision::SerialNumber;
+/// use otp_token::{Crystal, Token, TokenSpec};
 /// let spec = TokenSpec { crystal: Crystal::new(12, 3)?, activated_at: 1_700_000_000, ..TokenSpec::default() };
 /// let secret = otp_core::Secret::from_bytes(&[7; 20])?;
 /// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, spec)?;
@@ -477,7 +361,8 @@ struct Shown {
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Token, TokenSpec, SerialNumber};
+/// use otp_provision::SerialNumber;
+/// use otp_token::{Token, TokenSpec};
 /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
 /// let mut token = Token::new(SerialNumber::numbered("VT", 7)?, &secret, TokenSpec::default())?;
 /// let first = token.press(59)?.to_string();
@@ -505,7 +390,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Token, TokenSpec, SerialNumber, Profile};
+    /// use otp_provision::{SerialNumber, Profile};
+    /// use otp_token::{Token, TokenSpec};
     /// let secret = otp_core::Secret::from_bytes(&[1; 20])?;
     /// let spec = TokenSpec { profile: Profile::hotp(), ..TokenSpec::default() };
     /// let token = Token::new(SerialNumber::numbered("EV", 1)?, &secret, spec)?;
@@ -542,7 +428,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Token, TokenSpec, Profile, SerialNumber};
+    /// use otp_provision::{Profile, SerialNumber};
+    /// use otp_token::{Token, TokenSpec};
     /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
     /// let spec = TokenSpec { profile: Profile::hotp(), ..TokenSpec::default() };
     /// let mut token = Token::new(SerialNumber::numbered("EV", 1)?, &secret, spec)?;
@@ -602,7 +489,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{SimClock, Token, TokenSpec, SerialNumber};
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{SimClock, Token, TokenSpec};
     /// let clock = SimClock::new(1_790_000_000);
     /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
     /// let mut token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
@@ -619,7 +507,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Token, TokenSpec, SerialNumber, Screen};
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{Token, TokenSpec, Screen};
     /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
     /// let mut token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
     /// token.press(100)?;
@@ -644,7 +533,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Token, TokenSpec, SerialNumber};
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{Token, TokenSpec};
     /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
     /// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
     /// assert_eq!(token.next_code_at(1_000), Some(1_020));
@@ -674,7 +564,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Crystal, Token, TokenSpec, SerialNumber};
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{Crystal, Token, TokenSpec};
     /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
     /// let spec = TokenSpec { crystal: Crystal::new(0, 42)?, ..TokenSpec::default() };
     /// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, spec)?;
@@ -737,6 +628,8 @@ impl fmt::Debug for Token {
 
 #[cfg(test)]
 mod tests {
+    use otp_core::{Digits, TimeStep};
+
     use super::*;
 
     fn token(spec: TokenSpec) -> Token {

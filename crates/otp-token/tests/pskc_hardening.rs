@@ -12,10 +12,11 @@ use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use cbc::cipher::{BlockModeEncrypt as _, KeyIvInit as _, block_padding::Pkcs7};
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use otp_core::{Digits, hotp};
-use otp_token::{
-    Factory, Inventory, PreSharedKey, Profile, PskcError, PskcLimits, read_pskc_keys,
+use otp_provision::{
+    Inventory, PreSharedKey, Profile, PskcError, PskcLimits, read_pskc_keys,
     read_pskc_keys_with_limits,
 };
+use otp_token::Factory;
 
 const AT: u64 = 1_790_000_000;
 const PSK: [u8; 16] = *b"bank-vendor-2026";
@@ -299,8 +300,8 @@ fn the_writer_puts_no_plain_value_in_an_encrypted_file() {
         assert_eq!(
             file.matches("<ValueMAC>").count(),
             match profile.kind {
-                otp_token::TokenKind::Hotp => 4,    // Secret, Counter
-                otp_token::TokenKind::Totp(_) => 6, // Secret, Time, TimeInterval
+                otp_provision::TokenKind::Hotp => 4,    // Secret, Counter
+                otp_provision::TokenKind::Totp(_) => 6, // Secret, Time, TimeInterval
             }
         );
         let inventory = Inventory::from_pskc(&file, Some(&psk())).unwrap();

@@ -8,10 +8,8 @@
 use otp_core::{
     Algorithm, Code, Digits, Key, Rejected, Secret, TimeStep, TokenState, resync, verify,
 };
-use otp_token::{
-    Battery, Clock, Crystal, Profile, SECONDS_PER_YEAR, SerialNumber, SimClock, Token, TokenKind,
-    TokenSpec,
-};
+use otp_provision::{Clock, Profile, SerialNumber, TokenKind};
+use otp_token::{Battery, Crystal, SECONDS_PER_YEAR, SimClock, Token, TokenSpec};
 
 const START: u64 = 1_790_000_000;
 

@@ -9,7 +9,7 @@
 )]
 
 use otp_core::TimeStep;
-use otp_token::{MAX_URI_PERIOD, SeedRecord, TokenKind, UriError};
+use otp_provision::{MAX_URI_PERIOD, SeedRecord, TokenKind, UriError};
 
 const A: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const B: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";

@@ -2,7 +2,7 @@
 //! kept as ordinary tests. Each says what went wrong and where it was fixed.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use otp_token::{SeedRecord, TokenKind, UriError};
+use otp_provision::{SeedRecord, TokenKind, UriError};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -26,7 +26,7 @@ fn round_trip(uri: &str) -> SeedRecord {
 /// Cause: an `issuer` parameter with a colon was written into the label as
 /// `issuer:account`; reading splits the label at its first colon, so the
 /// account came back as the issuer's tail plus the account. Fixed in
-/// `otp-token/src/otpauth.rs` (`to_otpauth_uri`): such an issuer travels
+/// `otp-provision/src/otpauth.rs` (then `otp-token/src/otpauth.rs`) (`to_otpauth_uri`): such an issuer travels
 /// only in the `issuer` parameter.
 ///
 /// The artifact itself (label issuer `Example`, `issuer` parameter

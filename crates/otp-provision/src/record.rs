@@ -23,7 +23,7 @@ use crate::{
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Profile, SeedRecord};
+/// use otp_provision::{Profile, SeedRecord};
 /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
 /// let record = SeedRecord::new("VT0000000001", secret, Profile::default());
 /// assert_eq!(record.verifier_params(), otp_core::Params::default());
@@ -60,7 +60,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert_eq!(r.counter, 0);
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -84,7 +84,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert_eq!(r.secret().len(), 16);
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -98,7 +98,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::default());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::default());
     /// assert_eq!(r.key().algorithm(), otp_core::Algorithm::Sha1);
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -112,7 +112,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert_eq!(r.verifier_params().mode, otp_core::Mode::Hotp);
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -128,7 +128,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let mut r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let mut r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// r.counter = 5;
     /// assert_eq!(r.initial_state().floor, 5);
     /// # Ok::<(), otp_core::KeyError>(())
@@ -149,7 +149,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("987654321", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("987654321", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert!(r.serial_number().is_none());
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -164,7 +164,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert_eq!(r.duplicate().serial, "X");
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -190,7 +190,7 @@ impl SeedRecord {
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Inventory, Profile, SeedRecord};
+/// use otp_provision::{Inventory, Profile, SeedRecord};
 /// let mut inv = Inventory::new();
 /// let secret = otp_core::Secret::from_bytes(&[1; 20])?;
 /// inv.insert(SeedRecord::new("VT0000000001", secret, Profile::default()))?;
@@ -222,9 +222,19 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Factory, Inventory};
-    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(3, 1_790_000_000)?;
-    /// let inv = Inventory::from_pskc(&batch.seed_file(None)?, None)?;
+    /// use otp_provision::{Inventory};
+    /// # fn seed_file(n: usize) -> Result<String, Box<dyn core::error::Error>> {
+    /// #     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+    /// #     let mut file = otp_provision::PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([1; 32]))?;
+    /// #     for i in 0..n {
+    /// #         let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+    /// #         file.write(&otp_provision::SeedRecord::new(format!("VT{i:010}"), secret, otp_provision::Profile::default()))?;
+    /// #     }
+    /// #     Ok(String::from_utf8(file.finish()?)?)
+    /// # }
+    /// // A vendor's seed file with 3 tokens.
+    /// let file = seed_file(3)?;
+    /// let inv = Inventory::from_pskc(&file, None)?;
     /// assert_eq!(inv.len(), 3);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
@@ -243,9 +253,18 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Factory, Inventory, PskcError, PskcLimits};
-    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(3, 1_790_000_000)?;
-    /// let file = batch.seed_file(None)?;
+    /// use otp_provision::{Inventory, PskcError, PskcLimits};
+    /// # fn seed_file(n: usize) -> Result<String, Box<dyn core::error::Error>> {
+    /// #     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+    /// #     let mut file = otp_provision::PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([1; 32]))?;
+    /// #     for i in 0..n {
+    /// #         let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+    /// #         file.write(&otp_provision::SeedRecord::new(format!("VT{i:010}"), secret, otp_provision::Profile::default()))?;
+    /// #     }
+    /// #     Ok(String::from_utf8(file.finish()?)?)
+    /// # }
+    /// // A vendor's seed file with 3 tokens.
+    /// let file = seed_file(3)?;
     /// let two = PskcLimits::default().with_max_key_packages(2);
     /// assert_eq!(
     ///     Inventory::from_pskc_with_limits(&file, None, &two).unwrap_err(),
@@ -274,9 +293,18 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Factory, Inventory, PskcError};
-    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(2, 0)?;
-    /// let file = batch.seed_file(None)?;
+    /// use otp_provision::{Inventory, PskcError};
+    /// # fn seed_file(n: usize) -> Result<String, Box<dyn core::error::Error>> {
+    /// #     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+    /// #     let mut file = otp_provision::PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([1; 32]))?;
+    /// #     for i in 0..n {
+    /// #         let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+    /// #         file.write(&otp_provision::SeedRecord::new(format!("VT{i:010}"), secret, otp_provision::Profile::default()))?;
+    /// #     }
+    /// #     Ok(String::from_utf8(file.finish()?)?)
+    /// # }
+    /// // A vendor's seed file with 2 tokens.
+    /// let file = seed_file(2)?;
     /// let mut inv = Inventory::from_pskc(&file, None)?;
     /// assert!(matches!(inv.import_pskc(&file, None), Err(PskcError::DuplicateSerial { .. })));
     /// assert_eq!(inv.len(), 2);
@@ -301,9 +329,18 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Factory, Inventory, PskcError, PskcLimits};
-    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(2, 0)?;
-    /// let file = batch.seed_file(None)?;
+    /// use otp_provision::{Inventory, PskcError, PskcLimits};
+    /// # fn seed_file(n: usize) -> Result<String, Box<dyn core::error::Error>> {
+    /// #     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+    /// #     let mut file = otp_provision::PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([1; 32]))?;
+    /// #     for i in 0..n {
+    /// #         let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+    /// #         file.write(&otp_provision::SeedRecord::new(format!("VT{i:010}"), secret, otp_provision::Profile::default()))?;
+    /// #     }
+    /// #     Ok(String::from_utf8(file.finish()?)?)
+    /// # }
+    /// // A vendor's seed file with 2 tokens.
+    /// let file = seed_file(2)?;
     /// let mut inv = Inventory::new();
     /// let tiny = PskcLimits::default().with_max_bytes(100);
     /// assert!(matches!(
@@ -347,7 +384,7 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Inventory, Profile, SeedRecord};
+    /// use otp_provision::{Inventory, Profile, SeedRecord};
     /// let mut inv = Inventory::new();
     /// let s = || otp_core::Secret::from_bytes(&[1; 20]);
     /// inv.insert(SeedRecord::new("A", s()?, Profile::default()))?;

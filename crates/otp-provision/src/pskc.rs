@@ -47,7 +47,7 @@ const MAX_DEPTH: usize = 32;
 /// # Examples
 ///
 /// ```
-/// use otp_token::PreSharedKey;
+/// use otp_provision::PreSharedKey;
 /// let psk = PreSharedKey::new([0x12; 16]).named("Pre-shared-key");
 /// assert_eq!(format!("{psk:?}"), "PreSharedKey { name: Some(\"Pre-shared-key\"), .. }");
 /// ```
@@ -70,7 +70,7 @@ impl PreSharedKey {
     /// # Examples
     ///
     /// ```
-    /// let psk = otp_token::PreSharedKey::new([1; 16]).named("bank-2026");
+    /// let psk = otp_provision::PreSharedKey::new([1; 16]).named("bank-2026");
     /// assert_eq!(psk.name(), Some("bank-2026"));
     /// ```
     #[must_use]
@@ -265,7 +265,7 @@ impl core::error::Error for PskcError {}
 /// # Examples
 ///
 /// ```
-/// use otp_token::PskcLimits;
+/// use otp_provision::PskcLimits;
 /// let limits = PskcLimits::default();
 /// assert_eq!(limits.max_bytes, 64 * 1024 * 1024);
 /// assert_eq!(limits.max_key_packages, 1_000_000);
@@ -1166,12 +1166,13 @@ pub(crate) fn read_pskc(
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Factory, PreSharedKey, PskcLimits, read_pskc_records};
-/// let mut factory = Factory::deterministic_for_tests([5; 32]);
+/// use otp_provision::{PreSharedKey, Profile, PskcLimits, PskcWriter, SeedRecord, read_pskc_records};
+/// use rand::{SeedableRng as _, rngs::{ChaCha20Rng, SysRng}};
 /// let psk = PreSharedKey::new(*b"0123456789abcdef");
-/// let mut file = factory.seed_file_writer(Vec::new(), Some(&psk))?;
-/// for made in factory.manufacture_iter(4, 0)? {
-///     file.write(&made?.1)?;
+/// let mut file = PskcWriter::new(Vec::new(), Some(&psk), ChaCha20Rng::try_from_rng(&mut SysRng)?)?;
+/// for i in 0..4 {
+///     let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+///     file.write(&SeedRecord::new(format!("VT{i:010}"), secret, Profile::default()))?;
 /// }
 /// let bytes = file.finish()?;
 /// let mut serials = Vec::new();
@@ -1209,10 +1210,10 @@ pub fn read_pskc_records<R: BufRead>(
 /// let xml = r#"<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc">
 ///   <KeyPackage><Key Id="1" Algorithm="urn:ietf:params:xml:ns:keyprov:pskc:hotp"/></KeyPackage>
 /// </KeyContainer>"#;
-/// let keys = otp_token::read_pskc_keys(xml, None)?;
+/// let keys = otp_provision::read_pskc_keys(xml, None)?;
 /// assert_eq!(keys[0].key_id.as_deref(), Some("1"));
 /// assert!(!keys[0].has_secret);
-/// # Ok::<(), otp_token::PskcError>(())
+/// # Ok::<(), otp_provision::PskcError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -1268,7 +1269,7 @@ pub fn read_pskc_keys(
 /// # Examples
 ///
 /// ```
-/// use otp_token::{PskcError, PskcLimits, read_pskc_keys_with_limits};
+/// use otp_provision::{PskcError, PskcLimits, read_pskc_keys_with_limits};
 /// let xml = r#"<KeyContainer Version="1.0" xmlns="urn:ietf:params:xml:ns:keyprov:pskc">
 ///   <KeyPackage/><KeyPackage/></KeyContainer>"#;
 /// let one = PskcLimits::default().with_max_key_packages(1);
@@ -1347,19 +1348,6 @@ fn cipher_data<W: Write>(wr: &mut Writer<W>, value: &[u8]) -> Result<(), PskcErr
         .map(|_| ()))
 }
 
-/// Writes records as a PSKC 1.0 file, plain or encrypted with `key`.
-pub(crate) fn write_pskc(
-    records: &[SeedRecord],
-    key: Option<&PreSharedKey>,
-    rng: &mut impl Rng,
-) -> Result<String, PskcError> {
-    let mut writer = PskcWriter::new(Vec::new(), key, rng)?;
-    for record in records {
-        writer.write(record)?;
-    }
-    String::from_utf8(writer.finish()?).map_err(|_| PskcError::Write)
-}
-
 /// A PSKC 1.0 (RFC 6030) seed file written as a stream, one key package
 /// at a time, into any [`Write`]: memory does not grow with the number of
 /// keys. [`PskcWriter::new`] writes the XML declaration, opens the
@@ -1374,22 +1362,24 @@ pub(crate) fn write_pskc(
 /// value (secret, counter, time parameters) encrypted with AES-128-CBC
 /// under a fresh IV and authenticated with HMAC-SHA1 (RFC 6030 §6.1). The
 /// IVs and the MAC key come from `rng`, which must be a CSPRNG (for
-/// instance one from [`Factory::seed_file_writer`](crate::Factory::seed_file_writer)).
+/// instance one from otp-token's `Factory::seed_file_writer`).
 ///
 /// The same records and the same random source give the same bytes as
-/// [`Batch::seed_file`](crate::Batch::seed_file). Write into a buffered
+/// otp-token's `Batch::seed_file`. Write into a buffered
 /// writer (`std::io::BufWriter`): the XML is written in many small pieces.
 ///
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Factory, Inventory, PreSharedKey, PskcWriter};
-/// let mut factory = Factory::deterministic_for_tests([4; 32]);
+/// use otp_provision::{Inventory, PreSharedKey, Profile, PskcWriter, SeedRecord};
+/// use rand::{SeedableRng as _, rngs::{ChaCha20Rng, SysRng}};
 /// let psk = PreSharedKey::new(*b"0123456789abcdef");
-/// let mut file = factory.seed_file_writer(Vec::new(), Some(&psk))?;
-/// for made in factory.manufacture_iter(3, 1_790_000_000)? {
-///     let (_token, record) = made?;
-///     file.write(&record)?;
+/// // A CSPRNG for the IVs and the MAC key, seeded by the operating system.
+/// let rng = ChaCha20Rng::try_from_rng(&mut SysRng)?;
+/// let mut file = PskcWriter::new(Vec::new(), Some(&psk), rng)?;
+/// for i in 0..3 {
+///     let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+///     file.write(&SeedRecord::new(format!("VT{i:010}"), secret, Profile::default()))?;
 /// }
 /// let bytes = file.finish()?;
 /// let inventory = Inventory::from_pskc(std::str::from_utf8(&bytes)?, Some(&psk))?;
@@ -1431,7 +1421,7 @@ impl<W: Write, R: Rng> PskcWriter<W, R> {
     /// ```
     /// use rand::SeedableRng as _;
     /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
-    /// let file = otp_token::PskcWriter::new(Vec::new(), None, rng)?.finish()?;
+    /// let file = otp_provision::PskcWriter::new(Vec::new(), None, rng)?.finish()?;
     /// assert!(String::from_utf8(file)?.ends_with("</KeyContainer>"));
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
@@ -1535,9 +1525,9 @@ impl<W: Write, R: Rng> PskcWriter<W, R> {
     /// ```
     /// use rand::SeedableRng as _;
     /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
-    /// let file = otp_token::PskcWriter::new(std::io::sink(), None, rng)?;
+    /// let file = otp_provision::PskcWriter::new(std::io::sink(), None, rng)?;
     /// assert_eq!(file.written(), 0);
-    /// # Ok::<(), otp_token::PskcError>(())
+    /// # Ok::<(), otp_provision::PskcError>(())
     /// ```
     #[must_use]
     pub const fn written(&self) -> usize {
@@ -1552,9 +1542,9 @@ impl<W: Write, R: Rng> PskcWriter<W, R> {
     /// ```
     /// use rand::SeedableRng as _;
     /// let rng = rand::rngs::ChaCha20Rng::from_seed([0; 32]);
-    /// let file = otp_token::PskcWriter::new(Vec::new(), None, rng)?;
+    /// let file = otp_provision::PskcWriter::new(Vec::new(), None, rng)?;
     /// assert!(file.get_ref().starts_with(b"<?xml version=\"1.0\""));
-    /// # Ok::<(), otp_token::PskcError>(())
+    /// # Ok::<(), otp_provision::PskcError>(())
     /// ```
     #[must_use]
     pub const fn get_ref(&self) -> &W {
@@ -1747,6 +1737,20 @@ mod tests {
     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
 
     use super::*;
+
+    /// Writes records as a PSKC 1.0 file, plain or encrypted with `key`
+    /// (what otp-token's `Batch::seed_file` does).
+    fn write_pskc(
+        records: &[SeedRecord],
+        key: Option<&PreSharedKey>,
+        rng: &mut impl Rng,
+    ) -> Result<String, PskcError> {
+        let mut writer = PskcWriter::new(Vec::new(), key, rng)?;
+        for record in records {
+            writer.write(record)?;
+        }
+        String::from_utf8(writer.finish()?).map_err(|_| PskcError::Write)
+    }
 
     fn read_back(records: &[SeedRecord], key: Option<&PreSharedKey>) -> Vec<SeedRecord> {
         let xml = write_pskc(records, key, &mut ChaCha20Rng::from_seed([3; 32])).unwrap();

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
 use otp_core::{Algorithm, Digits, Secret, TimeStep};
-use otp_token::{
+use otp_provision::{
     Inventory, PreSharedKey, Profile, SeedRecord, SerialNumber, TokenKind, read_pskc_keys,
 };
 use proptest::prelude::*;
@@ -114,11 +114,11 @@ fn google_authenticator_style_uri() {
     assert_eq!(r.profile, Profile::default());
     assert_eq!(
         SeedRecord::from_otpauth_uri("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP").unwrap_err(),
-        otp_token::UriError::Secret(otp_core::KeyError::TooShort { min: 16, found: 10 })
+        otp_provision::UriError::Secret(otp_core::KeyError::TooShort { min: 16, found: 10 })
     );
     assert_eq!(
         SeedRecord::from_otpauth_uri("otpauth://hotp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
             .unwrap_err(),
-        otp_token::UriError::BadCounter
+        otp_provision::UriError::BadCounter
     );
 }

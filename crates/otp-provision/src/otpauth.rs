@@ -140,7 +140,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Profile, SeedRecord};
+    /// use otp_provision::{Profile, SeedRecord};
     /// let mut r = SeedRecord::new("VT0000000001", otp_core::Secret::from_bytes(b"12345678901234567890")?, Profile::default());
     /// r.issuer = Some("Shinkin Bank".into());
     /// assert_eq!(
@@ -217,11 +217,11 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::from_otpauth_uri(
+    /// let r = otp_provision::SeedRecord::from_otpauth_uri(
     ///     "otpauth://hotp/Bank:EV0000000001?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=3",
     /// )?;
     /// assert_eq!((r.serial.as_str(), r.issuer.as_deref(), r.counter), ("EV0000000001", Some("Bank"), 3));
-    /// # Ok::<(), otp_token::UriError>(())
+    /// # Ok::<(), otp_provision::UriError>(())
     /// ```
     pub fn from_otpauth_uri(uri: &str) -> Result<Self, UriError> {
         let rest = uri
