@@ -7,7 +7,8 @@
 #![forbid(unsafe_code)]
 
 use otp_core::{Code, Key, TokenState, resync, verify};
-use otp_token::{Clock as _, Crystal, SerialNumber, SimClock, Token, TokenSpec};
+use otp_provision::{Clock as _, SerialNumber};
+use otp_token::{Crystal, SimClock, Token, TokenSpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clock = SimClock::new(1_796_083_200); // 2026-12-01 09:00 JST

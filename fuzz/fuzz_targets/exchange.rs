@@ -83,7 +83,8 @@ use otp_exchange::{
     SwitchError, Ticket, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
     Which, normalize_code,
 };
-use otp_token::{Clock as _, SerialNumber, SimClock, Token};
+use otp_provision::{Clock as _, SerialNumber};
+use otp_token::{SimClock, Token};
 
 const START: u64 = 1_601_512_200; // 2020-10-01 09:30 JST
 const TRANSFER_PASSWORD: &str = "transfer-2020";

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otp_token::{SeedRecord, TokenKind};
+use otp_provision::{SeedRecord, TokenKind};
 
 fuzz_target!(|uri: &str| {
     let Ok(record) = SeedRecord::from_otpauth_uri(uri) else {

@@ -17,8 +17,8 @@ use otp_exchange::{
     AuditCheckError, AuditFormat, AuditKey, AuditRecord, AuditResult, Authority, Bank,
     BranchAuthorization, Lang, Password, PasswordKind, Refusal, Store, UserId,
 };
+use otp_provision::{Inventory, PskcError, SystemClock};
 use otp_store::SqliteStore;
-use otp_token::{Inventory, PskcError, SystemClock};
 use zeroize::Zeroizing;
 
 use crate::Exit;
@@ -775,7 +775,7 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             allow_plain,
         } => {
             let max = max_size_mib.saturating_mul(1024 * 1024);
-            let limits = otp_token::PskcLimits::new().with_max_bytes(max);
+            let limits = otp_provision::PskcLimits::new().with_max_bytes(max);
             let xml = Zeroizing::new(read_bounded(file, max)?);
             let not_imported =
                 |e: PskcError| anyhow!("the seed file `{}` was not imported: {e}", file.display());
@@ -1224,7 +1224,7 @@ fn branch_register<S: Store>(
 #[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use otp_exchange::{Action, AuditEntry, AuditKey, Lang, UserId};
-    use otp_token::SerialNumber;
+    use otp_provision::SerialNumber;
 
     use super::audit_line;
 

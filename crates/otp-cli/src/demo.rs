@@ -6,7 +6,7 @@
 use anyhow::{Result, anyhow, bail};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
 use otp_exchange::{HashCost, Lang, MemoryStore, Password, Refusal, Store, UserId, Which};
-use otp_token::{Clock as _, SerialNumber};
+use otp_provision::{Clock as _, SerialNumber};
 
 use crate::lang::{LangArg, pad, resolve, tr};
 use crate::time::{jst_minutes, jst_seconds, jst_stamp};

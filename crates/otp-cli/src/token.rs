@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use otp_core::{Algorithm, DEFAULT_SECRET_LEN, Digits, Secret, TimeStep};
-use otp_token::{Battery, Crystal, Profile, Screen, SerialNumber, Token, TokenKind, TokenSpec};
+use otp_provision::{Profile, SerialNumber, TokenKind};
+use otp_token::{Battery, Crystal, Screen, Token, TokenSpec};
 use zeroize::Zeroizing;
 
 use crate::args::positive_step;

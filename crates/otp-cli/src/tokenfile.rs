@@ -9,7 +9,8 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
 use otp_core::{Algorithm, Digits, Secret, TimeStep};
-use otp_token::{Battery, Crystal, Profile, SeedRecord, SerialNumber, Token, TokenKind, TokenSpec};
+use otp_provision::{Profile, SeedRecord, SerialNumber, TokenKind};
+use otp_token::{Battery, Crystal, Token, TokenSpec};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use otp_token::{Clock, Factory, Inventory, SerialNumber, SimClock, Token};
+use otp_provision::{Clock, Inventory, SerialNumber};
+use otp_token::{Factory, SimClock, Token};
 
 use crate::{
     AuditKey, Authority, Bank, BranchAuthorization, HashCost, Password, PasswordKind, Refusal,

@@ -33,8 +33,8 @@ use otp_exchange::{
     Action, AuditEntry, AuditKey, Authority, IdLock, LockChange, Store, Switch, TokenEntry, UserId,
     UserRecord, Verification,
 };
+use otp_provision::{Profile, SeedRecord, SerialNumber};
 use otp_store::{Durability, SqliteOptions, SqliteStore};
-use otp_token::{Profile, SeedRecord, SerialNumber};
 
 /// The bench's sealer: a fixed in-memory key (token secrets are sealed at
 /// rest, so the figures include opening one per verification).

@@ -7,7 +7,7 @@ use otp_exchange::{
     Attempts, AuditEntry, AuditFormat, AuditRecord, Authority, IdLock, PasswordHash, StoreError,
     TokenEntry, TokenStatus, UserId, UserRecord,
 };
-use otp_token::{Profile, SeedRecord, SerialNumber, TokenKind};
+use otp_provision::{Profile, SeedRecord, SerialNumber, TokenKind};
 use zeroize::Zeroizing;
 
 use crate::seal::DataKeys;

@@ -16,7 +16,7 @@ use otp_exchange::{
     AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
     SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
 };
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use postgres::error::SqlState;
 use postgres::{Client, Config, GenericClient, IsolationLevel, Row};
 use r2d2_postgres::PostgresConnectionManager;

@@ -11,7 +11,7 @@ use otp_exchange::{
     AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
     SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
 };
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension as _, Transaction, params};
 use zeroize::Zeroizing;

@@ -51,8 +51,9 @@ use otp_exchange::{
     BranchAuthorization, HashCost, IdLock, Password, PasswordKind, Refusal, Store, StoreError,
     TokenStatus, UserId, Which, verify_chain,
 };
+use otp_provision::{Clock as _, Inventory, SeedRecord, SerialNumber, TokenKind};
 use otp_store::{Durability, OpenError, SqliteOptions, SqliteStore};
-use otp_token::{Clock as _, Factory, Inventory, SeedRecord, SerialNumber, SimClock, TokenKind};
+use otp_token::{Factory, SimClock};
 
 use support::{TempDir, key};
 

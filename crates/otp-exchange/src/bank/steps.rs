@@ -4,7 +4,7 @@
 //! the proofs they return, and how a refusal is audited.
 
 use otp_core::{Code, Params, Rejected, TokenState, Window, verify};
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 
 use crate::guard::{Counter, Outcome, lock_entry};
 use crate::{

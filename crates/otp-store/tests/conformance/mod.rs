@@ -15,7 +15,7 @@ use otp_exchange::{
     StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord, Verification,
     Which, verify_chain,
 };
-use otp_token::{Profile, SeedRecord, SerialNumber, TokenKind};
+use otp_provision::{Profile, SeedRecord, SerialNumber, TokenKind};
 
 use crate::support::key;
 
