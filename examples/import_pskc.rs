@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for record in inventory.iter() {
         println!(
             "{}  {:?}  {:?}",
-            record.serial, record.profile.kind, record.profile.algorithm
+            record.serial, record.profile.mode, record.profile.algorithm
         );
     }
 

@@ -682,7 +682,9 @@ impl World {
                 policy.window
             },
             max_failures: 0,
-            ..entry.seed.verifier_params()
+            mode: entry.seed.profile.mode,
+            digits: entry.seed.profile.digits,
+            ..Params::default()
         };
         // As the bank reads it: spaces between digit groups and
         // full-width digits forgiven (`normalize_code`).
@@ -1532,7 +1534,10 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                 assert!(r.is_err(), "a password changed without the current one");
             }
             if r.is_ok() {
-                assert!(cleared, "a password changed without evaluating the current one");
+                assert!(
+                    cleared,
+                    "a password changed without evaluating the current one"
+                );
                 let next = next.expect("only an administrator has an approval password");
                 w.o().approvals.insert(user.as_str().to_owned(), next);
             }

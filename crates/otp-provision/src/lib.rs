@@ -10,7 +10,7 @@ mod serial;
 
 pub use clock::{Clock, SystemClock};
 pub use otpauth::{MAX_URI_PERIOD, UriError};
-pub use profile::{Profile, TokenKind};
+pub use profile::Profile;
 pub use pskc::{
     PreSharedKey, PskcError, PskcKeyInfo, PskcLimits, PskcWriter, read_pskc_keys,
     read_pskc_keys_with_limits, read_pskc_records,

@@ -1,50 +1,43 @@
-//! What a token is, as the bank sees it: its kind, hash and digits.
+//! What a token is, as the bank sees it: its mode, hash and digits.
 
-use otp_core::{Algorithm, Digits, Mode, ParamError, Params, TimeStep};
+use otp_core::{Algorithm, Digits, Mode, ParamError, TimeStep};
 
-/// Time-based or event-based.
+/// The public parameters of a token model: mode (time-based with its time
+/// base, or event-based), hash and digits. Defaults: TOTP with 30 s steps
+/// from T0 = 0, SHA-1, 6 digits, like the token of the bank's manual.
+///
+/// A profile describes the device. How the bank verifies its codes (the
+/// window, the first-use window, the lock limit) is the bank's policy: it
+/// builds `otp_core::Params` from the profile's mode and digits.
 ///
 /// # Examples
 ///
 /// ```
-/// use otp_provision::TokenKind;
-/// assert_eq!(TokenKind::default(), TokenKind::Totp(otp_core::TimeStep::default()));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TokenKind {
-    /// RFC 6238: the code changes every time step (30 s by default; 60 s
-    /// tokens exist).
-    Totp(TimeStep),
-    /// RFC 4226: the counter advances on every press.
-    Hotp,
-}
-
-impl Default for TokenKind {
-    fn default() -> Self {
-        Self::Totp(TimeStep::default())
-    }
-}
-
-/// The public parameters of a token model: kind, hash and digits.
-/// Defaults: TOTP with 30 s steps from T0 = 0, SHA-1, 6 digits, like the
-/// token of the bank's manual.
-///
-/// # Examples
-///
-/// ```
+/// use otp_core::{Mode, Params};
 /// use otp_provision::Profile;
 /// let p = Profile::default();
 /// assert_eq!(p.digits, otp_core::Digits::Six);
-/// assert_eq!(p.verifier_params(), otp_core::Params::default());
+/// let params = Params { mode: p.mode, digits: p.digits, ..Params::default() };
+/// assert_eq!(params, Params::default());
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Profile {
     /// Time-based (with its time base) or event-based.
-    pub kind: TokenKind,
+    pub mode: Mode,
     /// The HMAC hash.
     pub algorithm: Algorithm,
     /// Digits on the display.
     pub digits: Digits,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Totp(TimeStep::default()),
+            algorithm: Algorithm::default(),
+            digits: Digits::default(),
+        }
+    }
 }
 
 impl Profile {
@@ -59,12 +52,12 @@ impl Profile {
     ///
     /// ```
     /// let p = otp_provision::Profile::totp(60)?;
-    /// assert!(matches!(p.kind, otp_provision::TokenKind::Totp(s) if s.seconds() == 60));
+    /// assert!(matches!(p.mode, otp_core::Mode::Totp(s) if s.seconds() == 60));
     /// # Ok::<(), otp_core::ParamError>(())
     /// ```
     pub fn totp(seconds: u64) -> Result<Self, ParamError> {
         Ok(Self {
-            kind: TokenKind::Totp(TimeStep::new(seconds, 0)?),
+            mode: Mode::Totp(TimeStep::new(seconds, 0)?),
             ..Self::default()
         })
     }
@@ -74,49 +67,30 @@ impl Profile {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(otp_provision::Profile::hotp().kind, otp_provision::TokenKind::Hotp);
+    /// assert_eq!(otp_provision::Profile::hotp().mode, otp_core::Mode::Hotp);
     /// ```
     #[must_use]
     pub fn hotp() -> Self {
         Self {
-            kind: TokenKind::Hotp,
+            mode: Mode::Hotp,
             ..Self::default()
         }
     }
+}
 
-    /// The bank's default verification parameters for this profile
-    /// (`Params::totp` or `Params::hotp` of `otp_core`, with these digits).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let p = otp_provision::Profile::hotp().verifier_params();
-    /// assert_eq!(p.mode, otp_core::Mode::Hotp);
-    /// ```
-    #[must_use]
-    pub fn verifier_params(&self) -> Params {
-        let base = match self.kind {
-            TokenKind::Totp(step) => Params::totp(step),
-            TokenKind::Hotp => Params::hotp(),
-        };
-        Params {
-            digits: self.digits,
-            ..base
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// The core [`Mode`] of this profile.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_provision::Profile::hotp().mode(), otp_core::Mode::Hotp);
-    /// ```
-    #[must_use]
-    pub const fn mode(&self) -> Mode {
-        match self.kind {
-            TokenKind::Totp(step) => Mode::Totp(step),
-            TokenKind::Hotp => Mode::Hotp,
-        }
+    #[test]
+    fn the_default_is_the_manuals_token() {
+        assert_eq!(
+            Profile::default(),
+            Profile {
+                mode: Mode::Totp(TimeStep::new(30, 0).unwrap()),
+                algorithm: Algorithm::Sha1,
+                digits: Digits::Six,
+            }
+        );
     }
 }

@@ -11,7 +11,7 @@ use cbc::cipher::{
     block_padding::{NoPadding, Pkcs7},
 };
 use hmac::{Hmac, Mac as _};
-use otp_core::{Algorithm, Digits, KeyError, Secret, TimeStep};
+use otp_core::{Algorithm, Digits, KeyError, Mode, Secret, TimeStep};
 use quick_xml::{
     Reader, Writer,
     events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event},
@@ -23,7 +23,7 @@ use subtle::{
 };
 use zeroize::{Zeroize as _, Zeroizing};
 
-use crate::{Profile, SeedRecord, TokenKind};
+use crate::{Profile, SeedRecord};
 
 const PSKC_NS: &str = "urn:ietf:params:xml:ns:keyprov:pskc";
 const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
@@ -647,8 +647,8 @@ impl Package {
     pub(crate) fn into_record(self, package: usize) -> Result<SeedRecord, PskcError> {
         let algorithm = self.algorithm.unwrap_or_default();
         let kind = match algorithm.as_str() {
-            HOTP_URN => TokenKind::Hotp,
-            TOTP_URN => TokenKind::Totp(
+            HOTP_URN => Mode::Hotp,
+            TOTP_URN => Mode::Totp(
                 TimeStep::new(
                     self.interval.unwrap_or(DEFAULT_TIME_INTERVAL),
                     self.t0.unwrap_or(0),
@@ -697,7 +697,7 @@ impl Package {
             }
         };
         let profile = Profile {
-            kind,
+            mode: kind,
             algorithm,
             digits,
         };
@@ -1593,9 +1593,9 @@ fn write_package<W: Write>(
         })
         .map(|_| ()))?;
     inner?;
-    let urn = match record.profile.kind {
-        TokenKind::Hotp => HOTP_URN,
-        TokenKind::Totp(_) => TOTP_URN,
+    let urn = match record.profile.mode {
+        Mode::Hotp => HOTP_URN,
+        Mode::Totp(_) => TOTP_URN,
     };
     let id = if record.key_id.is_empty() {
         record.serial.as_str()
@@ -1697,14 +1697,14 @@ fn write_key<W: Write>(
                         })
                         .map(|_| ()))
                 };
-                match record.profile.kind {
-                    TokenKind::Hotp => int(
+                match record.profile.mode {
+                    Mode::Hotp => int(
                         wr,
                         "Counter",
                         record.counter.to_string(),
                         record.counter.to_be_bytes(),
                     )?,
-                    TokenKind::Totp(step) => {
+                    Mode::Totp(step) => {
                         int(wr, "Time", step.t0().to_string(), step.t0().to_be_bytes())?;
                         int(
                             wr,
@@ -1776,7 +1776,7 @@ mod tests {
             "VT0000000002",
             Secret::from_bytes(&[2; 32]).unwrap(),
             Profile {
-                kind: TokenKind::Hotp,
+                mode: Mode::Hotp,
                 algorithm: Algorithm::Sha256,
                 digits: Digits::Eight,
             },
@@ -1787,7 +1787,7 @@ mod tests {
             "VT0000000003",
             secret(3),
             Profile {
-                kind: TokenKind::Totp(TimeStep::new(60, 1_000).unwrap()),
+                mode: Mode::Totp(TimeStep::new(60, 1_000).unwrap()),
                 ..Profile::default()
             },
         );
@@ -2006,7 +2006,7 @@ mod tests {
                 format!("VT00000001{:02}", drift.unsigned_abs() % 100),
                 secret(),
                 Profile {
-                    kind: TokenKind::Totp(step),
+                    mode: Mode::Totp(step),
                     ..Profile::default()
                 },
             );
@@ -2021,11 +2021,7 @@ mod tests {
                 back.iter().map(|r| r.time_drift).collect::<Vec<_>>(),
                 [0, -3, 5, i64::MIN, i64::MAX]
             );
-            assert!(
-                back[1..]
-                    .iter()
-                    .all(|r| r.profile.kind == TokenKind::Totp(step))
-            );
+            assert!(back[1..].iter().all(|r| r.profile.mode == Mode::Totp(step)));
         }
     }
 

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use otp_core::{Key, Params, Secret, TokenState};
+use otp_core::{Key, Mode, Secret, TokenState};
 
 use crate::{
-    Profile, SerialNumber, TokenKind,
+    Profile, SerialNumber,
     pskc::{PskcError, PskcLimits},
 };
 
@@ -26,7 +26,7 @@ use crate::{
 /// use otp_provision::{Profile, SeedRecord};
 /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
 /// let record = SeedRecord::new("VT0000000001", secret, Profile::default());
-/// assert_eq!(record.verifier_params(), otp_core::Params::default());
+/// assert_eq!(record.profile.mode, otp_core::Mode::Totp(otp_core::TimeStep::default()));
 /// assert!(format!("{record:?}").contains("len: 20"));
 /// # Ok::<(), otp_core::KeyError>(())
 /// ```
@@ -107,20 +107,6 @@ impl SeedRecord {
         Key::from_secret(self.profile.algorithm, &self.secret)
     }
 
-    /// The bank's default verification parameters for this token.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
-    /// assert_eq!(r.verifier_params().mode, otp_core::Mode::Hotp);
-    /// # Ok::<(), otp_core::KeyError>(())
-    /// ```
-    #[must_use]
-    pub fn verifier_params(&self) -> Params {
-        self.profile.verifier_params()
-    }
-
     /// The state to store when the token is registered: the replay floor
     /// at the seed file's counter (HOTP) and the drift from its
     /// `TimeDrift` (TOTP).
@@ -135,9 +121,9 @@ impl SeedRecord {
     /// ```
     #[must_use]
     pub fn initial_state(&self) -> TokenState {
-        match self.profile.kind {
-            TokenKind::Hotp => TokenState::starting_at(self.counter),
-            TokenKind::Totp(_) => TokenState {
+        match self.profile.mode {
+            Mode::Hotp => TokenState::starting_at(self.counter),
+            Mode::Totp(_) => TokenState {
                 drift: self.time_drift,
                 ..TokenState::new()
             },

@@ -2,7 +2,8 @@
 //! kept as ordinary tests. Each says what went wrong and where it was fixed.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use otp_provision::{SeedRecord, TokenKind, UriError};
+use otp_core::Mode;
+use otp_provision::{SeedRecord, UriError};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -85,6 +86,6 @@ fn a_counter_on_a_time_token_uri_is_ignored() {
     let r = round_trip(&format!(
         "otpauth://totp/VT0000000001?secret={SECRET}&counter=5"
     ));
-    assert!(matches!(r.profile.kind, TokenKind::Totp(_)));
+    assert!(matches!(r.profile.mode, Mode::Totp(_)));
     assert_eq!(r.counter, 0);
 }

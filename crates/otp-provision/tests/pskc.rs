@@ -7,8 +7,8 @@
     reason = "test helpers outside #[test] functions"
 )]
 
-use otp_core::{Digits, TokenState, hotp};
-use otp_provision::{Inventory, PreSharedKey, PskcError, TokenKind, read_pskc_keys};
+use otp_core::{Digits, Mode, TokenState, hotp};
+use otp_provision::{Inventory, PreSharedKey, PskcError, read_pskc_keys};
 
 fn data(name: &str) -> String {
     let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -65,7 +65,7 @@ fn rfc6030_figure3_plain_hotp_key_gives_rfc4226_codes() {
     let record = inventory.get("987654321").unwrap();
     assert_eq!(record.manufacturer, "Manufacturer");
     assert_eq!(record.issuer.as_deref(), Some("Issuer"));
-    assert_eq!(record.profile.kind, TokenKind::Hotp);
+    assert_eq!(record.profile.mode, Mode::Hotp);
     assert_eq!(record.profile.digits, Digits::Eight);
     assert_eq!(record.secret().expose_secret(), b"12345678901234567890");
     // RFC 4226 Appendix D, counter 0, 8 digits.
@@ -159,12 +159,10 @@ fn linotp_feitian_file_imports_hotp_and_60_second_totp_tokens() {
     let inventory = Inventory::from_pskc(&data("linotp_feitian.pskcxml"), None).unwrap();
     assert_eq!(inventory.len(), 6);
     let hotp_token = inventory.get("1000133508267").unwrap();
-    assert_eq!(hotp_token.profile.kind, TokenKind::Hotp);
+    assert_eq!(hotp_token.profile.mode, Mode::Hotp);
     assert_eq!(hotp_token.manufacturer, "Feitian Technology Co.,Ltd");
     let totp_token = inventory.get("2600124809778").unwrap();
-    assert!(
-        matches!(totp_token.profile.kind, TokenKind::Totp(s) if s.seconds() == 60 && s.t0() == 0)
-    );
+    assert!(matches!(totp_token.profile.mode, Mode::Totp(s) if s.seconds() == 60 && s.t0() == 0));
     assert_eq!(totp_token.secret().len(), 20);
 }
 

@@ -2,12 +2,12 @@
 //! of the policy's records becomes a column, and back. Every decoding
 //! failure is a [`StoreError::Corrupt`] naming the column, never a panic.
 
-use otp_core::{Algorithm, Digits, Secret, TimeStep, TokenState};
+use otp_core::{Algorithm, Digits, Mode, Secret, TimeStep, TokenState};
 use otp_exchange::{
     Attempts, AuditEntry, AuditFormat, AuditRecord, Authority, IdLock, PasswordHash, StoreError,
     TokenEntry, TokenStatus, UserId, UserRecord,
 };
-use otp_provision::{Profile, SeedRecord, SerialNumber, TokenKind};
+use otp_provision::{Profile, SeedRecord, SerialNumber};
 use zeroize::Zeroizing;
 
 use crate::seal::DataKeys;
@@ -167,9 +167,9 @@ impl TokenRow {
     /// The row of `t`, its secret sealed under the current data key.
     pub(crate) fn encode(t: &TokenEntry, keys: &DataKeys) -> Result<Self, StoreError> {
         let seed = &t.seed;
-        let (kind, step_seconds, t0) = match seed.profile.kind {
-            TokenKind::Totp(ts) => ("totp", to_db(ts.seconds()), to_db(ts.t0())),
-            TokenKind::Hotp => ("hotp", 0, 0),
+        let (kind, step_seconds, t0) = match seed.profile.mode {
+            Mode::Totp(ts) => ("totp", to_db(ts.seconds()), to_db(ts.t0())),
+            Mode::Hotp => ("hotp", 0, 0),
         };
         let (status, assigned_to) = status_cols(&t.status);
         let data_key = keys.current()?;
@@ -232,11 +232,11 @@ impl TokenRead {
     /// The token, with its opened `secret`.
     pub(crate) fn decode(self, secret: &[u8]) -> Result<TokenEntry, StoreError> {
         let kind = match self.kind.as_str() {
-            "totp" => TokenKind::Totp(
+            "totp" => Mode::Totp(
                 TimeStep::new(from_db(self.step_seconds), from_db(self.t0))
                     .map_err(|_| corrupt("a token's time step is 0"))?,
             ),
-            "hotp" => TokenKind::Hotp,
+            "hotp" => Mode::Hotp,
             _ => return Err(corrupt("a token's kind is not totp or hotp")),
         };
         let algorithm = Algorithm::from_name(&self.algorithm)
@@ -251,7 +251,7 @@ impl TokenRead {
             self.seed_serial,
             secret,
             Profile {
-                kind,
+                mode: kind,
                 algorithm,
                 digits,
             },

@@ -167,7 +167,7 @@ impl Factory {
     ///
     /// ```
     /// let mut f = otp_token::Factory::deterministic_for_tests([0; 32]).profile(otp_provision::Profile::hotp());
-    /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].profile().kind, otp_provision::TokenKind::Hotp);
+    /// assert_eq!(f.manufacture(1, 0)?.tokens()[0].profile().mode, otp_core::Mode::Hotp);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
     #[must_use]

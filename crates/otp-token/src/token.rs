@@ -3,9 +3,9 @@
 
 use core::fmt;
 
-use otp_core::{ClockError, Code, Key, Secret, hotp};
+use otp_core::{ClockError, Code, Key, Mode, Secret, hotp};
 
-use otp_provision::{Clock, Profile, SerialNumber, TokenKind};
+use otp_provision::{Clock, Profile, SerialNumber};
 
 use crate::Crystal;
 
@@ -446,13 +446,13 @@ impl Token {
             self.shown = None;
             return Ok(Screen::Dead);
         }
-        let (code, next_counter) = match self.spec.profile.kind {
-            TokenKind::Totp(step) => {
+        let (code, next_counter) = match self.spec.profile.mode {
+            Mode::Totp(step) => {
                 let local = self.local_time(at);
                 let position = step.step_at(local)?;
                 (hotp(&self.key, position, self.spec.profile.digits), None)
             }
-            TokenKind::Hotp => {
+            Mode::Hotp => {
                 let next = self
                     .counter
                     .checked_add(1)
@@ -542,12 +542,12 @@ impl Token {
     /// ```
     #[must_use]
     pub fn next_code_at(&self, at: u64) -> Option<u64> {
-        let next = match self.spec.profile.kind {
-            TokenKind::Hotp => {
+        let next = match self.spec.profile.mode {
+            Mode::Hotp => {
                 self.counter.checked_add(1)?;
                 at
             }
-            TokenKind::Totp(step) => {
+            Mode::Totp(step) => {
                 let local = self.local_time(at);
                 let change = step.next_change_after(local)?;
                 self.spec
@@ -718,7 +718,7 @@ mod tests {
         assert_eq!(t.press(99).unwrap_err(), TokenError::BeforeActivation);
         let mut late = token(TokenSpec {
             profile: Profile {
-                kind: TokenKind::Totp(TimeStep::new(30, 1_000).unwrap()),
+                mode: Mode::Totp(TimeStep::new(30, 1_000).unwrap()),
                 ..Profile::default()
             },
             ..TokenSpec::default()

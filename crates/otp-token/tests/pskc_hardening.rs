@@ -11,7 +11,7 @@ use aes::Aes128;
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use cbc::cipher::{BlockModeEncrypt as _, KeyIvInit as _, block_padding::Pkcs7};
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use otp_core::{Digits, hotp};
+use otp_core::{Digits, Mode, hotp};
 use otp_provision::{
     Inventory, PreSharedKey, Profile, PskcError, PskcLimits, read_pskc_keys,
     read_pskc_keys_with_limits,
@@ -299,9 +299,9 @@ fn the_writer_puts_no_plain_value_in_an_encrypted_file() {
         assert!(!file.contains("PlainValue"), "{file}");
         assert_eq!(
             file.matches("<ValueMAC>").count(),
-            match profile.kind {
-                otp_provision::TokenKind::Hotp => 4,    // Secret, Counter
-                otp_provision::TokenKind::Totp(_) => 6, // Secret, Time, TimeInterval
+            match profile.mode {
+                Mode::Hotp => 4,    // Secret, Counter
+                Mode::Totp(_) => 6, // Secret, Time, TimeInterval
             }
         );
         let inventory = Inventory::from_pskc(&file, Some(&psk())).unwrap();
