@@ -4,8 +4,6 @@
 mod clock;
 mod otpauth;
 mod profile;
-// The seed-file module is being split into a folder (`pskc.rs` + `pskc/`).
-#[path = "pskc/reader.rs"]
 mod pskc;
 mod record;
 mod serial;
