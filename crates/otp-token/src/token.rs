@@ -3,146 +3,21 @@
 
 use core::fmt;
 
-use otp_core::{ClockError, Code, Key, Mode, Secret, hotp};
+use otp_core::{Code, Key, Mode, Secret, hotp};
 
 use otp_provision::{Clock, Profile, SerialNumber};
 
 use crate::Crystal;
 
+mod battery;
+mod error;
+
+pub use battery::Battery;
+use battery::Level;
+pub use error::TokenError;
+
 /// Seconds in a (365-day) year, the unit of battery life.
 pub const SECONDS_PER_YEAR: u64 = 365 * 86_400;
-
-/// The battery: it lasts a number of presses or a number of years from
-/// activation, whichever ends first. Near the end the display shows
-/// `bAtt` next to the code; after it, nothing.
-///
-/// # Examples
-///
-/// ```
-/// use otp_token::Battery;
-/// let b = Battery::new(10_000, 5);
-/// assert_eq!(b.presses(), 10_000);
-/// assert_eq!(b.lifetime_seconds(), 5 * otp_token::SECONDS_PER_YEAR);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Battery {
-    presses: u64,
-    lifetime: u64,
-    warn_presses: u64,
-    warn_seconds: u64,
-}
-
-impl Default for Battery {
-    /// 5 years or 30,000 presses; `bAtt` for the last 5 % of either.
-    fn default() -> Self {
-        Self::new(30_000, 5)
-    }
-}
-
-impl Battery {
-    /// A battery good for `presses` presses or `years` years from
-    /// activation. `bAtt` shows during the last 5 % of either (at least one
-    /// press or one day).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_token::Battery::new(100, 1).warning_presses(), 5);
-    /// ```
-    #[must_use]
-    pub const fn new(presses: u64, years: u32) -> Self {
-        let lifetime = (years as u64).saturating_mul(SECONDS_PER_YEAR);
-        Self {
-            presses,
-            lifetime,
-            warn_presses: max(presses / 20, 1),
-            warn_seconds: max(lifetime / 20, 86_400),
-        }
-    }
-
-    /// A battery that never runs out (for tests that age a token by
-    /// decades).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_token::Battery::unlimited().presses(), u64::MAX);
-    /// ```
-    #[must_use]
-    pub const fn unlimited() -> Self {
-        Self {
-            presses: u64::MAX,
-            lifetime: u64::MAX,
-            warn_presses: 0,
-            warn_seconds: 0,
-        }
-    }
-
-    /// The same battery with `bAtt` shown for the last `presses` presses or
-    /// the last `seconds` of its life.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = otp_token::Battery::new(100, 1).with_warning(10, 0);
-    /// assert_eq!(b.warning_presses(), 10);
-    /// ```
-    #[must_use]
-    pub const fn with_warning(self, presses: u64, seconds: u64) -> Self {
-        Self {
-            warn_presses: presses,
-            warn_seconds: seconds,
-            ..self
-        }
-    }
-
-    /// How many presses the battery lasts.
-    #[must_use]
-    pub const fn presses(&self) -> u64 {
-        self.presses
-    }
-
-    /// How many seconds after activation the battery lasts.
-    #[must_use]
-    pub const fn lifetime_seconds(&self) -> u64 {
-        self.lifetime
-    }
-
-    /// For how many of the last presses `bAtt` shows.
-    #[must_use]
-    pub const fn warning_presses(&self) -> u64 {
-        self.warn_presses
-    }
-
-    /// For how many of the last seconds `bAtt` shows.
-    #[must_use]
-    pub const fn warning_seconds(&self) -> u64 {
-        self.warn_seconds
-    }
-
-    fn level(&self, used_presses: u64, age: u64) -> Level {
-        let presses_left = self.presses.saturating_sub(used_presses);
-        let seconds_left = self.lifetime.saturating_sub(age);
-        if presses_left == 0 || seconds_left == 0 {
-            Level::Empty
-        } else if presses_left <= self.warn_presses || seconds_left <= self.warn_seconds {
-            Level::Low
-        } else {
-            Level::Good
-        }
-    }
-}
-
-const fn max(a: u64, b: u64) -> u64 {
-    if a > b { a } else { b }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Good,
-    Low,
-    Empty,
-}
 
 /// What the display shows.
 ///
@@ -207,71 +82,6 @@ impl fmt::Display for Screen {
             Self::Code(c) => fmt::Display::fmt(c, f),
             Self::LowBattery(c) => write!(f, "bAtt {c}"),
         }
-    }
-}
-
-/// Why a token cannot be built or cannot show a code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TokenError {
-    /// A crystal drift beyond ±[`MAX_DRIFT_PPM`](crate::MAX_DRIFT_PPM).
-    DriftOutOfRange {
-        /// The drift asked for, in ppm.
-        ppm: i32,
-    },
-    /// A parameter the core refuses (zero time step).
-    Param(otp_core::ParamError),
-    /// The display time is zero seconds.
-    ZeroDisplayTime,
-    /// The button was pressed before the token was activated.
-    BeforeActivation,
-    /// The token's clock reads before its T0.
-    Clock(ClockError),
-    /// The event counter is at its maximum: the token cannot show another
-    /// code without wrapping, which would reuse old codes.
-    CounterExhausted,
-}
-
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::DriftOutOfRange { ppm } => write!(
-                f,
-                "a crystal drift of {ppm} ppm is out of range: use a value within ±{} ppm (real tokens are within ±20)",
-                crate::MAX_DRIFT_PPM
-            ),
-            Self::Param(e) => fmt::Display::fmt(e, f),
-            Self::ZeroDisplayTime => f.write_str("the display time must be at least one second"),
-            Self::BeforeActivation => f.write_str(
-                "the token is not activated yet: press the button after its activation date",
-            ),
-            Self::Clock(e) => write!(f, "the token's clock cannot show a code: {e}"),
-            Self::CounterExhausted => {
-                f.write_str("the token's event counter is exhausted: replace the token")
-            }
-        }
-    }
-}
-
-impl core::error::Error for TokenError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Self::Param(e) => Some(e),
-            Self::Clock(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<otp_core::ParamError> for TokenError {
-    fn from(e: otp_core::ParamError) -> Self {
-        Self::Param(e)
-    }
-}
-
-impl From<ClockError> for TokenError {
-    fn from(e: ClockError) -> Self {
-        Self::Clock(e)
     }
 }
 
@@ -628,7 +438,7 @@ impl fmt::Debug for Token {
 
 #[cfg(test)]
 mod tests {
-    use otp_core::{Digits, TimeStep};
+    use otp_core::{ClockError, Digits, TimeStep};
 
     use super::*;
 
