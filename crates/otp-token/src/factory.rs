@@ -4,10 +4,9 @@
 use core::fmt;
 
 use otp_core::{DEFAULT_SECRET_LEN, Secret};
+use otp_provision::{PreSharedKey, Profile, PskcError, PskcWriter, SeedRecord, SerialNumber};
 use rand::{Rng as _, RngExt as _, SeedableRng as _, TryRng as _, rngs::ChaCha20Rng};
 use zeroize::Zeroize as _;
-
-use otp_provision::{PreSharedKey, Profile, PskcError, PskcWriter, SeedRecord, SerialNumber};
 
 use crate::{Battery, Crystal, Token, TokenSpec};
 

@@ -4,7 +4,6 @@
 use core::fmt;
 
 use otp_core::{Code, Key, Mode, Secret, hotp};
-
 use otp_provision::{Clock, Profile, SerialNumber};
 
 use crate::Crystal;
