@@ -21,7 +21,8 @@ use otp_exchange::{
     AuditKey, Authority, Bank, BranchAuthorization, Lang, MemoryStore, Password, PasswordKind,
     Refusal, Retry, UserId,
 };
-use otp_token::{Clock as _, Factory, Inventory, SimClock, Token};
+use otp_provision::{Clock as _, Inventory};
+use otp_token::{Factory, SimClock, Token};
 
 /// Presses "1" on `token` and reads the six digits on its display.
 fn press(token: &mut Token, clock: &SimClock) -> Result<String, Box<dyn Error>> {

@@ -5,7 +5,8 @@
 //!     cargo run -p otp-examples --example import_pskc
 #![forbid(unsafe_code)]
 
-use otp_token::{Factory, Inventory, PreSharedKey};
+use otp_provision::{Inventory, PreSharedKey};
+use otp_token::Factory;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The vendor's side: a batch of 5 tokens and its encrypted seed file.
@@ -19,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for record in inventory.iter() {
         println!(
             "{}  {:?}  {:?}",
-            record.serial, record.profile.kind, record.profile.algorithm
+            record.serial, record.profile.mode, record.profile.algorithm
         );
     }
 

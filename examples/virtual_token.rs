@@ -6,8 +6,9 @@
 //!     cargo run -p otp-examples --example virtual_token
 #![forbid(unsafe_code)]
 
-use otp_core::{Code, Key, TokenState, resync, verify};
-use otp_token::{Clock as _, Crystal, SerialNumber, SimClock, Token, TokenSpec};
+use otp_core::{Code, Key, Params, TokenState, resync, verify};
+use otp_provision::{Clock as _, SerialNumber};
+use otp_token::{Crystal, SimClock, Token, TokenSpec};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let clock = SimClock::new(1_796_083_200); // 2026-12-01 09:00 JST
@@ -18,7 +19,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut token = Token::new(SerialNumber::parse("VT0000000042")?, &secret, spec)?;
     let key = Key::from_secret(token.profile().algorithm, &secret);
-    let params = token.profile().verifier_params();
+    // The token's mode and digits; the window and the lock are the bank's
+    // policy (here otp-core's defaults).
+    let params = Params {
+        mode: token.profile().mode,
+        digits: token.profile().digits,
+        ..Params::default()
+    };
     let mut state = TokenState::new();
 
     // Press "1", read, log in.

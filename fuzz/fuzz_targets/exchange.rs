@@ -83,7 +83,8 @@ use otp_exchange::{
     SwitchError, Ticket, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
     Which, normalize_code,
 };
-use otp_token::{Clock as _, SerialNumber, SimClock, Token};
+use otp_provision::{Clock as _, SerialNumber};
+use otp_token::{SimClock, Token};
 
 const START: u64 = 1_601_512_200; // 2020-10-01 09:30 JST
 const TRANSFER_PASSWORD: &str = "transfer-2020";
@@ -681,7 +682,9 @@ impl World {
                 policy.window
             },
             max_failures: 0,
-            ..entry.seed.verifier_params()
+            mode: entry.seed.profile.mode,
+            digits: entry.seed.profile.digits,
+            ..Params::default()
         };
         // As the bank reads it: spaces between digit groups and
         // full-width digits forgiven (`normalize_code`).
@@ -1531,7 +1534,10 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                 assert!(r.is_err(), "a password changed without the current one");
             }
             if r.is_ok() {
-                assert!(cleared, "a password changed without evaluating the current one");
+                assert!(
+                    cleared,
+                    "a password changed without evaluating the current one"
+                );
                 let next = next.expect("only an administrator has an approval password");
                 w.o().approvals.insert(user.as_str().to_owned(), next);
             }

@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otp_token::{SeedRecord, TokenKind};
+use otp_core::Mode;
+use otp_provision::SeedRecord;
 
 fuzz_target!(|uri: &str| {
     let Ok(record) = SeedRecord::from_otpauth_uri(uri) else {
@@ -14,7 +15,7 @@ fuzz_target!(|uri: &str| {
     assert!(!record.serial.is_empty());
     assert_eq!(record.serial.trim(), record.serial);
     assert!((16..=128).contains(&record.secret().len()));
-    if let TokenKind::Totp(step) = record.profile.kind {
+    if let Mode::Totp(step) = record.profile.mode {
         assert!(step.seconds() > 0);
         assert_eq!(record.counter, 0, "a time token's record carries a counter");
     }

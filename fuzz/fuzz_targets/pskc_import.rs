@@ -14,7 +14,8 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use otp_token::{Factory, Inventory, PreSharedKey, PskcError, read_pskc_keys};
+use otp_provision::{Inventory, PreSharedKey, PskcError, read_pskc_keys};
+use otp_token::Factory;
 
 /// RFC 6030 Figure 6's key (`12345678901234567890123456789012`).
 const RFC_KEY: [u8; 16] = [

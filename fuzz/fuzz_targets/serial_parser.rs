@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use otp_token::{SERIAL_LEN, SerialError, SerialNumber};
+use otp_provision::{SERIAL_LEN, SerialError, SerialNumber};
 
 fuzz_target!(|text: &str| {
     let trimmed = text.trim_matches(|c| c == ' ' || c == '\t');

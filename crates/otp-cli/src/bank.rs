@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use otp_exchange::{BranchAuthorization, Lang};
-use otp_token::{Inventory, PskcError};
+use otp_provision::{Inventory, PskcError};
 use zeroize::Zeroizing;
 
 use crate::factory::{KEY_ENV, psk_from, psk_from_terminal};
@@ -301,7 +301,7 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             allow_plain,
         } => {
             let max = max_size_mib.saturating_mul(1024 * 1024);
-            let limits = otp_token::PskcLimits::new().with_max_bytes(max);
+            let limits = otp_provision::PskcLimits::new().with_max_bytes(max);
             let xml = Zeroizing::new(read_bounded(file, max)?);
             let not_imported =
                 |e: PskcError| anyhow!("the seed file `{}` was not imported: {e}", file.display());

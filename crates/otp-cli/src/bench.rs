@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 use otp_core::{Code, Digits, Key, Params, TimeStep, TokenState, hotp, verify};
 use otp_exchange::{Authority, Bank, BranchAuthorization, MemoryStore, Refusal, Store, UserId};
-use otp_token::{Factory, Inventory, PskcLimits, SimClock};
+use otp_provision::{Inventory, PskcLimits};
+use otp_token::{Factory, SimClock};
 
 /// `otp bench` arguments.
 #[derive(Debug, clap::Args)]

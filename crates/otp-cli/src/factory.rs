@@ -14,7 +14,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use otp_token::{Factory, PreSharedKey, Profile, PskcLimits, SERIAL_LEN, SerialNumber};
+use otp_provision::{PreSharedKey, Profile, PskcLimits, SERIAL_LEN, SerialNumber};
+use otp_token::Factory;
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
@@ -436,7 +437,7 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
     let mut seed = factory
         .seed_file_writer(out, psk.as_ref())
         .map_err(|e| anyhow!("{e}"))?;
-    let seed_error = |e: otp_token::PskcError, out: &safefs::StagedWriter| match out.failure() {
+    let seed_error = |e: otp_provision::PskcError, out: &safefs::StagedWriter| match out.failure() {
         Some(failure) => anyhow::Error::new(failure),
         None => anyhow!("{e}"),
     };
@@ -516,11 +517,11 @@ fn prove(
         .with_max_key_packages(made);
     let mut read = Tally::new();
     let mut stopped = false;
-    let back = otp_token::read_pskc_records(pskc.read_back()?, psk, &own, |record| {
+    let back = otp_provision::read_pskc_records(pskc.read_back()?, psk, &own, |record| {
         read.add(&record.serial, record.secret().expose_secret());
         if INTERRUPTED.load(Ordering::SeqCst) {
             stopped = true;
-            return Err(otp_token::PskcError::Write);
+            return Err(otp_provision::PskcError::Write);
         }
         Ok(())
     });
@@ -724,17 +725,17 @@ mod tests {
         v
     }
 
-    fn record(serial: &str, byte: u8) -> otp_token::SeedRecord {
+    fn record(serial: &str, byte: u8) -> otp_provision::SeedRecord {
         let secret = otp_core::Secret::from_bytes(&[byte; 20]).unwrap();
-        otp_token::SeedRecord::new(serial, secret, Profile::default())
+        otp_provision::SeedRecord::new(serial, secret, Profile::default())
     }
 
     /// Stages a seed file of `records`, and tallies `tallied`.
     fn staged(
         dir: &Path,
         psk: Option<&PreSharedKey>,
-        records: &[otp_token::SeedRecord],
-        tallied: &[otp_token::SeedRecord],
+        records: &[otp_provision::SeedRecord],
+        tallied: &[otp_provision::SeedRecord],
     ) -> (safefs::Staged, u64, Tally) {
         let out = safefs::stage_writer(&dir.join("batch.pskc"), Mode::Create).unwrap();
         let mut factory = Factory::deterministic_for_tests([1; 32]);

@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use otp_core::{Algorithm, DEFAULT_SECRET_LEN, Digits, Secret, TimeStep};
-use otp_token::{Battery, Crystal, Profile, Screen, SerialNumber, Token, TokenKind, TokenSpec};
+use otp_core::{Algorithm, DEFAULT_SECRET_LEN, Digits, Mode, Secret, TimeStep};
+use otp_provision::{Profile, SerialNumber};
+use otp_token::{Battery, Crystal, Screen, Token, TokenSpec};
 use zeroize::Zeroizing;
 
 use crate::args::positive_step;
@@ -173,14 +174,14 @@ fn create(args: &CreateArgs) -> Result<()> {
         .map_err(|e| anyhow!("--algorithm {}: {e}", args.algorithm))?;
     let digits = Digits::new(args.digits).map_err(|e| anyhow!("--digits {}: {e}", args.digits))?;
     let kind = match args.kind {
-        Kind::Totp => TokenKind::Totp(
+        Kind::Totp => Mode::Totp(
             TimeStep::new(
                 positive_step("--step", &args.step).and_then(|()| parse_duration(&args.step))?,
                 0,
             )
             .map_err(|e| anyhow!("{e}"))?,
         ),
-        Kind::Hotp => TokenKind::Hotp,
+        Kind::Hotp => Mode::Hotp,
     };
     let default_activation = if args.drift_ppm != 0 || args.offset != 0 {
         now
@@ -195,7 +196,7 @@ fn create(args: &CreateArgs) -> Result<()> {
         .unwrap_or(default_activation);
     let spec = TokenSpec {
         profile: Profile {
-            kind,
+            mode: kind,
             algorithm,
             digits,
         },
@@ -209,12 +210,12 @@ fn create(args: &CreateArgs) -> Result<()> {
     let file = TokenFile::new(&token, &secret, "");
     file.create(&args.file, args.force)?;
     let what = match kind {
-        TokenKind::Totp(s) => format!(
+        Mode::Totp(s) => format!(
             "TOTP, {algorithm}, {} digits, {} s steps",
             digits.get(),
             s.seconds()
         ),
-        TokenKind::Hotp => format!(
+        Mode::Hotp => format!(
             "HOTP, {algorithm}, {} digits, counter {}",
             digits.get(),
             args.counter
@@ -261,9 +262,9 @@ fn press(args: &PressArgs) -> Result<()> {
     }
     if args.json {
         let code = code.to_string();
-        let totp = match token.profile().kind {
-            TokenKind::Totp(step) => Some(step),
-            TokenKind::Hotp => None,
+        let totp = match token.profile().mode {
+            Mode::Totp(step) => Some(step),
+            Mode::Hotp => None,
         };
         let token_time = totp.map(|_| token.local_time(at));
         let counter = match (totp, token_time) {

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
 use otp_core::{Algorithm, Digits, Secret, TimeStep};
-use otp_token::{Battery, Crystal, Profile, SeedRecord, SerialNumber, Token, TokenKind, TokenSpec};
+use otp_provision::{Profile, SeedRecord, SerialNumber};
+use otp_token::{Battery, Crystal, Token, TokenSpec};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -80,9 +81,9 @@ impl TokenFile {
     /// A file for `token`, whose secret is `secret`.
     pub(crate) fn new(token: &Token, secret: &Secret, manufacturer: &str) -> Self {
         let spec = token.spec();
-        let (kind, step, t0) = match spec.profile.kind {
-            TokenKind::Totp(s) => (Kind::Totp, s.seconds(), s.t0()),
-            TokenKind::Hotp => (Kind::Hotp, 30, 0),
+        let (kind, step, t0) = match spec.profile.mode {
+            otp_core::Mode::Totp(s) => (Kind::Totp, s.seconds(), s.t0()),
+            otp_core::Mode::Hotp => (Kind::Hotp, 30, 0),
         };
         Self {
             format: FORMAT.to_owned(),
@@ -143,12 +144,12 @@ impl TokenFile {
     pub(crate) fn profile(&self) -> Result<Profile> {
         let kind = match self.kind {
             Kind::Totp => {
-                TokenKind::Totp(TimeStep::new(self.step, self.t0).map_err(|e| anyhow!("{e}"))?)
+                otp_core::Mode::Totp(TimeStep::new(self.step, self.t0).map_err(|e| anyhow!("{e}"))?)
             }
-            Kind::Hotp => TokenKind::Hotp,
+            Kind::Hotp => otp_core::Mode::Hotp,
         };
         Ok(Profile {
-            kind,
+            mode: kind,
             algorithm: Algorithm::from_name(&self.algorithm).map_err(|e| anyhow!("{e}"))?,
             digits: Digits::new(self.digits).map_err(|e| anyhow!("{e}"))?,
         })

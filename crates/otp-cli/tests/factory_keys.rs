@@ -44,9 +44,9 @@ fn factory(dir: &Path, pskc: &str, tokens: &str, extra: &[&str]) -> Command {
 }
 
 /// The secrets of a plain seed file, by serial.
-fn secrets(path: &Path, key: Option<&otp_token::PreSharedKey>) -> Vec<(String, Vec<u8>)> {
+fn secrets(path: &Path, key: Option<&otp_provision::PreSharedKey>) -> Vec<(String, Vec<u8>)> {
     let xml = std::fs::read_to_string(path).unwrap();
-    let inventory = otp_token::Inventory::from_pskc(&xml, key).unwrap();
+    let inventory = otp_provision::Inventory::from_pskc(&xml, key).unwrap();
     let mut out: Vec<(String, Vec<u8>)> = inventory
         .iter()
         .map(|r| (r.serial.clone(), r.secret().expose_secret().to_vec()))
@@ -55,10 +55,10 @@ fn secrets(path: &Path, key: Option<&otp_token::PreSharedKey>) -> Vec<(String, V
     out
 }
 
-fn psk() -> otp_token::PreSharedKey {
+fn psk() -> otp_provision::PreSharedKey {
     let mut raw = [0u8; 16];
     raw.copy_from_slice(&hex::decode(KEY).unwrap());
-    otp_token::PreSharedKey::new(raw)
+    otp_provision::PreSharedKey::new(raw)
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn test_seed_says_on_stderr_and_in_help_that_it_is_for_tests_only() {
         .manufacture(3, 0)
         .unwrap();
     let xml = batch.seed_file(None).unwrap();
-    let expected = otp_token::Inventory::from_pskc(&xml, None).unwrap();
+    let expected = otp_provision::Inventory::from_pskc(&xml, None).unwrap();
     for (serial, secret) in &a {
         assert_eq!(
             expected.get(serial).unwrap().secret().expose_secret(),
@@ -184,8 +184,8 @@ fn the_key_in_the_environment_encrypts_and_imports() {
     let xml = std::fs::read_to_string(dir.path().join("e.pskc")).unwrap();
     assert!(xml.contains("EncryptedValue"));
     assert_eq!(
-        otp_token::Inventory::from_pskc(&xml, None).err(),
-        Some(otp_token::PskcError::KeyRequired)
+        otp_provision::Inventory::from_pskc(&xml, None).err(),
+        Some(otp_provision::PskcError::KeyRequired)
     );
     assert_eq!(secrets(&dir.path().join("e.pskc"), Some(&psk())).len(), 3);
 

@@ -276,7 +276,7 @@ fn factory_writes_the_seed_file_and_one_token_file_per_token() {
     }
     // Each token's code agrees with its secret in the seed file.
     let xml = std::fs::read_to_string(&pskc).unwrap();
-    let inventory = otp_token::Inventory::from_pskc(&xml, None).unwrap();
+    let inventory = otp_provision::Inventory::from_pskc(&xml, None).unwrap();
     assert_eq!(inventory.len(), 5);
     let at = "2020-10-01 02:00:00 UTC";
     for record in inventory.iter() {
@@ -343,14 +343,14 @@ fn factory_encrypts_the_seed_file_with_the_key_in_the_environment_or_a_key_file(
     assert!(xml.contains("EncryptedValue"));
     let mut raw = [0u8; 16];
     raw.copy_from_slice(&hex::decode(key).unwrap());
-    let psk = otp_token::PreSharedKey::new(raw);
+    let psk = otp_provision::PreSharedKey::new(raw);
     assert_eq!(
-        otp_token::Inventory::from_pskc(&xml, Some(&psk))
+        otp_provision::Inventory::from_pskc(&xml, Some(&psk))
             .unwrap()
             .len(),
         2
     );
-    assert!(otp_token::Inventory::from_pskc(&xml, None).is_err());
+    assert!(otp_provision::Inventory::from_pskc(&xml, None).is_err());
 
     let key_file = dir.path().join("key.hex");
     std::fs::write(&key_file, format!("{key}\n")).unwrap();
@@ -372,7 +372,7 @@ fn factory_encrypts_the_seed_file_with_the_key_in_the_environment_or_a_key_file(
         .assert()
         .success();
     assert!(
-        otp_token::Inventory::from_pskc(&std::fs::read_to_string(&pskc2).unwrap(), Some(&psk))
+        otp_provision::Inventory::from_pskc(&std::fs::read_to_string(&pskc2).unwrap(), Some(&psk))
             .is_ok()
     );
 

@@ -10,7 +10,7 @@
 
 use core::fmt;
 
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use serde::{Deserialize, Serialize};
 
 use crate::UserId;

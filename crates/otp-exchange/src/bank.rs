@@ -10,7 +10,7 @@
 use core::fmt;
 use std::sync::Arc;
 
-use otp_token::Clock;
+use otp_provision::Clock;
 use zeroize::Zeroizing;
 
 use crate::{AuditKey, Credentials, HashCost, Store, StoreError, StoredHashes};
@@ -63,7 +63,7 @@ impl<S: Store> Bank<S, StoredHashes> {
     /// ```
     /// use std::sync::Arc;
     /// use otp_exchange::{Bank, MemoryStore};
-    /// let bank = Bank::new(MemoryStore::new(), Arc::new(otp_token::SystemClock))?;
+    /// let bank = Bank::new(MemoryStore::new(), Arc::new(otp_provision::SystemClock))?;
     /// assert_eq!(bank.policy().max_wrong_entries, 6);
     /// # Ok::<(), otp_exchange::StoreError>(())
     /// ```

@@ -17,7 +17,7 @@
 
 use core::fmt;
 
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use serde::{Deserialize, Serialize};
 
 use crate::bank::{ApprovalVerified, CodeAccepted, Fail, Source};

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 
 use crate::{
     AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
@@ -19,7 +19,7 @@ use crate::{
 /// ```
 /// use std::sync::Arc;
 /// use otp_exchange::{Authority, Bank, BranchAuthorization, MemoryStore, UserId};
-/// let bank = Bank::new(MemoryStore::new(), Arc::new(otp_token::SystemClock))?;
+/// let bank = Bank::new(MemoryStore::new(), Arc::new(otp_provision::SystemClock))?;
 /// let branch = BranchAuthorization::new("officer-7", "REQ-0001");
 /// bank.enroll_user(&branch, &UserId::parse("W0001")?, "しんきん太郎", Authority::Administrator)?;
 /// assert_eq!(bank.records().users(0, 5)?.total, 1);

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use otp_core::{ClockError, CodeError};
-use otp_token::SerialError;
+use otp_provision::SerialError;
 use serde::{Deserialize, Serialize};
 
 use crate::{AuditError, StoreError, UserIdError};

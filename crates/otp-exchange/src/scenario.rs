@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use otp_token::{Clock, Factory, Inventory, SerialNumber, SimClock, Token};
+use otp_provision::{Clock, Inventory, SerialNumber};
+use otp_token::{Factory, SimClock, Token};
 
 pub mod script;
 

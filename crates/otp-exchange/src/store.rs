@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 
 use crate::{AuditEntry, AuditHead, AuditKey, AuditRecord, UserId};
 

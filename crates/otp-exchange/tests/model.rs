@@ -24,7 +24,7 @@ use otp_exchange::{
     Action, AuditKey, AuditResult, Authority, HashCost, MemoryStore, Password, PasswordKind,
     Refusal, TokenStatus, UserId, verify_chain,
 };
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use proptest::prelude::*;
 
 const LIMIT: u32 = 6;

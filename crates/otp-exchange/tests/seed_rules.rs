@@ -12,7 +12,7 @@ use otp_exchange::{
     Action, AuditKey, AuditResult, Authority, Flow, HashCost, Lang, MemoryStore, Password,
     PasswordKind, Pending, Policy, Refusal, Ticket, TokenStatus, UserId, Which, verify_chain,
 };
-use otp_token::{Clock as _, SerialNumber};
+use otp_provision::{Clock as _, SerialNumber};
 
 const START: u64 = 1_601_512_200; // 2020-10-01 09:30 JST
 
@@ -140,7 +140,7 @@ fn each_mistake_on_the_new_token_screen_is_refused_and_can_be_corrected() {
             "VT2020",
             new_code.as_str(),
             approval(),
-            Refusal::Serial(otp_token::SerialError::WrongLength {
+            Refusal::Serial(otp_provision::SerialError::WrongLength {
                 expected: 12,
                 found: 6,
             }),
@@ -149,7 +149,7 @@ fn each_mistake_on_the_new_token_screen_is_refused_and_can_be_corrected() {
             "ＶＴ２０２０００００１",
             new_code.as_str(),
             approval(),
-            Refusal::Serial(otp_token::SerialError::FullWidth),
+            Refusal::Serial(otp_provision::SerialError::FullWidth),
         ),
         (
             "ZZ0000000001",

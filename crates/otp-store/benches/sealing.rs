@@ -28,8 +28,8 @@ use aes_gcm::{Aes256Gcm, KeyInit as _};
 use criterion::{Criterion, criterion_group, criterion_main};
 use otp_core::Secret;
 use otp_exchange::{Action, AuditEntry, AuditKey, Store, TokenEntry};
+use otp_provision::{Profile, SeedRecord, SerialNumber};
 use otp_store::{SqliteOptions, SqliteStore, StaticSealer};
-use otp_token::{Profile, SeedRecord, SerialNumber};
 
 fn open(c: &mut Criterion) {
     let cipher = Aes256Gcm::new_from_slice(&[7; 32]).unwrap();

@@ -28,13 +28,13 @@
 
 use std::time::{Duration, Instant};
 
-use otp_core::{Secret, TimeStep, verify};
+use otp_core::{Params, Secret, TimeStep, verify};
 use otp_exchange::{
     Action, AuditEntry, AuditKey, Authority, IdLock, LockChange, Store, Switch, TokenEntry, UserId,
     UserRecord, Verification,
 };
+use otp_provision::{Profile, SeedRecord, SerialNumber};
 use otp_store::{Durability, SqliteOptions, SqliteStore};
-use otp_token::{Profile, SeedRecord, SerialNumber};
 
 /// The bench's sealer: a fixed in-memory key (token secrets are sealed at
 /// rest, so the figures include opening one per verification).
@@ -108,7 +108,11 @@ fn verify_loop(
     while Instant::now() < deadline {
         now += 30;
         let entry = store.token(serial).unwrap().unwrap();
-        let params = entry.seed.verifier_params();
+        let params = Params {
+            mode: entry.seed.profile.mode,
+            digits: entry.seed.profile.digits,
+            ..Params::default()
+        };
         let code = otp_core::totp(&entry.seed.key(), &step, now, params.digits).unwrap();
         let v = verify(&entry.seed.key(), &params, &entry.state, &code, now);
         assert!(v.outcome.is_ok());

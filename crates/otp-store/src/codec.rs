@@ -9,7 +9,7 @@
 //! chain's head).
 
 use otp_exchange::{Authority, PasswordHash, StoreError, UserId};
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 
 mod audit;
 mod lock;

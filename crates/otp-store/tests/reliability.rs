@@ -45,14 +45,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use otp_core::Mode;
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, STOCK, Scenario};
 use otp_exchange::{
     Action, AuditCheckError, AuditEntry, AuditError, AuditFormat, AuditHead, Authority, Bank,
     BranchAuthorization, HashCost, IdLock, Password, PasswordKind, Refusal, Store, StoreError,
     TokenStatus, UserId, Which, verify_chain,
 };
+use otp_provision::{Clock as _, Inventory, SeedRecord, SerialNumber};
 use otp_store::{Durability, OpenError, SqliteOptions, SqliteStore};
-use otp_token::{Clock as _, Factory, Inventory, SeedRecord, SerialNumber, SimClock, TokenKind};
+use otp_token::{Factory, SimClock};
 
 use support::{TempDir, key};
 
@@ -76,7 +78,7 @@ fn branch() -> BranchAuthorization {
 
 /// The code a token with this seed shows at `now`.
 fn code_of(seed: &SeedRecord, now: u64) -> String {
-    let TokenKind::Totp(step) = seed.profile.kind else {
+    let Mode::Totp(step) = seed.profile.mode else {
         panic!("the test tokens are TOTP")
     };
     otp_core::totp(&seed.key(), &step, now, seed.profile.digits)

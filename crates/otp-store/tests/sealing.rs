@@ -23,10 +23,10 @@ use std::sync::Arc;
 
 use otp_core::Secret;
 use otp_exchange::{Action, AuditEntry, Store, StoreError, TokenEntry};
+use otp_provision::{Profile, SeedRecord, SerialNumber};
 use otp_store::{
     KeyFileError, KeyFileSealer, OpenError, SealError, SecretSealer, SqliteStore, StaticSealer,
 };
-use otp_token::{Profile, SeedRecord, SerialNumber};
 use support::{TempDir, key};
 
 /// A small deterministic generator, so every run seals different-looking

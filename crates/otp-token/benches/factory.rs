@@ -6,7 +6,8 @@ use core::hint::black_box;
 use core::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use otp_token::{Factory, Inventory, PreSharedKey, PskcLimits};
+use otp_provision::{Inventory, PreSharedKey, PskcLimits};
+use otp_token::Factory;
 
 const TOKENS: usize = 100_000;
 const AT: u64 = 1_790_000_000;

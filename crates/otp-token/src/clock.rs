@@ -1,57 +1,13 @@
-//! Clocks: the trait both a bank and a token read, the system clock, a
-//! simulated clock that tests advance by hand, and the token's drifting
-//! crystal.
+//! The simulator's clocks: a simulated clock that tests advance by hand,
+//! and the token's drifting crystal. (The [`Clock`] trait both a bank and
+//! a token read, and the system clock, are otp-provision's.)
 
-use core::fmt;
 use std::sync::{
     Arc,
     atomic::{AtomicU64, Ordering},
 };
 
-/// Something that tells the time in Unix seconds.
-///
-/// # Examples
-///
-/// ```
-/// use otp_token::{Clock, SimClock};
-/// fn login_time(clock: &dyn Clock) -> u64 { clock.now() }
-/// assert_eq!(login_time(&SimClock::new(1_790_000_000)), 1_790_000_000);
-/// ```
-pub trait Clock: fmt::Debug + Send + Sync {
-    /// The current time in Unix seconds.
-    fn now(&self) -> u64;
-}
-
-impl<C: Clock + ?Sized> Clock for &C {
-    fn now(&self) -> u64 {
-        (**self).now()
-    }
-}
-
-impl<C: Clock + ?Sized> Clock for Arc<C> {
-    fn now(&self) -> u64 {
-        (**self).now()
-    }
-}
-
-/// The operating system's clock. A time before 1970 reads as 0.
-///
-/// # Examples
-///
-/// ```
-/// use otp_token::{Clock, SystemClock};
-/// assert!(SystemClock.now() > 1_700_000_000);
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    }
-}
+use otp_provision::Clock;
 
 /// A simulated clock that moves only when told to. Clones share the same
 /// time, so one `SimClock` can drive a bank and many tokens.
@@ -59,7 +15,8 @@ impl Clock for SystemClock {
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Clock, SimClock};
+/// use otp_provision::Clock;
+/// use otp_token::SimClock;
 /// let clock = SimClock::new(1_000);
 /// let bank_view = clock.clone();
 /// clock.advance(30);
@@ -76,7 +33,7 @@ impl SimClock {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::Clock;
+    /// use otp_provision::Clock;
     /// assert_eq!(otp_token::SimClock::new(7).now(), 7);
     /// ```
     #[must_use]
@@ -111,7 +68,7 @@ impl SimClock {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::Clock;
+    /// use otp_provision::Clock;
     /// let c = otp_token::SimClock::new(100);
     /// c.set(50);
     /// assert_eq!(c.now(), 50);

@@ -3,263 +3,20 @@
 
 use core::fmt;
 
-use otp_core::{Algorithm, ClockError, Code, Digits, Key, Mode, Params, Secret, TimeStep, hotp};
+use otp_core::{Code, Key, Mode, Secret, hotp};
+use otp_provision::{Clock, Profile, SerialNumber};
 
-use crate::{Clock, Crystal, SerialNumber};
+use crate::Crystal;
+
+mod battery;
+mod error;
+
+pub use battery::Battery;
+use battery::Level;
+pub use error::TokenError;
 
 /// Seconds in a (365-day) year, the unit of battery life.
 pub const SECONDS_PER_YEAR: u64 = 365 * 86_400;
-
-/// Time-based or event-based.
-///
-/// # Examples
-///
-/// ```
-/// use otp_token::TokenKind;
-/// assert_eq!(TokenKind::default(), TokenKind::Totp(otp_core::TimeStep::default()));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TokenKind {
-    /// RFC 6238: the code changes every time step (30 s by default; 60 s
-    /// tokens exist).
-    Totp(TimeStep),
-    /// RFC 4226: the counter advances on every press.
-    Hotp,
-}
-
-impl Default for TokenKind {
-    fn default() -> Self {
-        Self::Totp(TimeStep::default())
-    }
-}
-
-/// The public parameters of a token model: kind, hash and digits.
-/// Defaults: TOTP with 30 s steps from T0 = 0, SHA-1, 6 digits, like the
-/// token of the bank's manual.
-///
-/// # Examples
-///
-/// ```
-/// use otp_token::Profile;
-/// let p = Profile::default();
-/// assert_eq!(p.digits, otp_core::Digits::Six);
-/// assert_eq!(p.verifier_params(), otp_core::Params::default());
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Profile {
-    /// Time-based (with its time base) or event-based.
-    pub kind: TokenKind,
-    /// The HMAC hash.
-    pub algorithm: Algorithm,
-    /// Digits on the display.
-    pub digits: Digits,
-}
-
-impl Profile {
-    /// A time-based profile with `seconds`-long steps from T0 = 0, SHA-1,
-    /// 6 digits.
-    ///
-    /// # Errors
-    ///
-    /// [`TokenError::Param`] when `seconds` is 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let p = otp_token::Profile::totp(60)?;
-    /// assert!(matches!(p.kind, otp_token::TokenKind::Totp(s) if s.seconds() == 60));
-    /// # Ok::<(), otp_token::TokenError>(())
-    /// ```
-    pub fn totp(seconds: u64) -> Result<Self, TokenError> {
-        Ok(Self {
-            kind: TokenKind::Totp(TimeStep::new(seconds, 0)?),
-            ..Self::default()
-        })
-    }
-
-    /// An event-based profile: SHA-1, 6 digits.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_token::Profile::hotp().kind, otp_token::TokenKind::Hotp);
-    /// ```
-    #[must_use]
-    pub fn hotp() -> Self {
-        Self {
-            kind: TokenKind::Hotp,
-            ..Self::default()
-        }
-    }
-
-    /// The bank's default verification parameters for this profile
-    /// (`Params::totp` or `Params::hotp` of `otp_core`, with these digits).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let p = otp_token::Profile::hotp().verifier_params();
-    /// assert_eq!(p.mode, otp_core::Mode::Hotp);
-    /// ```
-    #[must_use]
-    pub fn verifier_params(&self) -> Params {
-        let base = match self.kind {
-            TokenKind::Totp(step) => Params::totp(step),
-            TokenKind::Hotp => Params::hotp(),
-        };
-        Params {
-            digits: self.digits,
-            ..base
-        }
-    }
-
-    /// The core [`Mode`] of this profile.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_token::Profile::hotp().mode(), otp_core::Mode::Hotp);
-    /// ```
-    #[must_use]
-    pub const fn mode(&self) -> Mode {
-        match self.kind {
-            TokenKind::Totp(step) => Mode::Totp(step),
-            TokenKind::Hotp => Mode::Hotp,
-        }
-    }
-}
-
-/// The battery: it lasts a number of presses or a number of years from
-/// activation, whichever ends first. Near the end the display shows
-/// `bAtt` next to the code; after it, nothing.
-///
-/// # Examples
-///
-/// ```
-/// use otp_token::Battery;
-/// let b = Battery::new(10_000, 5);
-/// assert_eq!(b.presses(), 10_000);
-/// assert_eq!(b.lifetime_seconds(), 5 * otp_token::SECONDS_PER_YEAR);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Battery {
-    presses: u64,
-    lifetime: u64,
-    warn_presses: u64,
-    warn_seconds: u64,
-}
-
-impl Default for Battery {
-    /// 5 years or 30,000 presses; `bAtt` for the last 5 % of either.
-    fn default() -> Self {
-        Self::new(30_000, 5)
-    }
-}
-
-impl Battery {
-    /// A battery good for `presses` presses or `years` years from
-    /// activation. `bAtt` shows during the last 5 % of either (at least one
-    /// press or one day).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_token::Battery::new(100, 1).warning_presses(), 5);
-    /// ```
-    #[must_use]
-    pub const fn new(presses: u64, years: u32) -> Self {
-        let lifetime = (years as u64).saturating_mul(SECONDS_PER_YEAR);
-        Self {
-            presses,
-            lifetime,
-            warn_presses: max(presses / 20, 1),
-            warn_seconds: max(lifetime / 20, 86_400),
-        }
-    }
-
-    /// A battery that never runs out (for tests that age a token by
-    /// decades).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(otp_token::Battery::unlimited().presses(), u64::MAX);
-    /// ```
-    #[must_use]
-    pub const fn unlimited() -> Self {
-        Self {
-            presses: u64::MAX,
-            lifetime: u64::MAX,
-            warn_presses: 0,
-            warn_seconds: 0,
-        }
-    }
-
-    /// The same battery with `bAtt` shown for the last `presses` presses or
-    /// the last `seconds` of its life.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let b = otp_token::Battery::new(100, 1).with_warning(10, 0);
-    /// assert_eq!(b.warning_presses(), 10);
-    /// ```
-    #[must_use]
-    pub const fn with_warning(self, presses: u64, seconds: u64) -> Self {
-        Self {
-            warn_presses: presses,
-            warn_seconds: seconds,
-            ..self
-        }
-    }
-
-    /// How many presses the battery lasts.
-    #[must_use]
-    pub const fn presses(&self) -> u64 {
-        self.presses
-    }
-
-    /// How many seconds after activation the battery lasts.
-    #[must_use]
-    pub const fn lifetime_seconds(&self) -> u64 {
-        self.lifetime
-    }
-
-    /// For how many of the last presses `bAtt` shows.
-    #[must_use]
-    pub const fn warning_presses(&self) -> u64 {
-        self.warn_presses
-    }
-
-    /// For how many of the last seconds `bAtt` shows.
-    #[must_use]
-    pub const fn warning_seconds(&self) -> u64 {
-        self.warn_seconds
-    }
-
-    fn level(&self, used_presses: u64, age: u64) -> Level {
-        let presses_left = self.presses.saturating_sub(used_presses);
-        let seconds_left = self.lifetime.saturating_sub(age);
-        if presses_left == 0 || seconds_left == 0 {
-            Level::Empty
-        } else if presses_left <= self.warn_presses || seconds_left <= self.warn_seconds {
-            Level::Low
-        } else {
-            Level::Good
-        }
-    }
-}
-
-const fn max(a: u64, b: u64) -> u64 {
-    if a > b { a } else { b }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Good,
-    Low,
-    Empty,
-}
 
 /// What the display shows.
 ///
@@ -327,71 +84,6 @@ impl fmt::Display for Screen {
     }
 }
 
-/// Why a token cannot be built or cannot show a code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TokenError {
-    /// A crystal drift beyond ±[`MAX_DRIFT_PPM`](crate::MAX_DRIFT_PPM).
-    DriftOutOfRange {
-        /// The drift asked for, in ppm.
-        ppm: i32,
-    },
-    /// A parameter the core refuses (zero time step).
-    Param(otp_core::ParamError),
-    /// The display time is zero seconds.
-    ZeroDisplayTime,
-    /// The button was pressed before the token was activated.
-    BeforeActivation,
-    /// The token's clock reads before its T0.
-    Clock(ClockError),
-    /// The event counter is at its maximum: the token cannot show another
-    /// code without wrapping, which would reuse old codes.
-    CounterExhausted,
-}
-
-impl fmt::Display for TokenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::DriftOutOfRange { ppm } => write!(
-                f,
-                "a crystal drift of {ppm} ppm is out of range: use a value within ±{} ppm (real tokens are within ±20)",
-                crate::MAX_DRIFT_PPM
-            ),
-            Self::Param(e) => fmt::Display::fmt(e, f),
-            Self::ZeroDisplayTime => f.write_str("the display time must be at least one second"),
-            Self::BeforeActivation => f.write_str(
-                "the token is not activated yet: press the button after its activation date",
-            ),
-            Self::Clock(e) => write!(f, "the token's clock cannot show a code: {e}"),
-            Self::CounterExhausted => {
-                f.write_str("the token's event counter is exhausted: replace the token")
-            }
-        }
-    }
-}
-
-impl core::error::Error for TokenError {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Self::Param(e) => Some(e),
-            Self::Clock(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<otp_core::ParamError> for TokenError {
-    fn from(e: otp_core::ParamError) -> Self {
-        Self::Param(e)
-    }
-}
-
-impl From<ClockError> for TokenError {
-    fn from(e: ClockError) -> Self {
-        Self::Clock(e)
-    }
-}
-
 /// How a token is built: everything but its secret.
 ///
 /// `TokenSpec::default()` is a bench token: the [`Profile`] default, a
@@ -403,7 +95,8 @@ impl From<ClockError> for TokenError {
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Crystal, Token, TokenSpec, SerialNumber};
+/// use otp_provision::SerialNumber;
+/// use otp_token::{Crystal, Token, TokenSpec};
 /// let spec = TokenSpec { crystal: Crystal::new(12, 3)?, activated_at: 1_700_000_000, ..TokenSpec::default() };
 /// let secret = otp_core::Secret::from_bytes(&[7; 20])?;
 /// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, spec)?;
@@ -477,7 +170,8 @@ struct Shown {
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Token, TokenSpec, SerialNumber};
+/// use otp_provision::SerialNumber;
+/// use otp_token::{Token, TokenSpec};
 /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
 /// let mut token = Token::new(SerialNumber::numbered("VT", 7)?, &secret, TokenSpec::default())?;
 /// let first = token.press(59)?.to_string();
@@ -505,7 +199,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Token, TokenSpec, SerialNumber, Profile};
+    /// use otp_provision::{SerialNumber, Profile};
+    /// use otp_token::{Token, TokenSpec};
     /// let secret = otp_core::Secret::from_bytes(&[1; 20])?;
     /// let spec = TokenSpec { profile: Profile::hotp(), ..TokenSpec::default() };
     /// let token = Token::new(SerialNumber::numbered("EV", 1)?, &secret, spec)?;
@@ -542,7 +237,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Token, TokenSpec, Profile, SerialNumber};
+    /// use otp_provision::{Profile, SerialNumber};
+    /// use otp_token::{Token, TokenSpec};
     /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
     /// let spec = TokenSpec { profile: Profile::hotp(), ..TokenSpec::default() };
     /// let mut token = Token::new(SerialNumber::numbered("EV", 1)?, &secret, spec)?;
@@ -559,13 +255,13 @@ impl Token {
             self.shown = None;
             return Ok(Screen::Dead);
         }
-        let (code, next_counter) = match self.spec.profile.kind {
-            TokenKind::Totp(step) => {
+        let (code, next_counter) = match self.spec.profile.mode {
+            Mode::Totp(step) => {
                 let local = self.local_time(at);
                 let position = step.step_at(local)?;
                 (hotp(&self.key, position, self.spec.profile.digits), None)
             }
-            TokenKind::Hotp => {
+            Mode::Hotp => {
                 let next = self
                     .counter
                     .checked_add(1)
@@ -602,7 +298,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{SimClock, Token, TokenSpec, SerialNumber};
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{SimClock, Token, TokenSpec};
     /// let clock = SimClock::new(1_790_000_000);
     /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
     /// let mut token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
@@ -619,7 +316,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Token, TokenSpec, SerialNumber, Screen};
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{Token, TokenSpec, Screen};
     /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
     /// let mut token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
     /// token.press(100)?;
@@ -644,7 +342,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Token, TokenSpec, SerialNumber};
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{Token, TokenSpec};
     /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
     /// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, TokenSpec::default())?;
     /// assert_eq!(token.next_code_at(1_000), Some(1_020));
@@ -652,12 +351,12 @@ impl Token {
     /// ```
     #[must_use]
     pub fn next_code_at(&self, at: u64) -> Option<u64> {
-        let next = match self.spec.profile.kind {
-            TokenKind::Hotp => {
+        let next = match self.spec.profile.mode {
+            Mode::Hotp => {
                 self.counter.checked_add(1)?;
                 at
             }
-            TokenKind::Totp(step) => {
+            Mode::Totp(step) => {
                 let local = self.local_time(at);
                 let change = step.next_change_after(local)?;
                 self.spec
@@ -674,7 +373,8 @@ impl Token {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Crystal, Token, TokenSpec, SerialNumber};
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{Crystal, Token, TokenSpec};
     /// let secret = otp_core::Secret::from_bytes(&[5; 20])?;
     /// let spec = TokenSpec { crystal: Crystal::new(0, 42)?, ..TokenSpec::default() };
     /// let token = Token::new(SerialNumber::numbered("VT", 1)?, &secret, spec)?;
@@ -737,6 +437,8 @@ impl fmt::Debug for Token {
 
 #[cfg(test)]
 mod tests {
+    use otp_core::{ClockError, Digits, TimeStep};
+
     use super::*;
 
     fn token(spec: TokenSpec) -> Token {
@@ -825,7 +527,7 @@ mod tests {
         assert_eq!(t.press(99).unwrap_err(), TokenError::BeforeActivation);
         let mut late = token(TokenSpec {
             profile: Profile {
-                kind: TokenKind::Totp(TimeStep::new(30, 1_000).unwrap()),
+                mode: Mode::Totp(TimeStep::new(30, 1_000).unwrap()),
                 ..Profile::default()
             },
             ..TokenSpec::default()

@@ -9,7 +9,8 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use otp_token::{Factory, PreSharedKey, PskcLimits, read_pskc_records};
+use otp_provision::{PreSharedKey, PskcLimits, read_pskc_records};
+use otp_token::Factory;
 
 struct Counting;
 

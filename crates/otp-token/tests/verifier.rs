@@ -6,14 +6,26 @@
 )]
 
 use otp_core::{
-    Algorithm, Code, Digits, Key, Rejected, Secret, TimeStep, TokenState, resync, verify,
+    Algorithm, Code, Digits, Key, Mode, Params, Rejected, Secret, TimeStep, TokenState, resync,
+    verify,
 };
-use otp_token::{
-    Battery, Clock, Crystal, Profile, SECONDS_PER_YEAR, SerialNumber, SimClock, Token, TokenKind,
-    TokenSpec,
-};
+use otp_provision::{Clock, Profile, SerialNumber};
+use otp_token::{Battery, Crystal, SECONDS_PER_YEAR, SimClock, Token, TokenSpec};
 
 const START: u64 = 1_790_000_000;
+
+/// The bank's default policy for a device: otp-core's defaults for its
+/// mode (an event token's look-ahead of 10), with its digits.
+fn params(profile: &Profile) -> Params {
+    let base = match profile.mode {
+        Mode::Hotp => Params::hotp(),
+        Mode::Totp(step) => Params::totp(step),
+    };
+    Params {
+        digits: profile.digits,
+        ..base
+    }
+}
 
 fn secret(i: u64) -> [u8; 20] {
     let mut s = [0u8; 20];
@@ -37,12 +49,12 @@ fn displayed_codes_verify_for_many_tokens_and_instants() {
         let bytes = secret(i);
         let s = Secret::from_bytes(&bytes).unwrap();
         let kind = match i % 3 {
-            0 => TokenKind::Hotp,
-            1 => TokenKind::Totp(TimeStep::default()),
-            _ => TokenKind::Totp(TimeStep::new(60, 0).unwrap()),
+            0 => Mode::Hotp,
+            1 => Mode::Totp(TimeStep::default()),
+            _ => Mode::Totp(TimeStep::new(60, 0).unwrap()),
         };
         let profile = Profile {
-            kind,
+            mode: kind,
             algorithm: algorithms[usize::try_from(i % 3).unwrap()],
             digits: digits[usize::try_from(i / 3 % 3).unwrap()],
         };
@@ -56,7 +68,7 @@ fn displayed_codes_verify_for_many_tokens_and_instants() {
         let serial = SerialNumber::numbered("AG", i).unwrap();
         let mut token = Token::new(serial, &s, spec).unwrap();
         let key = Key::from_secret(profile.algorithm, &s);
-        let params = profile.verifier_params();
+        let params = params(&profile);
         let mut state = TokenState::new();
         for k in 0..25u64 {
             // Irregular gaps, at least one step so each login has a new code.
@@ -89,7 +101,7 @@ fn a_second_press_in_the_same_step_is_refused_as_a_repeat() {
     )
     .unwrap();
     let key = Key::from_secret(Algorithm::Sha1, &s);
-    let params = token.profile().verifier_params();
+    let params = params(&token.profile());
     let first = token.press_now(&clock).unwrap().to_string();
     let v = verify(
         &key,
@@ -144,7 +156,7 @@ fn a_token_aged_years_at_20_ppm_needs_resync_then_verifies_at_the_learned_drift(
     };
     let mut token = Token::new(SerialNumber::parse("VT0000000007").unwrap(), &s, spec).unwrap();
     let key = Key::from_secret(Algorithm::Sha1, &s);
-    let params = token.profile().verifier_params();
+    let params = params(&token.profile());
 
     // Day one: it verifies at drift 0.
     let v = verify(
@@ -195,7 +207,7 @@ fn an_event_token_pressed_ahead_of_the_bank_still_verifies_within_the_look_ahead
     };
     let mut token = Token::new(SerialNumber::parse("EV0000000003").unwrap(), &s, spec).unwrap();
     let key = Key::from_secret(Algorithm::Sha1, &s);
-    let params = token.profile().verifier_params();
+    let params = params(&token.profile());
     for t in 0..5 {
         token.press(t).unwrap(); // pressed in a pocket
     }

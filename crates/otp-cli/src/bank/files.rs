@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use otp_exchange::{AuditFormat, AuditKey, Bank, Lang, Store};
+use otp_provision::SystemClock;
 use otp_store::SqliteStore;
-use otp_token::SystemClock;
 use zeroize::Zeroizing;
 
 use crate::safefs::{self, FileError, Mode};

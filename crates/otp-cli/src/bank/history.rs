@@ -92,7 +92,7 @@ pub(super) fn verify_chain<S: Store>(bank: &Bank<S>, lang: Lang) -> Result<()> {
 #[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use otp_exchange::{Action, AuditEntry, AuditKey, Lang, UserId};
-    use otp_token::SerialNumber;
+    use otp_provision::SerialNumber;
 
     use super::audit_line;
 

@@ -6,7 +6,7 @@
 use anyhow::{Result, anyhow};
 use otp_exchange::scenario::script::{Accepted, Act, Approval, Screen, Step, Walk};
 use otp_exchange::{Lang, Refusal, UserId, UserList};
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 
 use crate::lang::{pad, tr};
 use crate::time::{jst_minutes, jst_seconds, jst_stamp};
@@ -548,7 +548,7 @@ mod tests {
             screen: Screen::CurrentCode,
             at: 0,
             act: Act::TypeCurrentCode {
-                token: otp_token::SerialNumber::parse("VT0020200002").unwrap(),
+                token: otp_provision::SerialNumber::parse("VT0020200002").unwrap(),
                 code: "785747".to_owned(),
             },
             outcome: Err(Refusal::Replayed(Which::Current)),

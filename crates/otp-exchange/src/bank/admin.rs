@@ -2,7 +2,7 @@
 //! branch), the self-service password change, and the stock: inventory
 //! imports and key rotations recorded.
 
-use otp_token::Inventory;
+use otp_provision::Inventory;
 
 use crate::guard::{Counter, Outcome};
 use crate::{

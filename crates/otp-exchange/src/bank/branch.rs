@@ -2,7 +2,7 @@
 //! the officer's [`BranchAuthorization`], unlocking, revoking a lost
 //! token, registering a first token.
 
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 
 use crate::{Action, AuditEntry, Credentials, Refusal, Store, Switch, UserId, Which};
 

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use otp_core::TokenState;
-use otp_token::{MaskedSerial, SerialNumber};
+use otp_provision::{MaskedSerial, SerialNumber};
 
 use crate::{
     AuditError, AuditHead, AuditRecord, Authority, Store, StoreError, TokenStatus, UserId,

@@ -4,7 +4,7 @@
 //! the proofs they return, and how a refusal is audited.
 
 use otp_core::{Code, Params, Rejected, TokenState, Window, verify};
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 
 use crate::guard::{Counter, Outcome, lock_entry};
 use crate::{
@@ -308,10 +308,14 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             }
             (Source::Bound(_), Some(e)) => e,
         };
+        // The device's mode and digits; the window and the lock are the
+        // bank's policy (the ID's lock counts failures, not the token's).
         let params = Params {
+            mode: entry.seed.profile.mode,
+            digits: entry.seed.profile.digits,
             window,
             max_failures: 0,
-            ..entry.seed.verifier_params()
+            ..Params::default()
         };
         let code = Code::parse(&normalize_code(typed), params.digits)
             .map_err(|e| Refusal::Code(which, e))?;

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac as _;
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use serde::{Deserialize, Serialize};
 
 use crate::{InternalError, Refusal};

@@ -16,7 +16,7 @@
 //! # Ok::<(), otp_exchange::scenario::ScenarioError>(())
 //! ```
 
-use otp_token::{Clock as _, SerialNumber};
+use otp_provision::{Clock as _, SerialNumber};
 
 use super::{ADMIN_APPROVAL_PASSWORD, Scenario, ScenarioError};
 use crate::{

@@ -4,7 +4,7 @@
 //! atomically ([`Verification`], [`LockChange`], [`Switch`]).
 
 use otp_core::TokenState;
-use otp_token::{SeedRecord, SerialNumber};
+use otp_provision::{SeedRecord, SerialNumber};
 use serde::{Deserialize, Serialize};
 
 use crate::{AuditEntry, Authority, PasswordHash, UserId};

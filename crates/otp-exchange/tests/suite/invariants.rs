@@ -18,7 +18,7 @@ use otp_exchange::{
     Store, StoreError, StoredHashes, Switch, SwitchError, TokenEntry, UserId, UserPage, UserRecord,
     Verification,
 };
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 
 /// The scenario's start: 2020-10-01 09:30 JST.
 pub const START: u64 = 1_601_512_200;

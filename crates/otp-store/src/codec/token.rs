@@ -1,9 +1,9 @@
 //! A token row: its state's columns, its status, its secret sealed under
 //! a data key on the way in and opened on the way out.
 
-use otp_core::{Algorithm, Digits, Secret, TimeStep, TokenState};
+use otp_core::{Algorithm, Digits, Mode, Secret, TimeStep, TokenState};
 use otp_exchange::{StoreError, TokenEntry, TokenStatus};
-use otp_token::{Profile, SeedRecord, TokenKind};
+use otp_provision::{Profile, SeedRecord};
 use zeroize::Zeroizing;
 
 use super::{corrupt, from_db, serial, to_db, user_id};
@@ -84,9 +84,9 @@ impl TokenRow {
     /// The row of `t`, its secret sealed under the current data key.
     pub(crate) fn encode(t: &TokenEntry, keys: &DataKeys) -> Result<Self, StoreError> {
         let seed = &t.seed;
-        let (kind, step_seconds, t0) = match seed.profile.kind {
-            TokenKind::Totp(ts) => ("totp", to_db(ts.seconds()), to_db(ts.t0())),
-            TokenKind::Hotp => ("hotp", 0, 0),
+        let (kind, step_seconds, t0) = match seed.profile.mode {
+            Mode::Totp(ts) => ("totp", to_db(ts.seconds()), to_db(ts.t0())),
+            Mode::Hotp => ("hotp", 0, 0),
         };
         let (status, assigned_to) = status_cols(&t.status);
         let data_key = keys.current()?;
@@ -149,11 +149,11 @@ impl TokenRead {
     /// The token, with its opened `secret`.
     pub(crate) fn decode(self, secret: &[u8]) -> Result<TokenEntry, StoreError> {
         let kind = match self.kind.as_str() {
-            "totp" => TokenKind::Totp(
+            "totp" => Mode::Totp(
                 TimeStep::new(from_db(self.step_seconds), from_db(self.t0))
                     .map_err(|_| corrupt("a token's time step is 0"))?,
             ),
-            "hotp" => TokenKind::Hotp,
+            "hotp" => Mode::Hotp,
             _ => return Err(corrupt("a token's kind is not totp or hotp")),
         };
         let algorithm = Algorithm::from_name(&self.algorithm)
@@ -168,7 +168,7 @@ impl TokenRead {
             self.seed_serial,
             secret,
             Profile {
-                kind,
+                mode: kind,
                 algorithm,
                 digits,
             },

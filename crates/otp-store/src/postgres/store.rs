@@ -6,7 +6,7 @@ use otp_exchange::{
     AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
     SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
 };
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use postgres::IsolationLevel;
 
 use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, audit_row, col, token_row, user_row};

@@ -5,7 +5,7 @@ use otp_exchange::{
     AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
     SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
 };
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use rusqlite::{OptionalExtension as _, params};
 
 use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, read_audit, token_row, user_row};

@@ -3,7 +3,7 @@
 //! and tokens' status.
 
 use otp_exchange::{AuditEntry, AuditKey, AuditRecord, LockChange, StoreError};
-use otp_token::SerialNumber;
+use otp_provision::SerialNumber;
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, Transaction, params};
 
 use super::{db_err, to_store};

@@ -7,7 +7,7 @@
 //! every chain is verified under the suite's fixed key and against the
 //! stored head.
 
-use otp_core::{Algorithm, Digits, Secret, TimeStep, TokenState};
+use otp_core::{Algorithm, Digits, Mode, Secret, TimeStep, TokenState};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
 use otp_exchange::{
     Action, Attempts, AuditEntry, AuditFormat, AuditHead, AuditRecord, Authority,
@@ -15,7 +15,7 @@ use otp_exchange::{
     StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord, Verification,
     Which, verify_chain,
 };
-use otp_token::{Profile, SeedRecord, SerialNumber, TokenKind};
+use otp_provision::{Profile, SeedRecord, SerialNumber};
 
 use crate::support::key;
 
@@ -330,7 +330,7 @@ pub fn tokens_round_trip_with_secret_and_profile(store: &impl Store) {
         "vt0000000002",
         Secret::from_bytes(&[0xA5; 64]).unwrap(),
         Profile {
-            kind: TokenKind::Totp(TimeStep::new(60, 1_000).unwrap()),
+            mode: Mode::Totp(TimeStep::new(60, 1_000).unwrap()),
             algorithm: Algorithm::Sha512,
             digits: Digits::Eight,
         },

@@ -10,8 +10,8 @@ use otp_exchange::{
     AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
     SwitchError, TokenEntry, UserId, UserPage, UserRecord, Verification,
 };
+use otp_provision::SerialNumber;
 use otp_store::{SqliteOptions, SqliteStore};
-use otp_token::SerialNumber;
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
 

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use otp_core::{Key, Params, Secret, TokenState};
+use otp_core::{Key, Mode, Secret, TokenState};
 
 use crate::{
-    Profile, SerialNumber, TokenKind,
+    Profile, SerialNumber,
     pskc::{PskcError, PskcLimits},
 };
 
@@ -23,10 +23,10 @@ use crate::{
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Profile, SeedRecord};
+/// use otp_provision::{Profile, SeedRecord};
 /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
 /// let record = SeedRecord::new("VT0000000001", secret, Profile::default());
-/// assert_eq!(record.verifier_params(), otp_core::Params::default());
+/// assert_eq!(record.profile.mode, otp_core::Mode::Totp(otp_core::TimeStep::default()));
 /// assert!(format!("{record:?}").contains("len: 20"));
 /// # Ok::<(), otp_core::KeyError>(())
 /// ```
@@ -60,7 +60,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert_eq!(r.counter, 0);
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -84,7 +84,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert_eq!(r.secret().len(), 16);
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -98,27 +98,13 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::default());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::default());
     /// assert_eq!(r.key().algorithm(), otp_core::Algorithm::Sha1);
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
     #[must_use]
     pub fn key(&self) -> Key {
         Key::from_secret(self.profile.algorithm, &self.secret)
-    }
-
-    /// The bank's default verification parameters for this token.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
-    /// assert_eq!(r.verifier_params().mode, otp_core::Mode::Hotp);
-    /// # Ok::<(), otp_core::KeyError>(())
-    /// ```
-    #[must_use]
-    pub fn verifier_params(&self) -> Params {
-        self.profile.verifier_params()
     }
 
     /// The state to store when the token is registered: the replay floor
@@ -128,16 +114,16 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let mut r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let mut r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// r.counter = 5;
     /// assert_eq!(r.initial_state().floor, 5);
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
     #[must_use]
     pub fn initial_state(&self) -> TokenState {
-        match self.profile.kind {
-            TokenKind::Hotp => TokenState::starting_at(self.counter),
-            TokenKind::Totp(_) => TokenState {
+        match self.profile.mode {
+            Mode::Hotp => TokenState::starting_at(self.counter),
+            Mode::Totp(_) => TokenState {
                 drift: self.time_drift,
                 ..TokenState::new()
             },
@@ -149,7 +135,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("987654321", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("987654321", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert!(r.serial_number().is_none());
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -164,7 +150,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_token::Profile::hotp());
+    /// let r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 16])?, otp_provision::Profile::hotp());
     /// assert_eq!(r.duplicate().serial, "X");
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
@@ -190,7 +176,7 @@ impl SeedRecord {
 /// # Examples
 ///
 /// ```
-/// use otp_token::{Inventory, Profile, SeedRecord};
+/// use otp_provision::{Inventory, Profile, SeedRecord};
 /// let mut inv = Inventory::new();
 /// let secret = otp_core::Secret::from_bytes(&[1; 20])?;
 /// inv.insert(SeedRecord::new("VT0000000001", secret, Profile::default()))?;
@@ -222,9 +208,19 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Factory, Inventory};
-    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(3, 1_790_000_000)?;
-    /// let inv = Inventory::from_pskc(&batch.seed_file(None)?, None)?;
+    /// use otp_provision::{Inventory};
+    /// # fn seed_file(n: usize) -> Result<String, Box<dyn core::error::Error>> {
+    /// #     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+    /// #     let mut file = otp_provision::PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([1; 32]))?;
+    /// #     for i in 0..n {
+    /// #         let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+    /// #         file.write(&otp_provision::SeedRecord::new(format!("VT{i:010}"), secret, otp_provision::Profile::default()))?;
+    /// #     }
+    /// #     Ok(String::from_utf8(file.finish()?)?)
+    /// # }
+    /// // A vendor's seed file with 3 tokens.
+    /// let file = seed_file(3)?;
+    /// let inv = Inventory::from_pskc(&file, None)?;
     /// assert_eq!(inv.len(), 3);
     /// # Ok::<(), Box<dyn core::error::Error>>(())
     /// ```
@@ -243,9 +239,18 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Factory, Inventory, PskcError, PskcLimits};
-    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(3, 1_790_000_000)?;
-    /// let file = batch.seed_file(None)?;
+    /// use otp_provision::{Inventory, PskcError, PskcLimits};
+    /// # fn seed_file(n: usize) -> Result<String, Box<dyn core::error::Error>> {
+    /// #     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+    /// #     let mut file = otp_provision::PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([1; 32]))?;
+    /// #     for i in 0..n {
+    /// #         let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+    /// #         file.write(&otp_provision::SeedRecord::new(format!("VT{i:010}"), secret, otp_provision::Profile::default()))?;
+    /// #     }
+    /// #     Ok(String::from_utf8(file.finish()?)?)
+    /// # }
+    /// // A vendor's seed file with 3 tokens.
+    /// let file = seed_file(3)?;
     /// let two = PskcLimits::default().with_max_key_packages(2);
     /// assert_eq!(
     ///     Inventory::from_pskc_with_limits(&file, None, &two).unwrap_err(),
@@ -274,9 +279,18 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Factory, Inventory, PskcError};
-    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(2, 0)?;
-    /// let file = batch.seed_file(None)?;
+    /// use otp_provision::{Inventory, PskcError};
+    /// # fn seed_file(n: usize) -> Result<String, Box<dyn core::error::Error>> {
+    /// #     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+    /// #     let mut file = otp_provision::PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([1; 32]))?;
+    /// #     for i in 0..n {
+    /// #         let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+    /// #         file.write(&otp_provision::SeedRecord::new(format!("VT{i:010}"), secret, otp_provision::Profile::default()))?;
+    /// #     }
+    /// #     Ok(String::from_utf8(file.finish()?)?)
+    /// # }
+    /// // A vendor's seed file with 2 tokens.
+    /// let file = seed_file(2)?;
     /// let mut inv = Inventory::from_pskc(&file, None)?;
     /// assert!(matches!(inv.import_pskc(&file, None), Err(PskcError::DuplicateSerial { .. })));
     /// assert_eq!(inv.len(), 2);
@@ -301,9 +315,18 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Factory, Inventory, PskcError, PskcLimits};
-    /// let mut batch = Factory::deterministic_for_tests([1; 32]).manufacture(2, 0)?;
-    /// let file = batch.seed_file(None)?;
+    /// use otp_provision::{Inventory, PskcError, PskcLimits};
+    /// # fn seed_file(n: usize) -> Result<String, Box<dyn core::error::Error>> {
+    /// #     use rand::{SeedableRng as _, rngs::ChaCha20Rng};
+    /// #     let mut file = otp_provision::PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([1; 32]))?;
+    /// #     for i in 0..n {
+    /// #         let secret = otp_core::Secret::from_bytes(&[7; 20])?;
+    /// #         file.write(&otp_provision::SeedRecord::new(format!("VT{i:010}"), secret, otp_provision::Profile::default()))?;
+    /// #     }
+    /// #     Ok(String::from_utf8(file.finish()?)?)
+    /// # }
+    /// // A vendor's seed file with 2 tokens.
+    /// let file = seed_file(2)?;
     /// let mut inv = Inventory::new();
     /// let tiny = PskcLimits::default().with_max_bytes(100);
     /// assert!(matches!(
@@ -347,7 +370,7 @@ impl Inventory {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Inventory, Profile, SeedRecord};
+    /// use otp_provision::{Inventory, Profile, SeedRecord};
     /// let mut inv = Inventory::new();
     /// let s = || otp_core::Secret::from_bytes(&[1; 20]);
     /// inv.insert(SeedRecord::new("A", s()?, Profile::default()))?;

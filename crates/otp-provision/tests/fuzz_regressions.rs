@@ -2,7 +2,8 @@
 //! kept as ordinary tests. Each says what went wrong and where it was fixed.
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use otp_token::{SeedRecord, TokenKind, UriError};
+use otp_core::Mode;
+use otp_provision::{SeedRecord, UriError};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
@@ -26,7 +27,7 @@ fn round_trip(uri: &str) -> SeedRecord {
 /// Cause: an `issuer` parameter with a colon was written into the label as
 /// `issuer:account`; reading splits the label at its first colon, so the
 /// account came back as the issuer's tail plus the account. Fixed in
-/// `otp-token/src/otpauth.rs` (`to_otpauth_uri`): such an issuer travels
+/// `otp-provision/src/otpauth.rs` (then `otp-token/src/otpauth.rs`) (`to_otpauth_uri`): such an issuer travels
 /// only in the `issuer` parameter.
 ///
 /// The artifact itself (label issuer `Example`, `issuer` parameter
@@ -85,6 +86,6 @@ fn a_counter_on_a_time_token_uri_is_ignored() {
     let r = round_trip(&format!(
         "otpauth://totp/VT0000000001?secret={SECRET}&counter=5"
     ));
-    assert!(matches!(r.profile.kind, TokenKind::Totp(_)));
+    assert!(matches!(r.profile.mode, Mode::Totp(_)));
     assert_eq!(r.counter, 0);
 }

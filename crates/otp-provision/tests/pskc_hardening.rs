@@ -11,27 +11,43 @@ use aes::Aes128;
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
 use cbc::cipher::{BlockModeEncrypt as _, KeyIvInit as _, block_padding::Pkcs7};
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use otp_core::{Digits, hotp};
-use otp_token::{
-    Factory, Inventory, PreSharedKey, Profile, PskcError, PskcLimits, read_pskc_keys,
-    read_pskc_keys_with_limits,
+use otp_core::{Digits, Mode, Secret, hotp};
+use otp_provision::{
+    Inventory, PreSharedKey, Profile, PskcError, PskcLimits, PskcWriter, SeedRecord,
+    read_pskc_keys, read_pskc_keys_with_limits,
 };
+use rand::{SeedableRng as _, rngs::ChaCha20Rng};
 
-const AT: u64 = 1_790_000_000;
 const PSK: [u8; 16] = *b"bank-vendor-2026";
 
 fn psk() -> PreSharedKey {
     PreSharedKey::new(PSK)
 }
 
+/// An encrypted seed file from the crate's own writer, shaped like a
+/// factory batch's: `count` tokens `VT0000000000`.. with 20-byte secrets
+/// that depend on `seed`, the IVs and the MAC key drawn from a ChaCha20
+/// generator seeded with `seed`.
+fn encrypted_file_from(seed: [u8; 32], profile: Profile, count: usize) -> String {
+    let mut file = PskcWriter::new(Vec::new(), Some(&psk()), ChaCha20Rng::from_seed(seed)).unwrap();
+    for i in 0..count {
+        let n = u8::try_from(i).unwrap();
+        let secret: [u8; 20] = core::array::from_fn(|j| seed[j] ^ n ^ u8::try_from(j).unwrap());
+        let mut record = SeedRecord::new(
+            format!("VT{i:010}"),
+            Secret::from_bytes(&secret).unwrap(),
+            profile,
+        );
+        record.manufacturer = "otp-token".into();
+        record.model = "VT-1".into();
+        file.write(&record).unwrap();
+    }
+    String::from_utf8(file.finish().unwrap()).unwrap()
+}
+
 /// An encrypted seed file from the crate's own writer.
 fn encrypted_file(profile: Profile, count: usize) -> String {
-    Factory::deterministic_for_tests([7; 32])
-        .profile(profile)
-        .manufacture(count, AT)
-        .unwrap()
-        .seed_file(Some(&psk()))
-        .unwrap()
+    encrypted_file_from([7; 32], profile, count)
 }
 
 /// `<tag>` .. `</tag>` (the `n`th, from 0): the byte range of the whole
@@ -298,9 +314,9 @@ fn the_writer_puts_no_plain_value_in_an_encrypted_file() {
         assert!(!file.contains("PlainValue"), "{file}");
         assert_eq!(
             file.matches("<ValueMAC>").count(),
-            match profile.kind {
-                otp_token::TokenKind::Hotp => 4,    // Secret, Counter
-                otp_token::TokenKind::Totp(_) => 6, // Secret, Time, TimeInterval
+            match profile.mode {
+                Mode::Hotp => 4,    // Secret, Counter
+                Mode::Totp(_) => 6, // Secret, Time, TimeInterval
             }
         );
         let inventory = Inventory::from_pskc(&file, Some(&psk())).unwrap();
@@ -337,11 +353,7 @@ fn swapped_secrets_within_a_file_go_undetected_but_not_across_files() {
     );
     // A secret from another file under the same pre-shared key has another
     // MAC key: refused.
-    let other = Factory::deterministic_for_tests([8; 32])
-        .manufacture(1, AT)
-        .unwrap()
-        .seed_file(Some(&psk()))
-        .unwrap();
+    let other = encrypted_file_from([8; 32], Profile::default(), 1);
     let transplanted = replace_range(
         &file,
         element(&file, "Secret", 1),

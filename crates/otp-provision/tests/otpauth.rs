@@ -8,8 +8,8 @@
     reason = "tests"
 )]
 
-use otp_core::TimeStep;
-use otp_token::{MAX_URI_PERIOD, SeedRecord, TokenKind, UriError};
+use otp_core::{Mode, TimeStep};
+use otp_provision::{MAX_URI_PERIOD, SeedRecord, UriError};
 
 const A: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const B: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -109,8 +109,8 @@ fn period_is_from_one_second_to_an_hour() {
     for (period, seconds) in [("1", 1), ("30", 30), ("3600", 3600)] {
         let r = read(&format!("otpauth://totp/a?secret={A}&period={period}")).unwrap();
         assert_eq!(
-            r.profile.kind,
-            TokenKind::Totp(TimeStep::new(seconds, 0).unwrap())
+            r.profile.mode,
+            Mode::Totp(TimeStep::new(seconds, 0).unwrap())
         );
     }
 }

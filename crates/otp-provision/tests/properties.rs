@@ -1,17 +1,15 @@
 //! Properties: no panic on any input; URI round trips.
 #![allow(clippy::unwrap_used, reason = "test helpers outside #[test] functions")]
 
-use otp_core::{Algorithm, Digits, Secret, TimeStep};
-use otp_token::{
-    Inventory, PreSharedKey, Profile, SeedRecord, SerialNumber, TokenKind, read_pskc_keys,
-};
+use otp_core::{Algorithm, Digits, Mode, Secret, TimeStep};
+use otp_provision::{Inventory, PreSharedKey, Profile, SeedRecord, SerialNumber, read_pskc_keys};
 use proptest::prelude::*;
 
 fn profile() -> impl Strategy<Value = Profile> {
     (
         prop_oneof![
-            Just(TokenKind::Hotp),
-            (1u64..=300).prop_map(|s| TokenKind::Totp(TimeStep::new(s, 0).unwrap())),
+            Just(Mode::Hotp),
+            (1u64..=300).prop_map(|s| Mode::Totp(TimeStep::new(s, 0).unwrap())),
         ],
         prop_oneof![
             Just(Algorithm::Sha1),
@@ -21,7 +19,7 @@ fn profile() -> impl Strategy<Value = Profile> {
         prop_oneof![Just(Digits::Six), Just(Digits::Seven), Just(Digits::Eight)],
     )
         .prop_map(|(kind, algorithm, digits)| Profile {
-            kind,
+            mode: kind,
             algorithm,
             digits,
         })
@@ -61,7 +59,7 @@ proptest! {
         prop_assume!(!serial.trim().is_empty() && !serial.contains(':'));
         let mut r = SeedRecord::new(serial.trim(), Secret::from_bytes(&secret).unwrap(), profile);
         r.issuer = issuer.map(|i| i.trim().to_owned()).filter(|i| !i.is_empty());
-        if profile.kind == TokenKind::Hotp {
+        if profile.mode == Mode::Hotp {
             r.counter = counter;
         }
         let back = SeedRecord::from_otpauth_uri(&r.to_otpauth_uri()).unwrap();
@@ -114,11 +112,11 @@ fn google_authenticator_style_uri() {
     assert_eq!(r.profile, Profile::default());
     assert_eq!(
         SeedRecord::from_otpauth_uri("otpauth://totp/x?secret=JBSWY3DPEHPK3PXP").unwrap_err(),
-        otp_token::UriError::Secret(otp_core::KeyError::TooShort { min: 16, found: 10 })
+        otp_provision::UriError::Secret(otp_core::KeyError::TooShort { min: 16, found: 10 })
     );
     assert_eq!(
         SeedRecord::from_otpauth_uri("otpauth://hotp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
             .unwrap_err(),
-        otp_token::UriError::BadCounter
+        otp_provision::UriError::BadCounter
     );
 }

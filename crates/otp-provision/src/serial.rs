@@ -27,7 +27,7 @@ pub const SERIAL_LEN: usize = 12;
 /// # Examples
 ///
 /// ```
-/// use otp_token::{SerialError, SerialNumber};
+/// use otp_provision::{SerialError, SerialNumber};
 /// let serial = SerialNumber::parse(" ab12cd345678 ")?;
 /// assert_eq!(serial.as_str(), "AB12CD345678");
 /// assert_eq!(serial.masked().to_string(), "●●●●●●●●5678");
@@ -54,7 +54,7 @@ impl SerialNumber {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{SerialError, SerialNumber};
+    /// use otp_provision::{SerialError, SerialNumber};
     /// assert!(SerialNumber::parse("A1B2C3D4E5F6").is_ok());
     /// assert_eq!(
     ///     SerialNumber::parse("A1B2C3"),
@@ -107,9 +107,9 @@ impl SerialNumber {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::SerialNumber;
+    /// use otp_provision::SerialNumber;
     /// assert_eq!(SerialNumber::numbered("VT", 42)?.as_str(), "VT0000000042");
-    /// # Ok::<(), otp_token::SerialError>(())
+    /// # Ok::<(), otp_provision::SerialError>(())
     /// ```
     pub fn numbered(prefix: &str, index: u64) -> Result<Self, SerialError> {
         if prefix.len() > 4 {
@@ -127,9 +127,9 @@ impl SerialNumber {
     /// # Examples
     ///
     /// ```
-    /// let s = otp_token::SerialNumber::parse("abcdef123456")?;
+    /// let s = otp_provision::SerialNumber::parse("abcdef123456")?;
     /// assert_eq!(s.as_str(), "ABCDEF123456");
-    /// # Ok::<(), otp_token::SerialError>(())
+    /// # Ok::<(), otp_provision::SerialError>(())
     /// ```
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -143,9 +143,9 @@ impl SerialNumber {
     /// # Examples
     ///
     /// ```
-    /// let s = otp_token::SerialNumber::parse("ABCDEF123456")?;
+    /// let s = otp_provision::SerialNumber::parse("ABCDEF123456")?;
     /// assert_eq!(s.masked().to_string(), "●●●●●●●●3456");
-    /// # Ok::<(), otp_token::SerialError>(())
+    /// # Ok::<(), otp_provision::SerialError>(())
     /// ```
     #[must_use]
     pub const fn masked(&self) -> MaskedSerial {
@@ -195,10 +195,10 @@ impl fmt::Debug for SerialNumber {
 /// # Examples
 ///
 /// ```
-/// let s = otp_token::SerialNumber::parse("ABCDEF123456")?;
+/// let s = otp_provision::SerialNumber::parse("ABCDEF123456")?;
 /// assert_eq!(format!("{}", s.masked()), "●●●●●●●●3456");
 /// assert_eq!(format!("{:?}", s.masked()), "MaskedSerial(\"●●●●●●●●3456\")");
-/// # Ok::<(), otp_token::SerialError>(())
+/// # Ok::<(), otp_provision::SerialError>(())
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MaskedSerial(SerialNumber);

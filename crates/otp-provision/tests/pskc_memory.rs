@@ -8,7 +8,7 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-use otp_token::{Inventory, PskcError, PskcKeyInfo, read_pskc_keys};
+use otp_provision::{Inventory, PskcError, PskcKeyInfo, read_pskc_keys};
 
 struct Counting;
 

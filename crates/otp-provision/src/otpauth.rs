@@ -3,11 +3,11 @@
 use core::fmt;
 
 use data_encoding::BASE32_NOPAD;
-use otp_core::{Algorithm, Digits, Secret, TimeStep};
+use otp_core::{Algorithm, Digits, Mode, Secret, TimeStep};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use zeroize::Zeroizing;
 
-use crate::{Profile, SeedRecord, TokenKind};
+use crate::{Profile, SeedRecord};
 
 /// Characters escaped in labels and parameter values: everything but
 /// unreserved characters (RFC 3986).
@@ -140,7 +140,7 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// use otp_token::{Profile, SeedRecord};
+    /// use otp_provision::{Profile, SeedRecord};
     /// let mut r = SeedRecord::new("VT0000000001", otp_core::Secret::from_bytes(b"12345678901234567890")?, Profile::default());
     /// r.issuer = Some("Shinkin Bank".into());
     /// assert_eq!(
@@ -168,9 +168,9 @@ impl SeedRecord {
             _ if self.serial.contains(':') => format!(":{account}"),
             _ => account,
         };
-        let ty = match self.profile.kind {
-            TokenKind::Totp(_) => "totp",
-            TokenKind::Hotp => "hotp",
+        let ty = match self.profile.mode {
+            Mode::Totp(_) => "totp",
+            Mode::Hotp => "hotp",
         };
         let mut uri = format!("otpauth://{ty}/{label}?secret={}", secret.as_str());
         if let Some(issuer) = issuer_param {
@@ -181,12 +181,12 @@ impl SeedRecord {
         uri.push_str(self.profile.algorithm.name());
         uri.push_str("&digits=");
         uri.push_str(&self.profile.digits.get().to_string());
-        match self.profile.kind {
-            TokenKind::Totp(step) => {
+        match self.profile.mode {
+            Mode::Totp(step) => {
                 uri.push_str("&period=");
                 uri.push_str(&step.seconds().to_string());
             }
-            TokenKind::Hotp => {
+            Mode::Hotp => {
                 uri.push_str("&counter=");
                 uri.push_str(&self.counter.to_string());
             }
@@ -217,11 +217,11 @@ impl SeedRecord {
     /// # Examples
     ///
     /// ```
-    /// let r = otp_token::SeedRecord::from_otpauth_uri(
+    /// let r = otp_provision::SeedRecord::from_otpauth_uri(
     ///     "otpauth://hotp/Bank:EV0000000001?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=3",
     /// )?;
     /// assert_eq!((r.serial.as_str(), r.issuer.as_deref(), r.counter), ("EV0000000001", Some("Bank"), 3));
-    /// # Ok::<(), otp_token::UriError>(())
+    /// # Ok::<(), otp_provision::UriError>(())
     /// ```
     pub fn from_otpauth_uri(uri: &str) -> Result<Self, UriError> {
         let rest = uri
@@ -319,15 +319,15 @@ impl SeedRecord {
             if counter.is_none() {
                 return Err(UriError::BadCounter);
             }
-            TokenKind::Hotp
+            Mode::Hotp
         } else {
-            TokenKind::Totp(TimeStep::new(period, 0).map_err(|_| UriError::BadPeriod)?)
+            Mode::Totp(TimeStep::new(period, 0).map_err(|_| UriError::BadPeriod)?)
         };
         let mut record = Self::new(
             account,
             secret,
             Profile {
-                kind,
+                mode: kind,
                 algorithm,
                 digits,
             },
