@@ -1,7 +1,7 @@
 //! What sealing token secrets at rest costs a verification.
 //!
 //! ```text
-//! cargo bench -p otp-store --bench sealing
+//! cargo bench -p otp-benches --bench sealing
 //! ```
 //!
 //! `aes_256_gcm_open_20_byte_secret`: the one extra step of every

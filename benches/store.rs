@@ -10,10 +10,10 @@
 //! transaction).
 //!
 //! ```text
-//! cargo run -p otp-store --release --example store_bench
+//! cargo run -p otp-benches --release --example store
 //! # with PostgreSQL too:
 //! eval "$(bash scripts/pg-test-server.sh start)"
-//! cargo run -p otp-store --release --example store_bench
+//! cargo run -p otp-benches --release --example store
 //! ```
 //!
 //! Each thread verifies its own token, so threads compete for the

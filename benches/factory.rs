@@ -1,6 +1,6 @@
 //! Manufacturing and importing 100,000 tokens (plain and encrypted PSKC).
 //!
-//! Run with `cargo bench -p otp-token`.
+//! Run with `cargo bench -p otp-benches --bench factory`.
 
 use core::hint::black_box;
 use core::time::Duration;
