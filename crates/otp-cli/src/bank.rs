@@ -1,7 +1,7 @@
 //! `otp bank`: the bank side on the embedded SQLite store (`otp_store`):
-//! users, the vendor's seed files, sign-in, and the seed's flows
+//! users, the vendor's seed files, sign-in, and the manual's flows
 //! (exchange, registration, unregistration, unlock, usage history), the
-//! branch's procedures, with the seed's messages in English or Japanese.
+//! branch's procedures, with the manual's messages in English or Japanese.
 //!
 //! The bank's audit key and session key live in a key file beside the
 //! database (`FILE.keys`, 64 random bytes, mode 0600), made with a new

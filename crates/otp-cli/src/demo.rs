@@ -1,4 +1,4 @@
-//! `otp demo`: the seed's token exchange for W0002, screen by screen, on a
+//! `otp demo`: the manual's token exchange for W0002, screen by screen, on a
 //! simulated clock, with the refusals a person meets on the way. The walk
 //! is the library's ([`otp_exchange::scenario::script`]); this module sets
 //! up the store and the scenario, and [`page`] prints the walk step by
@@ -79,7 +79,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
 
 fn play<S: Store>(store: S, cost: HashCost, lang: Lang, store_name: &str) -> Result<()> {
     let mut s = Scenario::setup(store, script::START, cost)
-        .map_err(|e| anyhow!("the demo could not set up the seed's bank: {e}"))?;
+        .map_err(|e| anyhow!("the demo could not set up the manual's bank: {e}"))?;
     let mut page = Page::new(lang, s.admin.clone(), s.without_token.clone());
     page.intro(store_name);
     let walk = script::walk(&mut s).map_err(|e| anyhow!("the demo's walk failed: {e}"))?;

@@ -71,7 +71,7 @@ enum Command {
     Factory(factory::FactoryArgs),
     /// The bank on its SQLite file: users, seed files, sign-in, exchange, registration, history.
     Bank(bank::BankArgs),
-    /// The seed's token exchange for W0002, step by step, on a simulated clock.
+    /// The manual's token exchange for W0002, step by step, on a simulated clock.
     Demo(demo::DemoArgs),
     /// Verification throughput and latency.
     Bench(bench::BenchArgs),

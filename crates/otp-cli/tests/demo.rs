@@ -1,4 +1,4 @@
-//! `otp demo` runs the seed's exchange and exits 0 only when every step
+//! `otp demo` runs the manual's exchange and exits 0 only when every step
 //! behaved as the manual says.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 

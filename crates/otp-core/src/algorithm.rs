@@ -96,7 +96,7 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// How many decimal digits a code has: 6 (the default and the seed's
+/// How many decimal digits a code has: 6 (the default and the manual's
 /// hardware token), 7 or 8.
 ///
 /// # Examples

@@ -1,5 +1,5 @@
 //! The bank: the policy's entry point. It owns the store, the credential
-//! check, the clock, the settings and the keys, and offers the seed's
+//! check, the clock, the settings and the keys, and offers the manual's
 //! screens as methods: the selection list, login, the exchange and
 //! registration flows (see [`crate::exchange`]), unregistration, ID lock
 //! and unlock, the branch's procedures, user administration, and the audit

@@ -1,8 +1,8 @@
-//! The seed's bank, ready to drive: users W0001 (administrator with a
+//! The manual's bank, ready to drive: users W0001 (administrator with a
 //! token and an approval password), W0002 (general user with a token) and
 //! W0005 (general user without one), a stock of virtual tokens imported
 //! from the vendor's PSKC seed file, all on one simulated clock. Test
-//! suites and `otp demo` start from here; [`script`] walks the seed's
+//! suites and `otp demo` start from here; [`script`] walks the manual's
 //! exchange on it, step by step. (The examples do not: they use only what
 //! a production build has.)
 
@@ -35,7 +35,7 @@ pub fn branch() -> BranchAuthorization {
 /// How many tokens the vendor delivers in the scenario.
 pub const STOCK: usize = 8;
 
-/// The seed's bank with its users and virtual tokens.
+/// The manual's bank with its users and virtual tokens.
 #[derive(Debug)]
 pub struct Scenario<S: Store> {
     /// The bank.

@@ -2,7 +2,7 @@
 //! registrations, unregistrations, logins, replays, locks, unlocks, the
 //! branch's revocations, unlocks and registrations, wrong codes and
 //! passwords, two administrators acting on each other and on themselves)
-//! against the seed's bank, checked after every step against a reference
+//! against the manual's bank, checked after every step against a reference
 //! model of who holds which token and of every ID's lock: its separate
 //! code and password counters, the lock, the unlock cap. It never reaches a
 //! state where a user has two active tokens, a token is bound to two

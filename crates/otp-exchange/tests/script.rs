@@ -1,5 +1,5 @@
-//! The seed's exchange as a script (`scenario::script`): every step behaves
-//! as the manual says, and what the script expects is the seed's.
+//! The manual's exchange as a script (`scenario::script`): every step behaves
+//! as the manual says, and what the script expects is the manual's.
 #![allow(
     clippy::unwrap_used,
     clippy::panic,
@@ -126,7 +126,7 @@ fn the_walk_types_what_the_manual_describes() {
     );
 }
 
-/// The refusals the walk expects say what the seed's manual says.
+/// The refusals the walk expects say what the manual says.
 #[test]
 fn the_expected_refusals_are_the_seeds() {
     let refusals: Vec<Refusal> = steps()

@@ -97,7 +97,7 @@ fn stock_serial(i: usize) -> SerialNumber {
     SerialNumber::numbered("VX", i as u64).unwrap()
 }
 
-/// The seed's bank on `store`, as `Scenario::setup` builds it but under
+/// The manual's bank on `store`, as `Scenario::setup` builds it but under
 /// the tests' fixed audit key; with the seed records of every token it
 /// made.
 fn keyed_scenario<S: Store>(store: S) -> (Scenario<S>, BTreeMap<SerialNumber, SeedRecord>) {
@@ -168,7 +168,7 @@ fn seeds_of(inventory: &Inventory) -> BTreeMap<SerialNumber, SeedRecord> {
         .collect()
 }
 
-/// The seed's bank with its tokens' seeds.
+/// The manual's bank with its tokens' seed records.
 struct Fixture<S: Store> {
     s: Scenario<S>,
     seeds: BTreeMap<SerialNumber, SeedRecord>,

@@ -63,9 +63,10 @@ impl fmt::Debug for Factory {
 }
 
 impl Factory {
-    /// A deterministic factory, FOR TESTS ONLY: the same seed gives the same
-    /// batches, secrets included, so the secrets of a batch made this way
-    /// are only as secret as its seed. Real tokens come from
+    /// A deterministic factory, FOR TESTS ONLY: the same `key` (the key of
+    /// its ChaCha20 stream) gives the same batches, secrets included, so the
+    /// secrets of a batch made this way are only as secret as the key. Real
+    /// tokens come from
     /// [`Factory::from_os_rng`].
     ///
     /// # Examples
@@ -75,8 +76,8 @@ impl Factory {
     /// assert!(format!("{f:?}").contains("VT-1"));
     /// ```
     #[must_use]
-    pub fn deterministic_for_tests(seed: [u8; 32]) -> Self {
-        Self::with_rng(ChaCha20Rng::from_seed(seed))
+    pub fn deterministic_for_tests(key: [u8; 32]) -> Self {
+        Self::with_rng(ChaCha20Rng::from_seed(key))
     }
 
     /// The old name of [`Factory::deterministic_for_tests`], which says
@@ -86,8 +87,8 @@ impl Factory {
         note = "deterministic secrets are for tests only: use `Factory::from_os_rng` for real tokens, or `Factory::deterministic_for_tests` in tests"
     )]
     #[must_use]
-    pub fn from_seed(seed: [u8; 32]) -> Self {
-        Self::deterministic_for_tests(seed)
+    pub fn from_seed(key: [u8; 32]) -> Self {
+        Self::deterministic_for_tests(key)
     }
 
     /// A factory seeded from the operating system's random source.

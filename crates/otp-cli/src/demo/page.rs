@@ -60,7 +60,7 @@ impl Page {
     pub(super) fn intro(&self, store_name: &str) {
         self.say(
             "",
-            "otp demo: how to exchange your token (トークンの交換方法), the seed's screens step by step",
+            "otp demo: how to exchange your token (トークンの交換方法), the manual's screens step by step",
             "otp demo：トークンの交換方法（マニュアルの画面を順に）",
         );
         println!(

@@ -1,8 +1,8 @@
-//! The bank's rules ([`Policy`]) and the seed's defaults.
+//! The bank's rules ([`Policy`]) and the manual's defaults.
 
 use otp_core::Window;
 
-/// The bank's rules, with the seed's defaults.
+/// The bank's rules, with the manual's defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Consecutive wrong entries that lock an ID: 6. Counted separately
@@ -19,7 +19,7 @@ pub struct Policy {
     /// 600 s.
     pub session_ttl: u64,
     /// Whether an administrator may unregister a user's token outside an
-    /// exchange (the seed's screen offers it): `true`. It needs a code from
+    /// exchange (the manual's screen offers it): `true`. It needs a code from
     /// the token and the approval password, like an exchange.
     pub allow_unregister: bool,
     /// Online unlocks of one ID per calendar day: 3. Each unlock gives
@@ -27,7 +27,7 @@ pub struct Policy {
     /// an insider's unlocks; past it, the branch unlocks.
     pub max_unlocks_per_day: u32,
     /// The bank's time zone, for the calendar day of the unlock cap:
-    /// +9 h (JST, the seed's bank).
+    /// +9 h (JST, the manual's bank).
     pub utc_offset_seconds: i64,
     /// How long a reserved attempt may stay unsettled before it counts as
     /// a wrong entry (a server died while evaluating it): 60 s.

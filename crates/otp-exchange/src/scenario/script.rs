@@ -1,4 +1,4 @@
-//! The seed's token exchange for W0002 as a script: every screen a person
+//! The manual's token exchange for W0002 as a script: every screen a person
 //! goes through, with the refusals they meet on the way, on the scenario's
 //! simulated clock. Each [`Step`] is data — the screen, what was done and
 //! typed, when, what the bank answered and what the manual says it must
@@ -39,7 +39,7 @@ pub const EXCHANGE_DAY: u64 = 1_601_517_600;
 /// so it ends at [`PREVIOUS_LOGIN`].
 pub const START: u64 = PREVIOUS_LOGIN - 60;
 
-/// The seed's name for all three users.
+/// The manual's name for all three users.
 pub const SEED_NAME: &str = "しんきん太郎";
 
 /// How long the manual says a new password takes to appear on the token
@@ -135,7 +135,7 @@ impl<S: Store> Walker<'_, S> {
     }
 }
 
-/// The selection list the seed shows: W0001, W0002 and W0005, all named
+/// The selection list the manual shows: W0001, W0002 and W0005, all named
 /// しんきん太郎, with the tokens given.
 fn seed_list(s: &Scenario<impl Store>, admin: SerialNumber, general: SerialNumber) -> UserList {
     let row = |id: &UserId, authority, token: Option<SerialNumber>| UserRow {
@@ -158,7 +158,7 @@ fn seed_list(s: &Scenario<impl Store>, admin: SerialNumber, general: SerialNumbe
     }
 }
 
-/// Walks the seed's exchange of W0002's token on `s`, a scenario just set
+/// Walks the manual's exchange of W0002's token on `s`, a scenario just set
 /// up at [`START`], and returns the walk, its steps in order:
 ///
 /// 1. the administrator's sign-in on the previous day ([`PREVIOUS_LOGIN`]);

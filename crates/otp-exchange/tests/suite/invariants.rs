@@ -138,7 +138,7 @@ impl<S: Store> Store for Gate<S> {
 
 pub type Shared<S> = Arc<Gate<S>>;
 
-/// The seed's bank on a gated, shared store, plus a second administrator
+/// The manual's bank on a gated, shared store, plus a second administrator
 /// W0009 (with a token registered by the branch).
 pub fn seed<S: Store + 'static>(store: S) -> (Scenario<Shared<S>>, Shared<S>, UserId) {
     let shared = Arc::new(Gate::new(store));

@@ -19,7 +19,7 @@ use otp_provision::{Profile, SeedRecord, SerialNumber};
 
 use crate::support::key;
 
-/// The seed's start: 2020-10-01 09:30 JST.
+/// The manual's start: 2020-10-01 09:30 JST.
 pub const START: u64 = 1_601_512_200;
 
 /// Instantiates every conformance test for one backend: `$make` is an
@@ -359,7 +359,7 @@ pub fn tokens_round_trip_with_secret_and_profile(store: &impl Store) {
     for e in &expected {
         same_token(&store.token(&e.serial).unwrap().unwrap(), e);
     }
-    // The serial is stored in its 12-character form, the seed's as written.
+    // The serial is stored in its 12-character form, the manual's as written.
     assert_eq!(
         store.token(&serial(2)).unwrap().unwrap().seed.serial,
         "vt0000000002"
@@ -1192,7 +1192,7 @@ pub fn nonces_are_consumed_once(store: &impl Store) {
     assert!(!store.consume_nonce(&n1, START + 600, START + 600).unwrap());
 }
 
-/// The seed's bank on this store: set-up, an exchange, login with the new
+/// The manual's bank on this store: set-up, an exchange, login with the new
 /// token, the old token and a replay refused, the audit chain intact.
 pub fn seed_scenario_end_to_end<S: Store>(store: S) {
     let mut s = Scenario::setup(store, START, HashCost::TESTING).unwrap();

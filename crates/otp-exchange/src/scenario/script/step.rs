@@ -5,7 +5,7 @@ use otp_provision::SerialNumber;
 
 use crate::{Authority, Refusal, UserId, UserList};
 
-/// The screens of the seed's manual, and the sign-in page.
+/// The screens of the manual, and the sign-in page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Screen {

@@ -1,4 +1,4 @@
-//! The seed's rules one by one, end to end, with the seed's three users
+//! The manual's rules one by one, end to end, with the manual's three users
 //! and virtual tokens on a simulated clock.
 #![allow(
     clippy::unwrap_used,
@@ -28,7 +28,7 @@ fn new_serial(s: &Scenario<MemoryStore>) -> SerialNumber {
     s.stock()[0]
 }
 
-/// The seed's exchange for W0002, start to finish.
+/// The manual's exchange for W0002, start to finish.
 fn exchange(s: &mut Scenario<MemoryStore>, user: &UserId) -> (SerialNumber, SerialNumber) {
     let old = s.token_of(user).unwrap().unwrap();
     let new = new_serial(s);
