@@ -15,13 +15,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use otp_provision::{PreSharedKey, Profile, PskcLimits, SERIAL_LEN, SerialNumber};
-use otp_token::Factory;
+use otp_token::{Factory, TokenFile};
 use sha2::Digest as _;
 use zeroize::Zeroizing;
 
 use crate::safefs::{self, Mode};
 use crate::time::{parse_time, system_now};
-use crate::tokenfile::{Kind, TokenFile};
+use crate::tokenfile::{self, KindArg};
 
 /// `otp factory` arguments.
 #[derive(Debug, clap::Args)]
@@ -57,7 +57,7 @@ pub(crate) struct FactoryArgs {
     encrypt: bool,
     /// Time-based (totp, the default) or event-based (hotp) tokens.
     #[arg(long, value_enum, default_value = "totp")]
-    kind: Kind,
+    kind: KindArg,
     /// Serial prefix (up to 4 letters or digits); serials are the prefix and a running number.
     #[arg(long, default_value = "VT")]
     prefix: String,
@@ -408,8 +408,8 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         None => Factory::from_os_rng().map_err(|e| anyhow!("{e}"))?,
     };
     let profile = match args.kind {
-        Kind::Totp => Profile::default(),
-        Kind::Hotp => Profile::hotp(),
+        KindArg::Totp => Profile::default(),
+        KindArg::Hotp => Profile::hotp(),
     };
     let mut factory = factory
         .named(&args.manufacturer, "VT-1")
@@ -451,7 +451,10 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         let (token, record) = made.map_err(|e| anyhow!("{e}"))?;
         let serial = token.serial();
         let file = TokenFile::new(&token, record.secret(), &args.manufacturer);
-        file.write_new(&staging.dir.join(format!("{}.toml", serial.as_str())))?;
+        tokenfile::write_new(
+            &file,
+            &staging.dir.join(format!("{}.toml", serial.as_str())),
+        )?;
         seed.write(&record)
             .map_err(|e| seed_error(e, seed.get_ref()))?;
         written.add(serial.as_str(), record.secret().expose_secret());

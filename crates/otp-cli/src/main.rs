@@ -22,8 +22,6 @@ mod safefs;
 mod scratch;
 mod time;
 mod token;
-// Moving to otp-token (`otp_token::TokenFile`); compiled here until then.
-#[path = "../../otp-token/src/token_file.rs"]
 mod tokenfile;
 
 use std::process::ExitCode;

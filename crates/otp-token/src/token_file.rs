@@ -1,69 +1,98 @@
 //! The token file: one virtual hardware token, secret included, as TOML
-//! (format `otp-token/1`, documented in `docs/cli.md`). Written and read
-//! only through [`crate::safefs`]: created with mode 0600 and never
-//! overwritten in place (updates, such as an event token's counter, go to
-//! a temporary file with a random name renamed over the old one), never
-//! through a symbolic link, never taken from another user.
+//! (format `otp-token/1`, documented in `docs/cli.md`): the type, its
+//! rendering and parsing, and its conversion to and from a [`Token`].
+//!
+//! This module does no I/O. Whoever writes the text holds a secret and must
+//! create the file privately: the `otp` command line writes it with mode
+//! 0600, never through a symbolic link, never over another user's file.
 
-use std::path::Path;
+use core::fmt;
 
-use anyhow::{Result, anyhow, bail};
 use otp_core::{Algorithm, Digits, Secret, TimeStep};
 use otp_provision::{Profile, SeedRecord, SerialNumber};
-use otp_token::{Battery, Crystal, Token, TokenSpec};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::safefs::{self, FileError, Mode};
+use crate::{Battery, Crystal, Token, TokenSpec};
 
-/// The format tag on the first line of every token file.
-pub(crate) const FORMAT: &str = "otp-token/1";
+mod error;
 
-/// Time-based or event-based, as written in the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub use error::TokenFileError;
+
+/// Time-based or event-based, as written in a token file (`totp`, `hotp`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum Kind {
+pub enum TokenKind {
     /// RFC 6238 time-based (the seed's token).
     Totp,
     /// RFC 4226 event-based.
     Hotp,
 }
 
-/// One token file.
+/// One token file (format [`TokenFile::FORMAT`]): what a virtual token is
+/// made of, its secret included, as TOML.
+///
+/// The public fields are the file's, unchecked: [`TokenFile::parse`] checks
+/// the TOML's shape and the format tag; [`TokenFile::token`],
+/// [`TokenFile::profile`] and [`TokenFile::secret`] check the values. The
+/// secret is private: `Debug` shows the serial and kind only, and the
+/// secret's text is zeroized on drop.
+///
+/// # Examples
+///
+/// ```
+/// use otp_core::Secret;
+/// use otp_provision::SerialNumber;
+/// use otp_token::{Token, TokenFile, TokenKind, TokenSpec};
+///
+/// let secret = Secret::from_bytes(b"12345678901234567890")?;
+/// let token = Token::new(SerialNumber::parse("VT0000000042")?, &secret, TokenSpec::activated_at(0))?;
+/// let text = TokenFile::new(&token, &secret, "").render()?;
+/// assert!(text.starts_with("# A virtual OTP token (otp-token/1)."));
+///
+/// let file = TokenFile::parse(&text)?;
+/// assert_eq!(file.serial, "VT0000000042");
+/// assert_eq!(file.kind, TokenKind::Totp);
+/// assert_eq!(file.secret_base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+/// let mut again = file.token()?;
+/// assert_eq!(again.press(59)?.to_string(), "287082");
+/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// ```
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct TokenFile {
-    /// Always [`FORMAT`].
-    pub(crate) format: String,
+pub struct TokenFile {
+    /// Always [`TokenFile::FORMAT`] once parsed.
+    format: String,
     /// The 12-character serial printed on the back.
-    pub(crate) serial: String,
+    pub serial: String,
     /// `totp` or `hotp`.
-    pub(crate) kind: Kind,
+    pub kind: TokenKind,
     /// `SHA1`, `SHA256` or `SHA512`.
-    pub(crate) algorithm: String,
+    pub algorithm: String,
     /// 6, 7 or 8.
-    pub(crate) digits: u8,
+    pub digits: u8,
     /// TOTP step in seconds.
-    pub(crate) step: u64,
+    pub step: u64,
     /// TOTP epoch T0 (Unix seconds).
-    pub(crate) t0: u64,
+    pub t0: u64,
     /// The crystal's drift in parts per million (positive runs fast).
-    pub(crate) drift_ppm: i32,
+    pub drift_ppm: i32,
     /// The clock's offset at activation, seconds ahead of true time.
-    pub(crate) offset: i64,
+    pub offset: i64,
     /// When the battery was connected and the clock set (Unix seconds).
-    pub(crate) activated_at: u64,
+    pub activated_at: u64,
     /// HOTP: the counter of the next press (updated by `otp token press`).
-    pub(crate) counter: u64,
-    /// The manufacturer, if the token came from `otp factory`.
+    pub counter: u64,
+    /// The manufacturer, if the token came from `otp factory` (empty: none,
+    /// and not written).
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub(crate) manufacturer: String,
-    /// The shared secret, base32 without padding. Keep the file private.
-    pub(crate) secret: String,
+    pub manufacturer: String,
+    /// The shared secret, base32 without padding.
+    secret: String,
 }
 
-impl std::fmt::Debug for TokenFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for TokenFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenFile")
             .field("serial", &self.serial)
             .field("kind", &self.kind)
@@ -78,15 +107,22 @@ impl Drop for TokenFile {
 }
 
 impl TokenFile {
-    /// A file for `token`, whose secret is `secret`.
-    pub(crate) fn new(token: &Token, secret: &Secret, manufacturer: &str) -> Self {
+    /// The format tag every token file carries (`format = "otp-token/1"`).
+    pub const FORMAT: &'static str = "otp-token/1";
+
+    /// A file for `token`, whose secret is `secret` (a token never gives
+    /// its secret back), made by `manufacturer` (empty: none).
+    ///
+    /// An event token's `step` and `t0` are written as 30 and 0.
+    #[must_use]
+    pub fn new(token: &Token, secret: &Secret, manufacturer: &str) -> Self {
         let spec = token.spec();
         let (kind, step, t0) = match spec.profile.mode {
-            otp_core::Mode::Totp(s) => (Kind::Totp, s.seconds(), s.t0()),
-            otp_core::Mode::Hotp => (Kind::Hotp, 30, 0),
+            otp_core::Mode::Totp(s) => (TokenKind::Totp, s.seconds(), s.t0()),
+            otp_core::Mode::Hotp => (TokenKind::Hotp, 30, 0),
         };
         Self {
-            format: FORMAT.to_owned(),
+            format: Self::FORMAT.to_owned(),
             serial: token.serial().as_str().to_owned(),
             kind,
             algorithm: spec.profile.algorithm.name().to_owned(),
@@ -102,190 +138,187 @@ impl TokenFile {
         }
     }
 
-    /// Reads and checks a token file: refused if it is a symbolic link,
-    /// another user's, or writable by group or others.
-    pub(crate) fn read(path: &Path) -> Result<Self> {
-        let text = safefs::read_private(path).map_err(|e| match e {
-            FileError::NotFound { .. } => anyhow!(
-                "cannot read the token file `{}`: there is no such file (create one with `otp token create`)",
-                path.display()
-            ),
-            e => anyhow::Error::new(e),
+    /// Reads a token file's text.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenFileError::Syntax`] if it is not TOML of this shape (a
+    /// missing or unknown field, a wrong type), [`TokenFileError::Format`]
+    /// if it declares another format. The values are checked when used.
+    pub fn parse(text: &str) -> Result<Self, TokenFileError> {
+        let file: Self = toml::from_str(text).map_err(|e| TokenFileError::Syntax {
+            message: e.message().trim_end_matches('\n').to_owned(),
         })?;
-        let file: Self = toml::from_str(&text).map_err(|e| {
-            anyhow!(
-                "`{}` is not a token file ({}): create one with `otp token create`",
-                path.display(),
-                e.message().trim_end_matches('\n')
-            )
-        })?;
-        if file.format != FORMAT {
-            bail!(
-                "`{}` has format `{}`; this otp reads `{FORMAT}`",
-                path.display(),
-                file.format
-            );
+        if file.format != Self::FORMAT {
+            return Err(TokenFileError::Format {
+                found: file.format.clone(),
+            });
         }
         Ok(file)
     }
 
+    /// The file's text: a comment line saying it holds a secret, then the
+    /// TOML (zeroized when dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`TokenFileError::Encode`] if the TOML writer refuses it.
+    pub fn render(&self) -> Result<Zeroizing<String>, TokenFileError> {
+        let body = Zeroizing::new(toml::to_string(self).map_err(|e| TokenFileError::Encode {
+            message: e.to_string(),
+        })?);
+        Ok(Zeroizing::new(format!(
+            "# A virtual OTP token ({}). It holds the token's secret: keep it private.\n{}",
+            Self::FORMAT,
+            body.as_str()
+        )))
+    }
+
+    /// The secret as written: base32 without padding. For showing it on
+    /// request only.
+    #[must_use]
+    pub fn secret_base32(&self) -> &str {
+        &self.secret
+    }
+
     /// The secret.
-    pub(crate) fn secret(&self) -> Result<Secret> {
+    ///
+    /// # Errors
+    ///
+    /// [`TokenFileError::SecretEncoding`] if it is not base32,
+    /// [`TokenFileError::Secret`] if its length is refused.
+    pub fn secret(&self) -> Result<Secret, TokenFileError> {
         let bytes = Zeroizing::new(
             data_encoding::BASE32_NOPAD
                 .decode(self.secret.trim_end_matches('=').as_bytes())
-                .map_err(|_| anyhow!("the token file's secret is not valid base32"))?,
+                .map_err(|_| TokenFileError::SecretEncoding)?,
         );
-        Secret::from_bytes(&bytes)
-            .map_err(|e| anyhow!("the token file's secret cannot be used: {e}"))
+        Secret::from_bytes(&bytes).map_err(TokenFileError::Secret)
     }
 
     /// Kind, hash and digits.
-    pub(crate) fn profile(&self) -> Result<Profile> {
-        let kind = match self.kind {
-            Kind::Totp => {
-                otp_core::Mode::Totp(TimeStep::new(self.step, self.t0).map_err(|e| anyhow!("{e}"))?)
-            }
-            Kind::Hotp => otp_core::Mode::Hotp,
+    ///
+    /// # Errors
+    ///
+    /// [`TokenFileError::Param`] for a zero step, an unknown algorithm or
+    /// digits other than 6, 7 or 8.
+    pub fn profile(&self) -> Result<Profile, TokenFileError> {
+        let mode = match self.kind {
+            TokenKind::Totp => otp_core::Mode::Totp(TimeStep::new(self.step, self.t0)?),
+            TokenKind::Hotp => otp_core::Mode::Hotp,
         };
         Ok(Profile {
-            mode: kind,
-            algorithm: Algorithm::from_name(&self.algorithm).map_err(|e| anyhow!("{e}"))?,
-            digits: Digits::new(self.digits).map_err(|e| anyhow!("{e}"))?,
+            mode,
+            algorithm: Algorithm::from_name(&self.algorithm)?,
+            digits: Digits::new(self.digits)?,
         })
     }
 
-    /// The virtual token (battery unlimited: a file does not count presses).
-    pub(crate) fn token(&self) -> Result<Token> {
-        let serial = SerialNumber::parse(&self.serial)
-            .map_err(|e| anyhow!("the token file's serial: {e}"))?;
+    /// The virtual token (battery unlimited: a file does not count presses;
+    /// display time 30 seconds).
+    ///
+    /// # Errors
+    ///
+    /// [`TokenFileError::Serial`] for an invalid serial, then as
+    /// [`TokenFile::profile`], [`TokenFileError::Token`] for a drift out of
+    /// range, then as [`TokenFile::secret`].
+    pub fn token(&self) -> Result<Token, TokenFileError> {
+        let serial = SerialNumber::parse(&self.serial).map_err(TokenFileError::Serial)?;
         let spec = TokenSpec {
             profile: self.profile()?,
-            crystal: Crystal::new(self.drift_ppm, self.offset).map_err(|e| anyhow!("{e}"))?,
+            crystal: Crystal::new(self.drift_ppm, self.offset)?,
             activated_at: self.activated_at,
             battery: Battery::unlimited(),
             display_seconds: 30,
             counter: self.counter,
         };
-        Token::new(serial, &self.secret()?, spec).map_err(|e| anyhow!("{e}"))
+        Ok(Token::new(serial, &self.secret()?, spec)?)
     }
 
-    /// The `otpauth://` URI of this token (holds the secret).
-    pub(crate) fn otpauth_uri(&self) -> Result<String> {
+    /// The `otpauth://` URI of this token. It holds the secret.
+    ///
+    /// # Errors
+    ///
+    /// As [`TokenFile::secret`] and [`TokenFile::profile`].
+    pub fn otpauth_uri(&self) -> Result<Zeroizing<String>, TokenFileError> {
         let mut record = SeedRecord::new(self.serial.clone(), self.secret()?, self.profile()?);
         record.counter = self.counter;
-        Ok(record.to_otpauth_uri())
-    }
-
-    fn to_toml(&self) -> Result<Zeroizing<String>> {
-        let body = Zeroizing::new(
-            toml::to_string(self).map_err(|e| anyhow!("cannot encode the token file: {e}"))?,
-        );
-        Ok(Zeroizing::new(format!(
-            "# A virtual OTP token ({FORMAT}). It holds the token's secret: keep it private.\n{}",
-            body.as_str()
-        )))
-    }
-
-    /// Writes a new file (mode 0600); refuses to replace one unless `force`.
-    pub(crate) fn create(&self, path: &Path, force: bool) -> Result<()> {
-        let text = self.to_toml()?;
-        let mode = if force { Mode::Replace } else { Mode::Create };
-        safefs::write(path, text.as_bytes(), mode).map_err(|e| match e {
-            FileError::Exists { .. } => anyhow!(
-                "`{}` exists already: choose another file name, or add --force to replace it",
-                path.display()
-            ),
-            e => anyhow::Error::new(e),
-        })
-    }
-
-    /// Writes a file in a fresh batch (mode 0600), replacing any file of
-    /// the same name, without flushing each to the disk (the factory writes
-    /// thousands, then calls [`safefs::sync_batch`] once).
-    pub(crate) fn write_new(&self, path: &Path) -> Result<()> {
-        let text = self.to_toml()?;
-        Ok(safefs::write(path, text.as_bytes(), Mode::ReplaceInBatch)?)
-    }
-
-    /// Writes the file through a temporary file in the same folder (mode
-    /// 0600, random name) renamed over `path`.
-    pub(crate) fn replace(&self, path: &Path) -> Result<()> {
-        let text = self.to_toml()?;
-        Ok(safefs::write(path, text.as_bytes(), Mode::Replace)?)
+        Ok(Zeroizing::new(record.to_otpauth_uri()))
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 mod tests {
-    use std::os::unix::fs::{MetadataExt as _, symlink};
-
     use super::*;
 
-    fn rfc_file() -> TokenFile {
-        TokenFile {
-            format: FORMAT.to_owned(),
-            serial: "VT0000000042".to_owned(),
-            kind: Kind::Hotp,
-            algorithm: "SHA1".to_owned(),
-            digits: 6,
-            step: 30,
-            t0: 0,
-            drift_ppm: 0,
-            offset: 0,
-            activated_at: 0,
-            counter: 7,
-            manufacturer: String::new(),
-            secret: "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ".to_owned(),
-        }
+    fn rfc_text() -> &'static str {
+        "format = \"otp-token/1\"\nserial = \"VT0000000042\"\nkind = \"hotp\"\n\
+         algorithm = \"SHA1\"\ndigits = 6\nstep = 30\nt0 = 0\ndrift_ppm = 0\n\
+         offset = 0\nactivated_at = 0\ncounter = 7\n\
+         secret = \"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\"\n"
     }
 
-    /// The exact temporary name the old `replace` used, `.NAME.tmpPID`,
-    /// planted as a link to an unrelated file (CVE-2024-47191's pattern):
-    /// the token is written without following it.
+    /// Rendering writes the comment line and every field but an empty
+    /// manufacturer, in order; parsing it back gives the same text.
     #[test]
-    fn replace_ignores_a_link_at_the_old_temporary_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.toml");
-        let victim = dir.path().join("victim");
-        std::fs::write(&victim, "unrelated\n").unwrap();
-        let planted = dir
-            .path()
-            .join(format!(".t.toml.tmp{}", std::process::id()));
-        symlink(&victim, &planted).unwrap();
-        rfc_file().replace(&path).unwrap();
-        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "unrelated\n");
-        let meta = std::fs::symlink_metadata(&path).unwrap();
-        assert!(meta.is_file());
-        assert_eq!(meta.mode() & 0o777, 0o600);
-        assert!(
-            std::fs::symlink_metadata(&planted)
-                .unwrap()
-                .file_type()
-                .is_symlink()
-        );
-        let back = TokenFile::read(&path).unwrap();
-        assert_eq!(back.counter, 7);
-        assert_eq!(back.secret, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-    }
-
-    /// `create` without `force` never replaces a file, and says so.
-    #[test]
-    fn create_refuses_an_existing_file_without_force() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.toml");
-        std::fs::write(&path, "mine\n").unwrap();
-        let e = rfc_file().create(&path, false).unwrap_err();
+    fn render_is_exact_and_parses_back() {
+        let file = TokenFile::parse(rfc_text()).unwrap();
+        let text = file.render().unwrap();
         assert_eq!(
-            e.to_string(),
+            text.as_str(),
             format!(
-                "`{}` exists already: choose another file name, or add --force to replace it",
-                path.display()
+                "# A virtual OTP token (otp-token/1). It holds the token's secret: keep it private.\n{}",
+                rfc_text()
             )
         );
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "mine\n");
-        rfc_file().create(&path, true).unwrap();
-        assert_eq!(TokenFile::read(&path).unwrap().counter, 7);
+        assert_eq!(
+            TokenFile::parse(&text).unwrap().render().unwrap().as_str(),
+            text.as_str()
+        );
+    }
+
+    /// RFC 4226's secret at counter 7 shows RFC 4226's code for 7.
+    #[test]
+    fn an_event_file_makes_the_rfc_token() {
+        let file = TokenFile::parse(rfc_text()).unwrap();
+        let mut token = file.token().unwrap();
+        assert_eq!(token.press(0).unwrap().to_string(), "162583");
+        assert_eq!(token.counter(), 8);
+    }
+
+    /// `Debug` names the serial and kind, never the secret.
+    #[test]
+    fn debug_hides_the_secret() {
+        let file = TokenFile::parse(rfc_text()).unwrap();
+        assert_eq!(
+            format!("{file:?}"),
+            "TokenFile { serial: \"VT0000000042\", kind: Hotp, .. }"
+        );
+    }
+
+    /// Another format, an unknown field and a bad secret are refused with
+    /// their own errors.
+    #[test]
+    fn refusals_are_typed() {
+        let other = rfc_text().replace("otp-token/1", "otp-token/2");
+        assert_eq!(
+            TokenFile::parse(&other).unwrap_err(),
+            TokenFileError::Format {
+                found: "otp-token/2".to_owned()
+            }
+        );
+        let unknown = format!("{}color = \"red\"\n", rfc_text());
+        assert!(matches!(
+            TokenFile::parse(&unknown).unwrap_err(),
+            TokenFileError::Syntax { .. }
+        ));
+        let bad = rfc_text().replace("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", "not base32!");
+        let file = TokenFile::parse(&bad).unwrap();
+        assert_eq!(file.secret().unwrap_err(), TokenFileError::SecretEncoding);
+        assert_eq!(
+            file.token().unwrap_err().to_string(),
+            "the token file's secret is not valid base32"
+        );
     }
 }
