@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow, bail};
 use otp_core::{Algorithm, DEFAULT_SECRET_LEN, Digits, Mode, Secret, TimeStep};
 use otp_provision::{Profile, SerialNumber};
-use otp_token::{Battery, Crystal, Screen, Token, TokenSpec};
+use otp_token::{Battery, Crystal, FileKind, Screen, Token, TokenFile, TokenSpec};
 use zeroize::Zeroizing;
 
 use crate::args::positive_step;
 use crate::time::{parse_duration, parse_time, system_now, utc};
-use crate::tokenfile::{Kind, TokenFile};
+use crate::tokenfile::{self, KindArg};
 
 /// `otp token` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -35,7 +35,7 @@ pub(crate) struct CreateArgs {
     file: PathBuf,
     /// Time-based (totp, the default) or event-based (hotp).
     #[arg(long, value_enum, default_value = "totp")]
-    kind: Kind,
+    kind: KindArg,
     /// HMAC hash: SHA1 (default), SHA256 or SHA512.
     #[arg(long, default_value = "SHA1")]
     algorithm: String,
@@ -174,14 +174,14 @@ fn create(args: &CreateArgs) -> Result<()> {
         .map_err(|e| anyhow!("--algorithm {}: {e}", args.algorithm))?;
     let digits = Digits::new(args.digits).map_err(|e| anyhow!("--digits {}: {e}", args.digits))?;
     let kind = match args.kind {
-        Kind::Totp => Mode::Totp(
+        KindArg::Totp => Mode::Totp(
             TimeStep::new(
                 positive_step("--step", &args.step).and_then(|()| parse_duration(&args.step))?,
                 0,
             )
             .map_err(|e| anyhow!("{e}"))?,
         ),
-        Kind::Hotp => Mode::Hotp,
+        KindArg::Hotp => Mode::Hotp,
     };
     let default_activation = if args.drift_ppm != 0 || args.offset != 0 {
         now
@@ -208,7 +208,7 @@ fn create(args: &CreateArgs) -> Result<()> {
     };
     let token = Token::new(serial, &secret, spec).map_err(|e| anyhow!("{e}"))?;
     let file = TokenFile::new(&token, &secret, "");
-    file.create(&args.file, args.force)?;
+    tokenfile::create(&file, &args.file, args.force)?;
     let what = match kind {
         Mode::Totp(s) => format!(
             "TOTP, {algorithm}, {} digits, {} s steps",
@@ -227,8 +227,11 @@ fn create(args: &CreateArgs) -> Result<()> {
         args.file.display()
     );
     if args.show_secret {
-        println!("Secret (base32): {}", file.secret);
-        println!("URI: {}", file.otpauth_uri()?);
+        println!("Secret (base32): {}", file.secret_base32());
+        println!(
+            "URI: {}",
+            file.otpauth_uri().map_err(tokenfile::flat)?.as_str()
+        );
     }
     Ok(())
 }
@@ -241,8 +244,8 @@ fn press(args: &PressArgs) -> Result<()> {
         .map(|t| parse_time(t, now))
         .transpose()?
         .unwrap_or(now);
-    let mut file = TokenFile::read(&args.file)?;
-    let mut token = file.token()?;
+    let mut file = tokenfile::read(&args.file)?;
+    let mut token = file.token().map_err(tokenfile::flat)?;
     if at < file.activated_at {
         bail!(
             "the token was activated at {}, after the time of the press ({}): press later, or create the token with an earlier --activated-at",
@@ -255,10 +258,10 @@ fn press(args: &PressArgs) -> Result<()> {
     let Some(code) = screen.code() else {
         bail!("the token's display stays blank: its battery is exhausted");
     };
-    if file.kind == Kind::Hotp {
+    if file.kind == FileKind::Hotp {
         // The counter advanced: persist it before showing the code.
         file.counter = token.counter();
-        file.replace(&args.file)?;
+        tokenfile::replace(&file, &args.file)?;
     }
     if args.json {
         let code = code.to_string();
@@ -290,12 +293,12 @@ fn press(args: &PressArgs) -> Result<()> {
             println!("bAtt: the battery is low");
         }
         match (file.kind, token.next_code_at(at)) {
-            (Kind::Totp, Some(next)) => println!(
+            (FileKind::Totp, Some(next)) => println!(
                 "next code at {} (in {} s)",
                 utc(next),
                 next.saturating_sub(at)
             ),
-            (Kind::Hotp, _) => println!("next counter {}", token.counter()),
+            (FileKind::Hotp, _) => println!("next counter {}", token.counter()),
             _ => {}
         }
     }
@@ -312,11 +315,11 @@ pub(crate) fn spaced(code: &str) -> String {
 }
 
 fn watch(args: &WatchArgs) -> Result<()> {
-    let file = TokenFile::read(&args.file)?;
-    if file.kind == Kind::Hotp {
+    let file = tokenfile::read(&args.file)?;
+    if file.kind == FileKind::Hotp {
         bail!("an event token (HOTP) changes only when pressed: use `otp token press`");
     }
-    let mut token = file.token()?;
+    let mut token = file.token().map_err(tokenfile::flat)?;
     let step = file.step;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);

@@ -4,7 +4,9 @@
 mod clock;
 mod factory;
 mod token;
+mod token_file;
 
 pub use clock::{Crystal, MAX_DRIFT_PPM, SimClock};
 pub use factory::{Batch, Factory, FactoryError, Manufacturing};
 pub use token::{Battery, SECONDS_PER_YEAR, Screen, Token, TokenError, TokenSpec};
+pub use token_file::{FileKind, TokenFile, TokenFileError};
