@@ -87,6 +87,12 @@ enum Op {
         user: usize,
         count: u8,
     },
+    /// An administrator changes their own approval password, typing the
+    /// current one right or wrong; the new one toggles between two.
+    ChangePassword {
+        op: usize,
+        password_ok: bool,
+    },
     NextDay,
 }
 
@@ -153,6 +159,8 @@ fn op() -> impl Strategy<Value = Op> {
             user,
             count
         }),
+        (0usize..2, any::<bool>())
+            .prop_map(|(op, password_ok)| Op::ChangePassword { op, password_ok }),
         Just(Op::NextDay),
     ]
 }
@@ -233,6 +241,9 @@ struct World {
     admins: [UserId; 2],
     model: Model,
     last_login: BTreeMap<UserId, String>,
+    /// Each administrator's approval password now (changed by
+    /// `Op::ChangePassword`).
+    approvals: [String; 2],
 }
 
 fn wrong(code: &str) -> String {
@@ -279,14 +290,18 @@ impl World {
             users,
             model,
             last_login: BTreeMap::new(),
+            approvals: [
+                ADMIN_APPROVAL_PASSWORD.to_owned(),
+                SECOND_ADMIN_PASSWORD.to_owned(),
+            ],
         }
     }
 
     fn password(&self, op: &UserId, ok: bool) -> Password {
         Password::new(match (ok, op == &self.admins[0]) {
             (false, _) => "not-the-password",
-            (true, true) => ADMIN_APPROVAL_PASSWORD,
-            (true, false) => SECOND_ADMIN_PASSWORD,
+            (true, true) => &self.approvals[0],
+            (true, false) => &self.approvals[1],
         })
     }
 
@@ -635,6 +650,47 @@ impl World {
                         user,
                         password_ok: false,
                     });
+                }
+            }
+            Op::ChangePassword { op, password_ok } => {
+                let i = op;
+                let o = self.admins[i].clone();
+                let initial = [ADMIN_APPROVAL_PASSWORD, SECOND_ADMIN_PASSWORD][i];
+                let new = if self.approvals[i] == initial {
+                    format!("{initial}-changed")
+                } else {
+                    initial.to_owned()
+                };
+                let result = self.s.bank.change_password(
+                    &o,
+                    PasswordKind::Approval,
+                    &self.password(&o, password_ok),
+                    &Password::new(&new),
+                );
+                if self.locked(&o) {
+                    assert_eq!(
+                        result,
+                        Err(Refusal::OperatorLocked),
+                        "change {i} {password_ok}"
+                    );
+                } else {
+                    self.model.password(&o, password_ok);
+                    if password_ok {
+                        assert_eq!(result, Ok(()), "change {i} {password_ok}");
+                        self.approvals[i] = new;
+                    } else if self.locked(&o) {
+                        assert_eq!(
+                            result,
+                            Err(Refusal::OperatorLocked),
+                            "change {i} {password_ok}"
+                        );
+                    } else {
+                        assert_eq!(
+                            result,
+                            Err(Refusal::WrongPassword),
+                            "change {i} {password_ok}"
+                        );
+                    }
                 }
             }
             Op::NextDay => {
