@@ -73,7 +73,16 @@ pub(crate) fn remove_current() {
         .unwrap_or_else(PoisonError::into_inner)
         .take();
     if let Some(dir) = taken {
-        let _ = std::fs::remove_dir_all(dir);
+        // The main thread may still be writing into the folder (SQLite
+        // making its `-wal` or `-journal` between the listing and the
+        // final `rmdir`): try again until the folder is gone. Once it is,
+        // nothing can recreate it (SQLite makes no folders).
+        for _ in 0..50 {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {}
+                _ => break,
+            }
+        }
     }
 }
 
