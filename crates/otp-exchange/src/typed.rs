@@ -3,6 +3,12 @@
 
 use std::borrow::Cow;
 
+/// The longest input normalised: a code has at most 10 digits, and typed
+/// with full-width digits and spaces it stays under this many bytes. A
+/// longer input is returned as it is (the code's own parsing refuses it
+/// as too long), so no input, however long, costs more than this to read.
+const MAX_TYPED_BYTES: usize = 64;
+
 /// The spaces forgiven between digit groups and around a code: the ASCII
 /// space, and the ideographic space (U+3000) that a Japanese input method
 /// types.
@@ -52,6 +58,9 @@ fn ascii_digit(c: char) -> Option<char> {
 /// ```
 #[must_use]
 pub fn normalize_code(typed: &str) -> Cow<'_, str> {
+    if typed.len() > MAX_TYPED_BYTES {
+        return Cow::Borrowed(typed);
+    }
     let trimmed = typed.trim_matches(is_space);
     if trimmed.len() == typed.len()
         && trimmed
@@ -83,7 +92,23 @@ pub fn normalize_code(typed: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::normalize_code;
+
+    /// Regression: every space was read by scanning back and forth to the
+    /// nearest non-space, so "1", n spaces, "1" cost n² steps (a 1 MB form
+    /// field, hours of CPU). A long input is now returned untouched, for
+    /// the code's own parsing to refuse as too long.
+    #[test]
+    fn a_long_input_is_not_read_and_is_refused_by_the_code_rules() {
+        let long = format!("1{}1", " ".repeat(10_000));
+        assert!(matches!(normalize_code(&long), Cow::Borrowed(_)));
+        assert!(otp_core::Code::parse(&normalize_code(&long), otp_core::Digits::Six).is_err());
+        let longest_kept = format!("{}{}", "８".repeat(8), "　".repeat(13));
+        assert_eq!(longest_kept.len(), 63);
+        assert_eq!(normalize_code(&longest_kept), "88888888");
+    }
 
     #[test]
     fn codes_as_displayed_or_typed_with_an_ime_become_ascii_digits() {
