@@ -1,0 +1,190 @@
+//! The bank's token-exchange screens over HTTP: the manual's sign-in, admin
+//! menu (管理機能), customer selection, token info, the current token's
+//! code, the new token's serial, code and approval password, and "The
+//! registered token is valid from now." Server-rendered HTML (maud, no
+//! script), Japanese by default (`?lang=en` switches to English and is
+//! remembered in a cookie), on axum.
+//!
+//! The policy is [`otp_exchange`]'s: every screen is one call on the
+//! [`Bank`], and between requests the flow's state is the policy's sealed
+//! [`otp_exchange::Ticket`], kept in the signed-in server-side session and
+//! accepted only from it. Sessions are server-side (a random 32-byte id in
+//! an `HttpOnly; SameSite=Strict` cookie, a new id at sign-in, 10 minutes
+//! idle expiry), every form carries a CSRF token checked on every POST, and
+//! every response carries the security headers (CSP without script,
+//! `X-Frame-Options: DENY`, `nosniff`, `no-referrer`, `no-store`). Logs
+//! never hold a code, a password, a ticket or a secret.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::body::Body;
+//! use axum::http::{Request, StatusCode};
+//! use otp_exchange::scenario::{Scenario, script};
+//! use otp_exchange::{HashCost, MemoryStore};
+//! use std::sync::Arc;
+//! use tower::ServiceExt as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let scenario = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING)?;
+//! let app = otp_server::router(otp_server::AppState::new(Arc::new(scenario.bank)));
+//! let response = app
+//!     .oneshot(Request::get("/login").body(Body::empty())?)
+//!     .await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! assert_eq!(response.headers()["x-frame-options"], "DENY");
+//! # Ok(())
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+
+mod handlers;
+mod pages;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use otp_exchange::{Bank, Store};
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use session::{IDLE_TIMEOUT, SESSION_COOKIE};
+
+/// The `Content-Security-Policy` of every response: no script at all, the
+/// one stylesheet from this server, forms posting only here, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'";
+
+/// The largest request body accepted (the forms are a few hundred bytes).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// How long a request may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Rows per page on the selection screen (the manual shows 5).
+pub const PER_PAGE: usize = 5;
+
+/// The demo page's source: each virtual token's serial and the code its
+/// display shows when "1" is pressed now.
+pub type DemoTokens = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
+
+/// What the handlers share: the bank, the sessions, the settings.
+pub struct AppState<S: Store> {
+    bank: Arc<Bank<S>>,
+    sessions: Arc<session::Sessions>,
+    secure_cookies: bool,
+    demo: Option<DemoTokens>,
+}
+
+impl<S: Store> Clone for AppState<S> {
+    fn clone(&self) -> Self {
+        Self {
+            bank: Arc::clone(&self.bank),
+            sessions: Arc::clone(&self.sessions),
+            secure_cookies: self.secure_cookies,
+            demo: self.demo.clone(),
+        }
+    }
+}
+
+impl<S: Store> core::fmt::Debug for AppState<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AppState")
+            .field("secure_cookies", &self.secure_cookies)
+            .field("demo", &self.demo.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Store> AppState<S> {
+    /// The state for `bank`: no session yet, cookies without `Secure`
+    /// (plain HTTP on loopback), no demo page.
+    #[must_use]
+    pub fn new(bank: Arc<Bank<S>>) -> Self {
+        Self {
+            bank,
+            sessions: Arc::default(),
+            secure_cookies: false,
+            demo: None,
+        }
+    }
+
+    /// Marks the session cookie `Secure`: set it when the server (or the
+    /// proxy in front of it) speaks TLS.
+    #[must_use]
+    pub const fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
+    }
+
+    /// Serves `GET /demo/tokens` from `tokens`. For the demo only: a real
+    /// bank's server never shows a token's code.
+    #[must_use]
+    pub fn with_demo_tokens(mut self, tokens: DemoTokens) -> Self {
+        self.demo = Some(tokens);
+        self
+    }
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+/// The router of every screen, with the middleware: request ids
+/// (`x-request-id`), a trace span per request (method and path only),
+/// a [`REQUEST_TIMEOUT`], a [`BODY_LIMIT`] and the security headers.
+/// A bank mounts it in its own axum application (`Router::merge` or
+/// `nest`).
+pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let routes = Router::new()
+        .route("/", get(handlers::index::<S>))
+        .route("/login", get(handlers::login_page::<S>).post(handlers::login::<S>))
+        .route("/logout", post(handlers::logout::<S>))
+        .route("/home", get(handlers::home::<S>))
+        .route("/admin", get(handlers::admin_menu::<S>))
+        .route("/admin/select", get(handlers::select::<S>))
+        .route("/admin/user", get(handlers::token_info::<S>))
+        .route("/admin/exchange", post(handlers::begin::<S>))
+        .route("/admin/exchange/current", post(handlers::current::<S>))
+        .route("/admin/exchange/no-token", post(handlers::no_token::<S>))
+        .route("/admin/exchange/new", post(handlers::new_token::<S>))
+        .route("/demo/tokens", get(handlers::demo_tokens::<S>))
+        .route("/healthz", get(handlers::healthz::<S>))
+        .route("/static/style.css", get(handlers::stylesheet))
+        .with_state(state);
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }),
+            )
+            .layer(PropagateRequestIdLayer::new(x_request_id))
+            .layer(security_header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+            .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+            .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
+            .layer(security_header(header::CACHE_CONTROL, "no-store"))
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            )),
+    )
+}
