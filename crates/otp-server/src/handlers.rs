@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use maud::Markup;
 use otp_exchange::{Bank, Exchanged, Lang, Password, Pending, Refusal, Store, Ticket, UserId};
 use serde::Deserialize;
@@ -76,10 +76,15 @@ fn language(headers: &HeaderMap, params: &Params) -> (Lang, Option<String>) {
         let code = if lang == Lang::En { "en" } else { "ja" };
         return (
             lang,
-            Some(format!("lang={code}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000")),
+            Some(format!(
+                "lang={code}; Path=/; HttpOnly; SameSite=Strict; Max-Age=31536000"
+            )),
         );
     }
-    (cookie(headers, "lang").and_then(parse).unwrap_or(Lang::Ja), None)
+    (
+        cookie(headers, "lang").and_then(parse).unwrap_or(Lang::Ja),
+        None,
+    )
 }
 
 fn session_cookie<S: Store>(state: &AppState<S>, id: &str) -> String {
@@ -137,10 +142,12 @@ async fn blocking<S: Store + 'static, T: Send + 'static>(
     f: impl FnOnce(&Bank<S>) -> T + Send + 'static,
 ) -> Result<T, Response> {
     let bank = Arc::clone(&state.bank);
-    tokio::task::spawn_blocking(move || f(&bank)).await.map_err(|e| {
-        tracing::error!(error = %e, "a bank call did not finish");
-        internal(lang)
-    })
+    tokio::task::spawn_blocking(move || f(&bank))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "a bank call did not finish");
+            internal(lang)
+        })
 }
 
 fn find_session<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Option<(String, Shared)> {
@@ -207,7 +214,11 @@ pub(crate) async fn login_page<S: Store + 'static>(
         },
     };
     let csrf = shared.lock().await.csrf.clone();
-    page(StatusCode::OK, pages::login(lang, &csrf, "", None), &cookies)
+    page(
+        StatusCode::OK,
+        pages::login(lang, &csrf, "", None),
+        &cookies,
+    )
 }
 
 /// `POST /login`: customer ID and a code from the user's own token
@@ -233,7 +244,11 @@ pub(crate) async fn login<S: Store + 'static>(
         Ok(u) => u,
         Err(_) => {
             let message = Refusal::LoginFailed.message(lang);
-            return page(StatusCode::OK, pages::login(lang, &csrf, &shown_id, Some(&message)), &[]);
+            return page(
+                StatusCode::OK,
+                pages::login(lang, &csrf, &shown_id, Some(&message)),
+                &[],
+            );
         }
     };
     let code = form.code.clone();
@@ -241,7 +256,7 @@ pub(crate) async fn login<S: Store + 'static>(
         let mut code = code;
         let verdict = bank.login(&user, &code);
         code.zeroize();
-        verdict.map_err(|r| r).and_then(|_| {
+        verdict.and_then(|_| {
             bank.records()
                 .user(&user)
                 .map_err(Refusal::from)
@@ -254,7 +269,11 @@ pub(crate) async fn login<S: Store + 'static>(
         Ok(Err(refusal)) => {
             tracing::info!(reason = refusal.reason_code(), "sign-in refused");
             let message = refusal.message(lang);
-            page(StatusCode::OK, pages::login(lang, &csrf, &shown_id, Some(&message)), &[])
+            page(
+                StatusCode::OK,
+                pages::login(lang, &csrf, &shown_id, Some(&message)),
+                &[],
+            )
         }
         Ok(Ok(None)) => internal(lang),
         Ok(Ok(Some((id, name, authority)))) => {
@@ -263,18 +282,11 @@ pub(crate) async fn login<S: Store + 'static>(
             match state.sessions.create(Some(SignedIn { id, name, admin })) {
                 Ok((new_id, _)) => {
                     let to = if admin { "/admin" } else { "/home" };
-                    page(
-                        StatusCode::SEE_OTHER,
-                        maud::html! {},
-                        &[session_cookie(&state, &new_id)],
-                    )
-                    .into_response()
-                    .pipe(|mut r| {
-                        if let Ok(v) = to.parse() {
-                            r.headers_mut().insert(header::LOCATION, v);
-                        }
-                        r
-                    })
+                    let mut r = Redirect::to(to).into_response();
+                    if let Ok(v) = session_cookie(&state, &new_id).parse() {
+                        r.headers_mut().append(header::SET_COOKIE, v);
+                    }
+                    r
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "no random session id");
@@ -284,13 +296,6 @@ pub(crate) async fn login<S: Store + 'static>(
         }
     }
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 /// `POST /logout`.
 pub(crate) async fn logout<S: Store + 'static>(
@@ -326,7 +331,11 @@ pub(crate) async fn home<S: Store + 'static>(
         Err(r) => r,
         Ok((shared, user)) => {
             let csrf = shared.lock().await.csrf.clone();
-            page(StatusCode::OK, pages::home(lang, &user, &csrf), &Vec::from_iter(cookies))
+            page(
+                StatusCode::OK,
+                pages::home(lang, &user, &csrf),
+                &Vec::from_iter(cookies),
+            )
         }
     }
 }
@@ -342,7 +351,11 @@ pub(crate) async fn admin_menu<S: Store + 'static>(
         Err(r) => r,
         Ok((shared, user)) => {
             let csrf = shared.lock().await.csrf.clone();
-            page(StatusCode::OK, pages::admin_menu(lang, &user, &csrf), &Vec::from_iter(cookies))
+            page(
+                StatusCode::OK,
+                pages::admin_menu(lang, &user, &csrf),
+                &Vec::from_iter(cookies),
+            )
         }
     }
 }
@@ -360,7 +373,11 @@ pub(crate) async fn select<S: Store + 'static>(
     };
     let page_no = params.page.unwrap_or(0);
     let operator = user.id.clone();
-    let list = match blocking(&state, lang, move |bank| bank.user_list(&operator, page_no, PER_PAGE)).await {
+    let list = match blocking(&state, lang, move |bank| {
+        bank.user_list(&operator, page_no, PER_PAGE)
+    })
+    .await
+    {
         Err(r) => return r,
         Ok(Err(refusal)) => return error(lang, StatusCode::FORBIDDEN, &refusal.message(lang)),
         Ok(Ok(list)) => list,
@@ -379,7 +396,13 @@ async fn info_of<S: Store + 'static>(
     lang: Lang,
     id: &str,
 ) -> Result<pages::TokenInfo, Response> {
-    let not_found = || error(lang, StatusCode::NOT_FOUND, &Refusal::UnknownUser.message(lang));
+    let not_found = || {
+        error(
+            lang,
+            StatusCode::NOT_FOUND,
+            &Refusal::UnknownUser.message(lang),
+        )
+    };
     let id = UserId::parse(id).map_err(|_| not_found())?;
     let record = blocking(state, lang, move |bank| bank.records().user(&id)).await?;
     match record {
@@ -451,7 +474,11 @@ pub(crate) async fn begin<S: Store + 'static>(
         Ok(v) => v,
     };
     let Ok(target) = UserId::parse(form.id.trim()) else {
-        return error(lang, StatusCode::NOT_FOUND, &Refusal::UnknownUser.message(lang));
+        return error(
+            lang,
+            StatusCode::NOT_FOUND,
+            &Refusal::UnknownUser.message(lang),
+        );
     };
     let operator = user.id.clone();
     let result = blocking(&state, lang, move |bank| {
@@ -464,7 +491,11 @@ pub(crate) async fn begin<S: Store + 'static>(
         Ok(Ok(ticket)) => {
             session.ticket = Some(ticket.as_str().to_owned());
             let csrf = session.csrf.clone();
-            page(StatusCode::OK, pages::current_code(lang, &user, &csrf, Some(ticket.as_str()), None), &[])
+            page(
+                StatusCode::OK,
+                pages::current_code(lang, &user, &csrf, Some(ticket.as_str()), None),
+                &[],
+            )
         }
         Ok(Err(refusal)) => {
             let csrf = session.csrf.clone();
@@ -508,7 +539,11 @@ fn take_ticket(session: &mut SessionData, posted: &str) -> Brought {
 
 fn foreign_ticket(lang: Lang) -> Response {
     tracing::warn!("a form brought a ticket this session did not issue");
-    error(lang, StatusCode::FORBIDDEN, &Refusal::SessionInvalid.message(lang))
+    error(
+        lang,
+        StatusCode::FORBIDDEN,
+        &Refusal::SessionInvalid.message(lang),
+    )
 }
 
 /// `POST /admin/exchange/current`: screen 4's code → screen 5, or screen 4
@@ -552,7 +587,11 @@ pub(crate) async fn current<S: Store + 'static>(
         Err(r) => r,
         Ok(Ok(next)) => {
             session.ticket = Some(next.as_str().to_owned());
-            page(StatusCode::OK, pages::new_token(lang, &user, &csrf, Some(next.as_str()), "", None), &[])
+            page(
+                StatusCode::OK,
+                pages::new_token(lang, &user, &csrf, Some(next.as_str()), "", None),
+                &[],
+            )
         }
         Ok(Err((refusal, again))) => {
             tracing::info!(reason = refusal.reason_code(), "screen 4 refused");
@@ -560,7 +599,13 @@ pub(crate) async fn current<S: Store + 'static>(
             let message = refusal.message(lang);
             page(
                 StatusCode::OK,
-                pages::current_code(lang, &user, &csrf, again.as_ref().map(Ticket::as_str), Some(&message)),
+                pages::current_code(
+                    lang,
+                    &user,
+                    &csrf,
+                    again.as_ref().map(Ticket::as_str),
+                    Some(&message),
+                ),
                 &[],
             )
         }
@@ -585,10 +630,12 @@ pub(crate) async fn no_token<S: Store + 'static>(
         Brought::Finished(_) | Brought::Foreign => return foreign_ticket(lang),
     };
     let operator = user.id.clone();
-    let refusal = blocking(&state, lang, move |bank| match bank.resume(&operator, &ticket) {
-        Ok(Pending::ExpectCurrentCode(s)) => s.no_current_token(bank),
-        Ok(Pending::ExpectNewToken(_)) => Refusal::SessionInvalid,
-        Err(r) => r,
+    let refusal = blocking(&state, lang, move |bank| {
+        match bank.resume(&operator, &ticket) {
+            Ok(Pending::ExpectCurrentCode(s)) => s.no_current_token(bank),
+            Ok(Pending::ExpectNewToken(_)) => Refusal::SessionInvalid,
+            Err(r) => r,
+        }
     })
     .await;
     match refusal {
@@ -620,7 +667,11 @@ pub(crate) async fn new_token<S: Store + 'static>(
     let ticket = match take_ticket(&mut session, &form.ticket) {
         Brought::Current(t) => t,
         Brought::Finished(done) => {
-            return page(StatusCode::OK, pages::done(lang, &user, &csrf, &done, true), &[]);
+            return page(
+                StatusCode::OK,
+                pages::done(lang, &user, &csrf, &done, true),
+                &[],
+            );
         }
         Brought::Foreign => return foreign_ticket(lang),
     };
@@ -651,7 +702,11 @@ pub(crate) async fn new_token<S: Store + 'static>(
         Ok(Ok(done)) => {
             tracing::info!("exchange committed");
             session.done = Some((posted, done.clone()));
-            page(StatusCode::OK, pages::done(lang, &user, &csrf, &done, false), &[])
+            page(
+                StatusCode::OK,
+                pages::done(lang, &user, &csrf, &done, false),
+                &[],
+            )
         }
         Ok(Err((refusal, again))) => {
             tracing::info!(reason = refusal.reason_code(), "screen 5 refused");
@@ -690,10 +745,18 @@ pub(crate) async fn demo_tokens<S: Store + 'static>(
 ) -> Response {
     let (lang, cookies) = language(&headers, &params);
     let Some(source) = state.demo.clone() else {
-        return error(lang, StatusCode::NOT_FOUND, t(lang, "No such page.", "このページはありません。"));
+        return error(
+            lang,
+            StatusCode::NOT_FOUND,
+            t(lang, "No such page.", "このページはありません。"),
+        );
     };
     match tokio::task::spawn_blocking(move || source()).await {
-        Ok(tokens) => page(StatusCode::OK, pages::demo_tokens(lang, &tokens), &Vec::from_iter(cookies)),
+        Ok(tokens) => page(
+            StatusCode::OK,
+            pages::demo_tokens(lang, &tokens),
+            &Vec::from_iter(cookies),
+        ),
         Err(_) => internal(lang),
     }
 }

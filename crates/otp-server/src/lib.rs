@@ -148,7 +148,10 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let routes = Router::new()
         .route("/", get(handlers::index::<S>))
-        .route("/login", get(handlers::login_page::<S>).post(handlers::login::<S>))
+        .route(
+            "/login",
+            get(handlers::login_page::<S>).post(handlers::login::<S>),
+        )
         .route("/logout", post(handlers::logout::<S>))
         .route("/home", get(handlers::home::<S>))
         .route("/admin", get(handlers::admin_menu::<S>))

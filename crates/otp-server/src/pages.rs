@@ -200,7 +200,11 @@ pub(crate) fn token_info(
 ) -> Markup {
     layout(
         lang,
-        t(lang, "OTP information change", "ワンタイムパスワード 情報変更"),
+        t(
+            lang,
+            "OTP information change",
+            "ワンタイムパスワード 情報変更",
+        ),
         Some(user),
         csrf,
         html! {
@@ -244,7 +248,11 @@ pub(crate) fn current_code(
 ) -> Markup {
     layout(
         lang,
-        t(lang, "One-time password of the token in use now", "現在ご利用中のトークンのワンタイムパスワード"),
+        t(
+            lang,
+            "One-time password of the token in use now",
+            "現在ご利用中のトークンのワンタイムパスワード",
+        ),
         Some(user),
         csrf,
         html! {
@@ -275,7 +283,11 @@ pub(crate) fn current_code(
 pub(crate) fn branch_required(lang: Lang, user: &SignedIn, csrf: &str, message: &str) -> Markup {
     layout(
         lang,
-        t(lang, "No token in use now", "現在ご利用中のトークンがない場合"),
+        t(
+            lang,
+            "No token in use now",
+            "現在ご利用中のトークンがない場合",
+        ),
         Some(user),
         csrf,
         html! {

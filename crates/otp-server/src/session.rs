@@ -62,7 +62,10 @@ pub(crate) struct Sessions {
 impl Sessions {
     /// The live session with this id, touched (its idle time restarts).
     pub(crate) fn get(&self, id: &str) -> Option<Shared> {
-        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         map.retain(|_, (seen, _)| now.duration_since(*seen) < IDLE_TIMEOUT);
         map.get_mut(id).map(|(seen, s)| {
@@ -83,14 +86,20 @@ impl Sessions {
             ticket: None,
             done: None,
         }));
-        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.insert(id.clone(), (Instant::now(), Arc::clone(&data)));
         Ok((id, data))
     }
 
     /// Forgets a session (sign-out, or its id replaced at sign-in).
     pub(crate) fn remove(&self, id: &str) {
-        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.remove(id);
     }
 }
