@@ -1,7 +1,8 @@
 //! `otp`: the command line of the workspace. An oathtool drop-in
 //! (`otp oath`), virtual hardware tokens (`otp token`), the factory
 //! (`otp factory`), the bank on its embedded store (`otp bank`), the
-//! seed's token exchange step by step (`otp demo`), a verification
+//! seed's token exchange step by step (`otp demo`), its screens in a
+//! browser (`otp serve --demo`), a verification
 //! benchmark (`otp bench`) and shell completions (`otp completions`).
 //! See `docs/cli.md`.
 //!
@@ -20,6 +21,7 @@ mod lang;
 mod oath;
 mod safefs;
 mod scratch;
+mod serve;
 mod time;
 mod token;
 mod tokenfile;
@@ -73,6 +75,8 @@ enum Command {
     Bank(bank::BankArgs),
     /// The manual's token exchange for W0002, step by step, on a simulated clock.
     Demo(demo::DemoArgs),
+    /// The manual's screens in a browser: `otp serve --demo` (a web server on loopback).
+    Serve(serve::ServeArgs),
     /// Verification throughput and latency.
     Bench(bench::BenchArgs),
     /// Print the shell completion script for SHELL on standard output (bash, zsh, fish, elvish, powershell).
@@ -157,6 +161,7 @@ fn main() -> ExitCode {
         Command::Factory(args) => factory::run(&args),
         Command::Bank(args) => bank::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Completions { shell } => completions(shell),
     };
