@@ -15,7 +15,7 @@ use serde::Deserialize;
 use zeroize::Zeroize as _;
 
 use crate::pages::{self, t};
-use crate::session::{SESSION_COOKIE, SessionData, SignedIn, same_secret};
+use crate::session::{CreateError, SESSION_COOKIE, SessionData, SignedIn, same_secret};
 use crate::{AppState, PER_PAGE};
 
 type Shared = Arc<tokio::sync::Mutex<SessionData>>;
@@ -106,6 +106,7 @@ fn error(lang: Lang, status: StatusCode, message: &str) -> Response {
     let title = match status {
         StatusCode::FORBIDDEN => t(lang, "Refused", "お受けできません"),
         StatusCode::NOT_FOUND => t(lang, "Not found", "ページが見つかりません"),
+        StatusCode::SERVICE_UNAVAILABLE => t(lang, "Busy", "混雑中"),
         _ => t(lang, "System error", "システムエラー"),
     };
     page(status, pages::error(lang, title, message), &[])
@@ -121,6 +122,22 @@ fn internal(lang: Lang) -> Response {
             "システムエラーのため処理できませんでした（変更は行われていません）。しばらくしてから再度お試しください。",
         ),
     )
+}
+
+fn no_session(lang: Lang, e: &CreateError) -> Response {
+    tracing::error!(error = %e, "no new session");
+    match e {
+        CreateError::Full => error(
+            lang,
+            StatusCode::SERVICE_UNAVAILABLE,
+            t(
+                lang,
+                "The service is busy. Please try again later.",
+                "ただいま混み合っています。しばらくしてから再度お試しください。",
+            ),
+        ),
+        CreateError::Random(_) => internal(lang),
+    }
 }
 
 fn forbidden(lang: Lang) -> Response {
@@ -207,10 +224,7 @@ pub(crate) async fn login_page<S: Store + 'static>(
                 cookies.push(session_cookie(&state, &id));
                 s
             }
-            Err(e) => {
-                tracing::error!(error = %e, "no random session id");
-                return internal(lang);
-            }
+            Err(e) => return no_session(lang, &e),
         },
     };
     let csrf = shared.lock().await.csrf.clone();
@@ -288,10 +302,7 @@ pub(crate) async fn login<S: Store + 'static>(
                     }
                     r
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "no random session id");
-                    internal(lang)
-                }
+                Err(e) => no_session(lang, &e),
             }
         }
     }

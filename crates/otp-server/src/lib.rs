@@ -58,7 +58,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-pub use session::{IDLE_TIMEOUT, SESSION_COOKIE};
+pub use session::{IDLE_TIMEOUT, MAX_SESSIONS, SESSION_COOKIE};
 
 /// The `Content-Security-Policy` of every response: no script at all, the
 /// one stylesheet from this server, forms posting only here, no framing.
@@ -112,7 +112,7 @@ impl<S: Store> AppState<S> {
     pub fn new(bank: Arc<Bank<S>>) -> Self {
         Self {
             bank,
-            sessions: Arc::default(),
+            sessions: Arc::new(session::Sessions::new(IDLE_TIMEOUT, MAX_SESSIONS)),
             secure_cookies: false,
             demo: None,
         }
@@ -123,6 +123,15 @@ impl<S: Store> AppState<S> {
     #[must_use]
     pub const fn with_secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
+        self
+    }
+
+    /// Forgets a session idle for `idle` instead of [`IDLE_TIMEOUT`], and
+    /// keeps at most `max` live sessions instead of [`MAX_SESSIONS`]
+    /// (call before serving: it starts with no session).
+    #[must_use]
+    pub fn with_session_limits(mut self, idle: Duration, max: usize) -> Self {
+        self.sessions = Arc::new(session::Sessions::new(idle, max));
         self
     }
 

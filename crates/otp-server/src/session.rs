@@ -15,6 +15,11 @@ use subtle::ConstantTimeEq;
 /// A session idle for this long is forgotten (the user signs in again).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
+/// At most this many sessions live at once (signed in or not): beyond it,
+/// after forgetting the idle ones, a new one is refused (503) rather than
+/// letting anonymous requests fill the memory.
+pub const MAX_SESSIONS: usize = 100_000;
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "otp_session";
 
@@ -53,13 +58,42 @@ pub(crate) struct SessionData {
 
 type Shared = Arc<tokio::sync::Mutex<SessionData>>;
 
+/// Why no session could be created.
+#[derive(Debug)]
+pub(crate) enum CreateError {
+    /// The operating system's random number generator failed.
+    Random(getrandom::Error),
+    /// [`MAX_SESSIONS`] (or the configured limit) live sessions already.
+    Full,
+}
+
+impl core::fmt::Display for CreateError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Random(e) => write!(f, "no random session id: {e}"),
+            Self::Full => f.write_str("too many live sessions"),
+        }
+    }
+}
+
 /// All sessions of this server process.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Sessions {
     map: Mutex<HashMap<String, (Instant, Shared)>>,
+    idle: Duration,
+    max: usize,
 }
 
 impl Sessions {
+    /// No session yet; each forgotten after `idle`, at most `max` at once.
+    pub(crate) fn new(idle: Duration, max: usize) -> Self {
+        Self {
+            map: Mutex::default(),
+            idle,
+            max,
+        }
+    }
+
     /// The live session with this id, touched (its idle time restarts).
     pub(crate) fn get(&self, id: &str) -> Option<Shared> {
         let mut map = self
@@ -67,21 +101,24 @@ impl Sessions {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
-        map.retain(|_, (seen, _)| now.duration_since(*seen) < IDLE_TIMEOUT);
-        map.get_mut(id).map(|(seen, s)| {
-            *seen = now;
-            Arc::clone(s)
-        })
+        match map.get_mut(id) {
+            Some((seen, _)) if now.duration_since(*seen) >= self.idle => {
+                map.remove(id);
+                None
+            }
+            Some((seen, s)) => {
+                *seen = now;
+                Some(Arc::clone(s))
+            }
+            None => None,
+        }
     }
 
     /// A new session (a new id and a new CSRF token) for `user`.
-    pub(crate) fn create(
-        &self,
-        user: Option<SignedIn>,
-    ) -> Result<(String, Shared), getrandom::Error> {
-        let id = random_token()?;
+    pub(crate) fn create(&self, user: Option<SignedIn>) -> Result<(String, Shared), CreateError> {
+        let id = random_token().map_err(CreateError::Random)?;
         let data = Arc::new(tokio::sync::Mutex::new(SessionData {
-            csrf: random_token()?,
+            csrf: random_token().map_err(CreateError::Random)?,
             user,
             ticket: None,
             done: None,
@@ -90,6 +127,16 @@ impl Sessions {
             .map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // The idle ones are forgotten now and then (every 256 new
+        // sessions), and always before refusing one.
+        if map.len() >= self.max || map.len() % 256 == 255 {
+            let now = Instant::now();
+            let idle = self.idle;
+            map.retain(|_, (seen, _)| now.duration_since(*seen) < idle);
+            if map.len() >= self.max {
+                return Err(CreateError::Full);
+            }
+        }
         map.insert(id.clone(), (Instant::now(), Arc::clone(&data)));
         Ok((id, data))
     }

@@ -471,6 +471,13 @@ async fn a_ticket_from_another_session_is_refused() {
     let code = w.press(&admin_serial);
     let menu = b.sign_in("W0001", &code).await;
     let csrf_b = menu.field("csrf");
+    // B holds a ticket of its own (an exchange for the same user): a
+    // session accepts only the ticket it was given, not any one this
+    // administrator could resume.
+    let own = b
+        .post("/admin/exchange", &[("csrf", &csrf_b), ("id", "W0002")])
+        .await;
+    assert_ne!(own.field("ticket"), ticket);
     let old = w.token_of(&w.general).unwrap();
     let code = w.press(&old);
     let refused = b
@@ -728,4 +735,85 @@ async fn an_oversized_body_is_refused() {
         )
         .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_is_forgotten() {
+    let mut w = World::with(|s| {
+        s.with_session_limits(
+            std::time::Duration::from_millis(300),
+            otp_server::MAX_SESSIONS,
+        )
+    });
+    let mut b = w.browser();
+    let admin_serial = w.token_of(&w.admin).unwrap();
+    let code = w.press(&admin_serial);
+    assert_eq!(b.sign_in("W0001", &code).await.status, StatusCode::OK);
+    assert_eq!(b.get("/admin").await.status, StatusCode::OK, "in use: kept");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let r = b.get("/admin").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers[header::LOCATION], "/login");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_beyond_the_limit_are_refused_with_503() {
+    let w = World::with(|s| s.with_session_limits(otp_server::IDLE_TIMEOUT, 2));
+    assert_eq!(w.browser().get("/login").await.status, StatusCode::OK);
+    assert_eq!(w.browser().get("/login").await.status, StatusCode::OK);
+    let third = w.browser().get("/login").await;
+    assert_eq!(third.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(third.has("ただいま混み合っています。"));
+    assert_security_headers(&third);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_3_shows_its_own_refusal_and_no_exchange_button_without_a_token() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    let admin_serial = w.token_of(&w.admin).unwrap();
+    let code = w.press(&admin_serial);
+    let menu = b.sign_in("W0001", &code).await;
+    let csrf = menu.field("csrf");
+    let own = b
+        .post("/admin/exchange", &[("csrf", &csrf), ("id", "W0001")])
+        .await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert!(own.has("ワンタイムパスワード 情報変更"));
+    assert!(own.has(&Refusal::OwnId.message(Lang::Ja)), "{}", own.body);
+    let none = b.get("/admin/user?id=W0005").await;
+    assert!(none.has("未登録") && none.has("<dd class=\"serial\">-</dd>"));
+    assert!(!none.has("/admin/exchange"), "no exchange without a token");
+    assert_eq!(
+        b.get("/admin/user?id=W9999").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_2_pages_five_at_a_time() {
+    let mut w = World::new();
+    for n in 6..=9 {
+        let id = UserId::parse(&format!("W000{n}")).unwrap();
+        w.bank
+            .enroll_user(
+                &otp_exchange::scenario::branch(),
+                &id,
+                "しんきん花子",
+                otp_exchange::Authority::General,
+            )
+            .unwrap();
+    }
+    let mut b = w.browser();
+    let admin_serial = w.token_of(&w.admin).unwrap();
+    let code = w.press(&admin_serial);
+    b.sign_in("W0001", &code).await;
+    let first = b.get("/admin/select").await;
+    assert!(first.has("1から5件/7件"), "{}", first.body);
+    assert!(first.has("href=\"/admin/select?page=1\""));
+    assert!(!first.has("W0008"));
+    let second = b.get("/admin/select?page=1").await;
+    assert!(second.has("6から7件/7件"), "{}", second.body);
+    assert!(second.has("W0009") && second.has("href=\"/admin/select?page=0\""));
+    assert!(!second.has("href=\"/admin/select?page=2\""));
 }
