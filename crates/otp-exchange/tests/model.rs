@@ -774,6 +774,13 @@ impl World {
                 // password: their counter was cleared.
                 since_clear.insert(e.operator.clone(), 0);
             }
+            if e.action == Action::UserUpdate
+                && e.result == AuditResult::Ok
+                && e.reason.as_deref() == Some("approval_password_changed")
+            {
+                // A password changed: the current one was right.
+                since_clear.insert(e.operator.clone(), 0);
+            }
             if e.reason.as_deref() == Some("wrong_password") {
                 let n = since_clear.entry(e.operator.clone()).or_default();
                 *n += 1;
