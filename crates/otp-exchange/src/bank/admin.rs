@@ -97,12 +97,18 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             if !crate::password::acceptable_change(current, new) {
                 return Err(Refusal::WeakPassword.into());
             }
-            let record = self.reserve(user, Counter::Passwords, &Refusal::OperatorLocked)?;
-            let registered = match kind {
-                PasswordKind::Approval => record.approval_password.is_some(),
-                PasswordKind::PerTransfer => record.transfer_password.is_some(),
+            // Nothing to evaluate, so no attempt reserved: a user without a
+            // password of this kind (a general user) leaves the lock as it is.
+            let has = |r: &crate::UserRecord| match kind {
+                PasswordKind::Approval => r.approval_password.is_some(),
+                PasswordKind::PerTransfer => r.transfer_password.is_some(),
             };
-            if !registered {
+            if !has(&self.user_record(user)?) {
+                return Err(Refusal::NoPasswordRegistered.into());
+            }
+            let record = self.reserve(user, Counter::Passwords, &Refusal::OperatorLocked)?;
+            // Removed meanwhile (the branch's act): released, not counted.
+            if !has(&record) {
                 self.settle(user, Counter::Passwords, Outcome::Neutral, None)?;
                 return Err(Refusal::NoPasswordRegistered.into());
             }

@@ -1052,6 +1052,9 @@ pub fn changing_a_password_needs_the_current_one_and_counts_wrong_entries<S: Sto
             .unwrap_err(),
         Refusal::NoPasswordRegistered
     );
+    // Nothing was evaluated, so nothing was reserved or counted.
+    let lock = shared.user(&second).unwrap().unwrap().lock;
+    assert_eq!((lock.passwords.pending, lock.passwords.failures), (0, 0));
 
     // Right: changed; the old one is refused, the new one accepted.
     s.bank
