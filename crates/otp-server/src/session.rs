@@ -43,8 +43,8 @@ pub(crate) struct SignedIn {
     pub(crate) admin: bool,
 }
 
-/// One browser's state.
-#[derive(Debug)]
+/// One browser's state. `Debug` shows who is signed in and whether a
+/// flow is pending, never the CSRF token or a ticket.
 pub(crate) struct SessionData {
     pub(crate) csrf: String,
     pub(crate) user: Option<SignedIn>,
@@ -54,6 +54,16 @@ pub(crate) struct SessionData {
     /// The last finished exchange and the ticket that finished it, so the
     /// same form posted again shows the outcome.
     pub(crate) done: Option<(String, Exchanged)>,
+}
+
+impl core::fmt::Debug for SessionData {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SessionData")
+            .field("user", &self.user)
+            .field("ticket", &self.ticket.is_some())
+            .field("done", &self.done.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 type Shared = Arc<tokio::sync::Mutex<SessionData>>;
@@ -76,12 +86,23 @@ impl core::fmt::Display for CreateError {
     }
 }
 
-/// All sessions of this server process.
-#[derive(Debug)]
+/// All sessions of this server process. `Debug` shows how many there
+/// are, never their ids (each is a bearer secret).
 pub(crate) struct Sessions {
     map: Mutex<HashMap<String, (Instant, Shared)>>,
     idle: Duration,
     max: usize,
+}
+
+impl core::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let live = self.map.lock().map_or(0, |m| m.len());
+        f.debug_struct("Sessions")
+            .field("live", &live)
+            .field("idle", &self.idle)
+            .field("max", &self.max)
+            .finish()
+    }
 }
 
 impl Sessions {
@@ -148,5 +169,29 @@ impl Sessions {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.remove(id);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    /// Session ids, CSRF tokens and tickets are bearer secrets: a `{:?}` of
+    /// the sessions (a log line, a panic message) must show none of them.
+    #[test]
+    fn debug_shows_no_session_id_csrf_token_or_ticket() {
+        let sessions = Sessions::new(Duration::from_secs(600), 10);
+        let (id, shared) = sessions.create(None).unwrap();
+        let (csrf, ticket) = {
+            let mut data = shared.try_lock().unwrap();
+            data.ticket = Some("sealed-ticket-text".to_owned());
+            (data.csrf.clone(), "sealed-ticket-text")
+        };
+        let shown = format!("{sessions:?} {:?}", shared.try_lock().unwrap());
+        for secret in [id.as_str(), csrf.as_str(), ticket] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("Sessions"), "{shown}");
     }
 }
