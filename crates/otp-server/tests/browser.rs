@@ -1,0 +1,410 @@
+//! The manual's exchange in a real browser: headless Chromium driven through
+//! WebDriver (chromedriver, `fantoccini`), against the server started in
+//! this process on 127.0.0.1 over the manual's bank (`Scenario::setup`).
+//! Codes come from the scenario's virtual tokens on the scenario's clock,
+//! which is also the bank's: each press moves it 30 s on, so a code is never
+//! the one used just before.
+//!
+//! The tests need `chromium`, `chromium-driver` and `fonts-noto-cjk`
+//! (`.ci/run` installs them), so they are ignored by a plain `cargo test`:
+//!
+//! ```text
+//! cargo test -p otp-server --test browser -- --ignored
+//! ```
+//!
+//! Run with `--ignored`, a missing chromedriver or Chromium is a failure,
+//! not a skip. `CHROMEDRIVER` and `CHROMIUM` override the two paths.
+//! Every screen is saved as a PNG under `target/screens/`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod chrome;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrome::{Browser, Key};
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario, script};
+use otp_exchange::{Bank, HashCost, Lang, MemoryStore, Refusal, TokenStatus, UserId, Which};
+use otp_provision::SerialNumber;
+use otp_token::{SimClock, Token};
+
+/// The manual's bank served on a loopback port by this process.
+struct World {
+    bank: Arc<Bank<MemoryStore>>,
+    clock: SimClock,
+    tokens: BTreeMap<SerialNumber, Token>,
+    admin: UserId,
+    general: UserId,
+    base: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl World {
+    async fn serve() -> Self {
+        let s = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING).unwrap();
+        let Scenario {
+            bank,
+            clock,
+            tokens,
+            admin,
+            general,
+            ..
+        } = s;
+        let bank = Arc::new(bank);
+        let app = otp_server::router(otp_server::AppState::new(Arc::clone(&bank)));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        assert!(addr.ip().is_loopback());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            bank,
+            clock,
+            tokens,
+            admin,
+            general,
+            base: format!("http://{addr}"),
+            server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn token_of(&self, user: &UserId) -> Option<SerialNumber> {
+        self.bank.records().user(user).unwrap().unwrap().token
+    }
+
+    fn stock(&self) -> Vec<SerialNumber> {
+        self.tokens
+            .keys()
+            .filter(|s| {
+                self.bank.records().token_status(s).unwrap() == Some(TokenStatus::Unassigned)
+            })
+            .copied()
+            .collect()
+    }
+
+    /// Half a minute later, "1" pressed on this token: its display.
+    fn press(&mut self, serial: &SerialNumber) -> String {
+        self.clock.advance(30);
+        let now = otp_provision::Clock::now(&self.clock);
+        self.tokens
+            .get_mut(serial)
+            .unwrap()
+            .press(now)
+            .unwrap()
+            .code()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+fn ja(refusal: &Refusal) -> String {
+    refusal.message(Lang::Ja)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver: .ci/run installs them"]
+async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen() {
+    let mut w = World::serve().await;
+    let b = Browser::start().await;
+    let old = w.token_of(&w.general).unwrap();
+    let new = w.stock()[0];
+    let admin_serial = w.token_of(&w.admin).unwrap();
+
+    // Sign-in as W0001 with a code of W0001's token.
+    b.goto(&w.url("/login")).await;
+    b.wait_h1("ログイン").await;
+    assert_eq!(b.title().await, "ログイン");
+    assert_eq!(b.lang().await, "ja");
+    b.screenshot("0-login").await;
+    b.type_into("input[name=id]", "W0001").await;
+    let code = w.press(&admin_serial);
+    b.type_into("input[name=code]", &code).await;
+    b.click("form[action='/login'] button").await;
+
+    // Screen 1: 管理機能.
+    b.wait_h1("管理機能").await;
+    assert_eq!(b.path().await, "/admin");
+    assert_eq!(
+        b.text("p.welcome").await,
+        "ようこそ しんきん太郎 様（W0001）"
+    );
+    let menu = b.text("ul.menu").await;
+    for item in [
+        "ワンタイムパスワード認証情報管理",
+        "ID管理",
+        "IDロック解除",
+        "カレンダー",
+        "利用履歴照会",
+        "取引停止",
+    ] {
+        assert!(menu.contains(item), "{item} in {menu}");
+    }
+    b.screenshot("1-admin-menu").await;
+    b.click_link("ワンタイムパスワード認証情報管理").await;
+
+    // Screen 2: 1 選択.
+    b.wait_h1("1 選択").await;
+    assert_eq!(b.path().await, "/admin/select");
+    assert_eq!(b.text("p.count").await, "1から3件/3件");
+    let rows = b.texts("tbody tr").await;
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows[1].contains("W0002"), "{rows:?}");
+    assert!(rows[1].contains(&old.masked().to_string()), "{rows:?}");
+    assert!(rows[1].contains("一般者"), "{rows:?}");
+    assert!(
+        !b.body().await.contains(old.as_str()),
+        "never the full serial"
+    );
+    b.click("input[type=radio][value=W0002]").await;
+    assert!(b.selected("input[type=radio][value=W0002]").await);
+    b.screenshot("2-select").await;
+    b.click("form[action='/admin/user'] button").await;
+
+    // Screen 3: 2 登録 (token info).
+    b.wait_h1("ワンタイムパスワード 情報変更").await;
+    assert_eq!(b.path_and_query().await, "/admin/user?id=W0002");
+    let info = b.text("main").await;
+    assert!(info.contains("W0002"), "{info}");
+    assert!(info.contains("登録完了"), "{info}");
+    assert!(info.contains(&old.masked().to_string()), "{info}");
+    b.screenshot("3-token-info").await;
+    b.click("form[action='/admin/exchange'] button").await;
+
+    // Screen 4: a wrong code, then the old token's.
+    b.wait_h1("現在ご利用中のトークンのワンタイムパスワード")
+        .await;
+    assert_eq!(b.path().await, "/admin/exchange");
+    b.screenshot("4-current-code").await;
+    b.type_into("input[name=code]", "000000").await;
+    b.click("form[action='/admin/exchange/current'] button")
+        .await;
+    b.wait_refusal(&ja(&Refusal::WrongCode(Which::Current)))
+        .await;
+    assert_eq!(b.path().await, "/admin/exchange/current");
+    assert_eq!(b.value("input[name=code]").await, "", "never re-filled");
+    b.screenshot("4-current-code-refused").await;
+    let code = w.press(&old);
+    b.type_into("input[name=code]", &code).await;
+    b.click("form[action='/admin/exchange/current'] button")
+        .await;
+
+    // Screen 5: a wrong approval password, someone else's serial, then right.
+    b.wait_h1("新しいトークン情報").await;
+    assert_eq!(b.path().await, "/admin/exchange/current");
+    assert!(!b.body().await.contains(&code));
+    b.screenshot("5-new-token").await;
+    b.type_into("input[name=serial]", new.as_str()).await;
+    let code = w.press(&new);
+    b.type_into("input[name=code]", &code).await;
+    b.type_into("input[name=password]", "not-the-password")
+        .await;
+    b.click("form[action='/admin/exchange/new'] button").await;
+    b.wait_refusal(&ja(&Refusal::WrongPassword)).await;
+    assert_eq!(b.path().await, "/admin/exchange/new");
+    assert_eq!(b.value("input[name=serial]").await, new.as_str(), "kept");
+    assert_eq!(b.value("input[name=code]").await, "", "never re-filled");
+    assert_eq!(b.value("input[name=password]").await, "", "never re-filled");
+    b.screenshot("5-new-token-wrong-password").await;
+
+    b.clear("input[name=serial]").await;
+    b.type_into("input[name=serial]", admin_serial.as_str())
+        .await;
+    let code = w.press(&admin_serial);
+    b.type_into("input[name=code]", &code).await;
+    b.type_into("input[name=password]", ADMIN_APPROVAL_PASSWORD)
+        .await;
+    b.click("form[action='/admin/exchange/new'] button").await;
+    b.wait_refusal(&ja(&Refusal::SerialAssigned)).await;
+    assert_eq!(b.value("input[name=password]").await, "");
+    assert!(!b.body().await.contains(ADMIN_APPROVAL_PASSWORD));
+    b.screenshot("5-new-token-serial-assigned").await;
+    assert_eq!(w.token_of(&w.general), Some(old), "nothing changed yet");
+
+    b.clear("input[name=serial]").await;
+    b.type_into("input[name=serial]", new.as_str()).await;
+    let code = w.press(&new);
+    b.type_into("input[name=code]", &code).await;
+    b.type_into("input[name=password]", ADMIN_APPROVAL_PASSWORD)
+        .await;
+    b.click("form[action='/admin/exchange/new'] button").await;
+
+    // Screen 6: 3 完了.
+    b.wait_h1("3 完了").await;
+    assert_eq!(b.path().await, "/admin/exchange/new");
+    assert_eq!(
+        b.text("p.done").await,
+        "利用形態とトークンを登録しました。登録したトークンは、ただいまから有効となります。"
+    );
+    let done = b.text("main").await;
+    assert!(done.contains(&new.masked().to_string()), "{done}");
+    b.screenshot("6-done").await;
+    assert_eq!(w.token_of(&w.general), Some(new));
+    assert_eq!(
+        w.bank.records().token_status(&old).unwrap(),
+        Some(TokenStatus::Revoked)
+    );
+
+    // Sign out: the signed-in session is forgotten (the sign-in page
+    // starts a new one).
+    let signed_in = b.cookie(otp_server::SESSION_COOKIE).await.unwrap();
+    b.click("form[action='/logout'] button").await;
+    b.wait_h1("ログイン").await;
+    assert_eq!(b.path().await, "/login");
+    assert_ne!(
+        b.cookie(otp_server::SESSION_COOKIE).await.as_deref(),
+        Some(signed_in.as_str())
+    );
+
+    // W0002 with the old token: refused; with the new one: welcome.
+    b.type_into("input[name=id]", "W0002").await;
+    let code = w.press(&old);
+    b.type_into("input[name=code]", &code).await;
+    b.click("form[action='/login'] button").await;
+    b.wait_refusal(&ja(&Refusal::LoginFailed)).await;
+    assert_eq!(b.path().await, "/login");
+    assert_eq!(b.value("input[name=id]").await, "W0002", "the ID is kept");
+    assert_eq!(b.value("input[name=code]").await, "", "never re-filled");
+    b.screenshot("7-login-refused-old-token").await;
+    let code = w.press(&new);
+    b.type_into("input[name=code]", &code).await;
+    b.click("form[action='/login'] button").await;
+    b.wait_h1("お客様ページ").await;
+    assert_eq!(b.path().await, "/home");
+    assert_eq!(
+        b.text("p.welcome").await,
+        "ようこそ しんきん太郎 様（W0002）"
+    );
+    assert!(
+        b.text("main")
+            .await
+            .contains("トークンでログインしました。")
+    );
+    b.screenshot("8-home").await;
+
+    // English, same page.
+    b.click_link("English").await;
+    b.wait_h1("Your page").await;
+    assert_eq!(b.lang().await, "en");
+    b.screenshot("8-home-en").await;
+
+    b.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromedriver: .ci/run installs them"]
+async fn the_exchange_by_keyboard_only() {
+    let mut w = World::serve().await;
+    let b = Browser::start().await;
+    let new = w.stock()[0];
+    let old = w.token_of(&w.general).unwrap();
+    let admin_serial = w.token_of(&w.admin).unwrap();
+
+    // Sign-in: Tab to each field, type, Enter on the button.
+    b.goto(&w.url("/login")).await;
+    b.wait_h1("ログイン").await;
+    b.tab_to("input[name=id]").await;
+    b.keys("W0001").await;
+    b.tab_to("input[name=code]").await;
+    let code = w.press(&admin_serial);
+    b.keys(&code).await;
+    b.tab_to("form[action='/login'] button").await;
+    b.keys(Key::ENTER).await;
+
+    // Screen 1: Enter on the menu's link.
+    b.wait_h1("管理機能").await;
+    assert_eq!(b.path().await, "/admin");
+    b.tab_to("ul.menu a").await;
+    b.screenshot("kbd-1-admin-menu-focus").await;
+    b.keys(Key::ENTER).await;
+
+    // Screen 2: Tab into the radio group (W0001 checked), the arrow key to
+    // W0002 (the one keyboard way between radios), Tab to the button.
+    b.wait_h1("1 選択").await;
+    b.tab_to("input[type=radio][value=W0001]").await;
+    b.keys(Key::DOWN).await;
+    assert!(b.selected("input[type=radio][value=W0002]").await);
+    assert!(b.is_active("input[type=radio][value=W0002]").await);
+    b.tab_to("form[action='/admin/user'] button").await;
+    b.screenshot("kbd-2-select-focus").await;
+    b.keys(Key::ENTER).await;
+
+    // Screen 3.
+    b.wait_h1("ワンタイムパスワード 情報変更").await;
+    assert_eq!(b.path_and_query().await, "/admin/user?id=W0002");
+    b.tab_to("form[action='/admin/exchange'] button").await;
+    b.keys(Key::ENTER).await;
+
+    // Screen 4: the old token's code, Enter in the field (implicit submission).
+    b.wait_h1("現在ご利用中のトークンのワンタイムパスワード")
+        .await;
+    b.tab_to("input[name=code]").await;
+    let code = w.press(&old);
+    b.keys(&code).await;
+    b.keys(Key::ENTER).await;
+
+    // Screen 5: a wrong password (refused, the serial kept), then right.
+    b.wait_h1("新しいトークン情報").await;
+    b.tab_to("input[name=serial]").await;
+    b.keys(new.as_str()).await;
+    b.tab_to("input[name=code]").await;
+    let code = w.press(&new);
+    b.keys(&code).await;
+    b.tab_to("input[name=password]").await;
+    b.keys("wrong-password").await;
+    b.tab_to("form[action='/admin/exchange/new'] button").await;
+    b.keys(Key::ENTER).await;
+    b.wait_refusal(&ja(&Refusal::WrongPassword)).await;
+    assert_eq!(b.value("input[name=serial]").await, new.as_str());
+    b.tab_to("input[name=code]").await;
+    let code = w.press(&new);
+    b.keys(&code).await;
+    b.tab_to("input[name=password]").await;
+    b.keys(ADMIN_APPROVAL_PASSWORD).await;
+    b.tab_to("form[action='/admin/exchange/new'] button").await;
+    b.keys(Key::ENTER).await;
+
+    // Screen 6.
+    b.wait_h1("3 完了").await;
+    assert!(
+        b.text("p.done")
+            .await
+            .contains("登録したトークンは、ただいまから有効となります。")
+    );
+    assert_eq!(w.token_of(&w.general), Some(new));
+
+    // Sign out by keyboard, W0002 signs in with the new token.
+    b.tab_to("form[action='/logout'] button").await;
+    b.keys(Key::ENTER).await;
+    b.wait_h1("ログイン").await;
+    b.tab_to("input[name=id]").await;
+    b.keys("W0002").await;
+    b.tab_to("input[name=code]").await;
+    let code = w.press(&new);
+    b.keys(&code).await;
+    b.keys(Key::ENTER).await;
+    b.wait_h1("お客様ページ").await;
+    assert_eq!(b.path().await, "/home");
+    assert_eq!(
+        b.text("p.welcome").await,
+        "ようこそ しんきん太郎 様（W0002）"
+    );
+
+    b.quit().await;
+}
