@@ -191,7 +191,17 @@ impl Browser {
             .connect(&driver.url())
             .await
             .unwrap_or_else(|e| panic!("no Chromium session ({e}); is {} there?", chromium_path()));
-        client.set_window_size(WIDTH, HEIGHT).await.unwrap();
+        // The viewport is the window less the browser's own frame: grow the
+        // window by the difference, measured on a screenshot (no script).
+        let png = client.screenshot().await.unwrap();
+        let (_, viewport_height) = png_size(&png);
+        let frame = HEIGHT.saturating_sub(viewport_height);
+        client.set_window_size(WIDTH, HEIGHT + frame).await.unwrap();
+        assert_eq!(
+            png_size(&client.screenshot().await.unwrap()),
+            (WIDTH, HEIGHT),
+            "the viewport"
+        );
         Self {
             client,
             _driver: driver,
@@ -298,39 +308,29 @@ impl Browser {
 
     /// Waits until the page's `<h1>` reads exactly `title`.
     pub(crate) async fn wait_h1(&self, title: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Ok(h1) = self.client.find(Locator::Css("main h1")).await {
-                if h1.text().await.is_ok_and(|t| t == title) {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no page titled {title} within {WAIT:?}: {}",
-                self.dump().await
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        self.wait_text("main h1", title).await;
     }
 
-    /// Waits until a refusal reads exactly `message` (a new page: the
-    /// refusal of the previous one does not count, the fields are empty).
+    /// Waits until the page's refusal reads exactly `message` (each step
+    /// of a flow expects another refusal than the page before showed).
     pub(crate) async fn wait_refusal(&self, message: &str) {
+        self.wait_text("p.refusal[role=alert]", message).await;
+    }
+
+    /// Waits until an element reads exactly `text`.
+    async fn wait_text(&self, css: &str, text: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Ok(p) = self
-                .client
-                .find(Locator::Css("p.refusal[role=alert]"))
-                .await
-            {
-                if p.text().await.is_ok_and(|t| t == message) {
-                    return;
-                }
+            let shown = match self.client.find(Locator::Css(css)).await {
+                Ok(e) => e.text().await.ok(),
+                Err(_) => None,
+            };
+            if shown.as_deref() == Some(text) {
+                return;
             }
             assert!(
                 Instant::now() < deadline,
-                "no refusal {message} within {WAIT:?}: {}",
+                "no {css} reading {text} within {WAIT:?}: {}",
                 self.dump().await
             );
             tokio::time::sleep(POLL).await;
@@ -407,9 +407,16 @@ impl Browser {
     /// Saves the viewport as `target/screens/NAME.png`.
     pub(crate) async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}: not a PNG");
+        assert_eq!(png_size(&png), (WIDTH, HEIGHT), "{name}");
         let dir = screens_dir();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
+}
+
+/// A PNG's width and height (its IHDR chunk).
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let be = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
 }
