@@ -184,6 +184,13 @@ async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen() {
     assert!(info.contains("W0002"), "{info}");
     assert!(info.contains("登録完了"), "{info}");
     assert!(info.contains(&old.masked().to_string()), "{info}");
+    // The sections' headings under the page's title, not above it (the
+    // browser's default h2 was larger than the stylesheet's h1).
+    let (h1, h2) = (
+        b.css_px("main h1", "font-size").await,
+        b.css_px("main h2", "font-size").await,
+    );
+    assert!(h2 < h1, "h2 {h2}px is not smaller than h1 {h1}px");
     b.screenshot("3-token-info").await;
     b.click("form[action='/admin/exchange'] button").await;
 

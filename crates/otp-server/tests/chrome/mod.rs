@@ -301,6 +301,15 @@ impl Browser {
             .unwrap_or_default()
     }
 
+    /// A computed CSS length in pixels (`font-size`, `width`, ...).
+    pub(crate) async fn css_px(&self, css: &str, property: &str) -> f64 {
+        let value = self.find(css).await.css_value(property).await.unwrap();
+        let number = value.strip_suffix("px").unwrap_or(&value);
+        number
+            .parse()
+            .unwrap_or_else(|e| panic!("{css} {property}: {value} ({e})"))
+    }
+
     /// Whether a radio or checkbox is checked.
     pub(crate) async fn selected(&self, css: &str) -> bool {
         self.find(css).await.is_selected().await.unwrap()
