@@ -400,13 +400,16 @@ impl Browser {
     }
 
     /// Presses Tab until the focus is on the element (at most 40 times):
-    /// the element is reachable by keyboard.
+    /// the element is reachable by keyboard, and shows that it has the
+    /// focus (an outline).
     pub(crate) async fn tab_to(&self, css: &str) {
         let target = self.find(css).await;
         for _ in 0..40 {
             self.keys(Key::TAB).await;
             let active = self.client.active_element().await.unwrap();
             if active.element_id() == target.element_id() {
+                let outline = active.css_value("outline-style").await.unwrap();
+                assert_ne!(outline, "none", "{css} shows no focus");
                 return;
             }
         }
