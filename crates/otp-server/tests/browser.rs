@@ -26,7 +26,7 @@
 mod chrome;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrome::{Browser, Key};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario, script};
@@ -38,7 +38,7 @@ use otp_token::{SimClock, Token};
 struct World {
     bank: Arc<Bank<MemoryStore>>,
     clock: SimClock,
-    tokens: BTreeMap<SerialNumber, Token>,
+    tokens: Arc<Mutex<BTreeMap<SerialNumber, Token>>>,
     admin: UserId,
     general: UserId,
     base: String,
@@ -57,7 +57,11 @@ impl World {
             ..
         } = s;
         let bank = Arc::new(bank);
-        let app = otp_server::router(otp_server::AppState::new(Arc::clone(&bank)));
+        let tokens = Arc::new(Mutex::new(tokens));
+        let app = otp_server::router(
+            otp_server::AppState::new(Arc::clone(&bank))
+                .with_demo_tokens(demo_page(Arc::clone(&tokens), clock.clone())),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         assert!(addr.ip().is_loopback());
@@ -85,6 +89,8 @@ impl World {
 
     fn stock(&self) -> Vec<SerialNumber> {
         self.tokens
+            .lock()
+            .unwrap()
             .keys()
             .filter(|s| {
                 self.bank.records().token_status(s).unwrap() == Some(TokenStatus::Unassigned)
@@ -96,8 +102,15 @@ impl World {
     /// Half a minute later, "1" pressed on this token: its display.
     fn press(&mut self, serial: &SerialNumber) -> String {
         self.clock.advance(30);
+        self.display(serial)
+    }
+
+    /// "1" pressed on this token now: its display.
+    fn display(&self, serial: &SerialNumber) -> String {
         let now = otp_provision::Clock::now(&self.clock);
         self.tokens
+            .lock()
+            .unwrap()
             .get_mut(serial)
             .unwrap()
             .press(now)
@@ -114,6 +127,25 @@ impl Drop for World {
     }
 }
 
+/// `/demo/tokens` as `otp serve --demo` has it: each token pressed on the
+/// scenario's clock.
+fn demo_page(
+    tokens: Arc<Mutex<BTreeMap<SerialNumber, Token>>>,
+    clock: SimClock,
+) -> otp_server::DemoTokens {
+    Arc::new(move || {
+        let now = otp_provision::Clock::now(&clock);
+        let mut tokens = tokens.lock().unwrap();
+        tokens
+            .iter_mut()
+            .map(|(serial, token)| {
+                let code = token.press(now).unwrap().code().unwrap().to_string();
+                (serial.as_str().to_owned(), code)
+            })
+            .collect()
+    })
+}
+
 fn ja(refusal: &Refusal) -> String {
     refusal.message(Lang::Ja)
 }
@@ -126,6 +158,21 @@ async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen() {
     let old = w.token_of(&w.general).unwrap();
     let new = w.stock()[0];
     let admin_serial = w.token_of(&w.admin).unwrap();
+
+    // The demo's virtual tokens: each display, pressed on the bank's clock.
+    b.goto(&w.url("/demo/tokens")).await;
+    b.wait_h1("デモ：仮想トークン").await;
+    let rows = b.texts("tbody tr").await;
+    assert_eq!(rows.len(), w.tokens.lock().unwrap().len(), "{rows:?}");
+    assert!(
+        rows.contains(&format!(
+            "{} {}",
+            admin_serial.as_str(),
+            w.display(&admin_serial)
+        )),
+        "{rows:?}"
+    );
+    b.screenshot("9-demo-tokens").await;
 
     // Sign-in as W0001 with a code of W0001's token.
     b.goto(&w.url("/login")).await;
@@ -267,6 +314,31 @@ async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen() {
         w.bank.records().token_status(&old).unwrap(),
         Some(TokenStatus::Revoked)
     );
+
+    // Screen 4′: back to the menu, the same user again, no token at hand.
+    b.click_link("管理機能へ戻る").await;
+    b.wait_h1("管理機能").await;
+    b.click_link("ワンタイムパスワード認証情報管理").await;
+    b.wait_h1("1 選択").await;
+    b.click("input[type=radio][value=W0002]").await;
+    b.click("form[action='/admin/user'] button").await;
+    b.wait_h1("ワンタイムパスワード 情報変更").await;
+    assert!(b.text("main").await.contains(&new.masked().to_string()));
+    b.click("form[action='/admin/exchange'] button").await;
+    b.wait_h1("現在ご利用中のトークンのワンタイムパスワード")
+        .await;
+    b.click("form[action='/admin/exchange/no-token'] button")
+        .await;
+    b.wait_h1("現在ご利用中のトークンがない場合").await;
+    assert_eq!(b.path().await, "/admin/exchange/no-token");
+    b.wait_refusal(&ja(&Refusal::BranchRequired)).await;
+    assert!(
+        b.text("main")
+            .await
+            .contains("オンラインでの交換はできません。お取引店舗へ書面でお届けください。")
+    );
+    b.screenshot("4-no-token").await;
+    assert_eq!(w.token_of(&w.general), Some(new), "nothing changed");
 
     // Sign out: the signed-in session is forgotten (the sign-in page
     // starts a new one).
