@@ -27,6 +27,7 @@ mod chrome;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrome::{Browser, Key};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario, script};
@@ -146,6 +147,15 @@ fn demo_page(
     })
 }
 
+/// Each test is done within a minute, or fails (a hung browser or driver
+/// included: dropping the walk shuts the driver and its browser down).
+async fn within_a_minute(walk: impl Future<Output = ()>) {
+    let limit = Duration::from_secs(60);
+    tokio::time::timeout(limit, walk)
+        .await
+        .unwrap_or_else(|_| panic!("not done within {limit:?}"));
+}
+
 fn ja(refusal: &Refusal) -> String {
     refusal.message(Lang::Ja)
 }
@@ -153,6 +163,11 @@ fn ja(refusal: &Refusal) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver: .ci/run installs them"]
 async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen() {
+    within_a_minute(the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen_walk())
+        .await;
+}
+
+async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen_walk() {
     let mut w = World::serve().await;
     let b = Browser::start().await;
     let old = w.token_of(&w.general).unwrap();
@@ -389,6 +404,10 @@ async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver: .ci/run installs them"]
 async fn the_exchange_by_keyboard_only() {
+    within_a_minute(the_exchange_by_keyboard_only_walk()).await;
+}
+
+async fn the_exchange_by_keyboard_only_walk() {
     let mut w = World::serve().await;
     let b = Browser::start().await;
     let new = w.stock()[0];
@@ -416,6 +435,7 @@ async fn the_exchange_by_keyboard_only() {
     // Screen 2: Tab into the radio group (W0001 checked), the arrow key to
     // W0002 (the one keyboard way between radios), Tab to the button.
     b.wait_h1("1 選択").await;
+    assert_eq!(b.path().await, "/admin/select");
     b.tab_to("input[type=radio][value=W0001]").await;
     b.keys(Key::DOWN).await;
     assert!(b.selected("input[type=radio][value=W0002]").await);
@@ -440,6 +460,7 @@ async fn the_exchange_by_keyboard_only() {
 
     // Screen 5: a wrong password (refused, the serial kept), then right.
     b.wait_h1("新しいトークン情報").await;
+    assert_eq!(b.path().await, "/admin/exchange/current");
     b.tab_to("input[name=serial]").await;
     b.keys(new.as_str()).await;
     b.tab_to("input[name=code]").await;
@@ -450,7 +471,9 @@ async fn the_exchange_by_keyboard_only() {
     b.tab_to("form[action='/admin/exchange/new'] button").await;
     b.keys(Key::ENTER).await;
     b.wait_refusal(&ja(&Refusal::WrongPassword)).await;
+    assert_eq!(b.path().await, "/admin/exchange/new");
     assert_eq!(b.value("input[name=serial]").await, new.as_str());
+    assert_eq!(b.value("input[name=password]").await, "");
     b.tab_to("input[name=code]").await;
     let code = w.press(&new);
     b.keys(&code).await;
@@ -461,6 +484,7 @@ async fn the_exchange_by_keyboard_only() {
 
     // Screen 6.
     b.wait_h1("3 完了").await;
+    assert_eq!(b.path().await, "/admin/exchange/new");
     assert!(
         b.text("p.done")
             .await
@@ -472,6 +496,7 @@ async fn the_exchange_by_keyboard_only() {
     b.tab_to("form[action='/logout'] button").await;
     b.keys(Key::ENTER).await;
     b.wait_h1("ログイン").await;
+    assert_eq!(b.path().await, "/login");
     b.tab_to("input[name=id]").await;
     b.keys("W0002").await;
     b.tab_to("input[name=code]").await;
