@@ -156,6 +156,24 @@ async fn within_a_minute(walk: impl Future<Output = ()>) {
         .unwrap_or_else(|_| panic!("not done within {limit:?}"));
 }
 
+/// Types the sign-in fields on the sign-in page and clicks the button.
+async fn sign_in_by_clicks(b: &Browser, id: &str, code: &str) {
+    b.clear("input[name=id]").await;
+    b.type_into("input[name=id]", id).await;
+    b.type_into("input[name=code]", code).await;
+    b.click("form[action='/login'] button").await;
+}
+
+/// Tabs to each sign-in field, types, Tabs to the button, Enter.
+async fn sign_in_by_keys(b: &Browser, id: &str, code: &str) {
+    b.tab_to("input[name=id]").await;
+    b.keys(id).await;
+    b.tab_to("input[name=code]").await;
+    b.keys(code).await;
+    b.tab_to("form[action='/login'] button").await;
+    b.keys(Key::ENTER).await;
+}
+
 fn ja(refusal: &Refusal) -> String {
     refusal.message(Lang::Ja)
 }
@@ -163,11 +181,10 @@ fn ja(refusal: &Refusal) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver: .ci/run installs them"]
 async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen() {
-    within_a_minute(the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen_walk())
-        .await;
+    within_a_minute(clicked_walk()).await;
 }
 
-async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen_walk() {
+async fn clicked_walk() {
     let mut w = World::serve().await;
     let b = Browser::start().await;
     let old = w.token_of(&w.general).unwrap();
@@ -195,10 +212,8 @@ async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen_walk
     assert_eq!(b.title().await, "ログイン");
     assert_eq!(b.lang().await, "ja");
     b.screenshot("0-login").await;
-    b.type_into("input[name=id]", "W0001").await;
     let code = w.press(&admin_serial);
-    b.type_into("input[name=code]", &code).await;
-    b.click("form[action='/login'] button").await;
+    sign_in_by_clicks(&b, "W0001", &code).await;
 
     // Screen 1: 管理機能.
     b.wait_h1("管理機能").await;
@@ -367,18 +382,15 @@ async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen_walk
     );
 
     // W0002 with the old token: refused; with the new one: welcome.
-    b.type_into("input[name=id]", "W0002").await;
     let code = w.press(&old);
-    b.type_into("input[name=code]", &code).await;
-    b.click("form[action='/login'] button").await;
+    sign_in_by_clicks(&b, "W0002", &code).await;
     b.wait_refusal(&ja(&Refusal::LoginFailed)).await;
     assert_eq!(b.path().await, "/login");
     assert_eq!(b.value("input[name=id]").await, "W0002", "the ID is kept");
     assert_eq!(b.value("input[name=code]").await, "", "never re-filled");
     b.screenshot("7-login-refused-old-token").await;
     let code = w.press(&new);
-    b.type_into("input[name=code]", &code).await;
-    b.click("form[action='/login'] button").await;
+    sign_in_by_clicks(&b, "W0002", &code).await;
     b.wait_h1("お客様ページ").await;
     assert_eq!(b.path().await, "/home");
     assert_eq!(
@@ -404,10 +416,10 @@ async fn the_manuals_exchange_in_chromium_with_a_screenshot_of_every_screen_walk
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromedriver: .ci/run installs them"]
 async fn the_exchange_by_keyboard_only() {
-    within_a_minute(the_exchange_by_keyboard_only_walk()).await;
+    within_a_minute(keyboard_walk()).await;
 }
 
-async fn the_exchange_by_keyboard_only_walk() {
+async fn keyboard_walk() {
     let mut w = World::serve().await;
     let b = Browser::start().await;
     let new = w.stock()[0];
@@ -417,13 +429,8 @@ async fn the_exchange_by_keyboard_only_walk() {
     // Sign-in: Tab to each field, type, Enter on the button.
     b.goto(&w.url("/login")).await;
     b.wait_h1("ログイン").await;
-    b.tab_to("input[name=id]").await;
-    b.keys("W0001").await;
-    b.tab_to("input[name=code]").await;
     let code = w.press(&admin_serial);
-    b.keys(&code).await;
-    b.tab_to("form[action='/login'] button").await;
-    b.keys(Key::ENTER).await;
+    sign_in_by_keys(&b, "W0001", &code).await;
 
     // Screen 1: Enter on the menu's link.
     b.wait_h1("管理機能").await;
@@ -497,12 +504,8 @@ async fn the_exchange_by_keyboard_only_walk() {
     b.keys(Key::ENTER).await;
     b.wait_h1("ログイン").await;
     assert_eq!(b.path().await, "/login");
-    b.tab_to("input[name=id]").await;
-    b.keys("W0002").await;
-    b.tab_to("input[name=code]").await;
     let code = w.press(&new);
-    b.keys(&code).await;
-    b.keys(Key::ENTER).await;
+    sign_in_by_keys(&b, "W0002", &code).await;
     b.wait_h1("お客様ページ").await;
     assert_eq!(b.path().await, "/home");
     assert_eq!(
