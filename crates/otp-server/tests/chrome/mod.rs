@@ -65,10 +65,10 @@ struct Driver {
 impl Driver {
     fn start() -> Self {
         let port = free_loopback_port();
-        let log = std::env::temp_dir().join(format!("otp-server-chromedriver-{port}.log"));
         let child = Command::new(chromedriver_path())
             .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", log.display()))
+            // No log file: chromedriver's log would hold every key typed,
+            // the approval password included.
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
