@@ -1,0 +1,201 @@
+//! What the HTTP tests share: the manual's bank behind the router, its
+//! virtual tokens on the simulated clock, and a browser that follows
+//! cookies and reads forms.
+
+#![allow(dead_code, reason = "each test file uses a part of the helpers")]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use otp_exchange::scenario::{Scenario, script};
+use otp_exchange::{Bank, HashCost, MemoryStore, TokenStatus, UserId};
+use otp_provision::SerialNumber;
+use otp_token::{SimClock, Token};
+use tower::ServiceExt as _;
+
+pub(crate) struct World {
+    pub(crate) app: Router,
+    pub(crate) bank: Arc<Bank<MemoryStore>>,
+    pub(crate) clock: SimClock,
+    pub(crate) tokens: BTreeMap<SerialNumber, Token>,
+    pub(crate) admin: UserId,
+    pub(crate) general: UserId,
+}
+
+impl World {
+    pub(crate) fn new() -> Self {
+        Self::with(|s| s)
+    }
+
+    pub(crate) fn with(
+        f: impl FnOnce(otp_server::AppState<MemoryStore>) -> otp_server::AppState<MemoryStore>,
+    ) -> Self {
+        let s = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING).unwrap();
+        let Scenario {
+            bank,
+            clock,
+            tokens,
+            admin,
+            general,
+            ..
+        } = s;
+        let bank = Arc::new(bank);
+        let app = otp_server::router(f(otp_server::AppState::new(Arc::clone(&bank))));
+        Self {
+            app,
+            bank,
+            clock,
+            tokens,
+            admin,
+            general,
+        }
+    }
+
+    pub(crate) fn token_of(&self, user: &UserId) -> Option<SerialNumber> {
+        self.bank.records().user(user).unwrap().unwrap().token
+    }
+
+    pub(crate) fn stock(&self) -> Vec<SerialNumber> {
+        self.tokens
+            .keys()
+            .filter(|s| {
+                self.bank.records().token_status(s).unwrap() == Some(TokenStatus::Unassigned)
+            })
+            .copied()
+            .collect()
+    }
+
+    /// Half a minute later, "1" pressed on this token.
+    pub(crate) fn press(&mut self, serial: &SerialNumber) -> String {
+        self.clock.advance(30);
+        let now = otp_provision::Clock::now(&self.clock);
+        self.tokens
+            .get_mut(serial)
+            .unwrap()
+            .press(now)
+            .unwrap()
+            .code()
+            .unwrap()
+            .to_string()
+    }
+
+    pub(crate) fn browser(&self) -> Browser {
+        Browser {
+            app: self.app.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+}
+
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
+}
+
+impl Page {
+    pub(crate) fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
+            + marker.len();
+        let end = self.body[start..].find('"').unwrap();
+        self.body[start..start + end].to_owned()
+    }
+
+    pub(crate) fn has(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+}
+
+pub(crate) struct Browser {
+    pub(crate) app: Router,
+    pub(crate) cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    pub(crate) async fn send(&mut self, req: Request<Body>) -> Page {
+        let response = self.app.clone().oneshot(req).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        for c in headers.get_all(header::SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Page {
+            status,
+            headers,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+        }
+    }
+
+    pub(crate) fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
+        let req = Request::get(path)
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let req = Request::post(path)
+            .header(header::COOKIE, self.cookie_header())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// Signs in; returns the page the redirect leads to.
+    pub(crate) async fn sign_in(&mut self, id: &str, code: &str) -> Page {
+        let login = self.get("/login").await;
+        let csrf = login.field("csrf");
+        let answer = self
+            .post("/login", &[("csrf", &csrf), ("id", id), ("code", code)])
+            .await;
+        if answer.status == StatusCode::SEE_OTHER {
+            let to = answer.headers[header::LOCATION]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            self.get(&to).await
+        } else {
+            answer
+        }
+    }
+}
+
+pub(crate) fn percent(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
