@@ -20,11 +20,13 @@ use crate::session::{CreateError, SESSION_COOKIE, SessionData, SignedIn, same_se
 mod admin;
 mod demo;
 mod exchange;
+mod locks;
 mod user;
 
 pub(crate) use admin::{admin_menu, select, token_info};
 pub(crate) use demo::demo_tokens;
 pub(crate) use exchange::{begin, current, new_token, no_token};
+pub(crate) use locks::{lock_or_unlock, locks};
 pub(crate) use user::{home, login, login_page, logout};
 
 type Shared = Arc<tokio::sync::Mutex<SessionData>>;
@@ -53,6 +55,8 @@ pub(crate) struct Fields {
     serial: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    action: String,
 }
 
 impl Drop for Fields {

@@ -166,6 +166,10 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
         .route("/admin", get(handlers::admin_menu::<S>))
         .route("/admin/select", get(handlers::select::<S>))
         .route("/admin/user", get(handlers::token_info::<S>))
+        .route(
+            "/admin/locks",
+            get(handlers::locks::<S>).post(handlers::lock_or_unlock::<S>),
+        )
         .route("/admin/exchange", post(handlers::begin::<S>))
         .route("/admin/exchange/current", post(handlers::current::<S>))
         .route("/admin/exchange/no-token", post(handlers::no_token::<S>))

@@ -7,6 +7,10 @@ use otp_exchange::{Exchanged, Lang, UserList};
 
 use crate::session::SignedIn;
 
+mod locks;
+
+pub(crate) use locks::{LockRow, Locks, locks};
+
 /// `en` or `ja` text.
 pub(crate) const fn t(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
     match lang {
@@ -118,7 +122,7 @@ pub(crate) fn admin_menu(lang: Lang, user: &SignedIn, csrf: &str) -> Markup {
             ul.menu {
                 li { a href="/admin/select" { (t(lang, "OTP authentication info management", "ワンタイムパスワード認証情報管理")) } }
                 li.disabled { (t(lang, "ID maintenance", "ID管理")) }
-                li.disabled { (t(lang, "ID lock/unlock", "IDロック解除")) }
+                li { a href="/admin/locks" { (t(lang, "ID lock/unlock", "IDロック解除")) } }
                 li.disabled { (t(lang, "Calendar", "カレンダー")) }
                 li.disabled { (t(lang, "Usage history", "利用履歴照会")) }
                 li.disabled { (t(lang, "Transaction stop", "取引停止")) }
