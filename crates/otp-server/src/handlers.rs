@@ -20,12 +20,14 @@ use crate::session::{CreateError, SESSION_COOKIE, SessionData, SignedIn, same_se
 mod admin;
 mod demo;
 mod exchange;
+mod history;
 mod locks;
 mod user;
 
 pub(crate) use admin::{admin_menu, select, token_info};
 pub(crate) use demo::demo_tokens;
 pub(crate) use exchange::{begin, current, new_token, no_token};
+pub(crate) use history::history;
 pub(crate) use locks::{lock_or_unlock, locks};
 pub(crate) use user::{home, login, login_page, logout};
 
@@ -37,6 +39,8 @@ pub(crate) struct Params {
     lang: Option<String>,
     page: Option<usize>,
     id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 /// Every form's fields (absent ones are empty, so a missing CSRF token is

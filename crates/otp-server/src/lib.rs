@@ -40,6 +40,7 @@
 
 #![forbid(unsafe_code)]
 
+mod dates;
 mod handlers;
 mod pages;
 mod session;
@@ -72,6 +73,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Rows per page on the selection screen (the manual shows 5).
 pub const PER_PAGE: usize = 5;
+
+/// Records per page on the usage history screen (利用履歴照会).
+pub const HISTORY_PER_PAGE: usize = 20;
 
 /// The demo page's source: each virtual token's serial and the code its
 /// display shows when "1" is pressed now.
@@ -166,6 +170,7 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
         .route("/admin", get(handlers::admin_menu::<S>))
         .route("/admin/select", get(handlers::select::<S>))
         .route("/admin/user", get(handlers::token_info::<S>))
+        .route("/admin/history", get(handlers::history::<S>))
         .route(
             "/admin/locks",
             get(handlers::locks::<S>).post(handlers::lock_or_unlock::<S>),

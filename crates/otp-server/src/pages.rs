@@ -7,8 +7,10 @@ use otp_exchange::{Exchanged, Lang, UserList};
 
 use crate::session::SignedIn;
 
+mod history;
 mod locks;
 
+pub(crate) use history::{History, HistoryRow, history};
 pub(crate) use locks::{LockRow, Locks, locks};
 
 /// `en` or `ja` text.
@@ -124,7 +126,7 @@ pub(crate) fn admin_menu(lang: Lang, user: &SignedIn, csrf: &str) -> Markup {
                 li.disabled { (t(lang, "ID maintenance", "ID管理")) }
                 li { a href="/admin/locks" { (t(lang, "ID lock/unlock", "IDロック解除")) } }
                 li.disabled { (t(lang, "Calendar", "カレンダー")) }
-                li.disabled { (t(lang, "Usage history", "利用履歴照会")) }
+                li { a href="/admin/history" { (t(lang, "Usage history", "利用履歴照会")) } }
                 li.disabled { (t(lang, "Transaction stop", "取引停止")) }
             }
         },

@@ -10,8 +10,9 @@
 )]
 
 use axum::http::StatusCode;
-use otp_exchange::scenario::ADMIN_APPROVAL_PASSWORD;
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, script};
 use otp_exchange::{Lang, Refusal};
+use otp_provision::SerialNumber;
 
 mod common;
 use common::{Browser, Page, World};
@@ -201,4 +202,183 @@ async fn the_id_lock_screen_checks_the_csrf_token() {
     }
     assert!(!locked(&w, "W0002"));
     assert_eq!(w.bank.records().audit_chain().unwrap().len(), audit_before);
+}
+
+/// The manual's exchange for W0002 through the screens, signed in as
+/// W0001 in `b`; returns the new token's serial and the codes typed.
+async fn exchange_w0002(w: &mut World, b: &mut Browser) -> (SerialNumber, Vec<String>) {
+    admin_in(w, b).await;
+    let screen3 = b.get("/admin/user?id=W0002").await;
+    let csrf = screen3.field("csrf");
+    let screen4 = b
+        .post("/admin/exchange", &[("csrf", &csrf), ("id", "W0002")])
+        .await;
+    let old = w.token_of(&w.general).unwrap();
+    let current = w.press(&old);
+    let screen5 = b
+        .post(
+            "/admin/exchange/current",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &screen4.field("ticket")),
+                ("code", &current),
+            ],
+        )
+        .await;
+    let new = w.stock()[0];
+    let code = w.press(&new);
+    let done = b
+        .post(
+            "/admin/exchange/new",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &screen5.field("ticket")),
+                ("serial", new.as_str()),
+                ("code", &code),
+                ("password", ADMIN_APPROVAL_PASSWORD),
+            ],
+        )
+        .await;
+    assert!(done.has("ただいまから有効となります"), "{}", done.body);
+    (new, vec![current, code])
+}
+
+/// The body without the form's CSRF token (random text that may hold digits).
+fn without_csrf(page: &Page) -> String {
+    page.body.replace(&page.field("csrf"), "")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_history_shows_the_exchange_and_the_logins_newest_first() {
+    let mut w = World::new();
+    w.clock.set(script::EXCHANGE_DAY);
+    let mut b = w.browser();
+    let (new, mut typed) = exchange_w0002(&mut w, &mut b).await;
+    let code = w.press(&new);
+    let home = w.browser().sign_in("W0002", &code).await;
+    assert_eq!(home.status, StatusCode::OK);
+    typed.push(code);
+
+    let menu = b.get("/admin").await;
+    assert!(menu.has(r#"<a href="/admin/history">利用履歴照会</a>"#));
+    let day = b
+        .get("/admin/history?id=W0002&from=2020-10-01&to=2020-10-01")
+        .await;
+    assert_eq!(day.status, StatusCode::OK);
+    assert!(day.has("<h1>利用履歴照会</h1>"));
+    // Newest first: W0002's sign-in with the new token (the fourth press
+    // after 11:00:00), then the exchange W0001 committed.
+    let login =
+        "<tbody><tr><td>2020-10-01 11:02:00</td><td>ログイン</td><td>W0002</td><td>W0002</td>";
+    assert!(day.has(login), "{}", day.body);
+    let exchange = "<td>2020-10-01 11:01:30</td><td>トークン交換</td><td>W0001</td><td>W0002</td>";
+    assert!(day.has(exchange), "{}", day.body);
+    assert!(day.body.find(login) < day.body.find(exchange));
+    assert!(day.has("<td>正常終了</td>"));
+    // Never a code or a password: the audit holds none.
+    let shown = without_csrf(&day);
+    for secret in typed
+        .iter()
+        .map(String::as_str)
+        .chain([ADMIN_APPROVAL_PASSWORD])
+    {
+        assert!(!shown.contains(secret), "{secret} shown");
+    }
+    // The day before: the set-up's registration only, no exchange.
+    let before = b
+        .get("/admin/history?id=W0002&from=2020-09-30&to=2020-09-30")
+        .await;
+    assert!(before.has("<td>トークン新規登録</td>"), "{}", before.body);
+    assert!(!before.has("トークン交換"));
+    assert!(!before.has("2020-10-01"));
+    // The day after: nothing.
+    let after = b.get("/admin/history?id=W0002&from=2020-10-02").await;
+    assert!(after.has("該当する履歴はありません。"), "{}", after.body);
+    // A refused sign-in shows the reason in the bank's words.
+    let refused = w.browser().sign_in("W0002", "000000").await;
+    assert!(refused.has(&Refusal::LoginFailed.message(Lang::Ja)));
+    let again = b.get("/admin/history?id=W0002").await;
+    assert!(again.has("<td>お受けできません（"), "{}", again.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_history_shows_typed_date_errors_on_the_screen() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    for (query, message) in [
+        (
+            "id=W0002&from=2020-13-01",
+            "開始日は YYYY-MM-DD の形式で正しい日付を入力してください（例：2020-10-01）。",
+        ),
+        (
+            "id=W0002&from=2020-10-01&to=2020%2F10%2F02",
+            "終了日は YYYY-MM-DD の形式で正しい日付を入力してください（例：2020-10-01）。",
+        ),
+        (
+            "id=W0002&from=2020-10-02&to=2020-10-01",
+            "終了日は開始日以降の日付を入力してください。",
+        ),
+        ("id=..%2F&from=2020-10-01", "該当するお客様IDがありません。"),
+    ] {
+        let page = b.get(&format!("/admin/history?{query}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{query}");
+        assert!(page.has(message), "{query}: {}", page.body);
+        assert!(!page.has("<table"), "{query}");
+    }
+    // The typed values are kept (escaped) for correction.
+    let page = b.get("/admin/history?id=W0002&from=2020-13-01").await;
+    assert!(page.has(r#"name="from" value="2020-13-01""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_history_pages_twenty_at_a_time() {
+    let mut w = World::new();
+    let serial = w.token_of(&w.general).unwrap();
+    for _ in 0..25 {
+        let code = w.press(&serial);
+        assert_eq!(
+            w.browser().sign_in("W0002", &code).await.status,
+            StatusCode::OK
+        );
+    }
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    let total = w
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .iter()
+        .filter(|r| r.entry.target.as_ref() == Some(&w.general))
+        .count();
+    let first = b.get("/admin/history?id=W0002").await;
+    assert!(first.has(&format!("1から20件/{total}件")), "{}", first.body);
+    assert_eq!(first.body.matches("<td>ログイン</td>").count(), 20);
+    assert!(
+        first.has(r#"<a href="/admin/history?id=W0002&amp;from=&amp;to=&amp;page=1">次へ&gt;</a>"#),
+        "{}",
+        first.body
+    );
+    let second = b.get("/admin/history?id=W0002&from=&to=&page=1").await;
+    assert!(
+        second.has(&format!("21から{total}件/{total}件")),
+        "{}",
+        second.body
+    );
+    assert!(second.has("前へ"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_general_user_cannot_read_the_usage_history() {
+    let mut w = World::new();
+    let home = general_in(&mut w).await;
+    assert_eq!(home.status, StatusCode::OK);
+    let serial = w.token_of(&w.general).unwrap();
+    let code = w.press(&serial);
+    let mut b = w.browser();
+    b.sign_in("W0002", &code).await;
+    let page = b.get("/admin/history?id=W0002").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(page.has(&Refusal::NotAdministrator.message(Lang::Ja)));
 }
