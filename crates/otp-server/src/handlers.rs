@@ -22,13 +22,15 @@ mod demo;
 mod exchange;
 mod history;
 mod locks;
+mod unregister;
 mod user;
 
 pub(crate) use admin::{admin_menu, select, token_info};
 pub(crate) use demo::demo_tokens;
-pub(crate) use exchange::{begin, current, new_token, no_token};
+pub(crate) use exchange::{begin, current, new_token, no_token, register};
 pub(crate) use history::history;
 pub(crate) use locks::{lock_or_unlock, locks};
+pub(crate) use unregister::{unregister_confirm, unregister_start};
 pub(crate) use user::{home, login, login_page, logout};
 
 type Shared = Arc<tokio::sync::Mutex<SessionData>>;

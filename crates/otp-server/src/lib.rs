@@ -179,6 +179,12 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
         .route("/admin/exchange/current", post(handlers::current::<S>))
         .route("/admin/exchange/no-token", post(handlers::no_token::<S>))
         .route("/admin/exchange/new", post(handlers::new_token::<S>))
+        .route("/admin/register", post(handlers::register::<S>))
+        .route("/admin/unregister", post(handlers::unregister_start::<S>))
+        .route(
+            "/admin/unregister/confirm",
+            post(handlers::unregister_confirm::<S>),
+        )
         .route("/demo/tokens", get(handlers::demo_tokens::<S>))
         .route("/healthz", get(handlers::healthz::<S>))
         .route("/static/style.css", get(handlers::stylesheet))

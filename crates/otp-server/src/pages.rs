@@ -9,9 +9,11 @@ use crate::session::SignedIn;
 
 mod history;
 mod locks;
+mod unregister;
 
 pub(crate) use history::{History, HistoryRow, history};
 pub(crate) use locks::{LockRow, Locks, locks};
+pub(crate) use unregister::{unregister, unregistered};
 
 /// `en` or `ja` text.
 pub(crate) const fn t(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
@@ -237,6 +239,17 @@ pub(crate) fn token_info(
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="id" value=(info.id);
                     button type="submit" { (t(lang, "New registration / exchange", "新規登録・交換")) }
+                }
+                form method="post" action="/admin/unregister" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="id" value=(info.id);
+                    button type="submit" { (t(lang, "Unregister the token", "トークンの登録解除")) }
+                }
+            } @else {
+                form method="post" action="/admin/register" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="id" value=(info.id);
+                    button type="submit" { (t(lang, "New registration", "新規登録")) }
                 }
             }
             p { a href="/admin/select" { (t(lang, "Back to the list", "一覧へ戻る")) } }

@@ -382,3 +382,197 @@ async fn a_general_user_cannot_read_the_usage_history() {
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(page.has(&Refusal::NotAdministrator.message(Lang::Ja)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn w0005_registered_from_screen_3_then_signs_in_with_the_new_token() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    let w0005 = otp_exchange::UserId::parse("W0005").unwrap();
+    assert_eq!(w.token_of(&w0005), None);
+
+    // A user with a token: 新規登録 is refused on screen 3.
+    let screen3 = b.get("/admin/user?id=W0002").await;
+    let csrf = screen3.field("csrf");
+    let refused = b
+        .post("/admin/register", &[("csrf", &csrf), ("id", "W0002")])
+        .await;
+    assert!(refused.has("ワンタイムパスワード 情報変更"));
+    assert!(
+        refused.has(&Refusal::AlreadyRegistered.message(Lang::Ja)),
+        "{}",
+        refused.body
+    );
+
+    // W0005 has none: screen 3 offers 新規登録, which goes to screen 5.
+    let screen3 = b.get("/admin/user?id=W0005").await;
+    assert!(
+        screen3.has(r#"action="/admin/register""#),
+        "{}",
+        screen3.body
+    );
+    assert!(screen3.has("新規登録</button>"));
+    assert!(!screen3.has("/admin/unregister"));
+    let screen5 = b
+        .post("/admin/register", &[("csrf", &csrf), ("id", "W0005")])
+        .await;
+    assert!(screen5.has("新しいトークン情報"), "{}", screen5.body);
+    let new = w.stock()[0];
+    let code = w.press(&new);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("ticket", &screen5.field("ticket")),
+        ("serial", new.as_str()),
+        ("code", &code),
+        ("password", ADMIN_APPROVAL_PASSWORD),
+    ];
+    let done = b.post("/admin/exchange/new", &fields).await;
+    assert!(done.has("<h1>3 完了</h1>"), "{}", done.body);
+    assert!(done.has("登録したトークンは、ただいまから有効となります。"));
+    assert_eq!(w.token_of(&w0005), Some(new));
+    let audit = w.bank.records().audit_chain().unwrap().len();
+
+    // The same form again: the outcome, nothing committed twice.
+    let again = b.post("/admin/exchange/new", &fields).await;
+    assert!(again.has("この操作は既に完了しています"), "{}", again.body);
+    assert_eq!(w.bank.records().audit_chain().unwrap().len(), audit);
+
+    // W0005 signs in with the new token.
+    let code = w.press(&new);
+    let home = w.browser().sign_in("W0005", &code).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.has("（W0005）"), "{}", home.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn w0002_unregistered_from_screen_3_then_their_sign_in_refused() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    let serial = w.token_of(&w.general).unwrap();
+    let screen3 = b.get("/admin/user?id=W0002").await;
+    assert!(
+        screen3.has("トークンの登録解除</button>"),
+        "{}",
+        screen3.body
+    );
+    let csrf = screen3.field("csrf");
+    let form = b
+        .post("/admin/unregister", &[("csrf", &csrf), ("id", "W0002")])
+        .await;
+    assert!(form.has("<h1>トークンの登録解除</h1>"), "{}", form.body);
+    let first = form.field("ticket");
+
+    // A wrong approval password: refused on the form, nothing re-filled,
+    // a new ticket; the first one is spent.
+    let code = w.press(&serial);
+    let wrong = b
+        .post(
+            "/admin/unregister/confirm",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &first),
+                ("code", &code),
+                ("password", "not-the-password"),
+            ],
+        )
+        .await;
+    assert!(
+        wrong.has(&Refusal::WrongPassword.message(Lang::Ja)),
+        "{}",
+        wrong.body
+    );
+    assert!(!wrong.has(&code) && !wrong.has("not-the-password"));
+    let second = wrong.field("ticket");
+    assert_ne!(second, first);
+    let code = w.press(&serial);
+    let spent = b
+        .post(
+            "/admin/unregister/confirm",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &first),
+                ("code", &code),
+                ("password", ADMIN_APPROVAL_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(spent.status, StatusCode::FORBIDDEN);
+    assert_eq!(w.token_of(&w.general), Some(serial));
+
+    // The code and the approval password: unregistered.
+    let done = b
+        .post(
+            "/admin/unregister/confirm",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &second),
+                ("code", &code),
+                ("password", ADMIN_APPROVAL_PASSWORD),
+            ],
+        )
+        .await;
+    assert!(done.has("トークンの登録を解除しました。"), "{}", done.body);
+    assert_eq!(w.token_of(&w.general), None);
+    let after = b.get("/admin/user?id=W0002").await;
+    assert!(after.has("未登録"));
+
+    // W0002's sign-in with the old token is refused.
+    let code = w.press(&serial);
+    let refused = w.browser().sign_in("W0002", &code).await;
+    assert!(refused.has(&Refusal::LoginFailed.message(Lang::Ja)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_unregister_form_posted_twice_commits_once() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    let serial = w.token_of(&w.general).unwrap();
+    let screen3 = b.get("/admin/user?id=W0002").await;
+    let csrf = screen3.field("csrf");
+    let form = b
+        .post("/admin/unregister", &[("csrf", &csrf), ("id", "W0002")])
+        .await;
+    let code = w.press(&serial);
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("ticket", &form.field("ticket")),
+        ("code", &code),
+        ("password", ADMIN_APPROVAL_PASSWORD),
+    ];
+    let unregistered = |w: &World| {
+        w.bank
+            .records()
+            .audit_chain()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r.entry.action == otp_exchange::Action::Unregister
+                    && r.entry.result == otp_exchange::AuditResult::Ok
+            })
+            .count()
+    };
+    let (mut tab1, mut tab2) = (b.clone_view(), b.clone_view());
+    let (one, two) = tokio::join!(
+        tab1.post("/admin/unregister/confirm", &fields),
+        tab2.post("/admin/unregister/confirm", &fields)
+    );
+    for page in [&one, &two] {
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.has("トークンの登録を解除しました。"), "{}", page.body);
+    }
+    assert_eq!(
+        [&one, &two]
+            .iter()
+            .filter(|p| p.has("この操作は既に完了しています"))
+            .count(),
+        1
+    );
+    assert_eq!(unregistered(&w), 1);
+    let audit = w.bank.records().audit_chain().unwrap().len();
+    let third = b.post("/admin/unregister/confirm", &fields).await;
+    assert!(third.has("この操作は既に完了しています"));
+    assert_eq!(w.bank.records().audit_chain().unwrap().len(), audit);
+    assert_eq!(w.token_of(&w.general), None);
+}

@@ -20,8 +20,33 @@ pub(crate) async fn begin<S: Store + 'static>(
     headers: HeaderMap,
     Form(form): Form<Fields>,
 ) -> Response {
-    let (lang, _) = language(&headers, &params);
-    let (mut session, user) = match post_session(&state, &headers, &form.csrf, lang).await {
+    start(&state, &params, &headers, &form, false).await
+}
+
+/// `POST /admin/register`: screen 3's 新規登録 for a user without a token
+/// → screen 5 (the new token's serial, code, approval password), which
+/// posts to `/admin/exchange/new` like the exchange's.
+pub(crate) async fn register<S: Store + 'static>(
+    State(state): State<AppState<S>>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> Response {
+    start(&state, &params, &headers, &form, true).await
+}
+
+/// Screen 3's button: the policy's selection (`Bank::begin_exchange` or
+/// `Bank::begin_registration`), its state sealed in the session's one
+/// ticket; a refusal on screen 3.
+async fn start<S: Store + 'static>(
+    state: &AppState<S>,
+    params: &Params,
+    headers: &HeaderMap,
+    form: &Fields,
+    registration: bool,
+) -> Response {
+    let (lang, _) = language(headers, params);
+    let (mut session, user) = match post_session(state, headers, &form.csrf, lang).await {
         Err(r) => return r,
         Ok(v) => v,
     };
@@ -33,9 +58,14 @@ pub(crate) async fn begin<S: Store + 'static>(
         );
     };
     let operator = user.id.clone();
-    let result = blocking(&state, lang, move |bank| {
-        bank.begin_exchange(&operator, &target)
-            .and_then(|s| s.into_ticket(bank))
+    let result = blocking(state, lang, move |bank| {
+        if registration {
+            bank.begin_registration(&operator, &target)
+                .and_then(|s| s.into_ticket(bank))
+        } else {
+            bank.begin_exchange(&operator, &target)
+                .and_then(|s| s.into_ticket(bank))
+        }
     })
     .await;
     match result {
@@ -43,16 +73,18 @@ pub(crate) async fn begin<S: Store + 'static>(
         Ok(Ok(ticket)) => {
             session.ticket = Some(ticket.as_str().to_owned());
             let csrf = session.csrf.clone();
-            page(
-                StatusCode::OK,
-                pages::current_code(lang, &user, &csrf, Some(ticket.as_str()), None),
-                &[],
-            )
+            let next = if registration {
+                pages::new_token(lang, &user, &csrf, Some(ticket.as_str()), "", None)
+            } else {
+                pages::current_code(lang, &user, &csrf, Some(ticket.as_str()), None)
+            };
+            page(StatusCode::OK, next, &[])
         }
         Ok(Err(refusal)) => {
+            tracing::info!(reason = refusal.reason_code(), "screen 3 refused");
             let csrf = session.csrf.clone();
             drop(session);
-            match info_of(&state, lang, form.id.trim()).await {
+            match info_of(state, lang, form.id.trim()).await {
                 Err(r) => r,
                 Ok(info) => page(
                     StatusCode::OK,
@@ -89,7 +121,7 @@ fn take_ticket(session: &mut SessionData, posted: &str) -> Brought {
     }
 }
 
-fn foreign_ticket(lang: Lang) -> Response {
+pub(super) fn foreign_ticket(lang: Lang) -> Response {
     tracing::warn!("a form brought a ticket this session did not issue");
     error(
         lang,

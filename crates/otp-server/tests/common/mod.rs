@@ -142,6 +142,14 @@ impl Browser {
         }
     }
 
+    /// Another handle on the same browser's cookies (two tabs posting at once).
+    pub(crate) fn clone_view(&self) -> Self {
+        Self {
+            app: self.app.clone(),
+            cookies: self.cookies.clone(),
+        }
+    }
+
     pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
