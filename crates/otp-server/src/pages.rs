@@ -102,8 +102,15 @@ pub(crate) fn login(lang: Lang, csrf: &str, id: &str, message: Option<&str>) -> 
     )
 }
 
-/// A general user's own page after signing in.
-pub(crate) fn home(lang: Lang, user: &SignedIn, csrf: &str) -> Markup {
+/// A general user's own page after signing in: who they are, their
+/// token, their own recent usage.
+pub(crate) fn home(
+    lang: Lang,
+    user: &SignedIn,
+    csrf: &str,
+    info: &TokenInfo,
+    rows: &[HistoryRow],
+) -> Markup {
     layout(
         lang,
         t(lang, "Your page", "お客様ページ"),
@@ -111,6 +118,22 @@ pub(crate) fn home(lang: Lang, user: &SignedIn, csrf: &str) -> Markup {
         csrf,
         html! {
             p { (t(lang, "You are signed in with your token.", "トークンでログインしました。")) }
+            section {
+                h2 { (t(lang, "Customer information", "お客様情報")) }
+                dl {
+                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (info.id) }
+                    dt { (t(lang, "User name", "利用者名")) } dd { (info.name) }
+                    dt { (t(lang, "Authority", "権限")) } dd { (info.authority) }
+                    dt { (t(lang, "Token serial", "トークンシリアル番号")) }
+                    dd.serial { @match &info.serial { Some(s) => (s), None => "-" } }
+                    dt { (t(lang, "Registration status", "登録状況")) }
+                    dd { @if info.serial.is_some() { (t(lang, "Registered", "登録完了")) } @else { (t(lang, "Not registered", "未登録")) } }
+                }
+            }
+            section {
+                h2 { (t(lang, "Your recent usage", "最近のご利用履歴")) }
+                (history::table(lang, rows, "", &html! {}))
+            }
         },
     )
 }

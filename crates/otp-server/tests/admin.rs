@@ -15,23 +15,7 @@ use otp_exchange::{Lang, Refusal};
 use otp_provision::SerialNumber;
 
 mod common;
-use common::{Browser, Page, World};
-
-/// Signs W0001 in with a fresh code; returns the menu.
-async fn admin_in(w: &mut World, b: &mut Browser) -> Page {
-    let serial = w.token_of(&w.admin).unwrap();
-    let code = w.press(&serial);
-    let menu = b.sign_in("W0001", &code).await;
-    assert_eq!(menu.status, StatusCode::OK);
-    menu
-}
-
-/// Signs W0002 in with a fresh code from their token; returns the answer.
-async fn general_in(w: &mut World) -> Page {
-    let serial = w.token_of(&w.general).unwrap();
-    let code = w.press(&serial);
-    w.browser().sign_in("W0002", &code).await
-}
+use common::{World, admin_in, exchange_w0002, general_in, without_csrf};
 
 fn locked(w: &World, id: &str) -> bool {
     let id = otp_exchange::UserId::parse(id).unwrap();
@@ -202,50 +186,6 @@ async fn the_id_lock_screen_checks_the_csrf_token() {
     }
     assert!(!locked(&w, "W0002"));
     assert_eq!(w.bank.records().audit_chain().unwrap().len(), audit_before);
-}
-
-/// The manual's exchange for W0002 through the screens, signed in as
-/// W0001 in `b`; returns the new token's serial and the codes typed.
-async fn exchange_w0002(w: &mut World, b: &mut Browser) -> (SerialNumber, Vec<String>) {
-    admin_in(w, b).await;
-    let screen3 = b.get("/admin/user?id=W0002").await;
-    let csrf = screen3.field("csrf");
-    let screen4 = b
-        .post("/admin/exchange", &[("csrf", &csrf), ("id", "W0002")])
-        .await;
-    let old = w.token_of(&w.general).unwrap();
-    let current = w.press(&old);
-    let screen5 = b
-        .post(
-            "/admin/exchange/current",
-            &[
-                ("csrf", &csrf),
-                ("ticket", &screen4.field("ticket")),
-                ("code", &current),
-            ],
-        )
-        .await;
-    let new = w.stock()[0];
-    let code = w.press(&new);
-    let done = b
-        .post(
-            "/admin/exchange/new",
-            &[
-                ("csrf", &csrf),
-                ("ticket", &screen5.field("ticket")),
-                ("serial", new.as_str()),
-                ("code", &code),
-                ("password", ADMIN_APPROVAL_PASSWORD),
-            ],
-        )
-        .await;
-    assert!(done.has("ただいまから有効となります"), "{}", done.body);
-    (new, vec![current, code])
-}
-
-/// The body without the form's CSRF token (random text that may hold digits).
-fn without_csrf(page: &Page) -> String {
-    page.body.replace(&page.field("csrf"), "")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use otp_exchange::{Refusal, Store, UserId};
 use zeroize::Zeroize as _;
 
+use super::admin::info_of;
+use super::history;
 use super::{
     Fields, Params, blocking, find_session, forbidden, internal, language, no_session, page,
     session_cookie, signed_in,
@@ -137,22 +139,56 @@ pub(crate) async fn logout<S: Store + 'static>(
     r
 }
 
-/// `GET /home`: a general user's page.
+/// How many of their own records the user's page shows.
+const HOME_RECORDS: usize = 10;
+
+/// `GET /home`: the user's own page: their customer ID, name, authority,
+/// their token (masked serial, registration status) and their own last
+/// [`HOME_RECORDS`] usage records, newest first. `Bank::audit_trail` is an
+/// administrator's call; a user reads only the records about their own ID,
+/// after `Bank::verify_audit` checked the whole chain (a chain that does
+/// not verify shows no history, as the administrator's screen does).
 pub(crate) async fn home<S: Store + 'static>(
     State(state): State<AppState<S>>,
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
     let (lang, cookies) = language(&headers, &params);
-    match signed_in(&state, &headers, false, lang).await {
-        Err(r) => r,
-        Ok((shared, user)) => {
-            let csrf = shared.lock().await.csrf.clone();
-            page(
-                StatusCode::OK,
-                pages::home(lang, &user, &csrf),
-                &Vec::from_iter(cookies),
-            )
+    let (shared, user) = match signed_in(&state, &headers, false, lang).await {
+        Err(r) => return r,
+        Ok(v) => v,
+    };
+    let info = match info_of(&state, lang, user.id.as_str()).await {
+        Err(r) => return r,
+        Ok(i) => i,
+    };
+    let me = user.id.clone();
+    let offset = state.bank.policy().utc_offset_seconds;
+    let trail = blocking(&state, lang, move |bank| {
+        bank.verify_audit().map_err(|e| e.to_string())?;
+        let chain = bank.records().audit_chain().map_err(|e| e.to_string())?;
+        let mine: Vec<_> = chain
+            .iter()
+            .rev()
+            .filter(|r| r.entry.target.as_ref() == Some(&me))
+            .take(HOME_RECORDS)
+            .map(|r| history::row(lang, r, offset))
+            .collect();
+        Ok::<_, String>(mine)
+    })
+    .await;
+    let rows = match trail {
+        Err(r) => return r,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "the user's history was not read");
+            return internal(lang);
         }
-    }
+        Ok(Ok(rows)) => rows,
+    };
+    let csrf = shared.lock().await.csrf.clone();
+    page(
+        StatusCode::OK,
+        pages::home(lang, &user, &csrf, &info, &rows),
+        &Vec::from_iter(cookies),
+    )
 }

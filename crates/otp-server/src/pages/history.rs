@@ -84,7 +84,7 @@ pub(crate) fn table(lang: Lang, rows: &[HistoryRow], count: &str, nav: &Markup) 
         @if rows.is_empty() {
             p.count { (t(lang, "No records in this period.", "該当する履歴はありません。")) }
         } @else {
-            p.count { (count) }
+            @if !count.is_empty() { p.count { (count) } }
             (nav)
             table.history {
                 thead { tr {

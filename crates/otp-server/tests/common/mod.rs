@@ -11,7 +11,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt as _;
-use otp_exchange::scenario::{Scenario, script};
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario, script};
 use otp_exchange::{Bank, HashCost, MemoryStore, TokenStatus, UserId};
 use otp_provision::SerialNumber;
 use otp_token::{SimClock, Token};
@@ -206,4 +206,64 @@ pub(crate) fn percent(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Signs W0001 in with a fresh code; returns the menu.
+pub(crate) async fn admin_in(w: &mut World, b: &mut Browser) -> Page {
+    let serial = w.token_of(&w.admin).unwrap();
+    let code = w.press(&serial);
+    let menu = b.sign_in("W0001", &code).await;
+    assert_eq!(menu.status, StatusCode::OK);
+    menu
+}
+
+/// Signs W0002 in with a fresh code from their token; returns the answer.
+pub(crate) async fn general_in(w: &mut World) -> Page {
+    let serial = w.token_of(&w.general).unwrap();
+    let code = w.press(&serial);
+    w.browser().sign_in("W0002", &code).await
+}
+
+/// The manual's exchange for W0002 through the screens, signed in as
+/// W0001 in `b`; returns the new token's serial and the codes typed.
+pub(crate) async fn exchange_w0002(w: &mut World, b: &mut Browser) -> (SerialNumber, Vec<String>) {
+    admin_in(w, b).await;
+    let screen3 = b.get("/admin/user?id=W0002").await;
+    let csrf = screen3.field("csrf");
+    let screen4 = b
+        .post("/admin/exchange", &[("csrf", &csrf), ("id", "W0002")])
+        .await;
+    let old = w.token_of(&w.general).unwrap();
+    let current = w.press(&old);
+    let screen5 = b
+        .post(
+            "/admin/exchange/current",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &screen4.field("ticket")),
+                ("code", &current),
+            ],
+        )
+        .await;
+    let new = w.stock()[0];
+    let code = w.press(&new);
+    let done = b
+        .post(
+            "/admin/exchange/new",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &screen5.field("ticket")),
+                ("serial", new.as_str()),
+                ("code", &code),
+                ("password", ADMIN_APPROVAL_PASSWORD),
+            ],
+        )
+        .await;
+    assert!(done.has("ただいまから有効となります"), "{}", done.body);
+    (new, vec![current, code])
+}
+
+/// The body without the form's CSRF token (random text that may hold digits).
+pub(crate) fn without_csrf(page: &Page) -> String {
+    page.body.replace(&page.field("csrf"), "")
 }
