@@ -12,7 +12,6 @@
 use axum::http::StatusCode;
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, script};
 use otp_exchange::{Lang, Refusal};
-use otp_provision::SerialNumber;
 
 mod common;
 use common::{World, admin_in, exchange_w0002, general_in, without_csrf};
