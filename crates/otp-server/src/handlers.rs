@@ -26,7 +26,7 @@ mod unregister;
 mod user;
 
 pub(crate) use admin::{admin_menu, select, token_info};
-pub(crate) use demo::demo_tokens;
+pub(crate) use demo::{demo_press, demo_tokens};
 pub(crate) use exchange::{begin, current, new_token, no_token, register};
 pub(crate) use history::history;
 pub(crate) use locks::{lock_or_unlock, locks};
@@ -189,6 +189,21 @@ async fn blocking<S: Store + 'static, T: Send + 'static>(
 fn find_session<S: Store>(state: &AppState<S>, headers: &HeaderMap) -> Option<(String, Shared)> {
     let id = cookie(headers, SESSION_COOKIE)?;
     state.sessions.get(id).map(|s| (id.to_owned(), s))
+}
+
+/// This browser's session, or a new anonymous one (its CSRF token guards
+/// the sign-in and demo forms) with the cookie to set.
+fn session_or_new<S: Store>(
+    state: &AppState<S>,
+    headers: &HeaderMap,
+) -> Result<(Shared, Option<String>), CreateError> {
+    match find_session(state, headers) {
+        Some((_, s)) => Ok((s, None)),
+        None => state
+            .sessions
+            .create(None)
+            .map(|(id, s)| (s, Some(session_cookie(state, &id)))),
+    }
 }
 
 /// The signed-in session (and the user), or the response to send instead.

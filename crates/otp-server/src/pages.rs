@@ -418,21 +418,34 @@ pub(crate) fn error(lang: Lang, title: &str, message: &str) -> Markup {
     )
 }
 
-/// The demo's virtual tokens and their current codes.
-pub(crate) fn demo_tokens(lang: Lang, tokens: &[(String, String)]) -> Markup {
+/// The demo's virtual tokens, each drawn as a small device: its serial,
+/// its 6-digit display (blank until "1" is pressed) and the "1" button, a
+/// POST form with the CSRF token. No script, no inline style.
+pub(crate) fn demo_tokens(
+    lang: Lang,
+    csrf: &str,
+    devices: &[(String, Option<String>)],
+    message: Option<&str>,
+) -> Markup {
     layout(
         lang,
         t(lang, "Demo: virtual tokens", "デモ：仮想トークン"),
         None,
         "",
         html! {
-            p { (t(lang, "Demo only: each virtual token's display, pressed now on the server's clock. Reload for a new press.",
-                   "デモ専用：各仮想トークンの「1」ボタンをサーバーの時刻で押した表示です。再読み込みで再度押します。")) }
-            table {
-                thead { tr { th { (t(lang, "Serial", "シリアル番号")) } th { (t(lang, "Display", "表示")) } } }
-                tbody {
-                    @for (serial, code) in tokens {
-                        tr { td.serial { (serial) } td.display { (code) } }
+            (refusal(message))
+            p { (t(lang, "Demo only: press \"1\" on a token to show its one-time password at the server's clock. The same password cannot be used twice in a row: press again after 30 seconds.",
+                   "デモ専用：トークンの「1」ボタンを押すと、サーバーの時刻でのワンタイムパスワードを表示します。同じパスワードは連続して使用できません。30秒後に再度押してください。")) }
+            div.devices {
+                @for (serial, shown) in devices {
+                    div.device {
+                        p.serial { (serial) }
+                        p.display { @if let Some(code) = shown { (code) } }
+                        form method="post" action="/demo/tokens" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="serial" value=(serial);
+                            button.one type="submit" aria-label={ (t(lang, "Press 1 on ", "「1」を押す: ")) (serial) } { "1" }
+                        }
                     }
                 }
             }

@@ -11,7 +11,7 @@ use super::admin::info_of;
 use super::history;
 use super::{
     Fields, Params, blocking, find_session, forbidden, internal, language, no_session, page,
-    session_cookie, signed_in,
+    session_cookie, session_or_new, signed_in,
 };
 use crate::AppState;
 use crate::pages;
@@ -25,15 +25,12 @@ pub(crate) async fn login_page<S: Store + 'static>(
 ) -> Response {
     let (lang, lang_cookie) = language(&headers, &params);
     let mut cookies: Vec<String> = lang_cookie.into_iter().collect();
-    let shared = match find_session(&state, &headers) {
-        Some((_, s)) => s,
-        None => match state.sessions.create(None) {
-            Ok((id, s)) => {
-                cookies.push(session_cookie(&state, &id));
-                s
-            }
-            Err(e) => return no_session(lang, &e),
-        },
+    let shared = match session_or_new(&state, &headers) {
+        Ok((s, new)) => {
+            cookies.extend(new);
+            s
+        }
+        Err(e) => return no_session(lang, &e),
     };
     let csrf = shared.lock().await.csrf.clone();
     page(
