@@ -144,7 +144,7 @@ const HOME_RECORDS: usize = 10;
 /// [`HOME_RECORDS`] usage records, newest first. `Bank::audit_trail` is an
 /// administrator's call; a user reads only the records about their own ID,
 /// after `Bank::verify_audit` checked the whole chain (a chain that does
-/// not verify shows no history, as the administrator's screen does).
+/// not verify is a system error, as on the administrator's screen).
 pub(crate) async fn home<S: Store + 'static>(
     State(state): State<AppState<S>>,
     Query(params): Query<Params>,
