@@ -14,11 +14,10 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt as _;
 use otp_exchange::scenario::ADMIN_APPROVAL_PASSWORD;
 use otp_exchange::{Lang, Refusal, TokenStatus, UserId, Which};
-use std::sync::Arc;
 use tower::ServiceExt as _;
 
 mod common;
-use common::{Browser, Page, World, percent};
+use common::{Browser, Capture, Page, World, percent};
 
 /// Signs W0001 in and opens screen 4 for W0002; returns the screen.
 async fn to_screen_4(w: &mut World, b: &mut Browser) -> Page {
@@ -631,20 +630,6 @@ async fn screen_2_pages_five_at_a_time() {
     assert!(second.has("6から7件/7件"), "{}", second.body);
     assert!(second.has("W0009") && second.has("href=\"/admin/select?page=0\""));
     assert!(!second.has("href=\"/admin/select?page=2\""));
-}
-
-/// Everything the server logs, at every level.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 // current_thread: every handler and middleware runs on this thread, under

@@ -267,3 +267,36 @@ pub(crate) async fn exchange_w0002(w: &mut World, b: &mut Browser) -> (SerialNum
 pub(crate) fn without_csrf(page: &Page) -> String {
     page.body.replace(&page.field("csrf"), "")
 }
+
+/// Everything the server logs, at every level.
+#[derive(Clone, Default)]
+pub(crate) struct Capture(pub(crate) Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    /// A subscriber writing every level here (no timestamps: their
+    /// microseconds could match a 6-digit code).
+    pub(crate) fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .without_time()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+    }
+
+    /// What was logged so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
