@@ -515,3 +515,24 @@ async fn the_same_unregister_form_posted_twice_commits_once() {
     assert_eq!(w.bank.records().audit_chain().unwrap().len(), audit);
     assert_eq!(w.token_of(&w.general), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_screens_speak_english_with_lang_en() {
+    let mut w = World::new();
+    w.clock.set(script::EXCHANGE_DAY);
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    let locks = b.get("/admin/locks?lang=en").await;
+    assert!(locks.has("<h1>ID lock/unlock</h1>"), "{}", locks.body);
+    assert!(locks.has("1 to 3 of 3") && locks.has("Not locked"));
+    let history = b.get("/admin/history?id=W0002&to=2020-09-30").await;
+    assert!(history.has("<h1>Usage history</h1>"), "{}", history.body);
+    assert!(
+        history.has("<td>2020-09-30 10:59:30</td><td>Register</td><td>W0001</td><td>W0002</td>")
+    );
+    assert!(history.has("<td>done</td>"));
+    let wrong = b.get("/admin/history?id=W0002&from=2020-10-32").await;
+    assert!(wrong.has("Type the start date as YYYY-MM-DD (for example 2020-10-01)."));
+    let screen3 = b.get("/admin/user?id=W0005").await;
+    assert!(screen3.has("New registration</button>"));
+}
