@@ -102,7 +102,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<()> {
         println!("otp serve --demo: the manual's bank on a temporary SQLite database");
         println!("  open             http://{addr}/login   (English: http://{addr}/login?lang=en)");
         println!(
-            "  virtual tokens   http://{addr}/demo/tokens   (each token's display, pressed now)"
+            "  virtual tokens   http://{addr}/demo/tokens   (press \"1\" on a token to show its code)"
         );
         println!(
             "  sign in as       {} (administrator), token {}",
@@ -159,23 +159,31 @@ async fn shutdown() {
     tracing::info!("shutting down: finishing the requests in flight");
 }
 
+/// The demo's virtual tokens for `/demo/tokens`: "1" pressed on one at
+/// the bank's clock (which follows the system clock).
+struct DemoPage {
+    tokens: Arc<Mutex<BTreeMap<SerialNumber, Token>>>,
+    clock: SimClock,
+}
+
+impl otp_server::DemoTokens for DemoPage {
+    fn serials(&self) -> Vec<String> {
+        let tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        tokens.keys().map(|s| s.as_str().to_owned()).collect()
+    }
+
+    fn press(&self, serial: &str) -> Option<String> {
+        let serial = SerialNumber::parse(serial).ok()?;
+        let now = self.clock.now();
+        let mut tokens = self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        let screen = tokens.get_mut(&serial)?.press(now).ok()?;
+        screen.code().map(|c| c.to_string())
+    }
+}
+
 fn demo_page(
     tokens: Arc<Mutex<BTreeMap<SerialNumber, Token>>>,
     clock: SimClock,
-) -> otp_server::DemoTokens {
-    Arc::new(move || {
-        let now = clock.now();
-        let mut tokens = tokens.lock().unwrap_or_else(PoisonError::into_inner);
-        tokens
-            .iter_mut()
-            .map(|(serial, token)| {
-                let display = token
-                    .press(now)
-                    .ok()
-                    .and_then(|screen| screen.code())
-                    .map_or_else(|| "------".to_owned(), |c| c.to_string());
-                (serial.as_str().to_owned(), display)
-            })
-            .collect()
-    })
+) -> Arc<dyn otp_server::DemoTokens> {
+    Arc::new(DemoPage { tokens, clock })
 }

@@ -52,6 +52,19 @@ fn get(addr: &str, path: &str) -> String {
     out
 }
 
+fn post(addr: &str, path: &str, cookie: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 #[test]
 fn serve_demo_answers_on_loopback_and_stops_on_sigterm() {
     let mut child = Std::new(assert_cmd::cargo::cargo_bin("otp"))
@@ -91,9 +104,32 @@ fn serve_demo_answers_on_loopback_and_stops_on_sigterm() {
         "{login}"
     );
     let tokens = get(&addr, "/demo/tokens");
+    let device = r#"<p class="serial">VT0020200002</p><p class="display">"#;
+    assert!(tokens.contains(&format!("{device}</p>")), "{tokens}");
+    // "1" pressed on W0002's token: a POST with the page's session cookie
+    // and CSRF token; the display shows 6 digits.
+    let cookie = tokens
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: otp_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap();
+    let csrf = tokens
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|v| v.split('"').next())
+        .unwrap();
+    let pressed = post(
+        &addr,
+        "/demo/tokens",
+        &format!("otp_session={cookie}"),
+        &format!("csrf={csrf}&serial=VT0020200002"),
+    );
+    let shown = pressed.split(device).nth(1).unwrap();
     assert!(
-        tokens.contains("<td class=\"serial\">VT0020200002</td>"),
-        "{tokens}"
+        shown.len() > 10
+            && shown.bytes().take(6).all(|c| c.is_ascii_digit())
+            && shown[6..].starts_with("</p>"),
+        "{pressed}"
     );
 
     let pid = i32::try_from(child.id()).unwrap();

@@ -40,6 +40,7 @@
 
 #![forbid(unsafe_code)]
 
+mod dates;
 mod handlers;
 mod pages;
 mod session;
@@ -73,16 +74,28 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Rows per page on the selection screen (the manual shows 5).
 pub const PER_PAGE: usize = 5;
 
-/// The demo page's source: each virtual token's serial and the code its
-/// display shows when "1" is pressed now.
-pub type DemoTokens = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
+/// Records per page on the usage history screen (利用履歴照会).
+pub const HISTORY_PER_PAGE: usize = 20;
+
+/// The demo page's virtual tokens (`otp serve --demo`): the page draws
+/// each as a small device with its serial, a blank display and a "1"
+/// button; pressing it shows the code that token displays now.
+pub trait DemoTokens: Send + Sync {
+    /// Each virtual token's serial, in the order the page shows them.
+    fn serials(&self) -> Vec<String>;
+
+    /// "1" pressed now (on the bank's clock) on the token with this
+    /// serial: the digits its display shows, or `None` for a serial the
+    /// demo does not hold (or a display without a code).
+    fn press(&self, serial: &str) -> Option<String>;
+}
 
 /// What the handlers share: the bank, the sessions, the settings.
 pub struct AppState<S: Store> {
     bank: Arc<Bank<S>>,
     sessions: Arc<session::Sessions>,
     secure_cookies: bool,
-    demo: Option<DemoTokens>,
+    demo: Option<Arc<dyn DemoTokens>>,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -135,10 +148,11 @@ impl<S: Store> AppState<S> {
         self
     }
 
-    /// Serves `GET /demo/tokens` from `tokens`. For the demo only: a real
-    /// bank's server never shows a token's code.
+    /// Serves `GET /demo/tokens` and `POST /demo/tokens` (press "1") from
+    /// `tokens`. For the demo only: a real bank's server never shows a
+    /// token's code.
     #[must_use]
-    pub fn with_demo_tokens(mut self, tokens: DemoTokens) -> Self {
+    pub fn with_demo_tokens(mut self, tokens: Arc<dyn DemoTokens>) -> Self {
         self.demo = Some(tokens);
         self
     }
@@ -166,11 +180,25 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
         .route("/admin", get(handlers::admin_menu::<S>))
         .route("/admin/select", get(handlers::select::<S>))
         .route("/admin/user", get(handlers::token_info::<S>))
+        .route("/admin/history", get(handlers::history::<S>))
+        .route(
+            "/admin/locks",
+            get(handlers::locks::<S>).post(handlers::lock_or_unlock::<S>),
+        )
         .route("/admin/exchange", post(handlers::begin::<S>))
         .route("/admin/exchange/current", post(handlers::current::<S>))
         .route("/admin/exchange/no-token", post(handlers::no_token::<S>))
         .route("/admin/exchange/new", post(handlers::new_token::<S>))
-        .route("/demo/tokens", get(handlers::demo_tokens::<S>))
+        .route("/admin/register", post(handlers::register::<S>))
+        .route("/admin/unregister", post(handlers::unregister_start::<S>))
+        .route(
+            "/admin/unregister/confirm",
+            post(handlers::unregister_confirm::<S>),
+        )
+        .route(
+            "/demo/tokens",
+            get(handlers::demo_tokens::<S>).post(handlers::demo_press::<S>),
+        )
         .route("/healthz", get(handlers::healthz::<S>))
         .route("/static/style.css", get(handlers::stylesheet))
         .with_state(state);

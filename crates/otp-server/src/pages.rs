@@ -7,6 +7,14 @@ use otp_exchange::{Exchanged, Lang, UserList};
 
 use crate::session::SignedIn;
 
+mod history;
+mod locks;
+mod unregister;
+
+pub(crate) use history::{History, HistoryRow, history};
+pub(crate) use locks::{LockRow, Locks, locks};
+pub(crate) use unregister::{unregister, unregistered};
+
 /// `en` or `ja` text.
 pub(crate) const fn t(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
     match lang {
@@ -94,8 +102,15 @@ pub(crate) fn login(lang: Lang, csrf: &str, id: &str, message: Option<&str>) -> 
     )
 }
 
-/// A general user's own page after signing in.
-pub(crate) fn home(lang: Lang, user: &SignedIn, csrf: &str) -> Markup {
+/// A general user's own page after signing in: who they are, their
+/// token, their own recent usage.
+pub(crate) fn home(
+    lang: Lang,
+    user: &SignedIn,
+    csrf: &str,
+    info: &TokenInfo,
+    rows: &[HistoryRow],
+) -> Markup {
     layout(
         lang,
         t(lang, "Your page", "お客様ページ"),
@@ -103,6 +118,22 @@ pub(crate) fn home(lang: Lang, user: &SignedIn, csrf: &str) -> Markup {
         csrf,
         html! {
             p { (t(lang, "You are signed in with your token.", "トークンでログインしました。")) }
+            section {
+                h2 { (t(lang, "Customer information", "お客様情報")) }
+                dl {
+                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (info.id) }
+                    dt { (t(lang, "User name", "利用者名")) } dd { (info.name) }
+                    dt { (t(lang, "Authority", "権限")) } dd { (info.authority) }
+                    dt { (t(lang, "Token serial", "トークンシリアル番号")) }
+                    dd.serial { @match &info.serial { Some(s) => (s), None => "-" } }
+                    dt { (t(lang, "Registration status", "登録状況")) }
+                    dd { @if info.serial.is_some() { (t(lang, "Registered", "登録完了")) } @else { (t(lang, "Not registered", "未登録")) } }
+                }
+            }
+            section {
+                h2 { (t(lang, "Your recent usage", "最近のご利用履歴")) }
+                (history::table(lang, rows, "", &html! {}))
+            }
         },
     )
 }
@@ -118,9 +149,9 @@ pub(crate) fn admin_menu(lang: Lang, user: &SignedIn, csrf: &str) -> Markup {
             ul.menu {
                 li { a href="/admin/select" { (t(lang, "OTP authentication info management", "ワンタイムパスワード認証情報管理")) } }
                 li.disabled { (t(lang, "ID maintenance", "ID管理")) }
-                li.disabled { (t(lang, "ID lock/unlock", "IDロック解除")) }
+                li { a href="/admin/locks" { (t(lang, "ID lock/unlock", "IDロック解除")) } }
                 li.disabled { (t(lang, "Calendar", "カレンダー")) }
-                li.disabled { (t(lang, "Usage history", "利用履歴照会")) }
+                li { a href="/admin/history" { (t(lang, "Usage history", "利用履歴照会")) } }
                 li.disabled { (t(lang, "Transaction stop", "取引停止")) }
             }
         },
@@ -231,6 +262,17 @@ pub(crate) fn token_info(
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="id" value=(info.id);
                     button type="submit" { (t(lang, "New registration / exchange", "新規登録・交換")) }
+                }
+                form method="post" action="/admin/unregister" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="id" value=(info.id);
+                    button type="submit" { (t(lang, "Unregister the token", "トークンの登録解除")) }
+                }
+            } @else {
+                form method="post" action="/admin/register" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="id" value=(info.id);
+                    button type="submit" { (t(lang, "New registration", "新規登録")) }
                 }
             }
             p { a href="/admin/select" { (t(lang, "Back to the list", "一覧へ戻る")) } }
@@ -376,21 +418,34 @@ pub(crate) fn error(lang: Lang, title: &str, message: &str) -> Markup {
     )
 }
 
-/// The demo's virtual tokens and their current codes.
-pub(crate) fn demo_tokens(lang: Lang, tokens: &[(String, String)]) -> Markup {
+/// The demo's virtual tokens, each drawn as a small device: its serial,
+/// its 6-digit display (blank until "1" is pressed) and the "1" button, a
+/// POST form with the CSRF token. No script, no inline style.
+pub(crate) fn demo_tokens(
+    lang: Lang,
+    csrf: &str,
+    devices: &[(String, Option<String>)],
+    message: Option<&str>,
+) -> Markup {
     layout(
         lang,
         t(lang, "Demo: virtual tokens", "デモ：仮想トークン"),
         None,
         "",
         html! {
-            p { (t(lang, "Demo only: each virtual token's display, pressed now on the server's clock. Reload for a new press.",
-                   "デモ専用：各仮想トークンの「1」ボタンをサーバーの時刻で押した表示です。再読み込みで再度押します。")) }
-            table {
-                thead { tr { th { (t(lang, "Serial", "シリアル番号")) } th { (t(lang, "Display", "表示")) } } }
-                tbody {
-                    @for (serial, code) in tokens {
-                        tr { td.serial { (serial) } td.display { (code) } }
+            (refusal(message))
+            p { (t(lang, "Demo only: press \"1\" on a token to show its one-time password at the server's clock. The same password cannot be used twice in a row: press again after 30 seconds.",
+                   "デモ専用：トークンの「1」ボタンを押すと、サーバーの時刻でのワンタイムパスワードを表示します。同じパスワードは連続して使用できません。30秒後に再度押してください。")) }
+            div.devices {
+                @for (serial, shown) in devices {
+                    div.device {
+                        p.serial { (serial) }
+                        p.display { @if let Some(code) = shown { (code) } }
+                        form method="post" action="/demo/tokens" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            input type="hidden" name="serial" value=(serial);
+                            button.one type="submit" aria-label={ (t(lang, "Press 1 on ", "「1」を押す: ")) (serial) } { "1" }
+                        }
                     }
                 }
             }

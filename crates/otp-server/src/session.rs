@@ -54,6 +54,13 @@ pub(crate) struct SessionData {
     /// The last finished exchange and the ticket that finished it, so the
     /// same form posted again shows the outcome.
     pub(crate) done: Option<(String, Exchanged)>,
+    /// The unregistration (登録解除) form this session issued: its random
+    /// one-time form ticket and whose token it is about. The policy's
+    /// `Bank::unregister` is one call, so the server keeps this itself.
+    pub(crate) unregister: Option<(String, UserId)>,
+    /// The last unregistration done and the form ticket that did it, so
+    /// the same form posted again shows the outcome.
+    pub(crate) unregistered: Option<(String, UserId)>,
 }
 
 impl core::fmt::Debug for SessionData {
@@ -62,6 +69,8 @@ impl core::fmt::Debug for SessionData {
             .field("user", &self.user)
             .field("ticket", &self.ticket.is_some())
             .field("done", &self.done.is_some())
+            .field("unregister", &self.unregister.is_some())
+            .field("unregistered", &self.unregistered.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +152,8 @@ impl Sessions {
             user,
             ticket: None,
             done: None,
+            unregister: None,
+            unregistered: None,
         }));
         let mut map = self
             .map

@@ -9,201 +9,15 @@
     clippy::panic
 )]
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
-
-use axum::Router;
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
+use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt as _;
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario, script};
-use otp_exchange::{Bank, HashCost, Lang, MemoryStore, Refusal, TokenStatus, UserId, Which};
-use otp_provision::SerialNumber;
-use otp_token::{SimClock, Token};
+use otp_exchange::scenario::ADMIN_APPROVAL_PASSWORD;
+use otp_exchange::{Lang, Refusal, TokenStatus, UserId, Which};
 use tower::ServiceExt as _;
 
-struct World {
-    app: Router,
-    bank: Arc<Bank<MemoryStore>>,
-    clock: SimClock,
-    tokens: BTreeMap<SerialNumber, Token>,
-    admin: UserId,
-    general: UserId,
-}
-
-impl World {
-    fn new() -> Self {
-        Self::with(|s| s)
-    }
-
-    fn with(
-        f: impl FnOnce(otp_server::AppState<MemoryStore>) -> otp_server::AppState<MemoryStore>,
-    ) -> Self {
-        let s = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING).unwrap();
-        let Scenario {
-            bank,
-            clock,
-            tokens,
-            admin,
-            general,
-            ..
-        } = s;
-        let bank = Arc::new(bank);
-        let app = otp_server::router(f(otp_server::AppState::new(Arc::clone(&bank))));
-        Self {
-            app,
-            bank,
-            clock,
-            tokens,
-            admin,
-            general,
-        }
-    }
-
-    fn token_of(&self, user: &UserId) -> Option<SerialNumber> {
-        self.bank.records().user(user).unwrap().unwrap().token
-    }
-
-    fn stock(&self) -> Vec<SerialNumber> {
-        self.tokens
-            .keys()
-            .filter(|s| {
-                self.bank.records().token_status(s).unwrap() == Some(TokenStatus::Unassigned)
-            })
-            .copied()
-            .collect()
-    }
-
-    /// Half a minute later, "1" pressed on this token.
-    fn press(&mut self, serial: &SerialNumber) -> String {
-        self.clock.advance(30);
-        let now = otp_provision::Clock::now(&self.clock);
-        self.tokens
-            .get_mut(serial)
-            .unwrap()
-            .press(now)
-            .unwrap()
-            .code()
-            .unwrap()
-            .to_string()
-    }
-
-    fn browser(&self) -> Browser {
-        Browser {
-            app: self.app.clone(),
-            cookies: HashMap::new(),
-        }
-    }
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    fn field(&self, name: &str) -> String {
-        let marker = format!("name=\"{name}\" value=\"");
-        let start = self
-            .body
-            .find(&marker)
-            .unwrap_or_else(|| panic!("no {name} in {}", self.body))
-            + marker.len();
-        let end = self.body[start..].find('"').unwrap();
-        self.body[start..start + end].to_owned()
-    }
-
-    fn has(&self, text: &str) -> bool {
-        self.body.contains(text)
-    }
-}
-
-struct Browser {
-    app: Router,
-    cookies: HashMap<String, String>,
-}
-
-impl Browser {
-    async fn send(&mut self, req: Request<Body>) -> Page {
-        let response = self.app.clone().oneshot(req).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        for c in headers.get_all(header::SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = kv.split_once('=').unwrap();
-            if c.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Page {
-            status,
-            headers,
-            body: String::from_utf8(body.to_vec()).unwrap(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = Request::get(path)
-            .header(header::COOKIE, self.cookie_header())
-            .body(Body::empty())
-            .unwrap();
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let body = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", percent(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let req = Request::post(path)
-            .header(header::COOKIE, self.cookie_header())
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        self.send(req).await
-    }
-
-    /// Signs in; returns the page the redirect leads to.
-    async fn sign_in(&mut self, id: &str, code: &str) -> Page {
-        let login = self.get("/login").await;
-        let csrf = login.field("csrf");
-        let answer = self
-            .post("/login", &[("csrf", &csrf), ("id", id), ("code", code)])
-            .await;
-        if answer.status == StatusCode::SEE_OTHER {
-            let to = answer.headers[header::LOCATION]
-                .to_str()
-                .unwrap()
-                .to_owned();
-            self.get(&to).await
-        } else {
-            answer
-        }
-    }
-}
-
-fn percent(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+mod common;
+use common::{Browser, Capture, Page, World, percent};
 
 /// Signs W0001 in and opens screen 4 for W0002; returns the screen.
 async fn to_screen_4(w: &mut World, b: &mut Browser) -> Page {
@@ -816,20 +630,6 @@ async fn screen_2_pages_five_at_a_time() {
     assert!(second.has("6から7件/7件"), "{}", second.body);
     assert!(second.has("W0009") && second.has("href=\"/admin/select?page=0\""));
     assert!(!second.has("href=\"/admin/select?page=2\""));
-}
-
-/// Everything the server logs, at every level.
-#[derive(Clone, Default)]
-struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 // current_thread: every handler and middleware runs on this thread, under
