@@ -128,23 +128,33 @@ impl Drop for World {
     }
 }
 
-/// `/demo/tokens` as `otp serve --demo` has it: each token pressed on the
-/// scenario's clock.
+/// `/demo/tokens` as `otp serve --demo` has it: each token's "1" pressed
+/// on the scenario's clock.
+struct Devices {
+    tokens: Arc<Mutex<BTreeMap<SerialNumber, Token>>>,
+    clock: SimClock,
+}
+
+impl otp_server::DemoTokens for Devices {
+    fn serials(&self) -> Vec<String> {
+        let tokens = self.tokens.lock().unwrap();
+        tokens.keys().map(|s| s.as_str().to_owned()).collect()
+    }
+
+    fn press(&self, serial: &str) -> Option<String> {
+        let serial = SerialNumber::parse(serial).ok()?;
+        let now = otp_provision::Clock::now(&self.clock);
+        let mut tokens = self.tokens.lock().unwrap();
+        let screen = tokens.get_mut(&serial)?.press(now).ok()?;
+        screen.code().map(|c| c.to_string())
+    }
+}
+
 fn demo_page(
     tokens: Arc<Mutex<BTreeMap<SerialNumber, Token>>>,
     clock: SimClock,
-) -> otp_server::DemoTokens {
-    Arc::new(move || {
-        let now = otp_provision::Clock::now(&clock);
-        let mut tokens = tokens.lock().unwrap();
-        tokens
-            .iter_mut()
-            .map(|(serial, token)| {
-                let code = token.press(now).unwrap().code().unwrap().to_string();
-                (serial.as_str().to_owned(), code)
-            })
-            .collect()
-    })
+) -> Arc<dyn otp_server::DemoTokens> {
+    Arc::new(Devices { tokens, clock })
 }
 
 /// Each test is done within a minute, or fails (a hung browser or driver
@@ -191,19 +201,35 @@ async fn clicked_walk() {
     let new = w.stock()[0];
     let admin_serial = w.token_of(&w.admin).unwrap();
 
-    // The demo's virtual tokens: each display, pressed on the bank's clock.
+    // The demo's virtual tokens: a device per token, its display blank
+    // until "1" is pressed; pressed, it shows the code of the bank's clock.
     b.goto(&w.url("/demo/tokens")).await;
     b.wait_h1("デモ：仮想トークン").await;
-    let rows = b.texts("tbody tr").await;
-    assert_eq!(rows.len(), w.tokens.lock().unwrap().len(), "{rows:?}");
-    assert!(
-        rows.contains(&format!(
-            "{} {}",
-            admin_serial.as_str(),
-            w.display(&admin_serial)
-        )),
-        "{rows:?}"
+    let serials = b.texts("div.device p.serial").await;
+    let expected: Vec<String> = w
+        .tokens
+        .lock()
+        .unwrap()
+        .keys()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    assert_eq!(serials, expected);
+    let displays = b.texts("div.device p.display").await;
+    assert!(displays.iter().all(String::is_empty), "{displays:?}");
+    w.clock.advance(30);
+    let admin_display = format!(
+        "div.device:has(input[value='{}']) p.display",
+        admin_serial.as_str()
     );
+    b.click(&format!(
+        "button[aria-label='「1」を押す: {}']",
+        admin_serial.as_str()
+    ))
+    .await;
+    b.wait_h1("デモ：仮想トークン").await;
+    let shown = b.text(&admin_display).await;
+    assert_eq!(shown, w.display(&admin_serial));
+    assert_eq!(shown.len(), 6, "{shown:?}");
     b.screenshot("9-demo-tokens").await;
 
     // Sign-in as W0001 with a code of W0001's token.
@@ -212,8 +238,8 @@ async fn clicked_walk() {
     assert_eq!(b.title().await, "ログイン");
     assert_eq!(b.lang().await, "ja");
     b.screenshot("0-login").await;
-    let code = w.press(&admin_serial);
-    sign_in_by_clicks(&b, "W0001", &code).await;
+    // The code read off the device in the browser.
+    sign_in_by_clicks(&b, "W0001", &shown).await;
 
     // Screen 1: 管理機能.
     b.wait_h1("管理機能").await;
