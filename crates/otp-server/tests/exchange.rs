@@ -17,7 +17,7 @@ use otp_exchange::{Lang, Refusal, TokenStatus, UserId, Which};
 use tower::ServiceExt as _;
 
 mod common;
-use common::{Browser, Capture, Page, World, percent};
+use common::{Browser, Page, World, percent};
 
 /// Signs W0001 in and opens screen 4 for W0002; returns the screen.
 async fn to_screen_4(w: &mut World, b: &mut Browser) -> Page {
@@ -630,99 +630,4 @@ async fn screen_2_pages_five_at_a_time() {
     assert!(second.has("6から7件/7件"), "{}", second.body);
     assert!(second.has("W0009") && second.has("href=\"/admin/select?page=0\""));
     assert!(!second.has("href=\"/admin/select?page=2\""));
-}
-
-// current_thread: every handler and middleware runs on this thread, under
-// the test's subscriber (the bank's blocking calls log nothing).
-#[tokio::test(flavor = "current_thread")]
-async fn the_logs_hold_no_code_password_ticket_csrf_token_or_session_id() {
-    let logs = Capture::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        // No timestamps: their microseconds could match a 6-digit code.
-        .without_time()
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
-    let mut w = World::new();
-    let mut b = w.browser();
-    let mut secrets: Vec<String> = vec![ADMIN_APPROVAL_PASSWORD.to_owned()];
-    let admin_serial = w.token_of(&w.admin).unwrap();
-    let code = w.press(&admin_serial);
-    secrets.push(code.clone());
-    let wrong_login = b.sign_in("W0001", "000000").await;
-    assert!(wrong_login.has(&Refusal::LoginFailed.message(Lang::Ja)));
-    secrets.push(b.cookies[otp_server::SESSION_COOKIE].clone());
-    let menu = b.sign_in("W0001", &code).await;
-    let csrf = menu.field("csrf");
-    secrets.push(csrf.clone());
-    secrets.push(b.cookies[otp_server::SESSION_COOKIE].clone());
-    let screen4 = b
-        .post("/admin/exchange", &[("csrf", &csrf), ("id", "W0002")])
-        .await;
-    let ticket = screen4.field("ticket");
-    secrets.push(ticket.clone());
-    let old = w.token_of(&w.general).unwrap();
-    let code = w.press(&old);
-    secrets.push(code.clone());
-    let screen5 = b
-        .post(
-            "/admin/exchange/current",
-            &[("csrf", &csrf), ("ticket", &ticket), ("code", &code)],
-        )
-        .await;
-    let ticket = screen5.field("ticket");
-    secrets.push(ticket.clone());
-    let new = w.stock()[0];
-    let code = w.press(&new);
-    secrets.push(code.clone());
-    let refused = b
-        .post(
-            "/admin/exchange/new",
-            &[
-                ("csrf", &csrf),
-                ("ticket", &ticket),
-                ("serial", new.as_str()),
-                ("code", &code),
-                ("password", "wrong-password-1"),
-            ],
-        )
-        .await;
-    secrets.push("wrong-password-1".into());
-    let ticket = refused.field("ticket");
-    secrets.push(ticket.clone());
-    let code = w.press(&new);
-    secrets.push(code.clone());
-    let done = b
-        .post(
-            "/admin/exchange/new",
-            &[
-                ("csrf", &csrf),
-                ("ticket", &ticket),
-                ("serial", new.as_str()),
-                ("code", &code),
-                ("password", ADMIN_APPROVAL_PASSWORD),
-            ],
-        )
-        .await;
-    assert!(done.has("ただいまから有効となります"));
-    let _ = b.post("/admin/exchange/new", &[("ticket", &ticket)]).await;
-
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(
-        text.contains("sign-in refused") && text.contains("reason="),
-        "{text}"
-    );
-    assert!(text.contains("screen 5 refused") && text.contains("exchange committed"));
-    assert!(text.contains("form without the session's CSRF token"));
-    assert!(text.contains("path=/admin/exchange/new"));
-    for secret in &secrets {
-        assert!(
-            !text.contains(secret.as_str()),
-            "a secret in the logs: {secret}"
-        );
-    }
 }

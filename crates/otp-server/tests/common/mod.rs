@@ -283,6 +283,22 @@ impl std::io::Write for Capture {
 }
 
 impl Capture {
+    /// The process's one capture, installed once as the global subscriber:
+    /// every thread's events reach it (a subscriber set for one thread can
+    /// miss events of call sites other tests run at the same time). Only
+    /// `tests/logs.rs` uses it.
+    #[allow(dead_code)]
+    pub(crate) fn global() -> Capture {
+        static GLOBAL: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+        GLOBAL
+            .get_or_init(|| {
+                let logs = Capture::default();
+                tracing::subscriber::set_global_default(logs.subscriber()).unwrap();
+                logs
+            })
+            .clone()
+    }
+
     /// A subscriber writing every level here (no timestamps: their
     /// microseconds could match a 6-digit code).
     pub(crate) fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
