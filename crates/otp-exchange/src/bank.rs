@@ -13,7 +13,9 @@ use std::sync::Arc;
 use otp_provision::Clock;
 use zeroize::Zeroizing;
 
-use crate::{AuditKey, Credentials, HashCost, Store, StoreError, StoredHashes};
+use crate::{
+    AuditKey, Credentials, HashCost, PasswordKind, Store, StoreError, StoredHashes, UserId,
+};
 
 mod admin;
 mod branch;
@@ -136,6 +138,24 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// trail, never a secret. Every change goes through the policy.
     pub const fn records(&self) -> Records<'_, S> {
         Records { store: &self.store }
+    }
+
+    /// Which password confirms this user's operations (an exchange,
+    /// registration, unregistration, unlock): the approval password
+    /// (承認用パスワード), or for an administrator who has not registered
+    /// one, the per-transfer confirmation password
+    /// (都度振込送信確認用パスワード), as the bank's [`Credentials`] decide;
+    /// `None` for an unknown user or one with neither. Screens label the
+    /// password field with it. No hash leaves the bank.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    pub fn confirming_password(&self, user: &UserId) -> Result<Option<PasswordKind>, StoreError> {
+        Ok(self
+            .store
+            .user(user)?
+            .and_then(|record| self.credentials.required(&record)))
     }
 
     /// The policy.

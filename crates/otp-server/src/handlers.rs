@@ -207,7 +207,7 @@ fn session_or_new<S: Store>(
 }
 
 /// The signed-in session (and the user), or the response to send instead.
-async fn signed_in<S: Store>(
+async fn signed_in<S: Store + 'static>(
     state: &AppState<S>,
     headers: &HeaderMap,
     admin: bool,
@@ -224,6 +224,21 @@ async fn signed_in<S: Store>(
             StatusCode::FORBIDDEN,
             &Refusal::NotAdministrator.message(lang),
         )),
+        Some(mut u) if u.admin => {
+            // Which password the forms ask for follows the records now,
+            // not as they were at sign-in.
+            let id = u.id.clone();
+            match blocking(state, lang, move |bank| bank.confirming_password(&id)).await? {
+                Ok(kind) => {
+                    u.approval = kind != Some(otp_exchange::PasswordKind::PerTransfer);
+                    Ok((shared, u))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the operator's record could not be read");
+                    Err(internal(lang))
+                }
+            }
+        }
         Some(u) => Ok((shared, u)),
     }
 }
@@ -231,7 +246,7 @@ async fn signed_in<S: Store>(
 /// The session after the CSRF check, locked for the whole request (a
 /// double click's second request waits for the first and sees its
 /// outcome).
-async fn post_session<S: Store>(
+async fn post_session<S: Store + 'static>(
     state: &AppState<S>,
     headers: &HeaderMap,
     csrf: &str,

@@ -341,6 +341,26 @@ pub(crate) fn branch_required(lang: Lang, user: &SignedIn, csrf: &str, message: 
     )
 }
 
+/// The password field's label on screen 5 and the unregistration form: the
+/// approval password (承認用パスワード), or for an administrator who has
+/// not registered one, the per-transfer confirmation password
+/// (都度振込送信確認用パスワード), as the manual says.
+pub(crate) fn approval_label(lang: Lang, user: &SignedIn) -> &'static str {
+    if user.approval {
+        t(
+            lang,
+            "Approval password (required)",
+            "承認用パスワード（必須）",
+        )
+    } else {
+        t(
+            lang,
+            "Per-transfer confirmation password (required; you have no approval password)",
+            "都度振込送信確認用パスワード（必須。承認用パスワード未登録のため）",
+        )
+    }
+}
+
 /// Screen 5: the new token's serial, a code from it, the approval password.
 pub(crate) fn new_token(
     lang: Lang,
@@ -365,7 +385,7 @@ pub(crate) fn new_token(
                         input type="text" name="serial" value=(serial) required maxlength="64" autocomplete="off"; }
                     label { (t(lang, "One-time password of the new token (required)", "新しいトークンのワンタイムパスワード（必須）")) " "
                         input type="text" name="code" inputmode="numeric" required autocomplete="off"; }
-                    label { (t(lang, "Approval password (required; without one, the per-transfer confirmation password)", "承認用パスワード（必須。未登録の場合は都度振込送信確認用パスワード）")) " "
+                    label { (approval_label(lang, user)) " "
                         input type="password" name="password" required autocomplete="off"; }
                     button type="submit" { (t(lang, "Confirm", "確定")) }
                 }

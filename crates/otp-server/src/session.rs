@@ -41,6 +41,11 @@ pub(crate) struct SignedIn {
     pub(crate) id: UserId,
     pub(crate) name: String,
     pub(crate) admin: bool,
+    /// Whether this administrator has an approval password (承認用パスワード);
+    /// without one, the forms ask for the per-transfer confirmation
+    /// password (都度振込送信確認用パスワード), as the manual says. Read
+    /// again from the records on every administrator's request.
+    pub(crate) approval: bool,
 }
 
 /// One browser's state. `Debug` shows who is signed in and whether a

@@ -631,3 +631,80 @@ async fn screen_2_pages_five_at_a_time() {
     assert!(second.has("W0009") && second.has("href=\"/admin/select?page=0\""));
     assert!(!second.has("href=\"/admin/select?page=2\""));
 }
+
+/// The manual: "an administrator who has not registered an approval
+/// password types the per-transfer confirmation password instead". Screen
+/// 5's label says which, from the records at the time of the request (the
+/// branch removes W0001's approval password in the middle of the flow), and
+/// the per-transfer password then confirms the exchange.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screen_5_asks_an_administrator_without_an_approval_password_for_the_per_transfer_one() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    let screen4 = to_screen_4(&mut w, &mut b).await;
+    let old = w.token_of(&w.general).unwrap();
+    let code = w.press(&old);
+    let screen5 = b
+        .post(
+            "/admin/exchange/current",
+            &[
+                ("csrf", &screen4.field("csrf")),
+                ("ticket", &screen4.field("ticket")),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert!(screen5.has("承認用パスワード（必須）"), "{}", screen5.body);
+    assert!(!screen5.has("都度振込送信確認用パスワード"));
+
+    let branch = otp_exchange::BranchAuthorization::new("B-042", "REQ-2020-1002");
+    let per_transfer = "transfer-2020-ok";
+    w.bank
+        .set_password(
+            &branch,
+            &w.admin,
+            otp_exchange::PasswordKind::PerTransfer,
+            &otp_exchange::Password::new(per_transfer),
+        )
+        .unwrap();
+    w.bank
+        .remove_password(&branch, &w.admin, otp_exchange::PasswordKind::Approval)
+        .unwrap();
+
+    // A wrong serial: screen 5 again, now asking for the per-transfer one.
+    let new = w.stock()[0];
+    let code = w.press(&new);
+    let again = b
+        .post(
+            "/admin/exchange/new",
+            &[
+                ("csrf", &screen5.field("csrf")),
+                ("ticket", &screen5.field("ticket")),
+                ("serial", "VT0020209999"),
+                ("code", &code),
+                ("password", per_transfer),
+            ],
+        )
+        .await;
+    assert!(
+        again.has("都度振込送信確認用パスワード（必須。承認用パスワード未登録のため）"),
+        "{}",
+        again.body
+    );
+    assert!(!again.has("承認用パスワード（必須）"));
+    let code = w.press(&new);
+    let done = b
+        .post(
+            "/admin/exchange/new",
+            &[
+                ("csrf", &again.field("csrf")),
+                ("ticket", &again.field("ticket")),
+                ("serial", new.as_str()),
+                ("code", &code),
+                ("password", per_transfer),
+            ],
+        )
+        .await;
+    assert!(done.has("ただいまから有効となります"), "{}", done.body);
+    assert_eq!(w.token_of(&w.general), Some(new));
+}

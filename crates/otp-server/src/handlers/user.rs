@@ -98,7 +98,12 @@ pub(crate) async fn login<S: Store + 'static>(
         Ok(Ok(Some((id, name, authority)))) => {
             let admin = authority == otp_exchange::Authority::Administrator;
             state.sessions.remove(&old_id);
-            match state.sessions.create(Some(SignedIn { id, name, admin })) {
+            match state.sessions.create(Some(SignedIn {
+                id,
+                name,
+                admin,
+                approval: false,
+            })) {
                 Ok((new_id, _)) => {
                     let to = if admin { "/admin" } else { "/home" };
                     let mut r = Redirect::to(to).into_response();

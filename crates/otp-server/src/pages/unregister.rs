@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 use otp_exchange::Lang;
 
-use super::{layout, refusal, t};
+use super::{approval_label, layout, refusal, t};
 use crate::session::SignedIn;
 
 /// The unregistration form: `ticket` is the session's one-time form
@@ -33,7 +33,7 @@ pub(crate) fn unregister(
                     input type="hidden" name="ticket" value=(ticket);
                     label { (t(lang, "One-time password of the token (required, half-width digits)", "登録解除するトークンのワンタイムパスワード（必須・半角数字）")) " "
                         input type="text" name="code" inputmode="numeric" required autocomplete="off"; }
-                    label { (t(lang, "Approval password (required; without one, the per-transfer confirmation password)", "承認用パスワード（必須。未登録の場合は都度振込送信確認用パスワード）")) " "
+                    label { (approval_label(lang, user)) " "
                         input type="password" name="password" required autocomplete="off"; }
                     button type="submit" { (t(lang, "Unregister", "登録解除")) }
                 }
