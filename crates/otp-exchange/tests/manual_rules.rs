@@ -616,6 +616,50 @@ fn sessions_expire_after_ten_minutes() {
     assert!(retry.resume.is_none());
 }
 
+/// A ticket travels through the browser (a hidden form field) or an API
+/// caller: it must not show what the screens mask. Its body is encrypted,
+/// so neither the full serial of the token nor the operator's or the
+/// customer's ID can be read from it, in any decoding.
+#[test]
+fn a_ticket_shows_no_serial_and_no_id_to_whoever_carries_it() {
+    let mut s = seed();
+    let user = s.general.clone();
+    let old = s.token_of(&user).unwrap().unwrap();
+    let step4 = s.bank.begin_exchange(&s.admin, &user).unwrap();
+    let code = s.press(&old).unwrap();
+    let step5 = step4.submit_code(&s.bank, &code).unwrap();
+    let ticket = step5.into_ticket(&s.bank).unwrap();
+    let text = ticket.as_str();
+    let mut readings = vec![text.as_bytes().to_vec()];
+    for part in text.split('.') {
+        for engine in [
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+        ] {
+            if let Ok(bytes) = base64::Engine::decode(engine, part) {
+                readings.push(bytes);
+            }
+        }
+    }
+    assert!(readings.len() > 1, "{text}");
+    for reading in &readings {
+        let reading = String::from_utf8_lossy(reading);
+        for hidden in [old.as_str(), s.admin.as_str(), user.as_str(), "Exchange"] {
+            assert!(
+                !reading.contains(hidden),
+                "{hidden} readable in the ticket: {reading}"
+            );
+        }
+    }
+    // Two tickets of the same state differ (a fresh nonce each time).
+    let again = s.bank.resume(&s.admin, &ticket).unwrap();
+    let Pending::ExpectNewToken(step5) = again else {
+        panic!("wrong stage");
+    };
+    let one = step5.into_ticket(&s.bank).unwrap();
+    assert_ne!(one.as_str(), text);
+}
+
 #[test]
 fn tickets_carry_the_flow_between_requests_once_and_refuse_tampering() {
     let mut s = seed();
