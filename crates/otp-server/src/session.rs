@@ -66,6 +66,13 @@ pub(crate) struct SessionData {
     /// The last unregistration done and the form ticket that did it, so
     /// the same form posted again shows the outcome.
     pub(crate) unregistered: Option<(String, UserId)>,
+    /// The ID lock screen's one-time form ticket: each lock or unlock is
+    /// posted once (an unlock counts toward the ID's daily limit, so a
+    /// double click must not spend two).
+    pub(crate) lock_form: Option<String>,
+    /// The last lock or unlock done, the form ticket that did it and what
+    /// the screen said, so the same form posted again shows it.
+    pub(crate) lock_done: Option<(String, String)>,
 }
 
 impl core::fmt::Debug for SessionData {
@@ -76,6 +83,8 @@ impl core::fmt::Debug for SessionData {
             .field("done", &self.done.is_some())
             .field("unregister", &self.unregister.is_some())
             .field("unregistered", &self.unregistered.is_some())
+            .field("lock_form", &self.lock_form.is_some())
+            .field("lock_done", &self.lock_done.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -159,6 +168,8 @@ impl Sessions {
             done: None,
             unregister: None,
             unregistered: None,
+            lock_form: None,
+            lock_done: None,
         }));
         let mut map = self
             .map

@@ -39,12 +39,18 @@ async fn lock_then_unlock_w0002_from_the_id_lock_screen() {
     assert!(screen.has("<td>W0002</td>"));
     assert_eq!(screen.body.matches("ロックなし").count(), 3);
     let csrf = screen.field("csrf");
+    let form = screen.field("ticket");
 
     // Lock W0002: done, shown as an administrator's lock; their sign-in refused.
     let after = b
         .post(
             "/admin/locks",
-            &[("csrf", &csrf), ("id", "W0002"), ("action", "lock")],
+            &[
+                ("csrf", &csrf),
+                ("ticket", &form),
+                ("id", "W0002"),
+                ("action", "lock"),
+            ],
         )
         .await;
     assert_eq!(after.status, StatusCode::OK);
@@ -62,6 +68,7 @@ async fn lock_then_unlock_w0002_from_the_id_lock_screen() {
             "/admin/locks",
             &[
                 ("csrf", &csrf),
+                ("ticket", &after.field("ticket")),
                 ("id", "W0002"),
                 ("action", "unlock"),
                 ("password", "not-the-password"),
@@ -84,6 +91,7 @@ async fn lock_then_unlock_w0002_from_the_id_lock_screen() {
             "/admin/locks",
             &[
                 ("csrf", &csrf),
+                ("ticket", &wrong.field("ticket")),
                 ("id", "W0001"),
                 ("action", "unlock"),
                 ("password", ADMIN_APPROVAL_PASSWORD),
@@ -98,6 +106,7 @@ async fn lock_then_unlock_w0002_from_the_id_lock_screen() {
             "/admin/locks",
             &[
                 ("csrf", &csrf),
+                ("ticket", &own.field("ticket")),
                 ("id", "W0002"),
                 ("action", "unlock"),
                 ("password", ADMIN_APPROVAL_PASSWORD),
@@ -535,4 +544,80 @@ async fn the_new_screens_speak_english_with_lang_en() {
     assert!(wrong.has("Type the start date as YYYY-MM-DD (for example 2020-10-01)."));
     let screen3 = b.get("/admin/user?id=W0005").await;
     assert!(screen3.has("New registration</button>"));
+}
+
+/// An unlock counts toward the ID's daily limit (3 a day), so the same
+/// unlock form posted twice (a double click, the back button) must unlock
+/// once: the second post shows what was done and calls nothing; a form
+/// ticket this session did not issue is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_unlock_form_posted_twice_unlocks_once() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    let screen = b.get("/admin/locks").await;
+    let csrf = screen.field("csrf");
+    let locking = b
+        .post(
+            "/admin/locks",
+            &[
+                ("csrf", &csrf),
+                ("ticket", &screen.field("ticket")),
+                ("id", "W0002"),
+                ("action", "lock"),
+            ],
+        )
+        .await;
+    assert!(locked(&w, "W0002"));
+    let unlock = [
+        ("csrf", csrf.as_str()),
+        ("ticket", &locking.field("ticket")),
+        ("id", "W0002"),
+        ("action", "unlock"),
+        ("password", ADMIN_APPROVAL_PASSWORD),
+    ];
+    let (mut first, mut second) = (b.clone_view(), b.clone_view());
+    let (one, two) = tokio::join!(
+        first.post("/admin/locks", &unlock),
+        second.post("/admin/locks", &unlock)
+    );
+    let third = b.post("/admin/locks", &unlock).await;
+    for answer in [&one, &two, &third] {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        assert!(
+            answer.has("W0002 のIDロックを解除しました。"),
+            "{}",
+            answer.body
+        );
+    }
+    let already = [&one, &two, &third]
+        .iter()
+        .filter(|a| a.has("この操作は既に完了しています"))
+        .count();
+    assert_eq!(already, 2);
+    let unlocks = w
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == otp_exchange::Action::Unlock)
+        .count();
+    assert_eq!(unlocks, 1);
+    assert!(!locked(&w, "W0002"));
+
+    // A ticket this session never issued: 403, nothing done.
+    let forged = b
+        .post(
+            "/admin/locks",
+            &[
+                ("csrf", &csrf),
+                ("ticket", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ("id", "W0002"),
+                ("action", "lock"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert!(!locked(&w, "W0002"));
 }

@@ -35,21 +35,26 @@ async fn the_new_screens_log_no_code_password_ticket_or_csrf_token() {
         b.cookies[otp_server::SESSION_COOKIE].clone(),
     ];
     // ID lock screen: lock, a wrong unlock, an unlock.
+    let mut form = b.get("/admin/locks").await.field("ticket");
     for (action, password) in [
         ("lock", ""),
         ("unlock", "wrong-password-2"),
         ("unlock", ADMIN_APPROVAL_PASSWORD),
     ] {
-        b.post(
-            "/admin/locks",
-            &[
-                ("csrf", &csrf),
-                ("id", "W0002"),
-                ("action", action),
-                ("password", password),
-            ],
-        )
-        .await;
+        secrets.push(form.clone());
+        form = b
+            .post(
+                "/admin/locks",
+                &[
+                    ("csrf", &csrf),
+                    ("ticket", &form),
+                    ("id", "W0002"),
+                    ("action", action),
+                    ("password", password),
+                ],
+            )
+            .await
+            .field("ticket");
     }
     // Unregistration: a wrong password, then done.
     let general = w.token_of(&w.general).unwrap();

@@ -8,11 +8,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use otp_exchange::{Lang, Password, Refusal, Store, UserId};
 
+use super::exchange::foreign_ticket;
 use super::{
     Fields, Params, blocking, error, forbidden, internal, language, page, post_session, signed_in,
 };
 use crate::pages::{self, LockRow, t};
-use crate::session::SignedIn;
+use crate::session::{SignedIn, random_token, same_secret};
 use crate::{AppState, PER_PAGE};
 
 /// Why an ID is locked, from its record: too many wrong codes, too many
@@ -86,7 +87,7 @@ async fn rows<S: Store + 'static>(
 fn screen(
     lang: Lang,
     user: &SignedIn,
-    csrf: &str,
+    (csrf, form): (&str, &str),
     read: (Vec<LockRow>, String, usize),
     page_no: usize,
     (message, notice): (Option<&str>, Option<&str>),
@@ -100,6 +101,7 @@ fn screen(
         pages,
         message,
         notice,
+        form,
     };
     page(
         StatusCode::OK,
@@ -124,11 +126,18 @@ pub(crate) async fn locks<S: Store + 'static>(
         Err(r) => return r,
         Ok(v) => v,
     };
-    let csrf = shared.lock().await.csrf.clone();
+    let Ok(form) = random_token() else {
+        return internal(lang);
+    };
+    let csrf = {
+        let mut session = shared.lock().await;
+        session.lock_form = Some(form.clone());
+        session.csrf.clone()
+    };
     screen(
         lang,
         &user,
-        &csrf,
+        (&csrf, &form),
         read,
         page_no,
         (None, None),
@@ -146,11 +155,52 @@ pub(crate) async fn lock_or_unlock<S: Store + 'static>(
     Form(form): Form<Fields>,
 ) -> Response {
     let (lang, _) = language(&headers, &params);
-    let (session, user) = match post_session(&state, &headers, &form.csrf, lang).await {
+    let (mut session, user) = match post_session(&state, &headers, &form.csrf, lang).await {
         Err(r) => return r,
         Ok(v) => v,
     };
     let csrf = session.csrf.clone();
+    let page_no = params.page.unwrap_or(0);
+    // The one form this session issued, taken before anything is done; the
+    // form that already did its work shows what it did again.
+    match session.lock_form.take() {
+        Some(held) if same_secret(&held, &form.ticket) => {}
+        held => {
+            session.lock_form = held;
+            let Some((_, notice)) = session
+                .lock_done
+                .as_ref()
+                .filter(|(done, _)| same_secret(done, &form.ticket))
+            else {
+                return foreign_ticket(lang);
+            };
+            let again = format!(
+                "{notice}{}",
+                t(
+                    lang,
+                    " (This was already done; it was done once.)",
+                    "（この操作は既に完了しています。操作は一度だけ行われました）"
+                )
+            );
+            let Ok(next) = random_token() else {
+                return internal(lang);
+            };
+            session.lock_form = Some(next.clone());
+            drop(session);
+            return match rows(&state, lang, &user, page_no).await {
+                Err(r) => r,
+                Ok(read) => screen(
+                    lang,
+                    &user,
+                    (&csrf, &next),
+                    read,
+                    page_no,
+                    (None, Some(&again)),
+                    &[],
+                ),
+            };
+        }
+    }
     let unlock = match form.action.as_str() {
         "lock" => false,
         "unlock" => true,
@@ -193,17 +243,21 @@ pub(crate) async fn lock_or_unlock<S: Store + 'static>(
                 (Lang::En, false) => format!("ID {shown} was locked."),
                 (Lang::En, true) => format!("ID {shown} was unlocked."),
             };
+            session.lock_done = Some((form.ticket.clone(), notice.clone()));
             (None, Some(notice))
         }
     };
+    let Ok(next) = random_token() else {
+        return internal(lang);
+    };
+    session.lock_form = Some(next.clone());
     drop(session);
-    let page_no = params.page.unwrap_or(0);
     match rows(&state, lang, &user, page_no).await {
         Err(r) => r,
         Ok(read) => screen(
             lang,
             &user,
-            &csrf,
+            (&csrf, &next),
             read,
             page_no,
             (message.as_deref(), notice.as_deref()),

@@ -27,6 +27,8 @@ pub(crate) struct Locks<'a> {
     pub(crate) message: Option<&'a str>,
     /// What was done.
     pub(crate) notice: Option<&'a str>,
+    /// The one-time form ticket of this screen's form.
+    pub(crate) form: &'a str,
 }
 
 /// IDロック解除: every user with their lock state; lock or unlock the one
@@ -50,6 +52,7 @@ pub(crate) fn locks(lang: Lang, user: &SignedIn, csrf: &str, view: &Locks<'_>) -
             (nav)
             form method="post" action={ "/admin/locks?page=" (view.page) } {
                 input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="ticket" value=(view.form);
                 table {
                     thead { tr {
                         th {} th { (t(lang, "Customer ID", "お客様ID")) } th { (t(lang, "User name", "利用者名")) }
