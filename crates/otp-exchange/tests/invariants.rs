@@ -43,6 +43,7 @@ on_memory!(
     screen_4_refuses_an_operator_locked_at_commit,
     changing_a_password_needs_the_current_one_and_counts_wrong_entries,
     a_branch_registration_is_one_register_record,
+    the_login_password_is_a_third_kind_stored_hashed,
 );
 
 #[test]

@@ -47,7 +47,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         Ok(())
     }
 
-    /// Sets a user's approval or per-transfer confirmation password (hashed
+    /// Sets a user's login, approval or per-transfer confirmation password (hashed
     /// with Argon2id at the bank's cost): the branch's act. Audited; the
     /// password is never stored or logged.
     ///
@@ -66,7 +66,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         self.set_password_hash(authorization, id, kind, Some(hash))
     }
 
-    /// A user changes their own approval or per-transfer confirmation
+    /// A user changes their own login, approval or per-transfer confirmation
     /// password (the self-service change, asked twice by the screen):
     /// `current` is evaluated as any password is — one attempt reserved on
     /// the user's ID first, a wrong one counted (six lock the ID, and a
@@ -99,10 +99,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             }
             // Nothing to evaluate, so no attempt reserved: a user without a
             // password of this kind (a general user) leaves the lock as it is.
-            let has = |r: &crate::UserRecord| match kind {
-                PasswordKind::Approval => r.approval_password.is_some(),
-                PasswordKind::PerTransfer => r.transfer_password.is_some(),
-            };
+            let has = |r: &crate::UserRecord| kind.stored(r).is_some();
             if !has(&self.user_record(user)?) {
                 return Err(Refusal::NoPasswordRegistered.into());
             }
@@ -140,25 +137,16 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             // Read again: only this kind's hash changes (the store keeps the
             // lock and the binding as they are at commit).
             let mut fresh = self.user_record(user)?;
-            match kind {
-                PasswordKind::Approval => fresh.approval_password = Some(hash),
-                PasswordKind::PerTransfer => fresh.transfer_password = Some(hash),
-            }
+            *slot(&mut fresh, kind) = Some(hash);
             let mut done = audit.clone();
-            done.reason = Some(
-                match kind {
-                    PasswordKind::Approval => "approval_password_changed",
-                    PasswordKind::PerTransfer => "transfer_password_changed",
-                }
-                .into(),
-            );
+            done.reason = Some(format!("{}_password_changed", kind.audit_name()));
             self.store.put_user(&fresh, &done, &self.audit_key)?;
             Ok(())
         })();
         self.finish(&audit, result)
     }
 
-    /// Removes a user's approval or per-transfer confirmation password: the
+    /// Removes a user's login, approval or per-transfer confirmation password: the
     /// branch's act. Audited.
     ///
     /// # Errors
@@ -184,23 +172,19 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     ) -> Result<(), Refusal> {
         let mut record = self.user_record(id)?;
         let set = hash.is_some();
-        let reason = match (kind, set) {
-            (PasswordKind::Approval, true) => "approval_password_set",
-            (PasswordKind::Approval, false) => "approval_password_removed",
-            (PasswordKind::PerTransfer, true) => "transfer_password_set",
-            (PasswordKind::PerTransfer, false) => "transfer_password_removed",
-        };
-        match kind {
-            PasswordKind::Approval => record.approval_password = hash,
-            PasswordKind::PerTransfer => record.transfer_password = hash,
-        }
+        let reason = format!(
+            "{}_password_{}",
+            kind.audit_name(),
+            if set { "set" } else { "removed" }
+        );
+        *slot(&mut record, kind) = hash;
         let mut audit = AuditEntry::new(
             self.now(),
             &authorization.operator(),
             Some(id),
             Action::UserUpdate,
         );
-        audit.reason = Some(reason.into());
+        audit.reason = Some(reason);
         self.store.put_user(&record, &audit, &self.audit_key)?;
         Ok(())
     }
@@ -247,5 +231,14 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         entry.reason = Some(detail.to_owned());
         self.store.append_audit(&entry, &self.audit_key)?;
         Ok(())
+    }
+}
+
+/// The field of `user` that holds the hash of `kind`.
+const fn slot(user: &mut UserRecord, kind: PasswordKind) -> &mut Option<PasswordHash> {
+    match kind {
+        PasswordKind::Approval => &mut user.approval_password,
+        PasswordKind::PerTransfer => &mut user.transfer_password,
+        PasswordKind::Login => &mut user.login_password,
     }
 }

@@ -212,6 +212,9 @@ pub struct UserRecord {
     pub approval_password: Option<PasswordHash>,
     /// The per-transfer confirmation password's hash (administrators).
     pub transfer_password: Option<PasswordHash>,
+    /// The login password's hash (ログインパスワード, any user): the web
+    /// sign-in's first factor.
+    pub login_password: Option<PasswordHash>,
 }
 
 impl UserRecord {
@@ -235,6 +238,7 @@ impl UserRecord {
             lock: IdLock::default(),
             approval_password: None,
             transfer_password: None,
+            login_password: None,
         }
     }
 }

@@ -11,7 +11,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario, branch};
+use otp_exchange::scenario::{
+    ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, LOGIN_PASSWORD, Scenario, branch,
+};
 use otp_exchange::{
     Action, AuditEntry, AuditHead, AuditKey, AuditRecord, AuditResult, Authority, Bank,
     Credentials, ExpectNewToken, HashCost, LockChange, Password, PasswordKind, Policy, Refusal,
@@ -1181,6 +1183,114 @@ pub fn a_branch_registration_is_one_register_record<S: Store + 'static>(store: S
         [
             (Action::NewToken, AuditResult::Ok),
             (Action::Register, AuditResult::Ok)
+        ]
+    );
+}
+
+/// The login password (ログインパスワード) is a third password kind,
+/// hashed and stored like the others: every scenario user has
+/// [`LOGIN_PASSWORD`], stored as an Argon2id hash and never shown by the
+/// read-only records; the branch sets and removes it, the user changes it
+/// with the current one (a wrong one counted against the ID), each act
+/// audited as `login_password_*`; it is never an approval password.
+pub fn the_login_password_is_a_third_kind_stored_hashed<S: Store + 'static>(store: S) {
+    let (s, shared, _) = seed(store);
+    let login = Password::new(LOGIN_PASSWORD);
+    for user in [&s.admin, &s.general, &s.without_token] {
+        let stored = shared.user(user).unwrap().unwrap();
+        let hash = stored.login_password.unwrap();
+        assert!(hash.as_phc().starts_with("$argon2id$"), "{user}");
+        assert!(hash.matches(&login), "{user}");
+        assert!(!hash.matches(&approval()), "{user}");
+        // The read-only view shows no hash.
+        assert_eq!(
+            s.bank.records().user(user).unwrap().unwrap().login_password,
+            None
+        );
+    }
+    assert!(
+        s.bank
+            .records()
+            .users(0, 10)
+            .unwrap()
+            .users
+            .iter()
+            .all(|u| u.login_password.is_none())
+    );
+    // Not an approval password.
+    let general = s.general.clone();
+    s.bank.lock(&s.admin, &general).unwrap();
+    assert_eq!(
+        s.bank.unlock(&s.admin, &general, &login).unwrap_err(),
+        Refusal::WrongPassword
+    );
+    s.bank.unlock(&s.admin, &general, &approval()).unwrap();
+
+    // The user changes it: a wrong current one is counted, the right one
+    // changes only the login password.
+    let new = Password::new("login-2021-new");
+    assert_eq!(
+        s.bank
+            .change_password(&general, PasswordKind::Login, &approval(), &new)
+            .unwrap_err(),
+        Refusal::WrongPassword
+    );
+    assert_eq!(
+        shared
+            .user(&general)
+            .unwrap()
+            .unwrap()
+            .lock
+            .passwords
+            .failures,
+        1
+    );
+    s.bank
+        .change_password(&general, PasswordKind::Login, &login, &new)
+        .unwrap();
+    let after = shared.user(&general).unwrap().unwrap();
+    assert!(after.login_password.unwrap().matches(&new));
+    assert_eq!(after.lock.passwords.failures, 0);
+    assert_eq!(after.approval_password, None);
+    let admin_before = shared.user(&s.admin).unwrap().unwrap();
+
+    // The branch sets and removes it; the administrator's other passwords stay.
+    let branch_set = Password::new("branch-set-login");
+    s.bank
+        .set_password(&branch(), &s.admin, PasswordKind::Login, &branch_set)
+        .unwrap();
+    let admin = shared.user(&s.admin).unwrap().unwrap();
+    assert!(admin.login_password.unwrap().matches(&branch_set));
+    assert_eq!(admin.approval_password, admin_before.approval_password);
+    assert_eq!(admin.transfer_password, admin_before.transfer_password);
+    s.bank
+        .remove_password(&branch(), &s.admin, PasswordKind::Login)
+        .unwrap();
+    assert_eq!(shared.user(&s.admin).unwrap().unwrap().login_password, None);
+    assert_eq!(
+        s.bank
+            .change_password(&s.admin, PasswordKind::Login, &branch_set, &new)
+            .unwrap_err(),
+        Refusal::NoPasswordRegistered
+    );
+    let reasons: Vec<String> = s
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.entry.reason)
+        .filter(|r| r.starts_with("login_password"))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "login_password_set",
+            "login_password_set",
+            "login_password_set",
+            "login_password_changed",
+            "login_password_set",
+            "login_password_removed",
         ]
     );
 }

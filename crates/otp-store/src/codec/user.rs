@@ -14,6 +14,7 @@ pub(crate) struct UserRow {
     pub(crate) id_lock: String,
     pub(crate) approval_password: Option<String>,
     pub(crate) transfer_password: Option<String>,
+    pub(crate) login_password: Option<String>,
 }
 
 impl UserRow {
@@ -26,6 +27,7 @@ impl UserRow {
             lock: decode_lock(&self.id_lock)?,
             approval_password: password(self.approval_password)?,
             transfer_password: password(self.transfer_password)?,
+            login_password: password(self.login_password)?,
         })
     }
 }

@@ -68,10 +68,11 @@ impl Store for SqliteStore {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_store)?;
         tx.execute(
-            "INSERT INTO users (id, name, authority, token, id_lock, approval_password, transfer_password)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO users (id, name, authority, token, id_lock, approval_password, transfer_password, login_password)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
-                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
+                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password,
+                 login_password = excluded.login_password",
             params![
                 user.id.as_str(),
                 user.name,
@@ -80,6 +81,7 @@ impl Store for SqliteStore {
                 encode_lock(&user.lock),
                 user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                user.login_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
             ],
         )
         .map_err(to_store)?;
