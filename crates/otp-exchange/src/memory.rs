@@ -111,6 +111,7 @@ impl Store for MemoryStore {
         if let Some(existing) = inner.users.get(&user.id) {
             record.token = existing.token;
             record.lock = existing.lock;
+            record.last_login = existing.last_login;
         }
         inner.users.insert(user.id.clone(), record);
         Ok(inner.append(audit, key))
@@ -159,6 +160,9 @@ impl Store for MemoryStore {
             t.state = *v.new_state();
         }
         inner.apply_locks(v.locks());
+        if let (Some(at), Some(u)) = (v.login_at(), inner.users.get_mut(user)) {
+            u.last_login = Some(at);
+        }
         for entry in v.audit() {
             inner.append(entry, key);
         }

@@ -1652,6 +1652,7 @@ fn version_4_database_gains_the_sign_in_columns<S: Store>(
     let read = store.user(&admin).unwrap().unwrap();
     assert_eq!(read.approval_password, Some(approval.clone()));
     assert_eq!(read.login_password, None);
+    assert_eq!(read.last_login, None);
     let login = otp_exchange::PasswordHash::create(&Password::new("login-2020"), HashCost::TESTING)
         .unwrap();
     let mut record = read;

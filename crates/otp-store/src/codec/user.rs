@@ -15,6 +15,7 @@ pub(crate) struct UserRow {
     pub(crate) approval_password: Option<String>,
     pub(crate) transfer_password: Option<String>,
     pub(crate) login_password: Option<String>,
+    pub(crate) last_login: Option<i64>,
 }
 
 impl UserRow {
@@ -28,6 +29,7 @@ impl UserRow {
             approval_password: password(self.approval_password)?,
             transfer_password: password(self.transfer_password)?,
             login_password: password(self.login_password)?,
+            last_login: self.last_login.map(super::from_db),
         })
     }
 }

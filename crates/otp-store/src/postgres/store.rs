@@ -12,7 +12,7 @@ use postgres::IsolationLevel;
 use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, audit_row, col, token_row, user_row};
 use super::write::{append, apply_locks, lock_users, locks_match};
 use super::{PgStore, to_store, to_switch};
-use crate::codec::{StateCols, TokenRow, authority_text, corrupt, encode_lock, time_key};
+use crate::codec::{StateCols, TokenRow, authority_text, corrupt, encode_lock, time_key, to_db};
 
 impl Store for PgStore {
     fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -214,6 +214,13 @@ impl Store for PgStore {
             return Ok(false);
         }
         apply_locks(&mut tx, v.locks())?;
+        if let Some(at) = v.login_at() {
+            tx.execute(
+                "UPDATE otp_users SET last_login = $1 WHERE id = $2",
+                &[&to_db(at), &v.user().as_str()],
+            )
+            .map_err(to_store)?;
+        }
         for entry in v.audit() {
             append(&mut tx, entry, key)?;
         }

@@ -11,7 +11,9 @@ use rusqlite::{OptionalExtension as _, params};
 use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, read_audit, token_row, user_row};
 use super::write::{append, apply_locks, current_locks, locks_match, token_status, write_tx};
 use super::{SqliteStore, to_store, to_switch};
-use crate::codec::{StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock, time_key};
+use crate::codec::{
+    StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock, time_key, to_db,
+};
 
 impl Store for SqliteStore {
     fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -221,6 +223,11 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         apply_locks(&tx, v.locks()).map_err(to_store)?;
+        if let Some(at) = v.login_at() {
+            tx.prepare_cached("UPDATE users SET last_login = ?1 WHERE id = ?2")
+                .and_then(|mut s| s.execute(params![to_db(at), user]))
+                .map_err(to_store)?;
+        }
         for entry in v.audit() {
             append(&tx, entry, key)?;
         }
