@@ -111,4 +111,6 @@ every_store!(
     sign_in_refuses_every_failure_alike,
     a_locked_sign_in_evaluates_neither_password_nor_code,
     sign_ins_carry_the_previous_login_time,
+    concurrent_changes_of_two_password_kinds_are_both_kept,
+    a_change_loses_to_a_reset_made_meanwhile,
 );

@@ -6,10 +6,11 @@ use otp_provision::Inventory;
 
 use crate::guard::{Counter, Outcome};
 use crate::{
-    Action, AuditEntry, Authority, Credentials, Password, PasswordHash, PasswordKind, Refusal,
-    Store, StoreError, TokenEntry, UserId, UserRecord,
+    Action, AuditEntry, Authority, Credentials, InternalError, Password, PasswordHash,
+    PasswordKind, Refusal, Store, StoreError, TokenEntry, UserId, UserRecord,
 };
 
+use super::steps::MAX_RETRIES;
 use super::{Bank, BranchAuthorization, Fail};
 
 impl<S: Store, C: Credentials> Bank<S, C> {
@@ -84,7 +85,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// [`Refusal::WeakPassword`], [`Refusal::UnknownUser`],
     /// [`Refusal::OperatorLocked`] (the ID is locked, now or by this
     /// entry), [`Refusal::NoPasswordRegistered`] (none of `kind`),
-    /// [`Refusal::WrongPassword`], [`Refusal::Internal`].
+    /// [`Refusal::WrongPassword`], [`Refusal::Conflict`] (the password of
+    /// `kind` was changed or reset meanwhile: nothing written),
+    /// [`Refusal::Internal`].
     pub fn change_password(
         &self,
         user: &UserId,
@@ -134,14 +137,24 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 }
             };
             self.settle(user, Counter::Passwords, Outcome::Right, None)?;
-            // Read again: only this kind's hash changes (the store keeps the
-            // lock and the binding as they are at commit).
-            let mut fresh = self.user_record(user)?;
-            *slot(&mut fresh, kind) = Some(hash);
+            // Only this kind's hash is written, and only if it is still the
+            // one the current password was checked against: a change made
+            // meanwhile (the branch's reset, another change) is not undone,
+            // and a change of another kind is kept.
             let mut done = audit.clone();
             done.reason = Some(format!("{}_password_changed", kind.audit_name()));
-            self.store.put_user(&fresh, &done, &self.audit_key)?;
-            Ok(())
+            if self.store.replace_password(
+                user,
+                kind,
+                kind.stored(&record),
+                Some(&hash),
+                &done,
+                &self.audit_key,
+            )? {
+                Ok(())
+            } else {
+                Err(Refusal::Conflict.into())
+            }
         })();
         self.finish(&audit, result)
     }
@@ -170,14 +183,11 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         kind: PasswordKind,
         hash: Option<PasswordHash>,
     ) -> Result<(), Refusal> {
-        let mut record = self.user_record(id)?;
-        let set = hash.is_some();
         let reason = format!(
             "{}_password_{}",
             kind.audit_name(),
-            if set { "set" } else { "removed" }
+            if hash.is_some() { "set" } else { "removed" }
         );
-        *slot(&mut record, kind) = hash;
         let mut audit = AuditEntry::new(
             self.now(),
             &authorization.operator(),
@@ -185,8 +195,24 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             Action::UserUpdate,
         );
         audit.reason = Some(reason);
-        self.store.put_user(&record, &audit, &self.audit_key)?;
-        Ok(())
+        // Only this kind's hash is written (compare-and-set on it): a
+        // change of another kind made meanwhile is kept. The branch's act
+        // wins over a change of the same kind made meanwhile: read again
+        // and set.
+        for _ in 0..MAX_RETRIES {
+            let record = self.user_record(id)?;
+            if self.store.replace_password(
+                id,
+                kind,
+                kind.stored(&record),
+                hash.as_ref(),
+                &audit,
+                &self.audit_key,
+            )? {
+                return Ok(());
+            }
+        }
+        Err(InternalError::Contention.into())
     }
 
     /// Adds every token of an inventory (from a vendor's seed file) as
@@ -231,14 +257,5 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         entry.reason = Some(detail.to_owned());
         self.store.append_audit(&entry, &self.audit_key)?;
         Ok(())
-    }
-}
-
-/// The field of `user` that holds the hash of `kind`.
-const fn slot(user: &mut UserRecord, kind: PasswordKind) -> &mut Option<PasswordHash> {
-    match kind {
-        PasswordKind::Approval => &mut user.approval_password,
-        PasswordKind::PerTransfer => &mut user.transfer_password,
-        PasswordKind::Login => &mut user.login_password,
     }
 }

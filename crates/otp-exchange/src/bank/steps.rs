@@ -17,7 +17,7 @@ use super::Bank;
 
 /// How many times a compare-and-set is retried under contention before the
 /// operation gives up with [`InternalError::Contention`].
-const MAX_RETRIES: usize = 10_000;
+pub(super) const MAX_RETRIES: usize = 10_000;
 
 /// A refusal, and whether its audit record was written already (in the
 /// transaction that settled the attempt).

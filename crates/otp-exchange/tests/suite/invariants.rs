@@ -16,9 +16,9 @@ use otp_exchange::scenario::{
 };
 use otp_exchange::{
     Action, AuditEntry, AuditHead, AuditKey, AuditRecord, AuditResult, Authority, Bank,
-    Credentials, ExpectNewToken, HashCost, LockChange, Password, PasswordKind, Policy, Refusal,
-    Store, StoreError, StoredHashes, Switch, SwitchError, TokenEntry, UserId, UserPage, UserRecord,
-    Verification,
+    Credentials, ExpectNewToken, HashCost, LockChange, Password, PasswordHash, PasswordKind,
+    Policy, Refusal, Store, StoreError, StoredHashes, Switch, SwitchError, TokenEntry, UserId,
+    UserPage, UserRecord, Verification,
 };
 use otp_provision::SerialNumber;
 
@@ -34,6 +34,7 @@ pub struct Gate<S> {
     inner: S,
     before_verification: Mutex<Option<Hook>>,
     before_switch: Mutex<Option<Hook>>,
+    before_password_write: Mutex<Option<Hook>>,
 }
 
 impl<S: Store> Gate<S> {
@@ -42,7 +43,14 @@ impl<S: Store> Gate<S> {
             inner,
             before_verification: Mutex::new(None),
             before_switch: Mutex::new(None),
+            before_password_write: Mutex::new(None),
         }
+    }
+
+    /// Runs `hook` once, just before the next write of a user's passwords
+    /// (after the request read the user).
+    pub fn before_password_write(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.before_password_write.lock().unwrap() = Some(Box::new(hook));
     }
 
     /// Runs `hook` once, just before the next `record_verification`.
@@ -82,7 +90,21 @@ impl<S: Store> Store for Gate<S> {
         audit: &AuditEntry,
         key: &AuditKey,
     ) -> Result<AuditRecord, StoreError> {
+        Self::fire(&self.before_password_write);
         self.inner.put_user(user, audit, key)
+    }
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        Self::fire(&self.before_password_write);
+        self.inner
+            .replace_password(user, kind, expected, new, audit, key)
     }
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         self.inner.token(serial)
@@ -1579,5 +1601,79 @@ pub fn sign_ins_carry_the_previous_login_time<S: Store + 'static>(store: S) {
     assert_eq!(
         s.bank.records().user(&s.admin).unwrap().unwrap().last_login,
         None
+    );
+}
+
+/// Two password changes of different kinds on one user, interleaved: the
+/// administrator changes their approval password and, between that
+/// change's read of the user and its write, the branch sets their
+/// per-transfer password. Both changes are kept (a write of the whole
+/// record from the read copy lost the branch's).
+pub fn concurrent_changes_of_two_password_kinds_are_both_kept<S: Store + 'static>(store: S) {
+    let (s, shared, _) = seed(store);
+    let admin = s.admin.clone();
+    let branch_bank = server(&s, &shared);
+    let transfer = Password::new("transfer-set-by-branch");
+    {
+        let admin = admin.clone();
+        let transfer = Password::new("transfer-set-by-branch");
+        shared.before_password_write(move || {
+            branch_bank
+                .set_password(&branch(), &admin, PasswordKind::PerTransfer, &transfer)
+                .unwrap();
+        });
+    }
+    let new = Password::new("approve-2021-new");
+    s.bank
+        .change_password(&admin, PasswordKind::Approval, &approval(), &new)
+        .unwrap();
+    let user = shared.user(&admin).unwrap().unwrap();
+    assert!(user.approval_password.unwrap().matches(&new));
+    assert!(
+        user.transfer_password.unwrap().matches(&transfer),
+        "the branch's per-transfer password was lost"
+    );
+    assert!(user.login_password.unwrap().matches(&login_password()));
+}
+
+/// A self-service change whose password is reset by the branch between
+/// its check of the current password and its write: refused as a
+/// conflict, and the branch's password stays (the change was decided on
+/// a password that is no longer the current one).
+pub fn a_change_loses_to_a_reset_made_meanwhile<S: Store + 'static>(store: S) {
+    let (s, shared, _) = seed(store);
+    let general = s.general.clone();
+    let branch_bank = server(&s, &shared);
+    {
+        let general = general.clone();
+        shared.before_password_write(move || {
+            branch_bank
+                .set_password(
+                    &branch(),
+                    &general,
+                    PasswordKind::Login,
+                    &Password::new("reset-by-branch"),
+                )
+                .unwrap();
+        });
+    }
+    assert_eq!(
+        s.bank.change_password(
+            &general,
+            PasswordKind::Login,
+            &login_password(),
+            &Password::new("login-2021-new")
+        ),
+        Err(Refusal::Conflict)
+    );
+    let user = shared.user(&general).unwrap().unwrap();
+    assert!(
+        user.login_password
+            .unwrap()
+            .matches(&Password::new("reset-by-branch"))
+    );
+    assert_eq!(
+        (user.lock.passwords.pending, user.lock.passwords.failures),
+        (0, 0)
     );
 }

@@ -2,8 +2,9 @@
 //! write one `BEGIN IMMEDIATE` transaction.
 
 use otp_exchange::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
-    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash, PasswordKind, Store,
+    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
+    Verification,
 };
 use otp_provision::SerialNumber;
 use rusqlite::{OptionalExtension as _, params};
@@ -12,7 +13,8 @@ use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, read_audit, token_row, user
 use super::write::{append, apply_locks, current_locks, locks_match, token_status, write_tx};
 use super::{SqliteStore, to_store, to_switch};
 use crate::codec::{
-    StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock, time_key, to_db,
+    StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock, password_column, time_key,
+    to_db,
 };
 
 impl Store for SqliteStore {
@@ -90,6 +92,46 @@ impl Store for SqliteStore {
         let record = append(&tx, audit, key)?;
         tx.commit().map_err(to_store)?;
         Ok(record)
+    }
+
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let column = password_column(kind);
+        let exists: Option<i64> = tx
+            .query_row("SELECT 1 FROM users WHERE id = ?1", [user.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(to_store)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        // `IS` compares NULL with NULL as equal: "no password" is a value.
+        let changed = tx
+            .execute(
+                &format!("UPDATE users SET {column} = ?1 WHERE id = ?2 AND {column} IS ?3"),
+                params![
+                    new.map(PasswordHash::as_phc),
+                    user.as_str(),
+                    expected.map(PasswordHash::as_phc)
+                ],
+            )
+            .map_err(to_store)?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        append(&tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(true)
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
