@@ -79,7 +79,7 @@ use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario};
 use otp_exchange::{
     Action, Attempts, AuditEntry, AuditHead, AuditKey, AuditRecord, AuditResult, Authority, Bank,
     BranchAuthorization, ExpectCurrentCode, ExpectNewToken, HashCost, IdLock, LockChange,
-    MemoryStore, Password, PasswordKind, Pending, Policy, Refusal, Store, StoreError, Switch,
+    MemoryStore, Password, PasswordHash, PasswordKind, Pending, Policy, Refusal, Store, StoreError, Switch,
     SwitchError, Ticket, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
     Which, normalize_code,
 };
@@ -335,6 +335,17 @@ impl Store for Gate {
         key: &AuditKey,
     ) -> Result<AuditRecord, StoreError> {
         self.inner.put_user(user, audit, key)
+    }
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        self.inner.replace_password(user, kind, expected, new, audit, key)
     }
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         self.inner.token(serial)

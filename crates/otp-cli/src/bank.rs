@@ -67,21 +67,21 @@ enum BankCommand {
         #[command(flatten)]
         branch: Branch,
     },
-    /// The branch sets USER's approval (or per-transfer) password on a written request: for an administrator who forgot it or is locked out; asked twice on a terminal.
+    /// The branch sets USER's approval, per-transfer or login password on a written request: for a user who forgot it or is locked out; asked twice on a terminal.
     BranchPassword {
         /// The customer ID.
         user: String,
-        /// Which password: the approval password (default) or the per-transfer confirmation password.
+        /// Which password: the approval password (default), the per-transfer confirmation password, or the login password.
         #[arg(long, value_enum, default_value = "approval")]
         kind: KindArg,
         #[command(flatten)]
         branch: Branch,
     },
-    /// Change your own approval (or per-transfer) password: asks the current one (a wrong one counts toward the lock, as anywhere), then the new one, twice on a terminal.
+    /// Change your own approval, per-transfer or login password: asks the current one (a wrong one counts toward the lock, as anywhere), then the new one, twice on a terminal.
     Password {
         /// Your customer ID.
         user: String,
-        /// Which password: the approval password (default) or the per-transfer confirmation password.
+        /// Which password: the approval password (default), the per-transfer confirmation password, or the login password.
         #[arg(long, value_enum, default_value = "approval")]
         kind: KindArg,
     },
@@ -210,6 +210,8 @@ enum KindArg {
     Approval,
     /// 都度振込送信確認用パスワード.
     PerTransfer,
+    /// ログインパスワード: the web sign-in's password (any user).
+    Login,
 }
 
 /// A branch officer's authority on a written request (お取引店舗への届出).

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Result, anyhow, bail};
 use otp_exchange::HashCost;
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, LOGIN_PASSWORD, Scenario};
 use otp_provision::{Clock as _, SerialNumber, SystemClock};
 use otp_token::{SimClock, Token};
 
@@ -115,6 +115,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<()> {
             show(general_serial)
         );
         println!("  without a token  {}", without_token.as_str());
+        println!("  login password (demo fixture, every user): {LOGIN_PASSWORD}");
         println!("  approval password (demo fixture): {ADMIN_APPROVAL_PASSWORD}");
         println!("  new tokens: any serial on the tokens page that is neither of the above");
         println!("Ctrl-C stops the server.");

@@ -454,3 +454,40 @@ fn the_operator_is_the_one_unlocked_administrator_or_otp_operator_else_asked_for
     }
     run(&["unlock", "W0002"], "approve-2020\n").success();
 }
+
+#[test]
+fn login_passwords_are_set_by_the_branch_and_changed_with_kind_login() {
+    let dir = new_bank();
+    let d = dir.path();
+    let run = |args: &[&str], stdin: &str| {
+        let mut all = vec!["bank", "--db", "bank.sqlite"];
+        all.extend(args);
+        otp(d).args(&all).write_stdin(stdin.to_owned()).assert()
+    };
+    let branch = ["--officer", "B-042", "--request", "REQ-12"];
+    let mut args = vec!["branch-password", "W0002", "--kind", "login"];
+    args.extend(branch);
+    run(&args, "login-2020\n")
+        .success()
+        .stdout("The password of W0002 was set.\n");
+    // A general user has no approval password, but now a login password.
+    run(&["password", "W0002"], "login-2020\nlogin-2021-new\n").code(2);
+    run(
+        &["password", "W0002", "--kind", "login"],
+        "wrong-one-1\nlogin-2021-new\n",
+    )
+    .code(2);
+    run(
+        &["password", "W0002", "--kind", "login"],
+        "login-2020\nlogin-2021-new\n",
+    )
+    .success()
+    .stdout("The password of W0002 was changed.\n");
+    // A login password is not an approval password.
+    run(&["unlock", "W0002"], "login-2021-new\n").code(2);
+    run(&["audit", "W0002", "--operator", "W0001"], "approve-2020\n")
+        .success()
+        .stdout(predicate::str::contains(
+            "branch:B-042:REQ-12 UserUpdate  ok",
+        ));
+}

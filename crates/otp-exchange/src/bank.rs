@@ -22,13 +22,15 @@ mod branch;
 mod policy;
 mod records;
 mod screens;
+mod sign_in;
 mod steps;
 
 pub use branch::BranchAuthorization;
 pub use policy::Policy;
 pub use records::{AuditCheckError, Records, UserList, UserRow};
-pub use steps::CurrentTokenVerified;
+pub use sign_in::SignedIn;
 pub(crate) use steps::{ApprovalVerified, CodeAccepted, Fail, Source, random_bytes};
+pub use steps::{CurrentTokenVerified, LoginTimes};
 
 /// The bank: store, credential check, clock, policy, session key and
 /// audit key.
@@ -40,6 +42,9 @@ pub struct Bank<S: Store, C: Credentials = StoredHashes> {
     pub(crate) session_key: Zeroizing<[u8; 32]>,
     pub(crate) audit_key: AuditKey,
     pub(crate) hash_cost: HashCost,
+    /// The hash an unknown ID's login password is verified against, made
+    /// on first use at `hash_cost`.
+    pub(crate) dummy_hash: std::sync::OnceLock<crate::PasswordHash>,
 }
 
 impl<S: Store, C: Credentials> fmt::Debug for Bank<S, C> {
@@ -85,6 +90,7 @@ impl<S: Store> Bank<S, StoredHashes> {
             session_key: key,
             audit_key: AuditKey::random()?,
             hash_cost: HashCost::RECOMMENDED,
+            dummy_hash: std::sync::OnceLock::new(),
         })
     }
 }
@@ -100,6 +106,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             session_key: self.session_key,
             audit_key: self.audit_key,
             hash_cost: self.hash_cost,
+            dummy_hash: self.dummy_hash,
         }
     }
 
@@ -129,8 +136,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// The same bank hashing new passwords at `cost`
     /// ([`HashCost::RECOMMENDED`] by default).
     #[must_use]
-    pub const fn with_hash_cost(mut self, cost: HashCost) -> Self {
+    pub fn with_hash_cost(mut self, cost: HashCost) -> Self {
         self.hash_cost = cost;
+        self.dummy_hash = std::sync::OnceLock::new();
         self
     }
 

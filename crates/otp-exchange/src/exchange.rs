@@ -223,8 +223,11 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             Stage::ExpectNewToken { current } => Pending::ExpectNewToken(ExpectNewToken {
                 // The proof comes back only from a ticket this bank sealed
                 // after verifying it.
-                current: current
-                    .map(|(serial, position)| CurrentTokenVerified { serial, position }),
+                current: current.map(|(serial, position)| CurrentTokenVerified {
+                    serial,
+                    position,
+                    login: None,
+                }),
                 session: body.session,
             }),
         })
@@ -301,7 +304,11 @@ impl ExpectCurrentCode {
                 serial, position, ..
             }) => Ok(ExpectNewToken {
                 session: self.session,
-                current: Some(CurrentTokenVerified { serial, position }),
+                current: Some(CurrentTokenVerified {
+                    serial,
+                    position,
+                    login: None,
+                }),
             }),
             Err(refusal) => Err(retry(refusal, self)),
         }

@@ -19,8 +19,8 @@ pub use audit::{
     AuditRecord, AuditResult, verify_chain,
 };
 pub use bank::{
-    AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified, Policy, Records, UserList,
-    UserRow,
+    AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified, LoginTimes, Policy, Records,
+    SignedIn, UserList, UserRow,
 };
 pub use exchange::{Exchanged, ExpectCurrentCode, ExpectNewToken, Flow, Pending, Retry, Ticket};
 pub use ids::{Authority, MAX_USER_ID_LEN, UserId, UserIdError};

@@ -8,8 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 use otp_provision::SerialNumber;
 
 use crate::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
-    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash, PasswordKind, Store,
+    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
+    Verification,
 };
 
 /// Everything in memory, behind one mutex.
@@ -111,9 +112,37 @@ impl Store for MemoryStore {
         if let Some(existing) = inner.users.get(&user.id) {
             record.token = existing.token;
             record.lock = existing.lock;
+            record.last_login = existing.last_login;
         }
         inner.users.insert(user.id.clone(), record);
         Ok(inner.append(audit, key))
+    }
+
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        let record = inner
+            .users
+            .get_mut(user)
+            .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
+        let slot = match kind {
+            PasswordKind::Approval => &mut record.approval_password,
+            PasswordKind::PerTransfer => &mut record.transfer_password,
+            PasswordKind::Login => &mut record.login_password,
+        };
+        if slot.as_ref() != expected {
+            return Ok(false);
+        }
+        *slot = new.cloned();
+        inner.append(audit, key);
+        Ok(true)
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
@@ -159,6 +188,9 @@ impl Store for MemoryStore {
             t.state = *v.new_state();
         }
         inner.apply_locks(v.locks());
+        if let (Some(at), Some(u)) = (v.login_at(), inner.users.get_mut(user)) {
+            u.last_login = Some(at);
+        }
         for entry in v.audit() {
             inner.append(entry, key);
         }

@@ -1,4 +1,4 @@
-//! Approval and per-transfer confirmation passwords: typed secrets, salted
+//! Login, approval and per-transfer confirmation passwords: typed secrets, salted
 //! Argon2id hashes, and the trait a bank implements to plug in its own
 //! credential check.
 
@@ -162,7 +162,9 @@ pub(crate) fn acceptable_change(current: &Password, new: &Password) -> bool {
     chars >= MIN_PASSWORD_CHARS && !bool::from(current.expose_secret().ct_eq(new.expose_secret()))
 }
 
-/// The two passwords an administrator may have.
+/// The passwords a user may have: the login password (any user, for the
+/// web sign-in), and the approval or per-transfer confirmation password
+/// (administrators, for approvals).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PasswordKind {
     /// 承認用パスワード: the approval password.
@@ -170,6 +172,31 @@ pub enum PasswordKind {
     /// 都度振込送信確認用パスワード: the per-transfer confirmation password,
     /// accepted instead when no approval password is registered.
     PerTransfer,
+    /// ログインパスワード: the login password of the web sign-in
+    /// ([`crate::Bank::sign_in`]), typed with a code from the user's token.
+    /// Never accepted for an approval.
+    Login,
+}
+
+impl PasswordKind {
+    /// The stored hash of this kind on `user`, if one is registered.
+    #[must_use]
+    pub const fn stored(self, user: &UserRecord) -> Option<&PasswordHash> {
+        match self {
+            Self::Approval => user.approval_password.as_ref(),
+            Self::PerTransfer => user.transfer_password.as_ref(),
+            Self::Login => user.login_password.as_ref(),
+        }
+    }
+
+    /// The name used in audit reasons: `approval`, `transfer`, `login`.
+    pub(crate) const fn audit_name(self) -> &'static str {
+        match self {
+            Self::Approval => "approval",
+            Self::PerTransfer => "transfer",
+            Self::Login => "login",
+        }
+    }
 }
 
 /// How the bank checks an administrator's passwords. The default,
@@ -214,10 +241,6 @@ impl Credentials for StoredHashes {
         kind: PasswordKind,
         password: &Password,
     ) -> Result<bool, StoreError> {
-        let stored = match kind {
-            PasswordKind::Approval => user.approval_password.as_ref(),
-            PasswordKind::PerTransfer => user.transfer_password.as_ref(),
-        };
-        Ok(stored.is_some_and(|h| h.matches(password)))
+        Ok(kind.stored(user).is_some_and(|h| h.matches(password)))
     }
 }

@@ -286,6 +286,19 @@ impl Refusal {
     }
 }
 
+/// The audit reason of a sign-in whose login password was wrong (the
+/// answer is [`Refusal::LoginFailed`]).
+pub(crate) const WRONG_LOGIN_PASSWORD: &str = "wrong_login_password";
+/// The audit reason of a sign-in for an ID without a login password.
+pub(crate) const NO_LOGIN_PASSWORD: &str = "no_login_password";
+
+/// Reasons only the audit trail records (the answer is a more general
+/// refusal), with their words in a Japanese usage history.
+const AUDIT_ONLY_LABELS: [(&str, &str); 2] = [
+    (WRONG_LOGIN_PASSWORD, "ログインパスワード誤り"),
+    (NO_LOGIN_PASSWORD, "ログインパスワード未登録"),
+];
+
 /// Every reason code of [`Refusal::reason_code`] with its words in a
 /// Japanese usage history.
 const REASON_LABELS: [(&str, &str); 31] = [
@@ -359,6 +372,7 @@ impl Refusal {
     pub fn reason_label(reason_code: &str, lang: Lang) -> Option<&'static str> {
         REASON_LABELS
             .iter()
+            .chain(&AUDIT_ONLY_LABELS)
             .find(|(code, _)| *code == reason_code)
             .map(|&(code, ja)| match lang {
                 Lang::En => code,
@@ -462,6 +476,12 @@ mod tests {
             assert!(labels.insert(ja), "duplicate label {ja}");
         }
         assert_eq!(labels.len(), REASON_LABELS.len());
+        for (code, ja) in AUDIT_ONLY_LABELS {
+            assert_eq!(Refusal::reason_label(code, Lang::En), Some(code));
+            assert_eq!(Refusal::reason_label(code, Lang::Ja), Some(ja));
+            assert!(labels.insert(ja), "duplicate label {ja}");
+            assert!(all().iter().all(|r| r.reason_code() != code), "{code}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The manual's bank, ready to drive: users W0001 (administrator with a
 //! token and an approval password), W0002 (general user with a token) and
-//! W0005 (general user without one), a stock of virtual tokens imported
+//! W0005 (general user without one), each with the login password
+//! [`LOGIN_PASSWORD`], a stock of virtual tokens imported
 //! from the vendor's PSKC seed file, all on one simulated clock. Test
 //! suites and `otp demo` start from here; [`script`] walks the manual's
 //! exchange on it, step by step. (The examples do not: they use only what
@@ -21,6 +22,12 @@ use crate::{
 
 /// The administrator's approval password in the scenario.
 pub const ADMIN_APPROVAL_PASSWORD: &str = "approve-2020";
+
+/// Every scenario user's login password (ログインパスワード) for the web
+/// sign-in ([`Bank::sign_in`]): W0001, W0002 and W0005 all have it. A demo
+/// fixture, printed by `otp serve --demo`; a real bank's users choose
+/// their own.
+pub const LOGIN_PASSWORD: &str = "login-2020";
 
 /// The scenario bank's audit key (a fixture: a real bank's key is random
 /// and kept in a key file).
@@ -154,6 +161,14 @@ impl<S: Store> Scenario<S> {
         )?;
         bank.enroll_user(&branch, &general, "しんきん太郎", Authority::General)?;
         bank.enroll_user(&branch, &without_token, "しんきん太郎", Authority::General)?;
+        for user in [&admin, &general, &without_token] {
+            bank.set_password(
+                &branch,
+                user,
+                PasswordKind::Login,
+                &Password::new(LOGIN_PASSWORD),
+            )?;
+        }
 
         let mut scenario = Self {
             bank,

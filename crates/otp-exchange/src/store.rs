@@ -9,7 +9,7 @@ use core::fmt;
 
 use otp_provision::SerialNumber;
 
-use crate::{AuditEntry, AuditHead, AuditKey, AuditRecord, UserId};
+use crate::{AuditEntry, AuditHead, AuditKey, AuditRecord, PasswordHash, PasswordKind, UserId};
 
 mod records;
 pub use records::{
@@ -111,6 +111,27 @@ pub trait Store: Send + Sync + fmt::Debug {
         audit: &AuditEntry,
         key: &AuditKey,
     ) -> Result<AuditRecord, StoreError>;
+
+    /// Replaces one of a user's password hashes, and only it
+    /// (compare-and-set): the hash of `kind` becomes `new` (`None` removes
+    /// it) and `audit` is appended, in one transaction, if it is still
+    /// `expected`; `Ok(false)`, nothing saved, if it is not. The user's
+    /// other passwords, name, token and lock are not written, so a change
+    /// of another kind made meanwhile is kept.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::NotFound`] for an unknown user; [`StoreError`] if the
+    /// backend fails.
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError>;
 
     /// The inventory entry for `serial`.
     ///
@@ -239,6 +260,17 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         key: &AuditKey,
     ) -> Result<AuditRecord, StoreError> {
         (**self).put_user(user, audit, key)
+    }
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        (**self).replace_password(user, kind, expected, new, audit, key)
     }
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         (**self).token(serial)

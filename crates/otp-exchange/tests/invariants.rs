@@ -43,6 +43,12 @@ on_memory!(
     screen_4_refuses_an_operator_locked_at_commit,
     changing_a_password_needs_the_current_one_and_counts_wrong_entries,
     a_branch_registration_is_one_register_record,
+    the_login_password_is_a_third_kind_stored_hashed,
+    sign_in_refuses_every_failure_alike,
+    a_locked_sign_in_evaluates_neither_password_nor_code,
+    sign_ins_carry_the_previous_login_time,
+    concurrent_changes_of_two_password_kinds_are_both_kept,
+    a_change_loses_to_a_reset_made_meanwhile,
 );
 
 #[test]
@@ -68,6 +74,63 @@ fn concurrent_guesses_spend_the_limit_brute() {
 #[test]
 fn concurrent_code_guesses_spend_the_limit_brute() {
     invariants::concurrent_code_guesses_spend_the_limit_brute(MemoryStore::new, 1_000);
+}
+
+#[test]
+fn concurrent_sign_in_guesses_spend_the_limit_brute() {
+    invariants::concurrent_sign_in_guesses_spend_the_limit_brute(MemoryStore::new, 1_000);
+}
+
+/// An unknown ID, or one without a login password, costs the sign-in one
+/// Argon2id verification at the bank's cost, as a known ID's does (a lower
+/// bound on time: a load can only slow it).
+#[test]
+fn an_unknown_id_costs_a_sign_in_one_password_verification() {
+    use otp_exchange::scenario::{LOGIN_PASSWORD, Scenario};
+    use otp_exchange::{HashCost, Password, PasswordHash, UserId};
+    use std::time::{Duration, Instant};
+    let cost = HashCost {
+        memory_kib: 16 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+    let s = Scenario::setup(MemoryStore::new(), invariants::START, cost).unwrap();
+    let min = |f: &dyn Fn()| {
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed()
+            })
+            .min()
+            .unwrap_or(Duration::ZERO)
+    };
+    let hash = PasswordHash::create(&Password::new("x"), cost).unwrap();
+    let verify = min(&|| assert!(!hash.matches(&Password::new("y"))));
+    let nobody = UserId::parse("W9999").unwrap();
+    let pw = Password::new(LOGIN_PASSWORD);
+    let unknown = min(&|| {
+        s.bank.sign_in(&nobody, &pw, "123456").unwrap_err();
+    });
+    assert!(
+        unknown * 2 >= verify,
+        "unknown {unknown:?}, verify {verify:?}"
+    );
+    // W0002 without a login password.
+    s.bank
+        .remove_password(
+            &otp_exchange::scenario::branch(),
+            &s.general,
+            otp_exchange::PasswordKind::Login,
+        )
+        .unwrap();
+    let without = min(&|| {
+        s.bank.sign_in(&s.general, &pw, "123456").unwrap_err();
+    });
+    assert!(
+        without * 2 >= verify,
+        "without {without:?}, verify {verify:?}"
+    );
 }
 
 #[test]

@@ -21,6 +21,15 @@ pub(crate) use lock::encode_lock;
 pub(crate) use token::{StateCols, TokenRead, TokenRow, status};
 pub(crate) use user::UserRow;
 
+/// The column (in `users` / `otp_users`) that holds a password of `kind`.
+pub(crate) const fn password_column(kind: otp_exchange::PasswordKind) -> &'static str {
+    match kind {
+        otp_exchange::PasswordKind::Approval => "approval_password",
+        otp_exchange::PasswordKind::PerTransfer => "transfer_password",
+        otp_exchange::PasswordKind::Login => "login_password",
+    }
+}
+
 /// A u64 as the i64 with the same bits (exact for equality).
 pub(crate) const fn to_db(v: u64) -> i64 {
     v.cast_signed()

@@ -66,6 +66,10 @@ macro_rules! invariant_suite {
                 invariants::concurrent_password_change_guesses_spend_the_limit_brute(|| $make, super::rounds() / 10);
             });
 
+            attr_test!($attrs concurrent_sign_in_guesses_spend_the_limit_brute {
+                invariants::concurrent_sign_in_guesses_spend_the_limit_brute(|| $make, super::rounds() / 10);
+            });
+
             attr_test!($attrs concurrent_guesses_spend_the_limit_brute {
                 invariants::concurrent_guesses_spend_the_limit_brute(|| $make, super::rounds());
             });
@@ -103,4 +107,10 @@ every_store!(
     screen_4_refuses_an_operator_locked_at_commit,
     changing_a_password_needs_the_current_one_and_counts_wrong_entries,
     a_branch_registration_is_one_register_record,
+    the_login_password_is_a_third_kind_stored_hashed,
+    sign_in_refuses_every_failure_alike,
+    a_locked_sign_in_evaluates_neither_password_nor_code,
+    sign_ins_carry_the_previous_login_time,
+    concurrent_changes_of_two_password_kinds_are_both_kept,
+    a_change_loses_to_a_reset_made_meanwhile,
 );

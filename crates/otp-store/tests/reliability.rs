@@ -1615,6 +1615,88 @@ fn sqlite_tampering_is_found() {
 
 // ----- PostgreSQL -----
 
+/// A database of schema version 4 (the release before the web sign-in),
+/// made as this code makes one and then taken back to version 4 (version
+/// 5 only adds two columns): opened, it is upgraded to the current
+/// version, keeps its users and their passwords, has no login password
+/// and no previous login, and stores both afterwards.
+fn version_4_database_gains_the_sign_in_columns<S: Store>(
+    open: impl Fn() -> S,
+    downgrade: impl Fn(&str),
+    version: impl Fn(&S) -> u32,
+    current: u32,
+) {
+    let admin = uid("W0001");
+    let approval =
+        otp_exchange::PasswordHash::create(&Password::new("approve-2020"), HashCost::TESTING)
+            .unwrap();
+    let store = open();
+    let mut record =
+        otp_exchange::UserRecord::new(admin.clone(), "しんきん太郎", Authority::Administrator);
+    record.approval_password = Some(approval.clone());
+    store
+        .put_user(
+            &record,
+            &AuditEntry::new(1, "test", Some(&admin), Action::UserUpdate),
+            &key(),
+        )
+        .unwrap();
+    drop(store);
+    downgrade(
+        "ALTER TABLE {users} DROP COLUMN login_password;
+         ALTER TABLE {users} DROP COLUMN last_login;
+         UPDATE {version} SET version = 4;",
+    );
+    let store = open();
+    assert_eq!(version(&store), current);
+    let read = store.user(&admin).unwrap().unwrap();
+    assert_eq!(read.approval_password, Some(approval.clone()));
+    assert_eq!(read.login_password, None);
+    assert_eq!(read.last_login, None);
+    let login = otp_exchange::PasswordHash::create(&Password::new("login-2020"), HashCost::TESTING)
+        .unwrap();
+    let mut record = read;
+    record.login_password = Some(login.clone());
+    store
+        .put_user(
+            &record,
+            &AuditEntry::new(2, "test", Some(&admin), Action::UserUpdate),
+            &key(),
+        )
+        .unwrap();
+    let read = store.user(&admin).unwrap().unwrap();
+    assert_eq!(read.login_password, Some(login));
+    assert_eq!(read.approval_password, Some(approval));
+    assert!(
+        verify_chain(
+            &store.audit_chain().unwrap(),
+            &key(),
+            store.audit_head().unwrap()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn sqlite_version_4_database_gains_the_sign_in_columns() {
+    let dir = TempDir::new();
+    let path = dir.path().join("bank.db");
+    version_4_database_gains_the_sign_in_columns(
+        || SqliteStore::open(&path, support::sealer()).unwrap(),
+        |sql| {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                &sql.replace("{users}", "users")
+                    .replace("{version}", "schema_version"),
+            )
+            .unwrap();
+        },
+        |s| s.schema_version().unwrap(),
+        otp_store::SQLITE_SCHEMA_VERSION,
+    );
+    assert_eq!(otp_store::SQLITE_SCHEMA_VERSION, 5);
+}
+
 #[cfg(feature = "postgres")]
 mod pg_tests {
     use super::*;
@@ -1684,6 +1766,27 @@ mod pg_tests {
     }
 
     /// Runs `sql` in `schema`, with the tables' names filled in.
+    /// As `sqlite_version_4_database_gains_the_sign_in_columns`.
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/pg-test-server.sh, then cargo test -p otp-store -- --ignored"]
+    fn postgres_version_4_schema_gains_the_sign_in_columns() {
+        let schema = pg::schema();
+        let _drop = pg::drop_later(&schema);
+        super::version_4_database_gains_the_sign_in_columns(
+            || pg::store_on(&schema, 2),
+            |sql| {
+                exec_in(
+                    &schema,
+                    &sql.replace("{users}", "otp_users")
+                        .replace("{version}", "otp_schema_version"),
+                );
+            },
+            |s| s.schema_version().unwrap(),
+            otp_store::PG_SCHEMA_VERSION,
+        );
+        assert_eq!(otp_store::PG_SCHEMA_VERSION, 5);
+    }
+
     fn exec_in(schema: &str, sql: &str) {
         let sql = sql
             .replace("{audit}", "otp_audit")

@@ -299,7 +299,10 @@ fn a_plaintext_store_is_sealed_in_place_when_upgraded() {
         "the fixture holds plaintext"
     );
     let store = SqliteStore::open(&path, sealer_a()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        otp_store::SQLITE_SCHEMA_VERSION
+    );
     for (t, s) in tokens.iter().zip(&secrets) {
         let read = store.token(&t.serial).unwrap().unwrap();
         assert_eq!(read.seed.secret().expose_secret(), &s[..]);

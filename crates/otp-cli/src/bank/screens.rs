@@ -285,6 +285,7 @@ pub(super) const fn password_kind(kind: KindArg) -> PasswordKind {
     match kind {
         KindArg::Approval => PasswordKind::Approval,
         KindArg::PerTransfer => PasswordKind::PerTransfer,
+        KindArg::Login => PasswordKind::Login,
     }
 }
 

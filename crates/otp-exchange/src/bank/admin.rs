@@ -6,10 +6,11 @@ use otp_provision::Inventory;
 
 use crate::guard::{Counter, Outcome};
 use crate::{
-    Action, AuditEntry, Authority, Credentials, Password, PasswordHash, PasswordKind, Refusal,
-    Store, StoreError, TokenEntry, UserId, UserRecord,
+    Action, AuditEntry, Authority, Credentials, InternalError, Password, PasswordHash,
+    PasswordKind, Refusal, Store, StoreError, TokenEntry, UserId, UserRecord,
 };
 
+use super::steps::MAX_RETRIES;
 use super::{Bank, BranchAuthorization, Fail};
 
 impl<S: Store, C: Credentials> Bank<S, C> {
@@ -47,7 +48,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         Ok(())
     }
 
-    /// Sets a user's approval or per-transfer confirmation password (hashed
+    /// Sets a user's login, approval or per-transfer confirmation password (hashed
     /// with Argon2id at the bank's cost): the branch's act. Audited; the
     /// password is never stored or logged.
     ///
@@ -66,7 +67,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         self.set_password_hash(authorization, id, kind, Some(hash))
     }
 
-    /// A user changes their own approval or per-transfer confirmation
+    /// A user changes their own login, approval or per-transfer confirmation
     /// password (the self-service change, asked twice by the screen):
     /// `current` is evaluated as any password is — one attempt reserved on
     /// the user's ID first, a wrong one counted (six lock the ID, and a
@@ -84,7 +85,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// [`Refusal::WeakPassword`], [`Refusal::UnknownUser`],
     /// [`Refusal::OperatorLocked`] (the ID is locked, now or by this
     /// entry), [`Refusal::NoPasswordRegistered`] (none of `kind`),
-    /// [`Refusal::WrongPassword`], [`Refusal::Internal`].
+    /// [`Refusal::WrongPassword`], [`Refusal::Conflict`] (the password of
+    /// `kind` was changed or reset meanwhile: nothing written),
+    /// [`Refusal::Internal`].
     pub fn change_password(
         &self,
         user: &UserId,
@@ -99,10 +102,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             }
             // Nothing to evaluate, so no attempt reserved: a user without a
             // password of this kind (a general user) leaves the lock as it is.
-            let has = |r: &crate::UserRecord| match kind {
-                PasswordKind::Approval => r.approval_password.is_some(),
-                PasswordKind::PerTransfer => r.transfer_password.is_some(),
-            };
+            let has = |r: &crate::UserRecord| kind.stored(r).is_some();
             if !has(&self.user_record(user)?) {
                 return Err(Refusal::NoPasswordRegistered.into());
             }
@@ -137,28 +137,29 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 }
             };
             self.settle(user, Counter::Passwords, Outcome::Right, None)?;
-            // Read again: only this kind's hash changes (the store keeps the
-            // lock and the binding as they are at commit).
-            let mut fresh = self.user_record(user)?;
-            match kind {
-                PasswordKind::Approval => fresh.approval_password = Some(hash),
-                PasswordKind::PerTransfer => fresh.transfer_password = Some(hash),
-            }
+            // Only this kind's hash is written, and only if it is still the
+            // one the current password was checked against: a change made
+            // meanwhile (the branch's reset, another change) is not undone,
+            // and a change of another kind is kept.
             let mut done = audit.clone();
-            done.reason = Some(
-                match kind {
-                    PasswordKind::Approval => "approval_password_changed",
-                    PasswordKind::PerTransfer => "transfer_password_changed",
-                }
-                .into(),
-            );
-            self.store.put_user(&fresh, &done, &self.audit_key)?;
-            Ok(())
+            done.reason = Some(format!("{}_password_changed", kind.audit_name()));
+            if self.store.replace_password(
+                user,
+                kind,
+                kind.stored(&record),
+                Some(&hash),
+                &done,
+                &self.audit_key,
+            )? {
+                Ok(())
+            } else {
+                Err(Refusal::Conflict.into())
+            }
         })();
         self.finish(&audit, result)
     }
 
-    /// Removes a user's approval or per-transfer confirmation password: the
+    /// Removes a user's login, approval or per-transfer confirmation password: the
     /// branch's act. Audited.
     ///
     /// # Errors
@@ -182,27 +183,36 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         kind: PasswordKind,
         hash: Option<PasswordHash>,
     ) -> Result<(), Refusal> {
-        let mut record = self.user_record(id)?;
-        let set = hash.is_some();
-        let reason = match (kind, set) {
-            (PasswordKind::Approval, true) => "approval_password_set",
-            (PasswordKind::Approval, false) => "approval_password_removed",
-            (PasswordKind::PerTransfer, true) => "transfer_password_set",
-            (PasswordKind::PerTransfer, false) => "transfer_password_removed",
-        };
-        match kind {
-            PasswordKind::Approval => record.approval_password = hash,
-            PasswordKind::PerTransfer => record.transfer_password = hash,
-        }
+        let reason = format!(
+            "{}_password_{}",
+            kind.audit_name(),
+            if hash.is_some() { "set" } else { "removed" }
+        );
         let mut audit = AuditEntry::new(
             self.now(),
             &authorization.operator(),
             Some(id),
             Action::UserUpdate,
         );
-        audit.reason = Some(reason.into());
-        self.store.put_user(&record, &audit, &self.audit_key)?;
-        Ok(())
+        audit.reason = Some(reason);
+        // Only this kind's hash is written (compare-and-set on it): a
+        // change of another kind made meanwhile is kept. The branch's act
+        // wins over a change of the same kind made meanwhile: read again
+        // and set.
+        for _ in 0..MAX_RETRIES {
+            let record = self.user_record(id)?;
+            if self.store.replace_password(
+                id,
+                kind,
+                kind.stored(&record),
+                hash.as_ref(),
+                &audit,
+                &self.audit_key,
+            )? {
+                return Ok(());
+            }
+        }
+        Err(InternalError::Contention.into())
     }
 
     /// Adds every token of an inventory (from a vendor's seed file) as

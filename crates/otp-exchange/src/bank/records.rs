@@ -58,6 +58,7 @@ impl<S: Store> Records<'_, S> {
         Ok(self.store.user(id)?.map(|mut u| {
             u.approval_password = None;
             u.transfer_password = None;
+            u.login_password = None;
             u
         }))
     }
@@ -72,6 +73,7 @@ impl<S: Store> Records<'_, S> {
         for u in &mut page.users {
             u.approval_password = None;
             u.transfer_password = None;
+            u.login_password = None;
         }
         Ok(page)
     }

@@ -8,7 +8,7 @@ use crate::{
     Store, Switch, UserId, Which, normalize_code,
 };
 
-use super::{Bank, CurrentTokenVerified, Fail, Source, UserList, UserRow};
+use super::{Bank, CurrentTokenVerified, Fail, LoginTimes, Source, UserList, UserRow};
 
 impl<S: Store, C: Credentials> Bank<S, C> {
     /// A page of the selection screen, for an administrator.
@@ -74,12 +74,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         // The typing rules (half-width digits, 6 to 8 of them) are checked
         // before the ID is looked up, so the answer is the same for every
         // ID; a length that differs from the token's is a failed login.
-        if let Err(e) = [Digits::Seven, Digits::Eight]
-            .into_iter()
-            .fold(Code::parse(typed, Digits::Six).map(|_| ()), |r, d| {
-                r.or_else(|e| Code::parse(typed, d).map(|_| ()).map_err(|_| e))
-            })
-        {
+        if let Err(e) = well_formed(typed) {
             let refusal = Refusal::Code(Which::Current, e);
             let audit = AuditEntry::new(now, user.as_str(), None, Action::Login);
             self.store
@@ -117,19 +112,27 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             return Err(Refusal::LoginFailed);
         };
         let audit = audit.with_old(Some(&serial));
-        let result = self.check_code(
+        let result = self.check_code_as(
             user,
             Which::Current,
             Source::Bound(serial),
             typed,
             &audit,
             None,
+            super::steps::CodeCheck {
+                reserved: false,
+                login: true,
+            },
         );
         let result = self.finish(&audit, result);
         result
             .map(|ok| CurrentTokenVerified {
                 serial: ok.serial,
                 position: ok.position,
+                login: Some(LoginTimes {
+                    this_login: ok.at,
+                    previous_login: ok.previous_login,
+                }),
             })
             .map_err(|r| match r {
                 Refusal::WrongCode(_)
@@ -309,4 +312,14 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             .filter(|r| (from..=to).contains(&r.entry.at))
             .collect())
     }
+}
+
+/// Whether `typed` (normalized) is 6, 7 or 8 half-width digits: the typing
+/// rules every login checks before the ID is looked up.
+pub(super) fn well_formed(typed: &str) -> Result<(), otp_core::CodeError> {
+    [Digits::Seven, Digits::Eight]
+        .into_iter()
+        .fold(Code::parse(typed, Digits::Six).map(|_| ()), |r, d| {
+            r.or_else(|e| Code::parse(typed, d).map(|_| ()).map_err(|_| e))
+        })
 }

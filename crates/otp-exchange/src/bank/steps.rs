@@ -17,7 +17,7 @@ use super::Bank;
 
 /// How many times a compare-and-set is retried under contention before the
 /// operation gives up with [`InternalError::Contention`].
-const MAX_RETRIES: usize = 10_000;
+pub(super) const MAX_RETRIES: usize = 10_000;
 
 /// A refusal, and whether its audit record was written already (in the
 /// transaction that settled the attempt).
@@ -68,6 +68,28 @@ pub(crate) enum Source {
     Stock(SerialNumber),
 }
 
+/// How [`Bank::check_code_as`] counts a code.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CodeCheck {
+    /// One attempt is reserved on the target's code counter already (the
+    /// sign-in reserved it before evaluating the password): the verdict's
+    /// commit settles it instead of counting a new one.
+    pub(crate) reserved: bool,
+    /// A login: a right code's commit stores its time as the user's last
+    /// login ([`crate::Verification::login_at`]).
+    pub(crate) login: bool,
+}
+
+/// When a user logged in, and when they had logged in before (the page
+/// header's 前回ログイン日時), on the bank's clock (Unix time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoginTimes {
+    /// This login.
+    pub this_login: u64,
+    /// The login before it; `None` for the user's first.
+    pub previous_login: Option<u64>,
+}
+
 /// A code accepted: the token, where it matched, and the token's state
 /// after it.
 #[derive(Debug)]
@@ -75,6 +97,11 @@ pub(crate) struct CodeAccepted {
     pub(crate) serial: SerialNumber,
     pub(crate) position: u64,
     pub(crate) state: TokenState,
+    /// When it was verified (the bank's clock).
+    pub(crate) at: u64,
+    /// The user's last login as read with the state the code was verified
+    /// against (before this one, for a login).
+    pub(crate) previous_login: Option<u64>,
 }
 
 /// The one table from the core's verdict to a refusal and to how it
@@ -129,6 +156,7 @@ pub(crate) fn random_bytes(buf: &mut [u8]) -> Result<(), StoreError> {
 pub struct CurrentTokenVerified {
     pub(crate) serial: SerialNumber,
     pub(crate) position: u64,
+    pub(crate) login: Option<LoginTimes>,
 }
 
 impl CurrentTokenVerified {
@@ -142,6 +170,13 @@ impl CurrentTokenVerified {
     #[must_use]
     pub const fn position(&self) -> u64 {
         self.position
+    }
+
+    /// For a proof from [`Bank::login`]: this login's time and the
+    /// previous one's. `None` for a code verified in an exchange.
+    #[must_use]
+    pub const fn login(&self) -> Option<LoginTimes> {
+        self.login
     }
 }
 
@@ -283,6 +318,34 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         audit: &AuditEntry,
         operator: Option<&UserId>,
     ) -> Result<CodeAccepted, Fail> {
+        self.check_code_as(
+            target,
+            which,
+            source,
+            typed,
+            audit,
+            operator,
+            CodeCheck::default(),
+        )
+    }
+
+    /// [`Self::check_code`], counted as `how` says. An error not yet
+    /// audited (`Fail::audited` false) means nothing was committed: a
+    /// reservation the caller holds is still held.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the one verification path's inputs"
+    )]
+    pub(crate) fn check_code_as(
+        &self,
+        target: &UserId,
+        which: Which,
+        source: Source,
+        typed: &str,
+        audit: &AuditEntry,
+        operator: Option<&UserId>,
+        how: CodeCheck,
+    ) -> Result<CodeAccepted, Fail> {
         let (serial, window) = match source {
             Source::Bound(s) => (s, self.policy.window()),
             Source::Stock(s) => (s, self.policy.first_use_window),
@@ -346,9 +409,13 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 }
                 Source::Stock(_) => e.status == TokenStatus::Unassigned,
             });
-            let Some(entry) = entry.filter(|_| still && !user.lock.locked) else {
+            // Attempts reserved and not yet settled (sign-ins evaluating
+            // their password) count toward the limit as wrong entries do;
+            // a reserved attempt was measured when it was reserved.
+            let spent = !how.reserved && user.lock.codes.spent() >= self.policy.limit();
+            let Some(entry) = entry.filter(|_| still && !user.lock.locked && !spent) else {
                 // Revoked, reassigned or locked: nothing is verified.
-                let why = if user.lock.locked {
+                let why = if user.lock.locked || spent {
                     locked.clone()
                 } else {
                     match source {
@@ -363,9 +430,14 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 failures: 0,
                 ..entry.state
             };
-            let v = verify(&entry.seed.key(), &params, &unlocked, &code, self.now());
+            let at = self.now();
+            let v = verify(&entry.seed.key(), &params, &unlocked, &code, at);
             let (refusal, outcome) = judge(which, v.outcome.map(|a| a.position()));
-            let next = user.lock.count(Counter::Codes, outcome, &self.policy);
+            let next = if how.reserved {
+                user.lock.settle(Counter::Codes, outcome, &self.policy)
+            } else {
+                user.lock.count(Counter::Codes, outcome, &self.policy)
+            };
             // The record says what the code was (wrong); the answer says
             // what the user can do now (the ID locked by this one).
             let mut entries = vec![match &refusal {
@@ -387,17 +459,24 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             }
             locks.insert(0, LockChange::new(target.clone(), user.lock, next));
             let saved = match source {
-                Source::Bound(_) => self.store.record_verification(
-                    &Verification::new(
+                Source::Bound(_) => {
+                    let verification = Verification::new(
                         target.clone(),
                         serial,
                         entry.state,
                         v.state,
                         locks,
                         entries,
-                    ),
-                    &self.audit_key,
-                )?,
+                    );
+                    // A right login's time, kept with the verdict.
+                    let verification = if how.login && refusal.is_none() && v.outcome.is_ok() {
+                        verification.with_login(at)
+                    } else {
+                        verification
+                    };
+                    self.store
+                        .record_verification(&verification, &self.audit_key)?
+                }
                 Source::Stock(_) => self.store.update_locks(&locks, &entries, &self.audit_key)?,
             };
             if !saved {
@@ -408,6 +487,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     serial,
                     position: accepted.position(),
                     state: v.state,
+                    at,
+                    previous_login: user.last_login,
                 }),
                 (Some(r), _) => Err(Fail::audited(r)),
                 (None, Err(_)) => Err(Fail::audited(Refusal::Conflict)),

@@ -121,6 +121,7 @@ pub struct Verification {
     new_state: TokenState,
     locks: Vec<LockChange>,
     audit: Vec<AuditEntry>,
+    login_at: Option<u64>,
 }
 
 impl Verification {
@@ -139,7 +140,16 @@ impl Verification {
             new_state,
             locks,
             audit,
+            login_at: None,
         }
+    }
+
+    /// The same verification, a right login's: the user's last login
+    /// becomes `at` in the same transaction.
+    #[must_use]
+    pub const fn with_login(mut self, at: u64) -> Self {
+        self.login_at = Some(at);
+        self
     }
 
     /// A verification for tests of a storage backend.
@@ -193,6 +203,13 @@ impl Verification {
     pub fn audit(&self) -> &[AuditEntry] {
         &self.audit
     }
+
+    /// For a right login's code: the time to store as the user's
+    /// [`UserRecord::last_login`], in the same transaction.
+    #[must_use]
+    pub const fn login_at(&self) -> Option<u64> {
+        self.login_at
+    }
 }
 
 /// A customer of the bank, as the selection screen and the policy see it.
@@ -212,6 +229,13 @@ pub struct UserRecord {
     pub approval_password: Option<PasswordHash>,
     /// The per-transfer confirmation password's hash (administrators).
     pub transfer_password: Option<PasswordHash>,
+    /// The login password's hash (ログインパスワード, any user): the web
+    /// sign-in's first factor.
+    pub login_password: Option<PasswordHash>,
+    /// When the user last logged in (Unix time, the bank's clock): set by
+    /// the transaction that commits a login's code ([`Verification::login_at`]),
+    /// kept by [`crate::Store::put_user`]. `None` before the first login.
+    pub last_login: Option<u64>,
 }
 
 impl UserRecord {
@@ -235,6 +259,8 @@ impl UserRecord {
             lock: IdLock::default(),
             approval_password: None,
             transfer_password: None,
+            login_password: None,
+            last_login: None,
         }
     }
 }

@@ -11,12 +11,14 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario, branch};
+use otp_exchange::scenario::{
+    ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, LOGIN_PASSWORD, Scenario, branch,
+};
 use otp_exchange::{
     Action, AuditEntry, AuditHead, AuditKey, AuditRecord, AuditResult, Authority, Bank,
-    Credentials, ExpectNewToken, HashCost, LockChange, Password, PasswordKind, Policy, Refusal,
-    Store, StoreError, StoredHashes, Switch, SwitchError, TokenEntry, UserId, UserPage, UserRecord,
-    Verification,
+    Credentials, ExpectNewToken, HashCost, LockChange, Password, PasswordHash, PasswordKind,
+    Policy, Refusal, Store, StoreError, StoredHashes, Switch, SwitchError, TokenEntry, UserId,
+    UserPage, UserRecord, Verification,
 };
 use otp_provision::SerialNumber;
 
@@ -32,6 +34,7 @@ pub struct Gate<S> {
     inner: S,
     before_verification: Mutex<Option<Hook>>,
     before_switch: Mutex<Option<Hook>>,
+    before_password_write: Mutex<Option<Hook>>,
 }
 
 impl<S: Store> Gate<S> {
@@ -40,7 +43,14 @@ impl<S: Store> Gate<S> {
             inner,
             before_verification: Mutex::new(None),
             before_switch: Mutex::new(None),
+            before_password_write: Mutex::new(None),
         }
+    }
+
+    /// Runs `hook` once, just before the next write of a user's passwords
+    /// (after the request read the user).
+    pub fn before_password_write(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.before_password_write.lock().unwrap() = Some(Box::new(hook));
     }
 
     /// Runs `hook` once, just before the next `record_verification`.
@@ -80,7 +90,21 @@ impl<S: Store> Store for Gate<S> {
         audit: &AuditEntry,
         key: &AuditKey,
     ) -> Result<AuditRecord, StoreError> {
+        Self::fire(&self.before_password_write);
         self.inner.put_user(user, audit, key)
+    }
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        Self::fire(&self.before_password_write);
+        self.inner
+            .replace_password(user, kind, expected, new, audit, key)
     }
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         self.inner.token(serial)
@@ -1182,5 +1206,474 @@ pub fn a_branch_registration_is_one_register_record<S: Store + 'static>(store: S
             (Action::NewToken, AuditResult::Ok),
             (Action::Register, AuditResult::Ok)
         ]
+    );
+}
+
+/// The login password (ログインパスワード) is a third password kind,
+/// hashed and stored like the others: every scenario user has
+/// [`LOGIN_PASSWORD`], stored as an Argon2id hash and never shown by the
+/// read-only records; the branch sets and removes it, the user changes it
+/// with the current one (a wrong one counted against the ID), each act
+/// audited as `login_password_*`; it is never an approval password.
+pub fn the_login_password_is_a_third_kind_stored_hashed<S: Store + 'static>(store: S) {
+    let (s, shared, _) = seed(store);
+    let login = Password::new(LOGIN_PASSWORD);
+    for user in [&s.admin, &s.general, &s.without_token] {
+        let stored = shared.user(user).unwrap().unwrap();
+        let hash = stored.login_password.unwrap();
+        assert!(hash.as_phc().starts_with("$argon2id$"), "{user}");
+        assert!(hash.matches(&login), "{user}");
+        assert!(!hash.matches(&approval()), "{user}");
+        // The read-only view shows no hash.
+        assert_eq!(
+            s.bank.records().user(user).unwrap().unwrap().login_password,
+            None
+        );
+    }
+    assert!(
+        s.bank
+            .records()
+            .users(0, 10)
+            .unwrap()
+            .users
+            .iter()
+            .all(|u| u.login_password.is_none())
+    );
+    // Not an approval password.
+    let general = s.general.clone();
+    s.bank.lock(&s.admin, &general).unwrap();
+    assert_eq!(
+        s.bank.unlock(&s.admin, &general, &login).unwrap_err(),
+        Refusal::WrongPassword
+    );
+    s.bank.unlock(&s.admin, &general, &approval()).unwrap();
+
+    // The user changes it: a wrong current one is counted, the right one
+    // changes only the login password.
+    let new = Password::new("login-2021-new");
+    assert_eq!(
+        s.bank
+            .change_password(&general, PasswordKind::Login, &approval(), &new)
+            .unwrap_err(),
+        Refusal::WrongPassword
+    );
+    assert_eq!(
+        shared
+            .user(&general)
+            .unwrap()
+            .unwrap()
+            .lock
+            .passwords
+            .failures,
+        1
+    );
+    s.bank
+        .change_password(&general, PasswordKind::Login, &login, &new)
+        .unwrap();
+    let after = shared.user(&general).unwrap().unwrap();
+    assert!(after.login_password.unwrap().matches(&new));
+    assert_eq!(after.lock.passwords.failures, 0);
+    assert_eq!(after.approval_password, None);
+    let admin_before = shared.user(&s.admin).unwrap().unwrap();
+
+    // The branch sets and removes it; the administrator's other passwords stay.
+    let branch_set = Password::new("branch-set-login");
+    s.bank
+        .set_password(&branch(), &s.admin, PasswordKind::Login, &branch_set)
+        .unwrap();
+    let admin = shared.user(&s.admin).unwrap().unwrap();
+    assert!(admin.login_password.unwrap().matches(&branch_set));
+    assert_eq!(admin.approval_password, admin_before.approval_password);
+    assert_eq!(admin.transfer_password, admin_before.transfer_password);
+    s.bank
+        .remove_password(&branch(), &s.admin, PasswordKind::Login)
+        .unwrap();
+    assert_eq!(shared.user(&s.admin).unwrap().unwrap().login_password, None);
+    assert_eq!(
+        s.bank
+            .change_password(&s.admin, PasswordKind::Login, &branch_set, &new)
+            .unwrap_err(),
+        Refusal::NoPasswordRegistered
+    );
+    let reasons: Vec<String> = s
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.entry.reason)
+        .filter(|r| r.starts_with("login_password"))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "login_password_set",
+            "login_password_set",
+            "login_password_set",
+            "login_password_changed",
+            "login_password_set",
+            "login_password_removed",
+        ]
+    );
+}
+
+pub fn login_password() -> Password {
+    Password::new(LOGIN_PASSWORD)
+}
+
+/// The web sign-in (ID + login password + a code from the user's own
+/// token): every failure is the one `LoginFailed` (unknown ID, no login
+/// password, no token, wrong password, wrong code, the last code typed
+/// again, locked), each audited as `Login` with its reason and never the
+/// password; a wrong password counts toward the ID's lock as a wrong code
+/// does, and the code is not evaluated (the replay floor not moved) unless
+/// the password is right; a right password clears nothing, a right sign-in
+/// clears the wrong entries.
+pub fn sign_in_refuses_every_failure_alike<S: Store + 'static>(store: S) {
+    let (mut s, shared, second) = seed(store);
+    let general = s.general.clone();
+    let token = s.token_of(&general).unwrap().unwrap();
+    let nobody = UserId::parse("W9999").unwrap();
+    let pw = login_password();
+    let code = s.press(&token).unwrap();
+    assert_eq!(
+        s.bank.sign_in(&nobody, &pw, &code),
+        Err(Refusal::LoginFailed)
+    );
+    assert_eq!(
+        s.bank.sign_in(&second, &pw, &code),
+        Err(Refusal::LoginFailed)
+    );
+    assert_eq!(
+        s.bank.sign_in(&s.without_token.clone(), &pw, &code),
+        Err(Refusal::LoginFailed)
+    );
+    let state = s.bank.records().token_state(&token).unwrap();
+    assert_eq!(
+        s.bank.sign_in(&general, &approval(), &code),
+        Err(Refusal::LoginFailed)
+    );
+    // The code was not evaluated: the token's state is as it was.
+    assert_eq!(s.bank.records().token_state(&token).unwrap(), state);
+    assert_eq!(
+        s.bank.sign_in(&general, &pw, &wrong(&code)),
+        Err(Refusal::LoginFailed)
+    );
+    // One wrong password and one wrong code, on the same counter; the
+    // right password in between cleared nothing.
+    let lock = shared.user(&general).unwrap().unwrap().lock;
+    assert_eq!(
+        (
+            lock.codes.failures,
+            lock.codes.pending,
+            lock.passwords.failures
+        ),
+        (2, 0, 0)
+    );
+    let signed = s.bank.sign_in(&general, &pw, &code).unwrap();
+    assert_eq!(signed.user(), &general);
+    assert_eq!(signed.serial(), token);
+    let lock = shared.user(&general).unwrap().unwrap().lock;
+    assert_eq!((lock.codes.failures, lock.codes.pending), (0, 0));
+    assert_ne!(s.bank.records().token_state(&token).unwrap(), state);
+    // The same code again: refused as any failure (`Replayed` would tell
+    // whoever saw the code that the password is right), not counted.
+    assert_eq!(
+        s.bank.sign_in(&general, &pw, &code),
+        Err(Refusal::LoginFailed)
+    );
+    let lock = shared.user(&general).unwrap().unwrap().lock;
+    assert_eq!((lock.codes.failures, lock.codes.pending), (0, 0));
+    // Typing mistakes: the same answer for every ID, nothing evaluated.
+    for typed in ["１２３４５", "12345", "abcdef"] {
+        let unknown = s.bank.sign_in(&nobody, &pw, typed).unwrap_err();
+        assert!(matches!(unknown, Refusal::Code(..)), "{typed}: {unknown:?}");
+        assert_eq!(s.bank.sign_in(&general, &pw, typed).unwrap_err(), unknown);
+    }
+    s.bank.lock(&s.admin, &general).unwrap();
+    s.clock.advance(30);
+    let code = s.press(&token).unwrap();
+    assert_eq!(
+        s.bank.sign_in(&general, &pw, &code),
+        Err(Refusal::LoginFailed)
+    );
+    let chain = s.bank.records().audit_chain().unwrap();
+    let logins: Vec<(AuditResult, Option<String>)> = chain
+        .iter()
+        .filter(|r| r.entry.action == Action::Login)
+        .map(|r| (r.entry.result, r.entry.reason.clone()))
+        .filter(|(_, r)| r.as_deref() != Some("malformed_code_current"))
+        .collect();
+    let refused = |r: &str| (AuditResult::Refused, Some(r.to_owned()));
+    assert_eq!(
+        logins,
+        [
+            refused("unknown_user"),
+            refused("no_login_password"),
+            refused("no_token_registered"),
+            refused("wrong_login_password"),
+            refused("wrong_code_current"),
+            (AuditResult::Ok, None),
+            refused("replayed_code_current"),
+            refused("user_locked"),
+        ]
+    );
+    assert!(!format!("{chain:?}").contains(LOGIN_PASSWORD));
+}
+
+/// Counts the credential checks a bank makes.
+#[derive(Debug, Default, Clone)]
+pub struct Counting(pub Arc<AtomicUsize>);
+
+impl Credentials for Counting {
+    fn required(&self, user: &UserRecord) -> Option<PasswordKind> {
+        StoredHashes.required(user)
+    }
+    fn check(
+        &self,
+        user: &UserRecord,
+        kind: PasswordKind,
+        password: &Password,
+    ) -> Result<bool, StoreError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        StoredHashes.check(user, kind, password)
+    }
+}
+
+/// A locked ID's sign-in evaluates neither the password nor the code: no
+/// credential check, the token's state and the lock's counters untouched.
+pub fn a_locked_sign_in_evaluates_neither_password_nor_code<S: Store + 'static>(store: S) {
+    let (mut s, shared, _) = seed(store);
+    let checks = Counting::default();
+    let bank = Bank::new(Arc::clone(&shared), Arc::new(s.clock.clone()))
+        .unwrap()
+        .with_audit_key(AuditKey::new(AUDIT_KEY))
+        .with_hash_cost(HashCost::TESTING)
+        .with_credentials(checks.clone());
+    let general = s.general.clone();
+    let token = s.token_of(&general).unwrap().unwrap();
+    let code = s.press(&token).unwrap();
+    assert_eq!(
+        bank.sign_in(&general, &Password::new("guess-1"), &code),
+        Err(Refusal::LoginFailed)
+    );
+    assert_eq!(checks.0.load(Ordering::SeqCst), 1);
+    s.bank.lock(&s.admin, &general).unwrap();
+    let before = shared.user(&general).unwrap().unwrap().lock;
+    let state = s.bank.records().token_state(&token).unwrap();
+    assert_eq!(
+        bank.sign_in(&general, &login_password(), &code),
+        Err(Refusal::LoginFailed)
+    );
+    assert_eq!(checks.0.load(Ordering::SeqCst), 1, "a password was checked");
+    assert_eq!(s.bank.records().token_state(&token).unwrap(), state);
+    assert_eq!(shared.user(&general).unwrap().unwrap().lock, before);
+    // Unlocked: the right password and code sign in.
+    s.bank.unlock(&s.admin, &general, &approval()).unwrap();
+    bank.sign_in(&general, &login_password(), &code).unwrap();
+    assert_eq!(checks.0.load(Ordering::SeqCst), 2);
+}
+
+/// Concurrent sign-ins on one ID spend exactly the limit: of `THREADS`
+/// simultaneous attempts (wrong login passwords, right passwords with
+/// wrong codes, and plain logins with wrong codes), exactly six are
+/// evaluated, the rest refused unevaluated, every answer `LoginFailed`,
+/// and the ID is locked with nothing left reserved.
+pub fn concurrent_sign_in_guesses_spend_the_limit_brute<S: Store + 'static>(
+    make: impl Fn() -> S,
+    rounds: usize,
+) {
+    const THREADS: usize = 12;
+    for round in 0..rounds {
+        let (mut s, shared, _) = seed(make());
+        let general = s.general.clone();
+        let token = s.token_of(&general).unwrap().unwrap();
+        let code = wrong(&s.press(&token).unwrap());
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let bank = server(&s, &shared);
+                let barrier = Arc::clone(&barrier);
+                let general = general.clone();
+                let code = code.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    match i % 3 {
+                        0 => bank.sign_in(&general, &Password::new(&format!("guess-{i}")), &code),
+                        1 => bank.sign_in(&general, &login_password(), &code),
+                        _ => bank.login(&general, &code).map(|_| unreachable!()),
+                    }
+                    .unwrap_err()
+                })
+            })
+            .collect();
+        let outcomes: Vec<Refusal> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert!(
+            outcomes.iter().all(|r| *r == Refusal::LoginFailed),
+            "round {round}: {outcomes:?}"
+        );
+        let evaluated = s
+            .bank
+            .records()
+            .audit_chain()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.entry.reason.as_deref(),
+                    Some("wrong_login_password" | "wrong_code_current")
+                )
+            })
+            .count();
+        assert_eq!(evaluated, 6, "round {round}: {outcomes:?}");
+        let lock = shared.user(&general).unwrap().unwrap().lock;
+        assert!(lock.locked, "round {round}");
+        assert_eq!(
+            (lock.codes.pending, lock.codes.failures),
+            (0, 6),
+            "round {round}"
+        );
+    }
+}
+
+/// The page header's previous login (前回ログイン日時): a user's first
+/// sign-in has none, the next one carries the first one's time (on the
+/// scenario's clock), `login` carries them too; the time is stored with
+/// the login's verification, a failed login leaves it, and the branch's
+/// changes to the user keep it.
+pub fn sign_ins_carry_the_previous_login_time<S: Store + 'static>(store: S) {
+    let (mut s, _shared, _) = seed(store);
+    let general = s.general.clone();
+    let token = s.token_of(&general).unwrap().unwrap();
+    assert_eq!(
+        s.bank.records().user(&general).unwrap().unwrap().last_login,
+        None
+    );
+    let first_at = s.bank.now();
+    let code = s.press(&token).unwrap();
+    let first = s.bank.sign_in(&general, &login_password(), &code).unwrap();
+    assert_eq!(
+        (first.this_login(), first.previous_login()),
+        (first_at, None)
+    );
+    assert_eq!(
+        s.bank.records().user(&general).unwrap().unwrap().last_login,
+        Some(first_at)
+    );
+    // A failed sign-in (a wrong code, after the right password) and the
+    // branch's act on the user leave it.
+    s.clock.advance(3_600);
+    let code = s.press(&token).unwrap();
+    assert_eq!(
+        s.bank.sign_in(&general, &login_password(), &wrong(&code)),
+        Err(Refusal::LoginFailed)
+    );
+    s.bank
+        .set_password(&branch(), &general, PasswordKind::Login, &login_password())
+        .unwrap();
+    assert_eq!(
+        s.bank.records().user(&general).unwrap().unwrap().last_login,
+        Some(first_at)
+    );
+    let second_at = s.bank.now();
+    let second = s.bank.sign_in(&general, &login_password(), &code).unwrap();
+    assert_eq!(
+        (second.this_login(), second.previous_login()),
+        (second_at, Some(first_at))
+    );
+    // `login` (the code alone) counts as a login too.
+    s.clock.advance(60);
+    let third_at = s.bank.now();
+    let code = s.press(&token).unwrap();
+    let third = s.bank.login(&general, &code).unwrap();
+    assert_eq!(
+        third.login(),
+        Some(otp_exchange::LoginTimes {
+            this_login: third_at,
+            previous_login: Some(second_at)
+        })
+    );
+    assert_eq!(
+        s.bank.records().user(&general).unwrap().unwrap().last_login,
+        Some(third_at)
+    );
+    // Another user's is their own.
+    assert_eq!(
+        s.bank.records().user(&s.admin).unwrap().unwrap().last_login,
+        None
+    );
+}
+
+/// Two password changes of different kinds on one user, interleaved: the
+/// administrator changes their approval password and, between that
+/// change's read of the user and its write, the branch sets their
+/// per-transfer password. Both changes are kept (a write of the whole
+/// record from the read copy lost the branch's).
+pub fn concurrent_changes_of_two_password_kinds_are_both_kept<S: Store + 'static>(store: S) {
+    let (s, shared, _) = seed(store);
+    let admin = s.admin.clone();
+    let branch_bank = server(&s, &shared);
+    let transfer = Password::new("transfer-set-by-branch");
+    {
+        let admin = admin.clone();
+        let transfer = Password::new("transfer-set-by-branch");
+        shared.before_password_write(move || {
+            branch_bank
+                .set_password(&branch(), &admin, PasswordKind::PerTransfer, &transfer)
+                .unwrap();
+        });
+    }
+    let new = Password::new("approve-2021-new");
+    s.bank
+        .change_password(&admin, PasswordKind::Approval, &approval(), &new)
+        .unwrap();
+    let user = shared.user(&admin).unwrap().unwrap();
+    assert!(user.approval_password.unwrap().matches(&new));
+    assert!(
+        user.transfer_password.unwrap().matches(&transfer),
+        "the branch's per-transfer password was lost"
+    );
+    assert!(user.login_password.unwrap().matches(&login_password()));
+}
+
+/// A self-service change whose password is reset by the branch between
+/// its check of the current password and its write: refused as a
+/// conflict, and the branch's password stays (the change was decided on
+/// a password that is no longer the current one).
+pub fn a_change_loses_to_a_reset_made_meanwhile<S: Store + 'static>(store: S) {
+    let (s, shared, _) = seed(store);
+    let general = s.general.clone();
+    let branch_bank = server(&s, &shared);
+    {
+        let general = general.clone();
+        shared.before_password_write(move || {
+            branch_bank
+                .set_password(
+                    &branch(),
+                    &general,
+                    PasswordKind::Login,
+                    &Password::new("reset-by-branch"),
+                )
+                .unwrap();
+        });
+    }
+    assert_eq!(
+        s.bank.change_password(
+            &general,
+            PasswordKind::Login,
+            &login_password(),
+            &Password::new("login-2021-new")
+        ),
+        Err(Refusal::Conflict)
+    );
+    let user = shared.user(&general).unwrap().unwrap();
+    assert!(
+        user.login_password
+            .unwrap()
+            .matches(&Password::new("reset-by-branch"))
+    );
+    assert_eq!(
+        (user.lock.passwords.pending, user.lock.passwords.failures),
+        (0, 0)
     );
 }

@@ -14,6 +14,8 @@ pub(crate) struct UserRow {
     pub(crate) id_lock: String,
     pub(crate) approval_password: Option<String>,
     pub(crate) transfer_password: Option<String>,
+    pub(crate) login_password: Option<String>,
+    pub(crate) last_login: Option<i64>,
 }
 
 impl UserRow {
@@ -26,6 +28,8 @@ impl UserRow {
             lock: decode_lock(&self.id_lock)?,
             approval_password: password(self.approval_password)?,
             transfer_password: password(self.transfer_password)?,
+            login_password: password(self.login_password)?,
+            last_login: self.last_login.map(super::from_db),
         })
     }
 }

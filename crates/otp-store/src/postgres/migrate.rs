@@ -13,13 +13,14 @@ use crate::seal::DataKeys;
 
 /// The schema version this build writes; older databases are upgraded
 /// when connected to, newer ones refused with [`OpenError::NewerSchema`].
-pub const PG_SCHEMA_VERSION: u32 = 4;
+pub const PG_SCHEMA_VERSION: u32 = 5;
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("../../sql/postgres_v1.sql"),
     include_str!("../../sql/postgres_v2.sql"),
     include_str!("../../sql/postgres_v3.sql"),
     include_str!("../../sql/postgres_v4.sql"),
+    include_str!("../../sql/postgres_v5.sql"),
 ];
 
 /// The schema version from which token secrets are sealed.

@@ -14,8 +14,7 @@ pub(super) fn col<'a, T: postgres::types::FromSql<'a>>(
         .map_err(|e| StoreError::Corrupt(format!("a stored value has the wrong type: {e}")))
 }
 
-pub(super) const USER_COLS: &str =
-    "id, name, authority, token, id_lock, approval_password, transfer_password";
+pub(super) const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login";
 pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key";
 
 pub(super) fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
@@ -27,6 +26,8 @@ pub(super) fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
         id_lock: col(r, 4)?,
         approval_password: col(r, 5)?,
         transfer_password: col(r, 6)?,
+        last_login: col(r, 8)?,
+        login_password: col(r, 7)?,
     }
     .decode()
 }

@@ -3,8 +3,9 @@
 //! `FOR UPDATE`.
 
 use otp_exchange::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
-    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash, PasswordKind, Store,
+    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
+    Verification,
 };
 use otp_provision::SerialNumber;
 use postgres::IsolationLevel;
@@ -12,7 +13,9 @@ use postgres::IsolationLevel;
 use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, audit_row, col, token_row, user_row};
 use super::write::{append, apply_locks, lock_users, locks_match};
 use super::{PgStore, to_store, to_switch};
-use crate::codec::{StateCols, TokenRow, authority_text, corrupt, encode_lock, time_key};
+use crate::codec::{
+    StateCols, TokenRow, authority_text, corrupt, encode_lock, password_column, time_key, to_db,
+};
 
 impl Store for PgStore {
     fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -66,10 +69,11 @@ impl Store for PgStore {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(to_store)?;
         tx.execute(
-            "INSERT INTO otp_users (id, name, authority, token, id_lock, approval_password, transfer_password)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
+            "INSERT INTO otp_users (id, name, authority, token, id_lock, approval_password, transfer_password, login_password)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
-                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
+                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password,
+                 login_password = excluded.login_password",
             &[
                 &user.id.as_str(),
                 &user.name,
@@ -78,12 +82,47 @@ impl Store for PgStore {
                 &encode_lock(&user.lock),
                 &user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 &user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                &user.login_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
             ],
         )
         .map_err(to_store)?;
         let record = append(&mut tx, audit, key)?;
         tx.commit().map_err(to_store)?;
         Ok(record)
+    }
+
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        let column = password_column(kind);
+        // The user's row locked until commit, then compared and set.
+        let current = tx
+            .query_opt(
+                &format!("SELECT {column} FROM otp_users WHERE id = $1 FOR UPDATE"),
+                &[&user.as_str()],
+            )
+            .map_err(to_store)?
+            .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
+        let current: Option<String> = col(&current, 0)?;
+        if current.as_deref() != expected.map(PasswordHash::as_phc) {
+            return Ok(false);
+        }
+        tx.execute(
+            &format!("UPDATE otp_users SET {column} = $1 WHERE id = $2"),
+            &[&new.map(PasswordHash::as_phc), &user.as_str()],
+        )
+        .map_err(to_store)?;
+        append(&mut tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(true)
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
@@ -212,6 +251,13 @@ impl Store for PgStore {
             return Ok(false);
         }
         apply_locks(&mut tx, v.locks())?;
+        if let Some(at) = v.login_at() {
+            tx.execute(
+                "UPDATE otp_users SET last_login = $1 WHERE id = $2",
+                &[&to_db(at), &v.user().as_str()],
+            )
+            .map_err(to_store)?;
+        }
         for entry in v.audit() {
             append(&mut tx, entry, key)?;
         }

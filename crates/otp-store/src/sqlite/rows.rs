@@ -7,8 +7,7 @@ use rusqlite::Connection;
 use super::to_store;
 use crate::codec::{AuditRow, StateCols, TokenRead, UserRow};
 
-pub(super) const USER_COLS: &str =
-    "id, name, authority, token, id_lock, approval_password, transfer_password";
+pub(super) const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login";
 pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key";
 
 pub(super) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
@@ -20,6 +19,8 @@ pub(super) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         id_lock: r.get(4)?,
         approval_password: r.get(5)?,
         transfer_password: r.get(6)?,
+        last_login: r.get(8)?,
+        login_password: r.get(7)?,
     })
 }
 

@@ -2,8 +2,9 @@
 //! write one `BEGIN IMMEDIATE` transaction.
 
 use otp_exchange::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
-    SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash, PasswordKind, Store,
+    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
+    Verification,
 };
 use otp_provision::SerialNumber;
 use rusqlite::{OptionalExtension as _, params};
@@ -11,7 +12,10 @@ use rusqlite::{OptionalExtension as _, params};
 use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, read_audit, token_row, user_row};
 use super::write::{append, apply_locks, current_locks, locks_match, token_status, write_tx};
 use super::{SqliteStore, to_store, to_switch};
-use crate::codec::{StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock, time_key};
+use crate::codec::{
+    StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock, password_column, time_key,
+    to_db,
+};
 
 impl Store for SqliteStore {
     fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -68,10 +72,11 @@ impl Store for SqliteStore {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_store)?;
         tx.execute(
-            "INSERT INTO users (id, name, authority, token, id_lock, approval_password, transfer_password)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            "INSERT INTO users (id, name, authority, token, id_lock, approval_password, transfer_password, login_password)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
-                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password",
+                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password,
+                 login_password = excluded.login_password",
             params![
                 user.id.as_str(),
                 user.name,
@@ -80,12 +85,53 @@ impl Store for SqliteStore {
                 encode_lock(&user.lock),
                 user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                user.login_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
             ],
         )
         .map_err(to_store)?;
         let record = append(&tx, audit, key)?;
         tx.commit().map_err(to_store)?;
         Ok(record)
+    }
+
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let column = password_column(kind);
+        let exists: Option<i64> = tx
+            .query_row("SELECT 1 FROM users WHERE id = ?1", [user.as_str()], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(to_store)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        // `IS` compares NULL with NULL as equal: "no password" is a value.
+        let changed = tx
+            .execute(
+                &format!("UPDATE users SET {column} = ?1 WHERE id = ?2 AND {column} IS ?3"),
+                params![
+                    new.map(PasswordHash::as_phc),
+                    user.as_str(),
+                    expected.map(PasswordHash::as_phc)
+                ],
+            )
+            .map_err(to_store)?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        append(&tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(true)
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
@@ -219,6 +265,11 @@ impl Store for SqliteStore {
             return Ok(false);
         }
         apply_locks(&tx, v.locks()).map_err(to_store)?;
+        if let Some(at) = v.login_at() {
+            tx.prepare_cached("UPDATE users SET last_login = ?1 WHERE id = ?2")
+                .and_then(|mut s| s.execute(params![to_db(at), user]))
+                .map_err(to_store)?;
+        }
         for entry in v.audit() {
             append(&tx, entry, key)?;
         }

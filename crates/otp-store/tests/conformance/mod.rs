@@ -11,9 +11,9 @@ use otp_core::{Algorithm, Digits, Mode, Secret, TimeStep, TokenState};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
 use otp_exchange::{
     Action, Attempts, AuditEntry, AuditFormat, AuditHead, AuditRecord, Authority,
-    BranchAuthorization, HashCost, IdLock, LockChange, Password, PasswordHash, Refusal, Store,
-    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord, Verification,
-    Which, verify_chain,
+    BranchAuthorization, HashCost, IdLock, LockChange, Password, PasswordHash, PasswordKind,
+    Refusal, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord,
+    Verification, Which, verify_chain,
 };
 use otp_provision::{Profile, SeedRecord, SerialNumber};
 
@@ -32,6 +32,7 @@ macro_rules! conformance_suite {
             use super::*;
             $(#[$attr])* #[test] fn users_are_paged_in_id_order() { crate::conformance::users_are_paged_in_id_order(&$make) }
             $(#[$attr])* #[test] fn put_user_keeps_binding_and_lock() { crate::conformance::put_user_keeps_binding_and_lock(&$make) }
+            $(#[$attr])* #[test] fn replace_password_is_a_compare_and_set_on_one_kind() { crate::conformance::replace_password_is_a_compare_and_set_on_one_kind(&$make) }
             $(#[$attr])* #[test] fn tokens_round_trip_with_secret_and_profile() { crate::conformance::tokens_round_trip_with_secret_and_profile(&$make) }
             $(#[$attr])* #[test] fn add_tokens_is_all_or_nothing() { crate::conformance::add_tokens_is_all_or_nothing(&$make) }
             $(#[$attr])* #[test] fn verification_state_lock_and_audit_are_saved_together() { crate::conformance::verification_state_lock_and_audit_are_saved_together(&$make) }
@@ -285,6 +286,90 @@ pub fn users_are_paged_in_id_order(store: &impl Store) {
     assert_eq!(store.users(0, 100).unwrap().total, 7);
     // Every put was audited.
     assert_eq!(check_chain(store).len(), 8);
+}
+
+/// `replace_password` writes the hash of one kind only, if it is still
+/// the expected one (no password is a value: `None`), with its audit
+/// record; a stale expectation saves nothing; an unknown user is
+/// `NotFound`.
+pub fn replace_password_is_a_compare_and_set_on_one_kind(store: &impl Store) {
+    let user = uid("W0001");
+    let hash = |p: &str| PasswordHash::create(&Password::new(p), HashCost::TESTING).unwrap();
+    let (approval, transfer, login, login2) = (
+        hash("approve"),
+        hash("transfer"),
+        hash("login"),
+        hash("login-2"),
+    );
+    let mut admin = UserRecord::new(user.clone(), "管理者 太郎", Authority::Administrator);
+    admin.approval_password = Some(approval.clone());
+    admin.transfer_password = Some(transfer.clone());
+    put(store, &admin);
+    let audit = entry(START, Some(&user), Action::UserUpdate);
+    let k = key();
+    let before = store.audit_chain().unwrap().len();
+    // From none to a login password.
+    assert!(
+        store
+            .replace_password(&user, PasswordKind::Login, None, Some(&login), &audit, &k)
+            .unwrap()
+    );
+    // A stale expectation: nothing saved, nothing audited.
+    assert!(
+        !store
+            .replace_password(&user, PasswordKind::Login, None, Some(&login2), &audit, &k)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_password(
+                &user,
+                PasswordKind::Approval,
+                Some(&transfer),
+                None,
+                &audit,
+                &k
+            )
+            .unwrap()
+    );
+    let got = store.user(&user).unwrap().unwrap();
+    assert_eq!(got.login_password, Some(login.clone()));
+    assert_eq!(got.approval_password, Some(approval.clone()));
+    assert_eq!(got.transfer_password, Some(transfer.clone()));
+    // Removed, with the right expectation; the others untouched.
+    assert!(
+        store
+            .replace_password(
+                &user,
+                PasswordKind::PerTransfer,
+                Some(&transfer),
+                None,
+                &audit,
+                &k
+            )
+            .unwrap()
+    );
+    let got = store.user(&user).unwrap().unwrap();
+    assert_eq!(
+        (
+            got.approval_password,
+            got.transfer_password,
+            got.login_password
+        ),
+        (Some(approval), None, Some(login))
+    );
+    assert_eq!(check_chain(store).len(), before + 2);
+    assert!(matches!(
+        store.replace_password(
+            &uid("W0404"),
+            PasswordKind::Login,
+            None,
+            Some(&login2),
+            &audit,
+            &k
+        ),
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 pub fn put_user_keeps_binding_and_lock(store: &impl Store) {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use otp_exchange::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, Store, StoreError, Switch,
-    SwitchError, TokenEntry, UserId, UserPage, UserRecord, Verification,
+    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash, PasswordKind, Store,
+    StoreError, Switch, SwitchError, TokenEntry, UserId, UserPage, UserRecord, Verification,
 };
 use otp_provision::SerialNumber;
 use otp_store::{SqliteOptions, SqliteStore};
@@ -84,6 +84,18 @@ impl<S: Store> Store for Held<S> {
         key: &AuditKey,
     ) -> Result<AuditRecord, StoreError> {
         self.store.put_user(user, audit, key)
+    }
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .replace_password(user, kind, expected, new, audit, key)
     }
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         self.store.token(serial)
