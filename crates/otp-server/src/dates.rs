@@ -103,6 +103,14 @@ pub(crate) fn show(at: u64, offset: i64) -> String {
     )
 }
 
+/// A Unix time as the page header shows a login, `YYYY/MM/DD hh:mm`, in
+/// the zone `offset` seconds east of UTC (the manual: "2020/10/01 11:00").
+pub(crate) fn show_minute(at: u64, offset: i64) -> String {
+    let full = show(at, offset);
+    // `YYYY-MM-DD hh:mm:ss` → `YYYY/MM/DD hh:mm`.
+    full.get(..16).unwrap_or(&full).replace('-', "/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +128,9 @@ mod tests {
         assert_eq!(range("1970-01-01", "", JST), Ok((0, u64::MAX)));
         assert_eq!(show(1_601_517_600, JST), "2020-10-01 11:00:00");
         assert_eq!(show(1_601_478_000, JST), "2020-10-01 00:00:00");
+        assert_eq!(show_minute(1_601_517_600, JST), "2020/10/01 11:00");
+        // 11:00:59 shows as 11:00 (cut, not rounded).
+        assert_eq!(show_minute(1_601_431_259, JST), "2020/09/30 11:00");
         assert_eq!(show(951_782_400, 0), "2000-02-29 00:00:00");
     }
 

@@ -50,12 +50,20 @@ pub(crate) fn layout(
                         a href="?lang=ja" { "日本語" } " | " a href="?lang=en" { "English" }
                     }
                     @if let Some(u) = user {
-                        p.welcome {
+                        div.who { p.welcome {
                             @match lang {
                                 Lang::Ja => { "ようこそ " (u.name) " 様（" (u.id.as_str()) "）" },
                                 Lang::En => { "Welcome " (u.name) " (" (u.id.as_str()) ")" },
                             }
                         }
+                        p.last-login {
+                            @match (lang, &u.previous_login) {
+                                (Lang::Ja, Some(p)) => { (u.login_at) " ログイン（前回 " (p) "）" },
+                                (Lang::Ja, None) => { (u.login_at) " ログイン（初回）" },
+                                (Lang::En, Some(p)) => { (u.login_at) " login (previous " (p) ")" },
+                                (Lang::En, None) => { (u.login_at) " login (first)" },
+                            }
+                        } }
                         form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(csrf);
                             button type="submit" { (t(lang, "Sign out", "ログアウト")) }
@@ -94,6 +102,8 @@ pub(crate) fn login(lang: Lang, csrf: &str, id: &str, message: Option<&str>) -> 
                 input type="hidden" name="csrf" value=(csrf);
                 label { (t(lang, "Customer ID", "お客様ID")) " "
                     input type="text" name="id" value=(id) required autocomplete="username"; }
+                label { (t(lang, "Login password", "ログインパスワード")) " "
+                    input type="password" name="password" required autocomplete="current-password"; }
                 label { (t(lang, "One-time password (press \"1\" on your token)", "ワンタイムパスワード（トークンの「1」ボタンを押して表示された6桁）")) " "
                     input type="text" name="code" inputmode="numeric" required autocomplete="one-time-code"; }
                 button type="submit" { (t(lang, "Sign in", "ログイン")) }

@@ -46,6 +46,12 @@ pub(crate) struct SignedIn {
     /// password (都度振込送信確認用パスワード), as the manual says. Read
     /// again from the records on every administrator's request.
     pub(crate) approval: bool,
+    /// This sign-in's time as the header shows it (`2020/10/01 11:00`, the
+    /// bank's zone).
+    pub(crate) login_at: String,
+    /// The user's login before this one, as the header shows it; `None`
+    /// for a first login.
+    pub(crate) previous_login: Option<String>,
 }
 
 /// One browser's state. `Debug` shows who is signed in and whether a

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrome::{Browser, Key};
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario, script};
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, LOGIN_PASSWORD, Scenario, script};
 use otp_exchange::{Bank, HashCost, Lang, MemoryStore, Refusal, TokenStatus, UserId, Which};
 use otp_provision::SerialNumber;
 use otp_token::{SimClock, Token};
@@ -170,6 +170,7 @@ async fn within_a_minute(walk: impl Future<Output = ()>) {
 async fn sign_in_by_clicks(b: &Browser, id: &str, code: &str) {
     b.clear("input[name=id]").await;
     b.type_into("input[name=id]", id).await;
+    b.type_into("input[name=password]", LOGIN_PASSWORD).await;
     b.type_into("input[name=code]", code).await;
     b.click("form[action='/login'] button").await;
 }
@@ -178,6 +179,8 @@ async fn sign_in_by_clicks(b: &Browser, id: &str, code: &str) {
 async fn sign_in_by_keys(b: &Browser, id: &str, code: &str) {
     b.tab_to("input[name=id]").await;
     b.keys(id).await;
+    b.tab_to("input[name=password]").await;
+    b.keys(LOGIN_PASSWORD).await;
     b.tab_to("input[name=code]").await;
     b.keys(code).await;
     b.tab_to("form[action='/login'] button").await;

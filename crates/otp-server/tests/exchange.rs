@@ -452,7 +452,12 @@ async fn every_response_has_the_security_headers_and_the_cookie_its_flags() {
     let signed = b
         .post(
             "/login",
-            &[("csrf", &csrf), ("id", "W0001"), ("code", &code)],
+            &[
+                ("csrf", &csrf),
+                ("id", "W0001"),
+                ("password", otp_exchange::scenario::LOGIN_PASSWORD),
+                ("code", &code),
+            ],
         )
         .await;
     assert_eq!(signed.status, StatusCode::SEE_OTHER);
@@ -707,4 +712,67 @@ async fn screen_5_asks_an_administrator_without_an_approval_password_for_the_per
         .await;
     assert!(done.has("ただいまから有効となります"), "{}", done.body);
     assert_eq!(w.token_of(&w.general), Some(new));
+}
+
+/// The manual's sign-in: customer ID, login password and a code from the
+/// user's own token. A wrong login password with the right code is the one
+/// sign-in refusal (neither field filled in again, nobody signed in); the
+/// header then shows this login and the previous one in the bank's zone,
+/// "2020/10/01 11:00 ログイン（前回 2020/09/30 11:00）".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_needs_the_login_password_and_the_header_shows_the_previous_login() {
+    let mut w = World::new();
+    let admin_serial = w.token_of(&w.admin).unwrap();
+    let jst = |at: u64| {
+        let local = at + 9 * 3600;
+        let (d, s) = (local / 86_400, local % 86_400);
+        // Days since 1970-01-01 to the civil date, for the two days used.
+        let date = match d {
+            18_535 => "2020/09/30",
+            18_536 => "2020/10/01",
+            _ => panic!("day {d}"),
+        };
+        format!("{date} {:02}:{:02}", s / 3600, s % 3600 / 60)
+    };
+
+    let code = w.press(&admin_serial);
+    let mut b = w.browser();
+    let refused = b
+        .sign_in_with("W0001", "not-the-login-password", &code)
+        .await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(refused.has(&Refusal::LoginFailed.message(Lang::Ja)));
+    assert!(
+        refused.has(r#"name="password" required"#),
+        "{}",
+        refused.body
+    );
+    assert!(!refused.has("not-the-login-password"));
+    assert!(!refused.has(&code));
+    assert_eq!(b.get("/admin").await.status, StatusCode::SEE_OTHER);
+
+    let code = w.press(&admin_serial);
+    let first_at = otp_provision::Clock::now(&w.clock);
+    let menu = w.browser().sign_in("W0001", &code).await;
+    assert!(menu.has("管理機能"), "{}", menu.body);
+    let first = jst(first_at);
+    assert!(
+        menu.has(&format!("{first} ログイン（")),
+        "{first}: {}",
+        menu.body
+    );
+
+    w.clock.advance(86_400 - 30);
+    let code = w.press(&admin_serial);
+    let second_at = otp_provision::Clock::now(&w.clock);
+    let mut b = w.browser();
+    let menu = b.sign_in("W0001", &code).await;
+    let expected = format!("{} ログイン（前回 {first}）", jst(second_at));
+    assert!(menu.has(&expected), "{expected}: {}", menu.body);
+    let english = b.get("/admin?lang=en").await;
+    assert!(
+        english.has(&format!("{} login (previous {first})", jst(second_at))),
+        "{}",
+        english.body
+    );
 }

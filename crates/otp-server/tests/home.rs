@@ -35,15 +35,15 @@ async fn w0002_sees_their_new_token_and_the_exchange_on_their_page() {
     let exchange = "<td>2020-10-01 11:01:30</td><td>トークン交換</td><td>W0001</td><td>W0002</td>";
     assert!(home.has(login), "{}", home.body);
     assert!(home.has(exchange), "{}", home.body);
-    // All 7 records about W0002 so far (the branch's enrolment, the
-    // set-up's registration, the exchange's steps, this sign-in), never a
-    // code or password.
-    assert_eq!(home.body.matches("<tr><td>20").count(), 7);
+    // All 8 records about W0002 so far (the branch's enrolment, its login
+    // password set, the set-up's registration, the exchange's steps, this
+    // sign-in), never a code or password.
+    assert_eq!(home.body.matches("<tr><td>20").count(), 8);
     let shown = without_csrf(&home);
     for secret in typed.iter().chain([&code]) {
         assert!(!shown.contains(secret.as_str()), "{secret} shown");
     }
-    // Five sign-ins later: the last 10 only, the two oldest gone.
+    // Five sign-ins later: the last 10 only, the oldest gone.
     let mut last = home;
     for _ in 0..5 {
         let code = w.press(&new);

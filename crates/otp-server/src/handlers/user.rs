@@ -4,7 +4,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use otp_exchange::{Refusal, Store, UserId};
+use otp_exchange::{Password, Refusal, Store, UserId};
 use zeroize::Zeroize as _;
 
 use super::admin::info_of;
@@ -14,8 +14,8 @@ use super::{
     session_cookie, session_or_new, signed_in,
 };
 use crate::AppState;
-use crate::pages;
 use crate::session::{SESSION_COOKIE, SignedIn, same_secret};
+use crate::{dates, pages};
 
 /// `GET /login`: the sign-in form (an anonymous session holds its CSRF token).
 pub(crate) async fn login_page<S: Store + 'static>(
@@ -40,9 +40,10 @@ pub(crate) async fn login_page<S: Store + 'static>(
     )
 }
 
-/// `POST /login`: customer ID and a code from the user's own token
-/// (`Bank::login`: counted toward the lock, the replay rule applies). A
-/// new session id is issued on success.
+/// `POST /login`: customer ID, login password and a code from the user's
+/// own token (`Bank::sign_in`: one refusal for every failure, counted
+/// toward the lock, the replay rule applies). A new session id is issued
+/// on success; the header shows this login and the previous one.
 pub(crate) async fn login<S: Store + 'static>(
     State(state): State<AppState<S>>,
     Query(params): Query<Params>,
@@ -71,15 +72,16 @@ pub(crate) async fn login<S: Store + 'static>(
         }
     };
     let code = form.code.clone();
+    let password = Password::new(&form.password);
     let result = blocking(&state, lang, move |bank| {
         let mut code = code;
-        let verdict = bank.login(&user, &code);
+        let verdict = bank.sign_in(&user, &password, &code);
         code.zeroize();
-        verdict.and_then(|_| {
+        verdict.and_then(|signed| {
             bank.records()
                 .user(&user)
                 .map_err(Refusal::from)
-                .map(|u| u.map(|u| (user, u.name, u.authority)))
+                .map(|u| u.map(|u| (user, u.name, u.authority, signed)))
         })
     })
     .await;
@@ -95,14 +97,19 @@ pub(crate) async fn login<S: Store + 'static>(
             )
         }
         Ok(Ok(None)) => internal(lang),
-        Ok(Ok(Some((id, name, authority)))) => {
+        Ok(Ok(Some((id, name, authority, signed)))) => {
             let admin = authority == otp_exchange::Authority::Administrator;
+            let offset = state.bank.policy().utc_offset_seconds;
             state.sessions.remove(&old_id);
             match state.sessions.create(Some(SignedIn {
                 id,
                 name,
                 admin,
                 approval: false,
+                login_at: dates::show_minute(signed.this_login(), offset),
+                previous_login: signed
+                    .previous_login()
+                    .map(|at| dates::show_minute(at, offset)),
             })) {
                 Ok((new_id, _)) => {
                     let to = if admin { "/admin" } else { "/home" };

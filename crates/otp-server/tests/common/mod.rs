@@ -181,11 +181,27 @@ impl Browser {
     }
 
     /// Signs in; returns the page the redirect leads to.
+    /// Signs in with the manual's login password (every user of the
+    /// scenario has it) and `code`, following the redirect.
     pub(crate) async fn sign_in(&mut self, id: &str, code: &str) -> Page {
+        self.sign_in_with(id, otp_exchange::scenario::LOGIN_PASSWORD, code)
+            .await
+    }
+
+    /// Signs in with this login password and code, following the redirect.
+    pub(crate) async fn sign_in_with(&mut self, id: &str, password: &str, code: &str) -> Page {
         let login = self.get("/login").await;
         let csrf = login.field("csrf");
         let answer = self
-            .post("/login", &[("csrf", &csrf), ("id", id), ("code", code)])
+            .post(
+                "/login",
+                &[
+                    ("csrf", &csrf),
+                    ("id", id),
+                    ("password", password),
+                    ("code", code),
+                ],
+            )
             .await;
         if answer.status == StatusCode::SEE_OTHER {
             let to = answer.headers[header::LOCATION]
