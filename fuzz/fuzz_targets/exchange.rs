@@ -75,7 +75,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use otp_core::{Code, Digits, Params, Rejected, TokenState, verify};
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario};
+use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, LOGIN_PASSWORD, Scenario};
 use otp_exchange::{
     Action, Attempts, AuditEntry, AuditHead, AuditKey, AuditRecord, AuditResult, Authority, Bank,
     BranchAuthorization, ExpectCurrentCode, ExpectNewToken, HashCost, IdLock, LockChange,
@@ -174,6 +174,9 @@ enum Op {
     Park,
     Resume(Who, TicketChoice),
     Login(Who, CodeChoice),
+    /// The web sign-in: the login password (the scenario's when `true`,
+    /// else a wrong one) and a code from the user's token.
+    SignIn(Who, bool, CodeChoice),
     /// Operator, target, a code from the target's current token, password.
     Unregister(Who, Who, CodeChoice, PasswordChoice),
     Lock(Who, Who),
@@ -200,6 +203,7 @@ enum Op {
 #[derive(Arbitrary, Debug, Clone)]
 enum Inner {
     Login(Who, CodeChoice),
+    SignIn(Who, bool, CodeChoice),
     Exchange(Who, Who, u8),
     Unregister(Who, Who, CodeChoice, PasswordChoice),
     BranchRevoke(Who),
@@ -217,6 +221,7 @@ impl Inner {
     fn to_op(&self) -> Op {
         match self.clone() {
             Self::Login(a, b) => Op::Login(a, b),
+            Self::SignIn(a, b, c) => Op::SignIn(a, b, c),
             Self::Exchange(a, b, c) => Op::Exchange(a, b, c),
             Self::Unregister(a, b, c, d) => Op::Unregister(a, b, c, d),
             Self::BranchRevoke(a) => Op::BranchRevoke(a),
@@ -1429,6 +1434,69 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                         // token revoked or an ID locked before the commit:
                         // nothing tells them apart.
                         assert_eq!(*refusal, Refusal::LoginFailed, "{op:?}");
+                    }
+                }
+            }
+            r.is_ok()
+        }
+        Op::SignIn(who, password_ok, choice) => {
+            let user = id(*who);
+            // Every scenario user has the login password; W0003 and the
+            // unknown ID have none.
+            let has_password = matches!(who, Who::Admin | Who::General | Who::NoToken);
+            let token = before.token_of(&user);
+            let typed = w.code_for(token.or_else(|| w.serials.first().copied()), choice);
+            let verdict = token.and_then(|t| w.verdict(&t, &typed, false, &before));
+            let password = Password::new(if *password_ok {
+                LOGIN_PASSWORD
+            } else {
+                "not-the-login-password"
+            });
+            let r = bank.sign_in(&user, &password, &typed);
+            mid = w.take_fired();
+            let commit = mid.as_ref().map_or(&before, |f| &f.after);
+            let well_formed = [Digits::Six, Digits::Seven, Digits::Eight]
+                .into_iter()
+                .any(|d| Code::parse(&normalize_code(&typed), d).is_ok());
+            match &r {
+                Ok(signed) => {
+                    assert!(
+                        has_password && *password_ok,
+                        "a sign-in without the login password"
+                    );
+                    assert!(
+                        matches!(verdict, Some(Ok(_))),
+                        "a sign-in with a code that does not verify"
+                    );
+                    assert!(!before.locked(&user), "a locked user signed in");
+                    assert_eq!(Some(signed.serial()), token);
+                    assert_eq!(signed.user(), &user);
+                    assert!(
+                        !commit.locked(&user),
+                        "a sign-in committed for a user locked at commit"
+                    );
+                    assert_eq!(commit.token_of(&user), token);
+                    let token = token.expect("signed in without a token");
+                    assert!(
+                        !w.o().ever_revoked.contains(&token),
+                        "a revoked token's code signed in"
+                    );
+                    assert!(w.would_verify(&token, &typed, false, commit));
+                    assert!(signed.previous_login().is_none_or(|p| p <= signed.this_login()));
+                }
+                Err(refusal) => {
+                    if well_formed {
+                        // Whatever failed, one answer (a store failure
+                        // aside): nothing tells the parts apart.
+                        assert!(
+                            matches!(refusal, Refusal::LoginFailed | Refusal::Internal(_)),
+                            "{op:?}: {refusal:?}"
+                        );
+                    } else {
+                        assert!(
+                            matches!(refusal, Refusal::Code(Which::Current, _)),
+                            "{op:?}: {refusal:?}"
+                        );
                     }
                 }
             }

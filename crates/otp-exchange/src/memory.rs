@@ -113,6 +113,13 @@ impl Store for MemoryStore {
             record.token = existing.token;
             record.lock = existing.lock;
             record.last_login = existing.last_login;
+            record
+                .approval_password
+                .clone_from(&existing.approval_password);
+            record
+                .transfer_password
+                .clone_from(&existing.transfer_password);
+            record.login_password.clone_from(&existing.login_password);
         }
         inner.users.insert(user.id.clone(), record);
         Ok(inner.append(audit, key))

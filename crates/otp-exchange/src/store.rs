@@ -98,9 +98,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError`] if the backend fails.
     fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError>;
 
-    /// Creates or replaces a user's name, authority and password hashes
-    /// (the token binding and the lock are kept for an existing user) and
-    /// appends `audit`, in one transaction.
+    /// Creates a user with their password hashes, or changes an existing
+    /// user's name and authority only (their token binding, lock, password
+    /// hashes and last login are kept: passwords change only through
+    /// [`Store::replace_password`]), and appends `audit`, in one
+    /// transaction.
     ///
     /// # Errors
     ///

@@ -49,6 +49,7 @@ on_memory!(
     sign_ins_carry_the_previous_login_time,
     concurrent_changes_of_two_password_kinds_are_both_kept,
     a_change_loses_to_a_reset_made_meanwhile,
+    a_rename_keeps_a_password_set_meanwhile,
 );
 
 #[test]

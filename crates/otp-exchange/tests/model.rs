@@ -19,7 +19,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, Scenario, branch};
+use otp_exchange::scenario::{
+    ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, LOGIN_PASSWORD, Scenario, branch,
+};
 use otp_exchange::{
     Action, AuditKey, AuditResult, Authority, HashCost, MemoryStore, Password, PasswordKind,
     Refusal, TokenStatus, UserId, verify_chain,
@@ -59,6 +61,13 @@ enum Op {
     },
     ReplayLastLogin {
         user: usize,
+    },
+    /// The web sign-in: login password right or wrong, code right or
+    /// wrong (W0009 has no login password).
+    SignIn {
+        user: usize,
+        password_ok: bool,
+        code_ok: bool,
     },
     LoginWithRevoked {
         user: usize,
@@ -142,6 +151,13 @@ fn op() -> impl Strategy<Value = Op> {
         ),
         (user.clone(), any::<bool>()).prop_map(|(user, ok)| Op::Login { user, ok }),
         user.clone().prop_map(|user| Op::ReplayLastLogin { user }),
+        (user.clone(), any::<bool>(), any::<bool>()).prop_map(|(user, password_ok, code_ok)| {
+            Op::SignIn {
+                user,
+                password_ok,
+                code_ok,
+            }
+        }),
         user.clone().prop_map(|user| Op::LoginWithRevoked { user }),
         (admin.clone(), user.clone()).prop_map(|(op, user)| Op::Lock { op, user }),
         (admin.clone(), user.clone(), any::<bool>()).prop_map(|(op, user, password_ok)| {
@@ -241,6 +257,8 @@ struct World {
     admins: [UserId; 2],
     model: Model,
     last_login: BTreeMap<UserId, String>,
+    /// When each user last logged in (by `login` or `sign_in`).
+    last_login_at: BTreeMap<UserId, u64>,
     /// Each administrator's approval password now (changed by
     /// `Op::ChangePassword`).
     approvals: [String; 2],
@@ -290,6 +308,7 @@ impl World {
             users,
             model,
             last_login: BTreeMap::new(),
+            last_login_at: BTreeMap::new(),
             approvals: [
                 ADMIN_APPROVAL_PASSWORD.to_owned(),
                 SECOND_ADMIN_PASSWORD.to_owned(),
@@ -518,13 +537,70 @@ impl World {
                     self.model.code(&u, ok);
                 }
                 match result {
-                    Ok(_) => {
+                    Ok(proof) => {
                         assert!(ok && !locked, "a wrong code or a locked ID logged in");
+                        let now = self.s.bank.now();
+                        assert_eq!(
+                            proof.login(),
+                            Some(otp_exchange::LoginTimes {
+                                this_login: now,
+                                previous_login: self.last_login_at.insert(u.clone(), now),
+                            })
+                        );
                         self.last_login.insert(u, code);
                     }
                     Err(r) => {
                         assert!(!ok || locked, "a right code was refused: {r:?}");
                         assert_eq!(r, Refusal::LoginFailed);
+                    }
+                }
+            }
+            Op::SignIn {
+                user,
+                password_ok,
+                code_ok,
+            } => {
+                let u = self.users[user].clone();
+                let has_password = u != self.admins[1];
+                let locked = self.locked(&u);
+                let token = self.model.binding.get(&u).copied();
+                let code = match token {
+                    Some(t) => self.code(&t, code_ok),
+                    None => "000000".to_owned(),
+                };
+                let password = Password::new(if password_ok {
+                    LOGIN_PASSWORD
+                } else {
+                    "not-the-login-password"
+                });
+                let result = self.s.bank.sign_in(&u, &password, &code);
+                if has_password && !locked {
+                    if !password_ok {
+                        self.model.code(&u, false);
+                    } else if token.is_some() {
+                        self.model.code(&u, code_ok);
+                    }
+                }
+                match result {
+                    Ok(signed) => {
+                        assert!(
+                            has_password && !locked && password_ok && code_ok && token.is_some(),
+                            "a sign-in without all of its proofs: {op:?}"
+                        );
+                        let now = self.s.bank.now();
+                        assert_eq!(signed.this_login(), now);
+                        assert_eq!(
+                            signed.previous_login(),
+                            self.last_login_at.insert(u.clone(), now)
+                        );
+                        self.last_login.insert(u, code);
+                    }
+                    Err(r) => {
+                        assert_eq!(r, Refusal::LoginFailed, "{op:?}");
+                        assert!(
+                            !(has_password && !locked && password_ok && code_ok && token.is_some()),
+                            "a valid sign-in was refused: {op:?}"
+                        );
                     }
                 }
             }
@@ -719,6 +795,11 @@ impl World {
                 "lock of {u}"
             );
             assert_eq!((got.codes.pending, got.passwords.pending), (0, 0));
+            assert_eq!(
+                record.last_login,
+                self.last_login_at.get(u).copied(),
+                "last login of {u}"
+            );
             assert_eq!(
                 (got.unlock_day, got.unlocks),
                 (want.unlock_day, want.unlocks),

@@ -1655,15 +1655,18 @@ fn version_4_database_gains_the_sign_in_columns<S: Store>(
     assert_eq!(read.last_login, None);
     let login = otp_exchange::PasswordHash::create(&Password::new("login-2020"), HashCost::TESTING)
         .unwrap();
-    let mut record = read;
-    record.login_password = Some(login.clone());
-    store
-        .put_user(
-            &record,
-            &AuditEntry::new(2, "test", Some(&admin), Action::UserUpdate),
-            &key(),
-        )
-        .unwrap();
+    assert!(
+        store
+            .replace_password(
+                &admin,
+                PasswordKind::Login,
+                None,
+                Some(&login),
+                &AuditEntry::new(2, "test", Some(&admin), Action::UserUpdate),
+                &key(),
+            )
+            .unwrap()
+    );
     let read = store.user(&admin).unwrap().unwrap();
     assert_eq!(read.login_password, Some(login));
     assert_eq!(read.approval_password, Some(approval));

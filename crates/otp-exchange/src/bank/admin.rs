@@ -15,8 +15,8 @@ use super::{Bank, BranchAuthorization, Fail};
 
 impl<S: Store, C: Credentials> Bank<S, C> {
     /// Creates a user (or renames an existing one, keeping their token,
-    /// lock and passwords): the branch's act on a written application.
-    /// Audited.
+    /// lock and passwords, even ones set meanwhile): the branch's act on a
+    /// written application. Audited.
     ///
     /// # Errors
     ///

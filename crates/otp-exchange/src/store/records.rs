@@ -147,7 +147,7 @@ impl Verification {
     /// The same verification, a right login's: the user's last login
     /// becomes `at` in the same transaction.
     #[must_use]
-    pub const fn with_login(mut self, at: u64) -> Self {
+    pub(crate) const fn with_login(mut self, at: u64) -> Self {
         self.login_at = Some(at);
         self
     }

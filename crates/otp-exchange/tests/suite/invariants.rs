@@ -1677,3 +1677,38 @@ pub fn a_change_loses_to_a_reset_made_meanwhile<S: Store + 'static>(store: S) {
         (0, 0)
     );
 }
+
+/// The branch renames a user (enrolment of an existing ID) while a
+/// password of theirs is set: the rename, written after its read of the
+/// user, keeps the password set meanwhile (it wrote the read copy's
+/// hashes back).
+pub fn a_rename_keeps_a_password_set_meanwhile<S: Store + 'static>(store: S) {
+    let (s, shared, _) = seed(store);
+    let admin = s.admin.clone();
+    let branch_bank = server(&s, &shared);
+    {
+        let admin = admin.clone();
+        shared.before_password_write(move || {
+            branch_bank
+                .set_password(
+                    &branch(),
+                    &admin,
+                    PasswordKind::PerTransfer,
+                    &Password::new("transfer-set-by-branch"),
+                )
+                .unwrap();
+        });
+    }
+    s.bank
+        .enroll_user(&branch(), &admin, "しんきん一郎", Authority::Administrator)
+        .unwrap();
+    let user = shared.user(&admin).unwrap().unwrap();
+    assert_eq!(user.name, "しんきん一郎");
+    assert!(
+        user.transfer_password
+            .unwrap()
+            .matches(&Password::new("transfer-set-by-branch")),
+        "the per-transfer password set meanwhile was lost"
+    );
+    assert!(user.approval_password.unwrap().matches(&approval()));
+}

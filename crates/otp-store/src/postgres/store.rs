@@ -71,9 +71,7 @@ impl Store for PgStore {
         tx.execute(
             "INSERT INTO otp_users (id, name, authority, token, id_lock, approval_password, transfer_password, login_password)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority,
-                 approval_password = excluded.approval_password, transfer_password = excluded.transfer_password,
-                 login_password = excluded.login_password",
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority",
             &[
                 &user.id.as_str(),
                 &user.name,

@@ -275,15 +275,17 @@ pub fn users_are_paged_in_id_order(store: &impl Store) {
     assert!(store.users(10, 5).unwrap().users.is_empty());
     assert!(store.users(0, 0).unwrap().users.is_empty());
     assert_eq!(store.users(usize::MAX, usize::MAX).unwrap().total, 7);
-    // A full record comes back equal, password hashes included.
-    let mut admin = UserRecord::new(uid("W0001"), "管理者 太郎", Authority::Administrator);
+    // A new full record comes back equal, password hashes included.
+    let mut admin = UserRecord::new(uid("W0003"), "管理者 太郎", Authority::Administrator);
     admin.approval_password =
         Some(PasswordHash::create(&Password::new("approve"), HashCost::TESTING).unwrap());
     admin.transfer_password =
         Some(PasswordHash::create(&Password::new("transfer"), HashCost::TESTING).unwrap());
+    admin.login_password =
+        Some(PasswordHash::create(&Password::new("login"), HashCost::TESTING).unwrap());
     put(store, &admin);
-    assert_eq!(store.user(&uid("W0001")).unwrap().unwrap(), admin);
-    assert_eq!(store.users(0, 100).unwrap().total, 7);
+    assert_eq!(store.user(&uid("W0003")).unwrap().unwrap(), admin);
+    assert_eq!(store.users(0, 100).unwrap().total, 8);
     // Every put was audited.
     assert_eq!(check_chain(store).len(), 8);
 }
@@ -379,8 +381,22 @@ pub fn put_user_keeps_binding_and_lock(store: &impl Store) {
     register(store, &user, 1);
     let lock = busy_lock(START);
     set_lock(store, &user, lock);
-    // Replacing the user changes name, authority and passwords only: the
-    // token and lock in the record given are not the stored ones.
+    let transfer = PasswordHash::create(&Password::new("t"), HashCost::TESTING).unwrap();
+    assert!(
+        store
+            .replace_password(
+                &user,
+                PasswordKind::PerTransfer,
+                None,
+                Some(&transfer),
+                &entry(START, Some(&user), Action::UserUpdate),
+                &key()
+            )
+            .unwrap()
+    );
+    // Putting an existing user changes name and authority only: the
+    // token, lock and passwords in the record given are not the stored
+    // ones (passwords change only through `replace_password`).
     let mut again = UserRecord::new(user.clone(), "信金花子", Authority::Administrator);
     again.approval_password =
         Some(PasswordHash::create(&Password::new("p"), HashCost::TESTING).unwrap());
@@ -392,8 +408,8 @@ pub fn put_user_keeps_binding_and_lock(store: &impl Store) {
     let got = store.user(&user).unwrap().unwrap();
     assert_eq!(got.name, "信金花子");
     assert_eq!(got.authority, Authority::Administrator);
-    assert_eq!(got.approval_password, again.approval_password);
-    assert_eq!(got.transfer_password, None);
+    assert_eq!(got.approval_password, None);
+    assert_eq!(got.transfer_password, Some(transfer));
     assert_eq!(got.token, Some(serial(1)));
     assert_eq!(got.lock, lock);
     assert_eq!(
