@@ -132,28 +132,11 @@ impl std::fmt::Display for TlsFileError {
 
 impl std::error::Error for TlsFileError {}
 
-/// Reads the certificate chain, then the key as a private file (never
-/// through a link, the caller's own, open to no one else), into the
+/// Reads the key as a private file (never through a link, the caller's
+/// own, open to no one else), then the certificate chain, into the
 /// server's TLS configuration.
 fn tls_config(cert: &Path, key: &Path) -> Result<TlsConfig, TlsFileError> {
-    let cert_pem = {
-        let io = |source| TlsFileError::Cert {
-            path: cert.to_owned(),
-            source,
-        };
-        let file = std::fs::File::open(cert).map_err(io)?;
-        let mut pem = Vec::new();
-        file.take(MAX_PEM_BYTES + 1)
-            .read_to_end(&mut pem)
-            .map_err(io)?;
-        if pem.len() as u64 > MAX_PEM_BYTES {
-            return Err(TlsFileError::TooLarge {
-                what: "certificate",
-                path: cert.to_owned(),
-            });
-        }
-        pem
-    };
+    // The key first: a key file open to others is the graver news.
     let (file, meta) = safefs::open_private(key).map_err(TlsFileError::Key)?;
     {
         use std::os::unix::fs::MetadataExt as _;
@@ -185,6 +168,24 @@ fn tls_config(cert: &Path, key: &Path) -> Result<TlsConfig, TlsFileError> {
                 source,
             })
         })?;
+    let cert_pem = {
+        let io = |source| TlsFileError::Cert {
+            path: cert.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(cert).map_err(io)?;
+        let mut pem = Vec::new();
+        file.take(MAX_PEM_BYTES + 1)
+            .read_to_end(&mut pem)
+            .map_err(io)?;
+        if pem.len() as u64 > MAX_PEM_BYTES {
+            return Err(TlsFileError::TooLarge {
+                what: "certificate",
+                path: cert.to_owned(),
+            });
+        }
+        pem
+    };
     TlsConfig::from_pem(&cert_pem, &key_pem).map_err(TlsFileError::Tls)
 }
 

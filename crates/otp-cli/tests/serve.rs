@@ -24,9 +24,12 @@ use rcgen::{
 };
 use rustls::pki_types::{CertificateDer, ServerName};
 
+/// `otp` for a command that must be refused: should it start serving
+/// instead, it is killed after 30 s and the test fails rather than hangs.
 fn otp() -> Command {
     let mut cmd = Command::cargo_bin("otp").unwrap();
-    cmd.env("LANG", "C")
+    cmd.timeout(std::time::Duration::from_secs(30))
+        .env("LANG", "C")
         .env_remove("LC_ALL")
         .env_remove("LC_MESSAGES")
         .env_remove("OTP_DB");
@@ -347,7 +350,39 @@ fn serve_refuses_a_tls_key_open_to_others_behind_a_link_or_missing() {
             )
         );
     }
+    // The key is checked first: its exposure is told even when the
+    // certificate is missing.
+    otp()
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--demo",
+            "--tls-cert",
+            "missing-cert.pem",
+            "--tls-key",
+            "key.pem",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "otp: the TLS key file `key.pem` is open to group or others (mode 0620)",
+        ));
     set_mode(&dir.path().join("key.pem"), 0o600);
+    otp()
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--demo",
+            "--tls-cert",
+            "missing-cert.pem",
+            "--tls-key",
+            "key.pem",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "otp: cannot read the TLS certificate file `missing-cert.pem`: ",
+        ));
     std::os::unix::fs::symlink("key.pem", dir.path().join("link.pem")).unwrap();
     assert_eq!(
         tls("link.pem"),
