@@ -23,6 +23,7 @@ mod history;
 mod prompt;
 mod screens;
 
+pub(crate) use files::{default_db, open_at};
 use files::{open, read_bounded, rekey};
 use history::{audit, verify_chain};
 use prompt::Prompter;

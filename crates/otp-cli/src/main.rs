@@ -75,7 +75,7 @@ enum Command {
     Bank(bank::BankArgs),
     /// The manual's token exchange for W0002, step by step, on a simulated clock.
     Demo(demo::DemoArgs),
-    /// The manual's screens in a browser: `otp serve --demo` (a web server on loopback).
+    /// The manual's screens in a browser: `otp serve --demo`, or `--db FILE` (the bank's own), on loopback or over TLS.
     Serve(serve::ServeArgs),
     /// Verification throughput and latency.
     Bench(bench::BenchArgs),

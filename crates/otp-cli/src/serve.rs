@@ -1,48 +1,229 @@
-//! `otp serve --demo`: the manual's screens in a browser. The demo bank
-//! (W0001 administrator, W0002 and W0005 general users, stock tokens) on a
-//! temporary SQLite database, served by `otp_server::router` on loopback,
-//! with the demo-only page `/demo/tokens` showing each virtual token's
-//! display. Ctrl-C or SIGTERM stops accepting, lets requests in flight
-//! finish, then removes the database.
+//! `otp serve`: the manual's screens in a browser, served by
+//! `otp_server::serve`. `--demo`: the demo bank (W0001 administrator,
+//! W0002 and W0005 general users, stock tokens) on a temporary SQLite
+//! database, with the demo-only page `/demo/tokens` showing each virtual
+//! token's display. `--db FILE` (or `OTP_DB`): the bank's own database,
+//! opened exactly as `otp bank` opens it, on the system clock, never
+//! created. Plain HTTP only on loopback (unless `--allow-non-loopback`),
+//! or TLS on any address with `--tls-cert` and `--tls-key` (the key file
+//! must be private). Ctrl-C or SIGTERM stops accepting, lets requests in
+//! flight finish, then (demo) removes the database.
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Result, anyhow, bail};
 use otp_exchange::HashCost;
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, LOGIN_PASSWORD, Scenario};
 use otp_provision::{Clock as _, SerialNumber, SystemClock};
+use otp_server::TlsConfig;
 use otp_token::{SimClock, Token};
+use zeroize::Zeroizing;
+
+use crate::Exit;
+use crate::safefs::{self, FileError};
 
 /// `otp serve` arguments.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
-    /// Serve the manual's demo bank on a temporary SQLite database (the
-    /// only mode so far: serving a bank's own database is not built yet).
-    #[arg(long)]
+    /// Serve the manual's demo bank on a temporary SQLite database, with
+    /// the virtual tokens' page `/demo/tokens`.
+    #[arg(long, conflicts_with = "db")]
     demo: bool,
-    /// The address to listen on (plain HTTP).
+    /// Serve the bank's own SQLite file, opened as `otp bank` opens it
+    /// (default: $OTP_DB, else otp/bank.sqlite under your data directory;
+    /// its key files FILE.keys and FILE.kek beside it). Never created:
+    /// `otp bank init` makes a bank.
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Allow a `--listen` address other than loopback. The server speaks
-    /// plain HTTP: only behind a TLS proxy.
+    /// Allow plain HTTP on a `--listen` address other than loopback: only
+    /// behind a TLS proxy. Not needed with --tls-cert.
     #[arg(long)]
     allow_non_loopback: bool,
+    /// Serve TLS (1.2 and 1.3, on any address) with this PEM certificate
+    /// chain, the server's certificate first; needs --tls-key. Cookies
+    /// are then `Secure` and responses carry HSTS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key: a file of the server's user, not
+    /// a symbolic link, readable by no one else (chmod 600).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
+/// The exit status of a refused key file, certificate or database.
+const REFUSED: u8 = 2;
+
+/// The largest certificate or key file read.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
 pub(crate) fn run(args: &ServeArgs) -> Result<()> {
-    if !args.demo {
+    let tls_files = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+    if tls_files.is_none() && !args.listen.ip().is_loopback() && !args.allow_non_loopback {
         bail!(
-            "only `otp serve --demo` is built so far (serving a bank's own database is not); see docs/web.md"
-        );
-    }
-    if !args.listen.ip().is_loopback() && !args.allow_non_loopback {
-        bail!(
-            "refusing to serve plain HTTP on {} (not loopback): add --allow-non-loopback only behind a TLS proxy",
+            "refusing to serve plain HTTP on {} (not loopback): serve TLS with --tls-cert and --tls-key, or add --allow-non-loopback only behind a TLS proxy",
             args.listen
         );
     }
+    let tls = match tls_files {
+        Some((cert, key)) => Some(tls_config(cert, key).map_err(|e| Exit {
+            code: REFUSED,
+            message: e.to_string(),
+        })?),
+        None => None,
+    };
+    if args.demo {
+        demo(args, tls)
+    } else {
+        own_bank(args, tls)
+    }
+}
+
+/// Why `--tls-cert` or `--tls-key` was refused. Never any of the key's
+/// bytes.
+#[derive(Debug)]
+enum TlsFileError {
+    /// The key file is a link, not a regular file, another user's,
+    /// missing or unreadable.
+    Key(FileError),
+    /// Group or others may read or write the key file.
+    KeyOpenToOthers { path: PathBuf, mode: u32 },
+    /// The certificate or key file is larger than [`MAX_PEM_BYTES`].
+    TooLarge { what: &'static str, path: PathBuf },
+    /// The certificate file cannot be read.
+    Cert {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The PEM does not hold a usable chain and key.
+    Tls(otp_server::TlsError),
+}
+
+impl std::fmt::Display for TlsFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Key(e) => write!(f, "the TLS key file (--tls-key): {e}"),
+            Self::KeyOpenToOthers { path, mode } => write!(
+                f,
+                "the TLS key file `{p}` is open to group or others (mode {mode:04o}): refusing it; \
+                 make it private to the server's user (chmod 600 {p}), and consider the key exposed",
+                p = path.display()
+            ),
+            Self::TooLarge { what, path } => write!(
+                f,
+                "the TLS {what} file `{}` is larger than {MAX_PEM_BYTES} bytes: not a PEM file",
+                path.display()
+            ),
+            Self::Cert { path, source } => write!(
+                f,
+                "cannot read the TLS certificate file `{}`: {source}",
+                path.display()
+            ),
+            Self::Tls(e) => write!(f, "--tls-cert and --tls-key: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsFileError {}
+
+/// Reads the key as a private file (never through a link, the caller's
+/// own, open to no one else), then the certificate chain, into the
+/// server's TLS configuration.
+fn tls_config(cert: &Path, key: &Path) -> Result<TlsConfig, TlsFileError> {
+    // The key first: a key file open to others is the graver news.
+    let (file, meta) = safefs::open_private(key).map_err(TlsFileError::Key)?;
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(TlsFileError::KeyOpenToOthers {
+                path: key.to_owned(),
+                mode,
+            });
+        }
+    }
+    if meta.len() > MAX_PEM_BYTES {
+        return Err(TlsFileError::TooLarge {
+            what: "key",
+            path: key.to_owned(),
+        });
+    }
+    // Room for the whole file at once: no reallocation leaves a copy of
+    // the key behind.
+    let mut key_pem = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(meta.len()).unwrap_or(0).saturating_add(1),
+    ));
+    file.take(MAX_PEM_BYTES)
+        .read_to_end(&mut key_pem)
+        .map_err(|source| {
+            TlsFileError::Key(FileError::Io {
+                what: "read",
+                path: key.to_owned(),
+                source,
+            })
+        })?;
+    let cert_pem = {
+        let io = |source| TlsFileError::Cert {
+            path: cert.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(cert).map_err(io)?;
+        let mut pem = Vec::new();
+        file.take(MAX_PEM_BYTES + 1)
+            .read_to_end(&mut pem)
+            .map_err(io)?;
+        if pem.len() as u64 > MAX_PEM_BYTES {
+            return Err(TlsFileError::TooLarge {
+                what: "certificate",
+                path: cert.to_owned(),
+            });
+        }
+        pem
+    };
+    TlsConfig::from_pem(&cert_pem, &key_pem).map_err(TlsFileError::Tls)
+}
+
+/// `otp serve --db FILE`: the bank's own database, opened by `otp bank`'s
+/// opener (its key files, its sealer, the system clock); no demo page.
+fn own_bank(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
+    let path = match &args.db {
+        Some(path) => path.clone(),
+        None => match std::env::var_os("OTP_DB").filter(|v| !v.is_empty()) {
+            Some(path) => PathBuf::from(path),
+            None => crate::bank::default_db()?,
+        },
+    };
+    if !path.exists() {
+        return Err(Exit {
+            code: REFUSED,
+            message: format!(
+                "there is no bank database at `{}`: check --db (or OTP_DB); `otp bank init` creates a new bank (otp serve never does), and `otp serve --demo` serves the manual's demo bank",
+                path.display()
+            ),
+        }
+        .into());
+    }
+    let bank = Arc::new(crate::bank::open_at(&path, false)?);
+    let state = otp_server::AppState::new(bank).with_secure_cookies(tls.is_some());
+    let app = otp_server::router(state);
+    let _ = tracing_subscriber::fmt().with_target(false).try_init();
+    serve_until_stopped(args.listen, app, tls, None, |base| {
+        println!("otp serve: the bank `{}`", path.display());
+        println!("  open             {base}/login   (English: {base}/login?lang=en)");
+        println!("Ctrl-C stops the server.");
+    })?;
+    println!("stopped");
+    Ok(())
+}
+
+/// `otp serve --demo`.
+fn demo(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
     let _ = tracing_subscriber::fmt().with_target(false).try_init();
     // Not `ScratchDir`: its Ctrl-C handler exits at once, and this command
     // shuts down gracefully (the folder is removed when `dir` drops).
@@ -83,27 +264,16 @@ pub(crate) fn run(args: &ServeArgs) -> Result<()> {
     let bank = Arc::new(bank);
     let tokens = Arc::new(Mutex::new(tokens));
     let state = otp_server::AppState::new(Arc::clone(&bank))
+        .with_secure_cookies(tls.is_some())
         .with_demo_tokens(demo_page(Arc::clone(&tokens), clock.clone()));
     let app = otp_server::router(state);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| anyhow!("cannot start the server's runtime: {e}"))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .map_err(|e| anyhow!("cannot listen on {}: {e}", args.listen))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| anyhow!("cannot read the listening address: {e}"))?;
+    serve_until_stopped(args.listen, app, tls, Some(clock), |base| {
         let show =
             |s: Option<SerialNumber>| s.map_or_else(|| "-".to_owned(), |s| s.as_str().to_owned());
         println!("otp serve --demo: the manual's bank on a temporary SQLite database");
-        println!("  open             http://{addr}/login   (English: http://{addr}/login?lang=en)");
-        println!(
-            "  virtual tokens   http://{addr}/demo/tokens   (press \"1\" on a token to show its code)"
-        );
+        println!("  open             {base}/login   (English: {base}/login?lang=en)");
+        println!("  virtual tokens   {base}/demo/tokens   (press \"1\" on a token to show its code)");
         println!(
             "  sign in as       {} (administrator), token {}",
             admin.as_str(),
@@ -119,16 +289,44 @@ pub(crate) fn run(args: &ServeArgs) -> Result<()> {
         println!("  approval password (demo fixture): {ADMIN_APPROVAL_PASSWORD}");
         println!("  new tokens: any serial on the tokens page that is neither of the above");
         println!("Ctrl-C stops the server.");
-        tokio::spawn(follow_system_clock(clock));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| anyhow!("the server stopped: {e}"))
     })?;
     drop(bank);
     drop(dir);
     println!("stopped; the demo's database was removed");
     Ok(())
+}
+
+/// Listens on `listen`, prints the banner with the base address
+/// (`http://` or `https://`), serves `app` until Ctrl-C or SIGTERM, and
+/// lets the requests in flight finish. With `clock`, the demo bank's
+/// clock follows the system's meanwhile.
+fn serve_until_stopped(
+    listen: SocketAddr,
+    app: axum::Router,
+    tls: Option<TlsConfig>,
+    clock: Option<SimClock>,
+    banner: impl FnOnce(&str),
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow!("cannot start the server's runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| anyhow!("cannot read the listening address: {e}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        banner(&format!("{scheme}://{addr}"));
+        if let Some(clock) = clock {
+            tokio::spawn(follow_system_clock(clock));
+        }
+        otp_server::serve(listener, app, tls, shutdown())
+            .await
+            .map_err(|e| anyhow!("the server stopped: {e}"))
+    })
 }
 
 /// The demo bank's clock follows the system's (never backwards).

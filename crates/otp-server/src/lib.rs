@@ -43,6 +43,7 @@
 mod dates;
 mod handlers;
 mod pages;
+mod serve;
 mod session;
 
 use std::sync::Arc;
@@ -59,6 +60,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+pub use serve::{
+    HEADER_READ_TIMEOUT, STRICT_TRANSPORT_SECURITY, TLS_HANDSHAKE_TIMEOUT, TlsConfig, TlsError,
+    serve,
+};
 pub use session::{IDLE_TIMEOUT, MAX_SESSIONS, SESSION_COOKIE};
 
 /// The `Content-Security-Policy` of every response: no script at all, the

@@ -16,7 +16,7 @@ use crate::safefs::{self, FileError, Mode};
 
 use super::{BankArgs, BankCommand, refused, say};
 
-pub(super) fn default_db() -> Result<PathBuf> {
+pub(crate) fn default_db() -> Result<PathBuf> {
     let base = dirs::data_dir()
         .ok_or_else(|| anyhow!("no data directory is known for this user: give --db FILE"))?;
     Ok(base.join("otp").join("bank.sqlite"))
@@ -121,8 +121,16 @@ pub(super) fn open(args: &BankArgs) -> Result<Bank<SqliteStore>> {
         Some(p) => p.clone(),
         None => default_db()?,
     };
+    open_at(&path, matches!(args.command, BankCommand::Init { .. }))
+}
+
+/// Opens the bank database at `path` with its key files, on the system
+/// clock: `otp bank`'s opener, and `otp serve --db`'s. Only with `create`
+/// is a missing database made (with its key files).
+pub(crate) fn open_at(path: &Path, create: bool) -> Result<Bank<SqliteStore>> {
+    let path = path.to_owned();
     let existed = path.exists();
-    if !existed && !matches!(args.command, BankCommand::Init { .. }) {
+    if !existed && !create {
         bail!(
             "there is no bank database at `{}`: check --db (or OTP_DB); `otp bank init` creates a new bank",
             path.display()
