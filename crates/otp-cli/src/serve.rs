@@ -273,7 +273,9 @@ fn demo(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
             |s: Option<SerialNumber>| s.map_or_else(|| "-".to_owned(), |s| s.as_str().to_owned());
         println!("otp serve --demo: the manual's bank on a temporary SQLite database");
         println!("  open             {base}/login   (English: {base}/login?lang=en)");
-        println!("  virtual tokens   {base}/demo/tokens   (press \"1\" on a token to show its code)");
+        println!(
+            "  virtual tokens   {base}/demo/tokens   (press \"1\" on a token to show its code)"
+        );
         println!(
             "  sign in as       {} (administrator), token {}",
             admin.as_str(),
