@@ -115,10 +115,15 @@ impl core::fmt::Display for CreateError {
     }
 }
 
+/// One session in the table: last used, signed in, its data.
+type Entry = (Instant, bool, Shared);
+
 /// All sessions of this server process. `Debug` shows how many there
 /// are, never their ids (each is a bearer secret).
 pub(crate) struct Sessions {
-    map: Mutex<HashMap<String, (Instant, Shared)>>,
+    /// Each session: when it was last used, whether a user is signed in
+    /// to it (fixed at creation: sign-in makes a new session), its data.
+    map: Mutex<HashMap<String, Entry>>,
     idle: Duration,
     max: usize,
 }
@@ -152,11 +157,11 @@ impl Sessions {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let now = Instant::now();
         match map.get_mut(id) {
-            Some((seen, _)) if now.duration_since(*seen) >= self.idle => {
+            Some((seen, _, _)) if now.duration_since(*seen) >= self.idle => {
                 map.remove(id);
                 None
             }
-            Some((seen, s)) => {
+            Some((seen, _, s)) => {
                 *seen = now;
                 Some(Arc::clone(s))
             }
@@ -165,7 +170,14 @@ impl Sessions {
     }
 
     /// A new session (a new id and a new CSRF token) for `user`.
+    ///
+    /// At the limit, after the idle sessions are forgotten, the least
+    /// recently used anonymous session (a visitor of the sign-in or demo
+    /// page) makes room, so a flood of visitors can neither fill the table
+    /// nor push out a signed-in session; [`CreateError::Full`] only when
+    /// every live session is signed in.
     pub(crate) fn create(&self, user: Option<SignedIn>) -> Result<(String, Shared), CreateError> {
+        let signed_in = user.is_some();
         let id = random_token().map_err(CreateError::Random)?;
         let data = Arc::new(tokio::sync::Mutex::new(SessionData {
             csrf: random_token().map_err(CreateError::Random)?,
@@ -186,12 +198,22 @@ impl Sessions {
         if map.len() >= self.max || map.len() % 256 == 255 {
             let now = Instant::now();
             let idle = self.idle;
-            map.retain(|_, (seen, _)| now.duration_since(*seen) < idle);
+            map.retain(|_, (seen, _, _)| now.duration_since(*seen) < idle);
             if map.len() >= self.max {
-                return Err(CreateError::Full);
+                let oldest_visitor = map
+                    .iter()
+                    .filter(|(_, (_, signed, _))| !signed)
+                    .min_by_key(|(_, (seen, _, _))| *seen)
+                    .map(|(id, _)| id.clone());
+                match oldest_visitor {
+                    Some(old) => {
+                        map.remove(&old);
+                    }
+                    None => return Err(CreateError::Full),
+                }
             }
         }
-        map.insert(id.clone(), (Instant::now(), Arc::clone(&data)));
+        map.insert(id.clone(), (Instant::now(), signed_in, Arc::clone(&data)));
         Ok((id, data))
     }
 

@@ -575,15 +575,48 @@ async fn an_idle_session_is_forgotten() {
     assert_eq!(r.headers[header::LOCATION], "/login");
 }
 
+/// Signed-in sessions are bounded: beyond the limit, a new visitor is
+/// answered 503 (with the headers), and so is one more sign-in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_beyond_the_limit_are_refused_with_503() {
-    let w = World::with(|s| s.with_session_limits(otp_server::IDLE_TIMEOUT, 2));
-    assert_eq!(w.browser().get("/login").await.status, StatusCode::OK);
-    assert_eq!(w.browser().get("/login").await.status, StatusCode::OK);
+    let mut w = World::with(|s| s.with_session_limits(otp_server::IDLE_TIMEOUT, 2));
+    let admin_serial = w.token_of(&w.admin).unwrap();
+    for _ in 0..2 {
+        let code = w.press(&admin_serial);
+        let menu = w.browser().sign_in("W0001", &code).await;
+        assert!(menu.has("管理機能"), "{}", menu.body);
+    }
     let third = w.browser().get("/login").await;
     assert_eq!(third.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(third.has("ただいま混み合っています。"));
     assert_security_headers(&third);
+}
+
+/// Anyone can open the sign-in page, and each visit makes an anonymous
+/// session (its CSRF token guards the form). A flood of visits must not
+/// fill the table and lock the bank's users out: when the table is full,
+/// the least recently used anonymous session makes room; signed-in
+/// sessions are never pushed out by visitors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_visitors_neither_refuses_a_sign_in_nor_ends_one() {
+    let mut w = World::with(|s| s.with_session_limits(otp_server::IDLE_TIMEOUT, 4));
+    let admin_serial = w.token_of(&w.admin).unwrap();
+    let code = w.press(&admin_serial);
+    let mut admin = w.browser();
+    assert!(admin.sign_in("W0001", &code).await.has("管理機能"));
+    for _ in 0..200 {
+        assert_eq!(w.browser().get("/login").await.status, StatusCode::OK);
+    }
+    // The administrator is still signed in.
+    let menu = admin.get("/admin").await;
+    assert_eq!(menu.status, StatusCode::OK);
+    assert!(menu.has("管理機能"));
+    // A user who opens the page now can still sign in.
+    let general = w.token_of(&w.general).unwrap();
+    let code = w.press(&general);
+    let home = w.browser().sign_in("W0002", &code).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.has("お客様ページ"), "{}", home.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
