@@ -399,6 +399,29 @@ async fn clicked_walk() {
     b.screenshot("4-no-token").await;
     assert_eq!(w.token_of(&w.general), Some(new), "nothing changed");
 
+    // IDロック解除 and 利用履歴照会 from the menu.
+    b.goto(&w.url("/admin")).await;
+    b.wait_h1("管理機能").await;
+    b.click_link("IDロック解除").await;
+    b.wait_h1("IDロック解除").await;
+    let locks = b.text("main").await;
+    assert!(locks.contains("W0002") && locks.contains("ロックなし"), "{locks}");
+    b.screenshot("10-id-lock").await;
+    b.goto(&w.url("/admin")).await;
+    b.wait_h1("管理機能").await;
+    b.click_link("利用履歴照会").await;
+    b.wait_h1("利用履歴照会").await;
+    b.type_into("input[name=id]", "W0002").await;
+    b.click("form[action='/admin/history'] button").await;
+    b.wait_h1("利用履歴照会").await;
+    let history = b.text("main").await;
+    assert!(
+        history.contains("トークン交換") && history.contains("現在のトークンなし"),
+        "{history}"
+    );
+    assert!(!history.contains(old.as_str()) && !history.contains(new.as_str()));
+    b.screenshot("11-usage-history").await;
+
     // Sign out: the signed-in session is forgotten (the sign-in page
     // starts a new one).
     let signed_in = b.cookie(otp_server::SESSION_COOKIE).await.unwrap();
