@@ -23,6 +23,7 @@ mod exchange;
 mod history;
 mod locks;
 mod unregister;
+mod usage;
 mod user;
 
 pub(crate) use admin::{admin_menu, select, token_info};
@@ -31,6 +32,7 @@ pub(crate) use exchange::{begin, current, new_token, no_token, register};
 pub(crate) use history::history;
 pub(crate) use locks::{lock_or_unlock, locks};
 pub(crate) use unregister::{unregister_confirm, unregister_start};
+pub(crate) use usage::{set_usage, software_confirm, usage};
 pub(crate) use user::{home, login, login_page, logout};
 
 type Shared = Arc<tokio::sync::Mutex<SessionData>>;

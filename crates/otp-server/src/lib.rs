@@ -43,6 +43,7 @@
 mod dates;
 mod handlers;
 mod pages;
+mod qr;
 mod serve;
 mod session;
 
@@ -195,6 +196,14 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
         .route("/admin/exchange/no-token", post(handlers::no_token::<S>))
         .route("/admin/exchange/new", post(handlers::new_token::<S>))
         .route("/admin/register", post(handlers::register::<S>))
+        .route(
+            "/admin/usage",
+            get(handlers::usage::<S>).post(handlers::set_usage::<S>),
+        )
+        .route(
+            "/admin/usage/software",
+            post(handlers::software_confirm::<S>),
+        )
         .route("/admin/unregister", post(handlers::unregister_start::<S>))
         .route(
             "/admin/unregister/confirm",

@@ -10,10 +10,12 @@ use crate::session::SignedIn;
 mod history;
 mod locks;
 mod unregister;
+mod usage;
 
 pub(crate) use history::{History, HistoryRow, history};
 pub(crate) use locks::{LockRow, Locks, locks};
 pub(crate) use unregister::{unregister, unregistered};
+pub(crate) use usage::{Usage, software, usage};
 
 /// `en` or `ja` text.
 pub(crate) const fn t(lang: Lang, en: &'static str, ja: &'static str) -> &'static str {
@@ -200,6 +202,7 @@ pub(crate) fn select(
                     thead { tr {
                         th {} th { (t(lang, "Customer ID", "お客様ID")) } th { (t(lang, "User name", "利用者名")) }
                         th { (t(lang, "Token serial", "トークンシリアル番号")) } th { (t(lang, "Authority", "権限")) }
+                        th { (t(lang, "Usage mode", "利用形態")) }
                     } }
                     tbody {
                         @for (i, row) in list.rows.iter().enumerate() {
@@ -209,15 +212,17 @@ pub(crate) fn select(
                                 td { (row.name) }
                                 td.serial { @match &row.serial { Some(s) => (s.to_string()), None => "-" } }
                                 td { (row.authority.label(lang)) }
+                                td.mode { (row.usage_mode.label(lang)) }
                             }
                         }
                     }
                 }
                 p { (t(lang, "New registration, exchange or unregistration of the selected user's token.", "選択した利用者へトークンの新規登録・交換・登録解除をします。")) }
                 button type="submit" { (t(lang, "Register/Unregister >", "登録・登録解除 >")) }
+                p { (t(lang, "Sets how the selected user authenticates with one-time passwords.", "ワンタイムパスワード認証の利用形態の設定を行います。")) }
+                button type="submit" formaction="/admin/usage" { (t(lang, "Usage mode setting >", "利用形態設定 >")) }
             }
             (nav)
-            p.disabled { (t(lang, "OTP usage mode setting (not available yet)", "利用形態設定（準備中）")) }
         },
     )
 }

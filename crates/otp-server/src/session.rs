@@ -79,6 +79,11 @@ pub(crate) struct SessionData {
     /// The last lock or unlock done, the form ticket that did it and what
     /// the screen said, so the same form posted again shows it.
     pub(crate) lock_done: Option<(String, String)>,
+    /// The usage mode screen's one-time form ticket (利用形態設定).
+    pub(crate) usage_form: Option<String>,
+    /// The last usage mode set, the form ticket that did it and what the
+    /// screen said.
+    pub(crate) usage_done: Option<(String, String)>,
 }
 
 impl core::fmt::Debug for SessionData {
@@ -91,6 +96,8 @@ impl core::fmt::Debug for SessionData {
             .field("unregistered", &self.unregistered.is_some())
             .field("lock_form", &self.lock_form.is_some())
             .field("lock_done", &self.lock_done.is_some())
+            .field("usage_form", &self.usage_form.is_some())
+            .field("usage_done", &self.usage_done.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -188,6 +195,8 @@ impl Sessions {
             unregistered: None,
             lock_form: None,
             lock_done: None,
+            usage_form: None,
+            usage_done: None,
         }));
         let mut map = self
             .map

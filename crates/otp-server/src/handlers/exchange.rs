@@ -97,7 +97,7 @@ async fn start<S: Store + 'static>(
 }
 
 /// Which ticket a form brought.
-enum Brought {
+pub(super) enum Brought {
     /// The one this session holds: taken out of the session.
     Current(Ticket),
     /// The one that finished this session's last exchange (posted again).
@@ -106,7 +106,7 @@ enum Brought {
     Foreign,
 }
 
-fn take_ticket(session: &mut SessionData, posted: &str) -> Brought {
+pub(super) fn take_ticket(session: &mut SessionData, posted: &str) -> Brought {
     if let Some(held) = session.ticket.as_deref()
         && same_secret(held, posted)
     {

@@ -1,0 +1,127 @@
+//! 利用形態設定: a user's one-time password usage mode (hardware token,
+//! software token, not used); a software token's QR code, shown once, and
+//! its first code.
+
+use maud::{Markup, PreEscaped, html};
+use otp_exchange::{Lang, UsageMode};
+
+use super::{approval_label, layout, refusal, t};
+use crate::session::SignedIn;
+
+/// What the usage mode screen shows.
+#[derive(Debug)]
+pub(crate) struct Usage<'a> {
+    /// The user's customer ID, name and authority (as the list shows it).
+    pub(crate) id: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) authority: &'static str,
+    /// The token's masked serial, or `-`.
+    pub(crate) serial: String,
+    /// The mode now.
+    pub(crate) mode: UsageMode,
+    /// Whether the bank's policy offers 利用しない to this user (never to
+    /// an administrator).
+    pub(crate) not_used_offered: bool,
+    /// The one-time form ticket of the mode form.
+    pub(crate) form: &'a str,
+    /// A refusal, in the manual's words.
+    pub(crate) message: Option<&'a str>,
+    /// What was done.
+    pub(crate) notice: Option<&'a str>,
+}
+
+/// 利用形態設定: the user, the mode now, the choice of modes and the
+/// operator's approval password.
+pub(crate) fn usage(lang: Lang, user: &SignedIn, csrf: &str, view: &Usage<'_>) -> Markup {
+    layout(
+        lang,
+        t(lang, "OTP usage mode setting", "利用形態設定"),
+        Some(user),
+        csrf,
+        html! {
+            (refusal(view.message))
+            @if let Some(n) = view.notice { p.done { (n) } }
+            section {
+                h2 { (t(lang, "Customer information", "お客様情報")) }
+                dl {
+                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (view.id) }
+                    dt { (t(lang, "User name", "利用者名")) } dd { (view.name) }
+                    dt { (t(lang, "Authority", "権限")) } dd { (view.authority) }
+                    dt { (t(lang, "Token serial", "トークンシリアル番号")) } dd.serial { (view.serial) }
+                    dt { (t(lang, "Usage mode", "利用形態")) } dd.mode { (view.mode.label(lang)) }
+                }
+            }
+            form method="post" action="/admin/usage" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="ticket" value=(view.form);
+                input type="hidden" name="id" value=(view.id);
+                fieldset {
+                    legend { (t(lang, "New usage mode", "変更後の利用形態")) }
+                    label.choice {
+                        input type="radio" name="action" value=(UsageMode::HardwareToken.as_str()) checked[view.mode != UsageMode::SoftwareToken];
+                        " " (UsageMode::HardwareToken.label(lang))
+                        span.hint { (t(lang, " (register the token with 登録・登録解除)", "（トークンは「登録・登録解除」で登録します）")) }
+                    }
+                    label.choice {
+                        input type="radio" name="action" value=(UsageMode::SoftwareToken.as_str()) checked[view.mode == UsageMode::SoftwareToken];
+                        " " (UsageMode::SoftwareToken.label(lang))
+                        span.hint { (t(lang, " (an authenticator app scans a QR code, then types its first code)", "（認証アプリでQRコードを読み取り、最初のワンタイムパスワードを入力します）")) }
+                    }
+                    @if view.not_used_offered {
+                        label.choice {
+                            input type="radio" name="action" value=(UsageMode::NotUsed.as_str());
+                            " " (UsageMode::NotUsed.label(lang))
+                            span.hint { (t(lang, " (the current token is revoked at once)", "（ご利用中のトークンはただちに無効となります）")) }
+                        }
+                    }
+                }
+                label { (approval_label(lang, user)) " "
+                    input type="password" name="password" required autocomplete="off"; }
+                button type="submit" { (t(lang, "Set", "設定")) }
+            }
+            p { a href="/admin/select" { (t(lang, "Back to the list", "一覧へ戻る")) } }
+        },
+    )
+}
+
+/// The software token's enrolment: the QR code (only on the page that
+/// minted the token; never again), the masked serial, the first code.
+pub(crate) fn software(
+    lang: Lang,
+    user: &SignedIn,
+    csrf: &str,
+    (id, serial): (&str, &str),
+    ticket: Option<&str>,
+    qr: Option<&str>,
+    message: Option<&str>,
+) -> Markup {
+    layout(
+        lang,
+        t(lang, "Software token registration", "ソフトウェアトークン登録"),
+        Some(user),
+        csrf,
+        html! {
+            (refusal(message))
+            dl {
+                dt { (t(lang, "Customer ID", "お客様ID")) } dd { (id) }
+                dt { (t(lang, "Token serial", "トークンシリアル番号")) } dd.serial { (serial) }
+            }
+            @if let Some(svg) = qr {
+                p { (t(lang, "Have the customer scan this code with their authenticator app. It is shown only this once: do not photograph or print it.",
+                       "お客様の認証アプリでこのQRコードを読み取ってください。表示はこの一度だけです。撮影・印刷はしないでください。")) }
+                div.qr { (PreEscaped(svg)) }
+            }
+            @if let Some(ticket) = ticket {
+                form method="post" action="/admin/usage/software" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="ticket" value=(ticket);
+                    label { (t(lang, "One-time password shown by the app (required, half-width digits)", "認証アプリに表示されたワンタイムパスワード（必須・半角数字）")) " "
+                        input type="text" name="code" inputmode="numeric" required autocomplete="off"; }
+                    button type="submit" { (t(lang, "Confirm", "確定")) }
+                }
+            } @else {
+                p { a href="/admin/select" { (t(lang, "Start again from the list", "一覧から最初からやり直す")) } }
+            }
+        },
+    )
+}
