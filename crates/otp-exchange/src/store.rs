@@ -13,7 +13,8 @@ use crate::{AuditEntry, AuditHead, AuditKey, AuditRecord, PasswordHash, Password
 
 mod records;
 pub use records::{
-    Attempts, IdLock, LockChange, Switch, TokenEntry, TokenStatus, UserRecord, Verification,
+    Attempts, IdLock, LockChange, Switch, TokenEntry, TokenStatus, UsageMode, UserRecord,
+    Verification,
 };
 
 /// Why a [`Switch`] did not happen. Nothing was changed in either case.
@@ -99,7 +100,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError>;
 
     /// Creates or replaces a user's name, authority and password hashes
-    /// (the token binding and the lock are kept for an existing user) and
+    /// (the token binding, the lock, the last login and the usage mode are
+    /// kept for an existing user; a new one gets the record's) and
     /// appends `audit`, in one transaction.
     ///
     /// # Errors

@@ -742,6 +742,8 @@ impl World {
                 TokenStatus::Unassigned => {
                     assert!(!holders.contains_key(serial) && !self.model.revoked.contains(serial));
                 }
+                // The scenario's stock is hardware: nothing is minted here.
+                TokenStatus::Reserved(u) => panic!("stock token {serial:?} reserved for {u}"),
             }
         }
         // Never more wrong approval passwords evaluated between two clears
