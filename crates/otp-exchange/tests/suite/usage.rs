@@ -332,6 +332,30 @@ pub fn not_used_signs_in_without_a_code<S: Store + 'static>(store: S) {
         Err(Refusal::LoginFailed)
     );
     s.bank.unlock(&admin, &user, &approval()).unwrap();
+    // Made an administrator by the branch: the stored mode does not let
+    // an administrator sign in without a code.
+    s.bank
+        .enroll_user(
+            &branch(),
+            &user,
+            "しんきん太郎",
+            otp_exchange::Authority::Administrator,
+        )
+        .unwrap();
+    assert_eq!(mode_of(&s, &user), UsageMode::NotUsed);
+    assert_eq!(
+        s.bank.sign_in(&user, &login_password(), ""),
+        Err(Refusal::LoginFailed)
+    );
+    s.bank
+        .enroll_user(
+            &branch(),
+            &user,
+            "しんきん太郎",
+            otp_exchange::Authority::General,
+        )
+        .unwrap();
+    s.bank.sign_in(&user, &login_password(), "").unwrap();
     // The bank turns the mode off: the user is refused.
     let strict = server_with(&s, &shared, Policy::default());
     assert_eq!(
