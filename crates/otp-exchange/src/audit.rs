@@ -51,6 +51,15 @@ pub enum Action {
     UserUpdate,
     /// The token secrets were re-sealed under a new key (key rotation).
     Rekey,
+    /// An administrator set a user's OTP usage mode (利用形態設定); the
+    /// reason names the new mode (`UsageMode::as_str`) and the old serial
+    /// the token it revoked, if any.
+    UsageMode,
+    /// A software token was minted and reserved for a user's enrollment
+    /// (the new serial, masked); its first code and the switch that binds
+    /// it follow as `NewToken` and `Register`/`Exchange` records whose
+    /// reason is `software_token`.
+    SoftwareToken,
 }
 
 /// Whether the attempt succeeded.
@@ -314,6 +323,8 @@ impl Action {
             Self::Import => 12,
             Self::UserUpdate => 13,
             Self::Rekey => 14,
+            Self::UsageMode => 15,
+            Self::SoftwareToken => 16,
         }
     }
 
@@ -335,6 +346,8 @@ impl Action {
             12 => Self::Import,
             13 => Self::UserUpdate,
             14 => Self::Rekey,
+            15 => Self::UsageMode,
+            16 => Self::SoftwareToken,
             _ => return None,
         })
     }
@@ -369,6 +382,8 @@ impl Action {
                 Self::Import => "Import",
                 Self::UserUpdate => "UserUpdate",
                 Self::Rekey => "Rekey",
+                Self::UsageMode => "UsageMode",
+                Self::SoftwareToken => "SoftwareToken",
             },
             crate::Lang::Ja => match self {
                 Self::Login => "ログイン",
@@ -385,6 +400,8 @@ impl Action {
                 Self::Import => "トークン在庫登録",
                 Self::UserUpdate => "利用者登録・変更",
                 Self::Rekey => "暗号鍵の更新",
+                Self::UsageMode => "利用形態設定",
+                Self::SoftwareToken => "ソフトウェアトークン発行",
             },
         }
     }
@@ -403,7 +420,7 @@ mod tests {
                 assert!(seen.insert(code));
             }
         }
-        assert_eq!(seen.len(), 14);
+        assert_eq!(seen.len(), 16);
     }
 
     #[test]
@@ -415,7 +432,7 @@ mod tests {
             assert!(!words.is_ascii(), "{a:?}");
             assert!(ja.insert(words), "{a:?}: {words}");
         }
-        assert_eq!(ja.len(), 14);
+        assert_eq!(ja.len(), 16);
     }
 
     #[test]

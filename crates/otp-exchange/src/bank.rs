@@ -24,6 +24,7 @@ mod records;
 mod screens;
 mod sign_in;
 mod steps;
+mod usage;
 
 pub use branch::BranchAuthorization;
 pub use policy::Policy;
@@ -31,6 +32,7 @@ pub use records::{AuditCheckError, Records, UserList, UserRow};
 pub use sign_in::SignedIn;
 pub(crate) use steps::{ApprovalVerified, CodeAccepted, Fail, Source, random_bytes};
 pub use steps::{CurrentTokenVerified, LoginTimes};
+pub use usage::UsageModeSet;
 
 /// The bank: store, credential check, clock, policy, session key and
 /// audit key.
@@ -45,6 +47,9 @@ pub struct Bank<S: Store, C: Credentials = StoredHashes> {
     /// The hash an unknown ID's login password is verified against, made
     /// on first use at `hash_cost`.
     pub(crate) dummy_hash: std::sync::OnceLock<crate::PasswordHash>,
+    /// The bank's name: the issuer of its software tokens' `otpauth://`
+    /// URIs.
+    pub(crate) bank_name: Option<String>,
 }
 
 impl<S: Store, C: Credentials> fmt::Debug for Bank<S, C> {
@@ -91,6 +96,7 @@ impl<S: Store> Bank<S, StoredHashes> {
             audit_key: AuditKey::random()?,
             hash_cost: HashCost::RECOMMENDED,
             dummy_hash: std::sync::OnceLock::new(),
+            bank_name: None,
         })
     }
 }
@@ -107,7 +113,17 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             audit_key: self.audit_key,
             hash_cost: self.hash_cost,
             dummy_hash: self.dummy_hash,
+            bank_name: self.bank_name,
         }
+    }
+
+    /// The same bank with its name, the issuer its software tokens'
+    /// `otpauth://` URIs name (what the authenticator app shows above the
+    /// code); [`crate::exchange::DEFAULT_ISSUER`] without one.
+    #[must_use]
+    pub fn with_bank_name(mut self, name: &str) -> Self {
+        self.bank_name = Some(name.to_owned());
+        self
     }
 
     /// The same bank with another policy.

@@ -26,7 +26,9 @@ use crate::{
     UserId, Which,
 };
 
+mod software;
 mod ticket;
+pub use software::{DEFAULT_ISSUER, ExpectFirstCode, SOFTWARE_SERIAL_PREFIX};
 use ticket::Stage;
 pub use ticket::Ticket;
 
@@ -198,8 +200,40 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// [`Refusal::SessionUsed`]; [`Refusal::OperatorLocked`] or
     /// [`Refusal::NotAdministrator`] when the operator may no longer act.
     pub fn resume(&self, operator: &UserId, ticket: &Ticket) -> Result<Pending, Refusal> {
+        let body = self.open_ticket(operator, ticket, |stage| {
+            !matches!(stage, Stage::ExpectFirstCode { .. })
+        })?;
+        Ok(match body.stage {
+            Stage::ExpectCurrentCode => Pending::ExpectCurrentCode(ExpectCurrentCode {
+                session: body.session,
+            }),
+            Stage::ExpectNewToken { current } => Pending::ExpectNewToken(ExpectNewToken {
+                // The proof comes back only from a ticket this bank sealed
+                // after verifying it.
+                current: current.map(|(serial, position)| CurrentTokenVerified {
+                    serial,
+                    position,
+                    login: None,
+                }),
+                session: body.session,
+            }),
+            // Refused by `open_ticket` (a software token enrollment comes
+            // back through `resume_software_token`).
+            Stage::ExpectFirstCode { .. } => return Err(Refusal::SessionInvalid),
+        })
+    }
+
+    /// Opens a ticket of a stage `wanted` accepts (another is
+    /// [`Refusal::SessionInvalid`], and stays unused), presented by its
+    /// administrator, who may still act, before it expires; marks it used.
+    fn open_ticket(
+        &self,
+        operator: &UserId,
+        ticket: &Ticket,
+        wanted: impl Fn(&Stage) -> bool,
+    ) -> Result<ticket::TicketBody, Refusal> {
         let body = ticket.open(&self.session_key)?;
-        if body.session.operator != *operator {
+        if body.session.operator != *operator || !wanted(&body.stage) {
             return Err(Refusal::SessionInvalid);
         }
         // A locked (or demoted) administrator gets nothing back, not even a
@@ -216,21 +250,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         if !self.store.consume_nonce(&body.nonce, expires_at, now)? {
             return Err(Refusal::SessionUsed);
         }
-        Ok(match body.stage {
-            Stage::ExpectCurrentCode => Pending::ExpectCurrentCode(ExpectCurrentCode {
-                session: body.session,
-            }),
-            Stage::ExpectNewToken { current } => Pending::ExpectNewToken(ExpectNewToken {
-                // The proof comes back only from a ticket this bank sealed
-                // after verifying it.
-                current: current.map(|(serial, position)| CurrentTokenVerified {
-                    serial,
-                    position,
-                    login: None,
-                }),
-                session: body.session,
-            }),
-        })
+        Ok(body)
     }
 
     fn check_session(&self, session: &Session) -> Result<u64, Refusal> {
@@ -367,7 +387,9 @@ impl ExpectNewToken {
     /// approval password (or per-transfer confirmation password when no
     /// approval password is registered). When all three hold, the old
     /// token is revoked and the new one bound in one atomic switch: the new
-    /// token is valid from that instant, the old one no longer.
+    /// token is valid from that instant, the old one no longer, and the
+    /// user's usage mode is [`crate::UsageMode::HardwareToken`] ("the usage
+    /// mode and token have been registered").
     ///
     /// # Errors
     ///
@@ -489,6 +511,10 @@ fn commit<S: Store, C: Credentials>(
                 locks,
                 audit.clone(),
             )
+            // "The usage mode and token have been registered": a hardware
+            // token registered or exchanged sets the mode in the same
+            // switch.
+            .with_usage_mode(crate::UsageMode::HardwareToken)
         },
     );
     bank.finish(&audit, result)?;

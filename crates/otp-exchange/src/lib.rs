@@ -20,9 +20,11 @@ pub use audit::{
 };
 pub use bank::{
     AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified, LoginTimes, Policy, Records,
-    SignedIn, UserList, UserRow,
+    SignedIn, UsageModeSet, UserList, UserRow,
 };
-pub use exchange::{Exchanged, ExpectCurrentCode, ExpectNewToken, Flow, Pending, Retry, Ticket};
+pub use exchange::{
+    Exchanged, ExpectCurrentCode, ExpectFirstCode, ExpectNewToken, Flow, Pending, Retry, Ticket,
+};
 pub use ids::{Authority, MAX_USER_ID_LEN, UserId, UserIdError};
 pub use memory::MemoryStore;
 pub use password::{
@@ -31,6 +33,6 @@ pub use password::{
 pub use refusal::{InternalError, Lang, Refusal, Which};
 pub use store::{
     Attempts, IdLock, LockChange, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus,
-    UserPage, UserRecord, Verification,
+    UsageMode, UserPage, UserRecord, Verification,
 };
 pub use typed::normalize_code;

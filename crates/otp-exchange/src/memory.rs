@@ -77,6 +77,9 @@ impl Inner {
         for c in changes {
             if let Some(u) = self.users.get_mut(c.user()) {
                 u.lock = *c.new_lock();
+                if let Some(at) = c.login_at() {
+                    u.last_login = Some(at);
+                }
             }
         }
     }
@@ -120,6 +123,7 @@ impl Store for MemoryStore {
                 .transfer_password
                 .clone_from(&existing.transfer_password);
             record.login_password.clone_from(&existing.login_password);
+            record.usage_mode = existing.usage_mode;
         }
         inner.users.insert(user.id.clone(), record);
         Ok(inner.append(audit, key))
@@ -242,7 +246,7 @@ impl Store for MemoryStore {
         }
         if let Some((new, _)) = change.bind() {
             let entry = inner.tokens.get(new).ok_or(SwitchError::Conflict)?;
-            if entry.status != TokenStatus::Unassigned {
+            if entry.status != change.bind_from() {
                 return Err(SwitchError::Conflict);
             }
         }
@@ -262,7 +266,12 @@ impl Store for MemoryStore {
             entry.state = *state;
         }
         if let Some(user) = inner.users.get_mut(change.user()) {
-            user.token = change.bind().map(|(s, _)| *s);
+            if change.changes_binding() {
+                user.token = change.bind().map(|(s, _)| *s);
+            }
+            if let Some(mode) = change.usage_mode() {
+                user.usage_mode = mode;
+            }
         }
         inner.apply_locks(change.locks());
         Ok(inner.append(change.audit(), key))

@@ -98,6 +98,16 @@ pub enum Refusal {
     /// A new password does not meet the bank's rules: at least
     /// [`crate::MIN_PASSWORD_CHARS`] characters, and not the current one.
     WeakPassword,
+    /// The usage mode "not used" (利用しない) was asked for, and the
+    /// bank's policy does not allow it ([`crate::Policy::allow_not_used`]).
+    NotUsedForbidden,
+    /// The usage mode "not used" was asked for an administrator: an
+    /// administrator confirms other users' operations with their token.
+    NotUsedForAdministrator,
+    /// The usage mode "software token" is set by enrolling the
+    /// authenticator app ([`crate::Bank::begin_software_token`]), whose
+    /// first code proves it works, not by the mode setting alone.
+    SoftwareTokenByEnrollment,
     /// The system could not complete the operation; nothing was changed.
     Internal(InternalError),
 }
@@ -227,14 +237,20 @@ impl Refusal {
             (Self::Conflict, Lang::Ja) => "他の操作によりトークン情報が変更されました。最初からやり直してください。".into(),
             (Self::LoginFailed, Lang::En) => "The customer ID or the one-time password is not correct, or this ID cannot be used now.".into(),
             (Self::LoginFailed, Lang::Ja) => "お客様IDまたはワンタイムパスワードが正しくないか、このIDは現在ご利用いただけません。".into(),
-            (Self::OwnId, Lang::En) => "An administrator cannot register, exchange or unregister their own token or unlock their own ID. Ask another administrator or apply at the branch.".into(),
-            (Self::OwnId, Lang::Ja) => "管理者ご自身のトークンの登録・交換・登録解除およびIDロック解除はできません。他の管理者に依頼するか、お取引店舗へお届けください。".into(),
+            (Self::OwnId, Lang::En) => "An administrator cannot register, exchange or unregister their own token or unlock their own ID, nor set their own usage mode. Ask another administrator or apply at the branch.".into(),
+            (Self::OwnId, Lang::Ja) => "管理者ご自身のトークンの登録・交換・登録解除、利用形態の設定およびIDロック解除はできません。他の管理者に依頼するか、お取引店舗へお届けください。".into(),
             (Self::BranchUnlockRequired, Lang::En) => "An administrator's ID can be unlocked only at the branch. Please submit a written request at your branch.".into(),
             (Self::BranchUnlockRequired, Lang::Ja) => "管理者のIDロック解除はお取引店舗へのお届けが必要です。".into(),
             (Self::UnlockLimit, Lang::En) => "This ID has been unlocked as many times today as allowed. Please submit a written request at your branch.".into(),
             (Self::UnlockLimit, Lang::Ja) => "本日のIDロック解除の回数が上限に達しました。お取引店舗へお届けください。".into(),
             (Self::WeakPassword, Lang::En) => format!("The new password must have at least {} characters and differ from the current one; nothing was changed.", crate::MIN_PASSWORD_CHARS),
             (Self::WeakPassword, Lang::Ja) => format!("新しいパスワードは{}文字以上で、現在のパスワードと異なるものにしてください（変更していません）。", crate::MIN_PASSWORD_CHARS),
+            (Self::NotUsedForbidden, Lang::En) => "The bank does not allow using the service without a one-time password. Please choose a hardware token or a software token.".into(),
+            (Self::NotUsedForbidden, Lang::Ja) => "ワンタイムパスワードを利用しない設定はご利用いただけません。ハードウェアトークンまたはソフトウェアトークンを選択してください。".into(),
+            (Self::NotUsedForAdministrator, Lang::En) => "An administrator cannot be set to use no one-time password: administrators confirm other users' operations with their token.".into(),
+            (Self::NotUsedForAdministrator, Lang::Ja) => "管理者はワンタイムパスワードを利用しない設定にはできません（他の利用者の操作をトークンで確認するため）。".into(),
+            (Self::SoftwareTokenByEnrollment, Lang::En) => "A software token is set by registering the authenticator app. Please use software token registration.".into(),
+            (Self::SoftwareTokenByEnrollment, Lang::Ja) => "ソフトウェアトークンは、スマートフォンアプリの登録（ソフトウェアトークン登録）により設定してください。".into(),
             (Self::Internal(_), Lang::En) => "The system could not complete the operation; nothing was changed. Please try again later.".into(),
             (Self::Internal(_), Lang::Ja) => "システムエラーのため処理できませんでした（変更は行われていません）。しばらくしてから再度お試しください。".into(),
         }
@@ -281,6 +297,9 @@ impl Refusal {
             Self::BranchUnlockRequired => "branch_unlock_required",
             Self::UnlockLimit => "unlock_limit",
             Self::WeakPassword => "weak_password",
+            Self::NotUsedForbidden => "not_used_forbidden",
+            Self::NotUsedForAdministrator => "not_used_administrator",
+            Self::SoftwareTokenByEnrollment => "software_token_enrollment_required",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -291,17 +310,24 @@ impl Refusal {
 pub(crate) const WRONG_LOGIN_PASSWORD: &str = "wrong_login_password";
 /// The audit reason of a sign-in for an ID without a login password.
 pub(crate) const NO_LOGIN_PASSWORD: &str = "no_login_password";
+/// The audit reason of a sign-in with a code for a user whose usage mode
+/// is "not used" (the code field must be empty).
+pub(crate) const CODE_NOT_EXPECTED: &str = "code_not_expected";
 
 /// Reasons only the audit trail records (the answer is a more general
 /// refusal), with their words in a Japanese usage history.
-const AUDIT_ONLY_LABELS: [(&str, &str); 2] = [
+const AUDIT_ONLY_LABELS: [(&str, &str); 3] = [
     (WRONG_LOGIN_PASSWORD, "ログインパスワード誤り"),
     (NO_LOGIN_PASSWORD, "ログインパスワード未登録"),
+    (
+        CODE_NOT_EXPECTED,
+        "ワンタイムパスワードを利用しないIDへのワンタイムパスワード入力",
+    ),
 ];
 
 /// Every reason code of [`Refusal::reason_code`] with its words in a
 /// Japanese usage history.
-const REASON_LABELS: [(&str, &str); 31] = [
+const REASON_LABELS: [(&str, &str); 34] = [
     ("not_administrator", "管理者以外の操作"),
     ("unknown_user", "該当するお客様IDなし"),
     ("malformed_user_id", "お客様IDの入力誤り"),
@@ -350,6 +376,18 @@ const REASON_LABELS: [(&str, &str); 31] = [
     ),
     ("unlock_limit", "本日のIDロック解除の回数上限"),
     ("weak_password", "新しいパスワードが条件外"),
+    (
+        "not_used_forbidden",
+        "ワンタイムパスワードを利用しない設定は不可",
+    ),
+    (
+        "not_used_administrator",
+        "管理者のワンタイムパスワード利用は必須",
+    ),
+    (
+        "software_token_enrollment_required",
+        "ソフトウェアトークンはアプリ登録により設定",
+    ),
     ("internal_error", "システムエラー"),
 ];
 
@@ -441,6 +479,9 @@ mod tests {
             Refusal::BranchUnlockRequired,
             Refusal::UnlockLimit,
             Refusal::WeakPassword,
+            Refusal::NotUsedForbidden,
+            Refusal::NotUsedForAdministrator,
+            Refusal::SoftwareTokenByEnrollment,
             Refusal::Internal(InternalError::Store(StoreError::Unavailable("disk".into()))),
         ];
         for w in [Which::Current, Which::New] {
@@ -482,6 +523,39 @@ mod tests {
             assert!(labels.insert(ja), "duplicate label {ja}");
             assert!(all().iter().all(|r| r.reason_code() != code), "{code}");
         }
+    }
+
+    #[test]
+    fn the_usage_mode_refusals_read_as_the_bank_words_them() {
+        let cases = [
+            (
+                Refusal::NotUsedForbidden,
+                "not_used_forbidden",
+                "The bank does not allow using the service without a one-time password. Please choose a hardware token or a software token.",
+                "ワンタイムパスワードを利用しない設定はご利用いただけません。ハードウェアトークンまたはソフトウェアトークンを選択してください。",
+            ),
+            (
+                Refusal::NotUsedForAdministrator,
+                "not_used_administrator",
+                "An administrator cannot be set to use no one-time password: administrators confirm other users' operations with their token.",
+                "管理者はワンタイムパスワードを利用しない設定にはできません（他の利用者の操作をトークンで確認するため）。",
+            ),
+            (
+                Refusal::SoftwareTokenByEnrollment,
+                "software_token_enrollment_required",
+                "A software token is set by registering the authenticator app. Please use software token registration.",
+                "ソフトウェアトークンは、スマートフォンアプリの登録（ソフトウェアトークン登録）により設定してください。",
+            ),
+        ];
+        for (r, code, en, ja) in cases {
+            assert_eq!(r.reason_code(), code);
+            assert_eq!(r.message(Lang::En), en);
+            assert_eq!(r.message(Lang::Ja), ja);
+        }
+        assert_eq!(
+            Refusal::reason_label(CODE_NOT_EXPECTED, Lang::Ja),
+            Some("ワンタイムパスワードを利用しないIDへのワンタイムパスワード入力")
+        );
     }
 
     #[test]

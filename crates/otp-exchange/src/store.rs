@@ -13,7 +13,8 @@ use crate::{AuditEntry, AuditHead, AuditKey, AuditRecord, PasswordHash, Password
 
 mod records;
 pub use records::{
-    Attempts, IdLock, LockChange, Switch, TokenEntry, TokenStatus, UserRecord, Verification,
+    Attempts, IdLock, LockChange, Switch, TokenEntry, TokenStatus, UsageMode, UserRecord,
+    Verification,
 };
 
 /// Why a [`Switch`] did not happen. Nothing was changed in either case.
@@ -100,8 +101,8 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Creates a user with their password hashes, or changes an existing
     /// user's name and authority only (their token binding, lock, password
-    /// hashes and last login are kept: passwords change only through
-    /// [`Store::replace_password`]), and appends `audit`, in one
+    /// hashes, last login and usage mode are kept: passwords change only
+    /// through [`Store::replace_password`]), and appends `audit`, in one
     /// transaction.
     ///
     /// # Errors

@@ -24,7 +24,7 @@ use otp_exchange::scenario::{
 };
 use otp_exchange::{
     Action, AuditKey, AuditResult, Authority, HashCost, MemoryStore, Password, PasswordKind,
-    Refusal, TokenStatus, UserId, verify_chain,
+    Policy, Refusal, TokenStatus, UsageMode, UserId, verify_chain,
 };
 use otp_provision::SerialNumber;
 use proptest::prelude::*;
@@ -102,6 +102,18 @@ enum Op {
         op: usize,
         password_ok: bool,
     },
+    /// 利用形態設定: an administrator sets a user's usage mode (0 hardware
+    /// token, 1 software token, 2 not used; the bank allows "not used").
+    SetUsageMode {
+        op: usize,
+        user: usize,
+        mode: usize,
+        password_ok: bool,
+    },
+    /// A sign-in with the login password and no code.
+    SignInWithoutCode {
+        user: usize,
+    },
     NextDay,
 }
 
@@ -177,6 +189,15 @@ fn op() -> impl Strategy<Value = Op> {
         }),
         (0usize..2, any::<bool>())
             .prop_map(|(op, password_ok)| Op::ChangePassword { op, password_ok }),
+        (0usize..2, 0usize..4, 0usize..3, any::<bool>()).prop_map(
+            |(op, user, mode, password_ok)| Op::SetUsageMode {
+                op,
+                user,
+                mode,
+                password_ok
+            }
+        ),
+        (0usize..4).prop_map(|user| Op::SignInWithoutCode { user }),
         Just(Op::NextDay),
     ]
 }
@@ -201,6 +222,8 @@ struct Model {
     /// Wrong approval passwords observed since the operator's counter was
     /// last cleared (a right password, an unlock).
     wrong_passwords: BTreeMap<UserId, u32>,
+    /// Each user's usage mode (hardware token when absent).
+    modes: BTreeMap<UserId, UsageMode>,
 }
 
 impl Model {
@@ -234,6 +257,10 @@ impl Model {
             }
             *self.wrong_passwords.entry(op.clone()).or_default() += 1;
         }
+    }
+
+    fn mode(&self, u: &UserId) -> UsageMode {
+        self.modes.get(u).copied().unwrap_or_default()
     }
 
     fn unlocked(&mut self, u: &UserId, day: u64) {
@@ -270,7 +297,27 @@ fn wrong(code: &str) -> String {
 
 impl World {
     fn new() -> Self {
-        let mut s = Scenario::setup(MemoryStore::new(), 1_601_512_200, HashCost::TESTING).unwrap();
+        let s = Scenario::setup(MemoryStore::new(), 1_601_512_200, HashCost::TESTING).unwrap();
+        // The bank allows the usage mode "not used".
+        let Scenario {
+            bank,
+            clock,
+            tokens,
+            admin,
+            general,
+            without_token,
+        } = s;
+        let mut s = Scenario {
+            bank: bank.with_policy(Policy {
+                allow_not_used: true,
+                ..Policy::default()
+            }),
+            clock,
+            tokens,
+            admin,
+            general,
+            without_token,
+        };
         // A second administrator, with a token registered by the branch.
         let second = UserId::parse("W0009").unwrap();
         s.bank
@@ -407,6 +454,7 @@ impl World {
                             "an exchange completed without all three proofs: {op:?}"
                         );
                         assert_eq!((done.old_serial, done.new_serial), (Some(old), new));
+                        self.model.modes.insert(u.clone(), UsageMode::HardwareToken);
                         self.model.binding.insert(u, new);
                         self.model.revoked.insert(old);
                     }
@@ -459,6 +507,7 @@ impl World {
                             "registration without its proofs: {op:?}"
                         );
                         assert_eq!(done.new_serial, new);
+                        self.model.modes.insert(u.clone(), UsageMode::HardwareToken);
                         self.model.binding.insert(u, new);
                     }
                     Err(r) => {
@@ -769,6 +818,79 @@ impl World {
                     }
                 }
             }
+            Op::SetUsageMode {
+                op,
+                user,
+                mode,
+                password_ok,
+            } => {
+                let o = self.admins[op].clone();
+                let u = self.users[user].clone();
+                let mode = UsageMode::ALL[mode];
+                let result =
+                    self.s
+                        .bank
+                        .set_usage_mode(&o, &u, mode, &self.password(&o, password_ok));
+                let want = self.may_operate(&o, &u).and_then(|()| {
+                    if mode == UsageMode::SoftwareToken {
+                        Err(Refusal::SoftwareTokenByEnrollment)
+                    } else if mode == UsageMode::NotUsed && self.is_admin(&u) {
+                        Err(Refusal::NotUsedForAdministrator)
+                    } else if self.locked(&u) {
+                        Err(Refusal::UserLocked)
+                    } else {
+                        Ok(())
+                    }
+                });
+                match want {
+                    Err(w) => assert_eq!(result.map(|_| ()), Err(w), "{op:?}"),
+                    Ok(()) => {
+                        self.model.password(&o, password_ok);
+                        if password_ok {
+                            let done = result.unwrap();
+                            let before = self.model.mode(&u);
+                            assert_eq!((done.previous, done.mode), (before, mode));
+                            let revoked = if mode == UsageMode::NotUsed {
+                                self.model.binding.remove(&u)
+                            } else {
+                                None
+                            };
+                            assert_eq!(done.revoked, revoked, "{op:?}");
+                            self.model.revoked.extend(revoked);
+                            self.model.modes.insert(u, mode);
+                        } else {
+                            assert!(
+                                matches!(
+                                    result,
+                                    Err(Refusal::WrongPassword | Refusal::OperatorLocked)
+                                ),
+                                "{result:?}"
+                            );
+                        }
+                    }
+                }
+            }
+            Op::SignInWithoutCode { user } => {
+                let u = self.users[user].clone();
+                let result = self.s.bank.sign_in(
+                    &u,
+                    &Password::new(otp_exchange::scenario::LOGIN_PASSWORD),
+                    "",
+                );
+                // W0009 has no login password: nothing is evaluated.
+                let has_password = u != self.admins[1];
+                let may = has_password
+                    && !self.locked(&u)
+                    && !self.is_admin(&u)
+                    && self.model.mode(&u) == UsageMode::NotUsed
+                    && !self.model.binding.contains_key(&u);
+                if may {
+                    result.unwrap();
+                    self.model.code(&u, true);
+                } else {
+                    assert_eq!(result.map(|_| ()), Err(Refusal::LoginFailed), "{op:?}");
+                }
+            }
             Op::NextDay => {
                 self.s.clock.advance(86_400);
             }
@@ -787,6 +909,11 @@ impl World {
                 self.model.binding.get(u),
                 "binding of {u}"
             );
+            assert_eq!(record.usage_mode, self.model.mode(u), "usage mode of {u}");
+            // "Not used" never holds a token, and never an administrator.
+            if record.usage_mode == UsageMode::NotUsed {
+                assert!(record.token.is_none() && !self.is_admin(u), "{u}");
+            }
             let want = self.model.locks[u];
             let got = record.lock;
             assert_eq!(
@@ -823,6 +950,8 @@ impl World {
                 TokenStatus::Unassigned => {
                     assert!(!holders.contains_key(serial) && !self.model.revoked.contains(serial));
                 }
+                // The scenario's stock is hardware: nothing is minted here.
+                TokenStatus::Reserved(u) => panic!("stock token {serial:?} reserved for {u}"),
             }
         }
         // Never more wrong approval passwords evaluated between two clears
@@ -848,7 +977,11 @@ impl World {
             }
             if matches!(
                 e.action,
-                Action::Exchange | Action::Register | Action::Unregister | Action::Unlock
+                Action::Exchange
+                    | Action::Register
+                    | Action::Unregister
+                    | Action::Unlock
+                    | Action::UsageMode
             ) && e.result == AuditResult::Ok
             {
                 // A completed operation by an administrator passed their

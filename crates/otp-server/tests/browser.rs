@@ -405,7 +405,10 @@ async fn clicked_walk() {
     b.click_link("IDロック解除").await;
     b.wait_h1("IDロック解除").await;
     let locks = b.text("main").await;
-    assert!(locks.contains("W0002") && locks.contains("ロックなし"), "{locks}");
+    assert!(
+        locks.contains("W0002") && locks.contains("ロックなし"),
+        "{locks}"
+    );
     b.screenshot("10-id-lock").await;
     b.goto(&w.url("/admin")).await;
     b.wait_h1("管理機能").await;

@@ -1645,6 +1645,8 @@ fn version_4_database_gains_the_sign_in_columns<S: Store>(
     downgrade(
         "ALTER TABLE {users} DROP COLUMN login_password;
          ALTER TABLE {users} DROP COLUMN last_login;
+         ALTER TABLE {users} DROP COLUMN usage_mode;
+         ALTER TABLE {tokens} DROP COLUMN reserved_for;
          UPDATE {version} SET version = 4;",
     );
     let store = open();
@@ -1690,6 +1692,7 @@ fn sqlite_version_4_database_gains_the_sign_in_columns() {
             let conn = rusqlite::Connection::open(&path).unwrap();
             conn.execute_batch(
                 &sql.replace("{users}", "users")
+                    .replace("{tokens}", "tokens")
                     .replace("{version}", "schema_version"),
             )
             .unwrap();
@@ -1697,7 +1700,165 @@ fn sqlite_version_4_database_gains_the_sign_in_columns() {
         |s| s.schema_version().unwrap(),
         otp_store::SQLITE_SCHEMA_VERSION,
     );
-    assert_eq!(otp_store::SQLITE_SCHEMA_VERSION, 5);
+}
+
+/// A database of schema version 5 (the release before the usage mode),
+/// made as this code makes one and then taken back to version 5 (version
+/// 6 only adds two columns): opened, it is upgraded to the current
+/// version, and every existing user's usage mode is the hardware token
+/// (the manual's case), its tokens read as before (none reserved); a new
+/// user's mode is stored as given, an existing user's is kept by
+/// `put_user` and changed only by a switch, which leaves the token as it
+/// is when it changes the mode alone.
+fn version_5_database_gains_the_usage_mode<S: Store>(
+    open: impl Fn() -> S,
+    downgrade: impl Fn(&str),
+    version: impl Fn(&S) -> u32,
+    current: u32,
+) {
+    use otp_exchange::{Switch, TokenEntry, UsageMode, UserRecord};
+    let (admin, general, other) = (uid("W0001"), uid("W0002"), uid("W0005"));
+    let store = open();
+    for (id, authority) in [
+        (&admin, Authority::Administrator),
+        (&general, Authority::General),
+        (&other, Authority::General),
+    ] {
+        store
+            .put_user(
+                &UserRecord::new(id.clone(), "しんきん太郎", authority),
+                &AuditEntry::new(1, "test", Some(id), Action::UserUpdate),
+                &key(),
+            )
+            .unwrap();
+    }
+    let seed = SeedRecord::new(
+        "ABCD00000001",
+        otp_core::Secret::from_bytes(&[7; 20]).unwrap(),
+        otp_provision::Profile::default(),
+    );
+    let serial = seed.serial_number().unwrap();
+    store
+        .add_tokens(
+            vec![TokenEntry::unassigned(seed).unwrap()],
+            &AuditEntry::new(1, "test", None, Action::Import),
+            &key(),
+        )
+        .unwrap();
+    drop(store);
+    downgrade(
+        "ALTER TABLE {users} DROP COLUMN usage_mode;
+         ALTER TABLE {tokens} DROP COLUMN reserved_for;
+         UPDATE {version} SET version = 5;",
+    );
+    let store = open();
+    assert_eq!(version(&store), current);
+    let page = store.users(0, 10).unwrap();
+    assert_eq!(page.total, 3);
+    for u in &page.users {
+        assert_eq!(u.usage_mode, UsageMode::HardwareToken, "{}", u.id);
+    }
+    assert_eq!(
+        store.token(&serial).unwrap().unwrap().status,
+        TokenStatus::Unassigned
+    );
+    // A new user's mode is stored; an existing user's is kept.
+    let mut fresh = UserRecord::new(uid("W0009"), "しんきん花子", Authority::General);
+    fresh.usage_mode = UsageMode::NotUsed;
+    store
+        .put_user(
+            &fresh,
+            &AuditEntry::new(2, "test", Some(&fresh.id), Action::UserUpdate),
+            &key(),
+        )
+        .unwrap();
+    assert_eq!(
+        store.user(&fresh.id).unwrap().unwrap().usage_mode,
+        UsageMode::NotUsed
+    );
+    let mut renamed = store.user(&general).unwrap().unwrap();
+    renamed.usage_mode = UsageMode::NotUsed;
+    store
+        .put_user(
+            &renamed,
+            &AuditEntry::new(3, "test", Some(&general), Action::UserUpdate),
+            &key(),
+        )
+        .unwrap();
+    assert_eq!(
+        store.user(&general).unwrap().unwrap().usage_mode,
+        UsageMode::HardwareToken
+    );
+    // Bind the token, then change the mode alone: the token stays.
+    let lock = store.user(&general).unwrap().unwrap().lock;
+    let bind = Switch::for_test(
+        general.clone(),
+        None,
+        None,
+        Some((serial, otp_core::TokenState::new())),
+        vec![otp_exchange::LockChange::for_test(
+            general.clone(),
+            lock,
+            lock,
+        )],
+        AuditEntry::new(4, "test", Some(&general), Action::Register),
+    )
+    .for_test_with_usage_mode(UsageMode::HardwareToken);
+    store.switch(&bind, &key()).unwrap();
+    let mode_only = Switch::for_test(
+        general.clone(),
+        Some(serial),
+        None,
+        None,
+        vec![otp_exchange::LockChange::for_test(
+            general.clone(),
+            lock,
+            lock,
+        )],
+        AuditEntry::new(5, "test", Some(&general), Action::UsageMode),
+    )
+    .for_test_with_usage_mode(UsageMode::SoftwareToken);
+    store.switch(&mode_only, &key()).unwrap();
+    let read = store.user(&general).unwrap().unwrap();
+    assert_eq!(read.usage_mode, UsageMode::SoftwareToken);
+    assert_eq!(read.token, Some(serial));
+    assert_eq!(
+        store.token(&serial).unwrap().unwrap().status,
+        TokenStatus::Assigned(general.clone())
+    );
+    assert_eq!(
+        store.user(&admin).unwrap().unwrap().usage_mode,
+        UsageMode::HardwareToken
+    );
+    assert!(
+        verify_chain(
+            &store.audit_chain().unwrap(),
+            &key(),
+            store.audit_head().unwrap()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn sqlite_version_5_database_gains_the_usage_mode() {
+    let dir = TempDir::new();
+    let path = dir.path().join("bank.db");
+    version_5_database_gains_the_usage_mode(
+        || SqliteStore::open(&path, support::sealer()).unwrap(),
+        |sql| {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                &sql.replace("{users}", "users")
+                    .replace("{tokens}", "tokens")
+                    .replace("{version}", "schema_version"),
+            )
+            .unwrap();
+        },
+        |s| s.schema_version().unwrap(),
+        otp_store::SQLITE_SCHEMA_VERSION,
+    );
+    assert_eq!(otp_store::SQLITE_SCHEMA_VERSION, 6);
 }
 
 #[cfg(feature = "postgres")]
@@ -1781,13 +1942,35 @@ mod pg_tests {
                 exec_in(
                     &schema,
                     &sql.replace("{users}", "otp_users")
+                        .replace("{tokens}", "otp_tokens")
                         .replace("{version}", "otp_schema_version"),
                 );
             },
             |s| s.schema_version().unwrap(),
             otp_store::PG_SCHEMA_VERSION,
         );
-        assert_eq!(otp_store::PG_SCHEMA_VERSION, 5);
+    }
+
+    /// As `sqlite_version_5_database_gains_the_usage_mode`.
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/pg-test-server.sh, then cargo test -p otp-store -- --ignored"]
+    fn postgres_version_5_schema_gains_the_usage_mode() {
+        let schema = pg::schema();
+        let _drop = pg::drop_later(&schema);
+        super::version_5_database_gains_the_usage_mode(
+            || pg::store_on(&schema, 2),
+            |sql| {
+                exec_in(
+                    &schema,
+                    &sql.replace("{users}", "otp_users")
+                        .replace("{tokens}", "otp_tokens")
+                        .replace("{version}", "otp_schema_version"),
+                );
+            },
+            |s| s.schema_version().unwrap(),
+            otp_store::PG_SCHEMA_VERSION,
+        );
+        assert_eq!(otp_store::PG_SCHEMA_VERSION, 6);
     }
 
     fn exec_in(schema: &str, sql: &str) {

@@ -101,7 +101,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
 
     /// The branch registers a token for a user who has none, with a code
     /// from it: how an administrator (who may not register their own) gets
-    /// a token. Returns the token's serial.
+    /// a token. Returns the token's serial. The user's usage mode becomes
+    /// [`crate::UsageMode::HardwareToken`] in the same switch.
     ///
     /// # Errors
     ///
@@ -153,6 +154,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     locks,
                     logged.clone(),
                 )
+                // A hardware token registered: the usage mode with it.
+                .with_usage_mode(crate::UsageMode::HardwareToken)
             })?;
             Ok(new.serial)
         })();

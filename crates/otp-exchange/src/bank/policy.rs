@@ -32,6 +32,12 @@ pub struct Policy {
     /// How long a reserved attempt may stay unsettled before it counts as
     /// a wrong entry (a server died while evaluating it): 60 s.
     pub reservation_ttl: u64,
+    /// Whether a general user's usage mode may be "not used" (利用しない:
+    /// sign-in with the ID and login password alone): `false`. Never for
+    /// an administrator. Turned off later, it turns off the sign-in of
+    /// every user left in that mode until an administrator registers a
+    /// token for them.
+    pub allow_not_used: bool,
 }
 
 impl Default for Policy {
@@ -45,6 +51,7 @@ impl Default for Policy {
             max_unlocks_per_day: 3,
             utc_offset_seconds: 9 * 3600,
             reservation_ttl: 60,
+            allow_not_used: false,
         }
     }
 }

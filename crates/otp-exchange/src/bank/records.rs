@@ -26,6 +26,8 @@ pub struct UserRow {
     pub registered: bool,
     /// Whether the ID is locked.
     pub locked: bool,
+    /// The OTP usage mode (利用形態).
+    pub usage_mode: crate::UsageMode,
 }
 
 /// A page of the selection screen: "`first` to `last` of `total`".

@@ -33,6 +33,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 registered: u.token.is_some(),
                 serial: u.token.map(|s| s.masked()),
                 locked: u.lock.locked,
+                usage_mode: u.usage_mode,
                 id: u.id,
                 name: u.name,
                 authority: u.authority,

@@ -5,26 +5,30 @@ use otp_provision::SerialNumber;
 
 use crate::guard::{Counter, Outcome};
 use crate::{
-    Action, AuditEntry, Credentials, Password, PasswordHash, PasswordKind, Refusal, Store, UserId,
-    Which, normalize_code,
+    Action, AuditEntry, Authority, Credentials, InternalError, LockChange, Password, PasswordHash,
+    PasswordKind, Refusal, Store, UsageMode, UserId, UserRecord, Which, normalize_code,
 };
 
-use super::steps::CodeCheck;
+use super::steps::{CodeCheck, MAX_RETRIES};
 use super::{Bank, Fail, Source};
 
 /// Audit reason of a sign-in whose login password was wrong.
 const WRONG_LOGIN_PASSWORD: &str = crate::refusal::WRONG_LOGIN_PASSWORD;
 /// Audit reason of a sign-in for an ID without a login password.
 const NO_LOGIN_PASSWORD: &str = crate::refusal::NO_LOGIN_PASSWORD;
+/// Audit reason of a sign-in with a code for a user who uses none.
+const CODE_NOT_EXPECTED: &str = crate::refusal::CODE_NOT_EXPECTED;
 
 /// A user signed in: the ID's login password and a code from its token
 /// were right, and the code's verification (replay floor moved on) is
-/// committed. Only [`Bank::sign_in`] makes one.
+/// committed; or, for a user whose usage mode is [`UsageMode::NotUsed`],
+/// the login password alone was right and the login is committed. Only
+/// [`Bank::sign_in`] makes one.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SignedIn {
     pub(crate) user: UserId,
-    pub(crate) serial: SerialNumber,
-    pub(crate) position: u64,
+    pub(crate) serial: Option<SerialNumber>,
+    pub(crate) position: Option<u64>,
     pub(crate) this_login: u64,
     pub(crate) previous_login: Option<u64>,
 }
@@ -36,16 +40,25 @@ impl SignedIn {
         &self.user
     }
 
-    /// The token whose code was verified.
+    /// The token whose code was verified; `None` for a user who uses no
+    /// one-time password.
     #[must_use]
-    pub const fn serial(&self) -> SerialNumber {
+    pub const fn serial(&self) -> Option<SerialNumber> {
         self.serial
     }
 
-    /// The step or counter the code matched.
+    /// The step or counter the code matched; `None` without a code.
     #[must_use]
-    pub const fn position(&self) -> u64 {
+    pub const fn position(&self) -> Option<u64> {
         self.position
+    }
+
+    /// How the user signed in: with a token's code
+    /// ([`UsageMode::HardwareToken`] or [`UsageMode::SoftwareToken`], as
+    /// the token's serial tells), or without ([`UsageMode::NotUsed`]).
+    #[must_use]
+    pub const fn with_code(&self) -> bool {
+        self.serial.is_some()
     }
 
     /// When this sign-in's code was verified (Unix time, the bank's
@@ -86,6 +99,18 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// - An unknown ID, or one without a login password, costs the same
     ///   Argon2id verification (against a fixed hash made at the bank's
     ///   cost) as a known one.
+    /// - A general user whose usage mode is [`UsageMode::NotUsed`] (and
+    ///   who has no token) signs in with the ID and login password alone,
+    ///   while the bank's policy allows that mode
+    ///   ([`crate::Policy::allow_not_used`]): the code must be empty (a
+    ///   code typed is refused, `code_not_expected`). The attempt is
+    ///   reserved and counted on the same counter as every sign-in, and a
+    ///   right one is committed with the login time and its audit record
+    ///   (`Login`, reason `not_used`) only if the user is still in that
+    ///   mode without a token (compare-and-set on the ID's lock, whose
+    ///   binding generation every change of mode moves on). Anyone else's
+    ///   empty code is a failed sign-in like a wrong one (after the
+    ///   password is evaluated: the answer does not tell the modes apart).
     ///
     /// # Errors
     ///
@@ -103,7 +128,14 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         let typed = typed.as_ref();
         let now = self.now();
         let audit = AuditEntry::new(now, user.as_str(), Some(user), Action::Login);
-        if let Err(e) = super::screens::well_formed(typed) {
+        // An empty code is read as "none" (a user who uses no one-time
+        // password), decided once the password is right.
+        let form = if typed.is_empty() {
+            Ok(())
+        } else {
+            super::screens::well_formed(typed)
+        };
+        if let Err(e) = form {
             let refusal = Refusal::Code(Which::Current, e);
             let audit = AuditEntry::new(now, user.as_str(), None, Action::Login);
             self.store
@@ -164,6 +196,14 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             self.settle(user, Counter::Codes, Outcome::Wrong, Some(&refused))?;
             return Err(Fail::audited(Refusal::LoginFailed));
         }
+        if without_code(&record) {
+            return self.sign_in_without_code(user, typed, audit);
+        }
+        if typed.is_empty() {
+            return Err(release(
+                Refusal::Code(Which::Current, otp_core::CodeError::Empty).into(),
+            ));
+        }
         let Some(serial) = record.token else {
             return Err(release(Refusal::NoTokenRegistered.into()));
         };
@@ -183,8 +223,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         ) {
             Ok(ok) => Ok(SignedIn {
                 user: user.clone(),
-                serial: ok.serial,
-                position: ok.position,
+                serial: Some(ok.serial),
+                position: Some(ok.position),
                 this_login: ok.at,
                 previous_login: ok.previous_login,
             }),
@@ -203,6 +243,66 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         }
     }
 
+    /// The sign-in of a user who uses no one-time password, whose login
+    /// password was right (one attempt reserved on the ID's code
+    /// counter): refused unless the code is empty and the policy allows
+    /// the mode; committed (the reservation settled as right, the login
+    /// time and the audit record in one compare-and-set on the ID's lock)
+    /// only while the user is still in that mode, without a token and
+    /// unlocked.
+    fn sign_in_without_code(
+        &self,
+        user: &UserId,
+        typed: &str,
+        audit: &AuditEntry,
+    ) -> Result<SignedIn, Fail> {
+        let refuse = |reason: &str| -> Fail {
+            let refused = audit.clone().refused(reason);
+            match self.settle(user, Counter::Codes, Outcome::Neutral, Some(&refused)) {
+                Ok(_) => Fail::audited(Refusal::LoginFailed),
+                Err(e) => e,
+            }
+        };
+        if !typed.is_empty() {
+            return Err(refuse(CODE_NOT_EXPECTED));
+        }
+        if !self.policy.allow_not_used {
+            return Err(refuse(Refusal::NotUsedForbidden.reason_code()));
+        }
+        let mut done = audit.clone();
+        done.reason = Some(UsageMode::NotUsed.as_str().to_owned());
+        for _ in 0..MAX_RETRIES {
+            let record = self.user_record(user)?;
+            if !without_code(&record) {
+                // A token registered or the mode changed meanwhile.
+                return Err(refuse(Refusal::Conflict.reason_code()));
+            }
+            if record.lock.locked {
+                return Err(refuse(Refusal::UserLocked.reason_code()));
+            }
+            let at = self.now();
+            done.at = at;
+            let next = record
+                .lock
+                .settle(Counter::Codes, Outcome::Right, &self.policy);
+            let change = LockChange::new(user.clone(), record.lock, next).with_login(at);
+            if self
+                .store
+                .update_locks(&[change], std::slice::from_ref(&done), &self.audit_key)?
+            {
+                return Ok(SignedIn {
+                    user: user.clone(),
+                    serial: None,
+                    position: None,
+                    this_login: at,
+                    previous_login: record.last_login,
+                });
+            }
+        }
+        self.settle(user, Counter::Codes, Outcome::Neutral, None)?;
+        Err(InternalError::Contention.into())
+    }
+
     /// The fixed hash an unknown ID's password is verified against (made
     /// once, at the bank's cost, from no one's password).
     fn dummy_hash(&self) -> Result<&PasswordHash, Refusal> {
@@ -215,4 +315,12 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         )?;
         Ok(self.dummy_hash.get_or_init(|| hash))
     }
+}
+
+/// Whether `record` signs in without a code: a general user whose usage
+/// mode is [`UsageMode::NotUsed`] and who has no token.
+fn without_code(record: &UserRecord) -> bool {
+    record.usage_mode == UsageMode::NotUsed
+        && record.token.is_none()
+        && record.authority == Authority::General
 }

@@ -66,6 +66,10 @@ pub(crate) enum Source {
     /// A token in stock, to be registered: it must be unassigned; its new
     /// state is saved by the switch that binds it.
     Stock(SerialNumber),
+    /// A software token minted for the target's enrollment: it must still
+    /// be reserved for them; its new state is saved by the switch that
+    /// binds it.
+    Reserved(SerialNumber),
 }
 
 /// How [`Bank::check_code_as`] counts a code.
@@ -348,7 +352,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     ) -> Result<CodeAccepted, Fail> {
         let (serial, window) = match source {
             Source::Bound(s) => (s, self.policy.window()),
-            Source::Stock(s) => (s, self.policy.first_use_window),
+            Source::Stock(s) | Source::Reserved(s) => (s, self.policy.first_use_window),
         };
         // What the administrator's screen tells about the serial is not a
         // guess: checked before an attempt is spent.
@@ -356,7 +360,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         let entry = match (source, entry) {
             (_, None) => {
                 return Err(match source {
-                    Source::Bound(_) => Refusal::Conflict,
+                    Source::Bound(_) | Source::Reserved(_) => Refusal::Conflict,
                     Source::Stock(_) => Refusal::UnknownSerial,
                 }
                 .into());
@@ -364,8 +368,18 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             (Source::Stock(_), Some(e)) => {
                 match e.status {
                     TokenStatus::Unassigned => {}
-                    TokenStatus::Assigned(_) => return Err(Refusal::SerialAssigned.into()),
+                    // A software token minted for an enrollment is nobody
+                    // else's to register.
+                    TokenStatus::Assigned(_) | TokenStatus::Reserved(_) => {
+                        return Err(Refusal::SerialAssigned.into());
+                    }
                     TokenStatus::Revoked => return Err(Refusal::SerialRevoked.into()),
+                }
+                e
+            }
+            (Source::Reserved(_), Some(e)) => {
+                if e.status != TokenStatus::Reserved(target.clone()) {
+                    return Err(Refusal::Conflict.into());
                 }
                 e
             }
@@ -408,6 +422,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     user.token == Some(serial) && e.status == TokenStatus::Assigned(target.clone())
                 }
                 Source::Stock(_) => e.status == TokenStatus::Unassigned,
+                Source::Reserved(_) => e.status == TokenStatus::Reserved(target.clone()),
             });
             // Attempts reserved and not yet settled (sign-ins evaluating
             // their password) count toward the limit as wrong entries do;
@@ -419,7 +434,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     locked.clone()
                 } else {
                     match source {
-                        Source::Bound(_) => Refusal::Conflict,
+                        Source::Bound(_) | Source::Reserved(_) => Refusal::Conflict,
                         Source::Stock(_) => Refusal::SerialAssigned,
                     }
                 };
@@ -477,7 +492,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                     self.store
                         .record_verification(&verification, &self.audit_key)?
                 }
-                Source::Stock(_) => self.store.update_locks(&locks, &entries, &self.audit_key)?,
+                Source::Stock(_) | Source::Reserved(_) => {
+                    self.store.update_locks(&locks, &entries, &self.audit_key)?
+                }
             };
             if !saved {
                 continue;

@@ -19,10 +19,19 @@ use super::Session;
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(
+    clippy::enum_variant_names,
+    reason = "the names are the ticket format's (serde), and the states' they park"
+)]
 pub(super) enum Stage {
     ExpectCurrentCode,
     ExpectNewToken {
         current: Option<(SerialNumber, u64)>,
+    },
+    /// A software token enrollment: the minted token's serial (its
+    /// secret stays sealed in the inventory).
+    ExpectFirstCode {
+        serial: SerialNumber,
     },
 }
 

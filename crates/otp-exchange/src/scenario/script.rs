@@ -145,6 +145,7 @@ fn seed_list(s: &Scenario<impl Store>, admin: SerialNumber, general: SerialNumbe
         serial: token.map(|t| t.masked()),
         registered: token.is_some(),
         locked: false,
+        usage_mode: crate::UsageMode::HardwareToken,
     };
     UserList {
         rows: vec![

@@ -70,6 +70,7 @@ pub struct LockChange {
     user: UserId,
     expected: IdLock,
     new: IdLock,
+    login_at: Option<u64>,
 }
 
 impl LockChange {
@@ -78,7 +79,24 @@ impl LockChange {
             user,
             expected,
             new,
+            login_at: None,
         }
+    }
+
+    /// The same change, a right login's without a code (a user whose
+    /// usage mode is [`UsageMode::NotUsed`]): the user's last login
+    /// becomes `at` with it.
+    #[must_use]
+    pub(crate) const fn with_login(mut self, at: u64) -> Self {
+        self.login_at = Some(at);
+        self
+    }
+
+    /// For a right login without a code: the time to store as the user's
+    /// [`UserRecord::last_login`] with the lock, in the same transaction.
+    #[must_use]
+    pub const fn login_at(&self) -> Option<u64> {
+        self.login_at
     }
 
     /// A change for tests of a storage backend.
@@ -236,10 +254,86 @@ pub struct UserRecord {
     /// the transaction that commits a login's code ([`Verification::login_at`]),
     /// kept by [`crate::Store::put_user`]. `None` before the first login.
     pub last_login: Option<u64>,
+    /// How the user authenticates (利用形態): set by an administrator
+    /// ([`crate::Bank::set_usage_mode`]), by registering or exchanging a
+    /// hardware token, or by enrolling a software token; kept by
+    /// [`crate::Store::put_user`] for an existing user.
+    pub usage_mode: UsageMode,
+}
+
+/// The user's one-time password usage mode (利用形態), set by an
+/// administrator through 利用形態設定. Every user of a store made before
+/// the mode existed uses a hardware token, the manual's case.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UsageMode {
+    /// A button-press hardware token (ハードウェアトークン): the manual's
+    /// case, and every user's mode until an administrator changes it.
+    #[default]
+    HardwareToken,
+    /// An authenticator app (ソフトウェアトークン), enrolled through an
+    /// `otpauth://` URI and confirmed by its first code
+    /// ([`crate::Bank::begin_software_token`]).
+    SoftwareToken,
+    /// No one-time password (利用しない): the user signs in with the ID
+    /// and login password alone, only where the bank's policy allows it
+    /// ([`crate::Policy::allow_not_used`]) and never for an administrator.
+    NotUsed,
+}
+
+impl UsageMode {
+    /// Every mode, in the order a screen lists them.
+    pub const ALL: [Self; 3] = [Self::HardwareToken, Self::SoftwareToken, Self::NotUsed];
+
+    /// The stable name stored and written in the audit trail:
+    /// `hardware_token`, `software_token`, `not_used`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_exchange::UsageMode;
+    /// assert_eq!(UsageMode::NotUsed.as_str(), "not_used");
+    /// assert_eq!(UsageMode::parse("software_token"), Some(UsageMode::SoftwareToken));
+    /// ```
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::HardwareToken => "hardware_token",
+            Self::SoftwareToken => "software_token",
+            Self::NotUsed => "not_used",
+        }
+    }
+
+    /// The mode named by [`Self::as_str`]; `None` for any other text.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    /// The mode's name on a screen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_exchange::{Lang, UsageMode};
+    /// assert_eq!(UsageMode::HardwareToken.label(Lang::Ja), "ハードウェアトークン");
+    /// assert_eq!(UsageMode::NotUsed.label(Lang::En), "Not used");
+    /// ```
+    #[must_use]
+    pub const fn label(self, lang: crate::Lang) -> &'static str {
+        match (self, lang) {
+            (Self::HardwareToken, crate::Lang::En) => "Hardware token",
+            (Self::HardwareToken, crate::Lang::Ja) => "ハードウェアトークン",
+            (Self::SoftwareToken, crate::Lang::En) => "Software token",
+            (Self::SoftwareToken, crate::Lang::Ja) => "ソフトウェアトークン",
+            (Self::NotUsed, crate::Lang::En) => "Not used",
+            (Self::NotUsed, crate::Lang::Ja) => "利用しない",
+        }
+    }
 }
 
 impl UserRecord {
-    /// A user with no token, no passwords and an open lock.
+    /// A user with no token, no passwords, an open lock and the usage mode
+    /// [`UsageMode::HardwareToken`] (registration follows).
     ///
     /// # Examples
     ///
@@ -261,6 +355,7 @@ impl UserRecord {
             transfer_password: None,
             login_password: None,
             last_login: None,
+            usage_mode: UsageMode::HardwareToken,
         }
     }
 }
@@ -272,6 +367,13 @@ pub enum TokenStatus {
     Unassigned,
     /// Registered to this user and valid.
     Assigned(UserId),
+    /// A software token minted for this user's enrollment
+    /// ([`crate::Bank::begin_software_token`]) and not yet confirmed: not
+    /// valid for anything, and bound only to this user, only by the
+    /// enrollment that minted it (whose ticket carries its serial). An
+    /// enrollment abandoned or expired leaves it reserved for good: it is
+    /// never registered to anyone (screen 5 refuses it as assigned).
+    Reserved(UserId),
     /// Exchanged, unregistered or reported lost: never valid again.
     Revoked,
 }
@@ -326,6 +428,8 @@ pub struct Switch {
     expect_current: Option<SerialNumber>,
     revoke: Option<SerialNumber>,
     bind: Option<(SerialNumber, TokenState)>,
+    bind_reserved: bool,
+    usage_mode: Option<UsageMode>,
     locks: Vec<LockChange>,
     audit: AuditEntry,
 }
@@ -344,9 +448,67 @@ impl Switch {
             expect_current,
             revoke,
             bind,
+            bind_reserved: false,
+            usage_mode: None,
             locks,
             audit,
         }
+    }
+
+    /// The same switch, also setting the user's usage mode.
+    #[must_use]
+    pub(crate) const fn with_usage_mode(mut self, mode: UsageMode) -> Self {
+        self.usage_mode = Some(mode);
+        self
+    }
+
+    /// The same switch binding a software token minted for the user
+    /// ([`TokenStatus::Reserved`]) instead of one from stock.
+    #[must_use]
+    pub(crate) const fn binding_reserved(mut self) -> Self {
+        self.bind_reserved = true;
+        self
+    }
+
+    /// [`Self::with_usage_mode`], for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn for_test_with_usage_mode(self, mode: UsageMode) -> Self {
+        self.with_usage_mode(mode)
+    }
+
+    /// [`Self::binding_reserved`], for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn for_test_binding_reserved(self) -> Self {
+        self.binding_reserved()
+    }
+
+    /// The status the token to bind must have: [`TokenStatus::Unassigned`]
+    /// (stock, a hardware token), or [`TokenStatus::Reserved`] for this
+    /// user (a software token minted for their enrollment). Anything else
+    /// is a [`SwitchError::Conflict`](crate::SwitchError::Conflict).
+    #[must_use]
+    pub fn bind_from(&self) -> TokenStatus {
+        if self.bind_reserved {
+            TokenStatus::Reserved(self.user.clone())
+        } else {
+            TokenStatus::Unassigned
+        }
+    }
+
+    /// Whether the user's token binding changes (a token revoked or
+    /// bound): the user's token becomes the bound one, or none. A switch
+    /// that changes only the usage mode leaves the binding as it is.
+    #[must_use]
+    pub const fn changes_binding(&self) -> bool {
+        self.revoke.is_some() || self.bind.is_some()
+    }
+
+    /// The user's usage mode after the switch; `None` keeps it.
+    #[must_use]
+    pub const fn usage_mode(&self) -> Option<UsageMode> {
+        self.usage_mode
     }
 
     /// A switch for tests of a storage backend.
@@ -382,7 +544,7 @@ impl Switch {
         self.revoke.as_ref()
     }
 
-    /// The token to bind, which must be unassigned, with its state after
+    /// The token to bind, which must have the status [`Self::bind_from`], with its state after
     /// its first code was verified.
     #[must_use]
     pub const fn bind(&self) -> Option<&(SerialNumber, TokenState)> {

@@ -79,11 +79,7 @@ fn screen<S: Store>(
         message,
         notice,
     };
-    page(
-        StatusCode::OK,
-        pages::usage(lang, user, csrf, &view),
-        &[],
-    )
+    page(StatusCode::OK, pages::usage(lang, user, csrf, &view), &[])
 }
 
 /// `GET /admin/usage?id=W0002`: 利用形態設定 for the user chosen on screen 2.
@@ -110,12 +106,10 @@ pub(crate) async fn usage<S: Store + 'static>(
         session.csrf.clone()
     };
     let mut answer = screen(&state, lang, &user, (&csrf, &form), &who, (None, None));
-    for c in cookies {
-        if let Ok(v) = c.parse() {
-            answer
-                .headers_mut()
-                .append(axum::http::header::SET_COOKIE, v);
-        }
+    if let Some(v) = cookies.and_then(|c| c.parse().ok()) {
+        answer
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, v);
     }
     answer
 }
@@ -166,7 +160,14 @@ pub(crate) async fn set_usage<S: Store + 'static>(
             return internal(lang);
         };
         session.usage_form = Some(next.clone());
-        return screen(&state, lang, &user, (&csrf, &next), &who, (None, Some(&notice)));
+        return screen(
+            &state,
+            lang,
+            &user,
+            (&csrf, &next),
+            &who,
+            (None, Some(&notice)),
+        );
     }
     let Some(mode) = UsageMode::parse(&form.action) else {
         return error(
@@ -196,7 +197,14 @@ pub(crate) async fn set_usage<S: Store + 'static>(
                 };
                 session.usage_form = Some(next.clone());
                 let message = refusal.message(lang);
-                screen(&state, lang, &user, (&csrf, &next), &who, (Some(&message), None))
+                screen(
+                    &state,
+                    lang,
+                    &user,
+                    (&csrf, &next),
+                    &who,
+                    (Some(&message), None),
+                )
             }
             Ok(Ok((ticket, serial, uri))) => {
                 let Some(uri) = uri else {
@@ -341,7 +349,10 @@ pub(crate) async fn software_confirm<S: Store + 'static>(
             )
         }
         Ok(Err((refusal, again))) => {
-            tracing::info!(reason = refusal.reason_code(), "software token's first code refused");
+            tracing::info!(
+                reason = refusal.reason_code(),
+                "software token's first code refused"
+            );
             let message = refusal.message(lang);
             match again {
                 Some((next, (target, serial))) => {

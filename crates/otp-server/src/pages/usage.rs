@@ -97,7 +97,11 @@ pub(crate) fn software(
 ) -> Markup {
     layout(
         lang,
-        t(lang, "Software token registration", "ソフトウェアトークン登録"),
+        t(
+            lang,
+            "Software token registration",
+            "ソフトウェアトークン登録",
+        ),
         Some(user),
         csrf,
         html! {

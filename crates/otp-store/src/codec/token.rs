@@ -60,22 +60,32 @@ pub(crate) struct TokenRow {
     pub(crate) data_key: i64,
     pub(crate) status: &'static str,
     pub(crate) assigned_to: Option<String>,
+    pub(crate) reserved_for: Option<String>,
     pub(crate) state: StateCols,
 }
 
-pub(crate) fn status_cols(status: &TokenStatus) -> (&'static str, Option<String>) {
+/// A status as its columns: `status`, `assigned_to`, `reserved_for` (a
+/// reserved token is `unassigned` with the user it was minted for).
+pub(crate) fn status_cols(status: &TokenStatus) -> (&'static str, Option<String>, Option<String>) {
     match status {
-        TokenStatus::Unassigned => ("unassigned", None),
-        TokenStatus::Assigned(u) => ("assigned", Some(u.as_str().to_owned())),
-        TokenStatus::Revoked => ("revoked", None),
+        TokenStatus::Unassigned => ("unassigned", None, None),
+        TokenStatus::Assigned(u) => ("assigned", Some(u.as_str().to_owned()), None),
+        TokenStatus::Reserved(u) => ("unassigned", None, Some(u.as_str().to_owned())),
+        TokenStatus::Revoked => ("revoked", None, None),
     }
 }
 
-pub(crate) fn status(text: &str, assigned_to: Option<&str>) -> Result<TokenStatus, StoreError> {
-    match (text, assigned_to) {
-        ("unassigned", None) => Ok(TokenStatus::Unassigned),
-        ("assigned", Some(u)) => Ok(TokenStatus::Assigned(user_id(u)?)),
-        ("revoked", None) => Ok(TokenStatus::Revoked),
+/// The status stored in the columns of [`status_cols`].
+pub(crate) fn status(
+    text: &str,
+    assigned_to: Option<&str>,
+    reserved_for: Option<&str>,
+) -> Result<TokenStatus, StoreError> {
+    match (text, assigned_to, reserved_for) {
+        ("unassigned", None, None) => Ok(TokenStatus::Unassigned),
+        ("unassigned", None, Some(u)) => Ok(TokenStatus::Reserved(user_id(u)?)),
+        ("assigned", Some(u), None) => Ok(TokenStatus::Assigned(user_id(u)?)),
+        ("revoked", None, None) => Ok(TokenStatus::Revoked),
         _ => Err(corrupt("a token's status is not valid")),
     }
 }
@@ -88,7 +98,7 @@ impl TokenRow {
             Mode::Totp(ts) => ("totp", to_db(ts.seconds()), to_db(ts.t0())),
             Mode::Hotp => ("hotp", 0, 0),
         };
-        let (status, assigned_to) = status_cols(&t.status);
+        let (status, assigned_to, reserved_for) = status_cols(&t.status);
         let data_key = keys.current()?;
         let sealed = keys.seal(data_key, t.serial.as_str(), seed.secret().expose_secret())?;
         Ok(Self {
@@ -109,6 +119,7 @@ impl TokenRow {
             data_key,
             status,
             assigned_to,
+            reserved_for,
             state: StateCols::encode(&t.state),
         })
     }
@@ -133,6 +144,7 @@ pub(crate) struct TokenRead {
     pub(crate) data_key: Option<i64>,
     pub(crate) status: String,
     pub(crate) assigned_to: Option<String>,
+    pub(crate) reserved_for: Option<String>,
     pub(crate) state: StateCols,
 }
 
@@ -182,7 +194,11 @@ impl TokenRead {
         Ok(TokenEntry {
             serial: serial(&self.serial)?,
             seed,
-            status: status(&self.status, self.assigned_to.as_deref())?,
+            status: status(
+                &self.status,
+                self.assigned_to.as_deref(),
+                self.reserved_for.as_deref(),
+            )?,
             state: self.state.decode()?,
         })
     }

@@ -16,6 +16,7 @@ pub(crate) struct UserRow {
     pub(crate) transfer_password: Option<String>,
     pub(crate) login_password: Option<String>,
     pub(crate) last_login: Option<i64>,
+    pub(crate) usage_mode: String,
 }
 
 impl UserRow {
@@ -30,6 +31,8 @@ impl UserRow {
             transfer_password: password(self.transfer_password)?,
             login_password: password(self.login_password)?,
             last_login: self.last_login.map(super::from_db),
+            usage_mode: otp_exchange::UsageMode::parse(&self.usage_mode)
+                .ok_or_else(|| super::corrupt("a user's usage mode is not valid"))?,
         })
     }
 }

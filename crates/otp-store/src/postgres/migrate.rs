@@ -13,14 +13,15 @@ use crate::seal::DataKeys;
 
 /// The schema version this build writes; older databases are upgraded
 /// when connected to, newer ones refused with [`OpenError::NewerSchema`].
-pub const PG_SCHEMA_VERSION: u32 = 5;
+pub const PG_SCHEMA_VERSION: u32 = 6;
 
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     include_str!("../../sql/postgres_v1.sql"),
     include_str!("../../sql/postgres_v2.sql"),
     include_str!("../../sql/postgres_v3.sql"),
     include_str!("../../sql/postgres_v4.sql"),
     include_str!("../../sql/postgres_v5.sql"),
+    include_str!("../../sql/postgres_v6.sql"),
 ];
 
 /// The schema version from which token secrets are sealed.

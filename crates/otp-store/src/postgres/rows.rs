@@ -14,8 +14,8 @@ pub(super) fn col<'a, T: postgres::types::FromSql<'a>>(
         .map_err(|e| StoreError::Corrupt(format!("a stored value has the wrong type: {e}")))
 }
 
-pub(super) const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login";
-pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key";
+pub(super) const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login, usage_mode";
+pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key, reserved_for";
 
 pub(super) fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
     UserRow {
@@ -28,6 +28,7 @@ pub(super) fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
         transfer_password: col(r, 6)?,
         last_login: col(r, 8)?,
         login_password: col(r, 7)?,
+        usage_mode: col(r, 9)?,
     }
     .decode()
 }
@@ -51,6 +52,7 @@ pub(super) fn token_row(r: &Row) -> Result<TokenRead, StoreError> {
         data_key: col(r, 20)?,
         status: col(r, 14)?,
         assigned_to: col(r, 15)?,
+        reserved_for: col(r, 21)?,
         state: StateCols {
             floor: col(r, 16)?,
             drift: col(r, 17)?,

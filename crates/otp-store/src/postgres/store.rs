@@ -69,8 +69,8 @@ impl Store for PgStore {
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(to_store)?;
         tx.execute(
-            "INSERT INTO otp_users (id, name, authority, token, id_lock, approval_password, transfer_password, login_password)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            "INSERT INTO otp_users (id, name, authority, token, id_lock, approval_password, transfer_password, login_password, usage_mode)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority",
             &[
                 &user.id.as_str(),
@@ -81,6 +81,7 @@ impl Store for PgStore {
                 &user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 &user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 &user.login_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                &user.usage_mode.as_str(),
             ],
         )
         .map_err(to_store)?;
@@ -157,7 +158,7 @@ impl Store for PgStore {
         }
         let stmt = tx
             .prepare(&format!(
-                "INSERT INTO otp_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                "INSERT INTO otp_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
                  ON CONFLICT (serial) DO NOTHING"
             ))
             .map_err(to_store)?;
@@ -188,6 +189,7 @@ impl Store for PgStore {
                         &row.state.failures,
                         &row.state.locked,
                         &row.data_key,
+                        &row.reserved_for,
                     ],
                 )
                 .map_err(to_store)?;
@@ -320,7 +322,7 @@ impl Store for PgStore {
         serials.sort_unstable();
         let rows = tx
             .query(
-                "SELECT serial, status, assigned_to FROM otp_tokens
+                "SELECT serial, status, assigned_to, reserved_for FROM otp_tokens
                  WHERE serial = ANY($1) ORDER BY serial COLLATE \"C\" FOR UPDATE",
                 &[&serials],
             )
@@ -331,7 +333,9 @@ impl Store for PgStore {
                 if serial == s.as_str() {
                     let status: String = col(r, 1)?;
                     let owner: Option<String> = col(r, 2)?;
-                    return crate::codec::status(&status, owner.as_deref()).map(Some);
+                    let reserved: Option<String> = col(r, 3)?;
+                    return crate::codec::status(&status, owner.as_deref(), reserved.as_deref())
+                        .map(Some);
                 }
             }
             Ok(None)
@@ -342,7 +346,7 @@ impl Store for PgStore {
             return Err(SwitchError::Conflict);
         }
         if let Some((new, _)) = change.bind()
-            && status_of(new)? != Some(TokenStatus::Unassigned)
+            && status_of(new)? != Some(change.bind_from())
         {
             return Err(SwitchError::Conflict);
         }
@@ -359,7 +363,7 @@ impl Store for PgStore {
         if let Some((new, state)) = change.bind() {
             let s = StateCols::encode(state);
             tx.execute(
-                "UPDATE otp_tokens SET status = 'assigned', assigned_to = $1,
+                "UPDATE otp_tokens SET status = 'assigned', assigned_to = $1, reserved_for = NULL,
                      floor = $2, drift = $3, failures = $4, locked = $5
                  WHERE serial = $6",
                 &[
@@ -373,14 +377,23 @@ impl Store for PgStore {
             )
             .map_err(to_switch)?;
         }
-        tx.execute(
-            "UPDATE otp_users SET token = $1 WHERE id = $2",
-            &[
-                &change.bind().map(|(s, _)| s.as_str()),
-                &change.user().as_str(),
-            ],
-        )
-        .map_err(to_switch)?;
+        if change.changes_binding() {
+            tx.execute(
+                "UPDATE otp_users SET token = $1 WHERE id = $2",
+                &[
+                    &change.bind().map(|(s, _)| s.as_str()),
+                    &change.user().as_str(),
+                ],
+            )
+            .map_err(to_switch)?;
+        }
+        if let Some(mode) = change.usage_mode() {
+            tx.execute(
+                "UPDATE otp_users SET usage_mode = $1 WHERE id = $2",
+                &[&mode.as_str(), &change.user().as_str()],
+            )
+            .map_err(to_switch)?;
+        }
         apply_locks(&mut tx, change.locks())?;
         let record = append(&mut tx, change.audit(), key)?;
         tx.commit().map_err(to_switch)?;

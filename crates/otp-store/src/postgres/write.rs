@@ -114,8 +114,12 @@ pub(super) fn apply_locks(
 ) -> Result<(), StoreError> {
     for c in changes {
         tx.execute(
-            "UPDATE otp_users SET id_lock = $1 WHERE id = $2",
-            &[&encode_lock(c.new_lock()), &c.user().as_str()],
+            "UPDATE otp_users SET id_lock = $1, last_login = coalesce($3, last_login) WHERE id = $2",
+            &[
+                &encode_lock(c.new_lock()),
+                &c.user().as_str(),
+                &c.login_at().map(crate::codec::to_db),
+            ],
         )
         .map_err(to_store)?;
     }

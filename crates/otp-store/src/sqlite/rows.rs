@@ -7,8 +7,8 @@ use rusqlite::Connection;
 use super::to_store;
 use crate::codec::{AuditRow, StateCols, TokenRead, UserRow};
 
-pub(super) const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login";
-pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key";
+pub(super) const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login, usage_mode";
+pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key, reserved_for";
 
 pub(super) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -21,6 +21,7 @@ pub(super) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         transfer_password: r.get(6)?,
         last_login: r.get(8)?,
         login_password: r.get(7)?,
+        usage_mode: r.get(9)?,
     })
 }
 
@@ -43,6 +44,7 @@ pub(super) fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRead> {
         data_key: r.get(20)?,
         status: r.get(14)?,
         assigned_to: r.get(15)?,
+        reserved_for: r.get(21)?,
         state: StateCols {
             floor: r.get(16)?,
             drift: r.get(17)?,

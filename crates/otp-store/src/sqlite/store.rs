@@ -72,8 +72,8 @@ impl Store for SqliteStore {
         let mut conn = self.conn()?;
         let tx = write_tx(&mut conn).map_err(to_store)?;
         tx.execute(
-            "INSERT INTO users (id, name, authority, token, id_lock, approval_password, transfer_password, login_password)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+            "INSERT INTO users (id, name, authority, token, id_lock, approval_password, transfer_password, login_password, usage_mode)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, authority = excluded.authority",
             params![
                 user.id.as_str(),
@@ -84,6 +84,7 @@ impl Store for SqliteStore {
                 user.approval_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 user.transfer_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
                 user.login_password.as_ref().map(otp_exchange::PasswordHash::as_phc),
+                user.usage_mode.as_str(),
             ],
         )
         .map_err(to_store)?;
@@ -170,7 +171,7 @@ impl Store for SqliteStore {
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
                      ON CONFLICT (serial) DO NOTHING"
                 ))
                 .map_err(to_store)?;
@@ -199,6 +200,7 @@ impl Store for SqliteStore {
                         row.state.failures,
                         row.state.locked,
                         row.data_key,
+                        row.reserved_for,
                     ])
                     .map_err(to_store)?;
                 if inserted == 0 {
@@ -316,23 +318,15 @@ impl Store for SqliteStore {
         if current.as_ref() != change.expect_current() {
             return Err(SwitchError::Conflict);
         }
-        if let Some(old) = change.revoke() {
-            let (status, owner) = token_status(&tx, old)
-                .map_err(to_switch)?
-                .ok_or(SwitchError::Conflict)?;
-            if crate::codec::status(&status, owner.as_deref())?
-                != TokenStatus::Assigned(change.user().clone())
-            {
-                return Err(SwitchError::Conflict);
-            }
+        if let Some(old) = change.revoke()
+            && token_status(&tx, old)? != Some(TokenStatus::Assigned(change.user().clone()))
+        {
+            return Err(SwitchError::Conflict);
         }
-        if let Some((new, _)) = change.bind() {
-            let (status, owner) = token_status(&tx, new)
-                .map_err(to_switch)?
-                .ok_or(SwitchError::Conflict)?;
-            if crate::codec::status(&status, owner.as_deref())? != TokenStatus::Unassigned {
-                return Err(SwitchError::Conflict);
-            }
+        if let Some((new, _)) = change.bind()
+            && token_status(&tx, new)? != Some(change.bind_from())
+        {
+            return Err(SwitchError::Conflict);
         }
         let locks = current_locks(&tx, change.locks()).map_err(to_switch)?;
         if !locks_match(change.locks(), &locks) {
@@ -349,7 +343,7 @@ impl Store for SqliteStore {
         if let Some((new, state)) = change.bind() {
             let s = StateCols::encode(state);
             tx.execute(
-                "UPDATE tokens SET status = 'assigned', assigned_to = ?1,
+                "UPDATE tokens SET status = 'assigned', assigned_to = ?1, reserved_for = NULL,
                      floor = ?2, drift = ?3, failures = ?4, locked = ?5
                  WHERE serial = ?6",
                 params![
@@ -363,14 +357,23 @@ impl Store for SqliteStore {
             )
             .map_err(to_switch)?;
         }
-        tx.execute(
-            "UPDATE users SET token = ?1 WHERE id = ?2",
-            params![
-                change.bind().map(|(s, _)| s.as_str()),
-                change.user().as_str()
-            ],
-        )
-        .map_err(to_switch)?;
+        if change.changes_binding() {
+            tx.execute(
+                "UPDATE users SET token = ?1 WHERE id = ?2",
+                params![
+                    change.bind().map(|(s, _)| s.as_str()),
+                    change.user().as_str()
+                ],
+            )
+            .map_err(to_switch)?;
+        }
+        if let Some(mode) = change.usage_mode() {
+            tx.execute(
+                "UPDATE users SET usage_mode = ?1 WHERE id = ?2",
+                params![mode.as_str(), change.user().as_str()],
+            )
+            .map_err(to_switch)?;
+        }
         apply_locks(&tx, change.locks()).map_err(to_switch)?;
         let record = append(&tx, change.audit(), key)?;
         tx.commit().map_err(to_switch)?;

@@ -2,7 +2,7 @@
 //! append to the audit chain, and the compare-and-set of users' locks
 //! and tokens' status.
 
-use otp_exchange::{AuditEntry, AuditKey, AuditRecord, LockChange, StoreError};
+use otp_exchange::{AuditEntry, AuditKey, AuditRecord, LockChange, StoreError, TokenStatus};
 use otp_provision::SerialNumber;
 use rusqlite::{Connection, ErrorCode, OptionalExtension as _, Transaction, params};
 
@@ -57,16 +57,23 @@ pub(super) fn append(
     Ok(record)
 }
 
+/// A token's status as stored (`None`: no such token).
 pub(super) fn token_status(
     tx: &Transaction<'_>,
     serial: &SerialNumber,
-) -> rusqlite::Result<Option<(String, Option<String>)>> {
-    tx.query_row(
-        "SELECT status, assigned_to FROM tokens WHERE serial = ?1",
-        [serial.as_str()],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
-    .optional()
+) -> Result<Option<TokenStatus>, StoreError> {
+    let row: Option<(String, Option<String>, Option<String>)> = tx
+        .query_row(
+            "SELECT status, assigned_to, reserved_for FROM tokens WHERE serial = ?1",
+            [serial.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(to_store)?;
+    row.map(|(status, owner, reserved)| {
+        crate::codec::status(&status, owner.as_deref(), reserved.as_deref())
+    })
+    .transpose()
 }
 
 /// The stored lock text of each change's user (`None`: no such user).
@@ -93,9 +100,15 @@ pub(super) fn locks_match(changes: &[LockChange], current: &[Option<String>]) ->
 /// Writes every change's new lock, in order (checked by the caller in the
 /// same transaction).
 pub(super) fn apply_locks(tx: &Transaction<'_>, changes: &[LockChange]) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached("UPDATE users SET id_lock = ?1 WHERE id = ?2")?;
+    let mut stmt = tx.prepare_cached(
+        "UPDATE users SET id_lock = ?1, last_login = coalesce(?3, last_login) WHERE id = ?2",
+    )?;
     for c in changes {
-        stmt.execute(params![encode_lock(c.new_lock()), c.user().as_str()])?;
+        stmt.execute(params![
+            encode_lock(c.new_lock()),
+            c.user().as_str(),
+            c.login_at().map(crate::codec::to_db)
+        ])?;
     }
     Ok(())
 }
