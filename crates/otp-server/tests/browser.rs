@@ -425,6 +425,26 @@ async fn clicked_walk() {
     assert!(!history.contains(old.as_str()) && !history.contains(new.as_str()));
     b.screenshot("11-usage-history").await;
 
+    // 利用形態設定 for W0005 from screen 2's button: a software token's QR
+    // code (drawn inline, shown once).
+    b.goto(&w.url("/admin/select")).await;
+    b.wait_h1("1 選択").await;
+    b.click("input[type=radio][value=W0005]").await;
+    b.click("button[formaction='/admin/usage']").await;
+    b.wait_h1("利用形態設定").await;
+    assert!(b.text("main").await.contains("ハードウェアトークン"));
+    b.screenshot("12-usage-mode").await;
+    b.click("input[type=radio][value=software_token]").await;
+    b.type_into(
+        "form[action='/admin/usage'] input[name=password]",
+        ADMIN_APPROVAL_PASSWORD,
+    )
+    .await;
+    b.click("form[action='/admin/usage'] button").await;
+    b.wait_h1("ソフトウェアトークン登録").await;
+    assert_eq!(b.texts("div.qr svg").await.len(), 1);
+    b.screenshot("13-software-token-qr").await;
+
     // Sign out: the signed-in session is forgotten (the sign-in page
     // starts a new one).
     let signed_in = b.cookie(otp_server::SESSION_COOKIE).await.unwrap();
