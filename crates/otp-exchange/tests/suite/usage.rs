@@ -734,6 +734,22 @@ pub fn an_abandoned_enrollment_is_never_anyone_elses<S: Store + 'static>(store: 
         .confirm(&s.bank, serial.as_str(), &code, &approval())
         .unwrap_err();
     assert_eq!(refused.refusal, Refusal::SerialAssigned);
+    // An exchange's ticket is not an enrollment's: refused, and left
+    // unused for the screen it belongs to.
+    let exchange = s
+        .bank
+        .begin_exchange(&admin, &general)
+        .unwrap()
+        .into_ticket(&s.bank)
+        .unwrap();
+    assert_eq!(
+        s.bank.resume_software_token(&admin, &exchange).map(|_| ()),
+        Err(Refusal::SessionInvalid)
+    );
+    assert!(matches!(
+        s.bank.resume(&admin, &exchange),
+        Ok(otp_exchange::Pending::ExpectCurrentCode(_))
+    ));
     // The branch.
     assert_eq!(
         s.bank
