@@ -173,6 +173,15 @@ fn forbidden(lang: Lang) -> Response {
     )
 }
 
+/// Said after what a one-time form did, when the same form comes again.
+pub(crate) const fn already_done(lang: Lang) -> &'static str {
+    t(
+        lang,
+        " (This was already done; it was done once.)",
+        "（この操作は既に完了しています。操作は一度だけ行われました）",
+    )
+}
+
 /// Runs a bank call on the blocking pool.
 async fn blocking<S: Store + 'static, T: Send + 'static>(
     state: &AppState<S>,

@@ -72,18 +72,62 @@ pub(crate) struct SessionData {
     /// The last unregistration done and the form ticket that did it, so
     /// the same form posted again shows the outcome.
     pub(crate) unregistered: Option<(String, UserId)>,
-    /// The ID lock screen's one-time form ticket: each lock or unlock is
-    /// posted once (an unlock counts toward the ID's daily limit, so a
-    /// double click must not spend two).
-    pub(crate) lock_form: Option<String>,
-    /// The last lock or unlock done, the form ticket that did it and what
-    /// the screen said, so the same form posted again shows it.
-    pub(crate) lock_done: Option<(String, String)>,
-    /// The usage mode screen's one-time form ticket (利用形態設定).
-    pub(crate) usage_form: Option<String>,
-    /// The last usage mode set, the form ticket that did it and what the
-    /// screen said.
-    pub(crate) usage_done: Option<(String, String)>,
+    /// The ID lock screen's form: each lock or unlock is posted once (an
+    /// unlock counts toward the ID's daily limit, so a double click must
+    /// not spend two).
+    pub(crate) locks: OneTimeForm,
+    /// The usage mode screen's form (利用形態設定), posted once.
+    pub(crate) usage: OneTimeForm,
+}
+
+/// A screen whose form does one thing once: the random one-time ticket the
+/// session issued with the form, and the ticket that did the last thing
+/// with what the screen said then, so the same form posted again (a
+/// double click, the back button) shows that instead of doing it again.
+#[derive(Default)]
+pub(crate) struct OneTimeForm {
+    held: Option<String>,
+    done: Option<(String, String)>,
+}
+
+/// What a posted one-time form ticket is.
+pub(crate) enum Posted {
+    /// The one this session issued: taken; go on.
+    Fresh,
+    /// The one that did the last thing: what the screen said then.
+    Again(String),
+    /// Not this session's.
+    Foreign,
+}
+
+impl OneTimeForm {
+    /// A new ticket for the form about to be shown (the one before it is
+    /// no longer accepted).
+    pub(crate) fn issue(&mut self) -> Result<String, getrandom::Error> {
+        let ticket = random_token()?;
+        self.held = Some(ticket.clone());
+        Ok(ticket)
+    }
+
+    /// The posted ticket, compared in constant time; a fresh one is taken
+    /// out before anything is done.
+    pub(crate) fn take(&mut self, posted: &str) -> Posted {
+        match self.held.take() {
+            Some(held) if same_secret(&held, posted) => Posted::Fresh,
+            held => {
+                self.held = held;
+                match &self.done {
+                    Some((done, said)) if same_secret(done, posted) => Posted::Again(said.clone()),
+                    _ => Posted::Foreign,
+                }
+            }
+        }
+    }
+
+    /// The thing `posted` did, and what the screen said.
+    pub(crate) fn finished(&mut self, posted: &str, said: String) {
+        self.done = Some((posted.to_owned(), said));
+    }
 }
 
 impl core::fmt::Debug for SessionData {
@@ -94,10 +138,6 @@ impl core::fmt::Debug for SessionData {
             .field("done", &self.done.is_some())
             .field("unregister", &self.unregister.is_some())
             .field("unregistered", &self.unregistered.is_some())
-            .field("lock_form", &self.lock_form.is_some())
-            .field("lock_done", &self.lock_done.is_some())
-            .field("usage_form", &self.usage_form.is_some())
-            .field("usage_done", &self.usage_done.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -193,10 +233,8 @@ impl Sessions {
             done: None,
             unregister: None,
             unregistered: None,
-            lock_form: None,
-            lock_done: None,
-            usage_form: None,
-            usage_done: None,
+            locks: OneTimeForm::default(),
+            usage: OneTimeForm::default(),
         }));
         let mut map = self
             .map

@@ -8,12 +8,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use otp_exchange::{Lang, Password, Refusal, Store, UserId};
 
+use super::already_done;
 use super::exchange::foreign_ticket;
 use super::{
     Fields, Params, blocking, error, forbidden, internal, language, page, post_session, signed_in,
 };
 use crate::pages::{self, LockRow, t};
-use crate::session::{SignedIn, random_token, same_secret};
+use crate::session::{Posted, SignedIn};
 use crate::{AppState, PER_PAGE};
 
 /// Why an ID is locked, from its record: too many wrong codes, too many
@@ -126,13 +127,12 @@ pub(crate) async fn locks<S: Store + 'static>(
         Err(r) => return r,
         Ok(v) => v,
     };
-    let Ok(form) = random_token() else {
-        return internal(lang);
-    };
-    let csrf = {
+    let (csrf, form) = {
         let mut session = shared.lock().await;
-        session.lock_form = Some(form.clone());
-        session.csrf.clone()
+        let Ok(form) = session.locks.issue() else {
+            return internal(lang);
+        };
+        (session.csrf.clone(), form)
     };
     screen(
         lang,
@@ -163,29 +163,14 @@ pub(crate) async fn lock_or_unlock<S: Store + 'static>(
     let page_no = params.page.unwrap_or(0);
     // The one form this session issued, taken before anything is done; the
     // form that already did its work shows what it did again.
-    match session.lock_form.take() {
-        Some(held) if same_secret(&held, &form.ticket) => {}
-        held => {
-            session.lock_form = held;
-            let Some((_, notice)) = session
-                .lock_done
-                .as_ref()
-                .filter(|(done, _)| same_secret(done, &form.ticket))
-            else {
-                return foreign_ticket(lang);
-            };
-            let again = format!(
-                "{notice}{}",
-                t(
-                    lang,
-                    " (This was already done; it was done once.)",
-                    "（この操作は既に完了しています。操作は一度だけ行われました）"
-                )
-            );
-            let Ok(next) = random_token() else {
+    match session.locks.take(&form.ticket) {
+        Posted::Fresh => {}
+        Posted::Foreign => return foreign_ticket(lang),
+        Posted::Again(said) => {
+            let again = format!("{said}{}", already_done(lang));
+            let Ok(next) = session.locks.issue() else {
                 return internal(lang);
             };
-            session.lock_form = Some(next.clone());
             drop(session);
             return match rows(&state, lang, &user, page_no).await {
                 Err(r) => r,
@@ -243,14 +228,13 @@ pub(crate) async fn lock_or_unlock<S: Store + 'static>(
                 (Lang::En, false) => format!("ID {shown} was locked."),
                 (Lang::En, true) => format!("ID {shown} was unlocked."),
             };
-            session.lock_done = Some((form.ticket.clone(), notice.clone()));
+            session.locks.finished(&form.ticket, notice.clone());
             (None, Some(notice))
         }
     };
-    let Ok(next) = random_token() else {
+    let Ok(next) = session.locks.issue() else {
         return internal(lang);
     };
-    session.lock_form = Some(next.clone());
     drop(session);
     match rows(&state, lang, &user, page_no).await {
         Err(r) => r,

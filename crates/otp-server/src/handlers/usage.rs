@@ -11,9 +11,12 @@ use otp_exchange::{Authority, Lang, Password, Refusal, Store, Ticket, UsageMode,
 use zeroize::Zeroize as _;
 
 use super::exchange::{Brought, foreign_ticket, take_ticket};
-use super::{Fields, Params, blocking, error, internal, language, page, post_session, signed_in};
+use super::{
+    Fields, Params, already_done, blocking, error, internal, language, page, post_session,
+    signed_in,
+};
 use crate::pages::{self, t};
-use crate::session::{SignedIn, random_token, same_secret};
+use crate::session::{Posted, SignedIn};
 use crate::{AppState, qr};
 
 /// The user as the usage screen shows them, read now.
@@ -97,13 +100,12 @@ pub(crate) async fn usage<S: Store + 'static>(
         Err(r) => return r,
         Ok(w) => w,
     };
-    let Ok(form) = random_token() else {
-        return internal(lang);
-    };
-    let csrf = {
+    let (csrf, form) = {
         let mut session = shared.lock().await;
-        session.usage_form = Some(form.clone());
-        session.csrf.clone()
+        let Ok(form) = session.usage.issue() else {
+            return internal(lang);
+        };
+        (session.csrf.clone(), form)
     };
     let mut answer = screen(&state, lang, &user, (&csrf, &form), &who, (None, None));
     if let Some(v) = cookies.and_then(|c| c.parse().ok()) {
@@ -130,36 +132,19 @@ pub(crate) async fn set_usage<S: Store + 'static>(
         Ok(v) => v,
     };
     let csrf = session.csrf.clone();
-    let again = match session.usage_form.take() {
-        Some(held) if same_secret(&held, &form.ticket) => None,
-        held => {
-            session.usage_form = held;
-            match session
-                .usage_done
-                .as_ref()
-                .filter(|(done, _)| same_secret(done, &form.ticket))
-            {
-                Some((_, notice)) => Some(format!(
-                    "{notice}{}",
-                    t(
-                        lang,
-                        " (This was already done; it was done once.)",
-                        "（この操作は既に完了しています。操作は一度だけ行われました）"
-                    )
-                )),
-                None => return foreign_ticket(lang),
-            }
-        }
+    let again = match session.usage.take(&form.ticket) {
+        Posted::Fresh => None,
+        Posted::Again(said) => Some(format!("{said}{}", already_done(lang))),
+        Posted::Foreign => return foreign_ticket(lang),
     };
     let who = match target(&state, lang, &form.id).await {
         Err(r) => return r,
         Ok(w) => w,
     };
     if let Some(notice) = again {
-        let Ok(next) = random_token() else {
+        let Ok(next) = session.usage.issue() else {
             return internal(lang);
         };
-        session.usage_form = Some(next.clone());
         return screen(
             &state,
             lang,
@@ -192,10 +177,9 @@ pub(crate) async fn set_usage<S: Store + 'static>(
             Err(r) => r,
             Ok(Err(refusal)) => {
                 tracing::info!(reason = refusal.reason_code(), "software token refused");
-                let Ok(next) = random_token() else {
+                let Ok(next) = session.usage.issue() else {
                     return internal(lang);
                 };
-                session.usage_form = Some(next.clone());
                 let message = refusal.message(lang);
                 screen(
                     &state,
@@ -264,7 +248,7 @@ pub(crate) async fn set_usage<S: Store + 'static>(
                 ),
                 None => notice,
             };
-            session.usage_done = Some((form.ticket.clone(), notice.clone()));
+            session.usage.finished(&form.ticket, notice.clone());
             (None, Some(notice))
         }
     };
@@ -272,10 +256,9 @@ pub(crate) async fn set_usage<S: Store + 'static>(
         Err(r) => return r,
         Ok(w) => w,
     };
-    let Ok(next) = random_token() else {
+    let Ok(next) = session.usage.issue() else {
         return internal(lang);
     };
-    session.usage_form = Some(next.clone());
     screen(
         &state,
         lang,
