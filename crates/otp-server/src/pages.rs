@@ -106,8 +106,8 @@ pub(crate) fn login(lang: Lang, csrf: &str, id: &str, message: Option<&str>) -> 
                     input type="text" name="id" value=(id) required autocomplete="username"; }
                 label { (t(lang, "Login password", "ログインパスワード")) " "
                     input type="password" name="password" required autocomplete="current-password"; }
-                label { (t(lang, "One-time password (press \"1\" on your token)", "ワンタイムパスワード（トークンの「1」ボタンを押して表示された6桁）")) " "
-                    input type="text" name="code" inputmode="numeric" required autocomplete="one-time-code"; }
+                label { (t(lang, "One-time password (press \"1\" on your token; empty if your bank set you to use none)", "ワンタイムパスワード（トークンの「1」ボタンを押して表示された6桁。利用しない設定の方は空欄）")) " "
+                    input type="text" name="code" inputmode="numeric" autocomplete="one-time-code"; }
                 button type="submit" { (t(lang, "Sign in", "ログイン")) }
             }
         },

@@ -250,3 +250,62 @@ async fn the_usage_mode_form_is_posted_once_and_only_by_an_administrator() {
     let page = user.get("/admin/usage?id=W0005").await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
 }
+
+/// Where the bank's policy allows it, 利用しない is offered for a general
+/// user (never for an administrator), and setting it revokes the user's
+/// token at once: W0002's token is refused at sign-in from then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_used_where_the_policy_allows_it_revokes_the_token_at_once() {
+    let policy = otp_exchange::Policy {
+        allow_not_used: true,
+        ..otp_exchange::Policy::default()
+    };
+    let mut w = World::with_policy(policy, |s| s);
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    let own = b.get("/admin/usage?id=W0001").await;
+    assert!(
+        !own.has(r#"value="not_used""#),
+        "never for an administrator"
+    );
+    let screen = b.get("/admin/usage?id=W0002").await;
+    assert!(screen.has(r#"value="not_used""#), "{}", screen.body);
+    let old = w.token_of(&w.general).unwrap();
+    let set = b
+        .post(
+            "/admin/usage",
+            &[
+                ("csrf", &screen.field("csrf")),
+                ("ticket", &screen.field("ticket")),
+                ("id", "W0002"),
+                ("action", "not_used"),
+                ("password", ADMIN_APPROVAL_PASSWORD),
+            ],
+        )
+        .await;
+    assert!(
+        set.has("W0002 の利用形態を「利用しない」に設定しました。無効にしたトークン："),
+        "{}",
+        set.body
+    );
+    assert!(set.has(r#"<dd class="mode">利用しない</dd>"#));
+    assert_eq!(w.token_of(&w.general), None);
+    assert_eq!(
+        w.bank.records().token_status(&old).unwrap(),
+        Some(TokenStatus::Revoked)
+    );
+    let code = w.press(&old);
+    let refused = w.browser().sign_in("W0002", &code).await;
+    assert!(refused.has(&Refusal::LoginFailed.message(Lang::Ja)));
+    // Without a code (the sign-in form's code field may be left empty):
+    // the user's page.
+    let home = w.browser().sign_in("W0002", "").await;
+    assert!(home.has("お客様ページ"), "{}", home.body);
+    // A token user's empty code is the sign-in refusal.
+    assert!(
+        w.browser()
+            .sign_in("W0001", "")
+            .await
+            .has(&Refusal::LoginFailed.message(Lang::Ja))
+    );
+}

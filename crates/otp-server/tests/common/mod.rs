@@ -34,7 +34,16 @@ impl World {
     pub(crate) fn with(
         f: impl FnOnce(otp_server::AppState<MemoryStore>) -> otp_server::AppState<MemoryStore>,
     ) -> Self {
-        let s = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING).unwrap();
+        Self::with_policy(otp_exchange::Policy::default(), f)
+    }
+
+    /// The manual's bank under `policy`.
+    pub(crate) fn with_policy(
+        policy: otp_exchange::Policy,
+        f: impl FnOnce(otp_server::AppState<MemoryStore>) -> otp_server::AppState<MemoryStore>,
+    ) -> Self {
+        let mut s = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING).unwrap();
+        s.bank = s.bank.with_policy(policy);
         let Scenario {
             bank,
             clock,
