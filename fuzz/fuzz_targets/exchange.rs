@@ -79,9 +79,9 @@ use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, LOGIN_PASSWORD,
 use otp_exchange::{
     Action, Attempts, AuditEntry, AuditHead, AuditKey, AuditRecord, AuditResult, Authority, Bank,
     BranchAuthorization, ExpectCurrentCode, ExpectNewToken, HashCost, IdLock, LockChange,
-    MemoryStore, Password, PasswordHash, PasswordKind, Pending, Policy, Refusal, Store, StoreError, Switch,
-    SwitchError, Ticket, TokenEntry, TokenStatus, UserId, UserPage, UserRecord, Verification,
-    Which, normalize_code,
+    MemoryStore, Password, PasswordHash, PasswordKind, Pending, Policy, Refusal, Store, StoreError,
+    Switch, SwitchError, Ticket, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
+    Verification, Which, normalize_code,
 };
 use otp_provision::{Clock as _, SerialNumber};
 use otp_token::{SimClock, Token};
@@ -350,7 +350,8 @@ impl Store for Gate {
         audit: &AuditEntry,
         key: &AuditKey,
     ) -> Result<bool, StoreError> {
-        self.inner.replace_password(user, kind, expected, new, audit, key)
+        self.inner
+            .replace_password(user, kind, expected, new, audit, key)
     }
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         self.inner.token(serial)
@@ -1469,7 +1470,7 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                         "a sign-in with a code that does not verify"
                     );
                     assert!(!before.locked(&user), "a locked user signed in");
-                    assert_eq!(Some(signed.serial()), token);
+                    assert_eq!(signed.serial(), token);
                     assert_eq!(signed.user(), &user);
                     assert!(
                         !commit.locked(&user),
@@ -1482,7 +1483,11 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                         "a revoked token's code signed in"
                     );
                     assert!(w.would_verify(&token, &typed, false, commit));
-                    assert!(signed.previous_login().is_none_or(|p| p <= signed.this_login()));
+                    assert!(
+                        signed
+                            .previous_login()
+                            .is_none_or(|p| p <= signed.this_login())
+                    );
                 }
                 Err(refusal) => {
                     if well_formed {
