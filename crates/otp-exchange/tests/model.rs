@@ -885,7 +885,15 @@ impl World {
                     && self.model.mode(&u) == UsageMode::NotUsed
                     && !self.model.binding.contains_key(&u);
                 if may {
-                    result.unwrap();
+                    let signed = result.unwrap();
+                    let now = self.s.bank.now();
+                    assert_eq!(signed.this_login(), now);
+                    // The login without a code is a login like any other:
+                    // its time is the next one's previous login.
+                    assert_eq!(
+                        signed.previous_login(),
+                        self.last_login_at.insert(u.clone(), now)
+                    );
                     self.model.code(&u, true);
                 } else {
                     assert_eq!(result.map(|_| ()), Err(Refusal::LoginFailed), "{op:?}");
@@ -1083,4 +1091,22 @@ fn the_harness_sees_exchanges_and_registrations_succeed() {
         password_ok: true,
     });
     assert!(!world.locked(&world.users[2].clone()));
+}
+
+/// The sequence CI's run of the model found (the usage mode and the
+/// previous login merged without the model recording a login without a
+/// code): a user set to "not used" signs in without a code, twice; the
+/// second sign-in's previous login is the first's, as the store keeps it.
+#[test]
+fn a_sign_in_without_a_code_is_the_next_ones_previous_login() {
+    let mut world = World::new();
+    world.run(&Op::SetUsageMode {
+        op: 0,
+        user: 3,
+        mode: 2,
+        password_ok: true,
+    });
+    world.run(&Op::SignInWithoutCode { user: 3 });
+    world.run(&Op::NextDay);
+    world.run(&Op::SignInWithoutCode { user: 3 });
 }
