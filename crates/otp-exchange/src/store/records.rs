@@ -470,14 +470,18 @@ impl Switch {
         self
     }
 
-    /// [`Self::with_usage_mode`], for tests of a storage backend.
+    /// The same switch also setting the user's usage mode (as the policy's
+    /// 利用形態設定 and a software token's confirmation do), for tests of a
+    /// storage backend.
     #[cfg(feature = "test-util")]
     #[must_use]
     pub const fn for_test_with_usage_mode(self, mode: UsageMode) -> Self {
         self.with_usage_mode(mode)
     }
 
-    /// [`Self::binding_reserved`], for tests of a storage backend.
+    /// The same switch binding a software token minted for the user
+    /// ([`TokenStatus::Reserved`]) instead of one from stock, for tests of a
+    /// storage backend.
     #[cfg(feature = "test-util")]
     #[must_use]
     pub const fn for_test_binding_reserved(self) -> Self {
