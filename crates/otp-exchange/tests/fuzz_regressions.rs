@@ -51,3 +51,27 @@ fn a_locked_administrator_cannot_continue_an_exchange() {
     let right = step4.submit_code(&s.bank, &code).unwrap_err();
     assert_eq!(right.refusal, Refusal::OperatorLocked);
 }
+
+/// fuzz target `exchange`, artifact crash-9bf8bfa77b68ef5476d53935a4e3af64ffa7d4bd:
+/// `SignIn(Admin, false, Raw(""))`, a wrong login password and no code.
+/// Cause: the target's oracle, not the bank: since the usage mode, an
+/// empty code means "none" (a user who uses no one-time password) and is
+/// decided after the lookup like every other failure, so the answer is the
+/// one sign-in refusal, not a typing error. The oracle was brought up to
+/// date in `fuzz/fuzz_targets/exchange.rs`; this keeps the bank's answer.
+#[test]
+fn an_empty_code_at_sign_in_is_the_one_sign_in_refusal() {
+    let s = Scenario::setup(MemoryStore::new(), START, HashCost::TESTING).unwrap();
+    let wrong = Password::new("not-the-login-password");
+    let right = Password::new(otp_exchange::scenario::LOGIN_PASSWORD);
+    for password in [&wrong, &right] {
+        assert_eq!(
+            s.bank.sign_in(&s.admin, password, "").unwrap_err(),
+            Refusal::LoginFailed
+        );
+    }
+    // The wrong password was counted; a token user's empty code with the
+    // right password was not.
+    let w0001 = s.bank.records().user(&s.admin).unwrap().unwrap();
+    assert_eq!(w0001.lock.codes.failures, 1, "{:?}", w0001.lock);
+}
