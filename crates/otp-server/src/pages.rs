@@ -185,8 +185,9 @@ pub(crate) fn select(
     };
     let nav = html! {
         nav.pages {
-            @if page > 0 { a href={ "/admin/select?page=" (page - 1) } { (t(lang, "<Previous", "<前へ")) } " " }
-            @if page + 1 < pages { a href={ "/admin/select?page=" (page + 1) } { (t(lang, "Next>", "次へ>")) } }
+            // A page typed past the end links back to the last one.
+            @if page > 0 { a href={ "/admin/select?page=" (page.min(pages) - 1) } { (t(lang, "<Previous", "<前へ")) } " " }
+            @if page < pages.saturating_sub(1) { a href={ "/admin/select?page=" (page + 1) } { (t(lang, "Next>", "次へ>")) } }
         }
     };
     layout(

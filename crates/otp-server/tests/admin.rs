@@ -621,3 +621,19 @@ async fn the_same_unlock_form_posted_twice_unlocks_once() {
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert!(!locked(&w, "W0002"));
 }
+
+/// A page number typed into the address bar, however large, is answered
+/// (the list's last page or an empty one), never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_page_number_is_answered() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    for page in ["18446744073709551615", "18446744073709551614", "99999"] {
+        for path in ["/admin/select", "/admin/locks", "/admin/history"] {
+            let url = format!("{path}?page={page}&id=W0002");
+            let answer = b.get(&url).await;
+            assert_eq!(answer.status, StatusCode::OK, "{url}: {}", answer.body);
+        }
+    }
+}

@@ -36,8 +36,8 @@ pub(crate) struct Locks<'a> {
 pub(crate) fn locks(lang: Lang, user: &SignedIn, csrf: &str, view: &Locks<'_>) -> Markup {
     let nav = html! {
         nav.pages {
-            @if view.page > 0 { a href={ "/admin/locks?page=" (view.page - 1) } { (t(lang, "<Previous", "<前へ")) } " " }
-            @if view.page + 1 < view.pages { a href={ "/admin/locks?page=" (view.page + 1) } { (t(lang, "Next>", "次へ>")) } }
+            @if view.page > 0 { a href={ "/admin/locks?page=" (view.page.min(view.pages) - 1) } { (t(lang, "<Previous", "<前へ")) } " " }
+            @if view.page < view.pages.saturating_sub(1) { a href={ "/admin/locks?page=" (view.page + 1) } { (t(lang, "Next>", "次へ>")) } }
         }
     };
     layout(
