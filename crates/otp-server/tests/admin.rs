@@ -637,3 +637,40 @@ async fn any_page_number_is_answered() {
         }
     }
 }
+
+/// Dates and IDs typed into the usage history, however odd, are answered
+/// on the screen, never a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_dates_and_ids_are_answered() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    for (from, to) in [
+        ("9999-12-31", "9999-12-31"),
+        ("0000-01-01", "0001-01-01"),
+        ("2020-02-30", ""),
+        ("999999999-01-01", ""),
+        ("-2020-01-01", ""),
+        ("2020-1-1", "2020-13-01"),
+        ("２０２０-１０-０１", ""),
+        ("18446744073709551615-01-01", "18446744073709551615-12-31"),
+    ] {
+        for id in ["W0002", "", "%00", "ＷＯＯＯ２", "W0002%0d%0aSet-Cookie:x=1"] {
+            let url = format!("/admin/history?id={id}&from={from}&to={to}");
+            let answer = b.get(&url).await;
+            assert_eq!(answer.status, StatusCode::OK, "{url}: {}", answer.body);
+            assert!(!answer.headers.contains_key("x"), "{url}");
+        }
+    }
+    for id in ["", "%00", "W0002%0d%0a", "ＷＯＯＯ２", &"W".repeat(5000)] {
+        for path in ["/admin/user", "/admin/usage"] {
+            let url = format!("{path}?id={id}");
+            let answer = b.get(&url).await;
+            assert!(
+                matches!(answer.status, StatusCode::OK | StatusCode::NOT_FOUND),
+                "{url}: {}",
+                answer.status
+            );
+        }
+    }
+}
