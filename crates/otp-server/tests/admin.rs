@@ -655,7 +655,13 @@ async fn odd_dates_and_ids_are_answered() {
         ("２０２０-１０-０１", ""),
         ("18446744073709551615-01-01", "18446744073709551615-12-31"),
     ] {
-        for id in ["W0002", "", "%00", "ＷＯＯＯ２", "W0002%0d%0aSet-Cookie:x=1"] {
+        for id in [
+            "W0002",
+            "",
+            "%00",
+            "ＷＯＯＯ２",
+            "W0002%0d%0aSet-Cookie:x=1",
+        ] {
             let url = format!("/admin/history?id={id}&from={from}&to={to}");
             let answer = b.get(&url).await;
             assert_eq!(answer.status, StatusCode::OK, "{url}: {}", answer.body);
