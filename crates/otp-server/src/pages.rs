@@ -133,7 +133,7 @@ pub(crate) fn home(
             section {
                 h2 { (t(lang, "Customer information", "お客様情報")) }
                 dl {
-                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (info.id) }
+                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (info.id.as_str()) }
                     dt { (t(lang, "User name", "利用者名")) } dd { (info.name) }
                     dt { (t(lang, "Authority", "権限")) } dd { (info.authority) }
                     dt { (t(lang, "Token serial", "トークンシリアル番号")) }
@@ -231,10 +231,14 @@ pub(crate) fn select(
 /// What screen 3 shows about the selected user.
 #[derive(Debug)]
 pub(crate) struct TokenInfo {
-    pub(crate) id: String,
+    pub(crate) id: otp_exchange::UserId,
     pub(crate) name: String,
     pub(crate) authority: &'static str,
+    /// Whether the user is an administrator (who is never offered 利用しない).
+    pub(crate) administrator: bool,
     pub(crate) serial: Option<String>,
+    /// The user's usage mode (利用形態).
+    pub(crate) mode: otp_exchange::UsageMode,
 }
 
 /// Screen 3: 2 登録, the token info.
@@ -259,7 +263,7 @@ pub(crate) fn token_info(
             section {
                 h2 { (t(lang, "Customer information", "お客様情報")) }
                 dl {
-                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (info.id) }
+                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (info.id.as_str()) }
                     dt { (t(lang, "User name", "利用者名")) } dd { (info.name) }
                     dt { (t(lang, "Authority", "権限")) } dd { (info.authority) }
                 }
@@ -276,18 +280,18 @@ pub(crate) fn token_info(
             @if info.serial.is_some() {
                 form method="post" action="/admin/exchange" {
                     input type="hidden" name="csrf" value=(csrf);
-                    input type="hidden" name="id" value=(info.id);
+                    input type="hidden" name="id" value=(info.id.as_str());
                     button type="submit" { (t(lang, "New registration / exchange", "新規登録・交換")) }
                 }
                 form method="post" action="/admin/unregister" {
                     input type="hidden" name="csrf" value=(csrf);
-                    input type="hidden" name="id" value=(info.id);
+                    input type="hidden" name="id" value=(info.id.as_str());
                     button type="submit" { (t(lang, "Unregister the token", "トークンの登録解除")) }
                 }
             } @else {
                 form method="post" action="/admin/register" {
                     input type="hidden" name="csrf" value=(csrf);
-                    input type="hidden" name="id" value=(info.id);
+                    input type="hidden" name="id" value=(info.id.as_str());
                     button type="submit" { (t(lang, "New registration", "新規登録")) }
                 }
             }

@@ -81,10 +81,12 @@ pub(super) async fn info_of<S: Store + 'static>(
         }
         Ok(None) => Err(not_found()),
         Ok(Some(u)) => Ok(pages::TokenInfo {
-            id: u.id.as_str().to_owned(),
+            id: u.id,
             name: u.name,
             authority: u.authority.label(lang),
+            administrator: u.authority == otp_exchange::Authority::Administrator,
             serial: u.token.map(|s| s.masked().to_string()),
+            mode: u.usage_mode,
         }),
     }
 }

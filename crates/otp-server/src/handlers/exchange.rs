@@ -11,7 +11,7 @@ use super::admin::info_of;
 use super::{Fields, Params, blocking, error, language, page, post_session};
 use crate::AppState;
 use crate::pages;
-use crate::session::{SessionData, same_secret};
+use crate::session::{SessionData, SignedIn, same_secret};
 
 /// `POST /admin/exchange`: screen 3's 新規登録・交換 → screen 4.
 pub(crate) async fn begin<S: Store + 'static>(
@@ -97,7 +97,7 @@ async fn start<S: Store + 'static>(
 }
 
 /// Which ticket a form brought.
-pub(super) enum Brought {
+enum Brought {
     /// The one this session holds: taken out of the session.
     Current(Ticket),
     /// The one that finished this session's last exchange (posted again).
@@ -106,7 +106,7 @@ pub(super) enum Brought {
     Foreign,
 }
 
-pub(super) fn take_ticket(session: &mut SessionData, posted: &str) -> Brought {
+fn take_ticket(session: &mut SessionData, posted: &str) -> Brought {
     if let Some(held) = session.ticket.as_deref()
         && same_secret(held, posted)
     {
@@ -118,6 +118,31 @@ pub(super) fn take_ticket(session: &mut SessionData, posted: &str) -> Brought {
             Brought::Finished(exchanged.clone())
         }
         _ => Brought::Foreign,
+    }
+}
+
+/// The ticket a last step's form (screen 5, a software token's first
+/// code) brought, taken out of the session; or the answer instead: screen 6
+/// again for the form that already finished (posted twice), 403 for a
+/// ticket this session did not issue.
+#[allow(
+    clippy::result_large_err,
+    reason = "the answer is sent at once, as the async handlers' `Result<_, Response>` are"
+)]
+pub(super) fn last_step_ticket(
+    session: &mut SessionData,
+    posted: &str,
+    lang: Lang,
+    user: &SignedIn,
+) -> Result<Ticket, Response> {
+    match take_ticket(session, posted) {
+        Brought::Current(t) => Ok(t),
+        Brought::Finished(done) => Err(page(
+            StatusCode::OK,
+            pages::done(lang, user, &session.csrf, &done, true),
+            &[],
+        )),
+        Brought::Foreign => Err(foreign_ticket(lang)),
     }
 }
 
@@ -248,16 +273,9 @@ pub(crate) async fn new_token<S: Store + 'static>(
         Ok(v) => v,
     };
     let csrf = session.csrf.clone();
-    let ticket = match take_ticket(&mut session, &form.ticket) {
-        Brought::Current(t) => t,
-        Brought::Finished(done) => {
-            return page(
-                StatusCode::OK,
-                pages::done(lang, &user, &csrf, &done, true),
-                &[],
-            );
-        }
-        Brought::Foreign => return foreign_ticket(lang),
+    let ticket = match last_step_ticket(&mut session, &form.ticket, lang, &user) {
+        Ok(t) => t,
+        Err(answer) => return answer,
     };
     let posted = form.ticket.clone();
     let operator = user.id.clone();

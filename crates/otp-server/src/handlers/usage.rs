@@ -7,58 +7,18 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use otp_exchange::{Authority, Lang, Password, Refusal, Store, Ticket, UsageMode, UserId};
+use otp_exchange::{Lang, Password, Refusal, Store, Ticket, UsageMode};
 use zeroize::Zeroize as _;
 
-use super::exchange::{Brought, foreign_ticket, take_ticket};
+use super::admin::info_of;
+use super::exchange::{foreign_ticket, last_step_ticket};
 use super::{
     Fields, Params, already_done, blocking, error, internal, language, page, post_session,
     signed_in,
 };
-use crate::pages::{self, t};
+use crate::pages::{self, TokenInfo, t};
 use crate::session::{Posted, SignedIn};
 use crate::{AppState, qr};
-
-/// The user as the usage screen shows them, read now.
-struct Target {
-    id: UserId,
-    name: String,
-    authority: Authority,
-    serial: String,
-    mode: UsageMode,
-}
-
-async fn target<S: Store + 'static>(
-    state: &AppState<S>,
-    lang: Lang,
-    id: &str,
-) -> Result<Target, Response> {
-    let not_found = || {
-        error(
-            lang,
-            StatusCode::NOT_FOUND,
-            &Refusal::UnknownUser.message(lang),
-        )
-    };
-    let id = UserId::parse(id.trim()).map_err(|_| not_found())?;
-    let record = blocking(state, lang, move |bank| bank.records().user(&id)).await?;
-    match record {
-        Err(e) => {
-            tracing::error!(error = %e, "the store did not answer");
-            Err(internal(lang))
-        }
-        Ok(None) => Err(not_found()),
-        Ok(Some(u)) => Ok(Target {
-            serial: u
-                .token
-                .map_or_else(|| "-".to_owned(), |s| s.masked().to_string()),
-            id: u.id,
-            name: u.name,
-            authority: u.authority,
-            mode: u.usage_mode,
-        }),
-    }
-}
 
 /// The usage screen for `who`, with a fresh one-time form ticket kept in
 /// the session.
@@ -67,17 +27,12 @@ fn screen<S: Store>(
     lang: Lang,
     user: &SignedIn,
     (csrf, form): (&str, &str),
-    who: &Target,
+    who: &TokenInfo,
     (message, notice): (Option<&str>, Option<&str>),
 ) -> Response {
     let view = pages::Usage {
-        id: who.id.as_str(),
-        name: &who.name,
-        authority: who.authority.label(lang),
-        serial: who.serial.clone(),
-        mode: who.mode,
-        not_used_offered: state.bank.policy().allow_not_used
-            && who.authority != Authority::Administrator,
+        info: who,
+        not_used_offered: state.bank.policy().allow_not_used && !who.administrator,
         form,
         message,
         notice,
@@ -96,7 +51,13 @@ pub(crate) async fn usage<S: Store + 'static>(
         Err(r) => return r,
         Ok(v) => v,
     };
-    let who = match target(&state, lang, params.id.as_deref().unwrap_or_default()).await {
+    let who = match info_of(
+        &state,
+        lang,
+        params.id.as_deref().unwrap_or_default().trim(),
+    )
+    .await
+    {
         Err(r) => return r,
         Ok(w) => w,
     };
@@ -137,7 +98,7 @@ pub(crate) async fn set_usage<S: Store + 'static>(
         Posted::Again(said) => Some(format!("{said}{}", already_done(lang))),
         Posted::Foreign => return foreign_ticket(lang),
     };
-    let who = match target(&state, lang, &form.id).await {
+    let who = match info_of(&state, lang, form.id.trim()).await {
         Err(r) => return r,
         Ok(w) => w,
     };
@@ -252,7 +213,7 @@ pub(crate) async fn set_usage<S: Store + 'static>(
             (None, Some(notice))
         }
     };
-    let who = match target(&state, lang, who.id.as_str()).await {
+    let who = match info_of(&state, lang, who.id.as_str()).await {
         Err(r) => return r,
         Ok(w) => w,
     };
@@ -284,16 +245,9 @@ pub(crate) async fn software_confirm<S: Store + 'static>(
         Ok(v) => v,
     };
     let csrf = session.csrf.clone();
-    let ticket = match take_ticket(&mut session, &form.ticket) {
-        Brought::Current(t) => t,
-        Brought::Finished(exchanged) => {
-            return page(
-                StatusCode::OK,
-                pages::done(lang, &user, &csrf, &exchanged, true),
-                &[],
-            );
-        }
-        Brought::Foreign => return foreign_ticket(lang),
+    let ticket = match last_step_ticket(&mut session, &form.ticket, lang, &user) {
+        Ok(t) => t,
+        Err(answer) => return answer,
     };
     let operator = user.id.clone();
     let code = form.code.clone();

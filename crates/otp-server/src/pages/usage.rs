@@ -5,20 +5,14 @@
 use maud::{Markup, PreEscaped, html};
 use otp_exchange::{Lang, UsageMode};
 
-use super::{approval_label, layout, refusal, t};
+use super::{TokenInfo, approval_label, layout, refusal, t};
 use crate::session::SignedIn;
 
 /// What the usage mode screen shows.
 #[derive(Debug)]
 pub(crate) struct Usage<'a> {
-    /// The user's customer ID, name and authority (as the list shows it).
-    pub(crate) id: &'a str,
-    pub(crate) name: &'a str,
-    pub(crate) authority: &'static str,
-    /// The token's masked serial, or `-`.
-    pub(crate) serial: String,
-    /// The mode now.
-    pub(crate) mode: UsageMode,
+    /// The user, their token and their mode now.
+    pub(crate) info: &'a TokenInfo,
     /// Whether the bank's policy offers 利用しない to this user (never to
     /// an administrator).
     pub(crate) not_used_offered: bool,
@@ -44,26 +38,26 @@ pub(crate) fn usage(lang: Lang, user: &SignedIn, csrf: &str, view: &Usage<'_>) -
             section {
                 h2 { (t(lang, "Customer information", "お客様情報")) }
                 dl {
-                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (view.id) }
-                    dt { (t(lang, "User name", "利用者名")) } dd { (view.name) }
-                    dt { (t(lang, "Authority", "権限")) } dd { (view.authority) }
-                    dt { (t(lang, "Token serial", "トークンシリアル番号")) } dd.serial { (view.serial) }
-                    dt { (t(lang, "Usage mode", "利用形態")) } dd.mode { (view.mode.label(lang)) }
+                    dt { (t(lang, "Customer ID", "お客様ID")) } dd { (view.info.id.as_str()) }
+                    dt { (t(lang, "User name", "利用者名")) } dd { (view.info.name) }
+                    dt { (t(lang, "Authority", "権限")) } dd { (view.info.authority) }
+                    dt { (t(lang, "Token serial", "トークンシリアル番号")) } dd.serial { (view.info.serial.as_deref().unwrap_or("-")) }
+                    dt { (t(lang, "Usage mode", "利用形態")) } dd.mode { (view.info.mode.label(lang)) }
                 }
             }
             form method="post" action="/admin/usage" {
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="ticket" value=(view.form);
-                input type="hidden" name="id" value=(view.id);
+                input type="hidden" name="id" value=(view.info.id.as_str());
                 fieldset {
                     legend { (t(lang, "New usage mode", "変更後の利用形態")) }
                     label.choice {
-                        input type="radio" name="action" value=(UsageMode::HardwareToken.as_str()) checked[view.mode != UsageMode::SoftwareToken];
+                        input type="radio" name="action" value=(UsageMode::HardwareToken.as_str()) checked[view.info.mode != UsageMode::SoftwareToken];
                         " " (UsageMode::HardwareToken.label(lang))
                         span.hint { (t(lang, " (register the token with 登録・登録解除)", "（トークンは「登録・登録解除」で登録します）")) }
                     }
                     label.choice {
-                        input type="radio" name="action" value=(UsageMode::SoftwareToken.as_str()) checked[view.mode == UsageMode::SoftwareToken];
+                        input type="radio" name="action" value=(UsageMode::SoftwareToken.as_str()) checked[view.info.mode == UsageMode::SoftwareToken];
                         " " (UsageMode::SoftwareToken.label(lang))
                         span.hint { (t(lang, " (an authenticator app scans a QR code, then types its first code)", "（認証アプリでQRコードを読み取り、最初のワンタイムパスワードを入力します）")) }
                     }
