@@ -16,8 +16,8 @@ pub(crate) struct LockRow {
     pub(crate) locked: Option<&'static str>,
 }
 
-/// What the ID lock screen shows.
-#[derive(Debug)]
+/// What the ID lock screen shows. `Debug` leaves out the form's one-time
+/// ticket (a bearer secret while it is live).
 pub(crate) struct Locks<'a> {
     pub(crate) rows: &'a [LockRow],
     pub(crate) count: String,
@@ -29,6 +29,16 @@ pub(crate) struct Locks<'a> {
     pub(crate) notice: Option<&'a str>,
     /// The one-time form ticket of this screen's form.
     pub(crate) form: &'a str,
+}
+
+impl core::fmt::Debug for Locks<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Locks")
+            .field("rows", &self.rows)
+            .field("page", &self.page)
+            .field("pages", &self.pages)
+            .finish_non_exhaustive()
+    }
 }
 
 /// IDロック解除: every user with their lock state; lock or unlock the one

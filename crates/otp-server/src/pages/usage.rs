@@ -8,8 +8,8 @@ use otp_exchange::{Lang, UsageMode};
 use super::{TokenInfo, approval_label, layout, refusal, t};
 use crate::session::SignedIn;
 
-/// What the usage mode screen shows.
-#[derive(Debug)]
+/// What the usage mode screen shows. `Debug` leaves out the form's
+/// one-time ticket (a bearer secret while it is live).
 pub(crate) struct Usage<'a> {
     /// The user, their token and their mode now.
     pub(crate) info: &'a TokenInfo,
@@ -22,6 +22,15 @@ pub(crate) struct Usage<'a> {
     pub(crate) message: Option<&'a str>,
     /// What was done.
     pub(crate) notice: Option<&'a str>,
+}
+
+impl core::fmt::Debug for Usage<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Usage")
+            .field("info", &self.info)
+            .field("not_used_offered", &self.not_used_offered)
+            .finish_non_exhaustive()
+    }
 }
 
 /// 利用形態設定: the user, the mode now, the choice of modes and the
@@ -122,4 +131,42 @@ pub(crate) fn software(
             }
         },
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_form_ticket() {
+        let info = TokenInfo {
+            id: otp_exchange::UserId::parse("W0002").unwrap(),
+            name: "しんきん太郎".to_owned(),
+            authority: "一般者",
+            administrator: false,
+            serial: None,
+            mode: UsageMode::HardwareToken,
+        };
+        let ticket = "one-time-form-ticket-text";
+        let usage = Usage {
+            info: &info,
+            not_used_offered: false,
+            form: ticket,
+            message: None,
+            notice: None,
+        };
+        let locks = super::super::Locks {
+            rows: &[],
+            count: String::new(),
+            page: 0,
+            pages: 1,
+            message: None,
+            notice: None,
+            form: ticket,
+        };
+        let shown = format!("{usage:?} {locks:?}");
+        assert!(!shown.contains(ticket), "{shown}");
+        assert!(shown.contains("W0002"), "{shown}");
+    }
 }
