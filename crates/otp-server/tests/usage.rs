@@ -309,3 +309,45 @@ async fn not_used_where_the_policy_allows_it_revokes_the_token_at_once() {
             .has(&Refusal::LoginFailed.message(Lang::Ja))
     );
 }
+
+/// The software token's form posted twice (a double click): one token
+/// minted, its QR code shown once; the second answer is the usage screen
+/// saying so, not a second QR code and not an error page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_double_clicked_software_token_form_mints_once_and_shows_the_qr_code_once() {
+    let mut w = World::new();
+    let mut b = w.browser();
+    admin_in(&mut w, &mut b).await;
+    let screen = b.get("/admin/usage?id=W0005").await;
+    let form = [
+        ("csrf", screen.field("csrf")),
+        ("ticket", screen.field("ticket")),
+        ("id", "W0005".to_owned()),
+        ("action", "software_token".to_owned()),
+        ("password", ADMIN_APPROVAL_PASSWORD.to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (mut first, mut second) = (b.clone_view(), b.clone_view());
+    let (one, two) = tokio::join!(
+        first.post("/admin/usage", &form),
+        second.post("/admin/usage", &form)
+    );
+    let shown: Vec<&Page> = [&one, &two].into_iter().filter(|p| p.has("<svg")).collect();
+    assert_eq!(shown.len(), 1, "the QR code shown once");
+    let other = if one.has("<svg") { &two } else { &one };
+    assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    assert!(
+        other.has("QRコードを一度だけ表示しました") && other.has("この操作は既に完了しています"),
+        "{}",
+        other.body
+    );
+    let minted = w
+        .bank
+        .records()
+        .audit_chain()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == otp_exchange::Action::SoftwareToken)
+        .count();
+    assert_eq!(minted, 1);
+}

@@ -161,6 +161,17 @@ pub(crate) async fn set_usage<S: Store + 'static>(
                 };
                 tracing::info!("software token minted");
                 session.ticket = Some(ticket.as_str().to_owned());
+                // The same form again (a double click) must neither mint a
+                // second token nor show the QR code twice: it shows this.
+                session.usage.finished(
+                    &form.ticket,
+                    t(
+                        lang,
+                        "A software token was issued and its QR code shown once. If it could not be scanned, set the usage mode again.",
+                        "ソフトウェアトークンを発行し、QRコードを一度だけ表示しました。読み取れなかった場合は、もう一度利用形態を設定してください。",
+                    )
+                    .to_owned(),
+                );
                 page(
                     StatusCode::OK,
                     pages::software(
