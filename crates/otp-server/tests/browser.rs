@@ -184,7 +184,7 @@ async fn sign_in_by_keys(b: &Browser, id: &str, code: &str) {
     b.tab_to("input[name=code]").await;
     b.keys(code).await;
     b.tab_to("form[action='/login'] button").await;
-    b.keys(Key::ENTER).await;
+    b.enter().await;
 }
 
 fn ja(refusal: &Refusal) -> String {
@@ -512,7 +512,7 @@ async fn keyboard_walk() {
     assert_eq!(b.path().await, "/admin");
     b.tab_to("ul.menu a").await;
     b.screenshot("kbd-1-admin-menu-focus").await;
-    b.keys(Key::ENTER).await;
+    b.enter().await;
 
     // Screen 2: Tab into the radio group (W0001 checked), the arrow key to
     // W0002 (the one keyboard way between radios), Tab to the button.
@@ -524,13 +524,13 @@ async fn keyboard_walk() {
     assert!(b.is_active("input[type=radio][value=W0002]").await);
     b.tab_to("form[action='/admin/user'] button").await;
     b.screenshot("kbd-2-select-focus").await;
-    b.keys(Key::ENTER).await;
+    b.enter().await;
 
     // Screen 3.
     b.wait_h1("ワンタイムパスワード 情報変更").await;
     assert_eq!(b.path_and_query().await, "/admin/user?id=W0002");
     b.tab_to("form[action='/admin/exchange'] button").await;
-    b.keys(Key::ENTER).await;
+    b.enter().await;
 
     // Screen 4: the old token's code, Enter in the field (implicit submission).
     b.wait_h1("現在ご利用中のトークンのワンタイムパスワード")
@@ -538,7 +538,7 @@ async fn keyboard_walk() {
     b.tab_to("input[name=code]").await;
     let code = w.press(&old);
     b.keys(&code).await;
-    b.keys(Key::ENTER).await;
+    b.enter().await;
 
     // Screen 5: a wrong password (refused, the serial kept), then right.
     b.wait_h1("新しいトークン情報").await;
@@ -551,7 +551,7 @@ async fn keyboard_walk() {
     b.tab_to("input[name=password]").await;
     b.keys("wrong-password").await;
     b.tab_to("form[action='/admin/exchange/new'] button").await;
-    b.keys(Key::ENTER).await;
+    b.enter().await;
     b.wait_refusal(&ja(&Refusal::WrongPassword)).await;
     assert_eq!(b.path().await, "/admin/exchange/new");
     assert_eq!(b.value("input[name=serial]").await, new.as_str());
@@ -562,7 +562,7 @@ async fn keyboard_walk() {
     b.tab_to("input[name=password]").await;
     b.keys(ADMIN_APPROVAL_PASSWORD).await;
     b.tab_to("form[action='/admin/exchange/new'] button").await;
-    b.keys(Key::ENTER).await;
+    b.enter().await;
 
     // Screen 6.
     b.wait_h1("3 完了").await;
@@ -576,7 +576,7 @@ async fn keyboard_walk() {
 
     // Sign out by keyboard, W0002 signs in with the new token.
     b.tab_to("form[action='/logout'] button").await;
-    b.keys(Key::ENTER).await;
+    b.enter().await;
     b.wait_h1("ログイン").await;
     assert_eq!(b.path().await, "/login");
     let code = w.press(&new);

@@ -346,23 +346,50 @@ impl Browser {
         }
     }
 
-    /// Clicks an element.
+    /// Clicks an element; a button or a link loads a page, and the call
+    /// returns only once the page it was on is gone (so that the next
+    /// look is at the new page, even when it has the same heading).
     pub(crate) async fn click(&self, css: &str) {
-        self.find(css).await.click().await.unwrap();
+        let element = self.find(css).await;
+        let loads = matches!(element.tag_name().await.unwrap().as_str(), "button" | "a");
+        let page = self.page().await;
+        element.click().await.unwrap();
+        if loads {
+            self.left(page).await;
+        }
+    }
+
+    /// The page's root element, to tell later whether the page has gone.
+    async fn page(&self) -> Element {
+        self.client.find(Locator::Css("html")).await.unwrap()
+    }
+
+    /// Waits until `page` (from [`Self::page`]) is no longer the page shown.
+    async fn left(&self, page: Element) {
+        let deadline = Instant::now() + WAIT;
+        while page.tag_name().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "the page did not change within {WAIT:?}: {}",
+                self.dump().await
+            );
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Clicks a link by its exact text.
     pub(crate) async fn click_link(&self, text: &str) {
-        self.client
+        let link = self
+            .client
             .wait()
             .at_most(WAIT)
             .every(POLL)
             .for_element(Locator::LinkText(text))
             .await
-            .unwrap()
-            .click()
-            .await
             .unwrap();
+        let page = self.page().await;
+        link.click().await.unwrap();
+        self.left(page).await;
     }
 
     /// Types into a field (after what it holds).
@@ -390,6 +417,14 @@ impl Browser {
     pub(crate) async fn keys(&self, keys: &str) {
         let active = self.client.active_element().await.unwrap();
         active.send_keys(keys).await.unwrap();
+    }
+
+    /// Presses Enter on whatever has the focus, which submits its form or
+    /// follows its link, and waits until the page it was on is gone.
+    pub(crate) async fn enter(&self) {
+        let page = self.page().await;
+        self.keys(Key::ENTER).await;
+        self.left(page).await;
     }
 
     /// Whether the focus is on the element.
