@@ -23,7 +23,7 @@ mod history;
 mod prompt;
 mod screens;
 
-pub(crate) use files::{default_db, open_at};
+pub(crate) use files::{BankStore, Location, PgArgs, default_db, open_location};
 use files::{open, read_bounded, rekey};
 use history::{audit, verify_chain};
 use prompt::Prompter;
@@ -42,8 +42,26 @@ pub(crate) struct BankArgs {
     /// Language of prompts and messages (default: from the locale).
     #[arg(long, value_enum, global = true)]
     lang: Option<LangArg>,
+    /// The bank in PostgreSQL (given before the subcommand:
+    /// `otp bank --postgres --key-file K --kek-file X users`).
+    #[command(flatten)]
+    pg: PgArgs,
     #[command(subcommand)]
     command: BankCommand,
+}
+
+impl BankArgs {
+    /// Where the bank is: PostgreSQL with `--postgres`, else the SQLite
+    /// file (`--db`, `OTP_DB`, or the default).
+    fn location(&self) -> Result<Location> {
+        if let Some(pg) = self.pg.location()? {
+            return Ok(pg);
+        }
+        Ok(Location::Sqlite(match &self.db {
+            Some(p) => p.clone(),
+            None => default_db()?,
+        }))
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]

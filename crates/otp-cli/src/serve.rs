@@ -31,7 +31,7 @@ use crate::safefs::{self, FileError};
 pub(crate) struct ServeArgs {
     /// Serve the manual's demo bank on a temporary SQLite database, with
     /// the virtual tokens' page `/demo/tokens`.
-    #[arg(long, conflicts_with = "db")]
+    #[arg(long, conflicts_with_all = ["db", "postgres"])]
     demo: bool,
     /// Serve the bank's own SQLite file, opened as `otp bank` opens it
     /// (default: $OTP_DB, else otp/bank.sqlite under your data directory;
@@ -39,6 +39,10 @@ pub(crate) struct ServeArgs {
     /// `otp bank init` makes a bank.
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
+    /// The bank in PostgreSQL, shared by several `otp serve` processes
+    /// with the same key files.
+    #[command(flatten)]
+    pg: crate::bank::PgArgs,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -192,6 +196,10 @@ fn tls_config(cert: &Path, key: &Path) -> Result<TlsConfig, TlsFileError> {
 /// `otp serve --db FILE`: the bank's own database, opened by `otp bank`'s
 /// opener (its key files, its sealer, the system clock); no demo page.
 fn own_bank(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
+    if let Some(location) = args.pg.location()? {
+        let bank = Arc::new(crate::bank::open_location(&location, false)?);
+        return serve_bank(args, tls, bank, "in PostgreSQL (--postgres)");
+    }
     let path = match &args.db {
         Some(path) => path.clone(),
         None => match std::env::var_os("OTP_DB").filter(|v| !v.is_empty()) {
@@ -209,12 +217,26 @@ fn own_bank(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
         }
         .into());
     }
-    let bank = Arc::new(crate::bank::open_at(&path, false)?);
+    let bank = Arc::new(crate::bank::open_location(
+        &crate::bank::Location::Sqlite(path.clone()),
+        false,
+    )?);
+    serve_bank(args, tls, bank, &format!("`{}`", path.display()))
+}
+
+/// Serves the bank's own store (SQLite or PostgreSQL), described as
+/// `shown` in the banner (never a PostgreSQL URL: it may hold a password).
+fn serve_bank(
+    args: &ServeArgs,
+    tls: Option<TlsConfig>,
+    bank: Arc<otp_exchange::Bank<crate::bank::BankStore>>,
+    shown: &str,
+) -> Result<()> {
     let state = otp_server::AppState::new(bank).with_secure_cookies(tls.is_some());
     let app = otp_server::router(state);
     let _ = tracing_subscriber::fmt().with_target(false).try_init();
     serve_until_stopped(args.listen, app, tls, None, |base| {
-        println!("otp serve: the bank `{}`", path.display());
+        println!("otp serve: the bank {shown}");
         println!("  open             {base}/login   (English: {base}/login?lang=en)");
         println!("Ctrl-C stops the server.");
     })?;

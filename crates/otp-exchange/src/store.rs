@@ -245,6 +245,18 @@ pub trait Store: Send + Sync + fmt::Debug {
         expires_at: u64,
         now: u64,
     ) -> Result<bool, StoreError>;
+
+    /// Whether the store answers now: one cheap read, for a server's
+    /// readiness probe (`GET /readyz`). The default reads the audit
+    /// chain's head ([`Store::audit_head`]); a store may answer with
+    /// something cheaper.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend does not answer.
+    fn ping(&self) -> Result<(), StoreError> {
+        self.audit_head().map(|_| ())
+    }
 }
 
 /// A shared store is a store: several banks (servers) on one store, as in
@@ -324,5 +336,8 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         now: u64,
     ) -> Result<bool, StoreError> {
         (**self).consume_nonce(nonce, expires_at, now)
+    }
+    fn ping(&self) -> Result<(), StoreError> {
+        (**self).ping()
     }
 }

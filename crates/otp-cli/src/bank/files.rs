@@ -116,18 +116,251 @@ pub(super) fn create_keys(path: &Path) -> Result<BankKeys> {
     Ok(keys)
 }
 
-pub(super) fn open(args: &BankArgs) -> Result<Bank<SqliteStore>> {
-    let path = match &args.db {
-        Some(p) => p.clone(),
-        None => default_db()?,
+/// The store behind `otp bank` and `otp serve`: an SQLite file or a
+/// PostgreSQL database, one bank logic for both.
+pub(crate) type BankStore = Arc<dyn Store>;
+
+/// Where the bank is: an SQLite file (its key files beside it) or a
+/// PostgreSQL database (its key files named, so that several servers
+/// share them).
+pub(crate) enum Location {
+    /// The SQLite file; `FILE.keys` and `FILE.kek` beside it.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres {
+        /// The connection URL: it may hold a password, so it is never
+        /// shown (not in `Debug`, not in a message).
+        url: Zeroizing<String>,
+        /// The schema holding the tables (`None`: the search path).
+        schema: Option<String>,
+        /// The audit and session key file (64 bytes).
+        keys: PathBuf,
+        /// The token secrets' key-encryption key file.
+        kek: PathBuf,
+    },
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres {
+                schema, keys, kek, ..
+            } => f
+                .debug_struct("Postgres")
+                .field("url", &"<redacted>")
+                .field("schema", schema)
+                .field("keys", keys)
+                .field("kek", kek)
+                .finish(),
+        }
+    }
+}
+
+/// The environment variable holding the PostgreSQL URL (`--postgres`).
+pub(crate) const POSTGRES_URL_ENV: &str = "OTP_POSTGRES_URL";
+
+/// The largest `--postgres-url-file` read.
+const MAX_URL_BYTES: u64 = 64 * 1024;
+
+/// How long a PostgreSQL connection may take (to connect, or to get one
+/// from the pool): a server whose database is gone answers 503 within it.
+pub(crate) const PG_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `--postgres` and its files: for `otp bank` and `otp serve` alike.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct PgArgs {
+    /// The bank is in PostgreSQL (shared by several `otp serve`), not an
+    /// SQLite file: the URL is read from $OTP_POSTGRES_URL or
+    /// --postgres-url-file, never from the command line (it may hold a
+    /// password); --db and OTP_DB are then not used. Needs --key-file and
+    /// --kek-file.
+    #[arg(long, requires_all = ["key_file", "kek_file"])]
+    pub(crate) postgres: bool,
+    /// A file (private to its owner) holding the PostgreSQL URL, such as
+    /// postgresql://otp@db.example:5432/otp?sslmode=verify-full.
+    #[arg(long, value_name = "FILE", requires = "postgres")]
+    pub(crate) postgres_url_file: Option<PathBuf>,
+    /// With --postgres: the PostgreSQL schema holding the bank's tables
+    /// (created if missing; default: the connection's search_path), so
+    /// that several banks share one database.
+    #[arg(long, value_name = "NAME", requires = "postgres")]
+    pub(crate) postgres_schema: Option<String>,
+    /// With --postgres: the bank's audit and session key file (64 bytes,
+    /// mode 0600), the same file on every server; `otp bank init` makes it.
+    #[arg(long, value_name = "FILE", requires = "postgres")]
+    pub(crate) key_file: Option<PathBuf>,
+    /// With --postgres: the token secrets' key-encryption key file (mode
+    /// 0600), the same file on every server; `otp bank init` makes it.
+    #[arg(long, value_name = "FILE", requires = "postgres")]
+    pub(crate) kek_file: Option<PathBuf>,
+}
+
+impl PgArgs {
+    /// The PostgreSQL location, when `--postgres` is given: the URL from
+    /// `--postgres-url-file`, else from [`POSTGRES_URL_ENV`].
+    pub(crate) fn location(&self) -> Result<Option<Location>> {
+        if !self.postgres {
+            return Ok(None);
+        }
+        let (Some(keys), Some(kek)) = (&self.key_file, &self.kek_file) else {
+            bail!("--postgres needs --key-file FILE and --kek-file FILE");
+        };
+        let url = match &self.postgres_url_file {
+            Some(file) => read_url_file(file)?,
+            None => match std::env::var(POSTGRES_URL_ENV) {
+                Ok(url) if !url.trim().is_empty() => Zeroizing::new(url.trim().to_owned()),
+                _ => bail!(
+                    "--postgres: give the database's URL in {POSTGRES_URL_ENV} or in a file named by --postgres-url-file (never on the command line: it may hold a password)"
+                ),
+            },
+        };
+        Ok(Some(Location::Postgres {
+            url,
+            schema: self.postgres_schema.clone(),
+            keys: keys.clone(),
+            kek: kek.clone(),
+        }))
+    }
+}
+
+/// Reads `--postgres-url-file`: a private file of the caller's, not a
+/// link, at most [`MAX_URL_BYTES`]; surrounding white space removed.
+fn read_url_file(path: &Path) -> Result<Zeroizing<String>> {
+    let shown = path.display();
+    let (file, meta) = safefs::open_private(path)
+        .map_err(|e| anyhow!("the PostgreSQL URL file (--postgres-url-file): {e}"))?;
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "the PostgreSQL URL file `{shown}` is open to group or others (mode {mode:04o}): it may hold a password; make it private (chmod 600 {shown})"
+            );
+        }
+    }
+    let mut text = Zeroizing::new(String::with_capacity(
+        usize::try_from(meta.len().min(MAX_URL_BYTES)).unwrap_or(0),
+    ));
+    file.take(MAX_URL_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|_| anyhow!("cannot read the PostgreSQL URL file `{shown}` (is it text?)"))?;
+    if text.len() as u64 > MAX_URL_BYTES {
+        bail!("the PostgreSQL URL file `{shown}` is larger than {MAX_URL_BYTES} bytes");
+    }
+    let url = Zeroizing::new(text.trim().to_owned());
+    if url.is_empty() {
+        bail!("the PostgreSQL URL file `{shown}` is empty");
+    }
+    Ok(url)
+}
+
+pub(super) fn open(args: &BankArgs) -> Result<Bank<BankStore>> {
+    open_location(
+        &args.location()?,
+        matches!(args.command, BankCommand::Init { .. }),
+    )
+}
+
+/// Opens the bank at `location` with its key files, on the system clock:
+/// `otp bank`'s opener, and `otp serve`'s. Only with `create` is a
+/// missing SQLite database made (with its key files), or missing key
+/// files made for a PostgreSQL bank.
+pub(crate) fn open_location(location: &Location, create: bool) -> Result<Bank<BankStore>> {
+    match location {
+        Location::Sqlite(path) => open_at(path, create),
+        Location::Postgres {
+            url,
+            schema,
+            keys,
+            kek,
+        } => open_postgres(url, schema.as_deref(), keys, kek, create),
+    }
+}
+
+/// The bank in PostgreSQL at `url`, its keys in `key_path` and its
+/// token secrets' key in `kek_path`. Key files are made only with
+/// `create` (`otp bank init`), and only for a bank whose audit chain is
+/// not keyed yet: every server of one bank must read the same files.
+fn open_postgres(
+    url: &str,
+    schema: Option<&str>,
+    key_path: &Path,
+    kek_path: &Path,
+    create: bool,
+) -> Result<Bank<BankStore>> {
+    let keys = read_keys(key_path)?;
+    if keys.is_none() && !create {
+        bail!(
+            "the bank's key file `{}` is missing (--key-file): give the file `otp bank init` made (every server of the bank reads the same one)",
+            key_path.display()
+        );
+    }
+    let (sealer, new_kek): (Arc<dyn otp_store::SecretSealer>, bool) =
+        match otp_store::KeyFileSealer::open(kek_path) {
+            Ok(sealer) => (Arc::new(sealer), false),
+            Err(otp_store::KeyFileError::Io(_))
+                if create && std::fs::symlink_metadata(kek_path).is_err() =>
+            {
+                let sealer = otp_store::KeyFileSealer::create(kek_path)
+                    .map_err(|e| anyhow!("cannot create the token secrets' key file: {e}"))?;
+                (Arc::new(sealer), true)
+            }
+            Err(otp_store::KeyFileError::Io(_)) if std::fs::symlink_metadata(kek_path).is_err() => {
+                bail!(
+                    "the token secrets' key file `{}` is missing (--kek-file): give the file `otp bank init` made",
+                    kek_path.display()
+                )
+            }
+            Err(e) => bail!("{e}"),
+        };
+    let mut options = otp_store::PgOptions::default().with_connect_timeout(PG_CONNECT_TIMEOUT);
+    if let Some(schema) = schema {
+        options = options.with_schema(schema);
+    }
+    let store = match otp_store::PgStore::connect(url, options, sealer) {
+        Ok(store) => store,
+        Err(otp_store::OpenError::SealingKey(_)) if new_kek => {
+            let _ = std::fs::remove_file(kek_path);
+            bail!(
+                "the token secrets' key file `{}` is missing: restore it from your backup (the secrets in the database open only under it)",
+                kek_path.display()
+            );
+        }
+        // The URL is never part of the message: it may hold a password.
+        Err(e) => bail!("cannot open the bank's PostgreSQL database: {e}"),
     };
-    open_at(&path, matches!(args.command, BankCommand::Init { .. }))
+    if new_kek {
+        eprintln!(
+            "otp: created the token secrets' key file {} (mode 0600): copy it to every server of the bank, keep it private and back it up apart from the database",
+            kek_path.display()
+        );
+    }
+    let store: BankStore = Arc::new(store);
+    let keys = match keys {
+        Some(keys) => keys,
+        None => {
+            let chain = store
+                .audit_chain()
+                .map_err(|e| anyhow!("cannot read the bank's PostgreSQL database: {e}"))?;
+            if chain.iter().any(|r| r.format == AuditFormat::V2) {
+                bail!(
+                    "the bank's key file `{}` is missing: restore it from your backup (the audit trail verifies only under its key)",
+                    key_path.display()
+                );
+            }
+            create_keys(key_path)?
+        }
+    };
+    Ok(Bank::new(store, Arc::new(SystemClock))?
+        .with_audit_key(AuditKey::new(*keys.audit))
+        .with_session_key(*keys.session))
 }
 
 /// Opens the bank database at `path` with its key files, on the system
-/// clock: `otp bank`'s opener, and `otp serve --db`'s. Only with `create`
-/// is a missing database made (with its key files).
-pub(crate) fn open_at(path: &Path, create: bool) -> Result<Bank<SqliteStore>> {
+/// clock. Only with `create` is a missing database made (with its key
+/// files).
+pub(crate) fn open_at(path: &Path, create: bool) -> Result<Bank<BankStore>> {
     let path = path.to_owned();
     let existed = path.exists();
     if !existed && !create {
@@ -184,6 +417,7 @@ pub(crate) fn open_at(path: &Path, create: bool) -> Result<Bank<SqliteStore>> {
             create_keys(&key_path)?
         }
     };
+    let store: BankStore = Arc::new(store);
     Ok(Bank::new(store, Arc::new(SystemClock))?
         .with_audit_key(AuditKey::new(*keys.audit))
         .with_session_key(*keys.session))
@@ -194,9 +428,10 @@ pub(crate) fn open_at(path: &Path, create: bool) -> Result<Bank<SqliteStore>> {
 /// data key wrapped by it, the audit record, then the old keys removed
 /// from the file once no data key needs them.
 pub(super) fn rekey(args: &BankArgs, lang: Lang) -> Result<()> {
-    let path = match &args.db {
-        Some(p) => p.clone(),
-        None => default_db()?,
+    let Location::Sqlite(path) = args.location()? else {
+        bail!(
+            "`otp bank rekey` re-seals an SQLite bank only for now; on PostgreSQL, rotate with otp_store::PgStore::rekey"
+        );
     };
     if !path.exists() {
         bail!("there is no bank database at `{}`", path.display());

@@ -1,0 +1,487 @@
+//! One bank in PostgreSQL, several `otp serve` processes on it (issue 14,
+//! "many nodes"): `otp bank --postgres` sets the bank up, two real
+//! `otp serve --postgres` processes share its tickets and audit chain
+//! through the same key files.
+//!
+//! Every test here needs a PostgreSQL server: they are `#[ignore]`d and
+//! run by `.ci/run`'s PostgreSQL step, with the URL that
+//! `scripts/pg-test-server.sh start` prints (`OTP_TEST_PG_URL`, TLS with
+//! `sslmode=verify-full`). Each test works in its own PostgreSQL schema.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests"
+)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// The administrator's approval password in these banks.
+const APPROVAL: &str = "approve-2020";
+/// Every user's login password in these banks.
+const LOGIN: &str = "login-2020-pw";
+
+/// The test server's URL (`scripts/pg-test-server.sh start`).
+fn pg_url() -> String {
+    std::env::var("OTP_TEST_PG_URL")
+        .expect("OTP_TEST_PG_URL: run `eval \"$(bash scripts/pg-test-server.sh start)\"` first")
+}
+
+/// A bank in its own PostgreSQL schema, its key files in a temporary
+/// folder, the factory's tokens beside them.
+struct PgBank {
+    dir: tempfile::TempDir,
+    schema: String,
+    url: String,
+}
+
+impl PgBank {
+    /// `otp bank init` with W0001 (administrator) and W0002, six tokens
+    /// imported from a plain seed file; W0001 and W0002 get a token from
+    /// the branch and a login password.
+    fn new(name: &str) -> Self {
+        let bank = Self {
+            dir: tempfile::tempdir().unwrap(),
+            schema: format!("nodes_{name}_{}", std::process::id()),
+            url: pg_url(),
+        };
+        let init = bank.bank(
+            &[
+                "init",
+                "--admin",
+                "W0001:しんきん太郎",
+                "--user",
+                "W0002:しんきん花子",
+            ],
+            &format!("{APPROVAL}\n"),
+        );
+        assert!(init.status.success(), "{init:?}");
+        let stderr = String::from_utf8_lossy(&init.stderr);
+        // The URL (and any password in it) is never printed.
+        assert!(!stderr.contains("postgresql://"), "{stderr}");
+        assert!(
+            stderr.contains("created the bank's key file bank.keys")
+                && stderr.contains("created the token secrets' key file bank.kek"),
+            "{stderr}"
+        );
+        let factory = bank.otp(&[
+            "factory",
+            "--count",
+            "6",
+            "--test-seed",
+            "nodes",
+            "--pskc",
+            "v.pskc",
+            "--tokens-dir",
+            "t",
+        ]);
+        assert!(factory.status.success(), "{factory:?}");
+        let import = bank.bank(&["import", "v.pskc", "--allow-plain"], "");
+        assert_eq!(stdout(&import), "Imported 6 tokens into the stock.\n");
+        for (user, serial) in [("W0001", "VT0000000000"), ("W0002", "VT0000000001")] {
+            let code = bank.first_code(serial);
+            let branch = ["--officer", "B-042", "--request", "REQ-1"];
+            let mut args = vec!["branch-register", user];
+            args.extend(branch);
+            let registered = bank.bank(&args, &format!("{serial}\n{code}\n"));
+            assert!(
+                stdout(&registered).contains("The registered token is valid from now."),
+                "{registered:?}"
+            );
+            let mut args = vec!["branch-password", user, "--kind", "login"];
+            args.extend(branch);
+            let set = bank.bank(&args, &format!("{LOGIN}\n"));
+            assert_eq!(stdout(&set), format!("The password of {user} was set.\n"));
+        }
+        bank
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `otp ARGS` in the bank's folder, English, the URL in the
+    /// environment only.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_otp"));
+        cmd.current_dir(self.path())
+            .env("LANG", "C")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("OTP_DB")
+            .env_remove("OTP_PSKC_KEY")
+            .env("OTP_POSTGRES_URL", &self.url);
+        cmd
+    }
+
+    fn otp(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// The options that name this bank: `--postgres`, its schema, its
+    /// key files.
+    fn pg_args(&self) -> Vec<String> {
+        [
+            "--postgres",
+            "--postgres-schema",
+            &self.schema,
+            "--key-file",
+            "bank.keys",
+            "--kek-file",
+            "bank.kek",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    }
+
+    /// `otp bank --postgres ... ARGS` with `input` on standard input.
+    fn bank(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command()
+            .arg("bank")
+            .args(self.pg_args())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// The code token `serial` shows `offset` seconds from now.
+    fn press(&self, serial: &str, offset: i64) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let at = format!("@{}", now.saturating_add_signed(offset));
+        let out = self.otp(&["token", "press", &format!("t/{serial}.toml"), "--at", &at]);
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// The code a new token shows now, taken at least 12 s before the end
+    /// of its 30-second step (as in tests/bank.rs), so that the
+    /// registration ends in the same step.
+    fn first_code(&self, serial: &str) -> String {
+        let into_step = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % 30;
+        if into_step > 18 {
+            std::thread::sleep(Duration::from_secs(31 - into_step));
+        }
+        self.press(serial, 0)
+    }
+
+    /// Starts `otp serve --postgres ...` on a free loopback port.
+    fn serve(&self) -> Node {
+        self.serve_with(&[])
+    }
+
+    fn serve_with(&self, extra: &[&str]) -> Node {
+        let mut child = self
+            .command()
+            .arg("serve")
+            .args(self.pg_args())
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = String::new();
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            printed.push_str(&line);
+            printed.push('\n');
+            if addr.is_none()
+                && let Some(rest) = line.split("://").nth(1)
+            {
+                addr = Some(rest.split('/').next().unwrap().to_owned());
+            }
+            if line.starts_with("Ctrl-C") {
+                break;
+            }
+        }
+        // Keep reading (and dropping) what it prints, so it never blocks.
+        std::thread::spawn(move || lines.for_each(drop));
+        let addr = addr.unwrap_or_else(|| panic!("no address in {printed}"));
+        Node {
+            child,
+            addr,
+            printed,
+        }
+    }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A running `otp serve` process.
+struct Node {
+    child: Child,
+    addr: String,
+    printed: String,
+}
+
+impl Node {
+    /// `GET path`: the whole response (status line, headers, body).
+    fn get(&self, path: &str) -> String {
+        request(
+            &self.addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+    }
+
+    /// The status code of `GET path`.
+    fn status(&self, path: &str) -> u16 {
+        status_of(&self.get(path))
+    }
+
+    /// The web sign-in (the login form with its session cookie and CSRF
+    /// token, then `POST /login`): where it sends the browser, or the
+    /// page it shows again (a refusal).
+    fn sign_in(&self, user: &str, code: &str) -> SignIn {
+        let page = self.get("/login");
+        let cookie = page
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: otp_session="))
+            .and_then(|v| v.split(';').next())
+            .unwrap_or_else(|| panic!("no session cookie: {page}"))
+            .to_owned();
+        let csrf = page
+            .split(r#"name="csrf" value=""#)
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap()
+            .to_owned();
+        let body = format!("csrf={csrf}&id={user}&password={LOGIN}&code={code}");
+        let answer = request(
+            &self.addr,
+            &format!(
+                "POST /login?lang=en HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCookie: otp_session={cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        match status_of(&answer) {
+            303 => SignIn::To(
+                answer
+                    .lines()
+                    .find_map(|l| l.strip_prefix("location: "))
+                    .unwrap()
+                    .to_owned(),
+            ),
+            200 => SignIn::Refused,
+            other => SignIn::Status(other),
+        }
+    }
+
+    /// SIGKILL: no shutdown at all.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a web sign-in did.
+#[derive(Debug, PartialEq, Eq)]
+enum SignIn {
+    /// Signed in: redirected here.
+    To(String),
+    /// Refused: the form again, with the refusal.
+    Refused,
+    /// Another status (a server error, 503).
+    Status(u16),
+}
+
+fn request(addr: &str, text: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(text.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn status_of(response: &str) -> u16 {
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {response}"))
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: OTP_TEST_PG_URL from scripts/pg-test-server.sh"]
+fn otp_bank_works_on_postgres_with_named_key_files() {
+    let bank = PgBank::new("bank");
+    let users = bank.bank(&["users", "--operator", "W0001"], "");
+    assert_eq!(
+        stdout(&users),
+        "Customer ID  Token serial   Status      Authority      User name\n\
+         W0001        ●●●●●●●●0000   registered  administrator  しんきん太郎\n\
+         W0002        ●●●●●●●●0001   registered  general user   しんきん花子\n\
+         1 to 2 of 2\n"
+    );
+    let code = bank.press("VT0000000001", 30);
+    let verify = bank.bank(&["verify", "W0002", &code], "");
+    assert_eq!(stdout(&verify), "accepted\n");
+    let again = bank.bank(&["verify", "W0002", &code], "");
+    assert_eq!(again.status.code(), Some(2));
+    let chain = bank.bank(&["audit", "--verify"], "");
+    assert!(
+        stdout(&chain).starts_with("The audit chain verifies"),
+        "{chain:?}"
+    );
+    // A second init on the same schema is refused; the key files stay.
+    let keys = std::fs::read(bank.path().join("bank.keys")).unwrap();
+    let init = bank.bank(&["init", "--user", "W0003"], "");
+    assert_eq!(init.status.code(), Some(1));
+    assert_eq!(std::fs::read(bank.path().join("bank.keys")).unwrap(), keys);
+    // Another key file: refused, never made (only init makes one).
+    let mut args = bank.pg_args();
+    args[4] = "other.keys".into();
+    let other = bank
+        .command()
+        .arg("bank")
+        .args(&args)
+        .args(["users", "--operator", "W0001"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&other.stderr),
+        "otp: the bank's key file `other.keys` is missing (--key-file): give the file `otp bank init` made (every server of the bank reads the same one)\n"
+    );
+    assert!(!bank.path().join("other.keys").exists());
+    // No URL: refused, saying where to give it.
+    let none = bank
+        .command()
+        .env_remove("OTP_POSTGRES_URL")
+        .arg("bank")
+        .args(bank.pg_args())
+        .arg("users")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&none.stderr),
+        "otp: --postgres: give the database's URL in OTP_POSTGRES_URL or in a file named by --postgres-url-file (never on the command line: it may hold a password)\n"
+    );
+    // The URL from a private file; a file open to others is refused.
+    std::fs::write(bank.path().join("pg.url"), format!("{}\n", bank.url)).unwrap();
+    set_mode(&bank.path().join("pg.url"), 0o600);
+    let from_file = bank
+        .command()
+        .env_remove("OTP_POSTGRES_URL")
+        .arg("bank")
+        .args(bank.pg_args())
+        .args([
+            "--postgres-url-file",
+            "pg.url",
+            "users",
+            "--operator",
+            "W0001",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&from_file).ends_with("1 to 2 of 2\n"),
+        "{from_file:?}"
+    );
+    set_mode(&bank.path().join("pg.url"), 0o644);
+    let open = bank
+        .command()
+        .env_remove("OTP_POSTGRES_URL")
+        .arg("bank")
+        .args(bank.pg_args())
+        .args([
+            "--postgres-url-file",
+            "pg.url",
+            "users",
+            "--operator",
+            "W0001",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&open.stderr),
+        "otp: the PostgreSQL URL file `pg.url` is open to group or others (mode 0644): it may hold a password; make it private (chmod 600 pg.url)\n"
+    );
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: OTP_TEST_PG_URL from scripts/pg-test-server.sh"]
+fn two_nodes_share_one_bank_its_replay_rule_and_audit_chain() {
+    let bank = PgBank::new("two");
+    let (a, b) = (bank.serve(), bank.serve());
+    assert!(
+        a.printed
+            .starts_with("otp serve: the bank in PostgreSQL (--postgres)\n"),
+        "{}",
+        a.printed
+    );
+    // The URL (and any password in it) is never printed.
+    assert!(!a.printed.contains("postgresql://"), "{}", a.printed);
+    for node in [&a, &b] {
+        assert_eq!(node.status("/healthz"), 200);
+    }
+    // W0001 signs in on A; the same code on B is a replay: refused there.
+    let admin = bank.press("VT0000000000", 30);
+    assert_eq!(a.sign_in("W0001", &admin), SignIn::To("/admin".into()));
+    assert_eq!(b.sign_in("W0001", &admin), SignIn::Refused);
+    // W0002 signs in on B; the same code on A is refused.
+    let general = bank.press("VT0000000001", 30);
+    assert_eq!(b.sign_in("W0002", &general), SignIn::To("/home".into()));
+    assert_eq!(a.sign_in("W0002", &general), SignIn::Refused);
+    // One audit chain, written by both, verifies under the shared key.
+    let chain = bank.bank(&["audit", "--verify"], "");
+    assert!(
+        stdout(&chain).starts_with("The audit chain verifies"),
+        "{chain:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: OTP_TEST_PG_URL from scripts/pg-test-server.sh"]
+fn a_node_killed_with_sigkill_leaves_the_other_serving() {
+    let bank = PgBank::new("kill");
+    let (a, b) = (bank.serve_with(&[]), bank.serve());
+    let admin = bank.press("VT0000000000", 30);
+    assert_eq!(a.sign_in("W0001", &admin), SignIn::To("/admin".into()));
+    a.kill();
+    assert_eq!(b.status("/healthz"), 200);
+    let general = bank.press("VT0000000001", 30);
+    assert_eq!(b.sign_in("W0002", &general), SignIn::To("/home".into()));
+    let chain = bank.bank(&["audit", "--verify"], "");
+    assert!(
+        stdout(&chain).starts_with("The audit chain verifies"),
+        "{chain:?}"
+    );
+}
