@@ -145,6 +145,19 @@ fn internal(lang: Lang) -> Response {
     )
 }
 
+/// 503: the store could not answer; nothing was done (fail closed).
+fn unavailable(lang: Lang) -> Response {
+    error(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        t(
+            lang,
+            "The system could not complete the operation (nothing was changed). Please try again later.",
+            "システムエラーのため処理できませんでした（変更は行われていません）。しばらくしてから再度お試しください。",
+        ),
+    )
+}
+
 fn no_session(lang: Lang, e: &CreateError) -> Response {
     tracing::error!(error = %e, "no new session");
     match e {
@@ -294,6 +307,37 @@ pub(crate) async fn healthz<S: Store + 'static>(State(state): State<AppState<S>>
         Ok(true) => (StatusCode::OK, "ok\n").into_response(),
         _ => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response(),
     }
+}
+
+/// `GET /readyz`: 200 `{"ready":true}` when the store answers a cheap
+/// read ([`Store::ping`]) within [`READY_TIMEOUT`](crate::READY_TIMEOUT),
+/// 503 `{"ready":false}` otherwise (a load balancer then sends this
+/// node's traffic elsewhere).
+pub(crate) async fn readyz<S: Store + 'static>(State(state): State<AppState<S>>) -> Response {
+    let bank = Arc::clone(&state.bank);
+    let ping = tokio::task::spawn_blocking(move || bank.records().ping());
+    let ready = match tokio::time::timeout(crate::READY_TIMEOUT, ping).await {
+        Ok(Ok(Ok(()))) => true,
+        Ok(Ok(Err(e))) => {
+            tracing::warn!(error = %e, "not ready: the store did not answer");
+            false
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "not ready: the readiness check did not finish");
+            false
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the store did not answer in time");
+            false
+        }
+    };
+    let (status, body) = if ready {
+        (StatusCode::OK, "{\"ready\":true}")
+    } else {
+        state.metrics.store_error();
+        (StatusCode::SERVICE_UNAVAILABLE, "{\"ready\":false}")
+    };
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// `GET /static/style.css`: the one stylesheet (the CSP allows no inline style).

@@ -42,6 +42,7 @@
 
 mod dates;
 mod handlers;
+mod metrics;
 mod pages;
 mod qr;
 mod serve;
@@ -61,6 +62,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+pub use metrics::{METRICS_CONTENT_TYPE, Metrics, UNMATCHED_ROUTE};
 pub use serve::{
     HEADER_READ_TIMEOUT, STRICT_TRANSPORT_SECURITY, TLS_HANDSHAKE_TIMEOUT, TlsConfig, TlsError,
     serve,
@@ -83,6 +85,10 @@ pub const PER_PAGE: usize = 5;
 /// Records per page on the usage history screen (利用履歴照会).
 pub const HISTORY_PER_PAGE: usize = 20;
 
+/// How long `GET /readyz` waits for the store's answer before it answers
+/// 503 (a database that is gone may take its whole connect timeout).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The demo page's virtual tokens (`otp serve --demo`): the page draws
 /// each as a small device with its serial, a blank display and a "1"
 /// button; pressing it shows the code that token displays now.
@@ -102,6 +108,7 @@ pub struct AppState<S: Store> {
     sessions: Arc<session::Sessions>,
     secure_cookies: bool,
     demo: Option<Arc<dyn DemoTokens>>,
+    metrics: Arc<Metrics>,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -111,7 +118,14 @@ impl<S: Store> Clone for AppState<S> {
             sessions: Arc::clone(&self.sessions),
             secure_cookies: self.secure_cookies,
             demo: self.demo.clone(),
+            metrics: Arc::clone(&self.metrics),
         }
+    }
+}
+
+impl<S: Store> axum::extract::FromRef<AppState<S>> for Arc<Metrics> {
+    fn from_ref(state: &AppState<S>) -> Self {
+        Arc::clone(&state.metrics)
     }
 }
 
@@ -134,7 +148,23 @@ impl<S: Store> AppState<S> {
             sessions: Arc::new(session::Sessions::new(IDLE_TIMEOUT, MAX_SESSIONS)),
             secure_cookies: false,
             demo: None,
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Counts into `metrics` instead of a new [`Metrics`] of its own (a
+    /// bank that serves its own `/metrics`, or a test that reads them).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The server's metrics: what `GET /metrics` shows, and what the
+    /// handlers count into.
+    #[must_use]
+    pub fn metrics(&self) -> Arc<Metrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// Marks the session cookie `Secure`: set it when the server (or the
@@ -174,6 +204,7 @@ fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLa
 /// A bank mounts it in its own axum application (`Router::merge` or
 /// `nest`).
 pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
+    let metrics = state.metrics();
     let x_request_id = HeaderName::from_static("x-request-id");
     let routes = Router::new()
         .route("/", get(handlers::index::<S>))
@@ -214,10 +245,16 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
             get(handlers::demo_tokens::<S>).post(handlers::demo_press::<S>),
         )
         .route("/healthz", get(handlers::healthz::<S>))
+        .route("/readyz", get(handlers::readyz::<S>))
+        .route("/metrics", get(metrics::metrics))
         .route("/static/style.css", get(handlers::stylesheet))
         .with_state(state);
     routes.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                metrics,
+                metrics::count_requests,
+            ))
             .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

@@ -115,6 +115,16 @@ impl<S: Store> Records<'_, S> {
     pub fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
         self.store.audit_head()
     }
+
+    /// Whether the store answers now ([`Store::ping`]): a server's
+    /// readiness probe.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend does not answer.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.store.ping()
+    }
 }
 
 /// Why the audit trail could not be shown as verified.

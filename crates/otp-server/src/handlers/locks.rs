@@ -222,6 +222,9 @@ pub(crate) async fn lock_or_unlock<S: Store + 'static>(
         }
         Ok(Ok(())) => {
             tracing::info!(unlock, "ID lock changed");
+            if !unlock {
+                state.metrics.lock();
+            }
             let notice = match (lang, unlock) {
                 (Lang::Ja, false) => format!("{shown} のIDをロックしました。"),
                 (Lang::Ja, true) => format!("{shown} のIDロックを解除しました。"),

@@ -11,7 +11,7 @@ use super::admin::info_of;
 use super::history;
 use super::{
     Fields, Params, blocking, find_session, forbidden, internal, language, no_session, page,
-    session_cookie, session_or_new, signed_in,
+    session_cookie, session_or_new, signed_in, unavailable,
 };
 use crate::AppState;
 use crate::session::{SESSION_COOKIE, SignedIn, same_secret};
@@ -86,8 +86,20 @@ pub(crate) async fn login<S: Store + 'static>(
     })
     .await;
     match result {
-        Err(response) => response,
+        Err(response) => {
+            state.metrics.sign_in("store_error");
+            response
+        }
+        // Fail closed: a store that could not answer (or record) is an
+        // error page, 503, never a sign-in.
+        Ok(Err(Refusal::Internal(e))) => {
+            tracing::error!(error = %e, "sign-in: the store failed");
+            state.metrics.sign_in("store_error");
+            state.metrics.store_error();
+            unavailable(lang)
+        }
         Ok(Err(refusal)) => {
+            state.metrics.sign_in("refused");
             tracing::info!(reason = refusal.reason_code(), "sign-in refused");
             let message = refusal.message(lang);
             page(
@@ -98,6 +110,7 @@ pub(crate) async fn login<S: Store + 'static>(
         }
         Ok(Ok(None)) => internal(lang),
         Ok(Ok(Some((id, name, authority, signed)))) => {
+            state.metrics.sign_in("accepted");
             let admin = authority == otp_exchange::Authority::Administrator;
             let offset = state.bank.policy().utc_offset_seconds;
             state.sessions.remove(&old_id);

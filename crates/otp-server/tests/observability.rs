@@ -1,0 +1,367 @@
+//! `GET /readyz` and `GET /metrics`: ready while the store answers, 503
+//! (and a web sign-in that fails closed) while it does not; the metrics'
+//! exposition text, labelled by route template and outcome, never by a
+//! path, a user ID or a serial.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::http::StatusCode;
+use common::{World, general_in};
+use otp_exchange::scenario::{Scenario, script};
+use otp_exchange::{
+    AuditEntry, AuditHead, AuditKey, AuditRecord, HashCost, LockChange, MemoryStore, PasswordHash,
+    PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, UserId, UserPage, UserRecord,
+    Verification,
+};
+use otp_provision::SerialNumber;
+
+/// A store that stops answering while `down` is set (as a database that
+/// went away): every call fails with [`StoreError::Unavailable`].
+#[derive(Debug)]
+struct Flaky {
+    inner: MemoryStore,
+    down: Arc<AtomicBool>,
+}
+
+impl Flaky {
+    fn up(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable(
+                "the test took the store down".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for Flaky {
+    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        self.up()?;
+        self.inner.user(id)
+    }
+    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
+        self.up()?;
+        self.inner.users(offset, limit)
+    }
+    fn put_user(
+        &self,
+        user: &UserRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.up()?;
+        self.inner.put_user(user, audit, key)
+    }
+    fn replace_password(
+        &self,
+        user: &UserId,
+        kind: PasswordKind,
+        expected: Option<&PasswordHash>,
+        new: Option<&PasswordHash>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner
+            .replace_password(user, kind, expected, new, audit, key)
+    }
+    fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
+        self.up()?;
+        self.inner.token(serial)
+    }
+    fn add_tokens(
+        &self,
+        tokens: Vec<TokenEntry>,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.up()?;
+        self.inner.add_tokens(tokens, audit, key)
+    }
+    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.record_verification(v, key)
+    }
+    fn update_locks(
+        &self,
+        changes: &[LockChange],
+        audit: &[AuditEntry],
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.update_locks(changes, audit, key)
+    }
+    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
+        self.up()?;
+        self.inner.switch(change, key)
+    }
+    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
+        self.up()?;
+        self.inner.append_audit(entry, key)
+    }
+    fn audit(
+        &self,
+        user: Option<&UserId>,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.up()?;
+        self.inner.audit(user, from, to)
+    }
+    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        self.up()?;
+        self.inner.audit_chain()
+    }
+    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        self.up()?;
+        self.inner.audit_head()
+    }
+    fn consume_nonce(
+        &self,
+        nonce: &[u8; 16],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.consume_nonce(nonce, expires_at, now)
+    }
+}
+
+/// The exposition text's lines that start with `prefix`.
+fn lines_of(text: &str, prefix: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn readyz_answers_while_the_store_does_and_sign_in_fails_closed_when_it_does_not() {
+    let down = Arc::new(AtomicBool::new(false));
+    let store = Flaky {
+        inner: MemoryStore::new(),
+        down: Arc::clone(&down),
+    };
+    let Scenario {
+        bank,
+        clock,
+        mut tokens,
+        general,
+        ..
+    } = Scenario::setup(store, script::START, HashCost::TESTING).unwrap();
+    let bank = Arc::new(bank);
+    let state = otp_server::AppState::new(Arc::clone(&bank));
+    let metrics = state.metrics();
+    let app = otp_server::router(state);
+    let mut browser = common::Browser {
+        app,
+        cookies: std::collections::HashMap::new(),
+    };
+    let ready = browser.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.headers["content-type"], "application/json");
+    assert_eq!(ready.body, r#"{"ready":true}"#);
+
+    down.store(true, Ordering::SeqCst);
+    let ready = browser.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.body, r#"{"ready":false}"#);
+    // A right code while the store is down: 503, no session, never a
+    // sign-in.
+    assert!(bank.records().user(&general).is_err(), "the store is down");
+    down.store(false, Ordering::SeqCst);
+    let serial = bank
+        .records()
+        .user(&general)
+        .unwrap()
+        .unwrap()
+        .token
+        .unwrap();
+    clock.advance(30);
+    let now = otp_provision::Clock::now(&clock);
+    let code = tokens
+        .get_mut(&serial)
+        .unwrap()
+        .press(now)
+        .unwrap()
+        .code()
+        .unwrap()
+        .to_string();
+    let login = browser.get("/login").await;
+    let csrf = login.field("csrf");
+    down.store(true, Ordering::SeqCst);
+    let answer = browser
+        .post(
+            "/login?lang=en",
+            &[
+                ("csrf", &csrf),
+                ("id", "W0002"),
+                ("password", otp_exchange::scenario::LOGIN_PASSWORD),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(answer.headers.get("location").is_none());
+    assert!(
+        answer.has("The system could not complete the operation (nothing was changed)."),
+        "{}",
+        answer.body
+    );
+    // Back up: ready again, and the same code signs in (nothing was
+    // recorded while the store was down).
+    down.store(false, Ordering::SeqCst);
+    assert_eq!(browser.get("/readyz").await.status, StatusCode::OK);
+    let answer = browser
+        .post(
+            "/login?lang=en",
+            &[
+                ("csrf", &csrf),
+                ("id", "W0002"),
+                ("password", otp_exchange::scenario::LOGIN_PASSWORD),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    assert_eq!(answer.headers["location"], "/home");
+
+    let text = metrics.render().unwrap();
+    let mut sign_ins = lines_of(&text, "otp_sign_ins_total");
+    sign_ins.sort();
+    assert_eq!(
+        sign_ins,
+        [
+            r#"otp_sign_ins_total{outcome="accepted"} 1"#,
+            r#"otp_sign_ins_total{outcome="store_error"} 1"#,
+        ]
+    );
+    // The readiness check and the sign-in.
+    assert_eq!(
+        lines_of(&text, "otp_store_errors_total"),
+        ["otp_store_errors_total 2"]
+    );
+    let mut ready_lines = lines_of(
+        &text,
+        r#"otp_http_requests_total{method="GET",route="/readyz""#,
+    );
+    ready_lines.sort();
+    assert_eq!(
+        ready_lines,
+        [
+            r#"otp_http_requests_total{method="GET",route="/readyz",status="200"} 2"#,
+            r#"otp_http_requests_total{method="GET",route="/readyz",status="503"} 1"#,
+        ]
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_labelled_by_route_template_and_outcome_never_by_path_or_user() {
+    let mut w = World::new();
+    let home = general_in(&mut w).await;
+    assert_eq!(home.status, StatusCode::OK);
+    let mut b = w.browser();
+    assert_eq!(
+        b.get("/admin/user?id=W0002").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(b.get("/no/such/W0002").await.status, StatusCode::NOT_FOUND);
+    let page = b.get("/metrics").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.headers["content-type"],
+        otp_server::METRICS_CONTENT_TYPE
+    );
+    let text = page.body;
+    assert!(!text.contains("W0002"), "{text}");
+    assert!(!text.contains("VT"), "{text}");
+    let mut http = lines_of(&text, "otp_http_requests_total{");
+    http.sort();
+    assert_eq!(
+        http,
+        [
+            r#"otp_http_requests_total{method="GET",route="/admin/user",status="303"} 1"#,
+            r#"otp_http_requests_total{method="GET",route="/home",status="200"} 1"#,
+            r#"otp_http_requests_total{method="GET",route="/login",status="200"} 1"#,
+            r#"otp_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+            r#"otp_http_requests_total{method="POST",route="/login",status="303"} 1"#,
+        ]
+    );
+    assert_eq!(
+        lines_of(&text, "otp_sign_ins_total"),
+        [r#"otp_sign_ins_total{outcome="accepted"} 1"#]
+    );
+    assert_eq!(lines_of(&text, "otp_locks_total"), ["otp_locks_total 0"]);
+    assert_eq!(
+        lines_of(&text, "otp_rate_limited_total"),
+        ["otp_rate_limited_total 0"]
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}
+
+#[test]
+fn the_handles_count_validations_with_their_latency_locks_and_refusals() {
+    let metrics = otp_server::Metrics::new();
+    metrics.validation("accepted", 0.003);
+    metrics.validation("login_failed", 0.0004);
+    metrics.validation("accepted", 0.5);
+    metrics.lock();
+    metrics.store_error();
+    metrics.rate_limited();
+    metrics.rate_limited();
+    let text = metrics.render().unwrap();
+    let mut validations = lines_of(&text, "otp_validations_total");
+    validations.sort();
+    assert_eq!(
+        validations,
+        [
+            r#"otp_validations_total{outcome="accepted"} 2"#,
+            r#"otp_validations_total{outcome="login_failed"} 1"#,
+        ]
+    );
+    assert_eq!(
+        lines_of(&text, "otp_validation_duration_seconds"),
+        [
+            "otp_validation_duration_seconds_sum 0.5034",
+            "otp_validation_duration_seconds_count 3",
+            r#"otp_validation_duration_seconds_bucket{le="0.001"} 1"#,
+            r#"otp_validation_duration_seconds_bucket{le="0.002"} 1"#,
+            r#"otp_validation_duration_seconds_bucket{le="0.005"} 2"#,
+            r#"otp_validation_duration_seconds_bucket{le="0.01"} 2"#,
+            r#"otp_validation_duration_seconds_bucket{le="0.02"} 2"#,
+            r#"otp_validation_duration_seconds_bucket{le="0.05"} 2"#,
+            r#"otp_validation_duration_seconds_bucket{le="0.1"} 2"#,
+            r#"otp_validation_duration_seconds_bucket{le="0.2"} 2"#,
+            r#"otp_validation_duration_seconds_bucket{le="0.5"} 3"#,
+            r#"otp_validation_duration_seconds_bucket{le="1.0"} 3"#,
+            r#"otp_validation_duration_seconds_bucket{le="2.0"} 3"#,
+            r#"otp_validation_duration_seconds_bucket{le="4.0"} 3"#,
+            r#"otp_validation_duration_seconds_bucket{le="8.0"} 3"#,
+            r#"otp_validation_duration_seconds_bucket{le="+Inf"} 3"#,
+        ]
+    );
+    assert_eq!(lines_of(&text, "otp_locks_total"), ["otp_locks_total 1"]);
+    assert_eq!(
+        lines_of(&text, "otp_store_errors_total"),
+        ["otp_store_errors_total 1"]
+    );
+    assert_eq!(
+        lines_of(&text, "otp_rate_limited_total"),
+        ["otp_rate_limited_total 2"]
+    );
+    assert_eq!(
+        lines_of(&text, "# TYPE otp_validations"),
+        ["# TYPE otp_validations counter"]
+    );
+}
