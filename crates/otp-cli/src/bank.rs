@@ -1,4 +1,6 @@
-//! `otp bank`: the bank side on the embedded SQLite store (`otp_store`):
+//! `otp bank`: the bank side on the embedded SQLite store (`otp_store`),
+//! or with `--postgres` on PostgreSQL (the key files then named by
+//! `--key-file` and `--kek-file`, shared by every server):
 //! users, the vendor's seed files, sign-in, and the manual's flows
 //! (exchange, registration, unregistration, unlock, usage history), the
 //! branch's procedures, with the manual's messages in English or Japanese.

@@ -4,7 +4,9 @@
 //! database, with the demo-only page `/demo/tokens` showing each virtual
 //! token's display. `--db FILE` (or `OTP_DB`): the bank's own database,
 //! opened exactly as `otp bank` opens it, on the system clock, never
-//! created. Plain HTTP only on loopback (unless `--allow-non-loopback`),
+//! created. `--postgres`: the bank in PostgreSQL with named key files
+//! (`--key-file`, `--kek-file`), so that several servers share it.
+//! Plain HTTP only on loopback (unless `--allow-non-loopback`),
 //! or TLS on any address with `--tls-cert` and `--tls-key` (the key file
 //! must be private). Ctrl-C or SIGTERM stops accepting, lets requests in
 //! flight finish, then (demo) removes the database.

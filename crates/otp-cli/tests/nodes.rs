@@ -389,6 +389,30 @@ fn otp_bank_works_on_postgres_with_named_key_files() {
         String::from_utf8_lossy(&none.stderr),
         "otp: --postgres: give the database's URL in OTP_POSTGRES_URL or in a file named by --postgres-url-file (never on the command line: it may hold a password)\n"
     );
+    // A database that cannot be reached: the error never quotes the URL
+    // or its password.
+    for url in [
+        "postgresql://otp:hunter2-secret@127.0.0.1:1/otp?sslmode=verify-full",
+        "postgresql://otp:hunter2-secret@127.0.0.1:1/otp?sslmode=bogus",
+        "postgresql://otp:hunter2-secret@[bad/otp",
+    ] {
+        let refused = bank
+            .command()
+            .env("OTP_POSTGRES_URL", url)
+            .arg("bank")
+            .args(bank.pg_args())
+            .args(["users", "--operator", "W0001"])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            said.starts_with("otp: cannot open the bank's PostgreSQL database: ")
+                && !said.contains("hunter2")
+                && !said.contains("postgresql://"),
+            "{said}"
+        );
+        assert_eq!(refused.status.code(), Some(1));
+    }
     // The URL from a private file; a file open to others is refused.
     std::fs::write(bank.path().join("pg.url"), format!("{}\n", bank.url)).unwrap();
     set_mode(&bank.path().join("pg.url"), 0o600);
