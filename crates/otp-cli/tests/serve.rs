@@ -81,6 +81,25 @@ fn serve_db_and_demo_do_not_go_together() {
         .stderr(predicate::str::contains(
             "the argument '--demo' cannot be used with '--db <FILE>'",
         ));
+    otp()
+        .args([
+            "serve",
+            "--demo",
+            "--postgres",
+            "--key-file",
+            "k",
+            "--kek-file",
+            "x",
+        ])
+        .assert()
+        .code(2)
+        .stderr("otp: the argument '--demo' cannot be used with '--postgres' (see `otp --help`)\n");
+    // --postgres needs both key files.
+    otp()
+        .args(["serve", "--postgres", "--key-file", "k"])
+        .assert()
+        .code(2)
+        .stderr("otp: the following required arguments were not provided: (see `otp --help`)\n");
 }
 
 fn get(addr: &str, path: &str) -> String {
