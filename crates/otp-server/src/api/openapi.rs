@@ -21,10 +21,11 @@ use super::problem::{Messages, ProblemBody};
                        Errors are RFC 9457 problem details (application/problem+json) \
                        with a stable `reason` code; see docs/api.md."
     ),
-    paths(openapi_json),
+    paths(openapi_json, super::validate::validate),
     components(schemas(ProblemBody, Messages)),
     modifiers(&BearerKey),
     tags(
+        (name = "validate", description = "Login codes checked by the policy (any key scope)."),
         (name = "meta", description = "The API's own description."),
     )
 )]
