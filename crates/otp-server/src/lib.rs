@@ -40,6 +40,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod dates;
 mod handlers;
 mod metrics;
@@ -109,6 +110,7 @@ pub struct AppState<S: Store> {
     secure_cookies: bool,
     demo: Option<Arc<dyn DemoTokens>>,
     metrics: Arc<Metrics>,
+    api: api::ApiConfig,
 }
 
 impl<S: Store> Clone for AppState<S> {
@@ -119,6 +121,7 @@ impl<S: Store> Clone for AppState<S> {
             secure_cookies: self.secure_cookies,
             demo: self.demo.clone(),
             metrics: Arc::clone(&self.metrics),
+            api: self.api,
         }
     }
 }
@@ -134,6 +137,7 @@ impl<S: Store> core::fmt::Debug for AppState<S> {
         f.debug_struct("AppState")
             .field("secure_cookies", &self.secure_cookies)
             .field("demo", &self.demo.is_some())
+            .field("api", &self.api)
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +153,7 @@ impl<S: Store> AppState<S> {
             secure_cookies: false,
             demo: None,
             metrics: Arc::new(Metrics::new()),
+            api: api::ApiConfig::default(),
         }
     }
 
@@ -165,6 +170,14 @@ impl<S: Store> AppState<S> {
     #[must_use]
     pub fn metrics(&self) -> Arc<Metrics> {
         Arc::clone(&self.metrics)
+    }
+
+    /// The JSON API's settings (its rate limits) instead of
+    /// [`api::ApiConfig::default`].
+    #[must_use]
+    pub const fn with_api_config(mut self, config: api::ApiConfig) -> Self {
+        self.api = config;
+        self
     }
 
     /// Marks the session cookie `Secure`: set it when the server (or the
@@ -200,13 +213,14 @@ fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLa
 
 /// The router of every screen, with the middleware: request ids
 /// (`x-request-id`), a trace span per request (method and path only),
-/// a [`REQUEST_TIMEOUT`], a [`BODY_LIMIT`] and the security headers.
+/// a [`REQUEST_TIMEOUT`], a [`BODY_LIMIT`] and the security headers;
+/// and the JSON API ([`api`]) nested at [`api::API_PREFIX`].
 /// A bank mounts it in its own axum application (`Router::merge` or
 /// `nest`).
 pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
     let metrics = state.metrics();
-    let x_request_id = HeaderName::from_static("x-request-id");
-    let routes = Router::new()
+    let api = api::routes(&state);
+    let screens = Router::new()
         .route("/", get(handlers::index::<S>))
         .route(
             "/login",
@@ -248,7 +262,29 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
         .route("/readyz", get(handlers::readyz::<S>))
         .route("/metrics", get(metrics::metrics))
         .route("/static/style.css", get(handlers::stylesheet))
-        .with_state(state);
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+                .layer(TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                )),
+        );
+    // `/api/v1/` (which `nest` leaves out) is the API's too: its 404 problem.
+    let api_root = format!("{}/", api::API_PREFIX);
+    shared_layers(
+        metrics,
+        screens
+            .route(&api_root, api::not_found_route())
+            .nest(api::API_PREFIX, api),
+    )
+}
+
+/// The layers the screens and the API share: request ids, a trace span
+/// per request (method and path only), the security headers.
+fn shared_layers(metrics: Arc<Metrics>, routes: Router) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
     routes.layer(
         ServiceBuilder::new()
             .layer(axum::middleware::from_fn_with_state(
@@ -272,11 +308,6 @@ pub fn router<S: Store + 'static>(state: AppState<S>) -> Router {
             .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
             .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
             .layer(security_header(header::REFERRER_POLICY, "no-referrer"))
-            .layer(security_header(header::CACHE_CONTROL, "no-store"))
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-            .layer(TimeoutLayer::with_status_code(
-                axum::http::StatusCode::REQUEST_TIMEOUT,
-                REQUEST_TIMEOUT,
-            )),
+            .layer(security_header(header::CACHE_CONTROL, "no-store")),
     )
 }

@@ -19,9 +19,9 @@ use axum::http::StatusCode;
 use common::{World, general_in};
 use otp_exchange::scenario::{Scenario, script};
 use otp_exchange::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, HashCost, LockChange, MemoryStore, PasswordHash,
-    PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, UserId, UserPage, UserRecord,
-    Verification,
+    ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, HashCost, LockChange, MemoryStore,
+    PasswordHash, PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, UserId,
+    UserPage, UserRecord, Verification,
 };
 use otp_provision::SerialNumber;
 
@@ -135,6 +135,37 @@ impl Store for Flaky {
     ) -> Result<bool, StoreError> {
         self.up()?;
         self.inner.consume_nonce(nonce, expires_at, now)
+    }
+    fn put_api_key(
+        &self,
+        record: &ApiKeyRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.up()?;
+        self.inner.put_api_key(record, audit, key)
+    }
+    fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.up()?;
+        self.inner.api_key(id)
+    }
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.up()?;
+        self.inner.api_keys()
+    }
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        at: u64,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        self.up()?;
+        self.inner.revoke_api_key(id, at, audit, key)
+    }
+    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
+        self.up()?;
+        self.inner.touch_api_key(id, at)
     }
 }
 
