@@ -19,8 +19,8 @@ pub use audit::{
     AuditRecord, AuditResult, verify_chain,
 };
 pub use bank::{
-    AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified, LoginTimes, Policy, Records,
-    SignedIn, UsageModeSet, UserList, UserRow,
+    AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified, LoginTimes, MAX_SEAL_LABEL,
+    Policy, Records, SignedIn, UsageModeSet, UserList, UserRow,
 };
 pub use exchange::{
     Exchanged, ExpectCurrentCode, ExpectFirstCode, ExpectNewToken, Flow, Pending, Retry, Ticket,
