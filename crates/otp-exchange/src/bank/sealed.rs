@@ -96,6 +96,18 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| InternalError::Encoding.into())
     }
 
+    /// Whether `operator` may act as an administrator now: an unlocked
+    /// administrator. For a caller (an API) that shows records only to
+    /// administrators; every act of the bank checks it again.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::NotAdministrator`], [`Refusal::OperatorLocked`],
+    /// [`Refusal::UnknownUser`], [`Refusal::Internal`].
+    pub fn check_administrator(&self, operator: &UserId) -> Result<(), Refusal> {
+        self.administrator(operator).map(|_| ())
+    }
+
     /// Adds every token of a vendor's seed file to the stock as
     /// unassigned, for an administrator who confirms it with their
     /// approval password (or per-transfer confirmation password),

@@ -25,6 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::AppState;
 
+pub mod admin;
 mod extract;
 mod openapi;
 mod problem;
@@ -138,7 +139,6 @@ impl<S: Store + 'static> ApiState<S> {
 
     /// Runs a bank call on the blocking pool (password hashing and the
     /// store are synchronous); a call that panicked is `500`.
-    #[allow(dead_code, reason = "the operations' handlers use it")]
     pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Bank<S>) -> T + Send + 'static,
@@ -160,10 +160,12 @@ pub(crate) fn routes<S: Store + 'static>(state: &AppState<S>) -> Router {
     let api = ApiState::new(state);
     Router::new()
         .route("/openapi.json", get(openapi::openapi_json))
+        .merge(admin::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(api)
+        .with_state(api.clone())
         .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))
+        .merge(admin::large_routes(api))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             crate::REQUEST_TIMEOUT,
