@@ -147,7 +147,13 @@ impl Api {
     }
 
     /// An admin call with the admin key and `session`.
-    async fn admin(&self, method: Method, path: &str, session: &str, body: Option<Value>) -> Answer {
+    async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        session: &str,
+        body: Option<Value>,
+    ) -> Answer {
         call(
             self.app(),
             method,
@@ -214,7 +220,12 @@ async fn the_seed_exchange_through_the_api() {
     let old = api.world.token_of(&general).unwrap();
 
     let begun = api
-        .admin(Method::POST, "/api/v1/exchanges", &session, Some(json!({"user": "W0002"})))
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges",
+            &session,
+            Some(json!({"user": "W0002"})),
+        )
         .await;
     let body = begun.ok();
     assert_eq!(body["next"], "current_code");
@@ -302,7 +313,12 @@ async fn a_wrong_current_code_answers_a_ticket_to_try_again_from() {
     let session = api.sign_in().await;
     let old = api.world.token_of(&api.world.general.clone()).unwrap();
     let begun = api
-        .admin(Method::POST, "/api/v1/exchanges", &session, Some(json!({"user": "W0002"})))
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges",
+            &session,
+            Some(json!({"user": "W0002"})),
+        )
         .await;
     let ticket = begun.ok()["ticket"].as_str().unwrap().to_owned();
     let code = api.world.press(&old);
@@ -340,7 +356,12 @@ async fn a_wrong_current_code_answers_a_ticket_to_try_again_from() {
     assert_eq!(ok.ok()["next"], "new_token");
     // No current token: the branch is required.
     let begun = api
-        .admin(Method::POST, "/api/v1/exchanges", &session, Some(json!({"user": "W0002"})))
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges",
+            &session,
+            Some(json!({"user": "W0002"})),
+        )
         .await;
     let ticket = begun.ok()["ticket"].as_str().unwrap().to_owned();
     let branch = api
@@ -361,7 +382,12 @@ async fn the_same_new_token_request_sent_twice_commits_once() {
     let general = api.world.general.clone();
     let old = api.world.token_of(&general).unwrap();
     let begun = api
-        .admin(Method::POST, "/api/v1/exchanges", &session, Some(json!({"user": "W0002"})))
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges",
+            &session,
+            Some(json!({"user": "W0002"})),
+        )
         .await;
     let ticket = begun.ok()["ticket"].as_str().unwrap().to_owned();
     let code = api.world.press(&old);
@@ -379,15 +405,34 @@ async fn the_same_new_token_request_sent_twice_commits_once() {
     let body = json!({"ticket": ticket, "serial": new.as_str(), "code": code, "password": ADMIN_APPROVAL_PASSWORD});
     // Both at once.
     let (a, b) = tokio::join!(
-        api.admin(Method::POST, "/api/v1/exchanges/new-token", &session, Some(body.clone())),
-        api.admin(Method::POST, "/api/v1/exchanges/new-token", &session, Some(body.clone())),
+        api.admin(
+            Method::POST,
+            "/api/v1/exchanges/new-token",
+            &session,
+            Some(body.clone())
+        ),
+        api.admin(
+            Method::POST,
+            "/api/v1/exchanges/new-token",
+            &session,
+            Some(body.clone())
+        ),
     );
-    let (done, again) = if a.status == StatusCode::OK { (a, b) } else { (b, a) };
+    let (done, again) = if a.status == StatusCode::OK {
+        (a, b)
+    } else {
+        (b, a)
+    };
     assert_eq!(done.ok()["result"], "switched");
     again.problem(409, "session_used");
     // And once more after.
     let third = api
-        .admin(Method::POST, "/api/v1/exchanges/new-token", &session, Some(body))
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges/new-token",
+            &session,
+            Some(body),
+        )
         .await;
     third.problem(409, "session_used");
     let exchanges = api
@@ -408,7 +453,12 @@ async fn registration_for_a_user_without_a_token() {
     let mut api = Api::new();
     let session = api.sign_in().await;
     let begun = api
-        .admin(Method::POST, "/api/v1/registrations", &session, Some(json!({"user": "W0005"})))
+        .admin(
+            Method::POST,
+            "/api/v1/registrations",
+            &session,
+            Some(json!({"user": "W0005"})),
+        )
         .await;
     let body = begun.ok();
     assert_eq!(body["next"], "new_token");
@@ -430,7 +480,12 @@ async fn registration_for_a_user_without_a_token() {
     assert_eq!(body["serial"], masked(&new));
     // A user with a token cannot be registered again.
     let again = api
-        .admin(Method::POST, "/api/v1/registrations", &session, Some(json!({"user": "W0005"})))
+        .admin(
+            Method::POST,
+            "/api/v1/registrations",
+            &session,
+            Some(json!({"user": "W0005"})),
+        )
         .await;
     again.problem(409, "already_registered");
 }
@@ -441,7 +496,12 @@ async fn users_list_and_info_show_masked_serials() {
     let session = api.sign_in().await;
     let general = api.world.token_of(&api.world.general.clone()).unwrap();
     let list = api
-        .admin(Method::GET, "/api/v1/users?page=1&per_page=2", &session, None)
+        .admin(
+            Method::GET,
+            "/api/v1/users?page=1&per_page=2",
+            &session,
+            None,
+        )
         .await;
     let body = list.ok();
     assert_eq!(body["total"], 3);
@@ -455,7 +515,9 @@ async fn users_list_and_info_show_masked_serials() {
     assert_eq!(body["users"][1]["usage_mode"], "hardware_token");
     assert_eq!(body["users"][1]["locked"], false);
     assert!(!body.to_string().contains(general.as_str()));
-    let info = api.admin(Method::GET, "/api/v1/users/W0005", &session, None).await;
+    let info = api
+        .admin(Method::GET, "/api/v1/users/W0005", &session, None)
+        .await;
     let body = info.ok();
     assert_eq!(body["id"], "W0005");
     assert_eq!(body["serial"], Value::Null);
@@ -480,9 +542,13 @@ async fn unregister_lock_unlock_and_usage_mode() {
     let serial = api.world.token_of(&general).unwrap();
 
     // Lock, then unlock with the approval password (a wrong one first).
-    let locked = api.admin(Method::POST, "/api/v1/users/W0002/lock", &session, None).await;
+    let locked = api
+        .admin(Method::POST, "/api/v1/users/W0002/lock", &session, None)
+        .await;
     assert_eq!(locked.ok()["result"], "done");
-    let info = api.admin(Method::GET, "/api/v1/users/W0002", &session, None).await;
+    let info = api
+        .admin(Method::GET, "/api/v1/users/W0002", &session, None)
+        .await;
     assert_eq!(info.ok()["locked"], true);
     api.admin(
         Method::POST,
@@ -501,7 +567,9 @@ async fn unregister_lock_unlock_and_usage_mode() {
         )
         .await;
     assert_eq!(unlocked.ok()["user"], "W0002");
-    let info = api.admin(Method::GET, "/api/v1/users/W0002", &session, None).await;
+    let info = api
+        .admin(Method::GET, "/api/v1/users/W0002", &session, None)
+        .await;
     assert_eq!(info.ok()["locked"], false);
     // No administrator unlocks their own ID.
     api.admin(
@@ -521,7 +589,7 @@ async fn unregister_lock_unlock_and_usage_mode() {
         Some(json!({"mode": "software_token", "password": ADMIN_APPROVAL_PASSWORD})),
     )
     .await
-    .problem(403, "software_token_by_enrollment");
+    .problem(403, "software_token_enrollment_required");
     let set = api
         .admin(
             Method::PUT,
@@ -590,10 +658,7 @@ async fn the_history_shows_masked_serials_newest_first() {
     assert_eq!(records[0]["operator"], "W0001");
     assert_eq!(records[0]["result"], "ok");
     // The registration by the scenario names the token, masked.
-    let register = records
-        .iter()
-        .find(|r| r["action"] == "Register")
-        .unwrap();
+    let register = records.iter().find(|r| r["action"] == "Register").unwrap();
     assert_eq!(register["new_serial"], masked(&serial));
     assert!(!body.to_string().contains(serial.as_str()));
     api.admin(
@@ -633,9 +698,7 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
     let file = seed_file(Some(&psk), "IM");
     let before = api.world.bank.records().audit_chain().unwrap().len();
 
-    let import = |pskc: &str, key: &str, password: &str| {
-        json!({"pskc": pskc, "key": key, "approval_password": password})
-    };
+    let import = |pskc: &str, key: &str, password: &str| json!({"pskc": pskc, "key": key, "approval_password": password});
     api.admin(
         Method::POST,
         "/api/v1/inventory/pskc",
@@ -648,7 +711,11 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
         Method::POST,
         "/api/v1/inventory/pskc",
         &session,
-        Some(import(&file, "00112233445566778899aabbccddeeff", ADMIN_APPROVAL_PASSWORD)),
+        Some(import(
+            &file,
+            "00112233445566778899aabbccddeeff",
+            ADMIN_APPROVAL_PASSWORD,
+        )),
     )
     .await
     .problem(422, "seed_key_wrong");
@@ -664,7 +731,11 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
         Method::POST,
         "/api/v1/inventory/pskc",
         &session,
-        Some(import(&seed_file(None, "PL"), key_hex, ADMIN_APPROVAL_PASSWORD)),
+        Some(import(
+            &seed_file(None, "PL"),
+            key_hex,
+            ADMIN_APPROVAL_PASSWORD,
+        )),
     )
     .await
     .problem(422, "seed_file_plain");
@@ -699,7 +770,10 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
         .filter(|r| r.entry.action == Action::Import)
         .collect();
     assert_eq!(imports.last().unwrap().entry.operator, "W0001");
-    assert_eq!(imports.last().unwrap().entry.reason.as_deref(), Some("3 tokens"));
+    assert_eq!(
+        imports.last().unwrap().entry.reason.as_deref(),
+        Some("3 tokens")
+    );
 
     // The same file again: nothing imported.
     api.admin(
@@ -769,9 +843,16 @@ async fn an_admin_session_is_bound_to_its_key_and_expires() {
     let other_key = new_key(&api.world, ApiScope::Admin);
     let list = "/api/v1/users";
     // Another admin key: refused.
-    call(api.app(), Method::GET, list, Some(&other_key), Some(&session), None)
-        .await
-        .problem(401, "admin_session_invalid");
+    call(
+        api.app(),
+        Method::GET,
+        list,
+        Some(&other_key),
+        Some(&session),
+        None,
+    )
+    .await
+    .problem(401, "admin_session_invalid");
     // Tampered: refused.
     let mut bytes = session.clone().into_bytes();
     let i = bytes.len() / 2;
@@ -785,7 +866,12 @@ async fn an_admin_session_is_bound_to_its_key_and_expires() {
         .problem(401, "admin_session_invalid");
     // A ticket is no admin session.
     let begun = api
-        .admin(Method::POST, "/api/v1/exchanges", &session, Some(json!({"user": "W0002"})))
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges",
+            &session,
+            Some(json!({"user": "W0002"})),
+        )
         .await;
     let ticket = begun.ok()["ticket"].as_str().unwrap().to_owned();
     api.admin(Method::GET, list, &ticket, None)
@@ -805,9 +891,7 @@ async fn the_sign_in_is_the_administrators_own() {
     let mut api = Api::new();
     let admin_serial = api.world.token_of(&api.world.admin.clone()).unwrap();
     let code = api.world.press(&admin_serial);
-    let sign_in = |password: &str, code: &str, operator: &str| {
-        json!({"operator": operator, "password": password, "code": code})
-    };
+    let sign_in = |password: &str, code: &str, operator: &str| json!({"operator": operator, "password": password, "code": code});
     // A validate key: 403 before anything is evaluated.
     call(
         api.app(),
@@ -872,7 +956,12 @@ async fn a_ticket_from_another_administrators_session_is_refused() {
     let key = api.admin_key.clone();
     let second_session = api.sign_in_as(&second, &key).await;
     let begun = api
-        .admin(Method::POST, "/api/v1/exchanges", &first_session, Some(json!({"user": "W0002"})))
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges",
+            &first_session,
+            Some(json!({"user": "W0002"})),
+        )
         .await;
     let ticket = begun.ok()["ticket"].as_str().unwrap().to_owned();
     let old = api.world.token_of(&api.world.general.clone()).unwrap();

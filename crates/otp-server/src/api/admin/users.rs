@@ -270,7 +270,7 @@ pub(crate) struct CodeAndPassword {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ModeRequest {
     /// The mode to set (`software_token` is set by enrolment, never here:
-    /// refused `software_token_by_enrollment`).
+    /// refused `software_token_enrollment_required`).
     mode: Mode,
     /// The administrator's approval password.
     password: String,
@@ -472,7 +472,7 @@ pub(crate) struct ModeSet {
         (status = 200, description = "The mode is set.", body = ModeSet),
         (status = 400, description = "`malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `admin_session_required`, `admin_session_invalid`.", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "`forbidden_scope`, `not_administrator`, `own_id`, `software_token_by_enrollment`, `not_used_forbidden`, `not_used_for_administrator`.", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden_scope`, `not_administrator`, `own_id`, `software_token_enrollment_required`, `not_used_forbidden`, `not_used_administrator`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "`unknown_user`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`conflict`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "`malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),
