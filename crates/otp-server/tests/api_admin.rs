@@ -581,7 +581,7 @@ async fn unregister_lock_unlock_and_usage_mode() {
     .await
     .problem(403, "own_id");
 
-    // Usage mode: software_token is set by enrolment only.
+    // Usage mode: software_token is set by enrolment only (its own route).
     api.admin(
         Method::PUT,
         "/api/v1/users/W0002/usage-mode",
@@ -791,7 +791,7 @@ async fn a_validate_key_is_refused_on_every_admin_route() {
     let mut api = Api::new();
     let session = api.sign_in().await;
     let routes = admin_routes();
-    assert_eq!(routes.len(), 14, "{routes:?}");
+    assert_eq!(routes.len(), 16, "{routes:?}");
     let chain = api.world.bank.records().audit_chain().unwrap().len();
     for (method, path) in &routes {
         // With a valid admin session, and a body that would do something.
@@ -974,4 +974,76 @@ async fn a_ticket_from_another_administrators_session_is_refused() {
     )
     .await
     .problem(400, "session_invalid");
+}
+
+fn app_code(world: &World, app: &otp_provision::SeedRecord) -> String {
+    let otp_provision::Mode::Totp(step) = app.profile.mode else {
+        panic!("not TOTP")
+    };
+    let now = otp_provision::Clock::now(&world.clock);
+    otp_core::totp(&app.key(), &step, now, app.profile.digits)
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_software_token_is_enrolled_with_its_uri_shown_once() {
+    let mut api = Api::new();
+    let session = api.sign_in().await;
+    let old = api.world.token_of(&api.world.general.clone()).unwrap();
+    api.admin(
+        Method::POST,
+        "/api/v1/users/W0002/software-token",
+        &session,
+        Some(json!({"password": "wrong-password"})),
+    )
+    .await
+    .problem(422, "wrong_password");
+    let minted = api
+        .admin(
+            Method::POST,
+            "/api/v1/users/W0002/software-token",
+            &session,
+            Some(json!({"password": ADMIN_APPROVAL_PASSWORD})),
+        )
+        .await;
+    let body = minted.ok().clone();
+    assert_eq!(body["next"], "first_code");
+    let uri = body["otpauth_uri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    let app = otp_provision::SeedRecord::from_otpauth_uri(uri).unwrap();
+    let serial = body["serial"].as_str().unwrap();
+    assert!(serial.starts_with("*******"), "{serial}");
+    assert_eq!(api.world.token_of(&api.world.general.clone()), Some(old));
+
+    api.world.clock.advance(30);
+    let right = app_code(&api.world, &app);
+    let bad = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let refused = api
+        .admin(
+            Method::POST,
+            "/api/v1/users/W0002/software-token/confirm",
+            &session,
+            Some(json!({"ticket": body["ticket"], "code": bad})),
+        )
+        .await;
+    let again = refused.problem(422, "wrong_code_new")["ticket"].clone();
+    assert!(!refused.body.to_string().contains("otpauth"));
+    let done = api
+        .admin(
+            Method::POST,
+            "/api/v1/users/W0002/software-token/confirm",
+            &session,
+            Some(json!({"ticket": again, "code": right})),
+        )
+        .await;
+    let done = done.ok();
+    assert_eq!(done["result"], "switched");
+    assert_eq!(done["flow"], "exchange");
+    assert_eq!(done["serial"], serial);
+    assert_eq!(done["old_serial"], masked(&old));
+    let info = api
+        .admin(Method::GET, "/api/v1/users/W0002", &session, None)
+        .await;
+    assert_eq!(info.ok()["usage_mode"], "software_token");
 }

@@ -31,6 +31,8 @@ use super::problem::{Messages, ProblemBody};
         admin::users::lock,
         admin::users::unlock,
         admin::users::usage_mode,
+        admin::software::begin,
+        admin::software::confirm,
         admin::exchange::begin,
         admin::exchange::register,
         admin::exchange::current_code,

@@ -115,6 +115,26 @@ pub(crate) struct Switched {
     messages: Messages,
 }
 
+/// The answer of a switch done.
+pub(super) fn switched(flow: Flow, done: &otp_exchange::Exchanged) -> Switched {
+    Switched {
+        result: "switched".to_owned(),
+        flow: match flow {
+            Flow::Exchange => "exchange",
+            Flow::Registration => "registration",
+        }
+        .to_owned(),
+        user: done.user.as_str().to_owned(),
+        serial: done.new_serial.masked().to_string(),
+        old_serial: done.old_serial.map(|s| s.masked().to_string()),
+        at: done.at,
+        messages: messages(
+            "利用形態とトークンを登録しました。登録したトークンは、ただいまから有効となります。",
+            "The usage mode and token have been registered. The registered token is valid from now.",
+        ),
+    }
+}
+
 fn parked(ticket: &Ticket, next: Next, user: &UserId, serial: Option<String>) -> TicketAnswer {
     TicketAnswer {
         ticket: ticket.as_str().to_owned(),
@@ -362,22 +382,7 @@ pub(crate) async fn new_token<S: Store + 'static>(
             };
             let flow = step.flow();
             match step.confirm(bank, &serial, &code, &password) {
-                Ok(done) => Ok(Json(Switched {
-                    result: "switched".to_owned(),
-                    flow: match flow {
-                        Flow::Exchange => "exchange",
-                        Flow::Registration => "registration",
-                    }
-                    .to_owned(),
-                    user: done.user.as_str().to_owned(),
-                    serial: done.new_serial.masked().to_string(),
-                    old_serial: done.old_serial.map(|s| s.masked().to_string()),
-                    at: done.at,
-                    messages: messages(
-                        "利用形態とトークンを登録しました。登録したトークンは、ただいまから有効となります。",
-                        "The usage mode and token have been registered. The registered token is valid from now.",
-                    ),
-                })),
+                Ok(done) => Ok(Json(switched(flow, &done))),
                 Err(retry) => {
                     let again = match retry.resume {
                         Some(step) => Some(step.into_ticket(bank).map_err(|r| refused(&r, None))?),

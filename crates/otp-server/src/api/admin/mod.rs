@@ -26,6 +26,7 @@ pub(crate) mod history;
 pub(crate) mod inventory;
 mod key;
 pub(crate) mod session;
+pub(crate) mod software;
 pub(crate) mod users;
 
 pub use session::{ADMIN_SESSION_HEADER, ADMIN_SESSION_TTL};
@@ -44,6 +45,11 @@ pub(crate) fn routes<S: Store + 'static>() -> Router<ApiState<S>> {
         .route("/users/{id}/lock", post(users::lock::<S>))
         .route("/users/{id}/unlock", post(users::unlock::<S>))
         .route("/users/{id}/usage-mode", put(users::usage_mode::<S>))
+        .route("/users/{id}/software-token", post(software::begin::<S>))
+        .route(
+            "/users/{id}/software-token/confirm",
+            post(software::confirm::<S>),
+        )
         .route("/exchanges", post(exchange::begin::<S>))
         .route("/exchanges/current-code", post(exchange::current_code::<S>))
         .route("/exchanges/no-token", post(exchange::no_token::<S>))

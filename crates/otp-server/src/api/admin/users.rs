@@ -254,6 +254,13 @@ pub(crate) struct PasswordOnly {
     password: String,
 }
 
+impl PasswordOnly {
+    /// The password typed.
+    pub(super) fn password(&self) -> &str {
+        &self.password
+    }
+}
+
 /// A code from the user's current token and the approval password.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
