@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 use crate::factory::{KEY_ENV, psk_from, psk_from_terminal};
 use crate::lang::{LangArg, resolve, tr};
 
+mod api_key;
 mod files;
 mod history;
 mod prompt;
@@ -176,6 +177,9 @@ enum BankCommand {
         #[command(flatten)]
         branch: Branch,
     },
+    /// The JSON API's keys (`otp serve`'s /api/v1): create (printed once), list, revoke.
+    #[command(subcommand)]
+    ApiKey(api_key::ApiKeyCommand),
     /// Rotate the key that seals the token secrets: a new key in FILE.kek, every secret re-sealed in batches while servers keep running, then the old key removed from the file.
     Rekey,
     /// The usage history (利用履歴照会) of USER, and the check of the whole audit chain (exit 1 if it does not verify).
@@ -256,6 +260,7 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
     let bank = open(args)?;
     match &args.command {
         BankCommand::Rekey => Ok(()),
+        BankCommand::ApiKey(command) => api_key::run(&bank, command, lang),
         BankCommand::Init { admins, users } => init(&bank, admins, users, lang),
         BankCommand::BranchPassword { user, kind, branch } => {
             let auth = branch.authorization()?;

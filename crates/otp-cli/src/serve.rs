@@ -55,6 +55,24 @@ pub(crate) struct ServeArgs {
     /// a symbolic link, readable by no one else (chmod 600).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The JSON API's rate per API key: requests a second (bursts of
+    /// twice that), per server process.
+    #[arg(long, value_name = "N", default_value_t = otp_server::api::ApiConfig::DEFAULT_KEY_RATE, value_parser = clap::value_parser!(u32).range(1..))]
+    api_key_rate: u32,
+    /// The JSON API's rate per target user ID: validations per 10 seconds
+    /// across all keys, per server process (the policy's ID lock still
+    /// counts every wrong code).
+    #[arg(long, value_name = "N", default_value_t = otp_server::api::ApiConfig::DEFAULT_USER_RATE, value_parser = clap::value_parser!(u32).range(1..))]
+    api_user_rate: u32,
+}
+
+impl ServeArgs {
+    /// The JSON API's settings from the flags.
+    fn api_config(&self) -> otp_server::api::ApiConfig {
+        otp_server::api::ApiConfig::new()
+            .with_key_rate(self.api_key_rate)
+            .with_user_rate(self.api_user_rate)
+    }
 }
 
 /// The exit status of a refused key file, certificate or database.
@@ -210,7 +228,9 @@ fn own_bank(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
         .into());
     }
     let bank = Arc::new(crate::bank::open_at(&path, false)?);
-    let state = otp_server::AppState::new(bank).with_secure_cookies(tls.is_some());
+    let state = otp_server::AppState::new(bank)
+        .with_secure_cookies(tls.is_some())
+        .with_api_config(args.api_config());
     let app = otp_server::router(state);
     let _ = tracing_subscriber::fmt().with_target(false).try_init();
     serve_until_stopped(args.listen, app, tls, None, |base| {
@@ -265,6 +285,7 @@ fn demo(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
     let tokens = Arc::new(Mutex::new(tokens));
     let state = otp_server::AppState::new(Arc::clone(&bank))
         .with_secure_cookies(tls.is_some())
+        .with_api_config(args.api_config())
         .with_demo_tokens(demo_page(Arc::clone(&tokens), clock.clone()));
     let app = otp_server::router(state);
 

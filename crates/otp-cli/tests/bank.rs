@@ -960,3 +960,89 @@ fn bank_refusals_are_one_sentence() {
         .code(1)
         .stderr(predicate::str::contains("abandoned"));
 }
+
+/// `otp bank api-key`: the key printed once and alone on standard output,
+/// listed without its secret (table and JSON), revoked once, an unknown id
+/// refused; creation and revocation in the verifying audit chain.
+#[test]
+fn api_keys_are_created_once_listed_without_secret_and_revoked() {
+    let bank = Bank::new();
+    let out = bank
+        .otp(&[
+            "bank",
+            "api-key",
+            "create",
+            "--scope",
+            "validate",
+            "--name",
+            "web banking",
+            "--by",
+            "ops-7",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("it cannot be shown again"))
+        .get_output()
+        .stdout
+        .clone();
+    let key = String::from_utf8(out).unwrap();
+    assert_eq!(key.lines().count(), 1, "{key}");
+    let key = key.trim_end();
+    assert_eq!(key.len(), 5 + 16 + 1 + 43, "{key}");
+    assert!(key.starts_with("otpk_"), "{key}");
+    let id = &key[5..21];
+    let secret = &key[22..];
+
+    let list = bank.otp(&["bank", "api-key", "list"]).assert().success();
+    let table = String::from_utf8(list.get_output().stdout.clone()).unwrap();
+    assert!(table.contains(id), "{table}");
+    assert!(table.contains("web banking"), "{table}");
+    assert!(table.contains("validate"), "{table}");
+    assert!(!table.contains(secret), "{table}");
+
+    let list = bank
+        .otp(&["bank", "api-key", "list", "--json"])
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    let keys = json["api_keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["id"], id);
+    assert_eq!(keys[0]["name"], "web banking");
+    assert_eq!(keys[0]["scope"], "validate");
+    assert_eq!(keys[0]["created_by"], "ops-7");
+    assert_eq!(keys[0]["revoked_at"], serde_json::Value::Null);
+    assert_eq!(keys[0]["last_used_at"], serde_json::Value::Null);
+    assert!(!json.to_string().contains(secret));
+
+    bank.otp(&["bank", "api-key", "revoke", id, "--by", "ops-7"])
+        .assert()
+        .success()
+        .stdout("")
+        .stderr(predicate::str::contains(format!("revoked API key {id}")));
+    bank.otp(&["bank", "api-key", "revoke", id])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("was revoked already"));
+    bank.otp(&["bank", "api-key", "revoke", "ffffffffffffffff"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains(
+            "there is no API key ffffffffffffffff",
+        ));
+    let list = bank
+        .otp(&["bank", "api-key", "list", "--json"])
+        .assert()
+        .success();
+    let json: serde_json::Value = serde_json::from_slice(&list.get_output().stdout).unwrap();
+    assert!(json["api_keys"][0]["revoked_at"].as_u64().is_some());
+
+    bank.otp(&[
+        "bank", "api-key", "create", "--scope", "admin", "--name", "",
+    ])
+    .assert()
+    .failure()
+    .stdout("")
+    .stderr(predicate::str::contains("the API key was not created"));
+    bank.otp(&["bank", "audit", "--verify"]).assert().success();
+}

@@ -60,6 +60,10 @@ pub enum Action {
     /// it follow as `NewToken` and `Register`/`Exchange` records whose
     /// reason is `software_token`.
     SoftwareToken,
+    /// An API key was created; the reason is `<scope>:<key id>`.
+    ApiKeyCreate,
+    /// An API key was revoked; the reason is the key's id.
+    ApiKeyRevoke,
 }
 
 /// Whether the attempt succeeded.
@@ -325,6 +329,8 @@ impl Action {
             Self::Rekey => 14,
             Self::UsageMode => 15,
             Self::SoftwareToken => 16,
+            Self::ApiKeyCreate => 17,
+            Self::ApiKeyRevoke => 18,
         }
     }
 
@@ -348,6 +354,8 @@ impl Action {
             14 => Self::Rekey,
             15 => Self::UsageMode,
             16 => Self::SoftwareToken,
+            17 => Self::ApiKeyCreate,
+            18 => Self::ApiKeyRevoke,
             _ => return None,
         })
     }
@@ -384,6 +392,8 @@ impl Action {
                 Self::Rekey => "Rekey",
                 Self::UsageMode => "UsageMode",
                 Self::SoftwareToken => "SoftwareToken",
+                Self::ApiKeyCreate => "ApiKeyCreate",
+                Self::ApiKeyRevoke => "ApiKeyRevoke",
             },
             crate::Lang::Ja => match self {
                 Self::Login => "ログイン",
@@ -402,6 +412,8 @@ impl Action {
                 Self::Rekey => "暗号鍵の更新",
                 Self::UsageMode => "利用形態設定",
                 Self::SoftwareToken => "ソフトウェアトークン発行",
+                Self::ApiKeyCreate => "APIキー発行",
+                Self::ApiKeyRevoke => "APIキー失効",
             },
         }
     }
@@ -420,7 +432,7 @@ mod tests {
                 assert!(seen.insert(code));
             }
         }
-        assert_eq!(seen.len(), 16);
+        assert_eq!(seen.len(), 18);
     }
 
     #[test]
@@ -432,7 +444,7 @@ mod tests {
             assert!(!words.is_ascii(), "{a:?}");
             assert!(ja.insert(words), "{a:?}: {words}");
         }
-        assert_eq!(ja.len(), 16);
+        assert_eq!(ja.len(), 18);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::{
 };
 
 mod admin;
+mod api_keys;
 mod branch;
 mod policy;
 mod records;
@@ -27,6 +28,7 @@ mod sign_in;
 mod steps;
 mod usage;
 
+pub use api_keys::{ApiKeyCreateError, MAX_API_KEY_NAME_CHARS, split_api_key};
 pub use branch::BranchAuthorization;
 pub use policy::Policy;
 pub use records::{AuditCheckError, Records, UserList, UserRow};

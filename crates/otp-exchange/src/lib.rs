@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod api_key;
 mod audit;
 mod bank;
 pub mod exchange;
@@ -14,13 +15,18 @@ pub mod scenario;
 mod store;
 mod typed;
 
+pub use api_key::{
+    API_KEY_ID_LEN, API_KEY_PREFIX, API_KEY_SECRET_LEN, ApiKeyRecord, ApiKeyRefused,
+    ApiKeyRevocation, ApiScope, NewApiKey, is_api_key_id,
+};
 pub use audit::{
     Action, AuditDecodeError, AuditEntry, AuditError, AuditFormat, AuditHead, AuditKey,
     AuditRecord, AuditResult, verify_chain,
 };
 pub use bank::{
-    AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified, LoginTimes, MAX_SEAL_LABEL,
-    Policy, Records, SignedIn, UsageModeSet, UserList, UserRow,
+    ApiKeyCreateError, AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified,
+    LoginTimes, MAX_API_KEY_NAME_CHARS, MAX_SEAL_LABEL, Policy, Records, SignedIn, UsageModeSet,
+    UserList, UserRow, split_api_key,
 };
 pub use exchange::{
     Exchanged, ExpectCurrentCode, ExpectFirstCode, ExpectNewToken, Flow, Pending, Retry, Ticket,

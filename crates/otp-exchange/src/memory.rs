@@ -8,9 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 use otp_provision::SerialNumber;
 
 use crate::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash, PasswordKind, Store,
-    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
-    Verification,
+    ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash,
+    PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId,
+    UserPage, UserRecord, Verification,
 };
 
 /// Everything in memory, behind one mutex.
@@ -37,6 +37,7 @@ struct Inner {
     tokens: HashMap<SerialNumber, TokenEntry>,
     audit: Vec<AuditRecord>,
     nonces: HashMap<[u8; 16], u64>,
+    api_keys: BTreeMap<String, ApiKeyRecord>,
 }
 
 impl MemoryStore {
@@ -321,5 +322,52 @@ impl Store for MemoryStore {
         }
         inner.nonces.insert(*nonce, expires_at);
         Ok(true)
+    }
+
+    fn put_api_key(
+        &self,
+        record: &ApiKeyRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut inner = self.lock()?;
+        if inner.api_keys.contains_key(&record.id) {
+            return Err(StoreError::Duplicate(format!("API key {}", record.id)));
+        }
+        inner.api_keys.insert(record.id.clone(), record.clone());
+        Ok(inner.append(audit, key))
+    }
+
+    fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self.lock()?.api_keys.get(id).cloned())
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        Ok(self.lock()?.api_keys.values().cloned().collect())
+    }
+
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        at: u64,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock()?;
+        match inner.api_keys.get_mut(id) {
+            Some(record) if record.revoked_at.is_none() => {
+                record.revoked_at = Some(at);
+                inner.append(audit, key);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
+        if let Some(record) = self.lock()?.api_keys.get_mut(id) {
+            record.last_used_at = Some(record.last_used_at.map_or(at, |last| last.max(at)));
+        }
+        Ok(())
     }
 }

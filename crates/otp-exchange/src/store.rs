@@ -9,7 +9,9 @@ use core::fmt;
 
 use otp_provision::SerialNumber;
 
-use crate::{AuditEntry, AuditHead, AuditKey, AuditRecord, PasswordHash, PasswordKind, UserId};
+use crate::{
+    ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, PasswordHash, PasswordKind, UserId,
+};
 
 mod records;
 pub use records::{
@@ -245,6 +247,56 @@ pub trait Store: Send + Sync + fmt::Debug {
         expires_at: u64,
         now: u64,
     ) -> Result<bool, StoreError>;
+
+    /// Adds an API key's record and appends `audit`, in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Duplicate`] when a key has this id; [`StoreError`] if
+    /// the backend fails.
+    fn put_api_key(
+        &self,
+        record: &ApiKeyRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError>;
+
+    /// The API key with this id.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// Every API key, revoked ones included, by id.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+
+    /// Revokes the API key `id` at `at` and appends `audit`, in one
+    /// transaction, if it exists and is not revoked; `Ok(false)`, nothing
+    /// saved, otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        at: u64,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError>;
+
+    /// Records a use of the API key `id` at `at` (its `last_used_at`
+    /// only moves forward). An unknown id changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError>;
 }
 
 /// A shared store is a store: several banks (servers) on one store, as in
@@ -324,5 +376,31 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         now: u64,
     ) -> Result<bool, StoreError> {
         (**self).consume_nonce(nonce, expires_at, now)
+    }
+    fn put_api_key(
+        &self,
+        record: &ApiKeyRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        (**self).put_api_key(record, audit, key)
+    }
+    fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        (**self).api_key(id)
+    }
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        (**self).api_keys()
+    }
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        at: u64,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        (**self).revoke_api_key(id, at, audit, key)
+    }
+    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
+        (**self).touch_api_key(id, at)
     }
 }

@@ -221,3 +221,410 @@ async fn a_body_over_the_limit_is_a_413_problem() {
     let a = send(&w.app, post_json("/api/v1/openapi.json", &big)).await;
     a.problem(405, "method_not_allowed");
 }
+
+// ----- API keys and validation -----
+
+use otp_exchange::ApiScope;
+use otp_server::api::ApiConfig;
+
+/// A fixed request id, so that two answers can be compared byte for byte.
+const REQUEST_ID: &str = "req-fixed-1";
+
+fn key_of(w: &World, scope: ApiScope) -> String {
+    w.bank
+        .create_api_key("test-ops", "test client", scope)
+        .unwrap()
+        .plaintext()
+        .to_owned()
+}
+
+fn validate_request(key: Option<&str>, body: &str) -> Request<Body> {
+    let mut req = Request::post("/api/v1/validate")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", REQUEST_ID);
+    if let Some(key) = key {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {key}"));
+    }
+    req.body(Body::from(body.to_owned())).unwrap()
+}
+
+fn validate_body(user: &str, code: &str) -> String {
+    json!({ "user": user, "code": code }).to_string()
+}
+
+/// A world whose per-user limit does not get in the way.
+fn world() -> World {
+    World::with(|s| s.with_api_config(ApiConfig::new().with_user_rate(1_000)))
+}
+
+#[tokio::test]
+async fn a_correct_code_is_accepted_once_then_replayed() {
+    let mut w = world();
+    let key = key_of(&w, ApiScope::Validate);
+    let serial = w.token_of(&w.general.clone()).unwrap();
+    let code = w.press(&serial);
+    let a = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0002", &code)),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.content_type(), "application/json");
+    assert_eq!(
+        a.json(),
+        json!({
+            "result": "accepted",
+            "reason": "accepted",
+            "messages": {"ja": "認証しました。", "en": "Accepted."}
+        })
+    );
+    let a = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0002", &code)),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let body = a.json();
+    assert_eq!(body["result"], "rejected");
+    assert_eq!(body["reason"], "replayed_code_current");
+    let replayed = otp_exchange::Refusal::Replayed(otp_exchange::Which::Current);
+    assert_eq!(
+        body["messages"]["ja"],
+        replayed.message(otp_exchange::Lang::Ja)
+    );
+    assert_eq!(
+        body["messages"]["en"],
+        replayed.message(otp_exchange::Lang::En)
+    );
+}
+
+#[tokio::test]
+async fn an_admin_key_may_validate_and_a_spaced_code_is_read() {
+    let mut w = world();
+    let key = key_of(&w, ApiScope::Admin);
+    let serial = w.token_of(&w.general.clone()).unwrap();
+    let code = w.press(&serial);
+    let spaced = format!("{} {}", &code[..3], &code[3..]);
+    let a = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0002", &spaced)),
+    )
+    .await;
+    assert_eq!(a.json()["result"], "accepted");
+}
+
+#[tokio::test]
+async fn unknown_id_no_token_locked_and_wrong_code_answer_byte_for_byte_the_same() {
+    let mut w = world();
+    let key = key_of(&w, ApiScope::Validate);
+    let serial = w.token_of(&w.general.clone()).unwrap();
+    let good = w.press(&serial);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    let wrong_code = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0002", wrong)),
+    )
+    .await;
+    let unknown = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W9999", &good)),
+    )
+    .await;
+    let no_token = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0005", &good)),
+    )
+    .await;
+    let not_an_id = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("no such id!", &good)),
+    )
+    .await;
+    // Lock W0002 with wrong codes, then its right code is refused alike.
+    for _ in 0..6 {
+        send(
+            &w.app,
+            validate_request(Some(&key), &validate_body("W0002", wrong)),
+        )
+        .await;
+    }
+    let fresh = w.press(&serial);
+    let locked = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0002", &fresh)),
+    )
+    .await;
+    assert!(
+        w.bank
+            .records()
+            .user(&w.general)
+            .unwrap()
+            .unwrap()
+            .lock
+            .locked
+    );
+    assert_eq!(wrong_code.status, StatusCode::OK);
+    assert_eq!(wrong_code.json()["reason"], "login_failed");
+    assert_eq!(wrong_code.json()["result"], "rejected");
+    for other in [&unknown, &no_token, &not_an_id, &locked] {
+        assert_eq!(other.status, wrong_code.status);
+        assert_eq!(
+            other.body,
+            wrong_code.body,
+            "{}",
+            String::from_utf8_lossy(&other.body)
+        );
+        assert_eq!(
+            other.headers.get(header::CONTENT_TYPE),
+            wrong_code.headers.get(header::CONTENT_TYPE)
+        );
+        assert_eq!(
+            other.headers.get(header::CONTENT_LENGTH),
+            wrong_code.headers.get(header::CONTENT_LENGTH)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_code_is_said_whatever_the_id() {
+    let w = world();
+    let key = key_of(&w, ApiScope::Validate);
+    let a = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0002", "12ab56")),
+    )
+    .await;
+    let b = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W9999", "12ab56")),
+    )
+    .await;
+    assert_eq!(a.json()["reason"], "malformed_code_current");
+    assert_eq!(a.body, b.body);
+}
+
+#[tokio::test]
+async fn every_key_failure_is_the_same_401() {
+    let w = world();
+    let key = key_of(&w, ApiScope::Validate);
+    let revoked = key_of(&w, ApiScope::Admin);
+    let revoked_id = revoked[5..21].to_owned();
+    w.bank.revoke_api_key("test-ops", &revoked_id).unwrap();
+    let (id, secret) = (&key[5..21], &key[22..]);
+    let mut wrong_secret = secret.to_owned();
+    wrong_secret.replace_range(0..1, if secret.starts_with('A') { "B" } else { "A" });
+    let body = validate_body("W0002", "123456");
+    let reference = send(&w.app, validate_request(None, &body)).await;
+    let p = reference.problem(401, "unauthorized");
+    assert_eq!(p["messages"]["en"], "A valid API key is required.");
+    assert_eq!(
+        reference.headers[header::WWW_AUTHENTICATE],
+        "Bearer realm=\"otp\""
+    );
+    let mut answers = Vec::new();
+    for presented in [
+        format!("otpk_{id}_{wrong_secret}"),
+        format!("otpk_ffffffffffffffff_{secret}"),
+        format!("otpk_{id}"),
+        "not-a-key".to_owned(),
+        revoked.clone(),
+        format!("{key}x"),
+    ] {
+        answers.push(send(&w.app, validate_request(Some(&presented), &body)).await);
+    }
+    let basic = Request::post("/api/v1/validate")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", REQUEST_ID)
+        .header(header::AUTHORIZATION, format!("Basic {key}"))
+        .body(Body::from(body.clone()))
+        .unwrap();
+    answers.push(send(&w.app, basic).await);
+    for a in &answers {
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(a.body, reference.body);
+        assert_eq!(a.headers[header::WWW_AUTHENTICATE], "Bearer realm=\"otp\"");
+    }
+    // The key itself works.
+    let ok = send(&w.app, validate_request(Some(&key), &body)).await;
+    assert_eq!(ok.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_key_revoked_is_refused_by_a_server_that_reads_it_after() {
+    let w = world();
+    let key = key_of(&w, ApiScope::Validate);
+    let body = validate_body("W0002", "123456");
+    assert_eq!(
+        send(&w.app, validate_request(Some(&key), &body))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        w.bank.revoke_api_key("test-ops", &key[5..21]).unwrap(),
+        otp_exchange::ApiKeyRevocation::Revoked
+    );
+    // Another node (its own cache) refuses it at once.
+    let other = otp_server::router(otp_server::AppState::new(w.bank.clone()));
+    send(&other, validate_request(Some(&key), &body))
+        .await
+        .problem(401, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_bad_body_on_validate_is_a_problem_after_the_key() {
+    let w = world();
+    let key = key_of(&w, ApiScope::Validate);
+    let a = send(&w.app, validate_request(Some(&key), "{\"user\": ")).await;
+    a.problem(400, "malformed_request");
+    let a = send(
+        &w.app,
+        validate_request(Some(&key), "{\"user\": \"W0002\"}"),
+    )
+    .await;
+    let p = a.problem(422, "malformed_request");
+    assert_eq!(p["detail"], "The JSON body has no field `code`.");
+    let a = send(
+        &w.app,
+        validate_request(
+            Some(&key),
+            "{\"user\": \"W0002\", \"code\": \"1\", \"extra\": 1}",
+        ),
+    )
+    .await;
+    a.problem(422, "malformed_request");
+    let big = format!(
+        "{{\"user\": \"W0002\", \"code\": \"{}\"}}",
+        "1".repeat(otp_server::api::API_BODY_LIMIT)
+    );
+    let a = send(&w.app, validate_request(Some(&key), &big)).await;
+    a.problem(413, "malformed_request");
+    // Without a key, the body is not even read: 401.
+    send(&w.app, validate_request(None, "{"))
+        .await
+        .problem(401, "unauthorized");
+    let get = send(&w.app, get("/api/v1/validate")).await;
+    get.problem(405, "method_not_allowed");
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_is_429_with_retry_after() {
+    let w =
+        World::with(|s| s.with_api_config(ApiConfig::new().with_key_rate(1).with_user_rate(1_000)));
+    let key = key_of(&w, ApiScope::Validate);
+    let other = key_of(&w, ApiScope::Validate);
+    let body = validate_body("W0009", "123456");
+    // 1 a second, bursts of 2.
+    for _ in 0..2 {
+        assert_eq!(
+            send(&w.app, validate_request(Some(&key), &body))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let a = send(&w.app, validate_request(Some(&key), &body)).await;
+    let p = a.problem(429, "rate_limited");
+    assert_eq!(a.headers[header::RETRY_AFTER], "1");
+    assert_eq!(
+        p["messages"]["en"],
+        "Too many requests. Please try again later."
+    );
+    // Another key is not limited by this one's use.
+    assert_eq!(
+        send(&w.app, validate_request(Some(&other), &body))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_user_id_over_its_rate_is_429_before_the_store_is_touched() {
+    let mut w = World::with(|s| s.with_api_config(ApiConfig::new().with_user_rate(2)));
+    let key = key_of(&w, ApiScope::Validate);
+    let other_key = key_of(&w, ApiScope::Validate);
+    let body = validate_body("W0002", "000000");
+    for _ in 0..2 {
+        assert_eq!(
+            send(&w.app, validate_request(Some(&key), &body))
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    let audit_before = w.bank.records().audit_chain().unwrap().len();
+    // Across keys: the limit is the target ID's.
+    let a = send(&w.app, validate_request(Some(&other_key), &body)).await;
+    a.problem(429, "rate_limited");
+    // 2 per 10 s: the next in 5 s.
+    assert_eq!(a.headers[header::RETRY_AFTER], "5");
+    assert_eq!(w.bank.records().audit_chain().unwrap().len(), audit_before);
+    // Even the right code waits: nothing was counted or recorded.
+    let serial = w.token_of(&w.general.clone()).unwrap();
+    let code = w.press(&serial);
+    send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0002", &code)),
+    )
+    .await
+    .problem(429, "rate_limited");
+    assert_eq!(w.bank.records().audit_chain().unwrap().len(), audit_before);
+    // Another ID is not limited by this one.
+    let a = send(
+        &w.app,
+        validate_request(Some(&key), &validate_body("W0005", "000000")),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_keys_last_use_is_written_once_a_minute_at_most() {
+    let mut w = world();
+    let key = key_of(&w, ApiScope::Validate);
+    let id = key[5..21].to_owned();
+    let first_at = otp_provision::Clock::now(&w.clock);
+    let body = validate_body("W0002", "000000");
+    send(&w.app, validate_request(Some(&key), &body)).await;
+    // Written off the request's path: wait for it (bounded).
+    let mut written = None;
+    for _ in 0..500 {
+        written = w.bank.records().api_key(&id).unwrap().unwrap().last_used_at;
+        if written.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(written, Some(first_at));
+    // Half a minute later on the bank's clock, within the node's minute:
+    // not written again.
+    let serial = w.token_of(&w.general.clone()).unwrap();
+    let _ = w.press(&serial);
+    for _ in 0..3 {
+        send(&w.app, validate_request(Some(&key), &body)).await;
+    }
+    tokio::task::yield_now().await;
+    assert_eq!(
+        w.bank.records().api_key(&id).unwrap().unwrap().last_used_at,
+        Some(first_at)
+    );
+}
+
+#[tokio::test]
+async fn the_document_describes_validate_with_every_answer() {
+    let doc: Value = serde_json::from_str(&otp_server::api::openapi().to_json().unwrap()).unwrap();
+    let op = &doc["paths"]["/api/v1/validate"]["post"];
+    let mut statuses: Vec<&str> = op["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        ["200", "400", "401", "413", "415", "422", "429", "503"]
+    );
+    assert_eq!(op["security"], json!([{"api_key": []}]));
+}

@@ -11,11 +11,13 @@
 use otp_exchange::{Authority, PasswordHash, StoreError, UserId};
 use otp_provision::SerialNumber;
 
+mod api_key;
 mod audit;
 mod lock;
 mod token;
 mod user;
 
+pub(crate) use api_key::{API_KEY_COLS, ApiKeyRow};
 pub(crate) use audit::{AuditCols, AuditRow, audit_head, next_after};
 pub(crate) use lock::encode_lock;
 pub(crate) use token::{StateCols, TokenRead, TokenRow, status};

@@ -1647,6 +1647,7 @@ fn version_4_database_gains_the_sign_in_columns<S: Store>(
          ALTER TABLE {users} DROP COLUMN last_login;
          ALTER TABLE {users} DROP COLUMN usage_mode;
          ALTER TABLE {tokens} DROP COLUMN reserved_for;
+         DROP TABLE {api_keys};
          UPDATE {version} SET version = 4;",
     );
     let store = open();
@@ -1693,6 +1694,7 @@ fn sqlite_version_4_database_gains_the_sign_in_columns() {
             conn.execute_batch(
                 &sql.replace("{users}", "users")
                     .replace("{tokens}", "tokens")
+                    .replace("{api_keys}", "api_keys")
                     .replace("{version}", "schema_version"),
             )
             .unwrap();
@@ -1749,6 +1751,7 @@ fn version_5_database_gains_the_usage_mode<S: Store>(
     downgrade(
         "ALTER TABLE {users} DROP COLUMN usage_mode;
          ALTER TABLE {tokens} DROP COLUMN reserved_for;
+         DROP TABLE {api_keys};
          UPDATE {version} SET version = 5;",
     );
     let store = open();
@@ -1851,6 +1854,7 @@ fn sqlite_version_5_database_gains_the_usage_mode() {
             conn.execute_batch(
                 &sql.replace("{users}", "users")
                     .replace("{tokens}", "tokens")
+                    .replace("{api_keys}", "api_keys")
                     .replace("{version}", "schema_version"),
             )
             .unwrap();
@@ -1858,7 +1862,99 @@ fn sqlite_version_5_database_gains_the_usage_mode() {
         |s| s.schema_version().unwrap(),
         otp_store::SQLITE_SCHEMA_VERSION,
     );
-    assert_eq!(otp_store::SQLITE_SCHEMA_VERSION, 6);
+}
+
+/// A database of schema version 6 (the release before the API keys),
+/// made as this code makes one and then taken back to version 6 (version
+/// 7 only adds the API keys' table): opened, it is upgraded to the
+/// current version, its users and tokens read as before, it has no API
+/// key, and keys are then stored, revoked and touched, each creation and
+/// revocation in the one verifying audit chain.
+fn version_6_database_gains_the_api_keys<S: Store>(
+    open: impl Fn() -> S,
+    downgrade: impl Fn(&str),
+    version: impl Fn(&S) -> u32,
+    current: u32,
+) {
+    use otp_exchange::{ApiKeyRecord, ApiScope, UserRecord};
+    let admin = uid("W0001");
+    let store = open();
+    store
+        .put_user(
+            &UserRecord::new(admin.clone(), "しんきん太郎", Authority::Administrator),
+            &AuditEntry::new(1, "test", Some(&admin), Action::UserUpdate),
+            &key(),
+        )
+        .unwrap();
+    drop(store);
+    downgrade(
+        "DROP TABLE {api_keys};
+         UPDATE {version} SET version = 6;",
+    );
+    let store = open();
+    assert_eq!(version(&store), current);
+    assert_eq!(store.users(0, 10).unwrap().total, 1);
+    assert_eq!(store.api_keys().unwrap(), vec![]);
+    let record = ApiKeyRecord {
+        id: "0123456789abcdef".to_owned(),
+        name: "core banking".to_owned(),
+        scope: ApiScope::Admin,
+        secret_hash: [3; 32],
+        created_at: 2,
+        created_by: "ops".to_owned(),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    store
+        .put_api_key(
+            &record,
+            &AuditEntry::new(2, "ops", None, Action::ApiKeyCreate),
+            &key(),
+        )
+        .unwrap();
+    store.touch_api_key(&record.id, 3).unwrap();
+    assert!(
+        store
+            .revoke_api_key(
+                &record.id,
+                4,
+                &AuditEntry::new(4, "ops", None, Action::ApiKeyRevoke),
+                &key(),
+            )
+            .unwrap()
+    );
+    let read = store.api_key(&record.id).unwrap().unwrap();
+    assert_eq!(read.last_used_at, Some(3));
+    assert_eq!(read.revoked_at, Some(4));
+    assert_eq!(read.secret_hash, [3; 32]);
+    assert!(
+        verify_chain(
+            &store.audit_chain().unwrap(),
+            &key(),
+            store.audit_head().unwrap()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn sqlite_version_6_database_gains_the_api_keys() {
+    let dir = TempDir::new();
+    let path = dir.path().join("bank.db");
+    version_6_database_gains_the_api_keys(
+        || SqliteStore::open(&path, support::sealer()).unwrap(),
+        |sql| {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                &sql.replace("{api_keys}", "api_keys")
+                    .replace("{version}", "schema_version"),
+            )
+            .unwrap();
+        },
+        |s| s.schema_version().unwrap(),
+        otp_store::SQLITE_SCHEMA_VERSION,
+    );
+    assert_eq!(otp_store::SQLITE_SCHEMA_VERSION, 7);
 }
 
 #[cfg(feature = "postgres")]
@@ -1943,6 +2039,7 @@ mod pg_tests {
                     &schema,
                     &sql.replace("{users}", "otp_users")
                         .replace("{tokens}", "otp_tokens")
+                        .replace("{api_keys}", "otp_api_keys")
                         .replace("{version}", "otp_schema_version"),
                 );
             },
@@ -1964,13 +2061,34 @@ mod pg_tests {
                     &schema,
                     &sql.replace("{users}", "otp_users")
                         .replace("{tokens}", "otp_tokens")
+                        .replace("{api_keys}", "otp_api_keys")
                         .replace("{version}", "otp_schema_version"),
                 );
             },
             |s| s.schema_version().unwrap(),
             otp_store::PG_SCHEMA_VERSION,
         );
-        assert_eq!(otp_store::PG_SCHEMA_VERSION, 6);
+    }
+
+    /// As `sqlite_version_6_database_gains_the_api_keys`.
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/pg-test-server.sh, then cargo test -p otp-store -- --ignored"]
+    fn postgres_version_6_schema_gains_the_api_keys() {
+        let schema = pg::schema();
+        let _drop = pg::drop_later(&schema);
+        super::version_6_database_gains_the_api_keys(
+            || pg::store_on(&schema, 2),
+            |sql| {
+                exec_in(
+                    &schema,
+                    &sql.replace("{api_keys}", "otp_api_keys")
+                        .replace("{version}", "otp_schema_version"),
+                );
+            },
+            |s| s.schema_version().unwrap(),
+            otp_store::PG_SCHEMA_VERSION,
+        );
+        assert_eq!(otp_store::PG_SCHEMA_VERSION, 7);
     }
 
     fn exec_in(schema: &str, sql: &str) {

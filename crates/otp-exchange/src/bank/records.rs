@@ -115,6 +115,16 @@ impl<S: Store> Records<'_, S> {
     pub fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
         self.store.audit_head()
     }
+
+    /// The API key with this id (its record: SHA-256 of the secret, never
+    /// the secret).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    pub fn api_key(&self, id: &str) -> Result<Option<crate::ApiKeyRecord>, StoreError> {
+        self.store.api_key(id)
+    }
 }
 
 /// Why the audit trail could not be shown as verified.

@@ -158,6 +158,32 @@ impl<S: Store> Store for Gate<S> {
     ) -> Result<bool, StoreError> {
         self.inner.consume_nonce(nonce, expires_at, now)
     }
+    fn put_api_key(
+        &self,
+        record: &otp_exchange::ApiKeyRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.inner.put_api_key(record, audit, key)
+    }
+    fn api_key(&self, id: &str) -> Result<Option<otp_exchange::ApiKeyRecord>, StoreError> {
+        self.inner.api_key(id)
+    }
+    fn api_keys(&self) -> Result<Vec<otp_exchange::ApiKeyRecord>, StoreError> {
+        self.inner.api_keys()
+    }
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        at: u64,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        self.inner.revoke_api_key(id, at, audit, key)
+    }
+    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
+        self.inner.touch_api_key(id, at)
+    }
 }
 
 pub type Shared<S> = Arc<Gate<S>>;

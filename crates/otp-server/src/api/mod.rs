@@ -18,7 +18,7 @@ use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use otp_exchange::{Bank, Store};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -26,15 +26,21 @@ use tower_http::timeout::TimeoutLayer;
 use crate::AppState;
 
 pub mod admin;
+mod auth;
 mod extract;
+mod limit;
 mod openapi;
 mod problem;
+mod validate;
 
+pub use auth::{AdminKey, KEY_CACHE_TTL, TOUCH_INTERVAL, ValidateKey};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use limit::MAX_BUCKETS;
 pub use openapi::{ApiDoc, openapi};
 pub use problem::{
     Messages, PROBLEM_JSON, PROBLEM_TYPE_BASE, Problem, ProblemBody, refusal_status,
 };
+pub use validate::{ValidateReason, ValidateRequest, ValidateResponse, ValidateResult};
 
 /// Where [`crate::router`] mounts the API.
 pub const API_PREFIX: &str = "/api/v1";
@@ -105,11 +111,14 @@ impl ApiConfig {
     }
 }
 
-/// What the API's handlers share: the bank and the settings (and, as the
-/// API grows, the key cache and rate limiters).
+/// What the API's handlers share: the bank, the settings, the key cache
+/// and the rate limiters.
 pub struct ApiState<S: Store> {
     pub(crate) bank: Arc<Bank<S>>,
     pub(crate) config: ApiConfig,
+    pub(crate) keys: Arc<auth::KeyCache>,
+    pub(crate) key_limit: Arc<limit::Limiter>,
+    pub(crate) user_limit: Arc<limit::Limiter>,
 }
 
 impl<S: Store> Clone for ApiState<S> {
@@ -117,6 +126,9 @@ impl<S: Store> Clone for ApiState<S> {
         Self {
             bank: Arc::clone(&self.bank),
             config: self.config,
+            keys: Arc::clone(&self.keys),
+            key_limit: Arc::clone(&self.key_limit),
+            user_limit: Arc::clone(&self.user_limit),
         }
     }
 }
@@ -131,9 +143,23 @@ impl<S: Store> core::fmt::Debug for ApiState<S> {
 
 impl<S: Store + 'static> ApiState<S> {
     fn new(state: &AppState<S>) -> Self {
+        let config = state.api;
         Self {
             bank: Arc::clone(&state.bank),
-            config: state.api,
+            config,
+            keys: Arc::new(auth::KeyCache::default()),
+            key_limit: Arc::new(limit::Limiter::new(
+                config.key_rate.saturating_mul(2),
+                config.key_rate,
+                Duration::from_secs(1),
+                limit::MAX_BUCKETS,
+            )),
+            user_limit: Arc::new(limit::Limiter::new(
+                config.user_rate,
+                config.user_rate,
+                ApiConfig::USER_WINDOW,
+                limit::MAX_BUCKETS,
+            )),
         }
     }
 
@@ -160,6 +186,7 @@ pub(crate) fn routes<S: Store + 'static>(state: &AppState<S>) -> Router {
     let api = ApiState::new(state);
     Router::new()
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/validate", post(validate::validate::<S>))
         .merge(admin::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -24,6 +24,7 @@ use super::problem::{Messages, ProblemBody};
     ),
     paths(
         openapi_json,
+        super::validate::validate,
         admin::session::sign_in,
         admin::users::list,
         admin::users::info,
@@ -44,6 +45,7 @@ use super::problem::{Messages, ProblemBody};
     components(schemas(ProblemBody, Messages)),
     modifiers(&BearerKey),
     tags(
+        (name = "validate", description = "Login codes checked by the policy (any key scope)."),
         (name = "meta", description = "The API's own description."),
         (name = "admin", description = "Administrator operations: an admin-scope API key and an admin session (`OTP-Admin-Session`) from `POST /api/v1/admin/sign-in`."),
     )

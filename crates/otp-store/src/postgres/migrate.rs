@@ -13,15 +13,16 @@ use crate::seal::DataKeys;
 
 /// The schema version this build writes; older databases are upgraded
 /// when connected to, newer ones refused with [`OpenError::NewerSchema`].
-pub const PG_SCHEMA_VERSION: u32 = 6;
+pub const PG_SCHEMA_VERSION: u32 = 7;
 
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     include_str!("../../sql/postgres_v1.sql"),
     include_str!("../../sql/postgres_v2.sql"),
     include_str!("../../sql/postgres_v3.sql"),
     include_str!("../../sql/postgres_v4.sql"),
     include_str!("../../sql/postgres_v5.sql"),
     include_str!("../../sql/postgres_v6.sql"),
+    include_str!("../../sql/postgres_v7.sql"),
 ];
 
 /// The schema version from which token secrets are sealed.

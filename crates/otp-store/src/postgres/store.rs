@@ -3,9 +3,9 @@
 //! `FOR UPDATE`.
 
 use otp_exchange::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash, PasswordKind, Store,
-    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
-    Verification,
+    ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash,
+    PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId,
+    UserPage, UserRecord, Verification,
 };
 use otp_provision::SerialNumber;
 use postgres::IsolationLevel;
@@ -14,7 +14,8 @@ use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, audit_row, col, token_row, 
 use super::write::{append, apply_locks, lock_users, locks_match};
 use super::{PgStore, to_store, to_switch};
 use crate::codec::{
-    StateCols, TokenRow, authority_text, corrupt, encode_lock, password_column, time_key, to_db,
+    API_KEY_COLS, ApiKeyRow, StateCols, TokenRow, authority_text, corrupt, encode_lock,
+    password_column, time_key, to_db,
 };
 
 impl Store for PgStore {
@@ -487,4 +488,104 @@ impl Store for PgStore {
         tx.commit().map_err(to_store)?;
         Ok(inserted == 1)
     }
+
+    fn put_api_key(
+        &self,
+        record: &ApiKeyRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO otp_api_keys ({API_KEY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ),
+            &[
+                &record.id,
+                &record.name,
+                &record.scope.as_str(),
+                &record.secret_hash.as_slice(),
+                &to_db(record.created_at),
+                &record.created_by,
+                &record.revoked_at.map(to_db),
+                &record.last_used_at.map(to_db),
+            ],
+        )
+        .map_err(to_store)?;
+        let audit = append(&mut tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(audit)
+    }
+
+    fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let mut c = self.conn()?;
+        c.query_opt(
+            &format!("SELECT {API_KEY_COLS} FROM otp_api_keys WHERE id = $1"),
+            &[&id],
+        )
+        .map_err(to_store)?
+        .as_ref()
+        .map(api_key_row)
+        .transpose()
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let mut c = self.conn()?;
+        c.query(
+            &format!("SELECT {API_KEY_COLS} FROM otp_api_keys ORDER BY id"),
+            &[],
+        )
+        .map_err(to_store)?
+        .iter()
+        .map(api_key_row)
+        .collect()
+    }
+
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        at: u64,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(to_store)?;
+        let changed = tx
+            .execute(
+                "UPDATE otp_api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&id, &to_db(at)],
+            )
+            .map_err(to_store)?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        append(&mut tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(true)
+    }
+
+    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        c.execute(
+            "UPDATE otp_api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+            &[&id, &to_db(at)],
+        )
+        .map_err(to_store)?;
+        Ok(())
+    }
+}
+
+fn api_key_row(r: &postgres::Row) -> Result<ApiKeyRecord, StoreError> {
+    ApiKeyRow {
+        id: col(r, 0)?,
+        name: col(r, 1)?,
+        scope: col(r, 2)?,
+        secret_hash: col(r, 3)?,
+        created_at: col(r, 4)?,
+        created_by: col(r, 5)?,
+        revoked_at: col(r, 6)?,
+        last_used_at: col(r, 7)?,
+    }
+    .decode()
 }

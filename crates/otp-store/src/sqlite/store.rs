@@ -2,9 +2,9 @@
 //! write one `BEGIN IMMEDIATE` transaction.
 
 use otp_exchange::{
-    AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash, PasswordKind, Store,
-    StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
-    Verification,
+    ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash,
+    PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId,
+    UserPage, UserRecord, Verification,
 };
 use otp_provision::SerialNumber;
 use rusqlite::{OptionalExtension as _, params};
@@ -13,8 +13,8 @@ use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, read_audit, token_row, user
 use super::write::{append, apply_locks, current_locks, locks_match, token_status, write_tx};
 use super::{SqliteStore, to_store, to_switch};
 use crate::codec::{
-    StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock, password_column, time_key,
-    to_db,
+    API_KEY_COLS, ApiKeyRow, StateCols, TokenRow, UserRow, authority_text, corrupt, encode_lock,
+    password_column, time_key, to_db,
 };
 
 impl Store for SqliteStore {
@@ -459,4 +459,108 @@ impl Store for SqliteStore {
         tx.commit().map_err(to_store)?;
         Ok(inserted == 1)
     }
+
+    fn put_api_key(
+        &self,
+        record: &ApiKeyRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO api_keys ({API_KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ),
+            params![
+                record.id,
+                record.name,
+                record.scope.as_str(),
+                record.secret_hash.as_slice(),
+                to_db(record.created_at),
+                record.created_by,
+                record.revoked_at.map(to_db),
+                record.last_used_at.map(to_db),
+            ],
+        )
+        .map_err(to_store)?;
+        let audit = append(&tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(audit)
+    }
+
+    fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {API_KEY_COLS} FROM api_keys WHERE id = ?1"
+            ))
+            .map_err(to_store)?;
+        stmt.query_row([id], api_key_row)
+            .optional()
+            .map_err(to_store)?
+            .map(ApiKeyRow::decode)
+            .transpose()
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare_cached(&format!("SELECT {API_KEY_COLS} FROM api_keys ORDER BY id"))
+            .map_err(to_store)?;
+        let rows = stmt.query_map([], api_key_row).map_err(to_store)?;
+        let mut keys = Vec::new();
+        for row in rows {
+            keys.push(row.map_err(to_store)?.decode()?);
+        }
+        Ok(keys)
+    }
+
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        at: u64,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        let changed = tx
+            .execute(
+                "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, to_db(at)],
+            )
+            .map_err(to_store)?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        append(&tx, audit, key)?;
+        tx.commit().map_err(to_store)?;
+        Ok(true)
+    }
+
+    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = write_tx(&mut conn).map_err(to_store)?;
+        tx.execute(
+            "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)",
+            params![id, to_db(at)],
+        )
+        .map_err(to_store)?;
+        tx.commit().map_err(to_store)?;
+        Ok(())
+    }
+}
+
+fn api_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        scope: r.get(2)?,
+        secret_hash: r.get(3)?,
+        created_at: r.get(4)?,
+        created_by: r.get(5)?,
+        revoked_at: r.get(6)?,
+        last_used_at: r.get(7)?,
+    })
 }

@@ -45,6 +45,7 @@ macro_rules! conformance_suite {
             $(#[$attr])* #[test] fn switch_with_a_changed_lock_changes_nothing() { crate::conformance::switch_with_a_changed_lock_changes_nothing(&$make) }
             $(#[$attr])* #[test] fn audit_chain_verifies_and_filters() { crate::conformance::audit_chain_verifies_and_filters(&$make) }
             $(#[$attr])* #[test] fn audit_head_moves_with_every_append_only() { crate::conformance::audit_head_moves_with_every_append_only(&$make) }
+            $(#[$attr])* #[test] fn api_keys_are_stored_revoked_once_and_touched_forward() { crate::conformance::api_keys_are_stored_revoked_once_and_touched_forward(&$make) }
             $(#[$attr])* #[test] fn nonces_are_consumed_once() { crate::conformance::nonces_are_consumed_once(&$make) }
             $(#[$attr])* #[test] fn seed_scenario_end_to_end() { crate::conformance::seed_scenario_end_to_end($make) }
             $(#[$attr])* #[test] fn seed_locks_and_unlocks_through_the_bank() { crate::conformance::seed_locks_and_unlocks_through_the_bank($make) }
@@ -1443,4 +1444,81 @@ pub fn seed_locks_and_unlocks_through_the_bank<S: Store>(store: S) {
         assert!(trail.iter().any(|r| r.entry.action == action), "{action:?}");
     }
     s.bank.verify_audit().unwrap();
+}
+
+/// API keys: stored with their audit record, read back exactly, listed by
+/// id, a duplicate id refused (nothing appended), revoked once (with its
+/// audit record; a second revocation and an unknown id change nothing),
+/// and `last_used_at` only moving forward.
+pub fn api_keys_are_stored_revoked_once_and_touched_forward<S: Store>(store: &S) {
+    use otp_exchange::{ApiKeyRecord, ApiScope};
+    let record = |id: &str, scope| ApiKeyRecord {
+        id: id.to_owned(),
+        name: "ネットバンキング web".to_owned(),
+        scope,
+        secret_hash: [0xa5; 32],
+        created_at: START,
+        created_by: "ops-1".to_owned(),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let web = record("00000000000000ff", ApiScope::Validate);
+    let admin = record("0123456789abcdef", ApiScope::Admin);
+    let create = AuditEntry::new(START, "ops-1", None, Action::ApiKeyCreate);
+    store.put_api_key(&admin, &create, &key()).unwrap();
+    store.put_api_key(&web, &create, &key()).unwrap();
+    assert_eq!(
+        store.api_key("0123456789abcdef").unwrap(),
+        Some(admin.clone())
+    );
+    assert_eq!(store.api_key("ffffffffffffffff").unwrap(), None);
+    assert_eq!(store.api_keys().unwrap(), vec![web.clone(), admin.clone()]);
+    let head = store.audit_head().unwrap();
+    assert!(matches!(
+        store.put_api_key(&web, &create, &key()),
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(store.audit_head().unwrap(), head);
+
+    let revoke = AuditEntry::new(START + 60, "ops-1", None, Action::ApiKeyRevoke);
+    assert!(
+        store
+            .revoke_api_key(&web.id, START + 60, &revoke, &key())
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_api_key(&web.id, START + 90, &revoke, &key())
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_api_key("ffffffffffffffff", START + 90, &revoke, &key())
+            .unwrap()
+    );
+    assert_eq!(
+        store.api_key(&web.id).unwrap().unwrap().revoked_at,
+        Some(START + 60)
+    );
+
+    store.touch_api_key(&admin.id, START + 120).unwrap();
+    store.touch_api_key(&admin.id, START + 100).unwrap();
+    store
+        .touch_api_key("ffffffffffffffff", START + 100)
+        .unwrap();
+    let read = store.api_key(&admin.id).unwrap().unwrap();
+    assert_eq!(read.last_used_at, Some(START + 120));
+    assert_eq!(read.revoked_at, None);
+
+    let chain = store.audit_chain().unwrap();
+    let actions: Vec<Action> = chain.iter().map(|r| r.entry.action).collect();
+    assert_eq!(
+        actions,
+        vec![
+            Action::ApiKeyCreate,
+            Action::ApiKeyCreate,
+            Action::ApiKeyRevoke
+        ]
+    );
+    assert!(verify_chain(&chain, &key(), store.audit_head().unwrap()).is_ok());
 }

@@ -151,6 +151,32 @@ impl<S: Store> Store for Held<S> {
     ) -> Result<bool, StoreError> {
         self.store.consume_nonce(nonce, expires_at, now)
     }
+    fn put_api_key(
+        &self,
+        record: &otp_exchange::ApiKeyRecord,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<AuditRecord, StoreError> {
+        self.store.put_api_key(record, audit, key)
+    }
+    fn api_key(&self, id: &str) -> Result<Option<otp_exchange::ApiKeyRecord>, StoreError> {
+        self.store.api_key(id)
+    }
+    fn api_keys(&self) -> Result<Vec<otp_exchange::ApiKeyRecord>, StoreError> {
+        self.store.api_keys()
+    }
+    fn revoke_api_key(
+        &self,
+        id: &str,
+        at: u64,
+        audit: &AuditEntry,
+        key: &AuditKey,
+    ) -> Result<bool, StoreError> {
+        self.store.revoke_api_key(id, at, audit, key)
+    }
+    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
+        self.store.touch_api_key(id, at)
+    }
 }
 
 /// The audit key of every test bank and store: fixed, so that banks on one

@@ -50,7 +50,7 @@ pub(crate) struct TicketAnswer {
     #[schema(example = "W0002")]
     user: String,
     /// The token being replaced, masked (`null` for a registration).
-    #[schema(example = "*******20002")]
+    #[schema(example = "●●●●●●●●0002")]
     serial: Option<String>,
 }
 
@@ -105,7 +105,7 @@ pub(crate) struct Switched {
     #[schema(example = "W0002")]
     user: String,
     /// The token valid from now, masked.
-    #[schema(example = "*******00003")]
+    #[schema(example = "●●●●●●●●0003")]
     serial: String,
     /// The revoked token, masked (`null` for a registration).
     old_serial: Option<String>,

@@ -12,7 +12,7 @@
 //! anything else about the request is looked at.
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::routing::{get, post, put};
 use otp_exchange::{Refusal, Store, UserId};
 use serde::Serialize;
@@ -76,14 +76,14 @@ pub(crate) struct Admin {
     pub(crate) operator: UserId,
 }
 
-impl<S: Store + 'static> axum::extract::FromRequestParts<ApiState<S>> for Admin {
+impl<S: Store + 'static> FromRequestParts<ApiState<S>> for Admin {
     type Rejection = Problem;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         state: &ApiState<S>,
     ) -> Result<Self, Self::Rejection> {
-        let key = key::admin_key(parts, state).await?;
+        let key = key::AdminKey::from_request_parts(parts, state).await?;
         let operator = session::check(parts, state, &key).await?;
         Ok(Self { operator })
     }

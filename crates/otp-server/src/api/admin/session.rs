@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use zeroize::{Zeroize as _, Zeroizing};
 
 use super::super::{ApiJson, ApiState, Problem, ProblemBody};
-use super::key::AdminKey;
+use super::key::{AdminKey, key_id};
 
 /// The header that carries the admin session.
 pub const ADMIN_SESSION_HEADER: &str = "otp-admin-session";
@@ -139,7 +139,7 @@ pub(crate) async fn sign_in<S: Store + 'static>(
     let session = Body {
         v: 1,
         op: operator.clone(),
-        key: key.id,
+        key: key_id(&key).to_owned(),
         iat: now,
         exp: now.saturating_add(ADMIN_SESSION_TTL),
     };
@@ -186,7 +186,8 @@ pub(crate) async fn check<S: Store + 'static>(
         .map_err(|_| Problem::admin_session_invalid())?;
     let body: Body = serde_json::from_slice(&json).map_err(|_| Problem::admin_session_invalid())?;
     let now = state.bank.now();
-    if body.v != 1 || body.key != key.id || now > body.exp || body.iat > now.saturating_add(60) {
+    if body.v != 1 || body.key != key_id(key) || now > body.exp || body.iat > now.saturating_add(60)
+    {
         return Err(Problem::admin_session_invalid());
     }
     Ok(body.op)

@@ -31,7 +31,7 @@ pub(crate) struct Minted {
     #[schema(example = "W0002")]
     user: String,
     /// The minted token's serial, masked.
-    #[schema(example = "*******12345")]
+    #[schema(example = "●●●●●●●●2345")]
     serial: String,
     /// The `otpauth://totp/...` URI for the authenticator app, with the
     /// token's secret in it: shown this once, to the user only.

@@ -69,7 +69,7 @@ pub(crate) struct UserSummary {
     /// Whether the user is an administrator.
     administrator: bool,
     /// The registered token's serial, masked (`null` without one).
-    #[schema(example = "*******20002")]
+    #[schema(example = "●●●●●●●●0002")]
     serial: Option<String>,
     /// Registration status.
     status: Status,
@@ -181,7 +181,7 @@ pub(crate) struct UserInfo {
     /// Whether the user is an administrator.
     administrator: bool,
     /// The registered token's serial, masked (`null` without one).
-    #[schema(example = "*******20002")]
+    #[schema(example = "●●●●●●●●0002")]
     serial: Option<String>,
     /// Registration status.
     status: Status,
