@@ -185,3 +185,77 @@ impl<S: Store + 'static> FromRequestParts<ApiState<S>> for AdminKey {
         authenticate(parts, state, ApiScope::Admin).await.map(Self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::post;
+    use otp_exchange::scenario::{Scenario, script};
+    use otp_exchange::{ApiScope, HashCost, MemoryStore};
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    async fn status(app: &Router, key: &str) -> (StatusCode, String) {
+        let response = app
+            .clone()
+            .oneshot(
+                Request::post("/admin-only")
+                    .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                    .body(Body::from("not even JSON"))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let reason = response
+            .extensions()
+            .get::<Problem>()
+            .map(|p| p.reason().to_owned())
+            .unwrap_or_default();
+        (status, reason)
+    }
+
+    #[tokio::test]
+    async fn a_validate_key_is_403_forbidden_scope_on_an_admin_route_before_the_body() {
+        let scenario =
+            Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING).unwrap();
+        let bank = Arc::new(scenario.bank);
+        let validate = bank
+            .create_api_key("ops", "web", ApiScope::Validate)
+            .unwrap()
+            .plaintext()
+            .to_owned();
+        let admin = bank
+            .create_api_key("ops", "core", ApiScope::Admin)
+            .unwrap()
+            .plaintext()
+            .to_owned();
+        let state = ApiState::new(&crate::AppState::new(Arc::clone(&bank)));
+        let app = Router::new()
+            .route(
+                "/admin-only",
+                post(|_key: AdminKey, _body: String| async { StatusCode::NO_CONTENT }),
+            )
+            .with_state(state);
+        assert_eq!(
+            status(&app, &validate).await,
+            (StatusCode::FORBIDDEN, "forbidden_scope".to_owned())
+        );
+        assert_eq!(
+            status(&app, &admin).await,
+            (StatusCode::NO_CONTENT, String::new())
+        );
+        let mut wrong = admin.clone();
+        wrong.pop();
+        wrong.push(if admin.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(
+            status(&app, &wrong).await,
+            (StatusCode::UNAUTHORIZED, "unauthorized".to_owned())
+        );
+    }
+}

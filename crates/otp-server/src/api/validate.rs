@@ -160,3 +160,19 @@ pub(crate) async fn validate<S: Store + 'static>(
         Err(_) => ValidateResponse::login_failed(),
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_code() {
+        let request: ValidateRequest =
+            serde_json::from_str(r#"{"user": "W0002", "code": "821135"}"#).unwrap();
+        let shown = format!("{request:?}");
+        assert_eq!(
+            shown,
+            r#"ValidateRequest { user: "W0002", code: "<redacted>" }"#
+        );
+    }
+}
