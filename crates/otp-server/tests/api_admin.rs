@@ -1047,3 +1047,30 @@ async fn a_software_token_is_enrolled_with_its_uri_shown_once() {
         .await;
     assert_eq!(info.ok()["usage_mode"], "software_token");
 }
+
+#[tokio::test]
+async fn the_sign_in_counts_toward_the_operators_id_rate() {
+    let world =
+        World::with(|s| s.with_api_config(otp_server::api::ApiConfig::new().with_user_rate(1)));
+    let admin_key = new_key(&world, ApiScope::Admin);
+    let validate_key = new_key(&world, ApiScope::Validate);
+    let mut api = Api {
+        world,
+        admin_key,
+        validate_key,
+    };
+    api.sign_in().await;
+    let admin = api.world.token_of(&api.world.admin.clone()).unwrap();
+    let code = api.world.press(&admin);
+    let limited = call(
+        api.app(),
+        Method::POST,
+        "/api/v1/admin/sign-in",
+        Some(&api.admin_key),
+        None,
+        Some(json!({"operator": "W0001", "password": LOGIN_PASSWORD, "code": code})),
+    )
+    .await;
+    limited.problem(429, "rate_limited");
+    assert_eq!(limited.headers[header::RETRY_AFTER], "10");
+}

@@ -99,6 +99,16 @@ fn refused(refusal: &Refusal, retry: Option<otp_exchange::Ticket>) -> Problem {
     }
 }
 
+/// The per-target-ID rate limit (shared with `POST /api/v1/validate`),
+/// for an operation that evaluates a code against `user`'s token before
+/// the policy is reached: `429 rate_limited` over it.
+fn limit_user<S: Store + 'static>(state: &ApiState<S>, user: &UserId) -> Result<(), Problem> {
+    state
+        .user_limit
+        .check(user.as_str(), std::time::Instant::now())
+        .map_err(Problem::rate_limited)
+}
+
 /// A done operation's sentence in both languages.
 fn messages(ja: &str, en: &str) -> Messages {
     Messages {

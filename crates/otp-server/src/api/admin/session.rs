@@ -116,6 +116,9 @@ pub(crate) async fn sign_in<S: Store + 'static>(
         // The same answer as a wrong password: nothing told about IDs.
         Err(_) => return Problem::from_refusal(&Refusal::LoginFailed).into_response(),
     };
+    if let Err(problem) = super::limit_user(&state, &operator) {
+        return problem.into_response();
+    }
     let password = Password::new(&body.password);
     let code = Zeroizing::new(body.code.clone());
     drop(body);

@@ -346,6 +346,7 @@ pub(crate) async fn unregister<S: Store + 'static>(
     ApiJson(body): ApiJson<CodeAndPassword>,
 ) -> Result<Json<Done>, Problem> {
     let target = user_id(&id)?;
+    super::limit_user(&state, &target)?;
     let password = Password::new(&body.password);
     let code = Zeroizing::new(body.code.clone());
     drop(body);
