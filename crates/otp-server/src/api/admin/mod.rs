@@ -4,7 +4,7 @@
 //! mode, the usage history and the seed file import.
 //!
 //! An admin-scope API key alone can do nothing here: every operation but
-//! the sign-in needs an admin session ([`session`]) that an
+//! the sign-in needs an admin session ([`ADMIN_SESSION_HEADER`]) that an
 //! administrator opened with their own login password and token code,
 //! through the same key; every operation that changes something also
 //! takes the administrator's approval password, checked by the policy.
