@@ -193,19 +193,25 @@ fn masked(serial: &otp_provision::SerialNumber) -> String {
     serial.masked().to_string()
 }
 
-/// The admin routes of the OpenAPI document: (method, path).
+/// The routes of the OpenAPI document that are not admin operations:
+/// every other route is one, and must be refused to a validate key.
+const NOT_ADMIN: [&str; 2] = ["/api/v1/openapi.json", "/api/v1/validate"];
+
+/// Every admin route of the OpenAPI document: (method, path), `{id}` as
+/// W0002. Each is tagged `admin`.
 fn admin_routes() -> Vec<(Method, String)> {
     let doc: Value = serde_json::from_str(&otp_server::api::openapi().to_json().unwrap()).unwrap();
     let mut routes = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
+        if NOT_ADMIN.contains(&path.as_str()) {
+            continue;
+        }
         for (method, op) in item.as_object().unwrap() {
-            let tags = op["tags"].as_array().cloned().unwrap_or_default();
-            if tags.iter().any(|t| t == "admin") {
-                routes.push((
-                    method.to_uppercase().parse::<Method>().unwrap(),
-                    path.replace("{id}", "W0002"),
-                ));
-            }
+            assert_eq!(op["tags"], json!(["admin"]), "{method} {path}");
+            routes.push((
+                method.to_uppercase().parse::<Method>().unwrap(),
+                path.replace("{id}", "W0002"),
+            ));
         }
     }
     routes.sort_by(|a, b| (a.1.as_str(), a.0.as_str()).cmp(&(b.1.as_str(), b.0.as_str())));
@@ -680,11 +686,11 @@ async fn the_history_shows_masked_serials_newest_first() {
     assert_eq!(empty.ok()["total"], 0);
 }
 
-fn seed_file(psk: Option<&PreSharedKey>, prefix: &str) -> String {
+fn seed_file(psk: Option<&PreSharedKey>, prefix: &str, count: usize) -> String {
     let mut batch = otp_token::Factory::deterministic_for_tests([0x42; 32])
         .serials(prefix, 1)
         .unwrap()
-        .manufacture(3, 1_600_000_000)
+        .manufacture(count, 1_600_000_000)
         .unwrap();
     batch.seed_file(psk).unwrap()
 }
@@ -695,7 +701,9 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
     let session = api.sign_in().await;
     let key_hex = "000102030405060708090a0b0c0d0e0f";
     let psk = PreSharedKey::new([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
-    let file = seed_file(Some(&psk), "IM");
+    // Larger than the API's ordinary 16 KiB body limit.
+    let file = seed_file(Some(&psk), "IM", 100);
+    assert!(file.len() > 16 * 1024, "{}", file.len());
     let before = api.world.bank.records().audit_chain().unwrap().len();
 
     let import = |pskc: &str, key: &str, password: &str| json!({"pskc": pskc, "key": key, "approval_password": password});
@@ -732,7 +740,7 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
         "/api/v1/inventory/pskc",
         &session,
         Some(import(
-            &seed_file(None, "PL"),
+            &seed_file(None, "PL", 3),
             key_hex,
             ADMIN_APPROVAL_PASSWORD,
         )),
@@ -757,8 +765,11 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
         )
         .await;
     let body = done.ok();
-    assert_eq!(body["imported"], 3);
-    assert_eq!(body["messages"]["en"], "Imported 3 tokens into the stock.");
+    assert_eq!(body["imported"], 100);
+    assert_eq!(
+        body["messages"]["en"],
+        "Imported 100 tokens into the stock."
+    );
     let serial = otp_provision::SerialNumber::parse("IM0000000001").unwrap();
     assert_eq!(
         api.world.bank.records().token_status(&serial).unwrap(),
@@ -772,7 +783,7 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
     assert_eq!(imports.last().unwrap().entry.operator, "W0001");
     assert_eq!(
         imports.last().unwrap().entry.reason.as_deref(),
-        Some("3 tokens")
+        Some("100 tokens")
     );
 
     // The same file again: nothing imported.
@@ -784,6 +795,16 @@ async fn a_pskc_seed_file_is_imported_once_encrypted_only() {
     )
     .await
     .problem(409, "serial_exists");
+    // Over 4 MiB: refused before it is read.
+    let huge = "x".repeat(4 * 1024 * 1024);
+    api.admin(
+        Method::POST,
+        "/api/v1/inventory/pskc",
+        &session,
+        Some(import(&huge, key_hex, ADMIN_APPROVAL_PASSWORD)),
+    )
+    .await
+    .problem(413, "malformed_request");
 }
 
 #[tokio::test]
