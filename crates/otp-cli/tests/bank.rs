@@ -1012,6 +1012,10 @@ fn api_keys_are_created_once_listed_without_secret_and_revoked() {
     assert_eq!(keys[0]["scope"], "validate");
     assert_eq!(keys[0]["created_by"], "ops-7");
     assert_eq!(keys[0]["revoked_at"], serde_json::Value::Null);
+    assert_eq!(keys[0]["revoked_at_utc"], serde_json::Value::Null);
+    assert_eq!(keys[0]["last_used_at_utc"], serde_json::Value::Null);
+    assert!(keys[0]["created_at"].as_u64().is_some());
+    assert!(keys[0]["created_at_utc"].as_str().unwrap().ends_with('Z'));
     assert_eq!(keys[0]["last_used_at"], serde_json::Value::Null);
     assert!(!json.to_string().contains(secret));
 

@@ -110,6 +110,7 @@ async fn a_wrong_method_is_a_405_problem() {
     )
     .await;
     a.problem(405, "method_not_allowed");
+    assert_eq!(a.headers[header::ALLOW], "GET,HEAD");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use anyhow::{Result, anyhow, bail};
 use otp_exchange::{ApiKeyRevocation, ApiScope, Bank, Lang, Store};
 use serde_json::json;
 
+use crate::json::rfc3339;
 use crate::lang::tr;
 
 /// `--scope`.
@@ -110,9 +111,12 @@ pub(crate) fn run<S: Store>(bank: &Bank<S>, command: &ApiKeyCommand, lang: Lang)
                             "name": k.name,
                             "scope": k.scope.as_str(),
                             "created_at": k.created_at,
+                            "created_at_utc": rfc3339(k.created_at),
                             "created_by": k.created_by,
                             "last_used_at": k.last_used_at,
+                            "last_used_at_utc": k.last_used_at.map(rfc3339),
                             "revoked_at": k.revoked_at,
+                            "revoked_at_utc": k.revoked_at.map(rfc3339),
                         })
                     })
                     .collect();
