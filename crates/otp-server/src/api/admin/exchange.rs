@@ -307,6 +307,7 @@ pub(crate) async fn current_code<S: Store + 'static>(
         (status = 400, description = "`session_invalid`, `malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `admin_session_required`, `admin_session_invalid`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden_scope`, `not_administrator`.", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "`unknown_user`: the administrator is gone.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "`branch_required` (always, when the ticket is good: its messages tell the user to apply in writing at the branch), `session_used`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 410, description = "`session_expired`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "`malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),

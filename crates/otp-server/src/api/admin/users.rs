@@ -220,6 +220,7 @@ fn info_of(u: UserRecord) -> UserInfo {
     params(("id" = String, Path, description = "Customer ID."), ("OTP-Admin-Session" = String, Header, description = "The admin session.")),
     responses(
         (status = 200, description = "The user's token info (serial masked).", body = UserInfo),
+        (status = 400, description = "`malformed_request`: a path it cannot read.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `admin_session_required`, `admin_session_invalid`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden_scope`, `not_administrator`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "`unknown_user`.", body = ProblemBody, content_type = "application/problem+json"),
@@ -375,6 +376,7 @@ pub(crate) async fn unregister<S: Store + 'static>(
     params(("id" = String, Path, description = "Customer ID."), ("OTP-Admin-Session" = String, Header, description = "The admin session.")),
     responses(
         (status = 200, description = "Locked.", body = Done),
+        (status = 400, description = "`malformed_request`: a path it cannot read.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `admin_session_required`, `admin_session_invalid`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden_scope`, `not_administrator`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "`unknown_user`.", body = ProblemBody, content_type = "application/problem+json"),
