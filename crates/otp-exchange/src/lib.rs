@@ -25,8 +25,8 @@ pub use audit::{
 };
 pub use bank::{
     ApiKeyCreateError, AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified,
-    LoginTimes, MAX_API_KEY_NAME_CHARS, Policy, Records, SignedIn, UsageModeSet, UserList, UserRow,
-    split_api_key,
+    LoginTimes, MAX_API_KEY_NAME_CHARS, MAX_SEAL_LABEL, Policy, Records, SignedIn, UsageModeSet,
+    UserList, UserRow, split_api_key,
 };
 pub use exchange::{
     Exchanged, ExpectCurrentCode, ExpectFirstCode, ExpectNewToken, Flow, Pending, Retry, Ticket,

@@ -25,6 +25,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::AppState;
 
+pub mod admin;
 mod auth;
 mod extract;
 mod limit;
@@ -186,10 +187,12 @@ pub(crate) fn routes<S: Store + 'static>(state: &AppState<S>) -> Router {
     Router::new()
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/validate", post(validate::validate::<S>))
+        .merge(admin::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(api)
+        .with_state(api.clone())
         .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))
+        .merge(admin::large_routes(api))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             crate::REQUEST_TIMEOUT,

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::admin;
 use super::problem::{Messages, ProblemBody};
 
 /// The API's OpenAPI description: every route, every response.
@@ -21,12 +22,32 @@ use super::problem::{Messages, ProblemBody};
                        Errors are RFC 9457 problem details (application/problem+json) \
                        with a stable `reason` code; see docs/api.md."
     ),
-    paths(openapi_json, super::validate::validate),
+    paths(
+        openapi_json,
+        super::validate::validate,
+        admin::session::sign_in,
+        admin::users::list,
+        admin::users::info,
+        admin::users::unregister,
+        admin::users::lock,
+        admin::users::unlock,
+        admin::users::usage_mode,
+        admin::software::begin,
+        admin::software::confirm,
+        admin::exchange::begin,
+        admin::exchange::register,
+        admin::exchange::current_code,
+        admin::exchange::no_token,
+        admin::exchange::new_token,
+        admin::history::history,
+        admin::inventory::import,
+    ),
     components(schemas(ProblemBody, Messages)),
     modifiers(&BearerKey),
     tags(
         (name = "validate", description = "Login codes checked by the policy (any key scope)."),
         (name = "meta", description = "The API's own description."),
+        (name = "admin", description = "Administrator operations: an admin-scope API key and an admin session (`OTP-Admin-Session`) from `POST /api/v1/admin/sign-in`."),
     )
 )]
 pub struct ApiDoc;

@@ -69,6 +69,11 @@ pub struct ProblemBody {
     /// The request's id (`x-request-id`), for the bank's logs; `null` when
     /// the request had none.
     pub request_id: Option<String>,
+    /// A flow step refused with a retry allowed (a wrong code, serial or
+    /// password before the ID locks): the ticket to try again from (the
+    /// one sent is used up). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 /// An error answer of the API: status, reason code and messages. Its
@@ -81,6 +86,7 @@ pub struct Problem {
     messages: Messages,
     retry_after: Option<u64>,
     bearer_challenge: bool,
+    ticket: Option<String>,
 }
 
 impl Problem {
@@ -93,6 +99,7 @@ impl Problem {
             messages: Messages::fixed(ja, en),
             retry_after: None,
             bearer_challenge: false,
+            ticket: None,
         }
     }
 
@@ -244,7 +251,16 @@ impl Problem {
             messages: Messages::of(refusal),
             retry_after: None,
             bearer_challenge: false,
+            ticket: None,
         }
+    }
+
+    /// The same problem carrying the ticket a refused flow step may be
+    /// tried again from (the body's `ticket` member).
+    #[must_use]
+    pub fn with_ticket(mut self, ticket: &str) -> Self {
+        self.ticket = Some(ticket.to_owned());
+        self
     }
 
     /// The HTTP status.
@@ -270,6 +286,7 @@ impl Problem {
             reason: self.reason.to_string(),
             messages: self.messages.clone(),
             request_id: request_id.map(str::to_owned),
+            ticket: self.ticket.clone(),
         }
     }
 
