@@ -4,6 +4,7 @@
 //! request's id.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response as HttpResponse, StatusCode, header};
@@ -47,7 +48,7 @@ impl Messages {
 
 /// The body of an error answer (RFC 9457 problem details, with the
 /// extension members `reason`, `messages` and `request_id`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ProblemBody {
     /// `urn:otp:problem:<reason>`.
     #[serde(rename = "type")]
@@ -79,7 +80,7 @@ pub struct ProblemBody {
 /// An error answer of the API: status, reason code and messages. Its
 /// response is `application/problem+json`; the API router writes the
 /// request's id into it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Problem {
     status: StatusCode,
     reason: Cow<'static, str>,
@@ -87,6 +88,50 @@ pub struct Problem {
     retry_after: Option<u64>,
     bearer_challenge: bool,
     ticket: Option<String>,
+}
+
+/// A retry ticket in `Debug` output: whether there is one, never its text
+/// (a ticket is a bearer credential for the flow's next step).
+fn ticket_shown(ticket: Option<&String>) -> &'static str {
+    if ticket.is_some() {
+        "Some(<redacted>)"
+    } else {
+        "None"
+    }
+}
+
+impl fmt::Debug for ProblemBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProblemBody")
+            .field("type_uri", &self.type_uri)
+            .field("title", &self.title)
+            .field("status", &self.status)
+            .field("detail", &self.detail)
+            .field("reason", &self.reason)
+            .field("messages", &self.messages)
+            .field("request_id", &self.request_id)
+            .field(
+                "ticket",
+                &format_args!("{}", ticket_shown(self.ticket.as_ref())),
+            )
+            .finish()
+    }
+}
+
+impl fmt::Debug for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Problem")
+            .field("status", &self.status)
+            .field("reason", &self.reason)
+            .field("messages", &self.messages)
+            .field("retry_after", &self.retry_after)
+            .field("bearer_challenge", &self.bearer_challenge)
+            .field(
+                "ticket",
+                &format_args!("{}", ticket_shown(self.ticket.as_ref())),
+            )
+            .finish()
+    }
 }
 
 impl Problem {
@@ -367,6 +412,24 @@ pub fn refusal_status(refusal: &Refusal) -> StatusCode {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn debug_shows_no_ticket() {
+        let problem = super::Problem::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "wrong_password",
+            "違います。",
+            "Wrong.",
+        )
+        .with_ticket("t3.SECRET-TICKET-TEXT");
+        let shown = format!("{problem:?}");
+        assert!(!shown.contains("SECRET-TICKET-TEXT"), "{shown}");
+        assert!(shown.contains("ticket: Some(<redacted>)"), "{shown}");
+        let body = problem.body(None);
+        let shown = format!("{body:?}");
+        assert!(!shown.contains("SECRET-TICKET-TEXT"), "{shown}");
+        assert!(shown.contains("ticket: Some(<redacted>)"), "{shown}");
+    }
+
     use super::*;
 
     #[test]

@@ -40,7 +40,7 @@ pub(crate) enum Next {
 }
 
 /// A flow parked: the ticket to send with the next step.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct TicketAnswer {
     /// The sealed ticket (opaque; usable once).
     ticket: String,
@@ -66,7 +66,7 @@ pub(crate) struct CurrentCodeRequest {
 }
 
 /// A ticket alone.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NoTokenRequest {
     /// The ticket of the previous step.
@@ -90,6 +90,19 @@ pub(crate) struct NewTokenRequest {
 }
 
 secret_fields!(CurrentCodeRequest, code);
+secret_fields!(NoTokenRequest, ticket);
+
+// A ticket is a bearer credential for the flow's next step: `Debug` never
+// shows it.
+impl core::fmt::Debug for TicketAnswer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TicketAnswer")
+            .field("next", &self.next)
+            .field("user", &self.user)
+            .field("serial", &self.serial)
+            .finish_non_exhaustive()
+    }
+}
 secret_fields!(NewTokenRequest, code, password);
 
 /// The switch is done: the new token is valid from now.
@@ -394,4 +407,31 @@ pub(crate) async fn new_token<S: Store + 'static>(
             }
         })
         .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_ticket() {
+        let answer = TicketAnswer {
+            ticket: "t3.SECRET-TICKET".to_owned(),
+            next: Next::NewToken,
+            user: "W0002".to_owned(),
+            serial: None,
+        };
+        let request: NoTokenRequest =
+            serde_json::from_str(r#"{"ticket": "t3.SECRET-TICKET"}"#).unwrap();
+        let current: CurrentCodeRequest =
+            serde_json::from_str(r#"{"ticket": "t3.SECRET-TICKET", "code": "821135"}"#).unwrap();
+        for shown in [
+            format!("{answer:?}"),
+            format!("{request:?}"),
+            format!("{current:?}"),
+        ] {
+            assert!(!shown.contains("SECRET-TICKET"), "{shown}");
+            assert!(!shown.contains("821135"), "{shown}");
+        }
+    }
 }

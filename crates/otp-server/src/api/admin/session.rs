@@ -74,7 +74,7 @@ impl Drop for SignInRequest {
 }
 
 /// An admin session opened.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct SignedIn {
     /// The opaque sealed session: send it as `OTP-Admin-Session` with the
     /// same API key.
@@ -84,6 +84,16 @@ pub(crate) struct SignedIn {
     operator: String,
     /// When it stops being accepted (Unix seconds).
     expires_at: u64,
+}
+
+// The sealed session is a bearer credential: `Debug` never shows it.
+impl core::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("operator", &self.operator)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Opens an admin session for an administrator.
@@ -194,4 +204,21 @@ pub(crate) async fn check<S: Store + 'static>(
         return Err(Problem::admin_session_invalid());
     }
     Ok(body.op)
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_admin_session() {
+        let signed = SignedIn {
+            admin_session: "s1.SECRET-SESSION".to_owned(),
+            operator: "W0001".to_owned(),
+            expires_at: 1_601_517_600,
+        };
+        let shown = format!("{signed:?}");
+        assert!(!shown.contains("SECRET-SESSION"), "{shown}");
+        assert!(shown.contains("W0001"), "{shown}");
+    }
 }
