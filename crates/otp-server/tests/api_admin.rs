@@ -1095,3 +1095,76 @@ async fn the_sign_in_counts_toward_the_operators_id_rate() {
     limited.problem(429, "rate_limited");
     assert_eq!(limited.headers[header::RETRY_AFTER], "10");
 }
+
+#[tokio::test]
+async fn the_exchange_steps_count_toward_the_target_ids_rate() {
+    let world =
+        World::with(|s| s.with_api_config(otp_server::api::ApiConfig::new().with_user_rate(2)));
+    let admin_key = new_key(&world, ApiScope::Admin);
+    let validate_key = new_key(&world, ApiScope::Validate);
+    let mut api = Api {
+        world,
+        admin_key,
+        validate_key,
+    };
+    let session = api.sign_in().await;
+    let old = api.world.token_of(&api.world.general.clone()).unwrap();
+    let begun = api
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges",
+            &session,
+            Some(json!({"user": "W0002"})),
+        )
+        .await;
+    let mut ticket = begun.ok()["ticket"].as_str().unwrap().to_owned();
+    let code = api.world.press(&old);
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    // Two wrong codes for W0002: each evaluated, each counted.
+    for _ in 0..2 {
+        let refused = api
+            .admin(
+                Method::POST,
+                "/api/v1/exchanges/current-code",
+                &session,
+                Some(json!({"ticket": ticket, "code": wrong})),
+            )
+            .await;
+        ticket = refused.problem(422, "wrong_code_current")["ticket"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    }
+    // The third, even the right code, is over W0002's rate: not evaluated
+    // (nothing audited), answered 429 with a ticket to go on from later.
+    let before = api.world.bank.records().audit_chain().unwrap().len();
+    let limited = api
+        .admin(
+            Method::POST,
+            "/api/v1/exchanges/current-code",
+            &session,
+            Some(json!({"ticket": ticket, "code": code})),
+        )
+        .await;
+    assert_eq!(limited.headers[header::RETRY_AFTER], "5");
+    let again = limited.problem(429, "rate_limited")["ticket"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(again, ticket);
+    assert_eq!(
+        api.world.bank.records().audit_chain().unwrap().len(),
+        before
+    );
+    // The limit is the target ID's, shared with validate.
+    let validate = call(
+        api.app(),
+        Method::POST,
+        "/api/v1/validate",
+        Some(&api.validate_key),
+        None,
+        Some(json!({"user": "W0002", "code": code})),
+    )
+    .await;
+    validate.problem(429, "rate_limited");
+}

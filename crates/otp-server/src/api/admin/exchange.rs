@@ -7,6 +7,9 @@
 //! serial or password before an ID locks) answers the problem with a new
 //! `ticket` to try again from.
 
+use std::sync::Arc;
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::State;
 use otp_exchange::{Flow, Password, Pending, Refusal, Store, Ticket, UserId};
@@ -278,6 +281,7 @@ pub(crate) async fn current_code<S: Store + 'static>(
     let ticket = Ticket::from_text(&body.ticket);
     let code = Zeroizing::new(body.code.clone());
     drop(body);
+    let limiter = Arc::clone(&state.user_limit);
     state
         .blocking(move |bank| {
             let Pending::ExpectCurrentCode(step) = bank
@@ -288,6 +292,13 @@ pub(crate) async fn current_code<S: Store + 'static>(
             };
             let (_, target) = step.parties();
             let target = target.clone();
+            // The per-target-ID rate, as for `validate`: checked once the
+            // ticket names the target, before the code is evaluated; the
+            // flow goes on from the ticket answered with the 429.
+            if let Err(seconds) = limiter.check(target.as_str(), Instant::now()) {
+                let again = step.into_ticket(bank).map_err(|r| refused(&r, None))?;
+                return Err(Problem::rate_limited(seconds).with_ticket(again.as_str()));
+            }
             let old = step.old_serial().map(|s| s.masked().to_string());
             match step.submit_code(bank, &code) {
                 Ok(next) => {
@@ -386,6 +397,7 @@ pub(crate) async fn new_token<S: Store + 'static>(
     let code = Zeroizing::new(body.code.clone());
     let password = Password::new(&body.password);
     drop(body);
+    let limiter = Arc::clone(&state.user_limit);
     state
         .blocking(move |bank| {
             let Pending::ExpectNewToken(step) = bank
@@ -395,6 +407,11 @@ pub(crate) async fn new_token<S: Store + 'static>(
                 return Err(refused(&Refusal::SessionInvalid, None));
             };
             let flow = step.flow();
+            let (_, target) = step.parties();
+            if let Err(seconds) = limiter.check(target.as_str(), Instant::now()) {
+                let again = step.into_ticket(bank).map_err(|r| refused(&r, None))?;
+                return Err(Problem::rate_limited(seconds).with_ticket(again.as_str()));
+            }
             match step.confirm(bank, &serial, &code, &password) {
                 Ok(done) => Ok(Json(switched(flow, &done))),
                 Err(retry) => {
