@@ -2,7 +2,8 @@
 //! `otp_server::serve`. `--demo`: the demo bank (W0001 administrator,
 //! W0002 and W0005 general users, stock tokens) on a temporary SQLite
 //! database, with the demo-only page `/demo/tokens` showing each virtual
-//! token's display. `--db FILE` (or `OTP_DB`): the bank's own database,
+//! token's display, and two throwaway API keys (validate and admin scope)
+//! printed in its banner for scripts that drive the JSON API. `--db FILE` (or `OTP_DB`): the bank's own database,
 //! opened exactly as `otp bank` opens it, on the system clock, never
 //! created. `--postgres`: the bank in PostgreSQL with named key files
 //! (`--key-file`, `--kek-file`), so that several servers share it.
