@@ -39,6 +39,7 @@ fi
 "$venv/bin/schemathesis" --version >&2
 
 cargo build -p otp-cli --bin otp --locked
+otp="${CARGO_TARGET_DIR:-target}/debug/otp"
 work="$(mktemp -d)"
 server_pid=
 stop_server() {
@@ -51,7 +52,7 @@ stop_server() {
 trap stop_server EXIT
 
 # Port 0: the system picks a free port, and the banner says which.
-target/debug/otp serve --demo --listen 127.0.0.1:0 \
+"$otp" serve --demo --listen 127.0.0.1:0 \
     --api-key-rate 1000000 --api-user-rate 1000000 \
     >"$work/banner" 2>"$work/server.log" &
 server_pid=$!
