@@ -2,7 +2,8 @@
 //! `otp_server::serve`. `--demo`: the demo bank (W0001 administrator,
 //! W0002 and W0005 general users, stock tokens) on a temporary SQLite
 //! database, with the demo-only page `/demo/tokens` showing each virtual
-//! token's display. `--db FILE` (or `OTP_DB`): the bank's own database,
+//! token's display, and two throwaway API keys (validate and admin scope)
+//! printed in its banner for scripts that drive the JSON API. `--db FILE` (or `OTP_DB`): the bank's own database,
 //! opened exactly as `otp bank` opens it, on the system clock, never
 //! created. `--postgres`: the bank in PostgreSQL with named key files
 //! (`--key-file`, `--kek-file`), so that several servers share it.
@@ -305,6 +306,15 @@ fn demo(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
     };
     let admin_serial = held(&admin)?;
     let general_serial = held(&general)?;
+    // Two throwaway API keys, so that a script can drive the JSON API
+    // against the demo (scripts/api-check.sh): they live and die with the
+    // demo's temporary database.
+    let api_key = |name, scope| {
+        bank.create_api_key(admin.as_str(), name, scope)
+            .map_err(|e| anyhow!("the demo could not create its API keys: {e}"))
+    };
+    let validate_key = api_key("demo-validate", otp_exchange::ApiScope::Validate)?;
+    let admin_key = api_key("demo-admin", otp_exchange::ApiScope::Admin)?;
     let bank = Arc::new(bank);
     let tokens = Arc::new(Mutex::new(tokens));
     let state = otp_server::AppState::new(Arc::clone(&bank))
@@ -335,6 +345,9 @@ fn demo(args: &ServeArgs, tls: Option<TlsConfig>) -> Result<()> {
         println!("  login password (demo fixture, every user): {LOGIN_PASSWORD}");
         println!("  approval password (demo fixture): {ADMIN_APPROVAL_PASSWORD}");
         println!("  new tokens: any serial on the tokens page that is neither of the above");
+        println!("  API keys (throwaway: this demo's only, gone when it stops):");
+        println!("    validate scope   {}", validate_key.plaintext());
+        println!("    admin scope      {}", admin_key.plaintext());
         println!("Ctrl-C stops the server.");
     })?;
     drop(bank);

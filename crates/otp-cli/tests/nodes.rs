@@ -45,21 +45,31 @@ impl PgBank {
     /// imported from a plain seed file; W0001 and W0002 get a token from
     /// the branch and a login password.
     fn new(name: &str) -> Self {
+        Self::with_users(name, 0)
+    }
+
+    /// As [`PgBank::new`], with `extra` more general users `U0000`,
+    /// `U0001`, ... each registered with its own token (serials
+    /// `VT0000000006` on), without a login password.
+    fn with_users(name: &str, extra: usize) -> Self {
         let bank = Self {
             dir: tempfile::tempdir().unwrap(),
             schema: format!("nodes_{name}_{}", std::process::id()),
             url: pg_url(),
         };
-        let init = bank.bank(
-            &[
-                "init",
-                "--admin",
-                "W0001:しんきん太郎",
-                "--user",
-                "W0002:しんきん花子",
-            ],
-            &format!("{APPROVAL}\n"),
-        );
+        let mut init_args = vec![
+            "init".to_owned(),
+            "--admin".to_owned(),
+            "W0001:しんきん太郎".to_owned(),
+            "--user".to_owned(),
+            "W0002:しんきん花子".to_owned(),
+        ];
+        for i in 0..extra {
+            init_args.push("--user".to_owned());
+            init_args.push(format!("{}:利用者", extra_user(i)));
+        }
+        let init_args: Vec<&str> = init_args.iter().map(String::as_str).collect();
+        let init = bank.bank(&init_args, &format!("{APPROVAL}\n"));
         assert!(init.status.success(), "{init:?}");
         let stderr = String::from_utf8_lossy(&init.stderr);
         // The URL (and any password in it) is never printed.
@@ -72,7 +82,7 @@ impl PgBank {
         let factory = bank.otp(&[
             "factory",
             "--count",
-            "6",
+            &(6 + extra).to_string(),
             "--test-seed",
             "nodes",
             "--pskc",
@@ -82,7 +92,10 @@ impl PgBank {
         ]);
         assert!(factory.status.success(), "{factory:?}");
         let import = bank.bank(&["import", "v.pskc", "--allow-plain"], "");
-        assert_eq!(stdout(&import), "Imported 6 tokens into the stock.\n");
+        assert_eq!(
+            stdout(&import),
+            format!("Imported {} tokens into the stock.\n", 6 + extra)
+        );
         for (user, serial) in [("W0001", "VT0000000000"), ("W0002", "VT0000000001")] {
             let code = bank.first_code(serial);
             let branch = ["--officer", "B-042", "--request", "REQ-1"];
@@ -98,11 +111,74 @@ impl PgBank {
             let set = bank.bank(&args, &format!("{LOGIN}\n"));
             assert_eq!(stdout(&set), format!("The password of {user} was set.\n"));
         }
+        // The extra users, four registrations at a time.
+        let users: Vec<usize> = (0..extra).collect();
+        std::thread::scope(|scope| {
+            for chunk in users.chunks(extra.div_ceil(4).max(1)) {
+                let bank = &bank;
+                scope.spawn(move || {
+                    for &i in chunk {
+                        let serial = extra_serial(i);
+                        // The current step's code (the first use teaches
+                        // the bank the token's drift: none), not within
+                        // 4 s of the step's end.
+                        if unix_now() % 30 > 25 {
+                            std::thread::sleep(Duration::from_secs(31 - unix_now() % 30));
+                        }
+                        let code = bank.token(&serial).code_at(unix_now());
+                        let registered = bank.bank(
+                            &[
+                                "branch-register",
+                                &extra_user(i),
+                                "--officer",
+                                "B-042",
+                                "--request",
+                                "REQ-2",
+                            ],
+                            &format!("{serial}\n{code}\n"),
+                        );
+                        assert!(
+                            stdout(&registered).contains("The registered token is valid from now."),
+                            "{registered:?}"
+                        );
+                    }
+                });
+            }
+        });
         bank
+    }
+
+    /// The virtual token `serial` (its file under t/), to compute its codes
+    /// in the test.
+    fn token(&self, serial: &str) -> Totp {
+        let text = std::fs::read_to_string(self.path().join(format!("t/{serial}.toml"))).unwrap();
+        let secret = text
+            .lines()
+            .find_map(|l| l.strip_prefix("secret = \""))
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap();
+        let secret = data_encoding::BASE32_NOPAD
+            .decode(secret.trim_end_matches('=').as_bytes())
+            .unwrap();
+        Totp(otp_core::Key::new(otp_core::Algorithm::Sha1, &secret).unwrap())
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// `otp bank --postgres ... api-key create --scope validate`: the key.
+    fn api_key(&self) -> String {
+        let out = self.bank(
+            &[
+                "api-key", "create", "--scope", "validate", "--name", "nodes",
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{out:?}");
+        let key = stdout(&out);
+        assert!(key.starts_with("otpk_") && key.ends_with('\n'), "{key}");
+        key.trim_end().to_owned()
     }
 
     /// `otp ARGS` in the bank's folder, English, the URL in the
@@ -229,6 +305,39 @@ impl PgBank {
     }
 }
 
+/// The extra user number `i` of [`PgBank::with_users`].
+fn extra_user(i: usize) -> String {
+    format!("U{i:04}")
+}
+
+/// The serial of extra user `i`'s token.
+fn extra_serial(i: usize) -> String {
+    format!("VT{:010}", i + 6)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A factory token's TOTP (SHA-1, 6 digits, 30-second steps from 0, as
+/// `otp factory` makes them), computed in the test.
+struct Totp(otp_core::Key);
+
+impl Totp {
+    /// The code of 30-second step `step`.
+    fn code_of_step(&self, step: u64) -> String {
+        otp_core::hotp(&self.0, step, otp_core::Digits::Six).to_string()
+    }
+
+    /// The code shown at Unix time `at`.
+    fn code_at(&self, at: u64) -> String {
+        self.code_of_step(at / 30)
+    }
+}
+
 fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -292,6 +401,11 @@ impl Node {
         }
     }
 
+    /// `POST /api/v1/validate` with `key`: the whole response.
+    fn validate(&self, key: &str, user: &str, code: &str) -> String {
+        request(&self.addr, &validate_request(key, user, code))
+    }
+
     /// SIGKILL: no shutdown at all.
     fn kill(mut self) {
         self.child.kill().unwrap();
@@ -324,6 +438,77 @@ fn request(addr: &str, text: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
+}
+
+/// The HTTP request of `POST /api/v1/validate`.
+fn validate_request(key: &str, user: &str, code: &str) -> String {
+    let body = format!(r#"{{"user":"{user}","code":"{code}"}}"#);
+    format!(
+        "POST /api/v1/validate HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The same request sent to every node at once (connected first, then
+/// written behind a barrier): each node's whole response, or what was
+/// read before the connection broke ("" if it could not connect).
+fn at_once(nodes: &[&Node], text: &str) -> Vec<String> {
+    let addrs: Vec<&str> = nodes.iter().map(|n| n.addr.as_str()).collect();
+    at_once_then(&addrs, text, || {})
+}
+
+/// As [`at_once`], to addresses, running `meanwhile` once every request
+/// is written (while the nodes work on them).
+fn at_once_then(addrs: &[&str], text: &str, meanwhile: impl FnOnce()) -> Vec<String> {
+    let barrier = std::sync::Barrier::new(addrs.len());
+    let (written, all_written) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = addrs
+            .iter()
+            .map(|addr| {
+                let (barrier, written) = (&barrier, written.clone());
+                scope.spawn(move || {
+                    let conn = TcpStream::connect(addr).ok();
+                    barrier.wait();
+                    let mut out = Vec::new();
+                    if let Some(mut s) = conn {
+                        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                        let sent = s.write_all(text.as_bytes()).is_ok();
+                        written.send(()).unwrap();
+                        if sent {
+                            let _ = s.read_to_end(&mut out);
+                        }
+                    } else {
+                        written.send(()).unwrap();
+                    }
+                    String::from_utf8_lossy(&out).into_owned()
+                })
+            })
+            .collect();
+        for _ in addrs {
+            all_written.recv().unwrap();
+        }
+        meanwhile();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// The JSON body of a response.
+fn body_of(response: &str) -> &str {
+    response.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
+/// The `reason` of a validate answer (200), or `status <code>`.
+fn verdict(response: &str) -> String {
+    if status_of(response) != 200 {
+        return format!("status {}", status_of(response));
+    }
+    body_of(response)
+        .split(r#""reason":""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no reason: {response}"))
+        .to_owned()
 }
 
 fn status_of(response: &str) -> u16 {
@@ -588,6 +773,7 @@ fn upstream_of(url: &str) -> std::net::SocketAddr {
 #[ignore = "needs PostgreSQL: OTP_TEST_PG_URL from scripts/pg-test-server.sh"]
 fn a_node_whose_database_is_unreachable_is_not_ready_and_fails_closed() {
     let bank = PgBank::new("unreachable");
+    let key = bank.api_key();
     let relay = Relay::new(upstream_of(&bank.url));
     let a = bank.serve();
     let b = {
@@ -626,6 +812,26 @@ fn a_node_whose_database_is_unreachable_is_not_ready_and_fails_closed() {
     // nothing.
     assert_eq!(a.status("/readyz"), 200);
     assert_eq!(a.sign_in("W0002", &code), SignIn::To("/home".into()));
+    // The JSON API likewise: a right code posted to B is 503
+    // store_unavailable, never accepted; A accepts the same code after.
+    let admin_code = bank.token("VT0000000000").code_at(unix_now() + 30);
+    let answer = b.validate(&key, "W0001", &admin_code);
+    assert!(
+        answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("content-type: application/problem+json\r\n")
+            && body_of(&answer).contains(r#""reason":"store_unavailable""#),
+        "{answer}"
+    );
+    assert!(!answer.contains("accepted"), "{answer}");
+    let answer = a.validate(&key, "W0001", &admin_code);
+    assert_eq!(verdict(&answer), "accepted", "{answer}");
+    assert!(
+        body_of(&answer).starts_with(r#"{"result":"accepted","reason":"accepted","#),
+        "{answer}"
+    );
     // B's metrics say why.
     let metrics = b.get("/metrics");
     assert!(
@@ -640,20 +846,146 @@ fn a_node_whose_database_is_unreachable_is_not_ready_and_fails_closed() {
     );
 }
 
-// The same login code posted to both nodes at once is accepted exactly
-// once, over 1,000 rounds (issue 14). TO BE WRITTEN by the lead once the
-// JSON API's `POST /api/v1/validate` is merged: with `bank` and two
-// nodes as in `two_nodes_share_one_bank_its_replay_rule_and_audit_chain`,
-// an API key from `otp bank --postgres ... api-key create --scope
-// validate`, and per round a fresh code (a user per round, or the next
-// step on a simulated clock), two threads posting
-// `{"user", "code"}` to A and B behind a barrier; exactly one
-// `"result": "accepted"` per round, then `otp bank audit --verify`.
-//
-// #[test]
-// #[ignore = "needs PostgreSQL: OTP_TEST_PG_URL from scripts/pg-test-server.sh"]
-// fn the_same_code_posted_to_both_nodes_at_once_is_accepted_once_in_1000_rounds() {}
-//
+/// The number of rounds of
+/// `the_same_code_posted_to_both_nodes_at_once_is_accepted_once_in_1000_rounds`.
+const ROUNDS: usize = 1_000;
+
+/// Its users. The window is one step either side of now and the replay
+/// rule wants each code later than the token's last: a user registered at
+/// the current step has the next step's code free, and one more each time
+/// the clock moves on a step. 340 users: 1,000 rounds within three steps.
+const ROUND_USERS: usize = 340;
+
+#[test]
+#[ignore = "needs PostgreSQL: OTP_TEST_PG_URL from scripts/pg-test-server.sh"]
+fn the_same_code_posted_to_both_nodes_at_once_is_accepted_once_in_1000_rounds() {
+    let bank = PgBank::with_users("rounds", ROUND_USERS);
+    let key = bank.api_key();
+    let (a, b) = (bank.serve(), bank.serve());
+    let tokens: Vec<Totp> = (0..ROUND_USERS)
+        .map(|i| bank.token(&extra_serial(i)))
+        .collect();
+    // Each user's last used step: its registration's, at most now.
+    let mut last: Vec<u64> = vec![0; ROUND_USERS];
+    let mut fresh = true;
+    let mut verdicts = std::collections::BTreeMap::<String, usize>::new();
+    let mut rounds = 0;
+    let mut next = 0;
+    while rounds < ROUNDS {
+        let now = unix_now();
+        let current = now / 30;
+        if fresh {
+            last.fill(current);
+            fresh = false;
+        }
+        // A step behind is still in the window, unless the step ends
+        // within 2 s (the servers' clocks read later than ours).
+        let earliest = if now % 30 >= 28 { current } else { current - 1 };
+        let Some(i) = (0..ROUND_USERS)
+            .map(|k| (next + k) % ROUND_USERS)
+            .find(|&i| last[i] < current + 1)
+        else {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        };
+        next = (i + 1) % ROUND_USERS;
+        let step = (last[i] + 1).max(earliest);
+        last[i] = step;
+        let text = validate_request(&key, &extra_user(i), &tokens[i].code_of_step(step));
+        let answers = at_once(&[&a, &b], &text);
+        let got: Vec<String> = answers.iter().map(|r| verdict(r)).collect();
+        assert_eq!(
+            got.iter().filter(|v| *v == "accepted").count(),
+            1,
+            "round {rounds} (user {i}, step {step}): {answers:?}"
+        );
+        for v in got {
+            *verdicts.entry(v).or_default() += 1;
+        }
+        rounds += 1;
+    }
+    // Exactly one acceptance a round; the other node saw the code as the
+    // token's last one (the replay rule, shared through the database).
+    assert_eq!(
+        verdicts,
+        [
+            ("accepted".to_owned(), ROUNDS),
+            ("replayed_code_current".to_owned(), ROUNDS)
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let chain = bank.bank(&["audit", "--verify"], "");
+    assert!(
+        stdout(&chain).starts_with("The audit chain verifies"),
+        "{chain:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: OTP_TEST_PG_URL from scripts/pg-test-server.sh"]
+fn a_validate_in_flight_when_its_node_is_killed_leaves_no_half_done_state() {
+    const KILLS: usize = 8;
+    let bank = PgBank::with_users("inflight", KILLS);
+    let key = bank.api_key();
+    let b = bank.serve();
+    let mut killed_in_flight = 0;
+    for round in 0..KILLS {
+        let a = bank.serve();
+        let user = extra_user(round);
+        let code = bank.token(&extra_serial(round)).code_at(unix_now() + 30);
+        let text = validate_request(&key, &user, &code);
+        // The same code to A and B at once; A is killed with SIGKILL
+        // once both requests are written, a little later each round (at
+        // once, then 1, 4, 9, ... 49 ms after).
+        let mut a = a;
+        let addrs = [a.addr.clone(), b.addr.clone()];
+        let answers = at_once_then(&[&addrs[0], &addrs[1]], &text, || {
+            std::thread::sleep(Duration::from_millis((round * round) as u64));
+            a.child.kill().unwrap();
+        });
+        a.child.wait().unwrap();
+        drop(a);
+        let (from_a, from_b) = (&answers[0], &answers[1]);
+        // B answered, never with an error; A either answered in full or
+        // not at all.
+        let b_verdict = verdict(from_b);
+        assert!(
+            ["accepted", "replayed_code_current"].contains(&b_verdict.as_str()),
+            "round {round}: {from_b}"
+        );
+        let a_accepted = from_a.starts_with("HTTP/1.1 200 ") && verdict(from_a) == "accepted";
+        if from_a.is_empty() {
+            killed_in_flight += 1;
+        }
+        assert!(
+            !(a_accepted && b_verdict == "accepted"),
+            "round {round}: accepted twice: {answers:?}"
+        );
+        // B refused it only because A had recorded it: either way the
+        // code is now the token's last one, recorded exactly once, and
+        // B says so.
+        let again = b.validate(&key, &user, &code);
+        assert_eq!(
+            verdict(&again),
+            "replayed_code_current",
+            "round {round}: {again}"
+        );
+    }
+    // At least the first rounds killed A before it answered.
+    assert!(
+        killed_in_flight >= 1,
+        "A answered every round before it was killed"
+    );
+    eprintln!("A killed before it answered in {killed_in_flight} of {KILLS} rounds");
+    assert_eq!(b.status("/readyz"), 200);
+    let chain = bank.bank(&["audit", "--verify"], "");
+    assert!(
+        stdout(&chain).starts_with("The audit chain verifies"),
+        "{chain:?}"
+    );
+}
+
 // A flow started on one node continues on the other (issue 14): the
 // exchange's sealed ticket from `POST /api/v1/exchanges` on A, then
 // `POST /api/v1/exchanges/current-code` on B. TO BE WRITTEN with the API,

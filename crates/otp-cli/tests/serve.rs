@@ -247,6 +247,94 @@ fn serve_demo_answers_on_loopback_and_stops_on_sigterm() {
     );
 }
 
+/// `POST /api/v1/validate` with `key` as the bearer key: the whole
+/// response.
+fn validate(addr: &str, key: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /api/v1/validate HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The API key printed on the banner line that starts with `label`.
+fn printed_key(printed: &str, label: &str) -> String {
+    let key = printed
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no `{label}` line in {printed}"))
+        .trim()
+        .to_owned();
+    // otpk_<16 lowercase hex>_<43 base64url>
+    let (id, secret) = key
+        .strip_prefix("otpk_")
+        .and_then(|rest| rest.split_once('_'))
+        .unwrap_or_else(|| panic!("not an API key: {key}"));
+    assert!(
+        id.len() == 16
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{key}"
+    );
+    assert!(
+        secret.len() == 43
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "{key}"
+    );
+    key
+}
+
+#[test]
+fn serve_demo_prints_two_throwaway_api_keys_that_drive_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["--demo", "--listen", "127.0.0.1:0"]);
+    let printed = &server.printed;
+    assert!(
+        printed.contains(
+            "\n  API keys (throwaway: this demo's only, gone when it stops):\n    validate scope   otpk_"
+        ),
+        "{printed}"
+    );
+    let validate_key = printed_key(printed, "    validate scope   ");
+    let admin_key = printed_key(printed, "    admin scope      ");
+    assert_ne!(validate_key, admin_key);
+    // Both keys validate (a malformed code: the same answer whatever the
+    // token shows now).
+    for key in [&validate_key, &admin_key] {
+        let answer = validate(&server.addr, key, r#"{"user":"W0002","code":"12"}"#);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer.contains(r#"{"result":"rejected","reason":"malformed_code_current","#),
+            "{answer}"
+        );
+    }
+    // A key of another demo run (or a tampered one) is refused.
+    let mut other = admin_key.clone();
+    other.replace_range(
+        other.len() - 1..,
+        if other.ends_with('A') { "B" } else { "A" },
+    );
+    let answer = validate(&server.addr, &other, r#"{"user":"W0002","code":"12"}"#);
+    assert!(
+        answer.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{answer}"
+    );
+    let (status, last) = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        last.as_deref(),
+        Some("stopped; the demo's database was removed")
+    );
+}
+
 /// A throwaway CA and a `localhost` server certificate it signed, written
 /// to `cert.pem` and `key.pem` (mode 0600) in `dir`.
 fn pki(dir: &Path) -> CertificateDer<'static> {
