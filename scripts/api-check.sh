@@ -45,6 +45,7 @@ cargo build -p otp-cli --bin otp --locked
 otp="${CARGO_TARGET_DIR:-target}/debug/otp"
 work="$(mktemp -d)"
 server_pid=
+session=
 stop_server() {
     if [[ -n "$server_pid" ]] && kill -0 "$server_pid" 2>/dev/null; then
         kill -TERM "$server_pid" 2>/dev/null || true
@@ -69,8 +70,21 @@ start_server() {
     base="$(sed -n 's|^  open *\(http://127\.0\.0\.1:[0-9]*\)/login.*|\1|p' "$work/banner")"
     admin_key="$(sed -n 's|^    admin scope *\(otpk_[0-9a-f]*_[A-Za-z0-9_-]*\)$|\1|p' "$work/banner")"
     validate_key="$(sed -n 's|^    validate scope *\(otpk_[0-9a-f]*_[A-Za-z0-9_-]*\)$|\1|p' "$work/banner")"
-    [[ -n "$base" && -n "$admin_key" && -n "$validate_key" ]] || { say "cannot read the address and the API keys from the demo's banner"; exit 1; }
+    admin_id="$(sed -n 's|^  sign in as *\([A-Z0-9]*\) (administrator), token \([A-Z0-9]*\)$|\1|p' "$work/banner")"
+    admin_serial="$(sed -n 's|^  sign in as *\([A-Z0-9]*\) (administrator), token \([A-Z0-9]*\)$|\2|p' "$work/banner")"
+    login_password="$(sed -n 's|^  login password (demo fixture, every user): \(.*\)$|\1|p' "$work/banner")"
+    approval_password="$(sed -n 's|^  approval password (demo fixture): \(.*\)$|\1|p' "$work/banner")"
+    [[ -n "$base" && -n "$admin_key" && -n "$validate_key" && -n "$admin_serial" && -n "$login_password" && -n "$approval_password" ]] \
+        || { say "cannot read the address, the API keys, the administrator's token and the passwords from the demo's banner"; exit 1; }
     say "the demo server at $base ($*)"
+}
+
+# The demo's administrator signs in through the API (login password and
+# a code from the demo's tokens page): the admin session schemathesis
+# sends, so that the admin operations are tested beyond their 401.
+sign_in() {
+    OTP_API_KEY="$admin_key" OTP_LOGIN_PASSWORD="$login_password" \
+        python3 scripts/api-admin-session.py "$base" "$admin_id" "$admin_serial"
 }
 
 examples="${OTP_API_CHECK_EXAMPLES:-100}"
@@ -81,10 +95,10 @@ seed=()
 # OTP_API_KEY (it reaches schemathesis through the config file's header,
 # never its command line); reports under target/api-check/NAME.
 check() {
-    local name="$1"
-    OTP_API_KEY="$key" "$venv/bin/schemathesis" --config-file scripts/api-check.toml \
+    local name="$1" paths="$2"
+    OTP_API_KEY="$key" OTP_ADMIN_SESSION="$session" "$venv/bin/schemathesis" --config-file scripts/api-check.toml \
         run "$base/api/v1/openapi.json" \
-        --include-path-regex '^/' \
+        --include-path-regex "$paths" \
         --checks all \
         --max-examples "$examples" \
         --workers 2 \
@@ -92,14 +106,28 @@ check() {
         "${seed[@]}"
 }
 
-# The operations' logic: limits high enough never to answer 429.
+# A bank system in Python walks the manual's exchange through the API
+# (examples/python/api_client.py), on a demo of its own.
+start_server
+say "examples/python/api_client.py: the manual's exchange through the API"
+OTP_API_KEY="$admin_key" OTP_LOGIN_PASSWORD="$login_password" OTP_APPROVAL_PASSWORD="$approval_password" \
+    python3 examples/python/api_client.py --url "$base" --demo --admin-serial "$admin_serial"
+stop_server
+
+# The operations' logic: limits high enough never to answer 429. With
+# the admin key and an administrator's session: every operation (without
+# a filter schemathesis leaves out GET /api/v1/openapi.json itself, hence
+# '^/'). With the validate key: what it may call (that it is refused on
+# every admin operation is the Rust test
+# a_validate_key_is_refused_on_every_admin_route).
 start_server --api-key-rate 1000000 --api-user-rate 1000000
-for scope in admin validate; do
-    key_var="${scope}_key"
-    key="${!key_var}"
-    say "schemathesis: every operation, every check, with the demo's $scope-scope key"
-    check "$scope"
-done
+key="$admin_key"
+session="$(sign_in)"
+say "schemathesis: every operation, every check, with the demo's admin key and W0001's admin session"
+check admin '^/'
+key="$validate_key"
+say "schemathesis: validate and the document, every check, with the demo's validate-scope key"
+check validate '^/api/v1/(validate|openapi\.json)$'
 stop_server
 
 # The 429 answers: limits of 1, so that most calls are over them; each
@@ -108,6 +136,7 @@ stop_server
 # the runs above test it.)
 start_server --api-key-rate 1 --api-user-rate 1
 key="$admin_key"
+session="$(sign_in)"
 say "schemathesis: every operation, every check, at rate limits of 1 (the 429 answers)"
-check rate-limited
+check rate-limited '^/'
 say "schemathesis found nothing"

@@ -534,6 +534,24 @@ async fn users_list_and_info_show_masked_serials() {
     api.admin(Method::GET, "/api/v1/users?page=0", &session, None)
         .await
         .problem(400, "malformed_request");
+    // The document says how far pages go (schemathesis sent a page past
+    // it as "valid" while the schema had no maximum).
+    let doc = otp_server::api::openapi();
+    let doc = serde_json::to_value(&doc).unwrap();
+    let params = &doc["paths"]["/api/v1/users"]["get"]["parameters"];
+    let page = params
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "page")
+        .unwrap();
+    assert_eq!(page["schema"]["maximum"], 1_000_000);
+    api.admin(Method::GET, "/api/v1/users?page=1000000", &session, None)
+        .await
+        .ok();
+    api.admin(Method::GET, "/api/v1/users?page=1000001", &session, None)
+        .await
+        .problem(400, "malformed_request");
 }
 
 #[tokio::test]
@@ -674,7 +692,24 @@ async fn the_history_shows_masked_serials_newest_first() {
         None,
     )
     .await
-    .problem(400, "malformed_request");
+    .problem(422, "malformed_request");
+    // What schemathesis sent: any string as a date, a range ending
+    // before it starts, a day before 1970: values the operation cannot
+    // use, 422 (a 400 is for a query that cannot be read at all).
+    for query in [
+        "to=%F0%A2%92%88%3Cq",
+        "from=2020-10-02&to=2020-10-01",
+        "from=1969-12-31",
+    ] {
+        api.admin(
+            Method::GET,
+            &format!("/api/v1/history?user=W0002&{query}"),
+            &session,
+            None,
+        )
+        .await
+        .problem(422, "malformed_request");
+    }
     let empty = api
         .admin(
             Method::GET,
@@ -994,7 +1029,7 @@ async fn a_ticket_from_another_administrators_session_is_refused() {
         Some(json!({"ticket": ticket, "code": code})),
     )
     .await
-    .problem(400, "session_invalid");
+    .problem(422, "session_invalid");
 }
 
 fn app_code(world: &World, app: &otp_provision::SeedRecord) -> String {
@@ -1167,4 +1202,34 @@ async fn the_exchange_steps_count_toward_the_target_ids_rate() {
     )
     .await;
     validate.problem(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn a_ticket_that_does_not_open_is_422_session_invalid() {
+    // What schemathesis sent: JSON of the right shape whose ticket is
+    // empty or made up. The request is well formed; its ticket is not
+    // one the bank sealed: 422, like any value the operation cannot use.
+    let mut api = Api::new();
+    let session = api.sign_in().await;
+    for ticket in ["", "t3.made-up", "not a ticket"] {
+        for (path, body) in [
+            (
+                "/api/v1/exchanges/current-code",
+                json!({"ticket": ticket, "code": "123456"}),
+            ),
+            ("/api/v1/exchanges/no-token", json!({"ticket": ticket})),
+            (
+                "/api/v1/exchanges/new-token",
+                json!({"ticket": ticket, "serial": "SH0000000003", "code": "123456", "password": "x"}),
+            ),
+            (
+                "/api/v1/users/W0005/software-token/confirm",
+                json!({"ticket": ticket, "code": "123456"}),
+            ),
+        ] {
+            api.admin(Method::POST, path, &session, Some(body))
+                .await
+                .problem(422, "session_invalid");
+        }
+    }
 }

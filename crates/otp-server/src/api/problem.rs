@@ -378,10 +378,10 @@ impl IntoResponse for Problem {
 }
 
 /// The HTTP status of a policy refusal in the API (docs/api.md has the
-/// table): malformed input and wrong codes, passwords and serials 422;
-/// an unknown user 404; what the operator may not do 403; locks 423;
-/// state conflicts 409; expired tickets 410, used ones 409, invalid ones
-/// 400; [`Refusal::Internal`] 503.
+/// table): malformed input, wrong codes, passwords and serials, and
+/// tickets that do not open 422; an unknown user 404; what the operator
+/// may not do 403; locks 423; state conflicts 409; expired tickets 410,
+/// used ones 409; [`Refusal::Internal`] 503.
 #[must_use]
 pub fn refusal_status(refusal: &Refusal) -> StatusCode {
     match refusal {
@@ -401,7 +401,6 @@ pub fn refusal_status(refusal: &Refusal) -> StatusCode {
         | Refusal::Conflict
         | Refusal::SessionUsed => StatusCode::CONFLICT,
         Refusal::SessionExpired => StatusCode::GONE,
-        Refusal::SessionInvalid => StatusCode::BAD_REQUEST,
         Refusal::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
         // Malformed IDs, codes and serials; wrong codes, passwords and
         // serials; a failed login; a weak password; and any refusal a

@@ -23,13 +23,13 @@ pub(crate) struct HistoryQuery {
     #[param(example = "W0002")]
     user: String,
     /// The first day, `YYYY-MM-DD` in the bank's zone (open when absent).
-    #[param(example = "2020-10-01")]
+    #[param(example = "2020-10-01", format = Date)]
     from: Option<String>,
     /// The last day, `YYYY-MM-DD` (open when absent).
-    #[param(example = "2020-10-31")]
+    #[param(example = "2020-10-31", format = Date)]
     to: Option<String>,
     /// The page, from 1 (default 1), 20 records a page.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1_000_000)]
     page: Option<usize>,
 }
 
@@ -87,11 +87,11 @@ pub(crate) struct HistoryPage {
     params(HistoryQuery, ("OTP-Admin-Session" = String, Header, description = "The admin session.")),
     responses(
         (status = 200, description = "A page of the user's history (serials masked).", body = HistoryPage),
-        (status = 400, description = "`malformed_request`: a query it cannot read, a date not `YYYY-MM-DD`, an end before the start, a page out of range.", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_request`: a query it cannot read, a page out of range.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `admin_session_required`, `admin_session_invalid`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden_scope`, `not_administrator`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "`unknown_user`: the administrator is gone.", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "`malformed_user_id`.", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`malformed_user_id`; `malformed_request`: a date that is not a real day (`YYYY-MM-DD`, 1970 or later), an end before the start.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 423, description = "`operator_locked`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`store_unavailable` (also when the audit chain does not verify).", body = ProblemBody, content_type = "application/problem+json"),
@@ -116,9 +116,12 @@ pub(crate) async fn history<S: Store + 'static>(
         query.to.as_deref().unwrap_or(""),
         offset,
     )
+    // A date is read by its value, not its syntax alone (a real day, 1970
+    // or later; the end not before the start): 422 like any value the
+    // operation cannot use.
     .map_err(|e| {
         Problem::malformed(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             match e {
                 DateError::MalformedFrom => "`from` must be a date, YYYY-MM-DD.",
                 DateError::MalformedTo => "`to` must be a date, YYYY-MM-DD.",

@@ -129,7 +129,7 @@ pub(crate) async fn begin<S: Store + 'static>(
     request_body = FirstCode,
     responses(
         (status = 200, description = "Switched: the software token is valid from now, the old token no longer.", body = Switched),
-        (status = 400, description = "`session_invalid`, `malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `admin_session_required`, `admin_session_invalid`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "`forbidden_scope`, `not_administrator`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "`unknown_user`.", body = ProblemBody, content_type = "application/problem+json"),
@@ -137,7 +137,7 @@ pub(crate) async fn begin<S: Store + 'static>(
         (status = 410, description = "`session_expired`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "`malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "`malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "`wrong_code_new`, `replayed_code_new`, `malformed_code_new` (with a new `ticket` to try again from), `malformed_user_id`, `malformed_request`.", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`wrong_code_new`, `replayed_code_new`, `malformed_code_new` (with a new `ticket` to try again from), `malformed_user_id`, `malformed_request`; `session_invalid`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 423, description = "`operator_locked`, `user_locked`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`.", body = ProblemBody, content_type = "application/problem+json"),
         (status = 503, description = "`store_unavailable`.", body = ProblemBody, content_type = "application/problem+json"),

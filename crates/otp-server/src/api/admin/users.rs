@@ -101,7 +101,7 @@ pub(crate) struct UserPage {
 #[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     /// The page, from 1 (default 1).
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 1_000_000)]
     page: Option<usize>,
     /// Rows per page, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
