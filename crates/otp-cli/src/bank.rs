@@ -26,7 +26,7 @@ mod history;
 mod prompt;
 mod screens;
 
-pub(crate) use files::{BankStore, Location, PgArgs, default_db, open_location};
+pub(crate) use files::{BankStore, Location, POSTGRES_URL_ENV, PgArgs, default_db, open_location};
 use files::{open, read_bounded, rekey};
 use history::{audit, verify_chain};
 use prompt::Prompter;

@@ -4,9 +4,22 @@
 //!
 //! `--store memory` (the default) measures otp-core's verifier on token
 //! states held in memory (each thread owns its share of the tokens);
-//! `--store memory-bank` and `--store sqlite` measure a whole login through
-//! `otp_exchange::Bank` (verification, compare-and-set of the token state,
-//! ID lock, audit record) on the in-memory store or a SQLite file.
+//! `--store memory-bank`, `--store sqlite` and `--store postgres` measure
+//! a whole login through `otp_exchange::Bank` (verification,
+//! compare-and-set of the token state, ID lock, audit record) on the
+//! in-memory store, a SQLite file or PostgreSQL (the URL from
+//! `$OTP_POSTGRES_URL`, as `otp bank --postgres` reads it; a schema of the
+//! run's own, dropped at the end).
+//!
+//! `--http` measures the same logins through the JSON API: the bench sets
+//! up its bank as above, serves `otp_server::router` in this process on
+//! 127.0.0.1 (an ephemeral port, loopback only), creates a validate-scope
+//! API key, raises the per-key and per-user rate limits so that they never
+//! throttle the run, and drives `--connections N` keep-alive HTTP/1.1
+//! connections, each posting `POST /api/v1/validate` one request at a
+//! time. In-process because the codes come from the simulated clock the
+//! bank reads: the client sets it before each visit, as the direct bench
+//! does. Client and server share the machine's cores.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,9 +27,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow, bail};
 use otp_core::{Code, Digits, Key, Params, TimeStep, TokenState, hotp, verify};
-use otp_exchange::{Authority, Bank, BranchAuthorization, MemoryStore, Refusal, Store, UserId};
+use otp_exchange::{
+    ApiScope, Authority, Bank, BranchAuthorization, MemoryStore, Refusal, Store, UserId,
+};
 use otp_provision::{Inventory, PskcLimits};
+use otp_server::api::ApiConfig;
 use otp_token::{Factory, SimClock};
+use zeroize::Zeroizing;
 
 /// `otp bench` arguments.
 #[derive(Debug, clap::Args)]
@@ -26,8 +43,9 @@ pub(crate) struct BenchArgs {
     /// bytes a token).
     #[arg(long, default_value_t = 1_000, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
     tokens: usize,
-    /// Worker threads (default: all cores).
-    #[arg(long, allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
+    /// Worker threads (default: all cores). Not with --http (the server
+    /// runs as `otp serve` does: a runtime thread per core).
+    #[arg(long, conflicts_with = "http", allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
     threads: Option<usize>,
     /// Run for this many seconds (default 5).
     #[arg(long, conflicts_with = "codes", allow_negative_numbers = true)]
@@ -35,9 +53,19 @@ pub(crate) struct BenchArgs {
     /// Verify this many codes in all, then stop.
     #[arg(long, allow_negative_numbers = true, value_parser = crate::args::whole::<u64>)]
     codes: Option<u64>,
-    /// memory: otp-core alone; memory-bank or sqlite: a whole bank login.
+    /// memory: otp-core alone; memory-bank, sqlite or postgres (URL in
+    /// $OTP_POSTGRES_URL): a whole bank login.
     #[arg(long, value_enum, default_value = "memory")]
     store: BenchStore,
+    /// Through the JSON API: `POST /api/v1/validate` to a server in this
+    /// process on 127.0.0.1 (needs a bank store: memory-bank, sqlite or
+    /// postgres).
+    #[arg(long)]
+    http: bool,
+    /// With --http: keep-alive HTTP/1.1 connections, each sending one
+    /// request at a time (default 1).
+    #[arg(long, requires = "http", allow_negative_numbers = true, value_parser = crate::args::whole::<usize>)]
+    connections: Option<usize>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -51,6 +79,9 @@ enum BenchStore {
     MemoryBank,
     /// Bank::login on otp_store::SqliteStore (a temporary file).
     Sqlite,
+    /// Bank::login on otp_store::PgStore ($OTP_POSTGRES_URL, a schema of
+    /// the run's own).
+    Postgres,
 }
 
 impl BenchStore {
@@ -59,6 +90,7 @@ impl BenchStore {
             Self::Memory => "memory",
             Self::MemoryBank => "memory-bank",
             Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
         }
     }
 }
@@ -436,13 +468,23 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     if args.codes == Some(0) {
         bail!("--codes must be at least 1");
     }
+    if args.http && args.store == BenchStore::Memory {
+        bail!("--http needs a bank: --store memory-bank, sqlite or postgres");
+    }
+    let connections = args.connections.unwrap_or(1);
+    if connections == 0 {
+        bail!("--connections must be at least 1");
+    }
+    if connections > MAX_CONNECTIONS {
+        bail!("--connections {connections}: at most {MAX_CONNECTIONS}");
+    }
     let inventory = secrets(args.tokens)?;
-    let stop = Stop {
+    let stop = Arc::new(Stop {
         flag: AtomicBool::new(false),
         budget: args.codes.map(AtomicU64::new),
         done: AtomicU64::new(0),
-    };
-    let (tallies, wall) = match args.store {
+    });
+    let (tallies, wall, transport) = match args.store {
         BenchStore::Memory => {
             let params = Params {
                 max_failures: 0,
@@ -459,18 +501,12 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                         .collect()
                 })
                 .collect();
-            drive(threads, args, &stop, |t| {
+            let (tallies, wall) = drive(threads, args, &stop, |t| {
                 core_worker(shares.get(t).map_or(&[][..], Vec::as_slice), &params, &stop)
-            })?
+            })?;
+            (tallies, wall, Transport::Direct)
         }
-        BenchStore::MemoryBank => {
-            let clock = SimClock::new(BASE);
-            let (bank, users) = bank_setup(MemoryStore::new(), &inventory, &clock)?;
-            let next = AtomicU64::new(0);
-            drive(threads, args, &stop, |_| {
-                bank_worker(&bank, &users, &clock, &next, &stop)
-            })?
-        }
+        BenchStore::MemoryBank => bank_run(args, threads, MemoryStore::new(), &inventory, &stop)?,
         BenchStore::Sqlite => {
             let dir = crate::scratch::ScratchDir::new("otp-bench-")?;
             let store = otp_store::SqliteStore::open(
@@ -478,22 +514,342 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
                 crate::scratch::sealer()?,
             )
             .map_err(|e| anyhow!("{e}"))?;
-            let clock = SimClock::new(BASE);
-            let (bank, users) = bank_setup(store, &inventory, &clock)?;
-            let next = AtomicU64::new(0);
-            let result = drive(threads, args, &stop, |_| {
-                bank_worker(&bank, &users, &clock, &next, &stop)
-            });
-            drop(bank);
+            let result = bank_run(args, threads, store, &inventory, &stop);
             drop(dir);
             result?
         }
+        BenchStore::Postgres => {
+            let pg = BenchSchema::create()?;
+            let result = pg
+                .store()
+                .and_then(|store| bank_run(args, threads, store, &inventory, &stop));
+            pg.drop_schema();
+            result?
+        }
     };
-    report(args, threads, &tallies, wall)
+    report(args, &transport, threads, &tallies, wall)
+}
+
+/// The most connections of `otp bench --http`.
+const MAX_CONNECTIONS: usize = 1_024;
+
+/// How the logins were sent.
+enum Transport {
+    /// Calls to `Bank::login` on `--threads` threads.
+    Direct,
+    /// `POST /api/v1/validate` on `connections` connections to a server
+    /// with `server_threads` runtime workers.
+    Http {
+        connections: usize,
+        server_threads: usize,
+    },
+}
+
+/// The rate limits of the bench's server: far above any rate it reaches,
+/// so that they never throttle it (a 429 would stop the run).
+const UNTHROTTLED: u32 = 1_000_000_000;
+
+/// The bank on `store` set up, then driven directly or through HTTP.
+fn bank_run<S: Store + 'static>(
+    args: &BenchArgs,
+    threads: usize,
+    store: S,
+    inventory: &Inventory,
+    stop: &Arc<Stop>,
+) -> Result<(Vec<Tally>, Duration, Transport)> {
+    let clock = SimClock::new(BASE);
+    let (bank, users) = bank_setup(store, inventory, &clock)?;
+    if !args.http {
+        let next = AtomicU64::new(0);
+        let (tallies, wall) = drive(threads, args, stop, |_| {
+            bank_worker(&bank, &users, &clock, &next, stop)
+        })?;
+        return Ok((tallies, wall, Transport::Direct));
+    }
+    http_run(args, Arc::new(bank), Arc::new(users), clock, stop)
+}
+
+/// Serves the bank's API on 127.0.0.1 in this process and drives
+/// `--connections` keep-alive connections at it.
+fn http_run<S: Store + 'static>(
+    args: &BenchArgs,
+    bank: Arc<Bank<S>>,
+    users: Arc<Users>,
+    clock: SimClock,
+    stop: &Arc<Stop>,
+) -> Result<(Vec<Tally>, Duration, Transport)> {
+    let connections = args.connections.unwrap_or(1);
+    let key = bank
+        .create_api_key("bench", "otp bench", ApiScope::Validate)
+        .map_err(|e| anyhow!("cannot create the bench's API key: {e}"))?;
+    let authorization = Zeroizing::new(format!("Bearer {}", key.plaintext()));
+    drop(key);
+    // As `otp serve`: a multi-threaded runtime, one worker per core; the
+    // bank's calls on its blocking pool.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow!("cannot start the server's runtime: {e}"))?;
+    let server_threads = server.metrics().num_workers();
+    let state = otp_server::AppState::new(Arc::clone(&bank)).with_api_config(
+        ApiConfig::new()
+            .with_key_rate(UNTHROTTLED)
+            .with_user_rate(UNTHROTTLED),
+    );
+    let listener = server
+        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
+        .map_err(|e| anyhow!("cannot listen on 127.0.0.1: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| anyhow!("cannot read the bench server's address: {e}"))?;
+    let (quit, quitting) = tokio::sync::oneshot::channel::<()>();
+    let served = server.spawn(otp_server::serve(
+        listener,
+        otp_server::router(state),
+        None,
+        async move {
+            let _ = quitting.await;
+        },
+    ));
+    // The client: one thread, its own runtime, every connection a task.
+    let client = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow!("cannot start the bench client's runtime: {e}"))?;
+    let next = Arc::new(AtomicU64::new(0));
+    let result = drive(1, args, stop, |_| {
+        client.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..connections {
+                tasks.spawn(http_connection(
+                    addr,
+                    Zeroizing::clone(&authorization),
+                    Arc::clone(&users),
+                    clock.clone(),
+                    Arc::clone(&next),
+                    Arc::clone(stop),
+                ));
+            }
+            let mut tally = Tally {
+                histogram: Histogram::new(),
+                accepted: 0,
+                refused: 0,
+            };
+            let mut failure = None;
+            while let Some(joined) = tasks.join_next().await {
+                match joined {
+                    Ok(Ok(t)) => {
+                        tally.histogram.merge(&t.histogram);
+                        tally.accepted += t.accepted;
+                        tally.refused += t.refused;
+                    }
+                    Ok(Err(e)) => {
+                        // One connection failed: stop the others too.
+                        stop.flag.store(true, Ordering::Relaxed);
+                        failure.get_or_insert(e);
+                    }
+                    Err(e) => {
+                        stop.flag.store(true, Ordering::Relaxed);
+                        failure.get_or_insert(anyhow!("a bench connection failed: {e}"));
+                    }
+                }
+            }
+            failure.map_or(Ok(tally), Err)
+        })
+    });
+    drop(client);
+    let _ = quit.send(());
+    let stopped =
+        server.block_on(async { tokio::time::timeout(Duration::from_secs(10), served).await });
+    server.shutdown_timeout(Duration::from_secs(1));
+    let (tallies, wall) = result?;
+    match stopped {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => bail!("the bench server failed: {e}"),
+        Ok(Err(e)) => bail!("the bench server failed: {e}"),
+        Err(_) => bail!("the bench server did not stop"),
+    }
+    Ok((
+        tallies,
+        wall,
+        Transport::Http {
+            connections,
+            server_threads,
+        },
+    ))
+}
+
+/// One keep-alive connection: visits users as `bank_worker` does (a
+/// wrong code, then the right one), each a `POST /api/v1/validate`
+/// answered before the next is sent.
+async fn http_connection(
+    addr: std::net::SocketAddr,
+    authorization: Zeroizing<String>,
+    users: Arc<Users>,
+    clock: SimClock,
+    next: Arc<AtomicU64>,
+    stop: Arc<Stop>,
+) -> Result<Tally> {
+    use http_body_util::BodyExt as _;
+    use hyper::header;
+
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| anyhow!("cannot connect to the bench server: {e}"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| anyhow!("cannot set TCP_NODELAY: {e}"))?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| anyhow!("cannot open an HTTP connection to the bench server: {e}"))?;
+    let connection = tokio::spawn(connection);
+    let mut auth = header::HeaderValue::from_str(&authorization)
+        .map_err(|_| anyhow!("the bench's API key is not a header value"))?;
+    auth.set_sensitive(true);
+    let mut tally = Tally {
+        histogram: Histogram::new(),
+        accepted: 0,
+        refused: 0,
+    };
+    let n_users = u64::try_from(users.len()).unwrap_or(1).max(1);
+    let step = TimeStep::default();
+    loop {
+        if stop.claim(2) == 0 {
+            break;
+        }
+        let idx = next.fetch_add(1, Ordering::Relaxed);
+        let Some((user, key)) = usize::try_from(idx % n_users)
+            .ok()
+            .and_then(|i| users.get(i))
+        else {
+            break;
+        };
+        let now = BASE + (idx / n_users) * 30 + 5;
+        clock.set(now);
+        let right = hotp(
+            key,
+            step.step_at(now).map_err(|e| anyhow!("{e}"))?,
+            Digits::Six,
+        );
+        for code in [wrong(&right)?, right] {
+            let body = serde_json::json!({"user": user.as_str(), "code": code.to_string()});
+            let request = hyper::Request::post("/api/v1/validate")
+                .header(header::HOST, "127.0.0.1")
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::AUTHORIZATION, auth.clone())
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(
+                    body.to_string(),
+                )))
+                .map_err(|e| anyhow!("cannot build the request: {e}"))?;
+            let t = Instant::now();
+            sender
+                .ready()
+                .await
+                .map_err(|e| anyhow!("the bench server closed the connection: {e}"))?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|e| anyhow!("the bench server did not answer: {e}"))?;
+            let status = response.status();
+            let answer = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| anyhow!("the bench server's answer was cut: {e}"))?
+                .to_bytes();
+            let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            tally.histogram.record(ns);
+            if status != hyper::StatusCode::OK {
+                bail!(
+                    "the server answered {status} during the benchmark: {}",
+                    String::from_utf8_lossy(&answer)
+                );
+            }
+            let result = serde_json::from_slice::<serde_json::Value>(&answer)
+                .ok()
+                .and_then(|v| v.get("result").and_then(|r| r.as_str()).map(str::to_owned));
+            match result.as_deref() {
+                Some("accepted") => tally.accepted += 1,
+                Some("rejected") => tally.refused += 1,
+                _ => bail!(
+                    "the server's answer is not a validation result: {}",
+                    String::from_utf8_lossy(&answer)
+                ),
+            }
+        }
+        stop.done.fetch_add(2, Ordering::Relaxed);
+    }
+    drop(sender);
+    let _ = connection.await;
+    Ok(tally)
+}
+
+/// `--store postgres`: a schema of the run's own in the database at
+/// `$OTP_POSTGRES_URL`, dropped at the end.
+struct BenchSchema {
+    url: Zeroizing<String>,
+    options: otp_store::PgOptions,
+    schema: String,
+}
+
+impl BenchSchema {
+    fn create() -> Result<Self> {
+        use rand::TryRng as _;
+        let env = crate::bank::POSTGRES_URL_ENV;
+        let url = match std::env::var(env) {
+            Ok(url) if !url.trim().is_empty() => Zeroizing::new(url.trim().to_owned()),
+            _ => bail!(
+                "--store postgres: give the database's URL in {env} (never on the command line: it may hold a password)"
+            ),
+        };
+        let mut tag = [0u8; 6];
+        rand::rngs::SysRng
+            .try_fill_bytes(&mut tag)
+            .map_err(|_| anyhow!("the operating system's random number generator failed"))?;
+        let schema = format!("otp_bench_{}", hex::encode(tag));
+        let options = otp_store::PgOptions::default()
+            .with_connect_timeout(Duration::from_secs(10))
+            .with_schema(&schema);
+        Ok(Self {
+            url,
+            options,
+            schema,
+        })
+    }
+
+    fn store(&self) -> Result<otp_store::PgStore> {
+        // The URL is never part of the message: it may hold a password.
+        otp_store::PgStore::connect(&self.url, self.options.clone(), crate::scratch::sealer()?)
+            .map_err(|e| anyhow!("cannot open the PostgreSQL database: {e}"))
+    }
+
+    /// Drops the run's schema (a warning if it cannot).
+    fn drop_schema(&self) {
+        let dropped = otp_store::PgStore::connect_client(&self.url, &self.options)
+            .map_err(|e| e.to_string())
+            .and_then(|mut client| {
+                client
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = dropped {
+            eprintln!(
+                "otp bench: could not drop the bench's schema {}: {e}",
+                self.schema
+            );
+        }
+    }
 }
 
 #[allow(clippy::cast_precision_loss, reason = "rates for display")]
-fn report(args: &BenchArgs, threads: usize, tallies: &[Tally], wall: Duration) -> Result<()> {
+fn report(
+    args: &BenchArgs,
+    transport: &Transport,
+    threads: usize,
+    tallies: &[Tally],
+    wall: Duration,
+) -> Result<()> {
     let mut histogram = Histogram::new();
     let (mut accepted, mut refused) = (0u64, 0u64);
     for t in tallies {
@@ -504,11 +860,18 @@ fn report(args: &BenchArgs, threads: usize, tallies: &[Tally], wall: Duration) -
     let total = accepted + refused;
     let secs = wall.as_secs_f64().max(1e-9);
     let rate = total as f64 / secs;
-    let per_thread = rate / threads as f64;
+    let (threads, connections) = match *transport {
+        Transport::Direct => (threads, None),
+        Transport::Http {
+            connections,
+            server_threads,
+        } => (server_threads, Some(connections)),
+    };
+    let per_thread = rate / threads.max(1) as f64;
     let (p50, p99) = (histogram.quantile(0.50), histogram.quantile(0.99));
     let lockstep = otp_core::lockstep_available();
     if args.json {
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "verifications_per_second": whole(rate),
             "threads": threads,
             "verifications_per_second_per_thread": whole(per_thread),
@@ -522,7 +885,12 @@ fn report(args: &BenchArgs, threads: usize, tallies: &[Tally], wall: Duration) -
             "p99_ns": p99,
             "sha1_lockstep": lockstep,
             "window": "±1 step, TOTP SHA-1, 6 digits",
+            "transport": if connections.is_some() { "http" } else { "direct" },
         });
+        if let (Some(connections), Some(fields)) = (connections, json.as_object_mut()) {
+            fields.insert("connections".into(), connections.into());
+            fields.insert("rate_limits_per_second".into(), UNTHROTTLED.into());
+        }
         println!("{json}");
     } else {
         println!(
@@ -532,6 +900,17 @@ fn report(args: &BenchArgs, threads: usize, tallies: &[Tally], wall: Duration) -
             if threads == 1 { "" } else { "s" },
             secs
         );
+        if let Some(connections) = connections {
+            println!(
+                "  through HTTP           POST /api/v1/validate on 127.0.0.1, {connections} keep-alive connection{}, server with {threads} runtime thread{}",
+                if connections == 1 { "" } else { "s" },
+                if threads == 1 { "" } else { "s" },
+            );
+            println!(
+                "  rate limits            raised to {} per key a second and per user ID per 10 s: never throttled",
+                group(f64::from(UNTHROTTLED))
+            );
+        }
         println!(
             "  verifications          {total} ({accepted} accepted, {refused} refused; half the codes typed were wrong)"
         );

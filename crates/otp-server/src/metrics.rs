@@ -49,7 +49,7 @@ struct HttpLabels {
 ///
 /// | series | what |
 /// |---|---|
-/// | `otp_validations_total{outcome}` | code validations (the JSON API's `validate`) by outcome |
+/// | `otp_validations_total{outcome}` | code validations (the JSON API's `validate`) by outcome: its reason code (`accepted`, `login_failed`, `replayed_code_current`, `malformed_code_current`) or `store_unavailable` |
 /// | `otp_validation_duration_seconds` | their latency (histogram) |
 /// | `otp_sign_ins_total{outcome}` | web sign-ins: `accepted`, `refused`, `store_error` |
 /// | `otp_locks_total` | IDs locked (by wrong entries or an administrator) |

@@ -396,3 +396,149 @@ fn the_handles_count_validations_with_their_latency_locks_and_refusals() {
         ["# TYPE otp_validations counter"]
     );
 }
+
+/// `POST /api/v1/validate` with this key and body; the status.
+async fn validate(app: &axum::Router, key: &str, user: &str, code: &str) -> StatusCode {
+    use tower::ServiceExt as _;
+    let request = axum::http::Request::post("/api/v1/validate")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {key}"))
+        .body(axum::body::Body::from(format!(
+            r#"{{"user": "{user}", "code": "{code}"}}"#
+        )))
+        .unwrap();
+    app.clone().oneshot(request).await.unwrap().status()
+}
+
+#[tokio::test]
+async fn validations_are_counted_by_outcome_with_rate_limits_and_store_errors() {
+    let down = Arc::new(AtomicBool::new(false));
+    let store = Flaky {
+        inner: MemoryStore::new(),
+        down: Arc::clone(&down),
+    };
+    let Scenario {
+        bank,
+        clock,
+        mut tokens,
+        general,
+        ..
+    } = Scenario::setup(store, script::START, HashCost::TESTING).unwrap();
+    let key = bank
+        .create_api_key("test-ops", "web", otp_exchange::ApiScope::Validate)
+        .unwrap()
+        .plaintext()
+        .to_owned();
+    let serial = bank
+        .records()
+        .user(&general)
+        .unwrap()
+        .unwrap()
+        .token
+        .unwrap();
+    clock.advance(30);
+    let now = otp_provision::Clock::now(&clock);
+    let code = tokens
+        .get_mut(&serial)
+        .unwrap()
+        .press(now)
+        .unwrap()
+        .code()
+        .unwrap()
+        .to_string();
+    // The right code with its last digit changed: a wrong one.
+    let wrong: String = code
+        .char_indices()
+        .map(|(i, c)| match (i + 1 == code.len(), c) {
+            (true, '0') => '1',
+            (true, _) => '0',
+            (false, c) => c,
+        })
+        .collect();
+    let bank = Arc::new(bank);
+    let state = otp_server::AppState::new(Arc::clone(&bank)).with_api_config(
+        otp_server::api::ApiConfig::new()
+            .with_user_rate(2)
+            .with_key_rate(1_000),
+    );
+    let metrics = state.metrics();
+    let app = otp_server::router(state);
+    // The same metrics behind a server whose keys may send 1 a second
+    // (bursts of 2).
+    let slow = otp_server::router(
+        otp_server::AppState::new(Arc::clone(&bank))
+            .with_metrics(Arc::clone(&metrics))
+            .with_api_config(otp_server::api::ApiConfig::new().with_key_rate(1)),
+    );
+
+    assert_eq!(validate(&app, &key, "W0002", &code).await, StatusCode::OK);
+    assert_eq!(validate(&app, &key, "W0002", &code).await, StatusCode::OK);
+    // W0002's third attempt in 10 s: over the per-user rate.
+    assert_eq!(
+        validate(&app, &key, "W0002", &wrong).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(validate(&app, &key, "W0001", &wrong).await, StatusCode::OK);
+    // Not an ID: rejected without the store.
+    assert_eq!(validate(&app, &key, "nobody", &wrong).await, StatusCode::OK);
+    // The key's record is cached (5 s): with the store down, the code
+    // cannot be recorded.
+    down.store(true, Ordering::SeqCst);
+    assert_eq!(
+        validate(&app, &key, "W0005", &wrong).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    down.store(false, Ordering::SeqCst);
+    for expected in [
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::TOO_MANY_REQUESTS,
+    ] {
+        assert_eq!(validate(&slow, &key, "nobody", &wrong).await, expected);
+    }
+
+    let mut browser = common::Browser {
+        app,
+        cookies: std::collections::HashMap::new(),
+    };
+    let page = browser.get("/metrics").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.body;
+    assert!(!text.contains("W000"), "{text}");
+    let mut validations = lines_of(&text, "otp_validations_total");
+    validations.sort();
+    assert_eq!(
+        validations,
+        [
+            r#"otp_validations_total{outcome="accepted"} 1"#,
+            r#"otp_validations_total{outcome="login_failed"} 4"#,
+            r#"otp_validations_total{outcome="replayed_code_current"} 1"#,
+            r#"otp_validations_total{outcome="store_unavailable"} 1"#,
+        ]
+    );
+    assert_eq!(
+        lines_of(&text, "otp_validation_duration_seconds_count"),
+        ["otp_validation_duration_seconds_count 7"]
+    );
+    assert_eq!(
+        lines_of(&text, "otp_rate_limited_total"),
+        ["otp_rate_limited_total 2"]
+    );
+    assert_eq!(
+        lines_of(&text, "otp_store_errors_total"),
+        ["otp_store_errors_total 1"]
+    );
+    let mut http = lines_of(
+        &text,
+        r#"otp_http_requests_total{method="POST",route="/api/v1/validate""#,
+    );
+    http.sort();
+    assert_eq!(
+        http,
+        [
+            r#"otp_http_requests_total{method="POST",route="/api/v1/validate",status="200"} 6"#,
+            r#"otp_http_requests_total{method="POST",route="/api/v1/validate",status="429"} 2"#,
+            r#"otp_http_requests_total{method="POST",route="/api/v1/validate",status="503"} 1"#,
+        ]
+    );
+}

@@ -117,6 +117,7 @@ async fn authenticate<S: Store + 'static>(
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "an API key could not be read");
+                    state.metrics.store_error();
                     return Err(Problem::store_unavailable());
                 }
             }
@@ -130,6 +131,7 @@ async fn authenticate<S: Store + 'static>(
         }
         Err(e) => {
             tracing::error!(error = %e, "an API key could not be checked");
+            state.metrics.store_error();
             return Err(Problem::store_unavailable());
         }
     };
@@ -137,14 +139,17 @@ async fn authenticate<S: Store + 'static>(
         return Err(Problem::forbidden_scope());
     }
     if let Err(seconds) = state.key_limit.check(&record.id, now) {
+        state.metrics.rate_limited();
         return Err(Problem::rate_limited(seconds));
     }
     if state.keys.should_touch(&record.id, now) {
         let bank = std::sync::Arc::clone(&state.bank);
+        let metrics = std::sync::Arc::clone(&state.metrics);
         let id = record.id.clone();
         // Not awaited: the answer does not wait for the bookkeeping.
         drop(tokio::task::spawn_blocking(move || {
             if let Err(e) = bank.record_api_key_use(&id) {
+                metrics.store_error();
                 tracing::warn!(error = %e, key = %id, "an API key's last use was not written");
             }
         }));

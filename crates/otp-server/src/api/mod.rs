@@ -23,7 +23,7 @@ use otp_exchange::{Bank, Store};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::AppState;
+use crate::{AppState, Metrics};
 
 pub mod admin;
 mod auth;
@@ -111,11 +111,12 @@ impl ApiConfig {
     }
 }
 
-/// What the API's handlers share: the bank, the settings, the key cache
-/// and the rate limiters.
+/// What the API's handlers share: the bank, the settings, the key cache,
+/// the rate limiters and the server's metrics.
 pub struct ApiState<S: Store> {
     pub(crate) bank: Arc<Bank<S>>,
     pub(crate) config: ApiConfig,
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) keys: Arc<auth::KeyCache>,
     pub(crate) key_limit: Arc<limit::Limiter>,
     pub(crate) user_limit: Arc<limit::Limiter>,
@@ -126,6 +127,7 @@ impl<S: Store> Clone for ApiState<S> {
         Self {
             bank: Arc::clone(&self.bank),
             config: self.config,
+            metrics: Arc::clone(&self.metrics),
             keys: Arc::clone(&self.keys),
             key_limit: Arc::clone(&self.key_limit),
             user_limit: Arc::clone(&self.user_limit),
@@ -147,6 +149,7 @@ impl<S: Store + 'static> ApiState<S> {
         Self {
             bank: Arc::clone(&state.bank),
             config,
+            metrics: state.metrics(),
             keys: Arc::new(auth::KeyCache::default()),
             key_limit: Arc::new(limit::Limiter::new(
                 config.key_rate.saturating_mul(2),

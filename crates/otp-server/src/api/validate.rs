@@ -69,6 +69,20 @@ pub enum ValidateReason {
     MalformedCodeCurrent,
 }
 
+impl ValidateReason {
+    /// The reason code, as the JSON says it (and as `/metrics` labels a
+    /// validation's outcome).
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::LoginFailed => "login_failed",
+            Self::ReplayedCodeCurrent => "replayed_code_current",
+            Self::MalformedCodeCurrent => "malformed_code_current",
+        }
+    }
+}
+
 /// The answer of `POST /api/v1/validate`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ValidateResponse {
@@ -125,19 +139,44 @@ pub(crate) async fn validate<S: Store + 'static>(
     _key: ValidateKey,
     ApiJson(request): ApiJson<ValidateRequest>,
 ) -> Result<Json<ValidateResponse>, Problem> {
+    let started = std::time::Instant::now();
+    let answer = check(&state, &request, started).await;
+    let seconds = started.elapsed().as_secs_f64();
+    match &answer {
+        Ok(response) => state.metrics.validation(response.reason.label(), seconds),
+        Err(problem) => match problem.reason() {
+            // Refused before the policy saw it: counted as such, not as a
+            // validation.
+            "rate_limited" => state.metrics.rate_limited(),
+            "store_unavailable" => {
+                state.metrics.store_error();
+                state.metrics.validation("store_unavailable", seconds);
+            }
+            _ => state.metrics.validation("internal_error", seconds),
+        },
+    }
+    answer.map(Json)
+}
+
+/// The answer to `request`, or the problem.
+async fn check<S: Store + 'static>(
+    state: &ApiState<S>,
+    request: &ValidateRequest,
+    now: std::time::Instant,
+) -> Result<ValidateResponse, Problem> {
     // Not an ID anyone can have: the same answer as an unknown one.
     let Ok(user) = UserId::parse(&request.user) else {
-        return Ok(Json(ValidateResponse::login_failed()));
+        return Ok(ValidateResponse::login_failed());
     };
     state
         .user_limit
-        .check(user.as_str(), std::time::Instant::now())
+        .check(user.as_str(), now)
         .map_err(Problem::rate_limited)?;
     let code = zeroize::Zeroizing::new(request.code.clone());
     let outcome = state
         .blocking(move |bank| bank.login(&user, &code).map(|_| ()))
         .await?;
-    Ok(Json(match outcome {
+    Ok(match outcome {
         Ok(()) => ValidateResponse {
             result: ValidateResult::Accepted,
             reason: ValidateReason::Accepted,
@@ -158,7 +197,7 @@ pub(crate) async fn validate<S: Store + 'static>(
         }
         // `LoginFailed`, and anything else the policy may say: one answer.
         Err(_) => ValidateResponse::login_failed(),
-    }))
+    })
 }
 
 #[cfg(test)]
