@@ -632,148 +632,14 @@ async fn the_document_describes_validate_with_every_answer() {
 
 // ----- fail closed, and one code accepted once under concurrency -----
 
-use otp_exchange::{
-    ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, HashCost, LockChange, MemoryStore,
-    PasswordHash, PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, UserId,
-    UserPage, UserRecord, Verification,
-};
-use otp_provision::SerialNumber;
+use otp_exchange::HashCost;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A memory store whose writes fail while `down` is set (reads still
-/// answer): a database that can be read but not written.
-#[derive(Debug, Default)]
-struct Flaky {
-    inner: MemoryStore,
-    down: AtomicBool,
-}
-
-impl Flaky {
-    fn write(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable(
-                "the test took the database down".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Store for Flaky {
-    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        self.inner.user(id)
-    }
-    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
-        self.inner.users(offset, limit)
-    }
-    fn put_user(
-        &self,
-        u: &UserRecord,
-        a: &AuditEntry,
-        k: &AuditKey,
-    ) -> Result<AuditRecord, StoreError> {
-        self.write()?;
-        self.inner.put_user(u, a, k)
-    }
-    fn replace_password(
-        &self,
-        u: &UserId,
-        kind: PasswordKind,
-        e: Option<&PasswordHash>,
-        n: Option<&PasswordHash>,
-        a: &AuditEntry,
-        k: &AuditKey,
-    ) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.replace_password(u, kind, e, n, a, k)
-    }
-    fn token(&self, s: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
-        self.inner.token(s)
-    }
-    fn add_tokens(
-        &self,
-        t: Vec<TokenEntry>,
-        a: &AuditEntry,
-        k: &AuditKey,
-    ) -> Result<AuditRecord, StoreError> {
-        self.write()?;
-        self.inner.add_tokens(t, a, k)
-    }
-    fn record_verification(&self, v: &Verification, k: &AuditKey) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.record_verification(v, k)
-    }
-    fn update_locks(
-        &self,
-        c: &[LockChange],
-        a: &[AuditEntry],
-        k: &AuditKey,
-    ) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.update_locks(c, a, k)
-    }
-    fn switch(&self, c: &Switch, k: &AuditKey) -> Result<AuditRecord, SwitchError> {
-        self.write()?;
-        self.inner.switch(c, k)
-    }
-    fn append_audit(&self, e: &AuditEntry, k: &AuditKey) -> Result<AuditRecord, StoreError> {
-        self.write()?;
-        self.inner.append_audit(e, k)
-    }
-    fn audit(
-        &self,
-        u: Option<&UserId>,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.inner.audit(u, from, to)
-    }
-    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        self.inner.audit_chain()
-    }
-    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
-        self.inner.audit_head()
-    }
-    fn consume_nonce(&self, n: &[u8; 16], e: u64, now: u64) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.consume_nonce(n, e, now)
-    }
-    fn put_api_key(
-        &self,
-        r: &ApiKeyRecord,
-        a: &AuditEntry,
-        k: &AuditKey,
-    ) -> Result<AuditRecord, StoreError> {
-        self.write()?;
-        self.inner.put_api_key(r, a, k)
-    }
-    fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.inner.api_key(id)
-    }
-    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.inner.api_keys()
-    }
-    fn revoke_api_key(
-        &self,
-        id: &str,
-        at: u64,
-        a: &AuditEntry,
-        k: &AuditKey,
-    ) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.revoke_api_key(id, at, a, k)
-    }
-    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.touch_api_key(id, at)
-    }
-}
-
 #[tokio::test]
 async fn a_code_the_store_cannot_record_is_never_accepted() {
-    let store = Arc::new(Flaky::default());
+    let down = Arc::new(AtomicBool::new(false));
+    let store = Arc::new(common::outage::Outage::writes(&down));
     let mut s = otp_exchange::scenario::Scenario::setup(
         Arc::clone(&store),
         otp_exchange::scenario::script::START,
@@ -807,7 +673,7 @@ async fn a_code_the_store_cannot_record_is_never_accepted() {
         .to_string();
     let bank = Arc::new(s.bank);
     let app = otp_server::router(otp_server::AppState::new(Arc::clone(&bank)));
-    store.down.store(true, Ordering::SeqCst);
+    down.store(true, Ordering::SeqCst);
     let a = send(
         &app,
         validate_request(Some(&key), &validate_body("W0002", &code)),
@@ -819,7 +685,7 @@ async fn a_code_the_store_cannot_record_is_never_accepted() {
         "The system could not complete the operation (nothing was changed). Please try again later."
     );
     // Back up: the same code is accepted now, once (it was never used).
-    store.down.store(false, Ordering::SeqCst);
+    down.store(false, Ordering::SeqCst);
     let a = send(
         &app,
         validate_request(Some(&key), &validate_body("W0002", &code)),

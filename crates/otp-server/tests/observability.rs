@@ -16,158 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::StatusCode;
+use common::outage::Outage;
 use common::{World, general_in};
+use otp_exchange::HashCost;
 use otp_exchange::scenario::{Scenario, script};
-use otp_exchange::{
-    ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, HashCost, LockChange, MemoryStore,
-    PasswordHash, PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, UserId,
-    UserPage, UserRecord, Verification,
-};
-use otp_provision::SerialNumber;
-
-/// A store that stops answering while `down` is set (as a database that
-/// went away): every call fails with [`StoreError::Unavailable`].
-#[derive(Debug)]
-struct Flaky {
-    inner: MemoryStore,
-    down: Arc<AtomicBool>,
-}
-
-impl Flaky {
-    fn up(&self) -> Result<(), StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Unavailable(
-                "the test took the store down".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl Store for Flaky {
-    fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        self.up()?;
-        self.inner.user(id)
-    }
-    fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
-        self.up()?;
-        self.inner.users(offset, limit)
-    }
-    fn put_user(
-        &self,
-        user: &UserRecord,
-        audit: &AuditEntry,
-        key: &AuditKey,
-    ) -> Result<AuditRecord, StoreError> {
-        self.up()?;
-        self.inner.put_user(user, audit, key)
-    }
-    fn replace_password(
-        &self,
-        user: &UserId,
-        kind: PasswordKind,
-        expected: Option<&PasswordHash>,
-        new: Option<&PasswordHash>,
-        audit: &AuditEntry,
-        key: &AuditKey,
-    ) -> Result<bool, StoreError> {
-        self.up()?;
-        self.inner
-            .replace_password(user, kind, expected, new, audit, key)
-    }
-    fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
-        self.up()?;
-        self.inner.token(serial)
-    }
-    fn add_tokens(
-        &self,
-        tokens: Vec<TokenEntry>,
-        audit: &AuditEntry,
-        key: &AuditKey,
-    ) -> Result<AuditRecord, StoreError> {
-        self.up()?;
-        self.inner.add_tokens(tokens, audit, key)
-    }
-    fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
-        self.up()?;
-        self.inner.record_verification(v, key)
-    }
-    fn update_locks(
-        &self,
-        changes: &[LockChange],
-        audit: &[AuditEntry],
-        key: &AuditKey,
-    ) -> Result<bool, StoreError> {
-        self.up()?;
-        self.inner.update_locks(changes, audit, key)
-    }
-    fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
-        self.up()?;
-        self.inner.switch(change, key)
-    }
-    fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
-        self.up()?;
-        self.inner.append_audit(entry, key)
-    }
-    fn audit(
-        &self,
-        user: Option<&UserId>,
-        from: u64,
-        to: u64,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.up()?;
-        self.inner.audit(user, from, to)
-    }
-    fn audit_chain(&self) -> Result<Vec<AuditRecord>, StoreError> {
-        self.up()?;
-        self.inner.audit_chain()
-    }
-    fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
-        self.up()?;
-        self.inner.audit_head()
-    }
-    fn consume_nonce(
-        &self,
-        nonce: &[u8; 16],
-        expires_at: u64,
-        now: u64,
-    ) -> Result<bool, StoreError> {
-        self.up()?;
-        self.inner.consume_nonce(nonce, expires_at, now)
-    }
-    fn put_api_key(
-        &self,
-        record: &ApiKeyRecord,
-        audit: &AuditEntry,
-        key: &AuditKey,
-    ) -> Result<AuditRecord, StoreError> {
-        self.up()?;
-        self.inner.put_api_key(record, audit, key)
-    }
-    fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.up()?;
-        self.inner.api_key(id)
-    }
-    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.up()?;
-        self.inner.api_keys()
-    }
-    fn revoke_api_key(
-        &self,
-        id: &str,
-        at: u64,
-        audit: &AuditEntry,
-        key: &AuditKey,
-    ) -> Result<bool, StoreError> {
-        self.up()?;
-        self.inner.revoke_api_key(id, at, audit, key)
-    }
-    fn touch_api_key(&self, id: &str, at: u64) -> Result<(), StoreError> {
-        self.up()?;
-        self.inner.touch_api_key(id, at)
-    }
-}
 
 /// The exposition text's lines that start with `prefix`.
 fn lines_of(text: &str, prefix: &str) -> Vec<String> {
@@ -180,10 +32,7 @@ fn lines_of(text: &str, prefix: &str) -> Vec<String> {
 #[tokio::test]
 async fn readyz_answers_while_the_store_does_and_sign_in_fails_closed_when_it_does_not() {
     let down = Arc::new(AtomicBool::new(false));
-    let store = Flaky {
-        inner: MemoryStore::new(),
-        down: Arc::clone(&down),
-    };
+    let store = Outage::everything(&down);
     let Scenario {
         bank,
         clock,
@@ -413,10 +262,7 @@ async fn validate(app: &axum::Router, key: &str, user: &str, code: &str) -> Stat
 #[tokio::test]
 async fn validations_are_counted_by_outcome_with_rate_limits_and_store_errors() {
     let down = Arc::new(AtomicBool::new(false));
-    let store = Flaky {
-        inner: MemoryStore::new(),
-        down: Arc::clone(&down),
-    };
+    let store = Outage::everything(&down);
     let Scenario {
         bank,
         clock,

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test file uses a part of the helpers")]
 
+pub(crate) mod outage;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
