@@ -12,7 +12,16 @@
 # the database `otp_test`, and prints the export line on stdout (progress
 # goes to stderr). An earlier cluster in the same directory is stopped and
 # removed first. Settings: OTP_PG_PORT (default 54329), OTP_PG_DIR
-# (default /tmp/otp-pg-test).
+# (default /tmp/otp-pg-test), OTP_PG_DURABLE (default `on`).
+#
+# OTP_PG_DURABLE=off starts the server without fsync (`fsync`,
+# `synchronous_commit` and `full_page_writes` off): a commit is then as
+# durable as the OS page cache, which survives the client processes the
+# tests kill but not a power cut. `.ci/run` uses it for the test suites,
+# whose thousands of rounds each wait for commits on one audit chain (on a
+# VM whose fsync takes milliseconds, that was most of CI's time). Never
+# for a benchmark: `scripts/bench-pg.sh` and `otp bench` figures are of a
+# durable server.
 #
 # The server speaks TLS only: `start` makes a throwaway CA ($dir/tls/ca.pem)
 # and a server certificate it signs for `localhost` and 127.0.0.1 (openssl,
@@ -25,6 +34,7 @@ set -euo pipefail
 
 port="${OTP_PG_PORT:-54329}"
 dir="${OTP_PG_DIR:-/tmp/otp-pg-test}"
+durable="${OTP_PG_DURABLE:-on}"
 say() { printf 'pg-test-server: %s\n' "$*" >&2; }
 
 find_bin() {
@@ -116,9 +126,14 @@ local   all  all                 trust
 hostssl all  all  127.0.0.1/32   trust
 hostssl all  all  ::1/128        trust
 HBA
-    say "starting on 127.0.0.1:$port (TLS only)"
+    case "$durable" in
+    on) no_fsync="" ;;
+    off) no_fsync="-c fsync=off -c synchronous_commit=off -c full_page_writes=off" ;;
+    *) say "OTP_PG_DURABLE must be on or off, not '$durable'"; exit 2 ;;
+    esac
+    say "starting on 127.0.0.1:$port (TLS only; durable: $durable)"
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200 -c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key" \
+        -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=200 -c ssl=on -c ssl_cert_file=$tls/server.pem -c ssl_key_file=$tls/server.key $no_fsync" \
         start >&2
     as_owner "$bin/psql" -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
         -c "CREATE DATABASE otp_test" >&2
