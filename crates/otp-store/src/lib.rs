@@ -3,6 +3,11 @@
 
 mod codec;
 mod error;
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "the stores' write paths use it next")
+)]
+mod group;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod seal;
