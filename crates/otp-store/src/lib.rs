@@ -3,10 +3,6 @@
 
 mod codec;
 mod error;
-#[cfg_attr(
-    not(test),
-    allow(dead_code, reason = "the stores' write paths use it next")
-)]
 mod group;
 #[cfg(feature = "postgres")]
 mod postgres;
