@@ -153,6 +153,12 @@ impl<J, R> Group<J, R> {
         )
     }
 
+    /// Jobs queued for the next batch (for tests).
+    #[cfg_attr(not(test), allow(dead_code, reason = "read by tests"))]
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.lock().map_or(0, |q| q.pending.len())
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, Queue<J, R>>, StoreError> {
         self.queue
             .lock()

@@ -257,3 +257,340 @@ fn update_locks(
     }
     Ok(true)
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests"
+)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex, mpsc};
+    use std::thread;
+    use std::time::Duration;
+
+    use otp_core::{Secret, TokenState};
+    use otp_exchange::{
+        Action, AuditEntry, AuditKey, Authority, IdLock, LockChange, Store, StoreError, Switch,
+        TokenEntry, UserId, UserRecord, Verification, verify_chain,
+    };
+    use otp_provision::{Profile, SeedRecord, SerialNumber};
+
+    use super::Stage;
+    use crate::{SqliteStore, StaticSealer};
+
+    const START: u64 = 1_601_512_200;
+
+    fn key() -> AuditKey {
+        AuditKey::new([7; 32])
+    }
+
+    fn uid(s: &str) -> UserId {
+        UserId::parse(s).unwrap()
+    }
+
+    fn serial(n: u64) -> SerialNumber {
+        SerialNumber::numbered("VT", n).unwrap()
+    }
+
+    fn entry(n: u64, target: Option<&UserId>) -> AuditEntry {
+        AuditEntry::new(START + n, "W0001", target, Action::Login)
+    }
+
+    fn open() -> (tempfile::TempDir, Arc<SqliteStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(
+            dir.path().join("b.db"),
+            Arc::new(StaticSealer::new("k1", [9; 32])),
+        )
+        .unwrap();
+        (dir, Arc::new(store))
+    }
+
+    /// User `id` with token `n` bound.
+    fn bound(store: &SqliteStore, id: &str, n: u64) -> UserId {
+        let user = uid(id);
+        let e = AuditEntry::new(START, "W0001", Some(&user), Action::UserUpdate);
+        store
+            .put_user(
+                &UserRecord::new(user.clone(), "太郎", Authority::General),
+                &e,
+                &key(),
+            )
+            .unwrap();
+        let secret = Secret::from_bytes(&[u8::try_from(n).unwrap(); 20]).unwrap();
+        let token = TokenEntry::unassigned(SeedRecord::new(
+            serial(n).as_str(),
+            secret,
+            Profile::default(),
+        ))
+        .unwrap();
+        store
+            .add_tokens(
+                vec![token],
+                &AuditEntry::new(START, "W0001", None, Action::Import),
+                &key(),
+            )
+            .unwrap();
+        let state = TokenState {
+            floor: 1_000,
+            ..TokenState::new()
+        };
+        let register = AuditEntry::new(START, "W0001", Some(&user), Action::Register);
+        store
+            .switch(
+                &Switch::for_test(
+                    user.clone(),
+                    None,
+                    None,
+                    Some((serial(n), state)),
+                    Vec::new(),
+                    register,
+                ),
+                &key(),
+            )
+            .unwrap();
+        user
+    }
+
+    fn state(store: &SqliteStore, n: u64) -> TokenState {
+        store.token(&serial(n)).unwrap().unwrap().state
+    }
+
+    fn lock(store: &SqliteStore, user: &UserId) -> IdLock {
+        store.user(user).unwrap().unwrap().lock
+    }
+
+    /// A verification of token `n` moving its floor by `by`, with one
+    /// audit record.
+    fn verification(
+        store: &SqliteStore,
+        user: &UserId,
+        n: u64,
+        by: u64,
+        audit: AuditEntry,
+    ) -> Verification {
+        let expected = state(store, n);
+        let l = lock(store, user);
+        Verification::for_test(
+            user.clone(),
+            serial(n),
+            expected,
+            TokenState {
+                floor: expected.floor + by,
+                ..expected
+            },
+            vec![LockChange::for_test(user.clone(), l, l)],
+            vec![audit],
+        )
+    }
+
+    fn chain_tail(store: &SqliteStore, n: usize) -> Vec<AuditEntry> {
+        let chain = store.audit_chain().unwrap();
+        verify_chain(&chain, &key(), store.audit_head().unwrap()).unwrap();
+        chain[chain.len() - n..]
+            .iter()
+            .map(|r| r.entry.clone())
+            .collect()
+    }
+
+    /// Holds the first batch (begun) until `release` is sent; records
+    /// every batch's size.
+    fn hold_first_batch(store: &SqliteStore) -> (mpsc::Sender<()>, Arc<Mutex<Vec<usize>>>) {
+        let (release, gate) = mpsc::channel::<()>();
+        let gate = Mutex::new(gate);
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let first = AtomicBool::new(true);
+        let seen = Arc::clone(&sizes);
+        *store.hook.lock().unwrap() = Some(Arc::new(move |stage| {
+            if let Stage::Began(n) = stage {
+                seen.lock().unwrap().push(n);
+                if first.swap(false, Ordering::SeqCst) {
+                    gate.lock().unwrap().recv().unwrap();
+                }
+            }
+        }));
+        (release, sizes)
+    }
+
+    fn wait_until(what: impl Fn() -> bool) {
+        for _ in 0..10_000 {
+            if what() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        panic!("timed out");
+    }
+
+    type Call<T> = Box<dyn FnOnce(&SqliteStore) -> T + Send>;
+
+    /// Starts a batch holding only `append_audit(first)` and holds it;
+    /// then queues `jobs` one after another (so their order is known), and
+    /// releases: they form the second batch, in that order.
+    fn second_batch<T: Send + 'static>(
+        store: &Arc<SqliteStore>,
+        first: AuditEntry,
+        jobs: Vec<Call<T>>,
+    ) -> (Vec<T>, Vec<usize>) {
+        let (release, sizes) = hold_first_batch(store);
+        let s = Arc::clone(store);
+        let blocker = thread::spawn(move || s.append_audit(&first, &key()));
+        wait_until(|| sizes.lock().unwrap().len() == 1);
+        let mut handles = Vec::new();
+        for (i, job) in jobs.into_iter().enumerate() {
+            let s = Arc::clone(store);
+            handles.push(thread::spawn(move || job(&s)));
+            wait_until(|| store.group.queued() == i + 1);
+        }
+        release.send(()).unwrap();
+        blocker.join().unwrap().unwrap();
+        let out = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        *store.hook.lock().unwrap() = None;
+        let sizes = sizes.lock().unwrap().clone();
+        (out, sizes)
+    }
+
+    /// The same token verified twice in one batch (the same state read by
+    /// both): the first is saved, the second's compare-and-set sees the
+    /// first's floor and saves nothing.
+    #[test]
+    fn the_same_token_twice_in_one_batch_saves_the_first_only() {
+        let (_dir, store) = open();
+        let user = bound(&store, "W0002", 1);
+        let v1 = verification(&store, &user, 1, 1, entry(1, Some(&user)));
+        let v2 = verification(&store, &user, 1, 2, entry(2, Some(&user)));
+        let (a, b) = (v1.clone(), v2);
+        let (out, sizes) = second_batch(
+            &store,
+            entry(0, None),
+            vec![
+                Box::new(move |s: &SqliteStore| s.record_verification(&a, &key())),
+                Box::new(move |s: &SqliteStore| s.record_verification(&b, &key())),
+            ],
+        );
+        assert_eq!(sizes, vec![1, 2]);
+        assert_eq!(out, vec![Ok(true), Ok(false)]);
+        assert_eq!(state(&store, 1), *v1.new_state());
+        assert_eq!(
+            chain_tail(&store, 2),
+            vec![entry(0, None), entry(1, Some(&user))]
+        );
+    }
+
+    /// In one batch: a verification whose compare-and-set fails after it
+    /// wrote (the operator's lock changed), a lock change on an unknown
+    /// user (an error) and the saved jobs around them: the refused and
+    /// failed jobs leave nothing (not a write, not an audit record, not a
+    /// gap in the chain) and the others are saved.
+    #[test]
+    fn a_refusal_and_an_error_do_not_fail_their_batch_mates() {
+        let (_dir, store) = open();
+        let u2 = bound(&store, "W0002", 1);
+        let u3 = bound(&store, "W0003", 2);
+        let s2 = state(&store, 2);
+        let good = verification(&store, &u2, 1, 1, entry(1, Some(&u2)));
+        // Token 2's compare-and-set holds, then the operator's lock does not.
+        let mut stale = verification(&store, &u3, 2, 5, entry(2, Some(&u3)));
+        let operator = LockChange::for_test(
+            u2.clone(),
+            IdLock {
+                locked: true,
+                ..lock(&store, &u2)
+            },
+            lock(&store, &u2),
+        );
+        stale = Verification::for_test(
+            u3.clone(),
+            serial(2),
+            *stale.expected_state(),
+            *stale.new_state(),
+            vec![stale.locks()[0].clone(), operator],
+            stale.audit().to_vec(),
+        );
+        let unknown = LockChange::for_test(uid("W0099"), IdLock::default(), IdLock::default());
+        let later = verification(&store, &u3, 2, 1, entry(4, Some(&u3)));
+        let (g, st, l) = (good.clone(), stale, later.clone());
+        type Out = Result<String, StoreError>;
+        let (out, sizes) = second_batch::<Out>(
+            &store,
+            entry(0, None),
+            vec![
+                Box::new(move |s: &SqliteStore| {
+                    s.record_verification(&g, &key()).map(|b| b.to_string())
+                }),
+                Box::new(move |s: &SqliteStore| {
+                    s.record_verification(&st, &key()).map(|b| b.to_string())
+                }),
+                Box::new(move |s: &SqliteStore| {
+                    s.update_locks(&[unknown], &[entry(9, None)], &key())
+                        .map(|b| b.to_string())
+                }),
+                Box::new(move |s: &SqliteStore| {
+                    s.append_audit(&entry(3, None), &key())
+                        .map(|r| r.seq.to_string())
+                }),
+                Box::new(move |s: &SqliteStore| {
+                    s.record_verification(&l, &key()).map(|b| b.to_string())
+                }),
+            ],
+        );
+        assert_eq!(sizes, vec![1, 5]);
+        assert_eq!(out[0], Ok("true".into()));
+        assert_eq!(out[1], Ok("false".into()));
+        assert!(
+            matches!(out[2], Err(StoreError::NotFound(_))),
+            "{:?}",
+            out[2]
+        );
+        assert_eq!(out[4], Ok("true".into()));
+        let head = store.audit_head().unwrap().unwrap();
+        assert_eq!(out[3], Ok((head.seq - 1).to_string()));
+        assert_eq!(state(&store, 1), *good.new_state());
+        assert_eq!(state(&store, 2), *later.new_state());
+        assert_eq!(later.expected_state(), &s2);
+        assert_eq!(
+            chain_tail(&store, 4),
+            vec![
+                entry(0, None),
+                entry(1, Some(&u2)),
+                entry(3, None),
+                entry(4, Some(&u3))
+            ]
+        );
+    }
+
+    /// Every caller's answer comes after its batch's COMMIT: the record it
+    /// was answered with is already visible to another connection (which
+    /// sees committed data only), though each commit is held back.
+    #[test]
+    fn no_answer_before_its_batch_committed() {
+        let (_dir, store) = open();
+        *store.hook.lock().unwrap() = Some(Arc::new(|stage| {
+            if stage == Stage::BeforeCommit {
+                thread::sleep(Duration::from_micros(300));
+            }
+        }));
+        thread::scope(|s| {
+            for t in 0..8u64 {
+                let store = &store;
+                s.spawn(move || {
+                    for i in 0..40 {
+                        let r = store
+                            .append_audit(&entry(t * 100 + i, None), &key())
+                            .unwrap();
+                        let head = store.audit_head().unwrap().unwrap();
+                        assert!(head.seq >= r.seq, "answered {} before its commit", r.seq);
+                    }
+                });
+            }
+        });
+        let (batches, jobs) = store.group.stats();
+        assert_eq!(jobs, 8 * 40);
+        assert!(batches < jobs, "no batch held more than one job");
+        chain_tail(&store, 1);
+    }
+}
