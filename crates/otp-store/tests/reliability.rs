@@ -582,7 +582,7 @@ fn crash_child(db: &str) {
     .unwrap()
     .with_audit_key(key());
     // The tokens' side: their seeds, read from the file directly.
-    let tokens = SqliteStore::open(db, support::sealer()).unwrap();
+    let tokens = Arc::new(SqliteStore::open(db, support::sealer()).unwrap());
     let admin = uid("W0001");
     let users: Vec<UserId> = std::iter::once("W0002").chain(USERS).map(uid).collect();
     let mut out = std::io::stdout();
@@ -608,12 +608,12 @@ fn crash_child(db: &str) {
             Arc::clone(&barrier),
         );
         let user = uid(CONCURRENT_USERS[t % CONCURRENT_USERS.len()]);
-        let tokens = SqliteStore::open(db, support::sealer()).unwrap();
+        let tokens = Arc::clone(&tokens);
         std::thread::spawn(move || {
             let serial = tokens.user(&user).unwrap().unwrap().token.unwrap();
             for _ in 0..CRASH_OPS {
                 barrier.wait();
-                let code = code_at(&tokens, &serial, clock.now());
+                let code = code_at(&*tokens, &serial, clock.now());
                 match bank.login(&user, &code) {
                     Ok(v) => {
                         let line = format!("FLOOR {} {}\n", v.serial(), v.position() + 1);
@@ -641,7 +641,7 @@ fn crash_child(db: &str) {
         let user = &users[rng.below(users.len() as u64) as usize];
         let records = bank.records();
         let current = records.user(user).unwrap().unwrap().token.unwrap();
-        let code = code_at(&tokens, &current, now);
+        let code = code_at(&*tokens, &current, now);
         if rng.below(2) == 0 {
             bank.login(user, &code).unwrap();
             writeln!(out, "FLOOR {current} {}", now / 30 + 1).unwrap();
@@ -661,7 +661,7 @@ fn crash_child(db: &str) {
                 .confirm(
                     &bank,
                     new.as_str(),
-                    &code_at(&tokens, &new, now),
+                    &code_at(&*tokens, &new, now),
                     &approval(),
                 )
                 .unwrap();
@@ -810,7 +810,8 @@ fn sqlite_survives_sigkill() {
             let mut byte = [0u8; 1];
             let _ = stdout.read(&mut byte);
         }
-        std::thread::sleep(Duration::from_micros(rng.below(60_000)));
+        // Up to 150 ms: the concurrent logins commit batches by then.
+        std::thread::sleep(Duration::from_micros(rng.below(150_000)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         assert!(
