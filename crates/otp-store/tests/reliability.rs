@@ -8,11 +8,14 @@
 //!   flight never count as wrong entries;
 //! - competing exchanges: two administrators exchange the same user's
 //!   token at once; one commits, the other gets `Refusal::Conflict`;
-//! - crash: a child process runs exchanges and logins on an SQLite file
-//!   and is killed with SIGKILL at random moments, 200 times; after each
-//!   kill the file opens, every user has exactly one active token, no
-//!   replay floor went backwards, and the audit chain verifies up to its
-//!   stored head;
+//! - crash: a child process runs exchanges and logins on an SQLite file,
+//!   and 16 threads logging in at once (two per user with the same code,
+//!   so group commit's batches hold double uses), and is killed with
+//!   SIGKILL at random moments, 200 times; after each kill the file opens,
+//!   every user has exactly one active token, no replay floor went
+//!   backwards, no acceptance the child reported (after `Bank::login`
+//!   returned) was lost, and the audit chain verifies up to its stored
+//!   head;
 //! - bad files: truncated, corrupted, foreign, not a database, empty,
 //!   newer schema: clear errors, the file untouched; older schemas are
 //!   upgraded, version-1 audit records kept and chained after;
@@ -552,6 +555,15 @@ impl Rng {
 }
 
 const CRASH_STOCK: usize = 1_500;
+/// The users the crash child's concurrent logins use (registered with the
+/// stock tokens VX5…VX12), never exchanged.
+const CONCURRENT_USERS: [&str; 8] = [
+    "W0021", "W0022", "W0023", "W0024", "W0025", "W0026", "W0027", "W0028",
+];
+/// The crash child's concurrent login threads: two per concurrent user,
+/// so every round holds a double use of each of their codes (kills land
+/// mid-batch, and at most two of a user's attempts are ever in flight).
+const CRASH_THREADS: usize = 2 * CONCURRENT_USERS.len();
 /// Operations per child run at most: the clock moves 30 s per operation
 /// and each run starts 30,000 s after the previous one.
 const CRASH_OPS: u64 = 900;
@@ -570,10 +582,58 @@ fn crash_child(db: &str) {
     .unwrap()
     .with_audit_key(key());
     // The tokens' side: their seeds, read from the file directly.
-    let tokens = SqliteStore::open(db, support::sealer()).unwrap();
+    let tokens = Arc::new(SqliteStore::open(db, support::sealer()).unwrap());
     let admin = uid("W0001");
     let users: Vec<UserId> = std::iter::once("W0002").chain(USERS).map(uid).collect();
     let mut out = std::io::stdout();
+    // Concurrent logins on a second bank (its own store and clock, so
+    // their rounds are not disturbed by the loop below): CRASH_THREADS
+    // threads log in at once, round after round, two per user with the
+    // same code, so the store's batches hold double uses; each acceptance
+    // is printed only after `Bank::login` returned it.
+    let concurrent_clock = SimClock::new(t0);
+    let concurrent = Arc::new(
+        Bank::new(
+            SqliteStore::open(db, support::sealer()).unwrap(),
+            Arc::new(concurrent_clock.clone()),
+        )
+        .unwrap()
+        .with_audit_key(key()),
+    );
+    let barrier = Arc::new(Barrier::new(CRASH_THREADS));
+    for t in 0..CRASH_THREADS {
+        let (bank, clock, barrier) = (
+            Arc::clone(&concurrent),
+            concurrent_clock.clone(),
+            Arc::clone(&barrier),
+        );
+        let user = uid(CONCURRENT_USERS[t % CONCURRENT_USERS.len()]);
+        let tokens = Arc::clone(&tokens);
+        std::thread::spawn(move || {
+            let serial = tokens.user(&user).unwrap().unwrap().token.unwrap();
+            for _ in 0..CRASH_OPS {
+                barrier.wait();
+                let code = code_at(&*tokens, &serial, clock.now());
+                match bank.login(&user, &code) {
+                    Ok(v) => {
+                        let line = format!("FLOOR {} {}\n", v.serial(), v.position() + 1);
+                        std::io::stdout().lock().write_all(line.as_bytes()).unwrap();
+                    }
+                    Err(Refusal::Internal(e)) => {
+                        eprintln!("concurrent login failed: {e}");
+                        std::process::exit(3);
+                    }
+                    // The other of the pair: a replay, or its attempt
+                    // refused while the first was in flight.
+                    Err(_) => {}
+                }
+                if barrier.wait().is_leader() {
+                    clock.advance(30);
+                }
+                barrier.wait();
+            }
+        });
+    }
     println!("CHILD-READY");
     for _ in 0..CRASH_OPS {
         clock.advance(30);
@@ -581,7 +641,7 @@ fn crash_child(db: &str) {
         let user = &users[rng.below(users.len() as u64) as usize];
         let records = bank.records();
         let current = records.user(user).unwrap().unwrap().token.unwrap();
-        let code = code_at(&tokens, &current, now);
+        let code = code_at(&*tokens, &current, now);
         if rng.below(2) == 0 {
             bank.login(user, &code).unwrap();
             writeln!(out, "FLOOR {current} {}", now / 30 + 1).unwrap();
@@ -601,7 +661,7 @@ fn crash_child(db: &str) {
                 .confirm(
                     &bank,
                     new.as_str(),
-                    &code_at(&tokens, &new, now),
+                    &code_at(&*tokens, &new, now),
                     &approval(),
                 )
                 .unwrap();
@@ -705,14 +765,27 @@ fn sqlite_survives_sigkill() {
     let dir = TempDir::new();
     let path = dir.path().join("bank.db");
     {
-        let s = setup(
+        let f = setup(
             SqliteStore::open(&path, support::sealer()).unwrap(),
             CRASH_STOCK,
         );
-        drop(s);
+        for (i, u) in CONCURRENT_USERS.iter().enumerate() {
+            let u = uid(u);
+            f.s.bank
+                .enroll_user(&branch(), &u, "しんきん太郎", Authority::General)
+                .unwrap();
+            let serial = stock_serial(USERS.len() + i + 1);
+            f.s.bank
+                .begin_registration(&f.s.admin, &u)
+                .unwrap()
+                .confirm(&f.s.bank, serial.as_str(), &f.code(&serial), &approval())
+                .unwrap();
+        }
+        drop(f);
     }
     let users: Vec<UserId> = std::iter::once("W0002")
         .chain(USERS)
+        .chain(CONCURRENT_USERS)
         .chain(["W0001"])
         .map(uid)
         .collect();
@@ -737,7 +810,8 @@ fn sqlite_survives_sigkill() {
             let mut byte = [0u8; 1];
             let _ = stdout.read(&mut byte);
         }
-        std::thread::sleep(Duration::from_micros(rng.below(60_000)));
+        // Up to 150 ms: the concurrent logins commit batches by then.
+        std::thread::sleep(Duration::from_micros(rng.below(150_000)));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         assert!(
@@ -754,7 +828,8 @@ fn sqlite_survives_sigkill() {
                 Some("FLOOR") => {
                     let serial = w.next().unwrap().to_owned();
                     let floor: u64 = w.next().unwrap().parse().unwrap();
-                    committed.insert(serial, floor);
+                    let at_least = committed.entry(serial).or_insert(floor);
+                    *at_least = floor.max(*at_least);
                     logins += 1;
                 }
                 Some("EXCHANGED") => {
