@@ -3,6 +3,7 @@
 
 mod codec;
 mod error;
+mod group;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod seal;

@@ -24,6 +24,7 @@ use rusqlite::{Connection, ErrorCode};
 use crate::OpenError;
 use crate::seal::{DataKeys, SecretSealer};
 
+mod batch;
 mod data_keys;
 mod inspect;
 mod open;
@@ -71,6 +72,11 @@ pub struct SqliteStore {
     idle: Mutex<Vec<Connection>>,
     sealer: Arc<dyn SecretSealer>,
     keys: DataKeys,
+    /// Group commit of the login path's writes (see `batch`).
+    group: batch::Batcher,
+    /// What the tests observe of each batch.
+    #[cfg(test)]
+    hook: Mutex<Option<batch::Hook>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -80,6 +86,7 @@ impl fmt::Debug for SqliteStore {
             .field("options", &self.options)
             .field("sealer", &self.sealer)
             .field("keys", &self.keys)
+            .field("group", &self.group)
             .finish_non_exhaustive()
     }
 }

@@ -123,6 +123,9 @@ impl SqliteStore {
             idle: Mutex::new(Vec::new()),
             sealer,
             keys: DataKeys::empty(),
+            group: super::batch::Batcher::new(super::batch::BATCH_CAP),
+            #[cfg(test)]
+            hook: Mutex::new(None),
         };
         let mut conn = store.connect(creating)?;
         if had_log {

@@ -9,6 +9,7 @@ use otp_exchange::{
 use otp_provision::SerialNumber;
 use rusqlite::{OptionalExtension as _, params};
 
+use super::batch::{Answer, Job};
 use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, read_audit, token_row, user_row};
 use super::write::{append, apply_locks, current_locks, locks_match, token_status, write_tx};
 use super::{SqliteStore, to_store, to_switch};
@@ -218,63 +219,10 @@ impl Store for SqliteStore {
     }
 
     fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = write_tx(&mut conn).map_err(to_store)?;
-        let user = v.user().as_str();
-        let (e, n) = (
-            StateCols::encode(v.expected_state()),
-            StateCols::encode(v.new_state()),
-        );
-        // The state moves only if the token is still assigned to the user,
-        // the user's token is still this one, the state is as verified and
-        // the user's lock as read (the first of `locks`; the others, the
-        // operator's, are checked below); the write lock is held until
-        // commit.
-        let Some(own) = v.locks().iter().find(|c| c.user() == v.user()) else {
-            return Ok(false);
-        };
-        let changed = tx
-            .prepare_cached(
-                "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
-                 WHERE serial = ?5 AND status = 'assigned' AND assigned_to = ?6
-                   AND floor = ?7 AND drift = ?8 AND failures = ?9 AND locked = ?10
-                   AND EXISTS (SELECT 1 FROM users WHERE id = ?6 AND token = ?5 AND id_lock = ?11)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    n.floor,
-                    n.drift,
-                    n.failures,
-                    n.locked,
-                    v.serial().as_str(),
-                    user,
-                    e.floor,
-                    e.drift,
-                    e.failures,
-                    e.locked,
-                    encode_lock(own.expected()),
-                ])
-            })
-            .map_err(to_store)?;
-        if changed != 1 {
-            // Nothing was written; dropping `tx` ends it.
-            return Ok(false);
+        match self.grouped(Job::Verify(v.clone(), key.clone()))? {
+            Answer::Saved(saved) => Ok(saved),
+            Answer::Record(_) => Err(mixed()),
         }
-        let current = current_locks(&tx, v.locks()).map_err(to_store)?;
-        if !locks_match(v.locks(), &current) {
-            return Ok(false);
-        }
-        apply_locks(&tx, v.locks()).map_err(to_store)?;
-        if let Some(at) = v.login_at() {
-            tx.prepare_cached("UPDATE users SET last_login = ?1 WHERE id = ?2")
-                .and_then(|mut s| s.execute(params![to_db(at), user]))
-                .map_err(to_store)?;
-        }
-        for entry in v.audit() {
-            append(&tx, entry, key)?;
-        }
-        tx.commit().map_err(to_store)?;
-        Ok(true)
     }
 
     fn update_locks(
@@ -283,21 +231,10 @@ impl Store for SqliteStore {
         audit: &[AuditEntry],
         key: &AuditKey,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = write_tx(&mut conn).map_err(to_store)?;
-        let current = current_locks(&tx, changes).map_err(to_store)?;
-        if let Some((c, _)) = changes.iter().zip(&current).find(|(_, now)| now.is_none()) {
-            return Err(StoreError::NotFound(format!("user {}", c.user())));
+        match self.grouped(Job::Locks(changes.to_vec(), audit.to_vec(), key.clone()))? {
+            Answer::Saved(saved) => Ok(saved),
+            Answer::Record(_) => Err(mixed()),
         }
-        if !locks_match(changes, &current) {
-            return Ok(false);
-        }
-        apply_locks(&tx, changes).map_err(to_store)?;
-        for entry in audit {
-            append(&tx, entry, key)?;
-        }
-        tx.commit().map_err(to_store)?;
-        Ok(true)
     }
 
     fn switch(&self, change: &Switch, key: &AuditKey) -> Result<AuditRecord, SwitchError> {
@@ -381,11 +318,10 @@ impl Store for SqliteStore {
     }
 
     fn append_audit(&self, entry: &AuditEntry, key: &AuditKey) -> Result<AuditRecord, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = write_tx(&mut conn).map_err(to_store)?;
-        let record = append(&tx, entry, key)?;
-        tx.commit().map_err(to_store)?;
-        Ok(record)
+        match self.grouped(Job::Audit(entry.clone(), key.clone()))? {
+            Answer::Record(record) => Ok(*record),
+            Answer::Saved(_) => Err(mixed()),
+        }
     }
 
     fn audit(
@@ -550,6 +486,11 @@ impl Store for SqliteStore {
         tx.commit().map_err(to_store)?;
         Ok(())
     }
+}
+
+/// A job answered with another job's kind of answer (a bug, not data).
+fn mixed() -> StoreError {
+    StoreError::Unavailable("group commit answered a write with another kind of answer".into())
 }
 
 fn api_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRow> {

@@ -21,12 +21,50 @@ pub(super) fn append(
     entry: &AuditEntry,
     key: &AuditKey,
 ) -> Result<AuditRecord, StoreError> {
-    let (seq, hash): (i64, Vec<u8>) = tx
-        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(to_store)?
-        .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
-    let (seq, prev) = next_after(seq, &hash)?;
+    let mut head = Head::read(tx)?;
+    let record = append_after(tx, &mut head, entry, key)?;
+    head.write(tx)?;
+    Ok(record)
+}
+
+/// The audit chain's head (the last record's number and hash), read once
+/// per write transaction and kept in memory while the transaction appends;
+/// [`Head::write`] stores it before commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Head {
+    seq: i64,
+    hash: Vec<u8>,
+}
+
+impl Head {
+    /// The stored head (inside a transaction holding the write lock).
+    pub(super) fn read(tx: &Connection) -> Result<Self, StoreError> {
+        let (seq, hash): (i64, Vec<u8>) = tx
+            .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(to_store)?
+            .ok_or_else(|| corrupt("the audit chain's head row is missing"))?;
+        Ok(Self { seq, hash })
+    }
+
+    /// Stores this head in the head row.
+    pub(super) fn write(&self, tx: &Connection) -> Result<(), StoreError> {
+        tx.prepare_cached("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1")
+            .and_then(|mut s| s.execute(params![self.seq, self.hash]))
+            .map_err(to_store)?;
+        Ok(())
+    }
+}
+
+/// Seals `entry` after `head` under `key`, inserts the record and moves
+/// `head` (in memory only) to it.
+pub(super) fn append_after(
+    tx: &Connection,
+    head: &mut Head,
+    entry: &AuditEntry,
+    key: &AuditKey,
+) -> Result<AuditRecord, StoreError> {
+    let (seq, prev) = next_after(head.seq, &head.hash)?;
     let record = entry.clone().seal(seq, prev, key);
     let c = AuditCols::encode(&record);
     tx.prepare_cached(
@@ -51,9 +89,10 @@ pub(super) fn append(
         }
         _ => db_err(&e),
     })?;
-    tx.prepare_cached("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1")
-        .and_then(|mut s| s.execute(params![c.seq, c.hash]))
-        .map_err(to_store)?;
+    *head = Head {
+        seq: c.seq,
+        hash: c.hash.to_vec(),
+    };
     Ok(record)
 }
 
@@ -78,7 +117,7 @@ pub(super) fn token_status(
 
 /// The stored lock text of each change's user (`None`: no such user).
 pub(super) fn current_locks(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     changes: &[LockChange],
 ) -> rusqlite::Result<Vec<Option<String>>> {
     let mut stmt = tx.prepare_cached("SELECT id_lock FROM users WHERE id = ?1")?;
@@ -99,7 +138,7 @@ pub(super) fn locks_match(changes: &[LockChange], current: &[Option<String>]) ->
 
 /// Writes every change's new lock, in order (checked by the caller in the
 /// same transaction).
-pub(super) fn apply_locks(tx: &Transaction<'_>, changes: &[LockChange]) -> rusqlite::Result<()> {
+pub(super) fn apply_locks(tx: &Connection, changes: &[LockChange]) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "UPDATE users SET id_lock = ?1, last_login = coalesce(?3, last_login) WHERE id = ?2",
     )?;
