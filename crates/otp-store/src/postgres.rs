@@ -23,20 +23,21 @@ use std::sync::Arc;
 use otp_exchange::Store;
 use otp_exchange::{StoreError, SwitchError};
 use postgres::error::SqlState;
-use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::Pool;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::OpenError;
 use crate::seal::{DataKeys, SecretSealer};
 
+mod batch;
 mod connect;
 mod data_keys;
 mod migrate;
 mod options;
+mod pool;
 mod rows;
 mod store;
 mod tls;
+mod verify;
 mod write;
 
 pub use migrate::PG_SCHEMA_VERSION;
@@ -59,11 +60,13 @@ pub use tls::TlsMode;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PgStore {
-    pool: Pool<PostgresConnectionManager<MakeRustlsConnect>>,
+    pool: Pool<pool::Manager>,
     options: PgOptions,
     sealer: Arc<dyn SecretSealer>,
     keys: DataKeys,
     tls: TlsMode,
+    /// Group commit of `record_verification` (see `batch`).
+    group: batch::Batcher,
 }
 
 impl fmt::Debug for PgStore {
