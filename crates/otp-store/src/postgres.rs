@@ -9,11 +9,13 @@
 //! Here: the [`PgStore`] type and how PostgreSQL's errors become the
 //! policy's. The rest, by concern: `options` (how to connect), `tls`
 //! (`sslmode`, `sslrootcert` and the rustls connector), `connect` (the
-//! first connection and the pool), `migrate` (the schema created or
+//! first connection and the pool), `pool` (the pooled connections and
+//! their prepared statements), `migrate` (the schema created or
 //! upgraded under an advisory lock), `data_keys` (the store's data keys:
 //! made or unwrapped at connect, plaintext sealed on upgrade, rekey),
 //! `rows` (rows to records), `write` (what every write shares: the audit
-//! chain and the users' locks) and `store` (the [`Store`]
+//! chain and the users' locks), `verify` (`record_verification` in few
+//! round trips), `batch` (its group commit) and `store` (the [`Store`]
 //! implementation).
 
 use core::fmt;
