@@ -9,11 +9,13 @@
 //! Here: the [`PgStore`] type and how PostgreSQL's errors become the
 //! policy's. The rest, by concern: `options` (how to connect), `tls`
 //! (`sslmode`, `sslrootcert` and the rustls connector), `connect` (the
-//! first connection and the pool), `migrate` (the schema created or
+//! first connection and the pool), `pool` (the pooled connections and
+//! their prepared statements), `migrate` (the schema created or
 //! upgraded under an advisory lock), `data_keys` (the store's data keys:
 //! made or unwrapped at connect, plaintext sealed on upgrade, rekey),
 //! `rows` (rows to records), `write` (what every write shares: the audit
-//! chain and the users' locks) and `store` (the [`Store`]
+//! chain and the users' locks), `verify` (`record_verification` in few
+//! round trips), `batch` (its group commit) and `store` (the [`Store`]
 //! implementation).
 
 use core::fmt;
@@ -23,20 +25,21 @@ use std::sync::Arc;
 use otp_exchange::Store;
 use otp_exchange::{StoreError, SwitchError};
 use postgres::error::SqlState;
-use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::Pool;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::OpenError;
 use crate::seal::{DataKeys, SecretSealer};
 
+mod batch;
 mod connect;
 mod data_keys;
 mod migrate;
 mod options;
+mod pool;
 mod rows;
 mod store;
 mod tls;
+mod verify;
 mod write;
 
 pub use migrate::PG_SCHEMA_VERSION;
@@ -59,11 +62,13 @@ pub use tls::TlsMode;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PgStore {
-    pool: Pool<PostgresConnectionManager<MakeRustlsConnect>>,
+    pool: Pool<pool::Manager>,
     options: PgOptions,
     sealer: Arc<dyn SecretSealer>,
     keys: DataKeys,
     tls: TlsMode,
+    /// Group commit of `record_verification` (see `batch`).
+    group: batch::Batcher,
 }
 
 impl fmt::Debug for PgStore {

@@ -8,9 +8,9 @@ use otp_exchange::StoreError;
 use postgres::{Client, Config};
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::r2d2::{Pool, PooledConnection};
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::options::valid_schema;
+use super::pool::Manager;
 use super::{PgOptions, PgStore, TlsMode, pg_text, tls};
 use crate::OpenError;
 use crate::seal::{DataKeys, SecretSealer};
@@ -57,7 +57,10 @@ impl PgStore {
             .max_size(options.pool_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(options.connect_timeout)
-            .build(PostgresConnectionManager::new(config, tls.connector))
+            .build(Manager(PostgresConnectionManager::new(
+                config,
+                tls.connector,
+            )))
             .map_err(|e| OpenError::Unavailable(e.to_string()))?;
         let mut store = Self {
             pool,
@@ -65,6 +68,7 @@ impl PgStore {
             tls: tls.mode,
             sealer,
             keys: DataKeys::empty(),
+            group: super::batch::Batcher::new(super::batch::BATCH_CAP),
         };
         store.keys = store.migrate()?;
         Ok(store)
@@ -112,9 +116,7 @@ impl PgStore {
         &self.options
     }
 
-    pub(super) fn conn(
-        &self,
-    ) -> Result<PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>, StoreError> {
+    pub(super) fn conn(&self) -> Result<PooledConnection<Manager>, StoreError> {
         self.pool
             .get()
             .map_err(|e| StoreError::Unavailable(format!("no PostgreSQL connection: {e}")))

@@ -121,7 +121,7 @@ impl PgStore {
             )
             .map_err(to_store)?;
         tx.commit().map_err(to_store)?;
-        self.reload_keys(&mut *c)?;
+        self.reload_keys(c.client())?;
         Ok(Rekeyed {
             data_key: new_id,
             resealed,
@@ -137,7 +137,7 @@ impl PgStore {
     /// [`StoreError`] if the database cannot be read.
     pub fn kek_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut c = self.conn()?;
-        Ok(read_data_keys(&mut *c)?
+        Ok(read_data_keys(c.client())?
             .into_iter()
             .map(|(_, kek, _)| kek)
             .collect::<std::collections::BTreeSet<_>>()

@@ -36,7 +36,7 @@ impl PgStore {
     /// [`StoreError`] if the database cannot be read.
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         let mut c = self.conn()?;
-        read_version(&mut *c).map_err(StoreError::from)
+        read_version(c.client()).map_err(StoreError::from)
     }
 
     /// Creates or upgrades the schema and loads (or makes) the data keys.

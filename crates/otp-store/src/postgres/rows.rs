@@ -14,8 +14,27 @@ pub(super) fn col<'a, T: postgres::types::FromSql<'a>>(
         .map_err(|e| StoreError::Corrupt(format!("a stored value has the wrong type: {e}")))
 }
 
-pub(super) const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login, usage_mode";
-pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key, reserved_for";
+macro_rules! user_cols {
+    () => {
+        "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login, usage_mode"
+    };
+}
+macro_rules! token_cols {
+    () => {
+        "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key, reserved_for"
+    };
+}
+pub(super) const USER_COLS: &str = user_cols!();
+/// One user by ID (a statement prepared once per connection).
+pub(super) const USER_BY_ID: &str =
+    concat!("SELECT ", user_cols!(), " FROM otp_users WHERE id = $1");
+pub(super) const TOKEN_COLS: &str = token_cols!();
+/// One token by serial (a statement prepared once per connection).
+pub(super) const TOKEN_BY_SERIAL: &str = concat!(
+    "SELECT ",
+    token_cols!(),
+    " FROM otp_tokens WHERE serial = $1"
+);
 
 pub(super) fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
     UserRow {

@@ -10,7 +10,10 @@ use otp_exchange::{
 use otp_provision::SerialNumber;
 use postgres::IsolationLevel;
 
-use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, audit_row, col, token_row, user_row};
+use super::rows::{
+    AUDIT_COLS, TOKEN_BY_SERIAL, TOKEN_COLS, USER_BY_ID, USER_COLS, audit_row, col, token_row,
+    user_row,
+};
 use super::write::{append, apply_locks, lock_users, locks_match};
 use super::{PgStore, to_store, to_switch};
 use crate::codec::{
@@ -21,14 +24,12 @@ use crate::codec::{
 impl Store for PgStore {
     fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         let mut c = self.conn()?;
-        c.query_opt(
-            &format!("SELECT {USER_COLS} FROM otp_users WHERE id = $1"),
-            &[&id.as_str()],
-        )
-        .map_err(to_store)?
-        .as_ref()
-        .map(user_row)
-        .transpose()
+        let s = c.prepared(USER_BY_ID).map_err(to_store)?;
+        c.query_opt(&s, &[&id.as_str()])
+            .map_err(to_store)?
+            .as_ref()
+            .map(user_row)
+            .transpose()
     }
 
     fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
@@ -127,17 +128,12 @@ impl Store for PgStore {
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         let mut c = self.conn()?;
-        let Some(row) = c
-            .query_opt(
-                &format!("SELECT {TOKEN_COLS} FROM otp_tokens WHERE serial = $1"),
-                &[&serial.as_str()],
-            )
-            .map_err(to_store)?
-        else {
+        let s = c.prepared(TOKEN_BY_SERIAL).map_err(to_store)?;
+        let Some(row) = c.query_opt(&s, &[&serial.as_str()]).map_err(to_store)? else {
             return Ok(None);
         };
         let row = token_row(&row)?;
-        let secret = row.secret(&self.keys, || self.reload_keys(&mut *c))?;
+        let secret = row.secret(&self.keys, || self.reload_keys(c.client()))?;
         row.decode(&secret).map(Some)
     }
 
@@ -208,6 +204,10 @@ impl Store for PgStore {
     }
 
     fn record_verification(&self, v: &Verification, key: &AuditKey) -> Result<bool, StoreError> {
+        // Through group commit, unless an operator's lock is checked too.
+        if let Some(fast) = super::verify::FastCas::of(v) {
+            return self.record_grouped(v, fast, key);
+        }
         let mut c = self.conn()?;
         let mut tx = c.transaction().map_err(to_store)?;
         // The user's row first (locked until commit), then the token's:

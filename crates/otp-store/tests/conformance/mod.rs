@@ -1522,3 +1522,132 @@ pub fn api_keys_are_stored_revoked_once_and_touched_forward<S: Store>(store: &S)
     );
     assert!(verify_chain(&chain, &key(), store.audit_head().unwrap()).is_ok());
 }
+
+/// PostgreSQL's batches (`PgStore::record_batch`, what its group commit
+/// runs): one transaction for several verifications, each answered by its
+/// own outcome.
+#[cfg(feature = "postgres")]
+pub mod pg_batch {
+    use super::*;
+
+    /// The same token twice in one batch (both verified against the same
+    /// state, as two callers racing would): one acceptance, one stale; one
+    /// audit record; the chain verifies.
+    pub fn same_token_twice_in_one_batch_is_accepted_once(store: &otp_store::PgStore) {
+        let user = bound_user(store);
+        let (s0, l0) = (state_of(store, 1), lock_of(store, &user));
+        let login = entry(START + 30, Some(&user), Action::Login);
+        let v = verification(&user, 1, s0, l0, vec![login.clone()]);
+        let before = check_chain(store).len();
+        let results = store.record_batch(&[v.clone(), v.clone()], &key());
+        assert!(
+            matches!(results.as_slice(), [Ok(true), Ok(false)]),
+            "{results:?}"
+        );
+        assert_eq!(state_of(store, 1), *v.new_state());
+        assert_eq!(lock_of(store, &user), *v.locks()[0].new_lock());
+        let chain = check_chain(store);
+        assert_eq!(chain.len(), before + 1);
+        assert_eq!(chain[before].entry, login);
+    }
+
+    /// A job whose compare-and-set fails (a stale state) is `Ok(false)`;
+    /// its batch-mates, before and after it, are saved, their records
+    /// chained in queue order.
+    pub fn a_failing_compare_and_set_does_not_fail_its_batch_mates(store: &otp_store::PgStore) {
+        let a = bound_user(store);
+        let b = uid("W0003");
+        let c = uid("W0004");
+        general(store, &b);
+        general(store, &c);
+        register(store, &b, 2);
+        register(store, &c, 3);
+        let va = verification(
+            &a,
+            1,
+            state_of(store, 1),
+            lock_of(store, &a),
+            vec![entry(START + 1, Some(&a), Action::Login)],
+        );
+        let stale = TokenState {
+            floor: state_of(store, 2).floor.wrapping_add(7),
+            ..state_of(store, 2)
+        };
+        let vb = verification(
+            &b,
+            2,
+            stale,
+            lock_of(store, &b),
+            vec![entry(START + 2, Some(&b), Action::Login)],
+        );
+        let vc = verification(
+            &c,
+            3,
+            state_of(store, 3),
+            lock_of(store, &c),
+            vec![entry(START + 3, Some(&c), Action::Login)],
+        );
+        let (sb, lb) = (state_of(store, 2), lock_of(store, &b));
+        let before = check_chain(store).len();
+        let results = store.record_batch(&[vc.clone(), vb, va.clone()], &key());
+        assert!(
+            matches!(results.as_slice(), [Ok(true), Ok(false), Ok(true)]),
+            "{results:?}"
+        );
+        assert_eq!(state_of(store, 1), *va.new_state());
+        assert_eq!(state_of(store, 3), *vc.new_state());
+        assert_eq!((state_of(store, 2), lock_of(store, &b)), (sb, lb));
+        let chain = check_chain(store);
+        assert_eq!(chain.len(), before + 2);
+        // Queue order (c, then a), not the order the users were locked in.
+        assert_eq!(chain[before].entry, vc.audit()[0]);
+        assert_eq!(chain[before + 1].entry, va.audit()[0]);
+    }
+
+    /// A batch whose transaction fails (here: the chain's head row gone)
+    /// answers nobody accepted and saves nothing, even for the jobs whose
+    /// compare-and-set had applied before the failure.
+    pub fn a_failed_batch_answers_nobody_accepted(
+        store: &otp_store::PgStore,
+        client: &mut postgres::Client,
+    ) {
+        let a = bound_user(store);
+        let b = uid("W0003");
+        general(store, &b);
+        register(store, &b, 2);
+        let va = verification(
+            &a,
+            1,
+            state_of(store, 1),
+            lock_of(store, &a),
+            vec![entry(START + 1, Some(&a), Action::Login)],
+        );
+        let vb = verification(
+            &b,
+            2,
+            state_of(store, 2),
+            lock_of(store, &b),
+            vec![entry(START + 2, Some(&b), Action::Login)],
+        );
+        let snap = (
+            state_of(store, 1),
+            lock_of(store, &a),
+            state_of(store, 2),
+            lock_of(store, &b),
+        );
+        let chain = store.audit_chain().unwrap();
+        client.batch_execute("DELETE FROM otp_audit_head").unwrap();
+        let results = store.record_batch(&[va, vb], &key());
+        assert!(results.iter().all(Result::is_err), "{results:?}");
+        assert_eq!(
+            (
+                state_of(store, 1),
+                lock_of(store, &a),
+                state_of(store, 2),
+                lock_of(store, &b)
+            ),
+            snap
+        );
+        assert_eq!(store.audit_chain().unwrap(), chain);
+    }
+}
