@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::UserId;
 
 mod chain;
+pub(crate) use chain::ChainMac;
 use chain::chain_mac;
 pub use chain::{AuditError, AuditFormat, AuditHead, AuditKey, AuditRecord, verify_chain};
 

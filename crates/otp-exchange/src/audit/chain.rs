@@ -86,13 +86,43 @@ pub struct AuditRecord {
 }
 
 pub(super) fn chain_mac(key: &AuditKey, seq: u64, prev: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
-    let mut m = <hmac::Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key.expose_secret())
-        .unwrap_or_else(|_| unreachable_hmac());
-    m.update(b"otp-exchange audit v2\0");
-    m.update(&seq.to_be_bytes());
-    m.update(prev);
-    m.update(bytes);
-    m.finalize().into_bytes().into()
+    ChainMac::new(key).mac(seq, prev, bytes)
+}
+
+/// The chain's MAC with its key already absorbed (HMAC's inner and outer
+/// key blocks hashed once): [`ChainMac::mac`] computes exactly what
+/// [`AuditEntry::seal`] stores, so a store can key it and encode the entry
+/// before it takes the chain's head, and do only the part that depends on
+/// the previous record while holding it. Lives as long as one append; never
+/// printed.
+#[derive(Clone)]
+pub(crate) struct ChainMac(hmac::Hmac<Sha256>);
+
+impl ChainMac {
+    /// The MAC keyed with `key`.
+    pub(crate) fn new(key: &AuditKey) -> Self {
+        Self(
+            <hmac::Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key.expose_secret())
+                .unwrap_or_else(|_| unreachable_hmac()),
+        )
+    }
+
+    /// The V2 MAC of record `seq` after `prev`, over the entry's encoded
+    /// `bytes` ([`AuditEntry::encode`]).
+    pub(crate) fn mac(&self, seq: u64, prev: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
+        let mut m = self.0.clone();
+        m.update(b"otp-exchange audit v2\0");
+        m.update(&seq.to_be_bytes());
+        m.update(prev);
+        m.update(bytes);
+        m.finalize().into_bytes().into()
+    }
+}
+
+impl fmt::Debug for ChainMac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChainMac(..)")
+    }
 }
 
 /// HMAC accepts keys of any length; this is never reached.

@@ -113,7 +113,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             return Err(Refusal::LoginFailed);
         };
         let audit = audit.with_old(Some(&serial));
-        let result = self.check_code_as(
+        // The record just read serves as the verification's first read.
+        let result = self.check_code_read(
             user,
             Which::Current,
             Source::Bound(serial),
@@ -124,6 +125,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 reserved: false,
                 login: true,
             },
+            record,
         );
         let result = self.finish(&audit, result);
         result

@@ -84,6 +84,10 @@ pub(crate) struct CodeCheck {
     pub(crate) login: bool,
 }
 
+/// The target's record as the caller read it just before the check, to
+/// serve as the first attempt's read (a retry reads again).
+pub(crate) type FirstRead = Option<UserRecord>;
+
 /// When a user logged in, and when they had logged in before (the page
 /// header's 前回ログイン日時), on the bank's clock (Unix time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,6 +354,31 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         operator: Option<&UserId>,
         how: CodeCheck,
     ) -> Result<CodeAccepted, Fail> {
+        self.check_code_read(target, which, source, typed, audit, operator, how, None)
+    }
+
+    /// [`Self::check_code_as`], with the target's record as the caller
+    /// read it just before (`first`): the first attempt verifies against
+    /// it and the token as read for the device's parameters, instead of
+    /// reading both again (a login then reads the store twice, not four
+    /// times). Nothing is weakened: every check below runs on those reads
+    /// as on fresh ones, and the compare-and-set that commits the verdict
+    /// refuses if either changed since; a retry reads both again.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the one verification path's inputs"
+    )]
+    pub(crate) fn check_code_read(
+        &self,
+        target: &UserId,
+        which: Which,
+        source: Source,
+        typed: &str,
+        audit: &AuditEntry,
+        operator: Option<&UserId>,
+        how: CodeCheck,
+        first: FirstRead,
+    ) -> Result<CodeAccepted, Fail> {
         let (serial, window) = match source {
             Source::Bound(s) => (s, self.policy.window()),
             Source::Stock(s) | Source::Reserved(s) => (s, self.policy.first_use_window),
@@ -394,6 +423,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             max_failures: 0,
             ..Params::default()
         };
+        // The first attempt's reads: the caller's user record (read before
+        // the token, as the loop reads them) and the token just read.
+        let mut first = first.filter(|u| u.id == *target).map(|u| (u, entry));
         let code = Code::parse(&normalize_code(typed), params.digits)
             .map_err(|e| Refusal::Code(which, e))?;
         let locked = Refusal::UserLocked;
@@ -415,8 +447,10 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 let admin = self.administrator(op)?;
                 locks.push(LockChange::new(op.clone(), admin.lock, admin.lock));
             }
-            let user = self.user_record(target)?;
-            let entry = self.store.token(&serial)?;
+            let (user, entry) = match first.take() {
+                Some((user, entry)) => (user, Some(entry)),
+                None => (self.user_record(target)?, self.store.token(&serial)?),
+            };
             let still = entry.as_ref().is_some_and(|e| match source {
                 Source::Bound(_) => {
                     user.token == Some(serial) && e.status == TokenStatus::Assigned(target.clone())
