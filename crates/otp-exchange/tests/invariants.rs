@@ -96,27 +96,9 @@ fn an_unknown_id_costs_a_sign_in_one_password_verification() {
         parallelism: 1,
     };
     let s = Scenario::setup(MemoryStore::new(), invariants::START, cost).unwrap();
-    let min = |f: &dyn Fn()| {
-        (0..3)
-            .map(|_| {
-                let t = Instant::now();
-                f();
-                t.elapsed()
-            })
-            .min()
-            .unwrap_or(Duration::ZERO)
-    };
     let hash = PasswordHash::create(&Password::new("x"), cost).unwrap();
-    let verify = min(&|| assert!(!hash.matches(&Password::new("y"))));
     let nobody = UserId::parse("W9999").unwrap();
     let pw = Password::new(LOGIN_PASSWORD);
-    let unknown = min(&|| {
-        s.bank.sign_in(&nobody, &pw, "123456").unwrap_err();
-    });
-    assert!(
-        unknown * 2 >= verify,
-        "unknown {unknown:?}, verify {verify:?}"
-    );
     // W0002 without a login password.
     s.bank
         .remove_password(
@@ -125,9 +107,30 @@ fn an_unknown_id_costs_a_sign_in_one_password_verification() {
             otp_exchange::PasswordKind::Login,
         )
         .unwrap();
-    let without = min(&|| {
-        s.bank.sign_in(&s.general, &pw, "123456").unwrap_err();
-    });
+    // The three are timed in turn, 7 rounds, and each keeps its fastest:
+    // a test running beside this one slows whichever it overlaps, and
+    // interleaving keeps that from landing on one measurement only (with
+    // Argon2 optimized a verification is ~25 ms, within a scheduler's
+    // noise when measured alone).
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        f();
+        t.elapsed()
+    };
+    let (mut verify, mut unknown, mut without) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    for _ in 0..7 {
+        verify = verify.min(time(&|| assert!(!hash.matches(&Password::new("y")))));
+        unknown = unknown.min(time(&|| {
+            s.bank.sign_in(&nobody, &pw, "123456").unwrap_err();
+        }));
+        without = without.min(time(&|| {
+            s.bank.sign_in(&s.general, &pw, "123456").unwrap_err();
+        }));
+    }
+    assert!(
+        unknown * 2 >= verify,
+        "unknown {unknown:?}, verify {verify:?}"
+    );
     assert!(
         without * 2 >= verify,
         "without {without:?}, verify {verify:?}"
