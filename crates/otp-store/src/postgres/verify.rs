@@ -12,11 +12,10 @@
 
 use otp_exchange::{AuditEntry, AuditKey, StoreError, Verification};
 use postgres::Statement;
-use postgres::error::SqlState;
 
 use super::pool::PgConn;
 use super::rows::col;
-use super::{db_err, to_store};
+use super::to_store;
 use crate::codec::{AuditCols, StateCols, corrupt, encode_lock, next_after, to_db};
 
 /// The compare-and-set: the user's row locked first (the order every
@@ -185,24 +184,6 @@ pub(super) fn append_to(
     let (seq, prev) = next_after(head.0, &head.1)?;
     let record = entry.clone().seal(seq, prev, key);
     let c = AuditCols::encode(&record);
-    tx.execute(
-        append,
-        &[
-            &c.seq,
-            &c.at,
-            &c.target,
-            &c.entry,
-            &c.body,
-            &c.prev_hash,
-            &c.hash,
-        ],
-    )
-    .map_err(|e| match e.code() {
-        // The head names a record that is not the last one.
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
-            corrupt("the audit chain's head is behind its records")
-        }
-        _ => db_err(&e),
-    })?;
+    super::write::insert_record(tx, append, &c)?;
     Ok((c.seq, c.hash.to_vec()))
 }

@@ -31,9 +31,30 @@ pub(super) fn append(
     let (seq, prev) = next_after(seq, &prev)?;
     let record = entry.clone().seal(seq, prev, key);
     let c = AuditCols::encode(&record);
-    tx.execute(
+    insert_record(
+        tx,
         "INSERT INTO otp_audit (seq, at, target, entry, body, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &c,
+    )?;
+    tx.execute(
+        "UPDATE otp_audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        &[&c.seq, &c.hash],
+    )
+    .map_err(to_store)?;
+    Ok(record)
+}
+
+/// Inserts the sealed record `c` with `statement` (an `INSERT INTO
+/// otp_audit` of its seven columns, `$1`..`$7` in [`AuditCols`] order,
+/// possibly moving the head in the same statement).
+pub(super) fn insert_record<T: ?Sized + postgres::ToStatement>(
+    tx: &mut postgres::Transaction<'_>,
+    statement: &T,
+    c: &AuditCols,
+) -> Result<(), StoreError> {
+    tx.execute(
+        statement,
         &[
             &c.seq,
             &c.at,
@@ -44,19 +65,14 @@ pub(super) fn append(
             &c.hash,
         ],
     )
+    .map(|_| ())
     .map_err(|e| match e.code() {
         // The head names a record that is not the last one.
         Some(code) if *code == SqlState::UNIQUE_VIOLATION => {
             corrupt("the audit chain's head is behind its records")
         }
         _ => db_err(&e),
-    })?;
-    tx.execute(
-        "UPDATE otp_audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        &[&c.seq, &c.hash],
-    )
-    .map_err(to_store)?;
-    Ok(record)
+    })
 }
 
 /// A user row as locked for a write: its token and its lock text.
