@@ -2,7 +2,7 @@
 //! `(key, params, state, code, now)` returning the outcome and the next
 //! state.
 
-use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeLess};
 
 use crate::{ClockError, Code, Digits, Key, Mode, Params, Rejected, TimeStep};
 
@@ -262,9 +262,15 @@ pub fn verify(
     for_each_candidate(key, params.digits, lo, hi, |position, value| {
         let hit = value.ct_eq(&want);
         let is_fresh = Choice::from(u8::from(position >= floor));
-        // The lowest fresh match (keeps later codes usable), and the
-        // highest stale one.
-        fresh.take(position, hit & is_fresh & !fresh.found);
+        // The fresh match nearest the expected position (of two as near,
+        // the lower, which keeps later codes usable), and the highest
+        // stale one. Nearest, not lowest: a 6-digit code also matches a
+        // wrong position of a wide window about once in 50,000 first
+        // uses (±10), and taking a lower one would set a drift the device
+        // does not have, so that its next codes fall outside the window.
+        let distance = position.abs_diff(center);
+        let nearer = !fresh.found | distance.ct_lt(&fresh.distance);
+        fresh.take_at(position, distance, hit & is_fresh & nearer);
         stale.take(position, hit & !is_fresh);
     });
 
@@ -429,6 +435,8 @@ fn signed_distance(from: u64, to: u64) -> i64 {
 struct Match {
     found: Choice,
     position: u64,
+    /// How far `position` is from the expected one (when recorded).
+    distance: u64,
 }
 
 impl Match {
@@ -436,6 +444,7 @@ impl Match {
         Self {
             found: Choice::from(0),
             position: 0,
+            distance: 0,
         }
     }
 
@@ -443,6 +452,12 @@ impl Match {
     fn take(&mut self, position: u64, select: Choice) {
         self.position.conditional_assign(&position, select);
         self.found |= select;
+    }
+
+    #[inline]
+    fn take_at(&mut self, position: u64, distance: u64, select: Choice) {
+        self.distance.conditional_assign(&distance, select);
+        self.take(position, select);
     }
 }
 
@@ -474,6 +489,55 @@ fn for_each_candidate(key: &Key, digits: Digits, lo: u64, hi: u64, mut f: impl F
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Algorithm, TimeStep, Window};
+
+    /// Found by `otp-store`'s SIGKILL test: with RFC 6238's SHA-1 key,
+    /// step 33,384,153's code (625721) is also step 33,384,145's. A first
+    /// use in a ±10 window took the lowest match, 8 steps back, and set a
+    /// drift of -8 the device does not have: its next codes then fell
+    /// outside the ±1 window and the user was locked out. The match
+    /// nearest the expected step must win.
+    #[test]
+    fn a_collision_lower_in_the_window_sets_no_false_drift() {
+        let key = Key::new(Algorithm::Sha1, b"12345678901234567890").unwrap();
+        let (step, lower) = (33_384_153, 33_384_145);
+        let code = hotp(&key, step, Digits::Six);
+        assert_eq!(code.value(), 625_721);
+        assert_eq!(hotp(&key, lower, Digits::Six).value(), code.value());
+        let wide = Params {
+            window: Window::new(10, 10),
+            ..Params::default()
+        };
+        let now = step * 30 + 5;
+        let first = verify(&key, &wide, &TokenState::new(), &code, now);
+        let accepted = first.outcome.unwrap();
+        assert_eq!((accepted.position(), accepted.offset()), (step, 0));
+        assert_eq!(first.state.drift, 0);
+        // The device's next code, at the normal ±1 window.
+        let next = totp(&key, &TimeStep::default(), now + 30, Digits::Six).unwrap();
+        let narrow = Params::default();
+        assert!(verify(&key, &narrow, &first.state, &next, now + 30).is_accepted());
+    }
+
+    /// Of two matches as near the expected position, the lower wins (it
+    /// keeps the later one usable); a nearer match beats a lower one.
+    #[test]
+    fn the_nearest_fresh_match_wins_and_the_lower_of_two_as_near() {
+        let mut m = Match::none();
+        for (position, hit) in [(3_u64, true), (5, true), (7, true), (9, false)] {
+            let distance = position.abs_diff(6);
+            let nearer = !m.found | distance.ct_lt(&m.distance);
+            m.take_at(position, distance, Choice::from(u8::from(hit)) & nearer);
+        }
+        assert_eq!(m.position, 5);
+        let mut m = Match::none();
+        for position in [4_u64, 8] {
+            let distance = position.abs_diff(6);
+            let nearer = !m.found | distance.ct_lt(&m.distance);
+            m.take_at(position, distance, Choice::from(1) & nearer);
+        }
+        assert_eq!(m.position, 4);
+    }
 
     /// The branching definition `signed_distance` replaced.
     fn reference(from: u64, to: u64) -> i64 {
