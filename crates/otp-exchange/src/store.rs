@@ -145,6 +145,34 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`StoreError`] if the backend fails.
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError>;
 
+    /// The user with this ID and the inventory entry of the token bound
+    /// to them (`None` for a user without one, or whose bound serial is
+    /// not in the inventory), read together: the first read of a login.
+    ///
+    /// The default reads [`Store::user`] then [`Store::token`]. A backend
+    /// that can read both in one snapshot (one read transaction, one
+    /// statement, one round trip) should: it is half the reads of every
+    /// login. Either way the pair is only a read: what a verification
+    /// commits is decided by [`Store::record_verification`]'s
+    /// compare-and-set, never by this.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] if the backend fails.
+    fn user_and_token(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(UserRecord, Option<TokenEntry>)>, StoreError> {
+        let Some(user) = self.user(id)? else {
+            return Ok(None);
+        };
+        let token = match &user.token {
+            Some(serial) => self.token(serial)?,
+            None => None,
+        };
+        Ok(Some((user, token)))
+    }
+
     /// Adds tokens to the inventory and appends `audit`: all, or nothing if
     /// any serial exists.
     ///
@@ -341,6 +369,12 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         (**self).token(serial)
+    }
+    fn user_and_token(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(UserRecord, Option<TokenEntry>)>, StoreError> {
+        (**self).user_and_token(id)
     }
     fn add_tokens(
         &self,

@@ -82,8 +82,10 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 .append_audit(&audit.refused(refusal.reason_code()), &self.audit_key)?;
             return Err(refusal);
         }
-        let record = self.store.user(user)?;
-        let Some(serial) = record.as_ref().and_then(|r| r.token) else {
+        // The user and their token in one read (one snapshot where the
+        // store can): it serves as the verification's first read.
+        let record = self.store.user_and_token(user)?;
+        let Some(serial) = record.as_ref().and_then(|(r, _)| r.token) else {
             // The same HMAC work as a real verification, then one refusal.
             let _ = Code::parse(typed, Digits::Six).map(|code| {
                 Key::new(Algorithm::Sha1, &[0x5a; 20]).map(|key| {
@@ -113,7 +115,6 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             return Err(Refusal::LoginFailed);
         };
         let audit = audit.with_old(Some(&serial));
-        // The record just read serves as the verification's first read.
         let result = self.check_code_read(
             user,
             Which::Current,

@@ -9,8 +9,8 @@ use otp_provision::SerialNumber;
 use crate::guard::{Counter, Outcome, lock_entry};
 use crate::{
     AuditEntry, AuditRecord, Authority, Credentials, InternalError, LockChange, Password, Refusal,
-    Store, StoreError, Switch, SwitchError, TokenStatus, UserId, UserRecord, Verification, Which,
-    normalize_code,
+    Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord,
+    Verification, Which, normalize_code,
 };
 
 use super::Bank;
@@ -84,9 +84,10 @@ pub(crate) struct CodeCheck {
     pub(crate) login: bool,
 }
 
-/// The target's record as the caller read it just before the check, to
-/// serve as the first attempt's read (a retry reads again).
-pub(crate) type FirstRead = Option<UserRecord>;
+/// The target's record and its bound token's entry as the caller read
+/// them just before the check ([`crate::Store::user_and_token`]), to serve
+/// as the first attempt's reads (a retry reads again).
+pub(crate) type FirstRead = Option<(UserRecord, Option<TokenEntry>)>;
 
 /// When a user logged in, and when they had logged in before (the page
 /// header's 前回ログイン日時), on the bank's clock (Unix time).
@@ -357,11 +358,11 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         self.check_code_read(target, which, source, typed, audit, operator, how, None)
     }
 
-    /// [`Self::check_code_as`], with the target's record as the caller
-    /// read it just before (`first`): the first attempt verifies against
-    /// it and the token as read for the device's parameters, instead of
-    /// reading both again (a login then reads the store twice, not four
-    /// times). Nothing is weakened: every check below runs on those reads
+    /// [`Self::check_code_as`], with the target's record and its token's
+    /// entry as the caller read them just before (`first`): the first
+    /// attempt verifies against them instead of reading both again (a
+    /// login then reads the store once, in one snapshot where the backend
+    /// can, not four times). Nothing is weakened: every check below runs on those reads
     /// as on fresh ones, and the compare-and-set that commits the verdict
     /// refuses if either changed since; a retry reads both again.
     #[allow(
@@ -385,7 +386,17 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         };
         // What the administrator's screen tells about the serial is not a
         // guess: checked before an attempt is spent.
-        let entry = self.store.token(&serial)?;
+        // The caller's reads, if they are of this target and this serial.
+        let (first_user, first_entry) = match first {
+            Some((user, entry)) if user.id == *target => {
+                (Some(user), entry.filter(|e| e.serial == serial))
+            }
+            _ => (None, None),
+        };
+        let entry = match first_entry {
+            Some(entry) => Some(entry),
+            None => self.store.token(&serial)?,
+        };
         let entry = match (source, entry) {
             (_, None) => {
                 return Err(match source {
@@ -424,8 +435,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             ..Params::default()
         };
         // The first attempt's reads: the caller's user record (read before
-        // the token, as the loop reads them) and the token just read.
-        let mut first = first.filter(|u| u.id == *target).map(|u| (u, entry));
+        // the token, as the loop reads them) and the token's entry read
+        // with it (or just now).
+        let mut first = first_user.map(|u| (u, entry));
         let code = Code::parse(&normalize_code(typed), params.digits)
             .map_err(|e| Refusal::Code(which, e))?;
         let locked = Refusal::UserLocked;

@@ -7,7 +7,7 @@ use otp_exchange::{
     UserPage, UserRecord, Verification,
 };
 use otp_provision::SerialNumber;
-use rusqlite::{OptionalExtension as _, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::batch::{Answer, Job};
 use super::rows::{AUDIT_COLS, TOKEN_COLS, USER_COLS, read_audit, token_row, user_row};
@@ -20,15 +20,26 @@ use crate::codec::{
 
 impl Store for SqliteStore {
     fn user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))
-            .map_err(to_store)?;
-        stmt.query_row([id.as_str()], user_row)
-            .optional()
-            .map_err(to_store)?
-            .map(UserRow::decode)
-            .transpose()
+        read_user(&*self.conn()?, id)
+    }
+
+    /// One read transaction (one snapshot, one look at the log) for both
+    /// rows, where [`Store::user`] then [`Store::token`] would take two.
+    fn user_and_token(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(UserRecord, Option<TokenEntry>)>, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction().map_err(to_store)?;
+        let Some(user) = read_user(&tx, id)? else {
+            return Ok(None);
+        };
+        let token = match &user.token {
+            Some(serial) => self.read_token(&tx, serial)?,
+            None => None,
+        };
+        tx.commit().map_err(to_store)?;
+        Ok(Some((user, token)))
     }
 
     fn users(&self, offset: usize, limit: usize) -> Result<UserPage, StoreError> {
@@ -135,21 +146,7 @@ impl Store for SqliteStore {
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLS} FROM tokens WHERE serial = ?1"
-            ))
-            .map_err(to_store)?;
-        let Some(row) = stmt
-            .query_row([serial.as_str()], token_row)
-            .optional()
-            .map_err(to_store)?
-        else {
-            return Ok(None);
-        };
-        let secret = row.secret(&self.keys, || self.reload_keys(&conn))?;
-        row.decode(&secret).map(Some)
+        self.read_token(&*self.conn()?, serial)
     }
 
     fn add_tokens(
@@ -504,4 +501,41 @@ fn api_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRow> {
         revoked_at: r.get(6)?,
         last_used_at: r.get(7)?,
     })
+}
+
+/// The user with this ID, on `conn` (in its transaction, if one is open).
+fn read_user(conn: &Connection, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))
+        .map_err(to_store)?;
+    stmt.query_row([id.as_str()], user_row)
+        .optional()
+        .map_err(to_store)?
+        .map(UserRow::decode)
+        .transpose()
+}
+
+impl SqliteStore {
+    /// The inventory entry for `serial`, its secret unsealed, on `conn`
+    /// (in its transaction, if one is open).
+    fn read_token(
+        &self,
+        conn: &Connection,
+        serial: &SerialNumber,
+    ) -> Result<Option<TokenEntry>, StoreError> {
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLS} FROM tokens WHERE serial = ?1"
+            ))
+            .map_err(to_store)?;
+        let Some(row) = stmt
+            .query_row([serial.as_str()], token_row)
+            .optional()
+            .map_err(to_store)?
+        else {
+            return Ok(None);
+        };
+        let secret = row.secret(&self.keys, || self.reload_keys(conn))?;
+        row.decode(&secret).map(Some)
+    }
 }

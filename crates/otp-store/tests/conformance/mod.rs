@@ -40,6 +40,7 @@ macro_rules! conformance_suite {
             $(#[$attr])* #[test] fn verification_is_refused_when_state_or_lock_changed() { crate::conformance::verification_is_refused_when_state_or_lock_changed(&$make) }
             $(#[$attr])* #[test] fn verification_checks_the_operators_lock_too() { crate::conformance::verification_checks_the_operators_lock_too(&$make) }
             $(#[$attr])* #[test] fn locks_are_compare_and_set_all_or_nothing() { crate::conformance::locks_are_compare_and_set_all_or_nothing(&$make) }
+            $(#[$attr])* #[test] fn user_and_token_read_the_user_and_their_bound_token() { crate::conformance::user_and_token_read_the_user_and_their_bound_token(&$make) }
             $(#[$attr])* #[test] fn switch_registers_exchanges_and_unregisters() { crate::conformance::switch_registers_exchanges_and_unregisters(&$make) }
             $(#[$attr])* #[test] fn switch_conflicts_change_nothing() { crate::conformance::switch_conflicts_change_nothing(&$make) }
             $(#[$attr])* #[test] fn switch_with_a_changed_lock_changes_nothing() { crate::conformance::switch_with_a_changed_lock_changes_nothing(&$make) }
@@ -884,6 +885,58 @@ pub fn locks_are_compare_and_set_all_or_nothing(store: &impl Store) {
     let chain = check_chain(store);
     assert_eq!(chain.last().unwrap().entry, audit(4));
     assert_eq!(chain.len(), start + 4);
+}
+
+/// `user_and_token` (a login's one read) answers what `user` then
+/// `token` answer: nobody for an unknown ID, no entry for a user without a
+/// token, the bound token's entry (secret and state) for one with, and
+/// the new token's after an exchange.
+pub fn user_and_token_read_the_user_and_their_bound_token(store: &impl Store) {
+    let (admin, user) = (uid("W0001"), uid("W0002"));
+    assert!(store.user_and_token(&user).unwrap().is_none());
+    put(
+        store,
+        &UserRecord::new(admin.clone(), "n", Authority::Administrator),
+    );
+    general(store, &user);
+    add(store, vec![token(1), token(2)]).unwrap();
+    let (read, none) = store.user_and_token(&user).unwrap().unwrap();
+    assert_eq!(read, store.user(&user).unwrap().unwrap());
+    assert!(none.is_none());
+    let state = TokenState {
+        floor: 100,
+        drift: -1,
+        ..TokenState::new()
+    };
+    for (old, new, at) in [(None, 1, START), (Some(serial(1)), 2, START + 60)] {
+        store
+            .switch(
+                &Switch::for_test(
+                    user.clone(),
+                    old.clone(),
+                    old,
+                    Some((serial(new), state)),
+                    vec![LockChange::for_test(
+                        user.clone(),
+                        IdLock::default(),
+                        IdLock::default(),
+                    )],
+                    entry(at, Some(&user), Action::Exchange),
+                ),
+                &key(),
+            )
+            .unwrap();
+        let (read, bound) = store.user_and_token(&user).unwrap().unwrap();
+        assert_eq!(read, store.user(&user).unwrap().unwrap());
+        assert_eq!(read.token, Some(serial(new)));
+        let bound = bound.expect("the bound token's entry");
+        same_token(&bound, &store.token(&serial(new)).unwrap().unwrap());
+        assert_eq!(bound.state, state);
+    }
+    // An administrator without a token: the user, no entry.
+    let (read, none) = store.user_and_token(&admin).unwrap().unwrap();
+    assert_eq!(read.id, admin);
+    assert!(none.is_none());
 }
 
 pub fn switch_registers_exchanges_and_unregisters(store: &impl Store) {
