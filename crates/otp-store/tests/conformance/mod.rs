@@ -913,7 +913,7 @@ pub fn user_and_token_read_the_user_and_their_bound_token(store: &impl Store) {
             .switch(
                 &Switch::for_test(
                     user.clone(),
-                    old.clone(),
+                    old,
                     old,
                     Some((serial(new), state)),
                     vec![LockChange::for_test(
@@ -929,7 +929,9 @@ pub fn user_and_token_read_the_user_and_their_bound_token(store: &impl Store) {
         let (read, bound) = store.user_and_token(&user).unwrap().unwrap();
         assert_eq!(read, store.user(&user).unwrap().unwrap());
         assert_eq!(read.token, Some(serial(new)));
-        let bound = bound.expect("the bound token's entry");
+        let Some(bound) = bound else {
+            panic!("no entry for the bound token")
+        };
         same_token(&bound, &store.token(&serial(new)).unwrap().unwrap());
         assert_eq!(bound.state, state);
     }
