@@ -451,4 +451,37 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn streaming_hmac_matches_the_hmac_crate_at_every_length() {
+        use hmac::{KeyInit as _, Mac as _};
+        fn check<H: BlockHash, M: hmac::Mac + hmac::KeyInit>(key: &[u8], message: &[u8]) {
+            let pads = HmacPads::<H>::new(key);
+            // Fed in uneven pieces, across block boundaries.
+            let mut stream = pads.stream();
+            for piece in message.chunks(37) {
+                stream.update(piece);
+            }
+            let ours = H::digest_bytes(&pads.finish(stream));
+            let mut theirs = <M as hmac::KeyInit>::new_from_slice(key).unwrap();
+            theirs.update(message);
+            assert_eq!(
+                ours.as_ref(),
+                &theirs.finalize().into_bytes()[..],
+                "length {}",
+                message.len()
+            );
+        }
+        let message: [u8; 800] = core::array::from_fn(|i| (i as u8).wrapping_mul(13));
+        for key_len in [16usize, 64, 100, 130] {
+            let key: [u8; 130] = core::array::from_fn(|i| i as u8);
+            let key = &key[..key_len];
+            for len in (0..300).chain([447, 448, 500, 767, 800]) {
+                check::<Sha1, hmac::Hmac<sha1::Sha1>>(key, &message[..len]);
+                check::<Sha256, hmac::Hmac<sha2::Sha256>>(key, &message[..len]);
+                check::<Sha512, hmac::Hmac<sha2::Sha512>>(key, &message[..len]);
+            }
+        }
+        let _ = hmac::Hmac::<sha1::Sha1>::new_from_slice(b"k").map(|m| m.finalize());
+    }
 }

@@ -395,3 +395,207 @@ const fn hex_value(b: u8) -> u8 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite(s: &str) -> OcraSuite {
+        OcraSuite::parse(s).unwrap()
+    }
+
+    #[test]
+    fn each_input_mistake_has_its_own_error() {
+        use OcraInputError as E;
+        let p20 = [7u8; 20];
+        let p32 = [7u8; 32];
+        let s64 = [1u8; 64];
+        let s63 = [1u8; 63];
+        let full = suite("OCRA-1:HOTP-SHA1-6:C-QN08-PSHA1-S064-T1M");
+        let ok = OcraInput::new("1234")
+            .with_counter(1)
+            .with_password_hash(&p20)
+            .with_session(&s64)
+            .with_time_step(9);
+        assert_eq!(full.validate(&ok), Ok(()));
+        let cases: &[(OcraInput<'_>, OcraInputError)] = &[
+            (
+                OcraInput {
+                    counter: None,
+                    ..ok
+                },
+                E::Missing(OcraField::Counter),
+            ),
+            (
+                OcraInput {
+                    password_hash: None,
+                    ..ok
+                },
+                E::Missing(OcraField::PasswordHash),
+            ),
+            (
+                OcraInput {
+                    session: None,
+                    ..ok
+                },
+                E::Missing(OcraField::Session),
+            ),
+            (
+                OcraInput {
+                    time_step: None,
+                    ..ok
+                },
+                E::Missing(OcraField::Time),
+            ),
+            (
+                ok.with_password_hash(&p32),
+                E::PasswordHashLength {
+                    expected: 20,
+                    found: 32,
+                },
+            ),
+            (
+                ok.with_session(&s63),
+                E::SessionLength {
+                    expected: 64,
+                    found: 63,
+                },
+            ),
+            (
+                OcraInput {
+                    challenge: Challenge::One(""),
+                    ..ok
+                },
+                E::EmptyQuestion,
+            ),
+            (
+                OcraInput {
+                    challenge: Challenge::One("123456789"),
+                    ..ok
+                },
+                E::QuestionTooLong { max: 8, found: 9 },
+            ),
+            (
+                OcraInput {
+                    challenge: Challenge::One("12a4"),
+                    ..ok
+                },
+                E::QuestionNotDecimal,
+            ),
+            (
+                OcraInput {
+                    challenge: Challenge::One("１２３４"),
+                    ..ok
+                },
+                E::QuestionNotDecimal,
+            ),
+            (
+                OcraInput {
+                    challenge: Challenge::One("-123"),
+                    ..ok
+                },
+                E::QuestionNotDecimal,
+            ),
+            (
+                OcraInput {
+                    challenge: Challenge::Two("1234", ""),
+                    ..ok
+                },
+                E::EmptyQuestion,
+            ),
+            (
+                OcraInput {
+                    challenge: Challenge::Two("1234", "123456789"),
+                    ..ok
+                },
+                E::QuestionTooLong { max: 8, found: 9 },
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(full.validate(input), Err(*want), "{input:?}");
+            assert!(!want.to_string().is_empty());
+        }
+        // Inputs a suite does not name.
+        let bare = suite("OCRA-1:HOTP-SHA1-6:QN08");
+        let q = OcraInput::new("1234");
+        assert_eq!(bare.validate(&q), Ok(()));
+        for (input, field) in [
+            (q.with_counter(0), OcraField::Counter),
+            (q.with_password_hash(&p20), OcraField::PasswordHash),
+            (q.with_session(&s64), OcraField::Session),
+            (q.with_time_step(0), OcraField::Time),
+        ] {
+            assert_eq!(bare.validate(&input), Err(E::Unexpected(field)));
+        }
+        // Character sets.
+        let hex = suite("OCRA-1:HOTP-SHA1-6:QH08");
+        assert_eq!(hex.validate(&OcraInput::new("09afAF")), Ok(()));
+        assert_eq!(
+            hex.validate(&OcraInput::new("09ag")),
+            Err(E::QuestionNotHex)
+        );
+        let alnum = suite("OCRA-1:HOTP-SHA1-6:QA08");
+        assert_eq!(alnum.validate(&OcraInput::new("aZ09")), Ok(()));
+        assert_eq!(
+            alnum.validate(&OcraInput::new("a b")),
+            Err(E::QuestionNotAlphanumeric)
+        );
+        assert_eq!(
+            alnum.validate(&OcraInput::new("é")),
+            Err(E::QuestionNotAlphanumeric)
+        );
+        // Mutual mode: each question up to the suite's length.
+        assert_eq!(
+            alnum.validate(&OcraInput::mutual("CLI22220", "SRV11110")),
+            Ok(())
+        );
+        assert_eq!(
+            alnum.validate(&OcraInput::new("CLI22220SRV11110")),
+            Err(E::QuestionTooLong { max: 8, found: 16 })
+        );
+    }
+
+    fn encoded(format: QuestionFormat, input: &OcraInput<'_>) -> [u8; QUESTION_FIELD] {
+        encode_question(format, input).0
+    }
+
+    #[test]
+    fn questions_are_encoded_as_the_rfc_reference_code_does() {
+        // Numeric: the number in hex, nibbles left-aligned (liboath's and
+        // the Appendix B values: 22222222 = 0x153158E -> 15 31 58 e0).
+        for (q, want) in [
+            ("00000000", &[][..]),
+            ("11111111", &[0xa9, 0x8a, 0xc7][..]),
+            ("22222222", &[0x15, 0x31, 0x58, 0xe0][..]),
+            ("12345678", &[0xbc, 0x61, 0x4e][..]),
+            ("00000001", &[0x10][..]),
+            ("16", &[0x10][..]),
+            ("255", &[0xff][..]),
+        ] {
+            let got = encoded(QuestionFormat::Numeric, &OcraInput::new(q));
+            assert_eq!(&got[..want.len()], want, "{q}");
+            assert!(got[want.len()..].iter().all(|&b| b == 0), "{q}");
+        }
+        // 128 nines: 10^128 - 1 needs 426 bits, 107 nibbles.
+        let nines = "9".repeat(64);
+        let got = encoded(QuestionFormat::Numeric, &OcraInput::mutual(&nines, &nines));
+        // 0x24ee91f2603a6337...ffff (107 nibbles, by Python's hex()).
+        assert_eq!(&got[..4], &[0x24, 0xee, 0x91, 0xf2]);
+        assert_eq!(
+            got[53], 0xf0,
+            "107 nibbles: the last byte's low nibble is padding"
+        );
+        assert!(got[54..].iter().all(|&b| b == 0));
+        // Hex: nibbles left-aligned; an odd count leaves a low nibble zero.
+        let got = encoded(QuestionFormat::Hex, &OcraInput::new("aBc"));
+        assert_eq!(&got[..3], &[0xab, 0xc0, 0]);
+        let got = encoded(QuestionFormat::Hex, &OcraInput::mutual("a", "b"));
+        assert_eq!(&got[..2], &[0xab, 0]);
+        // Alphanumeric: the bytes.
+        let got = encoded(
+            QuestionFormat::Alphanumeric,
+            &OcraInput::mutual("CLI", "SRV"),
+        );
+        assert_eq!(&got[..7], b"CLISRV\0");
+    }
+}

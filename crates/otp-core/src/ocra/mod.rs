@@ -373,3 +373,87 @@ const fn reduce(truncated: u32, digits: u8) -> u32 {
         _ => truncated,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_parse_strictly() {
+        let six = OcraSuite::parse("OCRA-1:HOTP-SHA1-6:QN08").unwrap();
+        assert_eq!(OcraResponse::parse("", &six).unwrap_err(), CodeError::Empty);
+        assert_eq!(
+            OcraResponse::parse("１２３４５６", &six).unwrap_err(),
+            CodeError::FullWidthDigits
+        );
+        assert_eq!(
+            OcraResponse::parse("123 456", &six).unwrap_err(),
+            CodeError::Separator
+        );
+        assert_eq!(
+            OcraResponse::parse("12345a", &six).unwrap_err(),
+            CodeError::NotDigit
+        );
+        assert_eq!(
+            OcraResponse::parse("1234567", &six).unwrap_err(),
+            CodeError::WrongLength {
+                expected: 6,
+                found: 7
+            }
+        );
+        let ten = OcraSuite::parse("OCRA-1:HOTP-SHA1-10:QN08").unwrap();
+        assert_eq!(
+            OcraResponse::parse("0123456789", &ten).unwrap().to_string(),
+            "0123456789"
+        );
+        let full = OcraSuite::parse("OCRA-1:HOTP-SHA1-0:QN08").unwrap();
+        let mac = "0123456789ABCDEFabcdef0123456789abcdef01";
+        let r = OcraResponse::parse(mac, &full).unwrap();
+        assert_eq!(r.to_string(), mac.to_ascii_lowercase());
+        assert_eq!(r.as_bytes().len(), 20);
+        assert_eq!(r.digits(), 0);
+        assert_eq!(
+            OcraResponse::parse(&mac.replace('0', "g"), &full).unwrap_err(),
+            CodeError::NotHex
+        );
+        assert_eq!(
+            OcraResponse::parse(&mac[..38], &full).unwrap_err(),
+            CodeError::WrongLength {
+                expected: 40,
+                found: 38
+            }
+        );
+        // The same text for different suites is not the same response.
+        let eight = OcraSuite::parse("OCRA-1:HOTP-SHA1-8:QN08").unwrap();
+        let a = OcraResponse::parse("12345678", &eight).unwrap();
+        let b = OcraResponse::parse("12345678", &eight).unwrap();
+        assert!(bool::from(a.ct_eq(&b)));
+        assert!(a.fits(&eight) && !a.fits(&six) && !a.fits(&full));
+    }
+
+    #[test]
+    fn reduction_keeps_the_low_digits() {
+        for digits in 4u8..=10 {
+            let v = 2_147_483_647u32;
+            let want = if digits == 10 {
+                v
+            } else {
+                v % 10u32.pow(u32::from(digits))
+            };
+            assert_eq!(reduce(v, digits), want);
+        }
+    }
+
+    #[test]
+    fn a_key_for_another_hash_is_refused() {
+        let suite = OcraSuite::parse("OCRA-1:HOTP-SHA256-8:QN08").unwrap();
+        let key = Key::new(crate::Algorithm::Sha1, &[1; 20]).unwrap();
+        assert_eq!(
+            ocra(&key, &suite, &OcraInput::new("1234")).unwrap_err(),
+            OcraInputError::KeyAlgorithm {
+                suite: crate::Algorithm::Sha256,
+                key: crate::Algorithm::Sha1
+            }
+        );
+    }
+}

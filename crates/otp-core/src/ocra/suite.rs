@@ -492,3 +492,192 @@ fn parse_time_step(rest: &[u8]) -> Result<u32, SuiteError> {
         _ => Err(SuiteError::BadTimeStep),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(s: &str) -> SuiteError {
+        OcraSuite::parse(s).expect_err(s)
+    }
+
+    #[test]
+    fn the_longest_suite_is_max_suite_len() {
+        let longest = "OCRA-1:HOTP-SHA512-10:C-QN64-PSHA512-S512-T48H";
+        assert_eq!(longest.len(), MAX_SUITE_LEN);
+        let suite = OcraSuite::parse(longest).unwrap();
+        assert_eq!(suite.as_str(), longest);
+        assert_eq!(
+            (suite.digits(), suite.counter(), suite.question_len()),
+            (10, true, 64)
+        );
+        assert_eq!(suite.password_hash(), Some(Algorithm::Sha512));
+        assert_eq!(suite.session_len(), Some(512));
+        assert_eq!(suite.time_step(), Some(48 * 3600));
+        assert_eq!(
+            err(&format!("{longest}X")),
+            SuiteError::TooLong {
+                max: MAX_SUITE_LEN,
+                found: MAX_SUITE_LEN + 1
+            }
+        );
+    }
+
+    #[test]
+    fn every_rfc_example_parses() {
+        // §6.4 and Appendix C.
+        for s in [
+            "OCRA-1:HOTP-SHA512-8:C-QN08-PSHA1",
+            "OCRA-1:HOTP-SHA256-6:QA10-T1M",
+            "OCRA-1:HOTP-SHA1-4:QH8-S512",
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1",
+            "OCRA-1:HOTP-SHA256-8:QN08-PSHA1",
+            "OCRA-1:HOTP-SHA512-8:C-QN08",
+            "OCRA-1:HOTP-SHA512-8:QN08-T1M",
+            "OCRA-1:HOTP-SHA256-8:QA08",
+            "OCRA-1:HOTP-SHA512-8:QA08",
+            "OCRA-1:HOTP-SHA512-8:QA08-PSHA1",
+            "OCRA-1:HOTP-SHA512-8:QA10-T1M",
+        ] {
+            let suite = OcraSuite::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(suite.to_string(), s);
+        }
+        let s = OcraSuite::parse("OCRA-1:HOTP-SHA1-4:QH8-S512").unwrap();
+        assert_eq!(
+            (s.question_format(), s.question_len(), s.session_len()),
+            (QuestionFormat::Hex, 8, Some(512))
+        );
+    }
+
+    #[test]
+    fn defaults_of_bare_inputs_and_each_unit() {
+        let s = OcraSuite::parse("OCRA-1:HOTP-SHA1-0:C-QA64-P-S-T").unwrap();
+        assert_eq!(s.digits(), 0);
+        assert_eq!(s.password_hash(), Some(Algorithm::Sha1));
+        assert_eq!(s.session_len(), Some(64));
+        assert_eq!(s.time_step(), Some(60));
+        for (t, seconds) in [
+            ("T1S", 1),
+            ("T59S", 59),
+            ("T30S", 30),
+            ("T1M", 60),
+            ("T59M", 3540),
+            ("T1H", 3600),
+            ("T48H", 172_800),
+        ] {
+            let s = OcraSuite::parse(&format!("OCRA-1:HOTP-SHA1-6:QN08-{t}")).unwrap();
+            assert_eq!(s.time_step(), Some(seconds), "{t}");
+        }
+        for d in [0u8, 4, 5, 6, 7, 8, 9, 10] {
+            let s = OcraSuite::parse(&format!("OCRA-1:HOTP-SHA256-{d}:QN08")).unwrap();
+            assert_eq!(s.digits(), d);
+        }
+        assert_eq!(
+            OcraSuite::parse("OCRA-1:HOTP-SHA1-6:QN08-S001")
+                .unwrap()
+                .session_len(),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn each_malformed_part_has_its_own_error() {
+        use SuiteError as E;
+        let cases: &[(&str, SuiteError)] = &[
+            ("", E::Empty),
+            ("OCRA1:HOTP-SHA1-6:QN08", E::BadAlgorithm),
+            ("ocra-1:HOTP-SHA1-6:QN08", E::BadAlgorithm),
+            ("OCRA-:HOTP-SHA1-6:QN08", E::BadAlgorithm),
+            ("OCRA-x:HOTP-SHA1-6:QN08", E::BadAlgorithm),
+            ("OCRA-2:HOTP-SHA1-6:QN08", E::UnsupportedVersion),
+            ("OCRA-10:HOTP-SHA1-6:QN08", E::UnsupportedVersion),
+            ("OCRA-1", E::MissingCryptoFunction),
+            ("OCRA-1:TOTP-SHA1-6:QN08", E::UnknownCryptoFunction),
+            ("OCRA-1:HOTP-SHA1-6-7:QN08", E::UnknownCryptoFunction),
+            ("OCRA-1:HOTP-MD5-6:QN08", E::UnknownHash),
+            ("OCRA-1:HOTP-sha1-6:QN08", E::UnknownHash),
+            ("OCRA-1:HOTP-SHA1:QN08", E::BadDigits),
+            ("OCRA-1:HOTP-SHA1-3:QN08", E::BadDigits),
+            ("OCRA-1:HOTP-SHA1-11:QN08", E::BadDigits),
+            ("OCRA-1:HOTP-SHA1-06:QN08", E::BadDigits),
+            ("OCRA-1:HOTP-SHA1-:QN08", E::BadDigits),
+            ("OCRA-1:HOTP-SHA1-6", E::MissingDataInput),
+            ("OCRA-1:HOTP-SHA1-6:QN08:", E::TrailingGarbage),
+            ("OCRA-1:HOTP-SHA1-6:QN08:X", E::TrailingGarbage),
+            ("OCRA-1:HOTP-SHA1-6:", E::EmptyDataInput),
+            ("OCRA-1:HOTP-SHA1-6:QN08-", E::EmptyDataInput),
+            ("OCRA-1:HOTP-SHA1-6:C--QN08", E::EmptyDataInput),
+            ("OCRA-1:HOTP-SHA1-6:X-QN08", E::UnknownDataInput),
+            ("OCRA-1:HOTP-SHA1-6:c-QN08", E::UnknownDataInput),
+            ("OCRA-1:HOTP-SHA1-6:C1-QN08", E::BadCounter),
+            ("OCRA-1:HOTP-SHA1-6:Q", E::BadQuestionFormat),
+            ("OCRA-1:HOTP-SHA1-6:QX08", E::BadQuestionFormat),
+            ("OCRA-1:HOTP-SHA1-6:QN", E::BadQuestionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN03", E::BadQuestionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN65", E::BadQuestionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN008", E::BadQuestionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN0x", E::BadQuestionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN08-PSHA2", E::BadPasswordHash),
+            ("OCRA-1:HOTP-SHA1-6:QN08-PMD5", E::BadPasswordHash),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S64", E::BadSessionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S000", E::BadSessionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S513", E::BadSessionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S0640", E::BadSessionLength),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T0M", E::BadTimeStep),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T0H", E::BadTimeStep),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T60S", E::BadTimeStep),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T60M", E::BadTimeStep),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T49H", E::BadTimeStep),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T1D", E::BadTimeStep),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T01M", E::BadTimeStep),
+            ("OCRA-1:HOTP-SHA1-6:QN08-TM", E::BadTimeStep),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T100S", E::BadTimeStep),
+            (
+                "OCRA-1:HOTP-SHA1-6:C-C-QN08",
+                E::Duplicate(OcraField::Counter),
+            ),
+            (
+                "OCRA-1:HOTP-SHA1-6:QN08-QA08",
+                E::Duplicate(OcraField::Question),
+            ),
+            (
+                "OCRA-1:HOTP-SHA1-6:QN08-P-PSHA1",
+                E::Duplicate(OcraField::PasswordHash),
+            ),
+            (
+                "OCRA-1:HOTP-SHA1-6:QN08-S-S",
+                E::Duplicate(OcraField::Session),
+            ),
+            (
+                "OCRA-1:HOTP-SHA1-6:QN08-T1M-T1M",
+                E::Duplicate(OcraField::Time),
+            ),
+            ("OCRA-1:HOTP-SHA1-6:QN08-C", E::OutOfOrder),
+            ("OCRA-1:HOTP-SHA1-6:QN08-T1M-PSHA1", E::OutOfOrder),
+            ("OCRA-1:HOTP-SHA1-6:QN08-S064-PSHA1", E::OutOfOrder),
+            ("OCRA-1:HOTP-SHA1-6:C", E::MissingQuestion),
+            ("OCRA-1:HOTP-SHA1-6:C-PSHA1-T1M", E::MissingQuestion),
+        ];
+        for (suite, want) in cases {
+            assert_eq!(err(suite), *want, "{suite}");
+            assert!(!want.to_string().is_empty());
+        }
+        // Non-ASCII never panics and never parses.
+        assert_eq!(err("OCRA-1:HOTP-SHA1-6:QN０８"), E::BadQuestionLength);
+    }
+
+    #[test]
+    fn time_step_at_counts_whole_steps() {
+        let s = OcraSuite::parse("OCRA-1:HOTP-SHA1-6:QN08-T30S").unwrap();
+        assert_eq!(s.time_step_at(0), Some(0));
+        assert_eq!(s.time_step_at(59), Some(1));
+        assert_eq!(s.time_step_at(u64::MAX), Some(u64::MAX / 30));
+        let no_t = OcraSuite::parse("OCRA-1:HOTP-SHA1-6:QN08").unwrap();
+        assert_eq!(no_t.time_step_at(100), None);
+        assert_eq!(
+            format!("{no_t:?}"),
+            "OcraSuite(\"OCRA-1:HOTP-SHA1-6:QN08\")"
+        );
+    }
+}
