@@ -18,7 +18,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use otp_core::{
     Algorithm, ConstantTimeEq, Key, MAX_SUITE_LEN, OcraInput, OcraParams, OcraResponse, OcraSuite,
-    TokenState, Window, ocra, verify_ocra,
+    QuestionFormat, TokenState, Window, ocra, verify_ocra,
 };
 
 #[derive(Debug, Arbitrary)]
@@ -47,6 +47,29 @@ struct Input<'a> {
     time_offset: i8,
     failures: u8,
     typed: &'a str,
+    /// Make the inputs fit the suite (question mapped into its alphabet and
+    /// cut to its length, password hash and session resized), so that most
+    /// runs reach generation and verification.
+    conform: bool,
+}
+
+/// `text` mapped into the alphabet of `format` and cut to `max` characters
+/// (at least one).
+fn conformed(text: &str, format: QuestionFormat, max: usize) -> String {
+    let alphabet: &[u8] = match format {
+        QuestionFormat::Numeric => b"0123456789",
+        QuestionFormat::Hex => b"0123456789abcdefABCDEF",
+        _ => b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    };
+    let mut out: String = text
+        .bytes()
+        .take(max)
+        .map(|b| char::from(alphabet[usize::from(b) % alphabet.len()]))
+        .collect();
+    if out.is_empty() {
+        out.push('7');
+    }
+    out
 }
 
 fn algorithm(n: u8) -> Algorithm {
@@ -105,15 +128,37 @@ fuzz_target!(|input: Input<'_>| {
     secret.resize(secret.len().clamp(16, 128), 0x5a);
     let key = Key::new(suite.algorithm(), &secret).expect("16..=128 bytes");
 
-    let mut challenge = match input.second {
-        Some(second) => OcraInput::mutual(input.question, second),
-        None => OcraInput::new(input.question),
+    let max = usize::from(suite.question_len());
+    let (question, second, password_hash, session_info) = if input.conform {
+        let mut p = input.password_hash.to_vec();
+        p.resize(suite.password_hash().map_or(0, Algorithm::output_len), 0x11);
+        let mut s = input.session_info.to_vec();
+        s.resize(suite.session_len().unwrap_or(0), 0x22);
+        (
+            conformed(input.question, suite.question_format(), max),
+            input
+                .second
+                .map(|q| conformed(q, suite.question_format(), max)),
+            p,
+            s,
+        )
+    } else {
+        (
+            input.question.to_owned(),
+            input.second.map(str::to_owned),
+            input.password_hash.to_vec(),
+            input.session_info.to_vec(),
+        )
+    };
+    let mut challenge = match &second {
+        Some(second) => OcraInput::mutual(&question, second),
+        None => OcraInput::new(&question),
     };
     if suite.password_hash().is_some() {
-        challenge = challenge.with_password_hash(input.password_hash);
+        challenge = challenge.with_password_hash(&password_hash);
     }
     if suite.session_len().is_some() {
-        challenge = challenge.with_session(input.session_info);
+        challenge = challenge.with_session(&session_info);
     }
     // The highest position a verification accepts is u64::MAX - 1.
     let max_position = u64::MAX - 1;
