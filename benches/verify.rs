@@ -200,7 +200,7 @@ fn bench_ocra(c: &mut Criterion) {
                     .to_string()
             })
             .collect();
-        let right = OcraResponse::parse(&rights[1], &suite).unwrap();
+        let right = OcraResponse::parse(rights.get(1).unwrap(), &suite).unwrap();
         let wrong = wrong_response(&suite, &rights);
         let state = TokenState::new();
         for (which, response) in [("right", right), ("wrong", wrong)] {
@@ -233,7 +233,7 @@ fn bench_ocra(c: &mut Criterion) {
                     .to_string()
             })
             .collect();
-        let right = OcraResponse::parse(&rights[5], &suite).unwrap();
+        let right = OcraResponse::parse(rights.get(5).unwrap(), &suite).unwrap();
         let wrong = wrong_response(&suite, &rights);
         let state = TokenState::starting_at(floor);
         for (which, response) in [("right", right), ("wrong", wrong)] {
