@@ -29,6 +29,10 @@ for who, what in [("otp-core", "verify"), ("totp-rs 6.0", "check"), ("totp-rfc 0
         for r in ["right", "wrong"]:
             line(f"{who} {what} ±{w}, {r} code", f"{prefix}/{what} ±{w} {r}/{{}}")
 
+for w, label in [("QN08-T1M ±1", "±1 minute"), ("C-QN08 +10", "counter +10")]:
+    for r in ["right", "wrong"]:
+        line(f"otp-core OCRA {w.split(' ')[0]} {label}, {r} response", f"otp-core/ocra {w} {r}/{{}}")
+
 print("\n| ratio | SHA-1 | SHA-256 | SHA-512 |\n|---|---|---|---|")
 
 
@@ -42,3 +46,4 @@ ratio("otp-core ±10 wrong ÷ floor (42 compressions)", "otp-core/verify ±10 wr
 ratio("totp-rs ±1 wrong ÷ otp-core ±1 wrong", "totp-rs/check ±1 wrong/{}", "otp-core/verify ±1 wrong/{}")
 ratio("totp-rs ±10 wrong ÷ otp-core ±10 wrong", "totp-rs/check ±10 wrong/{}", "otp-core/verify ±10 wrong/{}")
 ratio("totp-rfc ±1 wrong ÷ otp-core ±1 wrong", "totp-rfc/verify_window ±1 wrong/{}", "otp-core/verify ±1 wrong/{}")
+ratio("otp-core OCRA QN08-T1M ±1 wrong ÷ TOTP ±1 wrong", "otp-core/ocra QN08-T1M ±1 wrong/{}", "otp-core/verify ±1 wrong/{}")

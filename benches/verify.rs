@@ -1,5 +1,7 @@
 //! Verification throughput: otp-core against `totp-rs`, `totp-rfc` and the
-//! SHA compression floor, in one run so that ratios come from one machine.
+//! SHA compression floor, in one run so that ratios come from one machine;
+//! and OCRA (RFC 6287) verification beside it: a time suite with a ±1 step
+//! window and a counter suite with a look-ahead of 10.
 //!
 //!     cargo bench -p otp-benches --bench verify
 #![allow(
@@ -12,7 +14,10 @@
 use core::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use otp_core::{Algorithm, Code, Digits, Key, Params, TimeStep, TokenState, Window, hotp, verify};
+use otp_core::{
+    Algorithm, Code, Digits, Key, OcraInput, OcraParams, OcraResponse, OcraSuite, Params, TimeStep,
+    TokenState, Window, hotp, ocra, verify, verify_ocra,
+};
 
 const NOW: u64 = 1_790_000_000;
 
@@ -165,5 +170,91 @@ fn bench_verify(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_verify);
+/// A response for `suite` that no position in the windows produces.
+fn wrong_response(suite: &OcraSuite, right: &[String]) -> OcraResponse {
+    (0..1_000_000u32)
+        .map(|v| format!("{v:06}"))
+        .find(|text| !right.contains(text))
+        .map(|text| OcraResponse::parse(&text, suite).unwrap())
+        .unwrap()
+}
+
+/// OCRA verification: `OCRA-1:HOTP-<hash>-6:QN08-T1M` over ±1 minute (3
+/// candidates, like TOTP's ±1 above) and `OCRA-1:HOTP-<hash>-6:C-QN08` over
+/// a look-ahead of 10 counters (11 candidates), right and wrong responses.
+fn bench_ocra(c: &mut Criterion) {
+    let mut g = c.benchmark_group("verify");
+    g.throughput(Throughput::Elements(1));
+    let challenge = OcraInput::new("31415926");
+    for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
+        let key = Key::new(algorithm, secret(algorithm)).unwrap();
+        let name = algorithm.name();
+
+        let suite = OcraSuite::parse(&format!("OCRA-1:HOTP-{name}-6:QN08-T1M")).unwrap();
+        let clock = suite.time_step_at(NOW).unwrap();
+        let params = OcraParams::default();
+        let rights: Vec<String> = (clock - 1..=clock + 1)
+            .map(|t| {
+                ocra(&key, &suite, &challenge.with_time_step(t))
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let right = OcraResponse::parse(rights.get(1).unwrap(), &suite).unwrap();
+        let wrong = wrong_response(&suite, &rights);
+        let state = TokenState::new();
+        for (which, response) in [("right", right), ("wrong", wrong)] {
+            let id = BenchmarkId::new(format!("otp-core/ocra QN08-T1M ±1 {which}"), algorithm);
+            g.bench_function(id, |b| {
+                b.iter(|| {
+                    verify_ocra(
+                        black_box(&key),
+                        &suite,
+                        &params,
+                        &state,
+                        black_box(&challenge),
+                        black_box(&response),
+                        black_box(NOW),
+                    )
+                });
+            });
+        }
+
+        let suite = OcraSuite::parse(&format!("OCRA-1:HOTP-{name}-6:C-QN08")).unwrap();
+        let params = OcraParams {
+            counter_window: Window::new(0, 10),
+            ..OcraParams::default()
+        };
+        let floor = 1_000u64;
+        let rights: Vec<String> = (floor..=floor + 10)
+            .map(|c| {
+                ocra(&key, &suite, &challenge.with_counter(c))
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let right = OcraResponse::parse(rights.get(5).unwrap(), &suite).unwrap();
+        let wrong = wrong_response(&suite, &rights);
+        let state = TokenState::starting_at(floor);
+        for (which, response) in [("right", right), ("wrong", wrong)] {
+            let id = BenchmarkId::new(format!("otp-core/ocra C-QN08 +10 {which}"), algorithm);
+            g.bench_function(id, |b| {
+                b.iter(|| {
+                    verify_ocra(
+                        black_box(&key),
+                        &suite,
+                        &params,
+                        &state,
+                        black_box(&challenge),
+                        black_box(&response),
+                        black_box(NOW),
+                    )
+                });
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_verify, bench_ocra);
 criterion_main!(benches);

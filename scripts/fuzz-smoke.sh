@@ -19,7 +19,7 @@ toolchain="${FUZZ_TOOLCHAIN:-nightly}"
 targets=("$@")
 build_all=false
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(code_parser serial_parser otpauth_uri pskc_import verifier exchange)
+    targets=(code_parser serial_parser otpauth_uri pskc_import verifier exchange ocra)
     build_all=true
 fi
 

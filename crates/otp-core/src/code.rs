@@ -32,7 +32,7 @@ pub struct Code {
 
 /// Characters people type between digit groups, on Western and Japanese
 /// keyboards.
-const SEPARATORS: [char; 11] = [
+pub(crate) const SEPARATORS: [char; 11] = [
     ' ', '-', '_', '.', ',', '\t', '\u{3000}', // ideographic space
     '\u{2212}', // minus sign
     '\u{30FC}', // katakana prolonged sound mark, typed for a dash

@@ -78,6 +78,9 @@ pub enum CodeError {
     Separator,
     /// Letters or other characters that are not digits.
     NotDigit,
+    /// Characters that are not hex digits, in a response shown in hex (an
+    /// OCRA suite without truncation).
+    NotHex,
     /// Only digits, but not as many as the token shows.
     WrongLength {
         /// How many digits the token shows.
@@ -100,6 +103,9 @@ impl fmt::Display for CodeError {
             Self::NotDigit => {
                 f.write_str("the code has characters other than digits: type digits only")
             }
+            Self::NotHex => f.write_str(
+                "the response has characters other than hex digits: type 0-9 and a-f only",
+            ),
             Self::WrongLength { expected, found } => write!(
                 f,
                 "the code has {found} digits: type all {expected} digits shown on the token"

@@ -256,6 +256,109 @@ impl<H: BlockHash> HmacPads<H> {
     }
 }
 
+/// HMAC over a message of any length, fed in pieces: the inner hash
+/// continues from the absorbed key pad, one block buffered. Used by OCRA,
+/// whose message (the DataInput) runs from about 200 to 770 bytes. The
+/// buffered block and the chaining state are zeroized on drop: the message
+/// can hold a password hash.
+pub(crate) struct HmacStream<H: BlockHash> {
+    state: H::State,
+    block: H::Block,
+    /// Bytes buffered in `block`, always below the block length.
+    filled: usize,
+    /// Bytes hashed so far by the inner hash, the key pad block included.
+    total: u64,
+}
+
+impl<H: BlockHash> Clone for HmacStream<H> {
+    fn clone(&self) -> Self {
+        Self {
+            state: self.state,
+            block: self.block,
+            filled: self.filled,
+            total: self.total,
+        }
+    }
+}
+
+impl<H: BlockHash> Drop for HmacStream<H> {
+    fn drop(&mut self) {
+        self.state.zeroize();
+        self.block.as_mut().zeroize();
+    }
+}
+
+impl<H: BlockHash> HmacPads<H> {
+    /// An HMAC computation with nothing absorbed yet.
+    pub(crate) fn stream(&self) -> HmacStream<H> {
+        let block = H::ZERO_BLOCK;
+        let block_len = block.as_ref().len() as u64;
+        HmacStream {
+            state: self.inner,
+            block,
+            filled: 0,
+            total: block_len,
+        }
+    }
+
+    /// Ends `stream` and returns the HMAC as the outer hash's final state.
+    pub(crate) fn finish(&self, mut stream: HmacStream<H>) -> H::State {
+        let block_len = stream.block.as_ref().len();
+        // SHA-1 and SHA-256 end a message with its 64-bit length in bits,
+        // SHA-512 with a 128-bit one: an eighth of the block either way.
+        // (The message here is far below 2^61 bytes, so the upper half of
+        // SHA-512's field is zero and only the last 8 bytes are written.)
+        let length_field = block_len / 8;
+        let bits = stream.total.wrapping_mul(8);
+        let filled = stream.filled;
+        {
+            let bytes = stream.block.as_mut();
+            if let Some(b) = bytes.get_mut(filled) {
+                *b = 0x80;
+            }
+            for b in bytes.iter_mut().skip(filled.saturating_add(1)) {
+                *b = 0;
+            }
+        }
+        if filled.saturating_add(1) > block_len.saturating_sub(length_field) {
+            H::compress(&mut stream.state, &stream.block);
+            stream.block.as_mut().fill(0);
+        }
+        if let Some(tail) = stream.block.as_mut().get_mut(block_len.saturating_sub(8)..) {
+            tail.copy_from_slice(&bits.to_be_bytes());
+        }
+        H::compress(&mut stream.state, &stream.block);
+        let mut inner = H::digest_bytes(&stream.state);
+        let mut state = self.outer;
+        H::compress(&mut state, &message_block::<H>(inner.as_ref()));
+        inner.as_mut().zeroize();
+        state
+    }
+}
+
+impl<H: BlockHash> HmacStream<H> {
+    /// Absorbs `data`, compressing each block as it fills.
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        let block_len = self.block.as_ref().len();
+        let mut rest = data;
+        while !rest.is_empty() {
+            let room = block_len.saturating_sub(self.filled);
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            let end = self.filled.saturating_add(now.len());
+            if let Some(dst) = self.block.as_mut().get_mut(self.filled..end) {
+                dst.copy_from_slice(now);
+            }
+            self.filled = end;
+            if self.filled == block_len {
+                H::compress(&mut self.state, &self.block);
+                self.filled = 0;
+            }
+            rest = later;
+        }
+        self.total = self.total.wrapping_add(data.len() as u64);
+    }
+}
+
 /// The one padded block that follows the key pad: `message || 0x80 || 0…
 /// || bit length`, where the length counts the pad block too.
 #[inline]
@@ -347,5 +450,38 @@ mod tests {
                 "offset {offset}"
             );
         }
+    }
+
+    #[test]
+    fn streaming_hmac_matches_the_hmac_crate_at_every_length() {
+        use hmac::{KeyInit as _, Mac as _};
+        fn check<H: BlockHash, M: hmac::Mac + hmac::KeyInit>(key: &[u8], message: &[u8]) {
+            let pads = HmacPads::<H>::new(key);
+            // Fed in uneven pieces, across block boundaries.
+            let mut stream = pads.stream();
+            for piece in message.chunks(37) {
+                stream.update(piece);
+            }
+            let ours = H::digest_bytes(&pads.finish(stream));
+            let mut theirs = <M as hmac::KeyInit>::new_from_slice(key).unwrap();
+            theirs.update(message);
+            assert_eq!(
+                ours.as_ref(),
+                &theirs.finalize().into_bytes()[..],
+                "length {}",
+                message.len()
+            );
+        }
+        let message: [u8; 800] = core::array::from_fn(|i| (i as u8).wrapping_mul(13));
+        for key_len in [16usize, 64, 100, 130] {
+            let key: [u8; 130] = core::array::from_fn(|i| i as u8);
+            let key = &key[..key_len];
+            for len in (0..300).chain([447, 448, 500, 767, 800]) {
+                check::<Sha1, hmac::Hmac<sha1::Sha1>>(key, &message[..len]);
+                check::<Sha256, hmac::Hmac<sha2::Sha256>>(key, &message[..len]);
+                check::<Sha512, hmac::Hmac<sha2::Sha512>>(key, &message[..len]);
+            }
+        }
+        let _ = hmac::Hmac::<sha1::Sha1>::new_from_slice(b"k").map(|m| m.finalize());
     }
 }

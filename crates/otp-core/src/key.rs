@@ -152,7 +152,8 @@ pub struct Key {
     pads: Pads,
 }
 
-enum Pads {
+/// The keyed hash states of one algorithm.
+pub(crate) enum Pads {
     Sha1(HmacPads<Sha1>),
     Sha256(HmacPads<Sha256>),
     Sha512(HmacPads<Sha512>),
@@ -219,6 +220,11 @@ impl Key {
             Pads::Sha256(_) => Algorithm::Sha256,
             Pads::Sha512(_) => Algorithm::Sha512,
         }
+    }
+
+    /// The keyed hash states, for HMAC over longer messages (OCRA).
+    pub(crate) const fn pads(&self) -> &Pads {
+        &self.pads
     }
 
     /// The full HMAC of the 8-byte big-endian `counter`, written into `out`

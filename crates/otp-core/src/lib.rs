@@ -15,6 +15,7 @@ mod error;
 mod hmac_pads;
 mod key;
 mod lockstep;
+mod ocra;
 mod params;
 mod verify;
 
@@ -22,6 +23,10 @@ pub use algorithm::{Algorithm, Digits};
 pub use code::Code;
 pub use error::{ClockError, CodeError, KeyError, ParamError, Rejected};
 pub use key::{DEFAULT_SECRET_LEN, Key, MAX_SECRET_LEN, MIN_SECRET_LEN, Secret};
+pub use ocra::{
+    MAX_SUITE_LEN, OcraAccepted, OcraField, OcraInput, OcraInputError, OcraParams, OcraResponse,
+    OcraSuite, OcraVerification, QuestionFormat, SuiteError, ocra, verify_ocra,
+};
 pub use params::{Mode, Params, TimeStep, Window};
 pub use subtle::ConstantTimeEq;
 pub use verify::{Accepted, MAX_POSITION, TokenState, Verification, hotp, resync, totp, verify};

@@ -140,7 +140,7 @@ impl TokenState {
         }
     }
 
-    const fn failed(self, max_failures: u32) -> Self {
+    pub(crate) const fn failed(self, max_failures: u32) -> Self {
         let failures = self.failures.saturating_add(1);
         Self {
             failures,
@@ -411,7 +411,7 @@ fn accept(params: &Params, anchor: u64, position: u64) -> Verification {
 }
 
 /// `base + drift`, saturating at 0 and `u64::MAX`.
-const fn shift(base: u64, drift: i64) -> u64 {
+pub(crate) const fn shift(base: u64, drift: i64) -> u64 {
     if drift < 0 {
         base.saturating_sub(drift.unsigned_abs())
     } else {
@@ -425,22 +425,22 @@ const fn shift(base: u64, drift: i64) -> u64 {
 /// step (the dudect test in `timing/` saw it; see docs/security.md). The
 /// difference is exact in `i128`; the clamp compares only magnitudes, which
 /// come out the same for every offset a window can produce.
-fn signed_distance(from: u64, to: u64) -> i64 {
+pub(crate) fn signed_distance(from: u64, to: u64) -> i64 {
     let exact = i128::from(to).wrapping_sub(i128::from(from));
     let clamped = exact.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
     i64::try_from(clamped).unwrap_or(i64::MAX)
 }
 
 /// A position selected in constant time.
-struct Match {
-    found: Choice,
-    position: u64,
+pub(crate) struct Match {
+    pub(crate) found: Choice,
+    pub(crate) position: u64,
     /// How far `position` is from the expected one (when recorded).
     distance: u64,
 }
 
 impl Match {
-    fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self {
             found: Choice::from(0),
             position: 0,
@@ -449,7 +449,7 @@ impl Match {
     }
 
     #[inline]
-    fn take(&mut self, position: u64, select: Choice) {
+    pub(crate) fn take(&mut self, position: u64, select: Choice) {
         self.position.conditional_assign(&position, select);
         self.found |= select;
     }

@@ -10,8 +10,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use otp_core::{
-    Algorithm, Code, Digits, Key, Params, Secret, TimeStep, TokenState, Window, hotp, resync, totp,
-    verify,
+    Algorithm, Code, Digits, Key, OcraInput, OcraParams, OcraResponse, OcraSuite, Params, Secret,
+    TimeStep, TokenState, Window, hotp, ocra, resync, totp, verify, verify_ocra,
 };
 
 struct Counting;
@@ -100,4 +100,55 @@ fn generation_and_verification_allocate_nothing() {
         }
     });
     assert_eq!(n, 0, "generation and verification must not allocate");
+}
+
+#[test]
+fn ocra_parsing_generation_and_verification_allocate_nothing() {
+    let digits = "9876543210".repeat(7); // allocated before watching
+    let n = count_allocations(|| {
+        for (text, algorithm) in [
+            ("OCRA-1:HOTP-SHA1-6:C-QN64-PSHA1-S512-T1M", Algorithm::Sha1),
+            ("OCRA-1:HOTP-SHA256-8:QA08-T30S", Algorithm::Sha256),
+            ("OCRA-1:HOTP-SHA512-0:C-QH64", Algorithm::Sha512),
+        ] {
+            let suite = OcraSuite::parse(text).unwrap();
+            assert!(OcraSuite::parse("OCRA-1:HOTP-SHA1-6:QN08-C").is_err());
+            let key = Key::new(algorithm, &[0x5a; 64]).unwrap();
+            let pin = [0x71u8; 20];
+            let session = [0x33u8; 512];
+            let question = &digits[..suite.question_len().into()];
+            let mut challenge = OcraInput::mutual(question, "1234");
+            if suite.password_hash().is_some() {
+                challenge = challenge.with_password_hash(&pin);
+            }
+            if suite.session_len().is_some() {
+                challenge = challenge.with_session(&session);
+            }
+            let now = 1_800_000_000;
+            let mut input = challenge;
+            if suite.counter() {
+                input = input.with_counter(3);
+            }
+            if let Some(t) = suite.time_step_at(now) {
+                input = input.with_time_step(t);
+            }
+            let response = ocra(&key, &suite, &input).unwrap();
+            let mut shown = [0u8; 128];
+            use std::io::Write as _;
+            let mut cursor = &mut shown[..];
+            write!(cursor, "{response}").unwrap();
+            let written = 128 - cursor.len();
+            let typed =
+                OcraResponse::parse(std::str::from_utf8(&shown[..written]).unwrap(), &suite)
+                    .unwrap();
+            let params = OcraParams::default();
+            let state = TokenState::starting_at(1);
+            let v = verify_ocra(&key, &suite, &params, &state, &challenge, &typed, now).unwrap();
+            assert!(v.is_accepted());
+            let again =
+                verify_ocra(&key, &suite, &params, &v.state, &challenge, &typed, now).unwrap();
+            assert!(!again.is_accepted());
+        }
+    });
+    assert_eq!(n, 0, "OCRA must not allocate");
 }
