@@ -63,7 +63,11 @@ use support::{TempDir, key};
 
 const START: u64 = 1_601_512_200;
 const ROUNDS: usize = 1_000;
+/// SIGKILLs that must land while the child's concurrent logins were
+/// committing batches (after it had printed committed work).
 const KILLS: usize = 200;
+/// Runs at most, start-up kills included (about a quarter), to get there.
+const MAX_RUNS: usize = 500;
 /// The extra users of the crash and exchange tests, each with a token.
 const USERS: [&str; 4] = ["W0011", "W0012", "W0013", "W0014"];
 
@@ -793,7 +797,14 @@ fn sqlite_survives_sigkill() {
     let mut floors = BTreeMap::new();
     let started = Instant::now();
     let (mut logins, mut exchanges, mut mid_run) = (0usize, 0usize, 0usize);
-    for run in 0..KILLS {
+    let mut runs = 0;
+    while mid_run < KILLS {
+        assert!(
+            runs < MAX_RUNS,
+            "{runs} runs gave only {mid_run} kills after committed work"
+        );
+        let run = runs;
+        runs += 1;
         let t0 = START + 86_400 + (run as u64 + 1) * 30 * 1_000;
         let mut child = spawn_child(
             "crash",
@@ -803,15 +814,19 @@ fn sqlite_survives_sigkill() {
                 ("OTP_STORE_SEED", (rng.next() | 1).to_string()),
             ],
         );
-        // Wait until the child has opened the file on some runs; on others
-        // kill it during start-up (opening, checking, migrating).
+        // On a quarter of the runs, kill the child within 150 ms of its
+        // start (opening, checking, migrating, or its first batches). On
+        // the others, wait until its login threads run, then 20 to 170 ms
+        // more: the kill lands while they commit batch after batch.
         let mut stdout = child.stdout.take().unwrap();
-        if rng.below(4) != 0 {
+        let pause = if rng.below(4) == 0 {
+            rng.below(150_000)
+        } else {
             let mut byte = [0u8; 1];
             let _ = stdout.read(&mut byte);
-        }
-        // Up to 150 ms: the concurrent logins commit batches by then.
-        std::thread::sleep(Duration::from_micros(rng.below(150_000)));
+            20_000 + rng.below(150_000)
+        };
+        std::thread::sleep(Duration::from_micros(pause));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
         assert!(
@@ -846,7 +861,7 @@ fn sqlite_survives_sigkill() {
         floors = check_after_crash(&path, &users, &floors, &committed, &exchanged_to);
     }
     println!(
-        "SQLite crash: {KILLS} SIGKILLs ({mid_run} after the child had committed work), {logins} logins and {exchanges} exchanges committed; after every kill the file opened, every user had exactly one active token, no floor went back, no committed work was lost, the audit chain verified; {:.1} s",
+        "SQLite crash: {runs} SIGKILLs ({mid_run} after the child had committed work, while its 16 login threads committed batches), {logins} logins and {exchanges} exchanges committed; after every kill the file opened, every user had exactly one active token, no floor went back, no committed work was lost, the audit chain verified; {:.1} s",
         started.elapsed().as_secs_f64()
     );
 }
