@@ -11,8 +11,8 @@ use otp_provision::SerialNumber;
 use postgres::IsolationLevel;
 
 use super::rows::{
-    AUDIT_COLS, TOKEN_BY_SERIAL, TOKEN_COLS, USER_BY_ID, USER_COLS, audit_row, col, token_row,
-    user_row,
+    AUDIT_COLS, TOKEN_BY_SERIAL, TOKEN_COLS, USER_AND_TOKEN_BY_ID, USER_BY_ID, USER_COL_COUNT,
+    USER_COLS, audit_row, col, token_row, token_row_at, user_row, user_row_at,
 };
 use super::write::{append, apply_locks, lock_users, locks_match};
 use super::{PgStore, to_store, to_switch};
@@ -124,6 +124,27 @@ impl Store for PgStore {
         append(&mut tx, audit, key)?;
         tx.commit().map_err(to_store)?;
         Ok(true)
+    }
+
+    /// One statement, one round trip, one snapshot
+    /// ([`USER_AND_TOKEN_BY_ID`]) where `user` then `token` take two.
+    fn user_and_token(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(UserRecord, Option<TokenEntry>)>, StoreError> {
+        let mut c = self.conn()?;
+        let s = c.prepared(USER_AND_TOKEN_BY_ID).map_err(to_store)?;
+        let Some(row) = c.query_opt(&s, &[&id.as_str()]).map_err(to_store)? else {
+            return Ok(None);
+        };
+        let user = user_row_at(&row, 0)?;
+        let serial: Option<String> = col(&row, USER_COL_COUNT)?;
+        if serial.is_none() {
+            return Ok(Some((user, None)));
+        }
+        let token = token_row_at(&row, USER_COL_COUNT)?;
+        let secret = token.secret(&self.keys, || self.reload_keys(c.client()))?;
+        Ok(Some((user, Some(token.decode(&secret)?))))
     }
 
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
