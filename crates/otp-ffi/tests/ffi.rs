@@ -634,3 +634,121 @@ fn verification_error_paths_write_no_state() {
     );
     assert_eq!(&out[1..9], &1u64.to_le_bytes());
 }
+
+#[test]
+fn ocra_session_input_must_have_the_suites_length() {
+    // No RFC vector has a session (`S`): this checks the plumbing, that the
+    // session reaches the core (it changes the response) and its length is
+    // the suite's.
+    let key = b"12345678901234567890123456789012";
+    let base = Ocra {
+        suite: "OCRA-1:HOTP-SHA256-8:QN08-S064",
+        key,
+        q: "12345678",
+        q2: None,
+        c: None,
+        p: None,
+        s: Some(&[0xab; 64]),
+        t: None,
+    };
+    let one = ocra(&base, 16).unwrap();
+    let other = ocra(
+        &Ocra {
+            s: Some(&[0xcd; 64]),
+            ..base
+        },
+        16,
+    )
+    .unwrap();
+    assert_eq!(one.len(), 8);
+    assert_ne!(one, other, "the session is hashed");
+    assert_eq!(
+        ocra(
+            &Ocra {
+                s: Some(&[0xab; 63]),
+                ..base
+            },
+            16
+        ),
+        Err(OTP_BAD_INPUT)
+    );
+    assert_eq!(ocra(&Ocra { s: None, ..base }, 16), Err(OTP_BAD_INPUT));
+}
+
+#[test]
+fn ocra_verification_error_paths_write_no_state() {
+    let key = RFC4226_KEY;
+    let suite = "OCRA-1:HOTP-SHA1-6:QN08";
+    let good = fresh_state(0);
+    let call = |suite: &str, response: &str, state_in: *const u8, state_out: *mut u8| {
+        // SAFETY: pointers are NULL or valid for their lengths.
+        unsafe {
+            otp_ocra_verify(
+                suite.as_ptr(),
+                suite.len(),
+                key.as_ptr(),
+                key.len(),
+                b"00000000".as_ptr(),
+                8,
+                null(),
+                0,
+                null(),
+                0,
+                null(),
+                0,
+                response.as_ptr(),
+                response.len(),
+                0,
+                0,
+                0,
+                0,
+                0,
+                3,
+                state_in,
+                state_out,
+                null_mut(),
+                null_mut(),
+            )
+        }
+    };
+    let mut out = [0xeeu8; OTP_STATE_LEN];
+    assert_eq!(
+        call(
+            "OCRA-1:HOTP-SHA1-6",
+            "237653",
+            good.as_ptr(),
+            out.as_mut_ptr()
+        ),
+        OTP_BAD_SUITE
+    );
+    assert_eq!(
+        call(suite, "237653", null(), out.as_mut_ptr()),
+        OTP_NULL_POINTER
+    );
+    assert_eq!(
+        call(suite, "237653", good.as_ptr(), null_mut()),
+        OTP_NULL_POINTER
+    );
+    assert_eq!(
+        call(suite, "23765", good.as_ptr(), out.as_mut_ptr()),
+        OTP_BAD_CODE
+    );
+    let mut bad = good;
+    bad[0] = 9;
+    assert_eq!(
+        call(suite, "237653", bad.as_ptr(), out.as_mut_ptr()),
+        OTP_BAD_STATE
+    );
+    assert_eq!(
+        out, [0xee; OTP_STATE_LEN],
+        "no state written on a caller error"
+    );
+    // RFC 6287 C.1, question 00000000: accepted, the state written (no
+    // counter or time in the suite, so the floor stays and NULL outputs
+    // are skipped).
+    assert_eq!(
+        call(suite, "237653", good.as_ptr(), out.as_mut_ptr()),
+        OTP_OK
+    );
+    assert_eq!(out, good);
+}
