@@ -2,6 +2,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use zeroize::Zeroizing;
+
 use otp_core::{
     Algorithm, ClockError, Code, Digits, Key, Mode, OcraInput, OcraParams, OcraResponse, OcraSuite,
     Params, Rejected, TimeStep, TokenState, Window,
@@ -92,6 +94,35 @@ fn guard(body: impl FnOnce() -> Result<i32, i32>) -> i32 {
         Ok(Ok(status) | Err(status)) => status,
         Err(_) => OTP_PANIC,
     }
+}
+
+/// A code's text, formatted on the stack (no heap copy of a code) and
+/// wiped after it is written to the caller's buffer.
+struct TextBuf {
+    bytes: Zeroizing<[u8; OTP_MAX_OUTPUT_LEN]>,
+    len: usize,
+}
+
+impl core::fmt::Write for TextBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        let slot = self.bytes.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Writes `value`'s text and a NUL into the caller's buffer.
+fn write_text(out: *mut u8, cap: usize, value: &impl core::fmt::Display) -> Result<(), i32> {
+    use core::fmt::Write as _;
+    let mut text = TextBuf {
+        bytes: Zeroizing::new([0; OTP_MAX_OUTPUT_LEN]),
+        len: 0,
+    };
+    // A response is at most 128 characters: a failure here is a bug.
+    write!(text, "{value}").map_err(|_| OTP_PANIC)?;
+    write_cstr(out, cap, text.bytes.get(..text.len).ok_or(OTP_PANIC)?)
 }
 
 fn algorithm(id: u32) -> Result<Algorithm, i32> {
@@ -218,7 +249,7 @@ pub unsafe extern "C" fn otp_hotp(
     guard(|| {
         let key = key(algorithm(alg)?, key_ptr, key_len)?;
         let code = otp_core::hotp(&key, counter, self::digits(digits)?);
-        write_cstr(out_buf, out_len, code.to_string().as_bytes())?;
+        write_text(out_buf, out_len, &code)?;
         Ok(OTP_OK)
     })
 }
@@ -250,7 +281,7 @@ pub unsafe extern "C" fn otp_totp(
         let step = time_step(step, t0)?;
         let code = otp_core::totp(&key, &step, unix_time, self::digits(digits)?)
             .map_err(|_| OTP_CLOCK_BEFORE_T0)?;
-        write_cstr(out_buf, out_len, code.to_string().as_bytes())?;
+        write_text(out_buf, out_len, &code)?;
         Ok(OTP_OK)
     })
 }
@@ -440,7 +471,7 @@ pub unsafe extern "C" fn otp_ocra(
             input = input.with_time_step(t);
         }
         let response = otp_core::ocra(&key, &suite, &input).map_err(|_| OTP_BAD_INPUT)?;
-        write_cstr(out_buf, out_len, response.to_string().as_bytes())?;
+        write_text(out_buf, out_len, &response)?;
         Ok(OTP_OK)
     })
 }
