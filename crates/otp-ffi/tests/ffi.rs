@@ -752,3 +752,31 @@ fn ocra_verification_error_paths_write_no_state() {
     );
     assert_eq!(out, good);
 }
+
+#[test]
+fn functions_are_reentrant_across_threads() {
+    // docs/ffi.md promises no global state: eight threads generating and
+    // verifying at once each get the RFC's answers.
+    let table = data("rfc4226_hotp.toml");
+    let expected: Vec<String> = vectors(&table)
+        .iter()
+        .map(|v| v["hotp"].as_str().unwrap().to_owned())
+        .collect();
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for _ in 0..50 {
+                    for (count, want) in expected.iter().enumerate() {
+                        let count = u64::try_from(count).unwrap();
+                        assert_eq!(hotp(OTP_ALG_SHA1, RFC4226_KEY, count, 6).as_ref(), Ok(want));
+                    }
+                    let mut state = fresh_state(0);
+                    assert_eq!(
+                        verify_hotp(RFC4226_KEY, &mut state, &expected[3]),
+                        (OTP_OK, 3)
+                    );
+                }
+            });
+        }
+    });
+}
