@@ -55,7 +55,7 @@ pub(super) fn user_row(r: &Row) -> Result<UserRecord, StoreError> {
 /// A user from [`USER_COLS`] starting at column `base`.
 pub(super) fn user_row_at(r: &Row, base: usize) -> Result<UserRecord, StoreError> {
     UserRow {
-        id: col(r, base + 0)?,
+        id: col(r, base)?,
         name: col(r, base + 1)?,
         authority: col(r, base + 2)?,
         token: col(r, base + 3)?,
@@ -76,7 +76,7 @@ pub(super) fn token_row(r: &Row) -> Result<TokenRead, StoreError> {
 /// A token from [`TOKEN_COLS`] starting at column `base`.
 pub(super) fn token_row_at(r: &Row, base: usize) -> Result<TokenRead, StoreError> {
     Ok(TokenRead {
-        serial: col(r, base + 0)?,
+        serial: col(r, base)?,
         seed_serial: col(r, base + 1)?,
         manufacturer: col(r, base + 2)?,
         model: col(r, base + 3)?,
