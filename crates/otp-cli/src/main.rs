@@ -1,5 +1,5 @@
 //! `otp`: the command line of the workspace. An oathtool drop-in
-//! (`otp oath`), virtual hardware tokens (`otp token`), the factory
+//! (`otp oath`), OCRA challenge-response (`otp ocra`), virtual hardware tokens (`otp token`), the factory
 //! (`otp factory`), the bank on its embedded store (`otp bank`), the
 //! seed's token exchange step by step (`otp demo`), its screens in a
 //! browser (`otp serve --demo`), a verification
@@ -19,6 +19,7 @@ mod factory;
 mod json;
 mod lang;
 mod oath;
+mod ocra;
 mod safefs;
 mod scratch;
 mod serve;
@@ -66,6 +67,12 @@ enum Command {
     /// bits are refused (RFC 4226 R6). Exit status: 0 generated or found,
     /// 1 error, 2 password not found in the window.
     Oath(oath::OathArgs),
+    /// An RFC 6287 (OCRA) challenge-response or signature, or its verification (--verify).
+    ///
+    /// The key is read from a private file in hex, never from the command
+    /// line. The response is printed on the first line. Exit status:
+    /// 0 generated or accepted, 1 error, 2 refused.
+    Ocra(ocra::OcraArgs),
     /// A virtual hardware token in a file: create, press, watch.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -157,6 +164,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Oath(args) => oath::run(&args),
+        Command::Ocra(args) => ocra::run(&args),
         Command::Token(cmd) => token::run(cmd),
         Command::Factory(args) => factory::run(&args),
         Command::Bank(args) => bank::run(&args),

@@ -71,6 +71,11 @@ pub(crate) struct CreateArgs {
     /// Print the secret (base32) and the otpauth:// URI.
     #[arg(long)]
     show_secret: bool,
+    /// Make a keypad token answering typed challenges with this RFC 6287
+    /// OCRA suite (such as OCRA-1:HOTP-SHA1-6:QN08; its hash replaces
+    /// --algorithm; no P or S). Press it with `otp token press --challenge`.
+    #[arg(long, value_name = "SUITE")]
+    suite: Option<String>,
     /// Replace an existing file.
     #[arg(long)]
     force: bool,
@@ -90,6 +95,9 @@ pub(crate) struct PressArgs {
     /// Print one JSON object: serial, code, display form, time and counter of the press, when the next code appears.
     #[arg(long, conflicts_with = "verbose")]
     json: bool,
+    /// A keypad token: type this challenge ("press 2, type the digits on the screen") and print the response.
+    #[arg(long, value_name = "Q", conflicts_with = "json")]
+    challenge: Option<String>,
 }
 
 /// `otp token watch` arguments.
@@ -206,20 +214,34 @@ fn create(args: &CreateArgs) -> Result<()> {
         display_seconds: 30,
         counter: args.counter,
     };
-    let token = Token::new(serial, &secret, spec).map_err(|e| anyhow!("{e}"))?;
+    let token = match &args.suite {
+        None => Token::new(serial, &secret, spec),
+        Some(text) => {
+            let suite = otp_core::OcraSuite::parse(text).map_err(|e| {
+                anyhow!(
+                    "--suite `{text}` is not an OCRA suite: {e} (example: OCRA-1:HOTP-SHA1-6:QN08)"
+                )
+            })?;
+            Token::keypad(serial, &secret, spec, suite)
+        }
+    }
+    .map_err(|e| anyhow!("{e}"))?;
     let file = TokenFile::new(&token, &secret, "");
     tokenfile::create(&file, &args.file, args.force)?;
-    let what = match kind {
-        Mode::Totp(s) => format!(
-            "TOTP, {algorithm}, {} digits, {} s steps",
-            digits.get(),
-            s.seconds()
-        ),
-        Mode::Hotp => format!(
-            "HOTP, {algorithm}, {} digits, counter {}",
-            digits.get(),
-            args.counter
-        ),
+    let what = match (token.suite(), kind) {
+        (Some(suite), _) => format!("keypad, {suite}"),
+        (None, kind) => match kind {
+            Mode::Totp(s) => format!(
+                "TOTP, {algorithm}, {} digits, {} s steps",
+                digits.get(),
+                s.seconds()
+            ),
+            Mode::Hotp => format!(
+                "HOTP, {algorithm}, {} digits, counter {}",
+                digits.get(),
+                args.counter
+            ),
+        },
     };
     println!(
         "Created token {} ({what}) in {} (mode 0600).",
@@ -252,6 +274,9 @@ fn press(args: &PressArgs) -> Result<()> {
             utc(file.activated_at),
             utc(at)
         );
+    }
+    if let Some(challenge) = &args.challenge {
+        return press_challenge(args, at, &mut file, &mut token, challenge);
     }
     let counter = token.counter();
     let screen = token.press(at).map_err(|e| anyhow!("{e}"))?;
@@ -300,6 +325,43 @@ fn press(args: &PressArgs) -> Result<()> {
             ),
             (FileKind::Hotp, _) => println!("next counter {}", token.counter()),
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `otp token press --challenge Q`: a keypad token's response, alone on
+/// the first line; the counter of a suite with `C` is saved first.
+fn press_challenge(
+    args: &PressArgs,
+    at: u64,
+    file: &mut TokenFile,
+    token: &mut Token,
+    challenge: &str,
+) -> Result<()> {
+    let Some(suite) = token.suite() else {
+        bail!(
+            "`{}` is a button-only token: it takes no challenge (create a keypad token with `otp token create --suite`)",
+            args.file.display()
+        );
+    };
+    let screen = token
+        .press_challenge(at, challenge)
+        .map_err(|e| anyhow!("{e}"))?;
+    let Some(response) = screen.response() else {
+        bail!("the token's display stays blank: its battery is exhausted");
+    };
+    if suite.counter() {
+        file.counter = token.counter();
+        tokenfile::replace(file, &args.file)?;
+    }
+    println!("{response}");
+    if args.verbose {
+        if screen.battery_low() {
+            println!("bAtt: the battery is low");
+        }
+        if suite.counter() {
+            println!("next counter {}", token.counter());
         }
     }
     Ok(())

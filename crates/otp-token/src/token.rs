@@ -3,7 +3,7 @@
 
 use core::fmt;
 
-use otp_core::{Code, Key, Mode, Secret, hotp};
+use otp_core::{Code, Key, Mode, OcraInput, OcraResponse, OcraSuite, Secret, hotp, ocra};
 use otp_provision::{Clock, Profile, SerialNumber};
 
 use crate::Crystal;
@@ -41,6 +41,10 @@ pub enum Screen {
     Code(Code),
     /// A one-time password with the `bAtt` warning: replace the token soon.
     LowBattery(Code),
+    /// The response to a challenge typed on a keypad token (RFC 6287 OCRA).
+    Response(OcraResponse),
+    /// A response with the `bAtt` warning: replace the token soon.
+    LowBatteryResponse(OcraResponse),
     /// Blank for good: the battery is exhausted.
     Dead,
 }
@@ -57,7 +61,22 @@ impl Screen {
     pub const fn code(&self) -> Option<Code> {
         match self {
             Self::Code(c) | Self::LowBattery(c) => Some(*c),
-            Self::Off | Self::Dead => None,
+            Self::Response(_) | Self::LowBatteryResponse(_) | Self::Off | Self::Dead => None,
+        }
+    }
+
+    /// The challenge's response shown, if any (keypad tokens).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(otp_token::Screen::Off.response().is_none());
+    /// ```
+    #[must_use]
+    pub const fn response(&self) -> Option<OcraResponse> {
+        match self {
+            Self::Response(r) | Self::LowBatteryResponse(r) => Some(*r),
+            Self::Code(_) | Self::LowBattery(_) | Self::Off | Self::Dead => None,
         }
     }
 
@@ -70,7 +89,7 @@ impl Screen {
     /// ```
     #[must_use]
     pub const fn battery_low(&self) -> bool {
-        matches!(self, Self::LowBattery(_))
+        matches!(self, Self::LowBattery(_) | Self::LowBatteryResponse(_))
     }
 }
 
@@ -80,6 +99,8 @@ impl fmt::Display for Screen {
             Self::Off | Self::Dead => Ok(()),
             Self::Code(c) => fmt::Display::fmt(c, f),
             Self::LowBattery(c) => write!(f, "bAtt {c}"),
+            Self::Response(r) => fmt::Display::fmt(r, f),
+            Self::LowBatteryResponse(r) => write!(f, "bAtt {r}"),
         }
     }
 }
@@ -187,6 +208,8 @@ pub struct Token {
     presses: u64,
     counter: u64,
     shown: Option<Shown>,
+    /// A keypad token's OCRA suite.
+    suite: Option<OcraSuite>,
 }
 
 impl Token {
@@ -218,7 +241,112 @@ impl Token {
             presses: 0,
             counter: spec.counter,
             shown: None,
+            suite: None,
         })
+    }
+
+    /// Builds a keypad token: a signing token that answers a challenge
+    /// typed on its keypad ("press 2, type the 8 digits shown on the
+    /// screen") with the RFC 6287 response of `suite`, from its own clock
+    /// for a suite with `T` and its own counter (starting at
+    /// `spec.counter`) for a suite with `C`. Its key uses the suite's hash
+    /// (the profile's algorithm is set to it); [`Token::press`] still
+    /// shows the profile's one-time password.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::ZeroDisplayTime`] for a display time of 0;
+    /// [`TokenError::KeypadSuite`] for a suite with a PIN hash `P` or
+    /// session `S`, which a keypad token has no way to be given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_provision::SerialNumber;
+    /// use otp_token::{Token, TokenSpec};
+    /// let suite: otp_core::OcraSuite = "OCRA-1:HOTP-SHA1-6:QN08".parse()?;
+    /// let secret = otp_core::Secret::from_bytes(b"12345678901234567890")?;
+    /// let mut token = Token::keypad(SerialNumber::numbered("KP", 1)?, &secret, TokenSpec::default(), suite)?;
+    /// // RFC 6287 Appendix C.1: Q = 00000000.
+    /// assert_eq!(token.press_challenge(0, "00000000")?.to_string(), "237653");
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn keypad(
+        serial: SerialNumber,
+        secret: &Secret,
+        mut spec: TokenSpec,
+        suite: OcraSuite,
+    ) -> Result<Self, TokenError> {
+        if suite.password_hash().is_some() || suite.session_len().is_some() {
+            return Err(TokenError::KeypadSuite);
+        }
+        spec.profile.algorithm = suite.algorithm();
+        let mut token = Self::new(serial, secret, spec)?;
+        token.suite = Some(suite);
+        Ok(token)
+    }
+
+    /// A keypad token's OCRA suite; `None` for a button-only token.
+    #[must_use]
+    pub const fn suite(&self) -> Option<OcraSuite> {
+        self.suite
+    }
+
+    /// Types `challenge` on the keypad at true time `at` and shows the
+    /// response, for the display time. A suite with `C` advances the
+    /// token's counter; with `T`, the token's own (drifting) clock gives
+    /// the time step. The battery and display behave as for
+    /// [`Token::press`].
+    ///
+    /// # Errors
+    ///
+    /// [`TokenError::NoKeypad`] for a button-only token,
+    /// [`TokenError::Challenge`] when the challenge does not fit the suite
+    /// (too long, or not digits for a `QN` suite), and as [`Token::press`].
+    /// A failed press changes nothing and does not use the battery.
+    ///
+    /// # Examples
+    ///
+    /// See [`Token::keypad`].
+    pub fn press_challenge(&mut self, at: u64, challenge: &str) -> Result<Screen, TokenError> {
+        let suite = self.suite.ok_or(TokenError::NoKeypad)?;
+        let age = at
+            .checked_sub(self.spec.activated_at)
+            .ok_or(TokenError::BeforeActivation)?;
+        let level = self.spec.battery.level(self.presses, age);
+        if level == Level::Empty {
+            self.shown = None;
+            return Ok(Screen::Dead);
+        }
+        let mut input = OcraInput::new(challenge);
+        let mut next_counter = None;
+        if suite.counter() {
+            input = input.with_counter(self.counter);
+            next_counter = Some(
+                self.counter
+                    .checked_add(1)
+                    .ok_or(TokenError::CounterExhausted)?,
+            );
+        }
+        if let Some(step) = suite.time_step_at(self.local_time(at)) {
+            input = input.with_time_step(step);
+        }
+        let response = ocra(&self.key, &suite, &input).map_err(TokenError::Challenge)?;
+        if let Some(next) = next_counter {
+            self.counter = next;
+        }
+        self.presses = self.presses.saturating_add(1);
+        let screen = if level == Level::Low {
+            Screen::LowBatteryResponse(response)
+        } else {
+            Screen::Response(response)
+        };
+        self.shown = Some(Shown {
+            from: at,
+            until: at.saturating_add(self.spec.display_seconds),
+            screen,
+        });
+        Ok(screen)
     }
 
     /// Presses the button at true time `at` (Unix seconds): the display
@@ -431,6 +559,7 @@ impl fmt::Debug for Token {
             .field("spec", &self.spec)
             .field("presses", &self.presses)
             .field("counter", &self.counter)
+            .field("suite", &self.suite)
             .finish_non_exhaustive()
     }
 }

@@ -90,6 +90,11 @@ pub struct TokenFile {
     /// and not written).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub manufacturer: String,
+    /// A keypad token's RFC 6287 OCRA suite (empty: a button-only token,
+    /// and not written, so files from before keypad tokens read as they
+    /// always did).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub suite: String,
     /// The shared secret, base32 without padding.
     secret: String,
 }
@@ -137,6 +142,10 @@ impl TokenFile {
             activated_at: spec.activated_at,
             counter: token.counter(),
             manufacturer: manufacturer.to_owned(),
+            suite: token
+                .suite()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
             secret: data_encoding::BASE32_NOPAD.encode(secret.expose_secret()),
         }
     }
@@ -224,7 +233,9 @@ impl TokenFile {
     ///
     /// [`TokenFileError::Serial`] for an invalid serial, then as
     /// [`TokenFile::profile`], [`TokenFileError::Token`] for a drift out of
-    /// range, then as [`TokenFile::secret`].
+    /// range, then as [`TokenFile::secret`]; for a keypad token
+    /// [`TokenFileError::Suite`] for a malformed suite and
+    /// [`TokenFileError::Token`] for one the keypad cannot use.
     pub fn token(&self) -> Result<Token, TokenFileError> {
         let serial = SerialNumber::parse(&self.serial).map_err(TokenFileError::Serial)?;
         let spec = TokenSpec {
@@ -235,7 +246,12 @@ impl TokenFile {
             display_seconds: 30,
             counter: self.counter,
         };
-        Ok(Token::new(serial, &self.secret()?, spec)?)
+        if self.suite.is_empty() {
+            Ok(Token::new(serial, &self.secret()?, spec)?)
+        } else {
+            let suite = otp_core::OcraSuite::parse(&self.suite).map_err(TokenFileError::Suite)?;
+            Ok(Token::keypad(serial, &self.secret()?, spec, suite)?)
+        }
     }
 
     /// The `otpauth://` URI of this token. It holds the secret.
@@ -288,6 +304,39 @@ mod tests {
         let mut token = file.token().unwrap();
         assert_eq!(token.press(0).unwrap().to_string(), "162583");
         assert_eq!(token.counter(), 8);
+    }
+
+    /// A keypad file keeps its suite through render and parse, and its
+    /// token answers RFC 6287 Appendix C.1 (`OCRA-1:HOTP-SHA1-6:QN08`,
+    /// Q = 11111111: 243178); a file without `suite` stays button-only.
+    #[test]
+    fn a_keypad_file_keeps_its_suite() {
+        let text = rfc_text().replace("secret =", "suite = \"OCRA-1:HOTP-SHA1-6:QN08\"\nsecret =");
+        let file = TokenFile::parse(&text).unwrap();
+        assert_eq!(
+            file.render()
+                .unwrap()
+                .lines()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join("\n")
+                + "\n",
+            text
+        );
+        let mut token = file.token().unwrap();
+        assert_eq!(
+            token.press_challenge(0, "11111111").unwrap().to_string(),
+            "243178"
+        );
+        let again = TokenFile::new(&token, &file.secret().unwrap(), "");
+        assert_eq!(again.suite, "OCRA-1:HOTP-SHA1-6:QN08");
+        let old = TokenFile::parse(rfc_text()).unwrap().token().unwrap();
+        assert!(old.suite().is_none());
+        let bad = rfc_text().replace("secret =", "suite = \"OCRA-1:HOTP-MD5-6:QN08\"\nsecret =");
+        assert!(matches!(
+            TokenFile::parse(&bad).unwrap().token().unwrap_err(),
+            TokenFileError::Suite(_)
+        ));
     }
 
     /// `Debug` names the serial and kind, never the secret.

@@ -24,6 +24,13 @@ pub enum TokenError {
     /// The event counter is at its maximum: the token cannot show another
     /// code without wrapping, which would reuse old codes.
     CounterExhausted,
+    /// A challenge was typed on a token without a keypad.
+    NoKeypad,
+    /// The OCRA suite needs a PIN hash or session information, which a
+    /// keypad token has no way to be given.
+    KeypadSuite,
+    /// The typed challenge does not fit the token's OCRA suite.
+    Challenge(otp_core::OcraInputError),
 }
 
 impl fmt::Display for TokenError {
@@ -43,6 +50,13 @@ impl fmt::Display for TokenError {
             Self::CounterExhausted => {
                 f.write_str("the token's event counter is exhausted: replace the token")
             }
+            Self::NoKeypad => f.write_str(
+                "this token has no keypad: it shows a code on a press, without a challenge",
+            ),
+            Self::KeypadSuite => f.write_str(
+                "a keypad token cannot use an OCRA suite with a PIN hash (P) or session (S): choose a suite without them",
+            ),
+            Self::Challenge(e) => write!(f, "the challenge cannot be typed: {e}"),
         }
     }
 }
@@ -52,6 +66,7 @@ impl core::error::Error for TokenError {
         match self {
             Self::Param(e) => Some(e),
             Self::Clock(e) => Some(e),
+            Self::Challenge(e) => Some(e),
             _ => None,
         }
     }

@@ -43,6 +43,8 @@ pub enum TokenFileError {
     Param(ParamError),
     /// The crystal or the token cannot be built (drift out of range).
     Token(TokenError),
+    /// The keypad token's OCRA suite is malformed.
+    Suite(otp_core::SuiteError),
 }
 
 impl fmt::Display for TokenFileError {
@@ -60,6 +62,7 @@ impl fmt::Display for TokenFileError {
             Self::Serial(e) => write!(f, "the token file's serial: {e}"),
             Self::Param(e) => fmt::Display::fmt(e, f),
             Self::Token(e) => fmt::Display::fmt(e, f),
+            Self::Suite(e) => write!(f, "the token file's OCRA suite: {e}"),
         }
     }
 }
@@ -71,6 +74,7 @@ impl core::error::Error for TokenFileError {
             Self::Serial(e) => Some(e),
             Self::Param(e) => Some(e),
             Self::Token(e) => Some(e),
+            Self::Suite(e) => Some(e),
             Self::Syntax { .. }
             | Self::Format { .. }
             | Self::Encode { .. }
