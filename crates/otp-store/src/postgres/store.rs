@@ -126,8 +126,8 @@ impl Store for PgStore {
         Ok(true)
     }
 
-    /// One statement, one round trip, one snapshot
-    /// ([`USER_AND_TOKEN_BY_ID`]) where `user` then `token` take two.
+    /// One statement, one round trip, one snapshot (the user, `LEFT JOIN
+    /// LATERAL` their bound token) where `user` then `token` take two.
     fn user_and_token(
         &self,
         id: &UserId,
