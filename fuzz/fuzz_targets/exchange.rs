@@ -356,6 +356,14 @@ impl Store for Gate {
     fn token(&self, serial: &SerialNumber) -> Result<Option<TokenEntry>, StoreError> {
         self.inner.token(serial)
     }
+    // Forwarded, so that a login's one read is the wrapped store's own
+    // (SQLite's one transaction, PostgreSQL's one statement), not two.
+    fn user_and_token(
+        &self,
+        id: &UserId,
+    ) -> Result<Option<(UserRecord, Option<TokenEntry>)>, StoreError> {
+        self.inner.user_and_token(id)
+    }
     fn add_tokens(
         &self,
         tokens: Vec<TokenEntry>,
