@@ -41,9 +41,13 @@ pub(crate) struct OcraArgs {
     /// counter to try (the replay floor).
     #[arg(long, value_name = "C", allow_hyphen_values = true)]
     counter: Option<String>,
-    /// The hash of the PIN or password, in hex, as the suite's PSHA1, PSHA256 or PSHA512 names it.
-    #[arg(long, value_name = "HEX")]
-    password_hash: Option<String>,
+    /// A private file (mode 0600, yours, not a link) holding the hash of
+    /// the PIN or password in hex, as the suite's PSHA1, PSHA256 or PSHA512
+    /// names it. Never on the command line: the hash of a short PIN gives
+    /// the PIN away to anyone who reads the process list or the shell's
+    /// history.
+    #[arg(long, value_name = "FILE")]
+    password_hash_file: Option<PathBuf>,
     /// The session information S in hex; a shorter value is padded with
     /// zero bytes on the left to the suite's length, as RFC 6287 Appendix A does.
     #[arg(long, value_name = "HEX")]
@@ -79,6 +83,10 @@ enum OcraArgError {
     KeyFile(FileError),
     /// The key file is not hex.
     KeyNotHex(PathBuf),
+    /// The password hash file is missing.
+    PasswordFileMissing(PathBuf),
+    /// The password hash file could not be read safely.
+    PasswordFile(FileError),
     /// The key does not fit the suite's hash.
     Key(otp_core::KeyError),
     /// More than two questions.
@@ -87,7 +95,7 @@ enum OcraArgError {
     Counter(String),
     /// `--time` is not a hex number.
     Time(String),
-    /// `--password-hash` or `--session` is not hex.
+    /// The password hash file or `--session` is not hex.
     NotHex(&'static str),
     /// `--session` is longer than the suite's S.
     SessionTooLong {
@@ -123,6 +131,12 @@ impl fmt::Display for OcraArgError {
                 path.display()
             ),
             Self::Key(e) => write!(f, "the key cannot be used: {e}"),
+            Self::PasswordFileMissing(path) => write!(
+                f,
+                "cannot read the password hash file `{}`: there is no such file",
+                path.display()
+            ),
+            Self::PasswordFile(e) => write!(f, "{e}"),
             Self::TooManyQuestions(n) => write!(
                 f,
                 "--question given {n} times: give one challenge, or two for a mutual challenge"
@@ -161,6 +175,16 @@ fn read_key(path: &Path, suite: &OcraSuite) -> Result<Key, OcraArgError> {
         hex::decode(text.trim()).map_err(|_| OcraArgError::KeyNotHex(path.to_owned()))?,
     );
     Key::new(suite.algorithm(), &secret).map_err(OcraArgError::Key)
+}
+
+/// Reads the password hash file safely (as the key file) and decodes its
+/// hex.
+fn read_password_hash(path: &Path) -> Result<Zeroizing<Vec<u8>>, OcraArgError> {
+    let text = safefs::read_private(path).map_err(|e| match e {
+        FileError::NotFound { .. } => OcraArgError::PasswordFileMissing(path.to_owned()),
+        e => OcraArgError::PasswordFile(e),
+    })?;
+    decode_hex("the password hash file", &text)
 }
 
 fn decode_hex(option: &'static str, text: &str) -> Result<Zeroizing<Vec<u8>>, OcraArgError> {
@@ -214,9 +238,9 @@ fn run_typed(args: &OcraArgs) -> Result<Option<String>, OcraArgError> {
         .transpose()?;
     let time = args.time.as_deref().map(parse_time).transpose()?;
     let password = args
-        .password_hash
+        .password_hash_file
         .as_deref()
-        .map(|p| decode_hex("--password-hash", p))
+        .map(read_password_hash)
         .transpose()?;
     if let Some(p) = &password {
         input = input.with_password_hash(p);

@@ -81,7 +81,11 @@ fn args(v: &Vector, all: &Vectors, dir: &Path) -> Vec<String> {
         a.extend(["--counter".to_owned(), c.to_string()]);
     }
     if v.p {
-        a.extend(["--password-hash".to_owned(), all.pin_sha1.clone()]);
+        let pin = key_file(dir, "pin-sha1", &all.pin_sha1);
+        a.extend([
+            "--password-hash-file".to_owned(),
+            pin.to_str().unwrap().to_owned(),
+        ]);
     }
     if let Some(t) = &v.t_hex {
         a.extend(["--time".to_owned(), t.clone()]);
@@ -222,6 +226,11 @@ fn a_key_file_others_can_write_is_refused() {
 fn malformed_suites_and_inputs_are_refused_without_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let key = key_file(dir.path(), "k", "3132333435363738393031323334353637383930");
+    let not_hex = key_file(dir.path(), "p-zz", "zz");
+    let short = key_file(dir.path(), "p-00", "00");
+    let (not_hex, short) = (not_hex.to_str().unwrap(), short.to_str().unwrap());
+    let missing = dir.path().join("no-such-file");
+    let missing = missing.to_str().unwrap();
     let cases: &[(&[&str], &str)] = &[
         (
             &["--suite", "OCRA-2:HOTP-SHA1-6:QN08", "--question", "1"],
@@ -269,8 +278,8 @@ fn malformed_suites_and_inputs_are_refused_without_a_panic() {
                 "OCRA-1:HOTP-SHA1-6:QN08-PSHA1",
                 "--question",
                 "1",
-                "--password-hash",
-                "zz",
+                "--password-hash-file",
+                not_hex,
             ],
             "not hex",
         ),
@@ -280,8 +289,19 @@ fn malformed_suites_and_inputs_are_refused_without_a_panic() {
                 "OCRA-1:HOTP-SHA1-6:QN08-PSHA1",
                 "--question",
                 "1",
-                "--password-hash",
-                "00",
+                "--password-hash-file",
+                missing,
+            ],
+            "no such file",
+        ),
+        (
+            &[
+                "--suite",
+                "OCRA-1:HOTP-SHA1-6:QN08-PSHA1",
+                "--question",
+                "1",
+                "--password-hash-file",
+                short,
             ],
             "does not fit the suite",
         ),
@@ -343,6 +363,36 @@ fn malformed_suites_and_inputs_are_refused_without_a_panic() {
             .stdout("")
             .stderr(predicate::str::contains(*expected))
             .stderr(predicate::str::contains("internal error").not());
+    }
+}
+
+/// The hash of a 4-digit PIN gives the PIN away: like the key, it is read
+/// from a private file only, and the old `--password-hash HEX` is a usage
+/// error that prints nothing.
+#[test]
+fn the_password_hash_cannot_be_given_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "k", "3132333435363738393031323334353637383930");
+    let pin_sha1 = "7110eda4d09e062aa5e4a390b0a572ac0d2c0220";
+    for extra in [
+        vec!["--password-hash", pin_sha1],
+        vec!["--pin", "1234"],
+        vec![pin_sha1],
+    ] {
+        otp()
+            .args([
+                "ocra",
+                "--suite",
+                "OCRA-1:HOTP-SHA1-6:QN08-PSHA1",
+                "--question",
+                "00000000",
+            ])
+            .arg("--key-file")
+            .arg(&key)
+            .args(&extra)
+            .assert()
+            .code(2)
+            .stdout("");
     }
 }
 
