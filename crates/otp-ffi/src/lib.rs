@@ -114,7 +114,15 @@ impl core::fmt::Write for TextBuf {
 }
 
 /// Writes `value`'s text and a NUL into the caller's buffer.
-fn write_text(out: *mut u8, cap: usize, value: &impl core::fmt::Display) -> Result<(), i32> {
+///
+/// # Safety
+///
+/// As [`ptr::write_cstr`].
+#[allow(
+    unsafe_code,
+    reason = "reads or writes the caller's raw pointers; its callers uphold the contract"
+)]
+unsafe fn write_text(out: *mut u8, cap: usize, value: &impl core::fmt::Display) -> Result<(), i32> {
     use core::fmt::Write as _;
     let mut text = TextBuf {
         bytes: Zeroizing::new([0; OTP_MAX_OUTPUT_LEN]),
@@ -122,7 +130,8 @@ fn write_text(out: *mut u8, cap: usize, value: &impl core::fmt::Display) -> Resu
     };
     // A response is at most 128 characters: a failure here is a bug.
     write!(text, "{value}").map_err(|_| OTP_PANIC)?;
-    write_cstr(out, cap, text.bytes.get(..text.len).ok_or(OTP_PANIC)?)
+    // SAFETY: forwarded from this function's contract.
+    unsafe { write_cstr(out, cap, text.bytes.get(..text.len).ok_or(OTP_PANIC)?) }
 }
 
 fn algorithm(id: u32) -> Result<Algorithm, i32> {
@@ -134,8 +143,18 @@ fn algorithm(id: u32) -> Result<Algorithm, i32> {
     }
 }
 
-fn key(algorithm: Algorithm, ptr: *const u8, len: usize) -> Result<Key, i32> {
-    Key::new(algorithm, slice_from(ptr, len)?).map_err(|_| OTP_BAD_KEY)
+/// The key in the caller's `len` bytes at `ptr` (copied).
+///
+/// # Safety
+///
+/// As [`ptr::slice_from`].
+#[allow(
+    unsafe_code,
+    reason = "reads or writes the caller's raw pointers; its callers uphold the contract"
+)]
+unsafe fn key(algorithm: Algorithm, ptr: *const u8, len: usize) -> Result<Key, i32> {
+    // SAFETY: forwarded from this function's contract.
+    Key::new(algorithm, unsafe { slice_from(ptr, len) }?).map_err(|_| OTP_BAD_KEY)
 }
 
 fn digits(count: u8) -> Result<Digits, i32> {
@@ -150,8 +169,19 @@ fn text(bytes: &[u8], error: i32) -> Result<&str, i32> {
     core::str::from_utf8(bytes).map_err(|_| error)
 }
 
-fn suite(ptr: *const u8, len: usize) -> Result<OcraSuite, i32> {
-    OcraSuite::parse(text(slice_from(ptr, len)?, OTP_BAD_SUITE)?).map_err(|_| OTP_BAD_SUITE)
+/// The suite in the caller's `len` bytes at `ptr`.
+///
+/// # Safety
+///
+/// As [`ptr::slice_from`].
+#[allow(
+    unsafe_code,
+    reason = "reads or writes the caller's raw pointers; its callers uphold the contract"
+)]
+unsafe fn suite(ptr: *const u8, len: usize) -> Result<OcraSuite, i32> {
+    // SAFETY: forwarded from this function's contract.
+    let bytes = unsafe { slice_from(ptr, len) }?;
+    OcraSuite::parse(text(bytes, OTP_BAD_SUITE)?).map_err(|_| OTP_BAD_SUITE)
 }
 
 /// The state buffer's bytes for `state`.
@@ -188,8 +218,18 @@ fn decode_state(bytes: &[u8; OTP_STATE_LEN]) -> Result<TokenState, i32> {
     })
 }
 
-fn read_state(ptr: *const u8) -> Result<TokenState, i32> {
-    decode_state(&read_array::<OTP_STATE_LEN>(ptr)?)
+/// The state in the caller's `OTP_STATE_LEN` bytes at `ptr`.
+///
+/// # Safety
+///
+/// As [`ptr::read_array`].
+#[allow(
+    unsafe_code,
+    reason = "reads or writes the caller's raw pointers; its callers uphold the contract"
+)]
+unsafe fn read_state(ptr: *const u8) -> Result<TokenState, i32> {
+    // SAFETY: forwarded from this function's contract.
+    decode_state(&unsafe { read_array::<OTP_STATE_LEN>(ptr) }?)
 }
 
 fn rejected(why: Rejected) -> i32 {
@@ -219,7 +259,9 @@ fn rejected(why: Rejected) -> i32 {
 )]
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn otp_state_init(floor: u64, state_out: *mut u8) -> i32 {
-    guard(|| {
+    // SAFETY: this function's `# Safety` contract is what the pointer
+    // helpers (`ptr`) and the helpers below require of every pointer.
+    guard(|| unsafe {
         write_array(state_out, &encode_state(&TokenState::starting_at(floor)))?;
         Ok(OTP_OK)
     })
@@ -246,7 +288,9 @@ pub unsafe extern "C" fn otp_hotp(
     out_buf: *mut u8,
     out_len: usize,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: this function's `# Safety` contract is what the pointer
+    // helpers (`ptr`) and the helpers below require of every pointer.
+    guard(|| unsafe {
         let key = key(algorithm(alg)?, key_ptr, key_len)?;
         let code = otp_core::hotp(&key, counter, self::digits(digits)?);
         write_text(out_buf, out_len, &code)?;
@@ -276,7 +320,9 @@ pub unsafe extern "C" fn otp_totp(
     out_buf: *mut u8,
     out_len: usize,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: this function's `# Safety` contract is what the pointer
+    // helpers (`ptr`) and the helpers below require of every pointer.
+    guard(|| unsafe {
         let key = key(algorithm(alg)?, key_ptr, key_len)?;
         let step = time_step(step, t0)?;
         let code = otp_core::totp(&key, &step, unix_time, self::digits(digits)?)
@@ -327,7 +373,9 @@ pub unsafe extern "C" fn otp_verify(
     state_out: *mut u8,
     position_out: *mut u64,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: this function's `# Safety` contract is what the pointer
+    // helpers (`ptr`) and the helpers below require of every pointer.
+    guard(|| unsafe {
         let mode = match mode {
             OTP_MODE_HOTP => Mode::Hotp,
             OTP_MODE_TOTP => Mode::Totp(time_step(step, t0)?),
@@ -385,8 +433,18 @@ impl<'a> Inputs<'a> {
     }
 }
 
+/// The OCRA inputs in the caller's buffers.
+///
+/// # Safety
+///
+/// Each pointer as [`ptr::slice_from`] (the question) or
+/// [`ptr::optional_slice`] (the others) requires, valid for `'a`.
 #[allow(clippy::too_many_arguments, reason = "the C signature's inputs")]
-fn inputs<'a>(
+#[allow(
+    unsafe_code,
+    reason = "reads or writes the caller's raw pointers; its callers uphold the contract"
+)]
+unsafe fn inputs<'a>(
     question_ptr: *const u8,
     question_len: usize,
     question2_ptr: *const u8,
@@ -396,17 +454,20 @@ fn inputs<'a>(
     session_ptr: *const u8,
     session_len: usize,
 ) -> Result<Inputs<'a>, i32> {
-    let question = text(slice_from(question_ptr, question_len)?, OTP_BAD_INPUT)?;
-    let question2 = match optional_slice(question2_ptr, question2_len)? {
-        Some(q) => Some(text(q, OTP_BAD_INPUT)?),
-        None => None,
-    };
-    Ok(Inputs {
-        question,
-        question2,
-        password_hash: optional_slice(password_hash_ptr, password_hash_len)?,
-        session: optional_slice(session_ptr, session_len)?,
-    })
+    // SAFETY: forwarded from this function's contract.
+    unsafe {
+        let question = text(slice_from(question_ptr, question_len)?, OTP_BAD_INPUT)?;
+        let question2 = match optional_slice(question2_ptr, question2_len)? {
+            Some(q) => Some(text(q, OTP_BAD_INPUT)?),
+            None => None,
+        };
+        Ok(Inputs {
+            question,
+            question2,
+            password_hash: optional_slice(password_hash_ptr, password_hash_len)?,
+            session: optional_slice(session_ptr, session_len)?,
+        })
+    }
 }
 
 /// Writes the OCRA response (RFC 6287) of the suite `suite_ptr` (ASCII,
@@ -450,7 +511,9 @@ pub unsafe extern "C" fn otp_ocra(
     out_buf: *mut u8,
     out_len: usize,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: this function's `# Safety` contract is what the pointer
+    // helpers (`ptr`) and the helpers below require of every pointer.
+    guard(|| unsafe {
         let suite = suite(suite_ptr, suite_len)?;
         let key = key(suite.algorithm(), key_ptr, key_len)?;
         let inputs = inputs(
@@ -525,7 +588,9 @@ pub unsafe extern "C" fn otp_ocra_verify(
     counter_out: *mut u64,
     time_step_out: *mut u64,
 ) -> i32 {
-    guard(|| {
+    // SAFETY: this function's `# Safety` contract is what the pointer
+    // helpers (`ptr`) and the helpers below require of every pointer.
+    guard(|| unsafe {
         let suite = suite(suite_ptr, suite_len)?;
         let key = key(suite.algorithm(), key_ptr, key_len)?;
         let inputs = inputs(
