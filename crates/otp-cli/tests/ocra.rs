@@ -13,35 +13,11 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-struct Vectors {
-    pin_sha1: String,
-    keys: BTreeMap<String, String>,
-    vector: Vec<Vector>,
-}
+#[path = "../../otp-core/tests/data/rfc6287.rs"]
+mod rfc6287;
 
-#[derive(Debug, Deserialize)]
-struct Vector {
-    section: String,
-    suite: String,
-    key: String,
-    q: String,
-    q_first: Option<String>,
-    q_second: Option<String>,
-    c: Option<u64>,
-    #[serde(default)]
-    p: bool,
-    t_hex: Option<String>,
-    ocra: String,
-}
-
-fn vectors() -> Vectors {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../otp-core/tests/data/rfc6287_ocra.toml");
-    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use rfc6287::{Rfc6287 as Vectors, Vector, load as vectors};
 
 fn otp() -> Command {
     Command::cargo_bin("otp").unwrap()

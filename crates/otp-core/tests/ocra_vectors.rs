@@ -9,45 +9,14 @@
     reason = "test helpers: a failure should stop the test"
 )]
 
-use std::collections::BTreeMap;
-
 use otp_core::{
     Key, OcraInput, OcraParams, OcraResponse, OcraSuite, TokenState, Window, ocra, verify_ocra,
 };
-use serde::Deserialize;
 
-#[derive(Deserialize)]
-struct Rfc6287 {
-    source: String,
-    pin_sha1: String,
-    time_unix: u64,
-    keys: BTreeMap<String, String>,
-    vector: Vec<Vector>,
-}
+#[path = "data/rfc6287.rs"]
+mod rfc6287;
 
-#[derive(Deserialize, Debug)]
-struct Vector {
-    section: String,
-    suite: String,
-    key: String,
-    q: String,
-    q_first: Option<String>,
-    q_second: Option<String>,
-    c: Option<u64>,
-    #[serde(default)]
-    p: bool,
-    t_hex: Option<String>,
-    ocra: String,
-}
-
-fn load() -> Rfc6287 {
-    let path = format!(
-        "{}/tests/data/rfc6287_ocra.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    toml::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+use rfc6287::{Rfc6287, Vector, load};
 
 /// Runs `check` on every vector and reports all failures at once.
 fn each_vector(check: impl Fn(&Rfc6287, &Vector) -> Result<(), String>) {

@@ -15,37 +15,11 @@ use std::collections::BTreeMap;
 use otp_core::{Key, OcraInput, OcraSuite, Secret, ocra};
 use otp_provision::SerialNumber;
 use otp_token::{Battery, Screen, Token, TokenError, TokenSpec};
-use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-struct Vectors {
-    keys: BTreeMap<String, String>,
-    time_unix: u64,
-    vector: Vec<Vector>,
-}
+#[path = "../../otp-core/tests/data/rfc6287.rs"]
+mod rfc6287;
 
-#[derive(Debug, Deserialize)]
-#[allow(dead_code, reason = "the file's other fields")]
-struct Vector {
-    section: String,
-    suite: String,
-    key: String,
-    q: String,
-    q_first: Option<String>,
-    c: Option<u64>,
-    #[serde(default)]
-    p: bool,
-    t_hex: Option<String>,
-    ocra: String,
-}
-
-fn vectors() -> Vectors {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../otp-core/tests/data/rfc6287_ocra.toml"
-    );
-    toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use rfc6287::load as vectors;
 
 fn secret(hex_key: &str) -> Secret {
     Secret::from_bytes(&hex::decode(hex_key).unwrap()).unwrap()
