@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use otp_core::{Key, Mode, Secret, TokenState};
+use otp_core::{Key, Mode, OcraSuite, Secret, TokenState};
 
 use crate::{
     Profile, SerialNumber,
@@ -50,6 +50,10 @@ pub struct SeedRecord {
     /// Known drift of the token's clock, in time steps (TOTP; PSKC
     /// `TimeDrift`).
     pub time_drift: i64,
+    /// A keypad (signing) token's RFC 6287 OCRA suite: the responses it
+    /// gives to a challenge or a transaction typed on its keypad, with the
+    /// same secret under the suite's hash. `None` for a button-only token.
+    pub suite: Option<OcraSuite>,
     secret: Secret,
 }
 
@@ -75,6 +79,7 @@ impl SeedRecord {
             profile,
             counter: 0,
             time_drift: 0,
+            suite: None,
             secret,
         }
     }
@@ -105,6 +110,24 @@ impl SeedRecord {
     #[must_use]
     pub fn key(&self) -> Key {
         Key::from_secret(self.profile.algorithm, &self.secret)
+    }
+
+    /// The key a keypad token signs with: the same secret under its
+    /// suite's hash; `None` for a button-only token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut r = otp_provision::SeedRecord::new("X", otp_core::Secret::from_bytes(&[1; 32])?, otp_provision::Profile::hotp());
+    /// assert!(r.signing_key().is_none());
+    /// r.suite = Some("OCRA-1:HOTP-SHA256-8:C-QN08".parse()?);
+    /// assert_eq!(r.signing_key().map(|k| k.algorithm()), Some(otp_core::Algorithm::Sha256));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn signing_key(&self) -> Option<Key> {
+        self.suite
+            .map(|suite| Key::from_secret(suite.algorithm(), &self.secret))
     }
 
     /// The state to store when the token is registered: the replay floor
@@ -165,6 +188,7 @@ impl SeedRecord {
             profile: self.profile,
             counter: self.counter,
             time_drift: self.time_drift,
+            suite: self.suite,
             secret: self.secret.clone(),
         }
     }
