@@ -352,7 +352,7 @@ fn press_challenge(
         bail!("the token's display stays blank: its battery is exhausted");
     };
     if suite.counter() {
-        file.counter = token.counter();
+        file.sign_counter = token.sign_counter();
         tokenfile::replace(file, &args.file)?;
     }
     println!("{response}");
@@ -361,7 +361,7 @@ fn press_challenge(
             println!("bAtt: the battery is low");
         }
         if suite.counter() {
-            println!("next counter {}", token.counter());
+            println!("next signing counter {}", token.sign_counter());
         }
     }
     Ok(())

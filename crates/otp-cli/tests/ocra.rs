@@ -406,8 +406,8 @@ fn the_key_cannot_be_given_on_the_command_line() {
 }
 
 /// `otp token create --suite` then `otp token press --challenge`: the RFC
-/// key's keypad token shows Appendix C's responses, its counter saved
-/// between presses, and agrees with `otp ocra`.
+/// key's keypad token shows Appendix C's responses, its signing counter
+/// saved between presses, and agrees with `otp ocra`.
 #[test]
 fn a_keypad_token_file_answers_the_rfc_challenges() {
     let all = vectors();
@@ -470,7 +470,7 @@ fn a_keypad_token_file_answers_the_rfc_challenges() {
     assert!(
         std::fs::read_to_string(&file)
             .unwrap()
-            .contains(&format!("counter = {}\n", ordered.len()))
+            .contains(&format!("sign_counter = {}\n", ordered.len()))
     );
 }
 

@@ -210,6 +210,10 @@ pub struct Token {
     shown: Option<Shown>,
     /// A keypad token's OCRA suite.
     suite: Option<OcraSuite>,
+    /// A keypad token's signing counter (suites with `C`): its own, apart
+    /// from the button's, as a signing application's on a real device, so
+    /// that logins do not carry signatures out of the bank's window.
+    sign_counter: u64,
 }
 
 impl Token {
@@ -242,14 +246,16 @@ impl Token {
             counter: spec.counter,
             shown: None,
             suite: None,
+            sign_counter: 0,
         })
     }
 
     /// Builds a keypad token: a signing token that answers a challenge
     /// typed on its keypad ("press 2, type the 8 digits shown on the
     /// screen") with the RFC 6287 response of `suite`, from its own clock
-    /// for a suite with `T` and its own counter (starting at
-    /// `spec.counter`) for a suite with `C`. Its key uses the suite's hash
+    /// for a suite with `T` and its own signing counter (starting at
+    /// 0, [`Token::with_sign_counter`]) for a suite with `C`, apart from
+    /// the button's counter. Its key uses the suite's hash
     /// (the profile's algorithm is set to it); [`Token::press`] still
     /// shows the profile's one-time password.
     ///
@@ -286,6 +292,21 @@ impl Token {
         Ok(token)
     }
 
+    /// The same token, its signing counter (suites with `C`) at `counter`:
+    /// the next challenge is answered with it.
+    #[must_use]
+    pub const fn with_sign_counter(mut self, counter: u64) -> Self {
+        self.sign_counter = counter;
+        self
+    }
+
+    /// A keypad token's signing counter: the one the next challenge uses
+    /// (suites with `C`; 0 and unused otherwise).
+    #[must_use]
+    pub const fn sign_counter(&self) -> u64 {
+        self.sign_counter
+    }
+
     /// A keypad token's OCRA suite; `None` for a button-only token.
     #[must_use]
     pub const fn suite(&self) -> Option<OcraSuite> {
@@ -294,7 +315,7 @@ impl Token {
 
     /// Types `challenge` on the keypad at true time `at` and shows the
     /// response, for the display time. A suite with `C` advances the
-    /// token's counter; with `T`, the token's own (drifting) clock gives
+    /// token's signing counter (not the button's); with `T`, the token's own (drifting) clock gives
     /// the time step. The battery and display behave as for
     /// [`Token::press`].
     ///
@@ -321,9 +342,9 @@ impl Token {
         let mut input = OcraInput::new(challenge);
         let mut next_counter = None;
         if suite.counter() {
-            input = input.with_counter(self.counter);
+            input = input.with_counter(self.sign_counter);
             next_counter = Some(
-                self.counter
+                self.sign_counter
                     .checked_add(1)
                     .ok_or(TokenError::CounterExhausted)?,
             );
@@ -333,7 +354,7 @@ impl Token {
         }
         let response = ocra(&self.key, &suite, &input).map_err(TokenError::Challenge)?;
         if let Some(next) = next_counter {
-            self.counter = next;
+            self.sign_counter = next;
         }
         self.presses = self.presses.saturating_add(1);
         let screen = if level == Level::Low {
@@ -560,6 +581,7 @@ impl fmt::Debug for Token {
             .field("presses", &self.presses)
             .field("counter", &self.counter)
             .field("suite", &self.suite)
+            .field("sign_counter", &self.sign_counter)
             .finish_non_exhaustive()
     }
 }

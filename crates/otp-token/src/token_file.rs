@@ -95,8 +95,21 @@ pub struct TokenFile {
     /// always did).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub suite: String,
+    /// A keypad token's signing counter (suites with `C`: the counter of
+    /// the next challenge; 0 is not written).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sign_counter: u64,
     /// The shared secret, base32 without padding.
     secret: String,
+}
+
+/// Whether a counter is 0 (not written).
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+const fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl fmt::Debug for TokenFile {
@@ -146,6 +159,7 @@ impl TokenFile {
                 .suite()
                 .map(|s| s.as_str().to_owned())
                 .unwrap_or_default(),
+            sign_counter: token.sign_counter(),
             secret: data_encoding::BASE32_NOPAD.encode(secret.expose_secret()),
         }
     }
@@ -250,7 +264,8 @@ impl TokenFile {
             Ok(Token::new(serial, &self.secret()?, spec)?)
         } else {
             let suite = otp_core::OcraSuite::parse(&self.suite).map_err(TokenFileError::Suite)?;
-            Ok(Token::keypad(serial, &self.secret()?, spec, suite)?)
+            Ok(Token::keypad(serial, &self.secret()?, spec, suite)?
+                .with_sign_counter(self.sign_counter))
         }
     }
 
@@ -304,6 +319,42 @@ mod tests {
         let mut token = file.token().unwrap();
         assert_eq!(token.press(0).unwrap().to_string(), "162583");
         assert_eq!(token.counter(), 8);
+    }
+
+    /// A counter suite's signing counter is kept apart from the button's
+    /// counter and through render and parse: RFC 6287 Appendix C.1
+    /// (`OCRA-1:HOTP-SHA512-8:C-QN08`, C = 1, Q = 11111111: 63947962).
+    #[test]
+    fn a_keypad_file_keeps_its_signing_counter() {
+        // RFC 6287's 64-byte key: "1234567890" six times and "1234".
+        let secret = otp_core::Secret::from_bytes(&b"1234567890".repeat(7)[..64]).unwrap();
+        let suite = otp_core::OcraSuite::parse("OCRA-1:HOTP-SHA512-8:C-QN08").unwrap();
+        let spec = crate::TokenSpec {
+            counter: 7,
+            ..crate::TokenSpec::default()
+        };
+        let token = Token::keypad(
+            SerialNumber::numbered("KP", 1).unwrap(),
+            &secret,
+            spec,
+            suite,
+        )
+        .unwrap()
+        .with_sign_counter(1);
+        let text = TokenFile::new(&token, &secret, "").render().unwrap();
+        assert!(text.contains("sign_counter = 1\n"));
+        let mut again = TokenFile::parse(&text).unwrap().token().unwrap();
+        assert_eq!((again.counter(), again.sign_counter()), (7, 1));
+        assert_eq!(
+            again.press_challenge(0, "11111111").unwrap().to_string(),
+            "63947962"
+        );
+        assert_eq!((again.counter(), again.sign_counter()), (7, 2));
+        // A counter of 0 is not written: older files read as before.
+        let fresh = TokenFile::new(&token.with_sign_counter(0), &secret, "")
+            .render()
+            .unwrap();
+        assert!(!fresh.contains("sign_counter"));
     }
 
     /// A keypad file keeps its suite through render and parse, and its
