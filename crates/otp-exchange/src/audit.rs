@@ -65,6 +65,11 @@ pub enum Action {
     ApiKeyCreate,
     /// An API key was revoked; the reason is the key's id.
     ApiKeyRevoke,
+    /// A transaction signed on a keypad token
+    /// ([`crate::Bank::sign_transaction`]); the reason of a signed one is
+    /// `transaction:` and the transaction's
+    /// [`reference`](crate::Transaction::reference).
+    SignTransaction,
 }
 
 /// Whether the attempt succeeded.
@@ -332,6 +337,7 @@ impl Action {
             Self::SoftwareToken => 16,
             Self::ApiKeyCreate => 17,
             Self::ApiKeyRevoke => 18,
+            Self::SignTransaction => 19,
         }
     }
 
@@ -357,6 +363,7 @@ impl Action {
             16 => Self::SoftwareToken,
             17 => Self::ApiKeyCreate,
             18 => Self::ApiKeyRevoke,
+            19 => Self::SignTransaction,
             _ => return None,
         })
     }
@@ -395,6 +402,7 @@ impl Action {
                 Self::SoftwareToken => "SoftwareToken",
                 Self::ApiKeyCreate => "ApiKeyCreate",
                 Self::ApiKeyRevoke => "ApiKeyRevoke",
+                Self::SignTransaction => "SignTransaction",
             },
             crate::Lang::Ja => match self {
                 Self::Login => "ログイン",
@@ -415,6 +423,7 @@ impl Action {
                 Self::SoftwareToken => "ソフトウェアトークン発行",
                 Self::ApiKeyCreate => "APIキー発行",
                 Self::ApiKeyRevoke => "APIキー失効",
+                Self::SignTransaction => "取引署名",
             },
         }
     }

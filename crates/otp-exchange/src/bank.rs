@@ -25,6 +25,7 @@ mod records;
 mod screens;
 mod sealed;
 mod sign_in;
+mod signing;
 mod steps;
 mod usage;
 
@@ -34,6 +35,7 @@ pub use policy::Policy;
 pub use records::{AuditCheckError, Records, UserList, UserRow};
 pub use sealed::MAX_SEAL_LABEL;
 pub use sign_in::SignedIn;
+pub use signing::{SIGNING_COUNTER_WINDOW, TransactionSigned};
 pub(crate) use steps::{ApprovalVerified, CodeAccepted, Fail, Source, random_bytes};
 pub use steps::{CurrentTokenVerified, LoginTimes};
 pub use usage::UsageModeSet;

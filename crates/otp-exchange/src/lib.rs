@@ -13,6 +13,7 @@ mod refusal;
 #[cfg(feature = "test-util")]
 pub mod scenario;
 mod store;
+mod transaction;
 mod typed;
 
 pub use api_key::{
@@ -25,8 +26,8 @@ pub use audit::{
 };
 pub use bank::{
     ApiKeyCreateError, AuditCheckError, Bank, BranchAuthorization, CurrentTokenVerified,
-    LoginTimes, MAX_API_KEY_NAME_CHARS, MAX_SEAL_LABEL, Policy, Records, SignedIn, UsageModeSet,
-    UserList, UserRow, split_api_key,
+    LoginTimes, MAX_API_KEY_NAME_CHARS, MAX_SEAL_LABEL, Policy, Records, SIGNING_COUNTER_WINDOW,
+    SignedIn, TransactionSigned, UsageModeSet, UserList, UserRow, split_api_key,
 };
 pub use exchange::{
     Exchanged, ExpectCurrentCode, ExpectFirstCode, ExpectNewToken, Flow, Pending, Retry, Ticket,
@@ -38,7 +39,8 @@ pub use password::{
 };
 pub use refusal::{InternalError, Lang, Refusal, Which};
 pub use store::{
-    Attempts, IdLock, LockChange, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus,
-    UsageMode, UserPage, UserRecord, Verification,
+    Attempts, IdLock, LockChange, StateSlot, Store, StoreError, Switch, SwitchError, TokenEntry,
+    TokenStatus, UsageMode, UserPage, UserRecord, Verification,
 };
+pub use transaction::{MAX_DESTINATION_LEN, Transaction, TransactionError};
 pub use typed::normalize_code;

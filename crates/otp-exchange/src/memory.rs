@@ -20,13 +20,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use otp_core::TokenState;
 use otp_provision::SerialNumber;
 
 use crate::audit::ChainMac;
 use crate::{
     ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash,
-    PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId,
-    UserPage, UserRecord, Verification,
+    PasswordKind, StateSlot, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus,
+    UserId, UserPage, UserRecord, Verification,
 };
 
 /// How many shards the users, and the tokens, are split into.
@@ -402,13 +403,13 @@ impl Store for MemoryStore {
             .is_some_and(|u| u.token.as_ref() == Some(v.serial()));
         let current = tokens.get(v.serial()).is_some_and(|t| {
             matches!(&t.status, TokenStatus::Assigned(owner) if owner == user)
-                && t.state == *v.expected_state()
+                && *state_of(t, v.slot()) == *v.expected_state()
         });
         if !bound || !current || !users.locks_hold(v.locks()) {
             return Ok(false);
         }
         if let Some(t) = tokens.get_mut(v.serial()) {
-            t.state = *v.new_state();
+            *state_mut(t, v.slot()) = *v.new_state();
         }
         users.apply_locks(v.locks());
         if let (Some(at), Some(u)) = (v.login_at(), users.get_mut(user)) {
@@ -611,6 +612,22 @@ impl Store for MemoryStore {
             record.last_used_at = Some(record.last_used_at.map_or(at, |last| last.max(at)));
         }
         Ok(())
+    }
+}
+
+/// The state of `t` a verification of `slot` compares.
+const fn state_of(t: &TokenEntry, slot: StateSlot) -> &TokenState {
+    match slot {
+        StateSlot::Login => &t.state,
+        StateSlot::Signing => &t.signing,
+    }
+}
+
+/// The state of `t` a verification of `slot` sets.
+const fn state_mut(t: &mut TokenEntry, slot: StateSlot) -> &mut TokenState {
+    match slot {
+        StateSlot::Login => &mut t.state,
+        StateSlot::Signing => &mut t.signing,
     }
 }
 

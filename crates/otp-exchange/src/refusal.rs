@@ -7,7 +7,7 @@ use otp_core::{ClockError, CodeError};
 use otp_provision::SerialError;
 use serde::{Deserialize, Serialize};
 
-use crate::{AuditError, StoreError, UserIdError};
+use crate::{AuditError, StoreError, TransactionError, UserIdError};
 
 /// The language of messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -108,6 +108,23 @@ pub enum Refusal {
     /// authenticator app ([`crate::Bank::begin_software_token`]), whose
     /// first code proves it works, not by the mode setting alone.
     SoftwareTokenByEnrollment,
+    /// The transaction to sign is malformed (a zero amount, a destination
+    /// account empty, too long or with other characters).
+    Transaction(TransactionError),
+    /// The user's token cannot sign transactions: a button-only token, or
+    /// a suite that needs a PIN hash or a session the bank does not hold.
+    NoSigningToken,
+    /// The token's suite has neither a counter nor a time step: the same
+    /// transfer's response would be valid again, so the bank does not
+    /// accept its signatures.
+    ReplayableSigningSuite,
+    /// The signature (the keypad token's response) as typed is malformed.
+    Signature(CodeError),
+    /// The signature is not the token's response to this transaction.
+    WrongSignature,
+    /// The signature was used already (or an older one was typed): each
+    /// signature is accepted once.
+    SignatureReplayed,
     /// The system could not complete the operation; nothing was changed.
     Internal(InternalError),
 }
@@ -137,6 +154,9 @@ pub enum InternalError {
     /// The audit trail does not verify under the bank's audit key (edited,
     /// removed or truncated records): nothing is shown from it.
     Audit(AuditError),
+    /// A signature's challenge does not fit the token's suite (a suite
+    /// the bank's challenges cannot serve): nothing was counted.
+    Ocra(otp_core::OcraInputError),
 }
 
 impl fmt::Display for InternalError {
@@ -150,6 +170,7 @@ impl fmt::Display for InternalError {
             Self::Contention => f.write_str("too much contention on one record; retry"),
             Self::UnknownVerdict => f.write_str("the verifier refused for an unknown reason"),
             Self::Audit(e) => write!(f, "the audit trail does not verify: {e}"),
+            Self::Ocra(e) => write!(f, "the signature cannot be verified: {e}"),
         }
     }
 }
@@ -160,6 +181,7 @@ impl core::error::Error for InternalError {
             Self::Store(e) => Some(e),
             Self::Clock(e) => Some(e),
             Self::Audit(e) => Some(e),
+            Self::Ocra(e) => Some(e),
             _ => None,
         }
     }
@@ -251,6 +273,18 @@ impl Refusal {
             (Self::NotUsedForAdministrator, Lang::Ja) => "管理者はワンタイムパスワードを利用しない設定にはできません（他の利用者の操作をトークンで確認するため）。".into(),
             (Self::SoftwareTokenByEnrollment, Lang::En) => "A software token is set by registering the authenticator app. Please use software token registration.".into(),
             (Self::SoftwareTokenByEnrollment, Lang::Ja) => "ソフトウェアトークンは、スマートフォンアプリの登録（ソフトウェアトークン登録）により設定してください。".into(),
+            (Self::Transaction(e), Lang::En) => format!("The transfer cannot be signed: {e}."),
+            (Self::Transaction(_), Lang::Ja) => "振込内容（金額・振込先口座）に誤りがあります。".into(),
+            (Self::NoSigningToken, Lang::En) => "This user's token cannot sign transactions. A keypad token is required.".into(),
+            (Self::NoSigningToken, Lang::Ja) => "このお客様のトークンでは取引の署名ができません。キーパッド付きトークンが必要です。".into(),
+            (Self::ReplayableSigningSuite, Lang::En) => "This token's signatures could be used again (its suite has neither a counter nor a time step); the bank does not accept them.".into(),
+            (Self::ReplayableSigningSuite, Lang::Ja) => "このトークンの署名は再利用される恐れがあるため、ご利用いただけません。".into(),
+            (Self::Signature(e), Lang::En) => format!("Transaction signature: {e}."),
+            (Self::Signature(_), Lang::Ja) => "トークンに表示された数字を半角数字で入力してください。".into(),
+            (Self::WrongSignature, Lang::En) => "The transaction signature is not correct. Type the challenge shown on the screen on the token and enter the number it shows.".into(),
+            (Self::WrongSignature, Lang::Ja) => "取引署名が正しくありません。画面に表示された数字をトークンに入力し、表示された数字を入力してください。".into(),
+            (Self::SignatureReplayed, Lang::En) => "This signature was used already. Type the challenge on the token again for a new one.".into(),
+            (Self::SignatureReplayed, Lang::Ja) => "この署名は既に使用されています。もう一度トークンに数字を入力してください。".into(),
             (Self::Internal(_), Lang::En) => "The system could not complete the operation; nothing was changed. Please try again later.".into(),
             (Self::Internal(_), Lang::Ja) => "システムエラーのため処理できませんでした（変更は行われていません）。しばらくしてから再度お試しください。".into(),
         }
@@ -300,6 +334,12 @@ impl Refusal {
             Self::NotUsedForbidden => "not_used_forbidden",
             Self::NotUsedForAdministrator => "not_used_administrator",
             Self::SoftwareTokenByEnrollment => "software_token_enrollment_required",
+            Self::Transaction(_) => "malformed_transaction",
+            Self::NoSigningToken => "no_signing_token",
+            Self::ReplayableSigningSuite => "replayable_signing_suite",
+            Self::Signature(_) => "malformed_signature",
+            Self::WrongSignature => "wrong_signature",
+            Self::SignatureReplayed => "replayed_signature",
             Self::Internal(_) => "internal_error",
         }
     }
@@ -327,7 +367,7 @@ const AUDIT_ONLY_LABELS: [(&str, &str); 3] = [
 
 /// Every reason code of [`Refusal::reason_code`] with its words in a
 /// Japanese usage history.
-const REASON_LABELS: [(&str, &str); 34] = [
+const REASON_LABELS: [(&str, &str); 40] = [
     ("not_administrator", "管理者以外の操作"),
     ("unknown_user", "該当するお客様IDなし"),
     ("malformed_user_id", "お客様IDの入力誤り"),
@@ -388,6 +428,12 @@ const REASON_LABELS: [(&str, &str); 34] = [
         "software_token_enrollment_required",
         "ソフトウェアトークンはアプリ登録により設定",
     ),
+    ("malformed_transaction", "振込内容の誤り"),
+    ("no_signing_token", "取引署名できないトークン"),
+    ("replayable_signing_suite", "再利用の恐れがある取引署名方式"),
+    ("malformed_signature", "取引署名の入力誤り"),
+    ("wrong_signature", "取引署名誤り"),
+    ("replayed_signature", "取引署名の再使用"),
     ("internal_error", "システムエラー"),
 ];
 

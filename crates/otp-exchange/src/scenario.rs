@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use otp_provision::{Clock, Inventory, SerialNumber};
-use otp_token::{Factory, SimClock, Token};
+use otp_core::OcraSuite;
+use otp_provision::{Clock, Inventory, Profile, SeedRecord, SerialNumber};
+use otp_token::{Factory, SimClock, Token, TokenSpec};
 
 pub mod script;
 
@@ -222,6 +223,79 @@ impl<S: Store> Scenario<S> {
         screen
             .code()
             .map(|c| c.to_string())
+            .ok_or_else(|| ScenarioError::Token("the display is blank".into()))
+    }
+
+    /// Makes a keypad (signing) token answering with `suite`, its button
+    /// showing TOTP codes under the suite's hash, and adds it to the
+    /// bank's stock (and to [`Self::tokens`]). Its secret is derived from
+    /// the token's number: a test fixture, like the vendor's batch.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError::Token`] for a suite the keypad cannot use (a PIN
+    /// hash or a session), [`ScenarioError::Store`] if the import fails.
+    pub fn add_keypad_token(&mut self, suite: OcraSuite) -> Result<SerialNumber, ScenarioError> {
+        use sha2::{Digest as _, Sha256};
+        let number = u64::try_from(self.tokens.len()).unwrap_or(u64::MAX);
+        let serial = SerialNumber::numbered("KP", 2020_0001_u64.saturating_add(number))
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        let bytes: zeroize::Zeroizing<[u8; 32]> = zeroize::Zeroizing::new(
+            Sha256::new()
+                .chain_update(b"scenario keypad token\0")
+                .chain_update(serial.as_str())
+                .finalize()
+                .into(),
+        );
+        let secret = otp_core::Secret::from_bytes(bytes.as_ref())
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        let profile = Profile {
+            algorithm: suite.algorithm(),
+            ..Profile::default()
+        };
+        let spec = TokenSpec {
+            profile,
+            activated_at: self.clock.now().saturating_sub(86_400),
+            ..TokenSpec::default()
+        };
+        let token = Token::keypad(serial, &secret, spec, suite)
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        let mut record = SeedRecord::new(serial.as_str(), secret, profile);
+        record.manufacturer = "Virtual Token Co.".into();
+        record.model = "VT-K8".into();
+        record.suite = Some(suite);
+        let mut inventory = Inventory::new();
+        inventory
+            .insert(record)
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        self.bank.import_inventory("vendor", &inventory)?;
+        self.tokens.insert(serial, token);
+        Ok(serial)
+    }
+
+    /// Types `challenge` on the keypad token with this serial now and
+    /// reads the response.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError::Token`] for an unknown serial, a button-only
+    /// token, a challenge the suite cannot take or a dead token.
+    pub fn press_challenge(
+        &mut self,
+        serial: &SerialNumber,
+        challenge: &str,
+    ) -> Result<String, ScenarioError> {
+        let now = self.clock.now();
+        let token = self
+            .tokens
+            .get_mut(serial)
+            .ok_or_else(|| ScenarioError::Token(format!("no token {}", serial.masked())))?;
+        let screen = token
+            .press_challenge(now, challenge)
+            .map_err(|e| ScenarioError::Token(e.to_string()))?;
+        screen
+            .response()
+            .map(|r| r.to_string())
             .ok_or_else(|| ScenarioError::Token("the display is blank".into()))
     }
 

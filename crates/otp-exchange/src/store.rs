@@ -15,8 +15,8 @@ use crate::{
 
 mod records;
 pub use records::{
-    Attempts, IdLock, LockChange, Switch, TokenEntry, TokenStatus, UsageMode, UserRecord,
-    Verification,
+    Attempts, IdLock, LockChange, StateSlot, Switch, TokenEntry, TokenStatus, UsageMode,
+    UserRecord, Verification,
 };
 
 /// Why a [`Switch`] did not happen. Nothing was changed in either case.

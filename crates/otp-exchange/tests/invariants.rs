@@ -50,6 +50,12 @@ on_memory!(
     concurrent_changes_of_two_password_kinds_are_both_kept,
     a_change_loses_to_a_reset_made_meanwhile,
     a_rename_keeps_a_password_set_meanwhile,
+    a_signature_signs_its_transaction_once,
+    wrong_signatures_lock_the_id_with_wrong_codes,
+    a_timed_signature_is_accepted_once_per_step,
+    only_a_safe_keypad_token_signs,
+    a_signature_verdict_that_loses_the_race_is_verified_again,
+    a_signature_is_refused_when_the_token_is_revoked_meanwhile,
 );
 
 #[test]
@@ -65,6 +71,11 @@ fn nothing_commits_for_an_id_locked_at_commit() {
 #[test]
 fn old_token_never_accepted_after_switch_brute() {
     invariants::old_token_never_accepted_after_switch_brute(MemoryStore::new, 1_000);
+}
+
+#[test]
+fn concurrent_signatures_accept_one_brute() {
+    invariants::concurrent_signatures_accept_one_brute(MemoryStore::new, 1_000);
 }
 
 #[test]

@@ -70,6 +70,10 @@ macro_rules! invariant_suite {
                 invariants::concurrent_sign_in_guesses_spend_the_limit_brute(|| $make, super::rounds() / 10);
             });
 
+            attr_test!($attrs concurrent_signatures_accept_one_brute {
+                invariants::concurrent_signatures_accept_one_brute(|| $make, super::rounds());
+            });
+
             attr_test!($attrs concurrent_guesses_spend_the_limit_brute {
                 invariants::concurrent_guesses_spend_the_limit_brute(|| $make, super::rounds());
             });
@@ -114,4 +118,10 @@ every_store!(
     concurrent_changes_of_two_password_kinds_are_both_kept,
     a_change_loses_to_a_reset_made_meanwhile,
     a_rename_keeps_a_password_set_meanwhile,
+    a_signature_signs_its_transaction_once,
+    wrong_signatures_lock_the_id_with_wrong_codes,
+    a_timed_signature_is_accepted_once_per_step,
+    only_a_safe_keypad_token_signs,
+    a_signature_verdict_that_loses_the_race_is_verified_again,
+    a_signature_is_refused_when_the_token_is_revoked_meanwhile,
 );

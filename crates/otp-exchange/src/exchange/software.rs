@@ -180,6 +180,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 seed,
                 status: TokenStatus::Reserved(target.clone()),
                 state,
+                signing: otp_core::TokenState::new(),
             },
             uri,
         ))

@@ -140,6 +140,20 @@ pub struct Verification {
     locks: Vec<LockChange>,
     audit: Vec<AuditEntry>,
     login_at: Option<u64>,
+    slot: StateSlot,
+}
+
+/// Which of a token's two states a [`Verification`] compares and sets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum StateSlot {
+    /// [`TokenEntry::state`]: the button's one-time passwords (logins,
+    /// exchanges).
+    #[default]
+    Login,
+    /// [`TokenEntry::signing`]: a keypad token's signatures over
+    /// transactions (RFC 6287 OCRA), whose counter and time steps are the
+    /// signing application's own.
+    Signing,
 }
 
 impl Verification {
@@ -159,7 +173,31 @@ impl Verification {
             locks,
             audit,
             login_at: None,
+            slot: StateSlot::Login,
         }
+    }
+
+    /// The same verification, of a signature: it compares and sets the
+    /// token's signing state ([`TokenEntry::signing`]) instead of its
+    /// login state.
+    #[must_use]
+    pub(crate) const fn of_signature(mut self) -> Self {
+        self.slot = StateSlot::Signing;
+        self
+    }
+
+    /// A signature's verification for tests of a storage backend.
+    #[cfg(feature = "test-util")]
+    #[must_use]
+    pub const fn signing_for_test(self) -> Self {
+        self.of_signature()
+    }
+
+    /// Which of the token's states [`Self::expected_state`] and
+    /// [`Self::new_state`] are: the login state or the signing state.
+    #[must_use]
+    pub const fn slot(&self) -> StateSlot {
+        self.slot
     }
 
     /// The same verification, a right login's: the user's last login
@@ -390,6 +428,11 @@ pub struct TokenEntry {
     pub status: TokenStatus,
     /// Replay floor, drift, failures, lock (meaningful once assigned).
     pub state: TokenState,
+    /// A keypad token's signing state: the replay floor (counter or time
+    /// step) and drift of its signatures ([`crate::Bank::sign_transaction`]),
+    /// apart from the login state; [`TokenState::new`] for a token that
+    /// never signed.
+    pub signing: TokenState,
 }
 
 impl TokenEntry {
@@ -404,6 +447,7 @@ impl TokenEntry {
             seed,
             status: TokenStatus::Unassigned,
             state,
+            signing: TokenState::new(),
         })
     }
 
@@ -415,6 +459,7 @@ impl TokenEntry {
             seed: self.seed.duplicate(),
             status: self.status.clone(),
             state: self.state,
+            signing: self.signing,
         }
     }
 }

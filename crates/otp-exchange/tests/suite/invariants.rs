@@ -1746,3 +1746,319 @@ pub fn a_rename_keeps_a_password_set_meanwhile<S: Store + 'static>(store: S) {
     );
     assert!(user.approval_password.unwrap().matches(&approval()));
 }
+
+// ---------------------------------------------------------------------
+// Transaction signing (keypad tokens, RFC 6287 OCRA): the same lock,
+// replay floor and audit as a login's code.
+// ---------------------------------------------------------------------
+
+/// W0005 (no token in the manual) with a keypad token of `suite`
+/// registered by the branch; returns the token's serial.
+fn keypad_user<S: Store + 'static>(s: &mut Scenario<Shared<S>>, suite: &str) -> SerialNumber {
+    let serial = s.add_keypad_token(suite.parse().unwrap()).unwrap();
+    let code = s.press(&serial).unwrap();
+    let user = s.without_token.clone();
+    s.bank
+        .branch_register(&branch(), &user, serial.as_str(), &code)
+        .unwrap();
+    s.clock.advance(30);
+    serial
+}
+
+/// The keypad's response to the bank's challenge for `t`.
+fn sign<S: Store + 'static>(
+    s: &mut Scenario<Shared<S>>,
+    serial: &SerialNumber,
+    t: &otp_exchange::Transaction,
+) -> String {
+    let user = s.without_token.clone();
+    let q = s.bank.transaction_challenge(&user, t).unwrap();
+    s.press_challenge(serial, &q).unwrap()
+}
+
+fn signature_records(chain: &[AuditRecord], reason: &str) -> usize {
+    chain
+        .iter()
+        .filter(|r| r.entry.action == Action::SignTransaction)
+        .filter(|r| r.entry.reason.as_deref() == Some(reason))
+        .count()
+}
+
+/// A signature signs its own transaction once: another transfer's
+/// response is wrong (and counted), the right one is accepted and audited
+/// with the transaction's reference, the same one again is a replay; the
+/// login's state is the button's own (a login after signatures, and a
+/// signature after logins, both pass).
+pub fn a_signature_signs_its_transaction_once<S: Store + 'static>(store: S) {
+    use otp_exchange::Transaction;
+    let (mut s, _shared, _) = seed(store);
+    let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA256-8:C-QN08");
+    let user = s.without_token.clone();
+    let pay = Transaction::new(150_000, "1234567").unwrap();
+    let other = Transaction::new(150_000, "7654321").unwrap();
+
+    let for_other = sign(&mut s, &serial, &other);
+    assert_eq!(
+        s.bank.sign_transaction(&user, &pay, &for_other),
+        Err(Refusal::WrongSignature)
+    );
+    let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+    assert_eq!(lock.codes.failures, 1);
+
+    let right = sign(&mut s, &serial, &pay);
+    let signed = s.bank.sign_transaction(&user, &pay, &right).unwrap();
+    assert_eq!(signed.serial(), serial);
+    // The keypad's second challenge (counter 1): the first, for the other
+    // transfer, used counter 0 and was never accepted.
+    assert_eq!(signed.counter(), Some(1));
+    assert_eq!(signed.reference(), pay.reference(&user));
+    let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+    assert_eq!(lock.codes.failures, 0, "a right signature clears the count");
+    assert_eq!(
+        s.bank.sign_transaction(&user, &pay, &right),
+        Err(Refusal::SignatureReplayed)
+    );
+    // The login's state is untouched by signatures, and a login leaves
+    // the signing floor alone.
+    let code = s.press(&serial).unwrap();
+    s.bank.login(&user, &code).unwrap();
+    let again = sign(&mut s, &serial, &pay);
+    assert_eq!(
+        s.bank
+            .sign_transaction(&user, &pay, &again)
+            .unwrap()
+            .counter(),
+        Some(2)
+    );
+    let chain = s.bank.records().audit_chain().unwrap();
+    assert_eq!(
+        signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+        2
+    );
+    assert_eq!(signature_records(&chain, "wrong_signature"), 1);
+    assert_eq!(signature_records(&chain, "replayed_signature"), 1);
+    s.bank.verify_audit().unwrap();
+}
+
+/// Wrong signatures and wrong login codes count on the one lock: three of
+/// each lock the ID, after which even the right signature verifies
+/// nothing. Malformed responses are refused before anything is counted.
+pub fn wrong_signatures_lock_the_id_with_wrong_codes<S: Store + 'static>(store: S) {
+    use otp_exchange::Transaction;
+    let (mut s, _shared, _) = seed(store);
+    let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA1-6:QN08-T1M");
+    let user = s.without_token.clone();
+    let pay = Transaction::new(9_800, "0012345").unwrap();
+    for malformed in ["", "12345", "1234567", "12a456", "12345678901234567890"] {
+        assert!(matches!(
+            s.bank.sign_transaction(&user, &pay, malformed),
+            Err(Refusal::Signature(_))
+        ));
+    }
+    assert_eq!(
+        s.bank
+            .records()
+            .user(&user)
+            .unwrap()
+            .unwrap()
+            .lock
+            .codes
+            .failures,
+        0
+    );
+    for _ in 0..3 {
+        let code = wrong(&s.press(&serial).unwrap());
+        assert_eq!(s.bank.login(&user, &code), Err(Refusal::LoginFailed));
+        s.clock.advance(60);
+        let bad = wrong(&sign(&mut s, &serial, &pay));
+        assert!(matches!(
+            s.bank.sign_transaction(&user, &pay, &bad),
+            Err(Refusal::WrongSignature | Refusal::UserLocked)
+        ));
+    }
+    let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+    assert!(lock.locked && lock.codes.failures == 6, "{lock:?}");
+    s.clock.advance(60);
+    let right = sign(&mut s, &serial, &pay);
+    assert_eq!(
+        s.bank.sign_transaction(&user, &pay, &right),
+        Err(Refusal::UserLocked)
+    );
+    let chain = s.bank.records().audit_chain().unwrap();
+    assert_eq!(
+        signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+        0
+    );
+}
+
+/// A time-based suite: one signature per time step (the step becomes the
+/// floor), the next step's accepted.
+pub fn a_timed_signature_is_accepted_once_per_step<S: Store + 'static>(store: S) {
+    use otp_exchange::Transaction;
+    let (mut s, _shared, _) = seed(store);
+    let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA512-8:QA10-T1M");
+    let user = s.without_token.clone();
+    let pay = Transaction::new(1, "ACCT-9").unwrap();
+    let first = sign(&mut s, &serial, &pay);
+    let step = s
+        .bank
+        .sign_transaction(&user, &pay, &first)
+        .unwrap()
+        .time_step();
+    assert!(step.is_some());
+    let same_step = sign(&mut s, &serial, &pay);
+    assert_eq!(same_step, first);
+    assert_eq!(
+        s.bank.sign_transaction(&user, &pay, &same_step),
+        Err(Refusal::SignatureReplayed)
+    );
+    s.clock.advance(60);
+    let next = sign(&mut s, &serial, &pay);
+    assert_eq!(
+        s.bank
+            .sign_transaction(&user, &pay, &next)
+            .unwrap()
+            .time_step(),
+        step.map(|t| t + 1)
+    );
+}
+
+/// Tokens the bank cannot take signatures from: a button-only token, a
+/// suite without counter or time step (a response would be valid again
+/// for the same transfer), no token at all.
+pub fn only_a_safe_keypad_token_signs<S: Store + 'static>(store: S) {
+    use otp_exchange::Transaction;
+    let (mut s, _shared, _) = seed(store);
+    let pay = Transaction::new(1, "1").unwrap();
+    assert_eq!(
+        s.bank.transaction_challenge(&s.general, &pay),
+        Err(Refusal::NoSigningToken)
+    );
+    assert_eq!(
+        s.bank.sign_transaction(&s.general, &pay, "123456"),
+        Err(Refusal::NoSigningToken)
+    );
+    assert_eq!(
+        s.bank.transaction_challenge(&s.without_token, &pay),
+        Err(Refusal::NoTokenRegistered)
+    );
+    let _serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA1-6:QN08");
+    assert_eq!(
+        s.bank.transaction_challenge(&s.without_token, &pay),
+        Err(Refusal::ReplayableSigningSuite)
+    );
+    assert_eq!(
+        s.bank.sign_transaction(&s.without_token, &pay, "123456"),
+        Err(Refusal::ReplayableSigningSuite)
+    );
+    let chain = s.bank.records().audit_chain().unwrap();
+    assert_eq!(signature_records(&chain, "no_signing_token"), 1);
+    assert_eq!(signature_records(&chain, "replayable_signing_suite"), 1);
+}
+
+/// Deterministic race: another server accepts the same signature between
+/// this request's read and its commit. This one's verdict (accepted, on
+/// the floor it read) loses the compare-and-set, is verified again
+/// against the winner's floor, and is refused as a replay.
+pub fn a_signature_verdict_that_loses_the_race_is_verified_again<S: Store + 'static>(store: S) {
+    use otp_exchange::Transaction;
+    let (mut s, shared, _) = seed(store);
+    let other = server(&s, &shared);
+    let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA256-8:C-QN08");
+    let user = s.without_token.clone();
+    let pay = Transaction::new(50_000, "2223334").unwrap();
+    let right = sign(&mut s, &serial, &pay);
+    let (target, tx, response) = (user.clone(), pay.clone(), right.clone());
+    shared.before_verification(move || {
+        assert!(other.sign_transaction(&target, &tx, &response).is_ok());
+    });
+    assert_eq!(
+        s.bank.sign_transaction(&user, &pay, &right),
+        Err(Refusal::SignatureReplayed)
+    );
+    let chain = s.bank.records().audit_chain().unwrap();
+    assert_eq!(
+        signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+        1
+    );
+}
+
+/// A signature's verdict commits only while the token is the user's: the
+/// branch revokes it between the read and the commit, and the signature
+/// is refused.
+pub fn a_signature_is_refused_when_the_token_is_revoked_meanwhile<S: Store + 'static>(store: S) {
+    use otp_exchange::Transaction;
+    let (mut s, shared, _) = seed(store);
+    let other = server(&s, &shared);
+    let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA256-8:C-QN08");
+    let user = s.without_token.clone();
+    let pay = Transaction::new(50_000, "2223334").unwrap();
+    let right = sign(&mut s, &serial, &pay);
+    let target = user.clone();
+    shared.before_verification(move || {
+        other.branch_revoke(&branch(), &target).unwrap();
+    });
+    assert!(matches!(
+        s.bank.sign_transaction(&user, &pay, &right),
+        Err(Refusal::NoTokenRegistered | Refusal::Conflict)
+    ));
+    let chain = s.bank.records().audit_chain().unwrap();
+    assert_eq!(
+        signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+        0
+    );
+}
+
+/// Brute force: 8 servers submit the same right signature at once,
+/// `rounds` times: exactly one is accepted, the others are replays, and
+/// the chain holds one accepted record per round.
+pub fn concurrent_signatures_accept_one_brute<S: Store + 'static>(
+    make: impl Fn() -> S,
+    rounds: usize,
+) {
+    use otp_exchange::Transaction;
+    for round in 0..rounds {
+        let (mut s, shared, _) = seed(make());
+        let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA256-8:C-QN08");
+        let user = s.without_token.clone();
+        let pay = Transaction::new(10_000 + round as u64, "5556667").unwrap();
+        let right = sign(&mut s, &serial, &pay);
+        let barrier = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (bank, barrier, user, pay, right) = (
+                    server(&s, &shared),
+                    Arc::clone(&barrier),
+                    user.clone(),
+                    pay.clone(),
+                    right.clone(),
+                );
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    bank.sign_transaction(&user, &pay, &right)
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| r.is_ok() || *r == Err(Refusal::SignatureReplayed)),
+            "round {round}: {results:?}"
+        );
+        let chain = s.bank.records().audit_chain().unwrap();
+        assert_eq!(
+            signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+            1,
+            "round {round}"
+        );
+        // Replays of the last signature are not guesses.
+        let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
+        assert_eq!(lock.codes.failures, 0, "round {round}");
+    }
+}

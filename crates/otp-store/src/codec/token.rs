@@ -1,7 +1,7 @@
 //! A token row: its state's columns, its status, its secret sealed under
 //! a data key on the way in and opened on the way out.
 
-use otp_core::{Algorithm, Digits, Mode, Secret, TimeStep, TokenState};
+use otp_core::{Algorithm, Digits, Mode, OcraSuite, Secret, TimeStep, TokenState};
 use otp_exchange::{StoreError, TokenEntry, TokenStatus};
 use otp_provision::{Profile, SeedRecord};
 use zeroize::Zeroizing;
@@ -62,6 +62,10 @@ pub(crate) struct TokenRow {
     pub(crate) assigned_to: Option<String>,
     pub(crate) reserved_for: Option<String>,
     pub(crate) state: StateCols,
+    /// A keypad token's OCRA suite (NULL: a button-only token).
+    pub(crate) suite: Option<String>,
+    /// The signing state's columns.
+    pub(crate) signing: StateCols,
 }
 
 /// A status as its columns: `status`, `assigned_to`, `reserved_for` (a
@@ -121,6 +125,8 @@ impl TokenRow {
             assigned_to,
             reserved_for,
             state: StateCols::encode(&t.state),
+            suite: seed.suite.map(|s| s.as_str().to_owned()),
+            signing: StateCols::encode(&t.signing),
         })
     }
 }
@@ -146,6 +152,8 @@ pub(crate) struct TokenRead {
     pub(crate) assigned_to: Option<String>,
     pub(crate) reserved_for: Option<String>,
     pub(crate) state: StateCols,
+    pub(crate) suite: Option<String>,
+    pub(crate) signing: StateCols,
 }
 
 impl TokenRead {
@@ -191,6 +199,12 @@ impl TokenRead {
         seed.key_id = self.key_id;
         seed.counter = from_db(self.counter);
         seed.time_drift = self.time_drift;
+        seed.suite = self
+            .suite
+            .as_deref()
+            .map(OcraSuite::parse)
+            .transpose()
+            .map_err(|_| corrupt("a token's OCRA suite does not parse"))?;
         Ok(TokenEntry {
             serial: serial(&self.serial)?,
             seed,
@@ -200,6 +214,7 @@ impl TokenRead {
                 self.reserved_for.as_deref(),
             )?,
             state: self.state.decode()?,
+            signing: self.signing.decode()?,
         })
     }
 }

@@ -13,9 +13,9 @@ use crate::seal::DataKeys;
 
 /// The schema version this build writes; older databases are upgraded
 /// when connected to, newer ones refused with [`OpenError::NewerSchema`].
-pub const PG_SCHEMA_VERSION: u32 = 7;
+pub const PG_SCHEMA_VERSION: u32 = 8;
 
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     include_str!("../../sql/postgres_v1.sql"),
     include_str!("../../sql/postgres_v2.sql"),
     include_str!("../../sql/postgres_v3.sql"),
@@ -23,6 +23,7 @@ const MIGRATIONS: [&str; 7] = [
     include_str!("../../sql/postgres_v5.sql"),
     include_str!("../../sql/postgres_v6.sql"),
     include_str!("../../sql/postgres_v7.sql"),
+    include_str!("../../sql/postgres_v8.sql"),
 ];
 
 /// The schema version from which token secrets are sealed.

@@ -21,7 +21,7 @@ macro_rules! user_cols {
 }
 macro_rules! token_cols {
     () => {
-        "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key, reserved_for"
+        "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key, reserved_for, suite, sign_floor, sign_drift, sign_failures, sign_locked"
     };
 }
 pub(super) const USER_COLS: &str = user_cols!();
@@ -99,6 +99,13 @@ pub(super) fn token_row_at(r: &Row, base: usize) -> Result<TokenRead, StoreError
             drift: col(r, base + 17)?,
             failures: col(r, base + 18)?,
             locked: col(r, base + 19)?,
+        },
+        suite: col(r, base + 22)?,
+        signing: StateCols {
+            floor: col(r, base + 23)?,
+            drift: col(r, base + 24)?,
+            failures: col(r, base + 25)?,
+            locked: col(r, base + 26)?,
         },
     })
 }

@@ -4,8 +4,8 @@
 
 use otp_exchange::{
     ApiKeyRecord, AuditEntry, AuditHead, AuditKey, AuditRecord, LockChange, PasswordHash,
-    PasswordKind, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId,
-    UserPage, UserRecord, Verification,
+    PasswordKind, StateSlot, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus,
+    UserId, UserPage, UserRecord, Verification,
 };
 use otp_provision::SerialNumber;
 use postgres::IsolationLevel;
@@ -176,7 +176,7 @@ impl Store for PgStore {
         }
         let stmt = tx
             .prepare(&format!(
-                "INSERT INTO otp_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+                "INSERT INTO otp_tokens ({TOKEN_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)
                  ON CONFLICT (serial) DO NOTHING"
             ))
             .map_err(to_store)?;
@@ -208,6 +208,11 @@ impl Store for PgStore {
                         &row.state.locked,
                         &row.data_key,
                         &row.reserved_for,
+                        &row.suite,
+                        &row.signing.floor,
+                        &row.signing.drift,
+                        &row.signing.failures,
+                        &row.signing.locked,
                     ],
                 )
                 .map_err(to_store)?;
@@ -252,9 +257,20 @@ impl Store for PgStore {
         // re-checks the WHERE on the row as it then is.
         let changed = tx
             .execute(
-                "UPDATE otp_tokens SET floor = $1, drift = $2, failures = $3, locked = $4
-                 WHERE serial = $5 AND status = 'assigned' AND assigned_to = $6
-                   AND floor = $7 AND drift = $8 AND failures = $9 AND locked = $10",
+                match v.slot() {
+                    StateSlot::Login => {
+                        "UPDATE otp_tokens SET floor = $1, drift = $2, failures = $3, locked = $4
+                         WHERE serial = $5 AND status = 'assigned' AND assigned_to = $6
+                           AND floor = $7 AND drift = $8 AND failures = $9 AND locked = $10"
+                    }
+                    StateSlot::Signing => {
+                        "UPDATE otp_tokens SET sign_floor = $1, sign_drift = $2, sign_failures = $3,
+                             sign_locked = $4
+                         WHERE serial = $5 AND status = 'assigned' AND assigned_to = $6
+                           AND sign_floor = $7 AND sign_drift = $8 AND sign_failures = $9
+                           AND sign_locked = $10"
+                    }
+                },
                 &[
                     &n.floor,
                     &n.drift,

@@ -10,7 +10,7 @@
 //! read: the audit key never goes to the database, and the chain's format
 //! is the one [`super::write::append`] writes.
 
-use otp_exchange::{AuditEntry, AuditKey, StoreError, Verification};
+use otp_exchange::{AuditEntry, AuditKey, StateSlot, StoreError, Verification};
 use postgres::Statement;
 
 use super::pool::PgConn;
@@ -80,9 +80,11 @@ pub(super) struct FastCas {
 }
 
 impl FastCas {
-    /// `v` encoded, if its locks are all its user's.
+    /// `v` encoded, if its locks are all its user's and it moves the
+    /// login state (a signature's moves the signing state: the general
+    /// path, whose statement names those columns).
     pub(super) fn of(v: &Verification) -> Option<Self> {
-        if v.locks().iter().any(|c| c.user() != v.user()) {
+        if v.slot() != StateSlot::Login || v.locks().iter().any(|c| c.user() != v.user()) {
             return None;
         }
         let expected: Vec<String> = v

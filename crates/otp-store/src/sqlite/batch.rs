@@ -25,7 +25,9 @@
 //! [`Store::append_audit`]: otp_exchange::Store::append_audit
 //! [`Durability::Full`]: super::Durability::Full
 
-use otp_exchange::{AuditEntry, AuditKey, AuditRecord, LockChange, StoreError, Verification};
+use otp_exchange::{
+    AuditEntry, AuditKey, AuditRecord, LockChange, StateSlot, StoreError, Verification,
+};
 use rusqlite::{Connection, params};
 
 use super::write::{Head, append_after, apply_locks, current_locks, locks_match};
@@ -195,12 +197,20 @@ fn verify(
         return Ok(false);
     };
     let changed = conn
-        .prepare_cached(
-            "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
-             WHERE serial = ?5 AND status = 'assigned' AND assigned_to = ?6
-               AND floor = ?7 AND drift = ?8 AND failures = ?9 AND locked = ?10
-               AND EXISTS (SELECT 1 FROM users WHERE id = ?6 AND token = ?5 AND id_lock = ?11)",
-        )
+        .prepare_cached(match v.slot() {
+            StateSlot::Signing => {
+                "UPDATE tokens SET sign_floor = ?1, sign_drift = ?2, sign_failures = ?3, sign_locked = ?4
+                 WHERE serial = ?5 AND status = 'assigned' AND assigned_to = ?6
+                   AND sign_floor = ?7 AND sign_drift = ?8 AND sign_failures = ?9 AND sign_locked = ?10
+                   AND EXISTS (SELECT 1 FROM users WHERE id = ?6 AND token = ?5 AND id_lock = ?11)"
+            }
+            StateSlot::Login => {
+                "UPDATE tokens SET floor = ?1, drift = ?2, failures = ?3, locked = ?4
+                 WHERE serial = ?5 AND status = 'assigned' AND assigned_to = ?6
+                   AND floor = ?7 AND drift = ?8 AND failures = ?9 AND locked = ?10
+                   AND EXISTS (SELECT 1 FROM users WHERE id = ?6 AND token = ?5 AND id_lock = ?11)"
+            }
+        })
         .and_then(|mut s| {
             s.execute(params![
                 n.floor,

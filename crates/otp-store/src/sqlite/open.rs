@@ -18,14 +18,14 @@ use crate::seal::{DataKeys, SecretSealer};
 
 /// The schema version this build writes; older files are upgraded when
 /// opened, newer ones refused with [`OpenError::NewerSchema`].
-pub const SQLITE_SCHEMA_VERSION: u32 = 7;
+pub const SQLITE_SCHEMA_VERSION: u32 = 8;
 
 /// SQLite's `application_id` header field for otp-store files: `OTPS`.
 pub const SQLITE_APPLICATION_ID: i32 = 0x4f54_5053;
 
 /// The migrations, in order: entry `i` takes a file from version `i` to
 /// version `i + 1`.
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     include_str!("../../sql/sqlite_v1.sql"),
     include_str!("../../sql/sqlite_v2.sql"),
     include_str!("../../sql/sqlite_v3.sql"),
@@ -33,6 +33,7 @@ const MIGRATIONS: [&str; 7] = [
     include_str!("../../sql/sqlite_v5.sql"),
     include_str!("../../sql/sqlite_v6.sql"),
     include_str!("../../sql/sqlite_v7.sql"),
+    include_str!("../../sql/sqlite_v8.sql"),
 ];
 
 /// The schema version from which token secrets are sealed.

@@ -8,7 +8,7 @@ use super::to_store;
 use crate::codec::{AuditRow, StateCols, TokenRead, UserRow};
 
 pub(super) const USER_COLS: &str = "id, name, authority, token, id_lock, approval_password, transfer_password, login_password, last_login, usage_mode";
-pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key, reserved_for";
+pub(super) const TOKEN_COLS: &str = "serial, seed_serial, manufacturer, model, issuer, key_id, kind, step_seconds, t0, algorithm, digits, counter, time_drift, secret, status, assigned_to, floor, drift, failures, locked, data_key, reserved_for, suite, sign_floor, sign_drift, sign_failures, sign_locked";
 
 pub(super) fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -50,6 +50,13 @@ pub(super) fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRead> {
             drift: r.get(17)?,
             failures: r.get(18)?,
             locked: r.get(19)?,
+        },
+        suite: r.get(22)?,
+        signing: StateCols {
+            floor: r.get(23)?,
+            drift: r.get(24)?,
+            failures: r.get(25)?,
+            locked: r.get(26)?,
         },
     })
 }

@@ -169,7 +169,7 @@ impl Store for SqliteStore {
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+                    "INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)
                      ON CONFLICT (serial) DO NOTHING"
                 ))
                 .map_err(to_store)?;
@@ -199,6 +199,11 @@ impl Store for SqliteStore {
                         row.state.locked,
                         row.data_key,
                         row.reserved_for,
+                        row.suite,
+                        row.signing.floor,
+                        row.signing.drift,
+                        row.signing.failures,
+                        row.signing.locked,
                     ])
                     .map_err(to_store)?;
                 if inserted == 0 {

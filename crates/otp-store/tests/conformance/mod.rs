@@ -12,8 +12,8 @@ use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, Scenario};
 use otp_exchange::{
     Action, Attempts, AuditEntry, AuditFormat, AuditHead, AuditRecord, Authority,
     BranchAuthorization, HashCost, IdLock, LockChange, Password, PasswordHash, PasswordKind,
-    Refusal, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId, UserRecord,
-    Verification, Which, verify_chain,
+    Refusal, StateSlot, Store, StoreError, Switch, SwitchError, TokenEntry, TokenStatus, UserId,
+    UserRecord, Verification, Which, verify_chain,
 };
 use otp_provision::{Profile, SeedRecord, SerialNumber};
 
@@ -36,6 +36,7 @@ macro_rules! conformance_suite {
             $(#[$attr])* #[test] fn tokens_round_trip_with_secret_and_profile() { crate::conformance::tokens_round_trip_with_secret_and_profile(&$make) }
             $(#[$attr])* #[test] fn add_tokens_is_all_or_nothing() { crate::conformance::add_tokens_is_all_or_nothing(&$make) }
             $(#[$attr])* #[test] fn verification_state_lock_and_audit_are_saved_together() { crate::conformance::verification_state_lock_and_audit_are_saved_together(&$make) }
+            $(#[$attr])* #[test] fn a_signature_moves_the_signing_state_only() { crate::conformance::a_signature_moves_the_signing_state_only(&$make) }
             $(#[$attr])* #[test] fn verification_is_refused_when_the_binding_changed() { crate::conformance::verification_is_refused_when_the_binding_changed(&$make) }
             $(#[$attr])* #[test] fn verification_is_refused_when_state_or_lock_changed() { crate::conformance::verification_is_refused_when_state_or_lock_changed(&$make) }
             $(#[$attr])* #[test] fn verification_checks_the_operators_lock_too() { crate::conformance::verification_checks_the_operators_lock_too(&$make) }
@@ -86,6 +87,8 @@ fn same_token(a: &TokenEntry, b: &TokenEntry) {
     assert_eq!(a.seed.profile, b.seed.profile);
     assert_eq!(a.seed.counter, b.seed.counter);
     assert_eq!(a.seed.time_drift, b.seed.time_drift);
+    assert_eq!(a.seed.suite, b.seed.suite);
+    assert_eq!(a.signing, b.signing);
     assert_eq!(
         a.seed.secret().expose_secret(),
         b.seed.secret().expose_secret()
@@ -443,7 +446,14 @@ pub fn tokens_round_trip_with_secret_and_profile(store: &impl Store) {
     rich.issuer = Some("しんきん".into());
     rich.key_id = "key-2".into();
     rich.time_drift = -3;
-    let rich = TokenEntry::unassigned(rich).unwrap();
+    rich.suite = Some("OCRA-1:HOTP-SHA512-8:C-QA64-T1M".parse().unwrap());
+    let mut rich = TokenEntry::unassigned(rich).unwrap();
+    rich.signing = TokenState {
+        floor: u64::MAX - 7,
+        drift: -2,
+        failures: 3,
+        locked: true,
+    };
     let mut event = SeedRecord::new(
         "VT0000000003",
         Secret::from_bytes(&[7; 16]).unwrap(),
@@ -632,6 +642,49 @@ pub fn verification_state_lock_and_audit_are_saved_together(store: &impl Store) 
     assert_eq!(state_of(store, 1), *extreme.new_state());
     assert_eq!(lock_of(store, &user), max_lock());
     assert_eq!(check_chain(store).len(), before + 2);
+}
+
+/// A signature's verification compares and moves the token's signing
+/// state, never its login state (and the other way round), with the same
+/// checks of binding and lock.
+pub fn a_signature_moves_the_signing_state_only(store: &impl Store) {
+    let user = bound_user(store);
+    let login0 = state_of(store, 1);
+    let signing0 = store.token(&serial(1)).unwrap().unwrap().signing;
+    assert_eq!(signing0, TokenState::new());
+    let l0 = lock_of(store, &user);
+    let record = entry(START + 30, Some(&user), Action::SignTransaction);
+    let v = verification(&user, 1, signing0, l0, vec![record.clone()]).signing_for_test();
+    assert_eq!(v.slot(), StateSlot::Signing);
+    assert!(store.record_verification(&v, &key()).unwrap());
+    let after = store.token(&serial(1)).unwrap().unwrap();
+    assert_eq!(after.signing, *v.new_state());
+    assert_eq!(after.state, login0, "the login state is the button's own");
+    assert_eq!(lock_of(store, &user), *v.locks()[0].new_lock());
+    assert_eq!(check_chain(store).last().unwrap().entry, record);
+    // Saved once: the same signature's verification again is stale.
+    let snap = snapshot(store, &[&user], &[1]);
+    assert!(!store.record_verification(&v, &key()).unwrap());
+    assert_eq!(snapshot(store, &[&user], &[1]), snap);
+    // A login's verification is checked against the login state: one
+    // expecting the signing state (now different) is stale, and the
+    // signing state is not what a login moves.
+    let l1 = lock_of(store, &user);
+    let wrong_slot = verification(&user, 1, after.signing, l1, Vec::new());
+    assert!(!store.record_verification(&wrong_slot, &key()).unwrap());
+    let login = verification(&user, 1, login0, l1, Vec::new());
+    assert!(store.record_verification(&login, &key()).unwrap());
+    let last = store.token(&serial(1)).unwrap().unwrap();
+    assert_eq!(last.state, *login.new_state());
+    assert_eq!(last.signing, after.signing);
+    // A signature on a token no longer the user's is refused.
+    let other = uid("W0003");
+    general(store, &other);
+    let l2 = lock_of(store, &user);
+    let stranger = verification(&other, 1, last.signing, lock_of(store, &other), Vec::new())
+        .signing_for_test();
+    assert!(!store.record_verification(&stranger, &key()).unwrap());
+    assert_eq!(lock_of(store, &user), l2);
 }
 
 pub fn verification_is_refused_when_the_binding_changed(store: &impl Store) {
