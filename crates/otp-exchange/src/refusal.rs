@@ -528,6 +528,12 @@ mod tests {
             Refusal::NotUsedForbidden,
             Refusal::NotUsedForAdministrator,
             Refusal::SoftwareTokenByEnrollment,
+            Refusal::Transaction(crate::TransactionError::ZeroAmount),
+            Refusal::NoSigningToken,
+            Refusal::ReplayableSigningSuite,
+            Refusal::Signature(CodeError::Empty),
+            Refusal::WrongSignature,
+            Refusal::SignatureReplayed,
             Refusal::Internal(InternalError::Store(StoreError::Unavailable("disk".into()))),
         ];
         for w in [Which::Current, Which::New] {

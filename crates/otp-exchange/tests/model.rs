@@ -24,7 +24,7 @@ use otp_exchange::scenario::{
 };
 use otp_exchange::{
     Action, AuditKey, AuditResult, Authority, HashCost, MemoryStore, Password, PasswordKind,
-    Policy, Refusal, TokenStatus, UsageMode, UserId, verify_chain,
+    Policy, Refusal, TokenStatus, Transaction, UsageMode, UserId, verify_chain,
 };
 use otp_provision::SerialNumber;
 use proptest::prelude::*;
@@ -114,6 +114,14 @@ enum Op {
     SignInWithoutCode {
         user: usize,
     },
+    /// A transfer signed on the user's keypad token (RFC 6287 OCRA): the
+    /// response right or wrong, or the user's last accepted signature
+    /// typed again.
+    Sign {
+        user: usize,
+        ok: bool,
+        replay: bool,
+    },
     NextDay,
 }
 
@@ -198,6 +206,11 @@ fn op() -> impl Strategy<Value = Op> {
             }
         ),
         (0usize..4).prop_map(|user| Op::SignInWithoutCode { user }),
+        (0usize..4, any::<bool>(), any::<bool>()).prop_map(|(user, ok, replay)| Op::Sign {
+            user,
+            ok,
+            replay
+        }),
         Just(Op::NextDay),
     ]
 }
@@ -289,10 +302,23 @@ struct World {
     /// Each administrator's approval password now (changed by
     /// `Op::ChangePassword`).
     approvals: [String; 2],
+    /// Each keypad token's signing floor as the model sees it: the
+    /// counter after its last accepted signature.
+    sign_floor: BTreeMap<SerialNumber, u64>,
+    /// Each user's last accepted signature: the token, the transaction's
+    /// amount and the response.
+    last_signature: BTreeMap<UserId, (SerialNumber, u64, String)>,
 }
 
 fn wrong(code: &str) -> String {
     format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+/// A response with its last digit changed.
+fn flip_last(response: &str) -> String {
+    let (head, last) = response.split_at(response.len() - 1);
+    let d = last.parse::<u8>().unwrap();
+    format!("{head}{}", (d + 1) % 10)
 }
 
 impl World {
@@ -331,6 +357,11 @@ impl World {
                 &Password::new(SECOND_ADMIN_PASSWORD),
             )
             .unwrap();
+        // Two keypad (signing) tokens in stock; the first in the stock's
+        // order (`KP…` before `VT…`) goes to the second administrator.
+        for suite in ["OCRA-1:HOTP-SHA256-8:C-QN08", "OCRA-1:HOTP-SHA1-6:C-QA08"] {
+            s.add_keypad_token(suite.parse().unwrap()).unwrap();
+        }
         let serial = s.stock()[0];
         let code = s.press(&serial).unwrap();
         s.bank
@@ -360,6 +391,8 @@ impl World {
                 ADMIN_APPROVAL_PASSWORD.to_owned(),
                 SECOND_ADMIN_PASSWORD.to_owned(),
             ],
+            sign_floor: BTreeMap::new(),
+            last_signature: BTreeMap::new(),
         }
     }
 
@@ -379,6 +412,86 @@ impl World {
     fn pick_stock(&self, i: usize) -> Option<SerialNumber> {
         let stock = self.s.stock();
         (!stock.is_empty()).then(|| stock[i % stock.len()])
+    }
+
+    /// `Op::Sign`: the outcome the model expects, checked.
+    fn sign(&mut self, user: usize, ok: bool, replay: bool) {
+        let u = self.users[user].clone();
+        let Some(t) = self.model.binding.get(&u).copied() else {
+            let tx = Transaction::new(1, "1").unwrap();
+            assert_eq!(
+                self.s.bank.sign_transaction(&u, &tx, "123456"),
+                Err(Refusal::NoTokenRegistered)
+            );
+            return;
+        };
+        let amount = 1_000 + self.s.bank.now() % 97;
+        let tx = Transaction::new(amount, "1234567").unwrap();
+        if self
+            .s
+            .tokens
+            .get(&t)
+            .and_then(otp_token::Token::suite)
+            .is_none()
+        {
+            assert_eq!(
+                self.s.bank.sign_transaction(&u, &tx, "123456"),
+                Err(Refusal::NoSigningToken)
+            );
+            return;
+        }
+        let locked = self.locked(&u);
+        if replay {
+            let Some((serial, amount, response)) = self.last_signature.get(&u).cloned() else {
+                return;
+            };
+            if serial != t {
+                return;
+            }
+            let tx = Transaction::new(amount, "1234567").unwrap();
+            let want = if locked {
+                Refusal::UserLocked
+            } else {
+                Refusal::SignatureReplayed
+            };
+            // The last signature typed again is not a guess.
+            assert_eq!(self.s.bank.sign_transaction(&u, &tx, &response), Err(want));
+            return;
+        }
+        let floor = self.sign_floor.get(&t).copied().unwrap_or(0);
+        let q = self.s.bank.transaction_challenge(&u, &tx).unwrap();
+        let counter = self.s.tokens[&t].sign_counter();
+        let right = self.s.press_challenge(&t, &q).unwrap();
+        let typed = if ok { right.clone() } else { flip_last(&right) };
+        let result = self.s.bank.sign_transaction(&u, &tx, &typed);
+        if locked {
+            assert_eq!(result, Err(Refusal::UserLocked));
+            return;
+        }
+        // The counter must be in the window ahead of the floor.
+        let accepted = ok && counter >= floor && counter - floor <= 10;
+        self.model.code(&u, accepted);
+        match result {
+            Ok(signed) => {
+                assert!(
+                    accepted,
+                    "a signature accepted against the model: {signed:?}"
+                );
+                assert_eq!(signed.counter(), Some(counter));
+                assert_eq!(signed.serial(), t);
+                self.sign_floor.insert(t, counter + 1);
+                self.last_signature.insert(u, (t, amount, typed));
+            }
+            Err(r) => {
+                assert!(!accepted, "a right signature was refused: {r:?}");
+                let want = if self.locked(&u) {
+                    Refusal::UserLocked
+                } else {
+                    Refusal::WrongSignature
+                };
+                assert_eq!(r, want);
+            }
+        }
     }
 
     fn locked(&self, u: &UserId) -> bool {
@@ -569,6 +682,7 @@ impl World {
                     }
                 }
             }
+            Op::Sign { user, ok, replay } => self.sign(user, ok, replay),
             Op::Login { user, ok } => {
                 let u = self.users[user].clone();
                 let Some(t) = self.model.binding.get(&u).copied() else {
@@ -1109,4 +1223,58 @@ fn a_sign_in_without_a_code_is_the_next_ones_previous_login() {
     world.run(&Op::SignInWithoutCode { user: 3 });
     world.run(&Op::NextDay);
     world.run(&Op::SignInWithoutCode { user: 3 });
+}
+
+/// The harness sees signatures accepted, replayed and refused, on the
+/// keypad token W0009 starts with and on one an exchange gives W0002.
+#[test]
+fn the_harness_sees_signatures_accepted_and_refused() {
+    let mut world = World::new();
+    let w0009 = world.admins[1].clone();
+    world.run(&Op::Sign {
+        user: 1,
+        ok: true,
+        replay: false,
+    });
+    assert_eq!(world.sign_floor.values().copied().collect::<Vec<_>>(), [1]);
+    world.run(&Op::Sign {
+        user: 1,
+        ok: true,
+        replay: true,
+    });
+    world.run(&Op::Sign {
+        user: 1,
+        ok: false,
+        replay: false,
+    });
+    assert_eq!(world.model.locks[&w0009].codes, 1);
+    world.run(&Op::Sign {
+        user: 1,
+        ok: true,
+        replay: false,
+    });
+    assert_eq!(world.model.locks[&w0009].codes, 0);
+    assert_eq!(world.sign_floor.values().copied().collect::<Vec<_>>(), [3]);
+    // W0002 gets the other keypad token (first in stock) by exchange.
+    world.run(&Op::Exchange {
+        op: 0,
+        user: 2,
+        stock: 0,
+        current_ok: true,
+        new_ok: true,
+        password_ok: true,
+    });
+    world.run(&Op::Sign {
+        user: 2,
+        ok: true,
+        replay: false,
+    });
+    assert_eq!(world.sign_floor.len(), 2);
+    // W0001's button-only token signs nothing.
+    world.run(&Op::Sign {
+        user: 0,
+        ok: true,
+        replay: false,
+    });
+    world.check();
 }
