@@ -52,6 +52,12 @@
 //!   for an online switch), no code of a token revoked before the commit
 //!   is accepted, a switch whose user's token or new token changed is a
 //!   `Conflict`, a login whose token changed is `LoginFailed`;
+//! - signatures (two keypad tokens in stock, `Op::Sign`, also run between
+//!   another operation's read and commit): each token's signing counter is
+//!   accepted at most once, never for a locked ID (before or at commit),
+//!   never for a token revoked or no longer the user's at commit, and only
+//!   for the token's own response to that transfer's challenge, computed
+//!   apart from the bank;
 //! - the keyed audit chain verifies with its stored head on both servers,
 //!   only grows, never holds a password, and holds no accepted `Login`
 //!   with a token after the record of the switch that revoked it;
@@ -74,14 +80,14 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use otp_core::{Code, Digits, Params, Rejected, TokenState, verify};
+use otp_core::{Code, Digits, OcraInput, Params, Rejected, TokenState, verify};
 use otp_exchange::scenario::{ADMIN_APPROVAL_PASSWORD, AUDIT_KEY, LOGIN_PASSWORD, Scenario};
 use otp_exchange::{
     Action, Attempts, AuditEntry, AuditHead, AuditKey, AuditRecord, AuditResult, Authority, Bank,
     BranchAuthorization, ExpectCurrentCode, ExpectNewToken, HashCost, IdLock, LockChange,
     MemoryStore, Password, PasswordHash, PasswordKind, Pending, Policy, Refusal, Store, StoreError,
-    Switch, SwitchError, Ticket, TokenEntry, TokenStatus, UserId, UserPage, UserRecord,
-    Verification, Which, normalize_code,
+    Switch, SwitchError, Ticket, TokenEntry, TokenStatus, Transaction, UserId, UserPage,
+    UserRecord, Verification, Which, normalize_code,
 };
 use otp_provision::{Clock as _, SerialNumber};
 use otp_token::{SimClock, Token};
@@ -121,6 +127,19 @@ enum CodeChoice {
     Previous,
     /// The right code plus an offset (mod 10^6).
     Offset(u32),
+    /// Any text.
+    Raw(String),
+}
+
+/// The response typed to sign a transfer on a keypad token.
+#[derive(Arbitrary, Debug, Clone)]
+enum SignChoice {
+    /// Type the bank's challenge on the user's token now and its response.
+    Right,
+    /// The last response accepted for that token, again.
+    Previous,
+    /// The right response with its last digit moved by 1..=9.
+    Offset(u8),
     /// Any text.
     Raw(String),
 }
@@ -197,6 +216,8 @@ enum Op {
     /// the current one; the new one is the other of their two known
     /// passwords (see [`World::next_approval`]).
     ChangePassword(Who, PasswordChoice),
+    /// `Who` signs a transfer of `amount` on their keypad token.
+    Sign(Who, u8, SignChoice),
 }
 
 /// What may run inside another operation.
@@ -215,6 +236,7 @@ enum Inner {
     SubmitCode(CodeChoice),
     Confirm(SerialChoice, CodeChoice, PasswordChoice),
     Resume(Who, TicketChoice),
+    Sign(Who, u8, SignChoice),
 }
 
 impl Inner {
@@ -232,6 +254,7 @@ impl Inner {
             Self::SubmitCode(a) => Op::SubmitCode(a),
             Self::Confirm(a, b, c) => Op::Confirm(a, b, c),
             Self::Resume(a, b) => Op::Resume(a, b),
+            Self::Sign(a, b, c) => Op::Sign(a, b, c),
         }
     }
 }
@@ -509,6 +532,10 @@ struct Oracle {
     armed: Option<(At, Server, Inner)>,
     /// Set by the hook when the inner operation has run.
     fired: Option<Fired>,
+    /// Every signature accepted: the token and its signing counter.
+    signed: BTreeSet<(SerialNumber, u64)>,
+    /// The last response accepted for each keypad token.
+    last_signature: BTreeMap<SerialNumber, String>,
 }
 
 struct World {
@@ -678,6 +705,42 @@ impl World {
         let mut tokens = self.tokens.try_lock().expect("tokens not re-entered");
         let screen = tokens.get_mut(serial)?.press(now).ok()?;
         screen.code().map(|c| c.to_string())
+    }
+
+    /// The response typed for `choice`: the keypad token's own to the
+    /// bank's challenge for `tx` (typed on it now), the last accepted
+    /// one, one with its last digit moved, or any text.
+    fn response_for(
+        &self,
+        bank: &Bank<Shared>,
+        user: &UserId,
+        serial: Option<SerialNumber>,
+        tx: &Transaction,
+        choice: &SignChoice,
+    ) -> String {
+        let right = || -> Option<String> {
+            let serial = serial?;
+            let q = bank.transaction_challenge(user, tx).ok()?;
+            let now = self.clock.now();
+            let mut tokens = self.tokens.try_lock().expect("tokens not re-entered");
+            let screen = tokens.get_mut(&serial)?.press_challenge(now, &q).ok()?;
+            screen.response().map(|r| r.to_string())
+        };
+        match choice {
+            SignChoice::Raw(t) => t.clone(),
+            SignChoice::Previous => serial
+                .and_then(|s| self.o().last_signature.get(&s).cloned())
+                .unwrap_or_else(|| "000000".to_owned()),
+            SignChoice::Right => right().unwrap_or_else(|| "000000".to_owned()),
+            SignChoice::Offset(d) => right().map_or_else(
+                || "000000".to_owned(),
+                |r| {
+                    let (head, last) = r.split_at(r.len() - 1);
+                    let digit = last.bytes().next().unwrap_or(b'0') - b'0';
+                    format!("{head}{}", (digit + 1 + d % 9) % 10)
+                },
+            ),
+        }
     }
 
     fn code_for(&self, serial: Option<SerialNumber>, choice: &CodeChoice) -> String {
@@ -1640,6 +1703,58 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
             }
             r.is_ok()
         }
+        Op::Sign(who, amount, choice) => {
+            let user = id(*who);
+            let token = before.token_of(&user);
+            let tx = Transaction::new(u64::from(*amount).saturating_add(1), "1234567")
+                .expect("a transaction");
+            let typed = w.response_for(bank, &user, token, &tx, choice);
+            let r = bank.sign_transaction(&user, &tx, &typed);
+            mid = w.take_fired();
+            let commit = mid.as_ref().map_or(&before, |f| &f.after);
+            if let Ok(signed) = &r {
+                let token = token.expect("signed without a token");
+                assert_eq!(signed.serial(), token);
+                assert!(!before.locked(&user), "a locked user signed");
+                assert!(
+                    !commit.locked(&user),
+                    "a signature committed for a user locked at commit"
+                );
+                assert_eq!(
+                    commit.token_of(&user),
+                    Some(token),
+                    "a signature committed with a token no longer the user's"
+                );
+                assert!(
+                    !w.o().ever_revoked.contains(&token),
+                    "a revoked token signed"
+                );
+                let counter = signed.counter().expect("the keypads here count");
+                assert!(
+                    w.o().signed.insert((token, counter)),
+                    "a signature accepted twice: {token:?} at counter {counter}"
+                );
+                // The response is the token's own for this transfer's
+                // challenge at that counter, computed apart from the bank.
+                let entry = w.store.token(&token).expect("store").expect("token");
+                let suite = entry.seed.suite.expect("a keypad token");
+                let key = entry.seed.signing_key().expect("a signing key");
+                let q = tx.challenge(&user, &suite);
+                let expected =
+                    otp_core::ocra(&key, &suite, &OcraInput::new(&q).with_counter(counter))
+                        .expect("a response");
+                assert_eq!(expected.to_string(), normalize_code(&typed));
+                w.o().last_signature.insert(token, typed.clone());
+            } else if let Err(refusal) = &r {
+                if token.is_none() {
+                    assert!(
+                        matches!(refusal, Refusal::NoTokenRegistered | Refusal::UnknownUser),
+                        "{op:?}: {refusal:?}"
+                    );
+                }
+            }
+            r.is_ok()
+        }
         Op::ChangePassword(who, pw) => {
             let user = id(*who);
             let (current, current_ok) = password(w, pw, &user);
@@ -1814,12 +1929,21 @@ fuzz_target!(|steps: Vec<Step>| {
         eprintln!("--");
     }
     let store: Shared = Arc::new(Gate::new(MemoryStore::new()));
+    let mut scenario =
+        Scenario::setup(Arc::clone(&store), START, HashCost::TESTING).expect("the seed's bank");
+    // Two keypad (signing) tokens in stock, for exchanges and
+    // registrations to bind and `Op::Sign` to use.
+    for suite in ["OCRA-1:HOTP-SHA256-8:C-QN08", "OCRA-1:HOTP-SHA1-6:C-QA08"] {
+        scenario
+            .add_keypad_token(suite.parse().expect("a suite"))
+            .expect("a keypad token");
+    }
     let Scenario {
         bank,
         clock,
         tokens,
         ..
-    } = Scenario::setup(Arc::clone(&store), START, HashCost::TESTING).expect("the seed's bank");
+    } = scenario;
     let bank = bank.with_session_key(SESSION_KEY);
     let branch = BranchAuthorization::new("B-000", "fuzz-setup");
     let admin2 = id(Who::Admin2);
