@@ -22,6 +22,20 @@ where
     text.parse::<T>().map_err(|e| e.to_string())
 }
 
+/// An RFC 6287 OCRA suite a keypad token can take: well-formed, and with
+/// no PIN hash `P` or session `S` (a keypad token has no way to be given
+/// them). Refused as a usage error (exit 2).
+pub(crate) fn keypad_suite(text: &str) -> Result<otp_core::OcraSuite, String> {
+    let suite = otp_core::OcraSuite::parse(text)
+        .map_err(|e| format!("not an OCRA suite: {e} (example: OCRA-1:HOTP-SHA1-6:QN08)"))?;
+    if suite.password_hash().is_some() || suite.session_len().is_some() {
+        return Err(format!(
+            "{text} needs a PIN hash (P) or session data (S), which a keypad token cannot be given: use a suite with C, Q and T only"
+        ));
+    }
+    Ok(suite)
+}
+
 /// Refuses a negative time step as such, naming the option: `-30` is
 /// otherwise a "cannot parse" (or, before clap took hyphen values, an
 /// "unexpected argument '-3'").

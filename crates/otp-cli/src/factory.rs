@@ -90,6 +90,12 @@ pub(crate) struct FactoryArgs {
     /// Manufacturer written into the seed file and the token files.
     #[arg(long, default_value = "otp-token")]
     manufacturer: String,
+    /// Make keypad (signing) tokens answering typed challenges with this
+    /// RFC 6287 OCRA suite (such as OCRA-1:HOTP-SHA1-6:QN08; no P or S):
+    /// the seed file carries it (an OCRA key package) and so do the token
+    /// files. The login code is still --kind, with the suite's hash.
+    #[arg(long, value_name = "SUITE", value_parser = crate::args::keypad_suite)]
+    suite: Option<otp_core::OcraSuite>,
 }
 
 /// The most tokens in one batch: the number of key packages a seed file
@@ -150,6 +156,12 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         .profile(profile)
         .crystals(args.max_drift_ppm, args.max_offset)
         .map_err(|e| anyhow!("--max-drift-ppm {}: {e}", args.max_drift_ppm))?;
+    if let Some(suite) = args.suite {
+        // `keypad_suite` refused P and S already.
+        factory = factory
+            .suite(suite)
+            .map_err(|e| anyhow!("--suite {suite}: {e}"))?;
+    }
 
     set_phase(Phase::Writing);
     check_interrupt()?;
@@ -189,7 +201,7 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
         )?;
         seed.write(&record)
             .map_err(|e| seed_error(e, seed.get_ref()))?;
-        written.add(serial.as_str(), record.secret().expose_secret());
+        written.add(&record);
         serials = Some((serials.map_or(serial, |(first, _)| first), serial));
         bar.inc(1);
         check_interrupt()?;
@@ -216,8 +228,12 @@ pub(crate) fn run(args: &FactoryArgs) -> Result<()> {
     let Some((first, last)) = serials else {
         bail!("the factory made no token")
     };
+    let keypad = args
+        .suite
+        .map(|s| format!(" (keypad, {s})"))
+        .unwrap_or_default();
     println!(
-        "Manufactured {} tokens {}..{}: seed file {} ({}), token files in {}.",
+        "Manufactured {} tokens{keypad} {}..{}: seed file {} ({}), token files in {}.",
         args.count,
         first.as_str(),
         last.as_str(),

@@ -250,10 +250,12 @@ fn create(args: &CreateArgs) -> Result<()> {
     );
     if args.show_secret {
         println!("Secret (base32): {}", file.secret_base32());
-        println!(
-            "URI: {}",
-            file.otpauth_uri().map_err(tokenfile::flat)?.as_str()
-        );
+        match file.otpauth_uri() {
+            Ok(uri) => println!("URI: {}", uri.as_str()),
+            // A keypad token: the URI cannot carry its suite.
+            Err(otp_token::TokenFileError::Uri(e)) => println!("URI: none ({e})"),
+            Err(e) => return Err(tokenfile::flat(e)),
+        }
     }
     Ok(())
 }

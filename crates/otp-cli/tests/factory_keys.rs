@@ -273,3 +273,82 @@ fn a_missing_or_malformed_key_is_refused_before_anything_is_written() {
     assert!(!dir.path().join("e.pskc").exists());
     assert!(!dir.path().join("t").exists());
 }
+
+/// `--suite`: the batch is keypad tokens. The seed file (encrypted) and
+/// the token files carry the suite; the login code takes the suite's
+/// hash; a token file pressed with a challenge answers what
+/// `otp_core::ocra` computes from the seed file's record; the bank
+/// imports the file. A bad suite, or one with a PIN hash, is a usage
+/// error before anything is written.
+#[test]
+fn suite_makes_keypad_tokens_and_the_seed_file_carries_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "OCRA-1:HOTP-SHA256-8:QN08-T1M";
+    factory(
+        dir.path(),
+        "k.pskc",
+        "t",
+        &["--suite", text, "--kind", "hotp", "--test-seed", "K"],
+    )
+    .env("OTP_PSKC_KEY", KEY)
+    .assert()
+    .success()
+    .stdout(predicate::str::contains(
+        "Manufactured 3 tokens (keypad, OCRA-1:HOTP-SHA256-8:QN08-T1M) VT0000000000..VT0000000002",
+    ));
+    let suite: otp_core::OcraSuite = text.parse().unwrap();
+    let xml = std::fs::read_to_string(dir.path().join("k.pskc")).unwrap();
+    assert!(xml.contains(&format!("<Suite>{text}</Suite>")));
+    let inventory = otp_provision::Inventory::from_pskc(&xml, Some(&psk())).unwrap();
+    assert_eq!(inventory.len(), 3);
+    for record in inventory.iter() {
+        assert_eq!(record.suite, Some(suite));
+        assert_eq!(record.profile.mode, otp_core::Mode::Hotp);
+        assert_eq!(record.profile.algorithm, otp_core::Algorithm::Sha256);
+    }
+    let token_file = dir.path().join("t/VT0000000001.toml");
+    let toml = std::fs::read_to_string(&token_file).unwrap();
+    assert!(toml.contains(&format!("suite = \"{text}\"")), "{toml}");
+    let record = inventory.get("VT0000000001").unwrap();
+    let at = 1_790_000_000u64;
+    let input =
+        otp_core::OcraInput::new("12345678").with_time_step(suite.time_step_at(at).unwrap());
+    let expected = otp_core::ocra(&record.signing_key().unwrap(), &suite, &input).unwrap();
+    otp(dir.path())
+        .args([
+            "token",
+            "press",
+            "t/VT0000000001.toml",
+            "--challenge",
+            "12345678",
+            "--at",
+            &format!("@{at}"),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with(format!("{expected}\n")));
+
+    init_bank(dir.path());
+    otp(dir.path())
+        .args(["bank", "--db", "bank.sqlite", "import", "k.pskc"])
+        .env("OTP_PSKC_KEY", KEY)
+        .assert()
+        .success()
+        .stdout("Imported 3 tokens into the stock.\n");
+
+    for (bad, says) in [
+        ("OCRA-1:HOTP-MD5-6:QN08", "not an OCRA suite"),
+        (
+            "OCRA-1:HOTP-SHA1-6:QN08-PSHA1",
+            "which a keypad token cannot be given",
+        ),
+    ] {
+        factory(dir.path(), "bad.pskc", "bad", &["--suite", bad])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says))
+            .stderr(predicate::str::contains("--suite"));
+        assert!(!dir.path().join("bad.pskc").exists());
+        assert!(!dir.path().join("bad").exists());
+    }
+}

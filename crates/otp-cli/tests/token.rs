@@ -451,3 +451,37 @@ fn a_secret_on_the_command_line_is_refused() {
         .success()
         .stdout(predicate::str::starts_with("755224\n"));
 }
+
+/// A keypad token has no `otpauth://` URI (it could not carry the
+/// suite): `--show-secret` prints the secret and says so, and the token
+/// is made.
+#[test]
+fn a_keypad_token_shows_no_otpauth_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("k.toml");
+    let out = otp()
+        .args([
+            "token",
+            "create",
+            file.to_str().unwrap(),
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "--show-secret",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Secret (base32): "), "{stdout}");
+    assert!(
+        !stdout.contains("otpauth://totp/") && !stdout.contains("otpauth://hotp/"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "URI: none (a keypad token's OCRA suite cannot travel in an otpauth:// URI: give it its seed file (PSKC) or token file instead)"
+        ),
+        "{stdout}"
+    );
+    assert!(file.exists());
+}

@@ -58,6 +58,10 @@ pub enum UriError {
     /// A control character (U+0000..U+001F, U+007F..U+009F) in the label
     /// or the `issuer` parameter.
     ControlCharacter,
+    /// The record is a keypad (signing) token's, with an OCRA suite: an
+    /// `otpauth://` URI cannot carry the suite, and one without it would
+    /// make a token that cannot sign.
+    KeypadSuite,
 }
 
 impl fmt::Display for UriError {
@@ -93,6 +97,9 @@ impl fmt::Display for UriError {
             Self::ControlCharacter => {
                 f.write_str("the URI's account name or issuer has a control character")
             }
+            Self::KeypadSuite => f.write_str(
+                "a keypad token's OCRA suite cannot travel in an otpauth:// URI: give it its seed file (PSKC) or token file instead",
+            ),
         }
     }
 }
@@ -149,6 +156,10 @@ impl SeedRecord {
     /// );
     /// # Ok::<(), otp_core::KeyError>(())
     /// ```
+    ///
+    /// A keypad token's record (one with a [`suite`](SeedRecord::suite))
+    /// gets its login code's URI only, the suite left out: use
+    /// [`SeedRecord::try_to_otpauth_uri`], which refuses it.
     #[must_use]
     pub fn to_otpauth_uri(&self) -> String {
         let secret = Zeroizing::new(BASE32_NOPAD.encode(self.secret().expose_secret()));
@@ -192,6 +203,31 @@ impl SeedRecord {
             }
         }
         uri
+    }
+
+    /// The record as an `otpauth://` Key URI, as
+    /// [`SeedRecord::to_otpauth_uri`] writes it, for a button token only.
+    ///
+    /// # Errors
+    ///
+    /// [`UriError::KeypadSuite`] for a keypad token's record (one with an
+    /// OCRA [`suite`](SeedRecord::suite)): the URI cannot carry the suite.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use otp_provision::{Profile, SeedRecord, UriError};
+    /// let mut r = SeedRecord::new("KP0000000001", otp_core::Secret::from_bytes(b"12345678901234567890")?, Profile::hotp());
+    /// assert!(r.try_to_otpauth_uri()?.starts_with("otpauth://hotp/KP0000000001?"));
+    /// r.suite = Some("OCRA-1:HOTP-SHA1-6:QN08".parse()?);
+    /// assert_eq!(r.try_to_otpauth_uri(), Err(UriError::KeypadSuite));
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn try_to_otpauth_uri(&self) -> Result<String, UriError> {
+        if self.suite.is_some() {
+            return Err(UriError::KeypadSuite);
+        }
+        Ok(self.to_otpauth_uri())
     }
 
     /// Reads an `otpauth://totp/...` or `otpauth://hotp/...` Key URI. The

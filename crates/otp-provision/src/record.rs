@@ -227,7 +227,9 @@ impl Inventory {
     ///
     /// Any [`PskcError`]: the XML, the encryption, the MAC, or one key
     /// package that cannot become a [`SeedRecord`] (unsupported algorithm,
-    /// no serial, short secret), or a serial that appears twice.
+    /// no serial, short secret, an OCRA key without a well-formed suite),
+    /// or a serial that appears twice. OCRA keys become keypad tokens'
+    /// records (with [`SeedRecord::suite`]).
     ///
     /// # Examples
     ///

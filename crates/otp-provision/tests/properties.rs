@@ -25,7 +25,70 @@ fn profile() -> impl Strategy<Value = Profile> {
         })
 }
 
+/// A keypad token's record: a suite from its parts (hash, digits, `C`,
+/// question, `T`), the login profile with the suite's hash.
+fn keypad_record() -> impl Strategy<Value = SeedRecord> {
+    (
+        proptest::collection::vec(any::<u8>(), 16..=64),
+        profile(),
+        prop_oneof![Just("SHA1"), Just("SHA256"), Just("SHA512")],
+        prop_oneof![Just(0u8), 4u8..=10],
+        any::<bool>(),
+        prop_oneof![Just('A'), Just('N'), Just('H')],
+        4u8..=64,
+        prop_oneof![
+            Just(String::new()),
+            Just("-T1M".to_owned()),
+            Just("-T30S".to_owned()),
+            Just("-T48H".to_owned())
+        ],
+        any::<u64>(),
+        any::<i64>(),
+    )
+        .prop_map(
+            |(secret, profile, hash, digits, c, q, qlen, t, counter, drift)| {
+                let c = if c { "C-" } else { "" };
+                let suite: otp_core::OcraSuite =
+                    format!("OCRA-1:HOTP-{hash}-{digits}:{c}Q{q}{qlen:02}{t}")
+                        .parse()
+                        .unwrap();
+                let mut r = SeedRecord::new(
+                    "KP0000000001",
+                    Secret::from_bytes(&secret).unwrap(),
+                    Profile {
+                        algorithm: suite.algorithm(),
+                        ..profile
+                    },
+                );
+                r.suite = Some(suite);
+                match profile.mode {
+                    Mode::Hotp => r.counter = counter,
+                    Mode::Totp(_) => r.time_drift = drift,
+                }
+                r
+            },
+        )
+}
+
 proptest! {
+    #[test]
+    fn keypad_records_round_trip_through_pskc(record in keypad_record(), encrypted in any::<bool>()) {
+        use rand::SeedableRng as _;
+        let key = PreSharedKey::new([7; 16]);
+        let key = encrypted.then_some(&key);
+        let rng = rand::rngs::ChaCha20Rng::from_seed([1; 32]);
+        let mut file = otp_provision::PskcWriter::new(Vec::new(), key, rng).unwrap();
+        file.write(&record).unwrap();
+        let xml = String::from_utf8(file.finish().unwrap()).unwrap();
+        let inventory = Inventory::from_pskc(&xml, key).unwrap();
+        let back = inventory.get("KP0000000001").unwrap();
+        prop_assert_eq!(back.suite, record.suite);
+        prop_assert_eq!(back.profile, record.profile);
+        prop_assert_eq!(back.counter, record.counter);
+        prop_assert_eq!(back.time_drift, record.time_drift);
+        prop_assert_eq!(back.secret().expose_secret(), record.secret().expose_secret());
+    }
+
     #[test]
     fn serial_parsing_never_panics_and_valid_serials_round_trip(input in "\\PC{0,20}") {
         if let Ok(s) = SerialNumber::parse(&input) {
@@ -90,6 +153,11 @@ proptest! {
                 Just("<TimeInterval><PlainValue>0</PlainValue></TimeInterval>"), Just("&amp;"), Just("&#x0;"),
                 Just("<EncryptionKey/>"), Just("<MACMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#hmac-sha1\"/>"),
                 Just("99999999999999999999999"), Just("<ResponseFormat Length=\"9\"/>"),
+                Just("<Key Algorithm=\"urn:ietf:params:xml:ns:keyprov:pskc#OCRA-1\">"),
+                Just("<Key Algorithm=\"urn:ietf:params:xml:ns:keyprov:pskc:ocra\">"),
+                Just("<AlgorithmParameters>"), Just("</AlgorithmParameters>"),
+                Just("<Suite>OCRA-1:HOTP-SHA1-6:C-QN08</Suite>"), Just("<Suite>OCRA-1:HOTP-SHA9-6:QX99-T0M</Suite>"),
+                Just("<Suite>"), Just("</Suite>"), Just("OCRA-1:HOTP-SHA512-10:C-QN64-PSHA512-S512-T48H"),
             ],
             0..30,
         )

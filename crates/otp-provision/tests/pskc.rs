@@ -166,18 +166,33 @@ fn linotp_feitian_file_imports_hotp_and_60_second_totp_tokens() {
     assert_eq!(totp_token.secret().len(), 20);
 }
 
+/// A vendor's OCRA keys (`urn:ietf:params:xml:ns:keyprov:pskc:ocra`, the
+/// suite in `AlgorithmParameters/Suite`) import as keypad tokens with
+/// their suite; their login code is HOTP (no `TimeInterval`) with the
+/// suite's hash and the file's counter.
 #[test]
-fn linotp_nagraid_file_decrypts_but_ocra_is_not_imported() {
+fn linotp_nagraid_ocra_keys_import_with_their_suites() {
     let file = data("linotp_nagraid_ocra.pskcxml");
     let key = psk("4A057F6AB6FCB57AB5408E46A9835E68");
     let keys = read_pskc_keys(&file, Some(&key)).unwrap();
     assert_eq!(keys.len(), 3);
     assert!(keys.iter().all(|k| k.has_secret));
     assert_eq!(keys[0].serial.as_deref(), Some("306EUO4-00960"));
-    assert!(matches!(
-        Inventory::from_pskc(&file, Some(&key)).unwrap_err(),
-        PskcError::UnsupportedAlgorithm { package: 1, .. }
-    ));
+    assert_eq!(
+        keys[0].suite.as_deref(),
+        Some("OCRA-1:HOTP-SHA1-6:C-QN08-PSHA1")
+    );
+    let inventory = Inventory::from_pskc(&file, Some(&key)).unwrap();
+    assert_eq!(inventory.len(), 3);
+    let token = inventory.get("306EUO4-00960").unwrap();
+    assert_eq!(
+        token.suite.map(|s| s.to_string()).as_deref(),
+        Some("OCRA-1:HOTP-SHA1-6:C-QN08-PSHA1")
+    );
+    assert_eq!(token.profile.mode, Mode::Hotp);
+    assert_eq!(token.profile.algorithm, otp_core::Algorithm::Sha1);
+    assert_eq!(token.counter, keys[0].counter.unwrap());
+    assert!(inventory.iter().all(|r| r.suite.is_some()));
 }
 
 #[test]

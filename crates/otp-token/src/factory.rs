@@ -3,12 +3,12 @@
 
 use core::fmt;
 
-use otp_core::{DEFAULT_SECRET_LEN, Secret};
+use otp_core::{DEFAULT_SECRET_LEN, OcraSuite, Secret};
 use otp_provision::{PreSharedKey, Profile, PskcError, PskcWriter, SeedRecord, SerialNumber};
 use rand::{Rng as _, RngExt as _, SeedableRng as _, TryRng as _, rngs::ChaCha20Rng};
 use zeroize::Zeroize as _;
 
-use crate::{Battery, Crystal, Token, TokenSpec};
+use crate::{Battery, Crystal, Token, TokenError, TokenSpec};
 
 mod batch;
 
@@ -43,6 +43,8 @@ pub struct Factory {
     prefix: String,
     next: u64,
     profile: Profile,
+    /// Keypad tokens' OCRA suite; `None`: button-only tokens.
+    suite: Option<OcraSuite>,
     max_drift_ppm: i32,
     max_offset: i64,
     battery: Battery,
@@ -58,6 +60,7 @@ impl fmt::Debug for Factory {
             .field("prefix", &self.prefix)
             .field("next", &self.next)
             .field("profile", &self.profile)
+            .field("suite", &self.suite)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +124,7 @@ impl Factory {
             prefix: "VT".into(),
             next: 0,
             profile: Profile::default(),
+            suite: None,
             max_drift_ppm: 20,
             max_offset: 2,
             battery: Battery::default(),
@@ -178,6 +182,38 @@ impl Factory {
     pub const fn profile(mut self, profile: Profile) -> Self {
         self.profile = profile;
         self
+    }
+
+    /// Makes keypad (signing) tokens ([`Token::keypad`]) answering with
+    /// the RFC 6287 responses of `suite`; their login codes follow the
+    /// profile, with the suite's hash (the profile's is replaced, in the
+    /// token and in its seed record). Each seed record carries the suite
+    /// ([`SeedRecord::suite`]), so the seed file says OCRA and the suite.
+    ///
+    /// # Errors
+    ///
+    /// [`FactoryError::Token`] with [`TokenError::KeypadSuite`] for a
+    /// suite with a PIN hash `P` or a session `S`, which a keypad token has
+    /// no way to be given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let suite: otp_core::OcraSuite = "OCRA-1:HOTP-SHA256-8:QN08-T1M".parse()?;
+    /// let mut f = otp_token::Factory::deterministic_for_tests([0; 32]).suite(suite)?;
+    /// let batch = f.manufacture(1, 0)?;
+    /// assert_eq!(batch.tokens()[0].suite(), Some(suite));
+    /// assert_eq!(batch.tokens()[0].profile().algorithm, otp_core::Algorithm::Sha256);
+    /// let pin: otp_core::OcraSuite = "OCRA-1:HOTP-SHA1-6:QN08-PSHA1".parse()?;
+    /// assert!(otp_token::Factory::deterministic_for_tests([0; 32]).suite(pin).is_err());
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn suite(mut self, suite: OcraSuite) -> Result<Self, FactoryError> {
+        if suite.password_hash().is_some() || suite.session_len().is_some() {
+            return Err(FactoryError::Token(TokenError::KeypadSuite));
+        }
+        self.suite = Some(suite);
+        Ok(self)
     }
 
     /// Sets the spread of crystal errors: each token gets a drift drawn
@@ -317,15 +353,25 @@ impl Factory {
             .rng
             .random_range(-self.max_drift_ppm..=self.max_drift_ppm);
         let offset = self.rng.random_range(-self.max_offset..=self.max_offset);
+        // A keypad token's login code uses its suite's hash.
+        let mut profile = self.profile;
+        if let Some(suite) = self.suite {
+            profile.algorithm = suite.algorithm();
+        }
         let spec = TokenSpec {
-            profile: self.profile,
+            profile,
             crystal: Crystal::new(drift, offset).map_err(FactoryError::Token)?,
             activated_at: at,
             battery: self.battery,
             ..TokenSpec::default()
         };
-        let token = Token::new(serial, &secret, spec).map_err(FactoryError::Token)?;
-        let mut record = SeedRecord::new(serial.as_str(), secret, self.profile);
+        let token = match self.suite {
+            Some(suite) => Token::keypad(serial, &secret, spec, suite),
+            None => Token::new(serial, &secret, spec),
+        }
+        .map_err(FactoryError::Token)?;
+        let mut record = SeedRecord::new(serial.as_str(), secret, profile);
+        record.suite = self.suite;
         record.manufacturer.clone_from(&self.manufacturer);
         record.model.clone_from(&self.model);
         record.key_id = serial.as_str().into();
@@ -519,5 +565,122 @@ mod tests {
         // the same file.
         let again = factory(3).seed_file_writer(Vec::new(), Some(&psk)).unwrap();
         assert_eq!(String::from_utf8(again.finish().unwrap()).unwrap(), first);
+    }
+
+    /// A keypad factory's tokens answer challenges as their seed records
+    /// say: the response of `otp_core::ocra` under the record's signing
+    /// key and suite (a counter suite and a time suite); the login code
+    /// uses the suite's hash; the seed file, plain or encrypted, reads
+    /// back with the suite.
+    #[test]
+    fn keypad_tokens_answer_as_their_records_say() {
+        use otp_core::{OcraInput, ocra};
+        use otp_provision::Inventory;
+        let at = 1_790_000_000;
+        for text in ["OCRA-1:HOTP-SHA1-6:C-QN08", "OCRA-1:HOTP-SHA256-8:QN08-T1M"] {
+            let suite: OcraSuite = text.parse().unwrap();
+            let mut f = factory(4)
+                .crystals(0, 0)
+                .unwrap()
+                .profile(Profile::hotp())
+                .suite(suite)
+                .unwrap();
+            let mut batch = f.manufacture(3, at).unwrap();
+            let psk = PreSharedKey::new([6; 16]);
+            for key in [None, Some(&psk)] {
+                let file = batch.seed_file(key).unwrap();
+                assert!(file.contains(&format!("<Suite>{text}</Suite>")));
+                let inventory = Inventory::from_pskc(&file, key).unwrap();
+                for r in &batch.records {
+                    let back = inventory.get(&r.serial).unwrap();
+                    assert_eq!(back.suite, Some(suite));
+                    assert_eq!(back.profile, r.profile);
+                    assert_eq!(back.secret().expose_secret(), r.secret().expose_secret());
+                }
+            }
+            let records: Vec<SeedRecord> =
+                batch.records.iter().map(SeedRecord::duplicate).collect();
+            for (token, record) in batch.tokens_mut().iter_mut().zip(&records) {
+                assert_eq!(record.suite, Some(suite));
+                assert_eq!(record.profile.algorithm, suite.algorithm());
+                assert_eq!(token.profile().algorithm, suite.algorithm());
+                let key = record.signing_key().unwrap();
+                for (n, challenge) in ["12345678", "00000000"].into_iter().enumerate() {
+                    let when = at + 100 * n as u64;
+                    let mut input = OcraInput::new(challenge);
+                    if suite.counter() {
+                        input = input.with_counter(record.counter + n as u64);
+                    }
+                    if let Some(step) = suite.time_step_at(when) {
+                        input = input.with_time_step(step);
+                    }
+                    let expected = ocra(&key, &suite, &input).unwrap();
+                    assert_eq!(
+                        token.press_challenge(when, challenge).unwrap().to_string(),
+                        expected.to_string()
+                    );
+                }
+            }
+        }
+    }
+
+    /// A suite with a PIN hash or a session is refused, as
+    /// `Token::keypad` refuses it.
+    #[test]
+    fn a_suite_a_keypad_cannot_take_is_refused() {
+        for text in [
+            "OCRA-1:HOTP-SHA1-6:QN08-PSHA1",
+            "OCRA-1:HOTP-SHA1-6:QN08-S064",
+        ] {
+            let suite: OcraSuite = text.parse().unwrap();
+            assert_eq!(
+                factory(1).suite(suite).unwrap_err(),
+                FactoryError::Token(TokenError::KeypadSuite)
+            );
+        }
+    }
+
+    /// A keypad factory's streamed seed file (`seed_file_writer`) reads
+    /// back with the suite.
+    #[test]
+    fn a_keypad_factorys_seed_file_carries_the_suite() {
+        let suite: OcraSuite = "OCRA-1:HOTP-SHA512-8:QN08".parse().unwrap();
+        let mut f = factory(5).suite(suite).unwrap();
+        let psk = PreSharedKey::new([6; 16]);
+        let mut writer = f.seed_file_writer(Vec::new(), Some(&psk)).unwrap();
+        let mut made = Vec::new();
+        for m in f.manufacture_iter(2, 0).unwrap() {
+            let (token, record) = m.unwrap();
+            assert_eq!(token.suite(), Some(suite));
+            writer.write(&record).unwrap();
+            made.push(record);
+        }
+        let xml = String::from_utf8(writer.finish().unwrap()).unwrap();
+        let mut back = Vec::new();
+        otp_provision::read_pskc_records(
+            xml.as_bytes(),
+            Some(&psk),
+            &otp_provision::PskcLimits::default(),
+            |r| {
+                back.push(r);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let show = |r: &SeedRecord| {
+            format!(
+                "{} {:?} {:?} {} {}",
+                r.serial,
+                r.suite,
+                r.profile,
+                r.counter,
+                hex::encode(r.secret().expose_secret())
+            )
+        };
+        assert_eq!(
+            back.iter().map(show).collect::<Vec<_>>(),
+            made.iter().map(show).collect::<Vec<_>>()
+        );
+        assert_eq!(back[0].profile.algorithm, otp_core::Algorithm::Sha512);
     }
 }

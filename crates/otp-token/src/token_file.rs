@@ -273,11 +273,21 @@ impl TokenFile {
     ///
     /// # Errors
     ///
-    /// As [`TokenFile::secret`] and [`TokenFile::profile`].
+    /// As [`TokenFile::secret`] and [`TokenFile::profile`];
+    /// [`TokenFileError::Suite`] for a malformed suite and
+    /// [`TokenFileError::Uri`] for a keypad token (the URI cannot carry its
+    /// OCRA suite).
     pub fn otpauth_uri(&self) -> Result<Zeroizing<String>, TokenFileError> {
         let mut record = SeedRecord::new(self.serial.clone(), self.secret()?, self.profile()?);
         record.counter = self.counter;
-        Ok(Zeroizing::new(record.to_otpauth_uri()))
+        if !self.suite.is_empty() {
+            record.suite =
+                Some(otp_core::OcraSuite::parse(&self.suite).map_err(TokenFileError::Suite)?);
+        }
+        record
+            .try_to_otpauth_uri()
+            .map(Zeroizing::new)
+            .map_err(TokenFileError::Uri)
     }
 }
 
@@ -388,6 +398,24 @@ mod tests {
             TokenFile::parse(&bad).unwrap().token().unwrap_err(),
             TokenFileError::Suite(_)
         ));
+    }
+
+    /// A keypad token has no `otpauth://` URI (it could not carry the
+    /// suite): a typed error, not a URI without the suite.
+    #[test]
+    fn a_keypad_file_has_no_otpauth_uri() {
+        let text = rfc_text().replace("secret =", "suite = \"OCRA-1:HOTP-SHA1-6:QN08\"\nsecret =");
+        assert_eq!(
+            TokenFile::parse(&text).unwrap().otpauth_uri().unwrap_err(),
+            TokenFileError::Uri(otp_provision::UriError::KeypadSuite)
+        );
+        assert!(
+            TokenFile::parse(rfc_text())
+                .unwrap()
+                .otpauth_uri()
+                .unwrap()
+                .starts_with("otpauth://hotp/")
+        );
     }
 
     /// `Debug` names the serial and kind, never the secret.

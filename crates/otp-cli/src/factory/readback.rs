@@ -1,5 +1,5 @@
-//! Proof that the seed file reads back: a running hash of the serials and
-//! secrets written ([`Tally`]), compared with the staged seed file read
+//! Proof that the seed file reads back: a running hash of the serials,
+//! keypad suites and secrets written ([`Tally`]), compared with the staged seed file read
 //! back one key package at a time ([`prove`]).
 
 use anyhow::{Result, anyhow, bail};
@@ -9,8 +9,8 @@ use sha2::Digest as _;
 use super::interrupt;
 use crate::safefs;
 
-/// A running SHA-256 over the serials and secrets of a batch, each with
-/// its length: what was written into the seed file, and what reads back
+/// A running SHA-256 over the serials, OCRA suites (empty for a button
+/// token) and secrets of a batch, each with its length: what was written into the seed file, and what reads back
 /// from it, compared without holding either.
 pub(super) struct Tally {
     hash: sha2::Sha256,
@@ -25,8 +25,13 @@ impl Tally {
         }
     }
 
-    pub(super) fn add(&mut self, serial: &str, secret: &[u8]) {
-        for part in [serial.as_bytes(), secret] {
+    pub(super) fn add(&mut self, record: &otp_provision::SeedRecord) {
+        let suite = record.suite.as_ref().map_or("", |s| s.as_str());
+        for part in [
+            record.serial.as_bytes(),
+            suite.as_bytes(),
+            record.secret().expose_secret(),
+        ] {
             let len = u64::try_from(part.len()).unwrap_or(u64::MAX);
             self.hash.update(len.to_be_bytes());
             self.hash.update(part);
@@ -41,7 +46,7 @@ impl Tally {
 }
 
 /// Reads the staged seed file back, one key package at a time: it must
-/// decrypt and hold exactly the serials and secrets `written` tallied, in
+/// decrypt and hold exactly the serials, suites and secrets `written` tallied, in
 /// order (those of the token files). It was just written here, so the
 /// import caps are its own `size` and the tokens made. Ctrl-C stops it.
 pub(super) fn prove(
@@ -57,7 +62,7 @@ pub(super) fn prove(
     let mut read = Tally::new();
     let mut stopped = false;
     let back = otp_provision::read_pskc_records(pskc.read_back()?, psk, &own, |record| {
-        read.add(&record.serial, record.secret().expose_secret());
+        read.add(&record);
         if interrupt::requested() {
             stopped = true;
             return Err(otp_provision::PskcError::Write);

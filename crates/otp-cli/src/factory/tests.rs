@@ -42,7 +42,7 @@ fn staged(
     let size = out.written();
     let mut tally = Tally::new();
     for r in tallied {
-        tally.add(&r.serial, r.secret().expose_secret());
+        tally.add(r);
     }
     (out.finish().unwrap(), size, tally)
 }

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use otp_core::KeyError;
+use otp_core::{Algorithm, KeyError, SuiteError};
 
 /// Why a seed file could not be read or written. None of them carries a
 /// secret.
@@ -90,12 +90,37 @@ pub enum PskcError {
         /// The element.
         field: &'static str,
     },
-    /// A key's algorithm is not HOTP or TOTP.
+    /// A key's algorithm is not HOTP, TOTP or OCRA.
     UnsupportedAlgorithm {
         /// The key package (1-based).
         package: usize,
         /// The algorithm URN.
         algorithm: String,
+    },
+    /// An OCRA (keypad token) key package without an
+    /// `AlgorithmParameters/Suite`: the bank would not know how the token
+    /// signs.
+    MissingSuite {
+        /// The key package (1-based).
+        package: usize,
+    },
+    /// An OCRA key package's `Suite` is not an RFC 6287 suite.
+    InvalidSuite {
+        /// The key package (1-based).
+        package: usize,
+        /// Why.
+        error: SuiteError,
+    },
+    /// A record to write has an OCRA suite whose hash is not its login
+    /// code's: one key package names one hash, so the file could not say
+    /// both. Nothing of the record is written.
+    SuiteHashMismatch {
+        /// The record's serial number.
+        serial: String,
+        /// The login code's hash (the profile's).
+        profile: Algorithm,
+        /// The suite's hash.
+        suite: Algorithm,
     },
     /// The digit count is not 6, 7 or 8, or the encoding is not decimal.
     UnsupportedFormat {
@@ -147,7 +172,10 @@ impl fmt::Display for PskcError {
             Self::TooLarge { bytes, max } => write!(f, "the seed file is {bytes} bytes, more than the limit of {max}: split it, or raise the limit with PskcLimits::max_bytes"),
             Self::TooManyKeyPackages { max } => write!(f, "the seed file has more than {max} key packages: split it, or raise the limit with PskcLimits::max_key_packages"),
             Self::Invalid { package, field } => write!(f, "key package {package} has a malformed {field}: ask the vendor for a corrected file"),
-            Self::UnsupportedAlgorithm { package, algorithm } => write!(f, "key package {package} uses algorithm {algorithm}: only HOTP and TOTP tokens can be imported"),
+            Self::UnsupportedAlgorithm { package, algorithm } => write!(f, "key package {package} uses algorithm {algorithm}: only HOTP, TOTP and OCRA tokens can be imported"),
+            Self::MissingSuite { package } => write!(f, "key package {package} is an OCRA (keypad) key without an AlgorithmParameters/Suite: ask the vendor for a file that names the token's OCRA suite"),
+            Self::InvalidSuite { package, error } => write!(f, "key package {package} has a malformed OCRA suite: {error}"),
+            Self::SuiteHashMismatch { serial, profile, suite } => write!(f, "token {serial}: its login codes use {} but its OCRA suite {}; a seed file names one hash per key: make the profile's hash the suite's", profile.name(), suite.name()),
             Self::UnsupportedFormat { package } => write!(f, "key package {package} does not show 6, 7 or 8 decimal digits: such tokens cannot be imported"),
             Self::MissingSerial { package } => write!(f, "key package {package} has no device serial number: the bank could not register it"),
             Self::MissingSecret { package } => write!(f, "key package {package} carries no secret: ask the vendor for a file with the secrets"),

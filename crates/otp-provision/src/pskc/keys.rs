@@ -30,6 +30,9 @@ pub struct PskcKeyInfo {
     pub algorithm: Option<String>,
     /// `ResponseFormat/@Length`.
     pub digits: Option<String>,
+    /// `AlgorithmParameters/Suite`: an OCRA key's suite, or a vendor's
+    /// hash name (`HMAC-SHA256`) for HOTP and TOTP.
+    pub suite: Option<String>,
     /// `true` when a secret was present (and, if encrypted, decrypted
     /// with a matching MAC).
     pub has_secret: bool,
@@ -93,6 +96,7 @@ pub fn read_pskc_keys_with_limits(
             key_id: p.key_id,
             algorithm: p.algorithm,
             digits: p.digits,
+            suite: p.suite,
             has_secret: p.secret.is_some(),
             secret_len: p.secret.as_ref().map(|s| s.len()),
             counter: p.counter,

@@ -4,11 +4,11 @@
 use std::io::BufRead;
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as B64};
-use otp_core::{Algorithm, Digits, Mode, Secret, TimeStep};
+use otp_core::{Algorithm, Digits, Mode, OcraSuite, Secret, TimeStep};
 use zeroize::Zeroizing;
 
 use super::{
-    Bytes, DEFAULT_TIME_INTERVAL, HOTP_URN, PSKC_NS, TOTP_URN,
+    Bytes, DEFAULT_TIME_INTERVAL, HOTP_URN, OCRA_URN, OCRA_URN_ALT, PSKC_NS, TOTP_URN,
     crypto::{
         Decryption, PreSharedKey, aes_cbc_decrypt, check_encryption_method, decryption, mac_ok,
     },
@@ -44,18 +44,25 @@ pub(crate) struct Package {
 impl Package {
     pub(crate) fn into_record(self, package: usize) -> Result<SeedRecord, PskcError> {
         let algorithm = self.algorithm.unwrap_or_default();
+        let totp = || {
+            TimeStep::new(
+                self.interval.unwrap_or(DEFAULT_TIME_INTERVAL),
+                self.t0.unwrap_or(0),
+            )
+            .map(Mode::Totp)
+            .map_err(|_| PskcError::Invalid {
+                package,
+                field: "TimeInterval",
+            })
+        };
+        // A keypad token (OCRA): its login code is HOTP, or TOTP when the
+        // package gives a `TimeInterval` (see the module's docs).
+        let ocra = matches!(algorithm.as_str(), OCRA_URN | OCRA_URN_ALT);
         let kind = match algorithm.as_str() {
             HOTP_URN => Mode::Hotp,
-            TOTP_URN => Mode::Totp(
-                TimeStep::new(
-                    self.interval.unwrap_or(DEFAULT_TIME_INTERVAL),
-                    self.t0.unwrap_or(0),
-                )
-                .map_err(|_| PskcError::Invalid {
-                    package,
-                    field: "TimeInterval",
-                })?,
-            ),
+            TOTP_URN => totp()?,
+            _ if ocra && self.interval.is_some() => totp()?,
+            _ if ocra => Mode::Hotp,
             _ => {
                 return Err(PskcError::UnsupportedAlgorithm { package, algorithm });
             }
@@ -83,15 +90,25 @@ impl Package {
         let secret =
             Secret::from_bytes(&bytes).map_err(|error| PskcError::Secret { package, error })?;
         // RFC 6030 names no hash for HOTP/TOTP (HOTP is SHA-1); vendors put
-        // it in `AlgorithmParameters/Suite` (`HMAC-SHA256`, `SHA256`).
-        let algorithm = match self.suite.as_deref() {
-            None => Algorithm::Sha1,
+        // it in `AlgorithmParameters/Suite` (`HMAC-SHA256`, `SHA256`). An
+        // OCRA key's `Suite` is its RFC 6287 suite, whose hash the login
+        // code uses too.
+        let (algorithm, suite) = match self.suite.as_deref().map(str::trim) {
+            Some(text) if ocra && !text.is_empty() => {
+                let suite = OcraSuite::parse(text)
+                    .map_err(|error| PskcError::InvalidSuite { package, error })?;
+                (suite.algorithm(), Some(suite))
+            }
+            _ if ocra => return Err(PskcError::MissingSuite { package }),
+            None => (Algorithm::Sha1, None),
             Some(suite) => {
-                let name = suite.trim().trim_start_matches("HMAC-");
-                Algorithm::from_name(name).map_err(|_| PskcError::UnsupportedAlgorithm {
-                    package,
-                    algorithm: format!("{algorithm} ({suite})"),
-                })?
+                let name = suite.trim_start_matches("HMAC-");
+                let hash =
+                    Algorithm::from_name(name).map_err(|_| PskcError::UnsupportedAlgorithm {
+                        package,
+                        algorithm: format!("{algorithm} ({suite})"),
+                    })?;
+                (hash, None)
             }
         };
         let profile = Profile {
@@ -106,6 +123,7 @@ impl Package {
         record.key_id = self.key_id.unwrap_or_default();
         record.counter = self.counter.unwrap_or(0);
         record.time_drift = self.drift.unwrap_or(0);
+        record.suite = suite;
         Ok(record)
     }
 }

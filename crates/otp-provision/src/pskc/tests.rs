@@ -332,3 +332,201 @@ fn pkcs7_check_matches_the_definition() {
     }
     assert!(!bool::from(pkcs7(&[1; 15]).0));
 }
+
+/// Keypad tokens of every shape: a counter suite with an HOTP login
+/// code, a time suite with a TOTP login code (8 digits, 60 s from
+/// T0 = 1000, a drift), SHA-512 with a 64-byte secret, and a suite with a
+/// PIN hash (as in a NagraID file), which a seed file may carry.
+fn keypad_records() -> Vec<SeedRecord> {
+    let mut a = SeedRecord::new(
+        "KP0000000001",
+        Secret::from_bytes(&[0x11; 20]).unwrap(),
+        Profile::hotp(),
+    );
+    a.suite = Some("OCRA-1:HOTP-SHA1-6:C-QN08".parse().unwrap());
+    a.counter = 7;
+    let mut b = SeedRecord::new(
+        "KP0000000002",
+        Secret::from_bytes(&[0x22; 32]).unwrap(),
+        Profile {
+            mode: Mode::Totp(TimeStep::new(60, 1_000).unwrap()),
+            algorithm: Algorithm::Sha256,
+            digits: Digits::Eight,
+        },
+    );
+    b.suite = Some("OCRA-1:HOTP-SHA256-8:QN08-T1M".parse().unwrap());
+    b.time_drift = -1;
+    let mut c = SeedRecord::new(
+        "KP0000000003",
+        Secret::from_bytes(&[0x33; 64]).unwrap(),
+        Profile {
+            mode: Mode::Hotp,
+            algorithm: Algorithm::Sha512,
+            digits: Digits::Seven,
+        },
+    );
+    c.suite = Some("OCRA-1:HOTP-SHA512-8:QN08".parse().unwrap());
+    let mut d = SeedRecord::new(
+        "306EUO4-00960",
+        Secret::from_bytes(&[0x44; 20]).unwrap(),
+        Profile::hotp(),
+    );
+    d.suite = Some("OCRA-1:HOTP-SHA1-6:C-QN08-PSHA1".parse().unwrap());
+    vec![a, b, c, d]
+}
+
+/// What a record says, secret and suite included.
+fn keypad_fields(r: &SeedRecord) -> String {
+    format!(
+        "{} {:?} {:?} {} {} {}",
+        r.serial,
+        r.suite.map(|s| s.to_string()),
+        r.profile,
+        r.counter,
+        r.time_drift,
+        hex::encode(r.secret().expose_secret())
+    )
+}
+
+/// Keypad tokens' records, written and read back, plain and encrypted,
+/// keep their suites, profiles, counters, drifts and secrets; the file
+/// says OCRA and the suite.
+#[test]
+fn keypad_records_round_trip_with_their_suites() {
+    let records = keypad_records();
+    let psk = PreSharedKey::new([9; 16]).named("bank-2026");
+    for key in [None, Some(&psk)] {
+        let back = read_back(&records, key);
+        assert_eq!(
+            back.iter().map(keypad_fields).collect::<Vec<_>>(),
+            records.iter().map(keypad_fields).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            back[1].signing_key().map(|k| k.algorithm()),
+            Some(Algorithm::Sha256)
+        );
+    }
+    let xml = write_pskc(&records, None, &mut ChaCha20Rng::from_seed([5; 32])).unwrap();
+    assert_eq!(
+        xml.matches(r#"Algorithm="urn:ietf:params:xml:ns:keyprov:pskc#OCRA-1""#)
+            .count(),
+        4
+    );
+    assert!(xml.contains("<Suite>OCRA-1:HOTP-SHA256-8:QN08-T1M</Suite>"));
+    assert!(xml.contains(r#"<ResponseFormat Length="7" Encoding="DECIMAL"/>"#));
+    // Button tokens and keypad tokens in one file.
+    let mut mixed = assorted_records();
+    mixed.extend(keypad_records());
+    let back = read_back(&mixed, Some(&psk));
+    assert_eq!(
+        back.iter().map(|r| r.suite.is_some()).collect::<Vec<_>>(),
+        [false, false, false, true, true, true, true]
+    );
+    assert_eq!(back[1].profile.algorithm, Algorithm::Sha256);
+}
+
+/// `urn:ietf:params:xml:ns:keyprov:pskc:ocra`, as some vendors write it,
+/// reads as the OCRA URN; `read_pskc_keys` shows the suite.
+#[test]
+fn the_other_ocra_urn_is_read_too() {
+    let records = keypad_records();
+    let xml = write_pskc(&records, None, &mut ChaCha20Rng::from_seed([5; 32]))
+        .unwrap()
+        .replace(
+            "urn:ietf:params:xml:ns:keyprov:pskc#OCRA-1",
+            "urn:ietf:params:xml:ns:keyprov:pskc:ocra",
+        );
+    let mut back = Vec::new();
+    read_pskc(&xml, None, &PskcLimits::default(), |n, p| {
+        back.push(p.into_record(n)?);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        back.iter().map(keypad_fields).collect::<Vec<_>>(),
+        records.iter().map(keypad_fields).collect::<Vec<_>>()
+    );
+    let keys = super::keys::read_pskc_keys(&xml, None).unwrap();
+    assert_eq!(
+        keys[3].suite.as_deref(),
+        Some("OCRA-1:HOTP-SHA1-6:C-QN08-PSHA1")
+    );
+}
+
+/// An OCRA key package without a suite, with an empty one or with a
+/// malformed one is a typed error naming the package.
+#[test]
+fn an_ocra_package_without_a_good_suite_is_refused() {
+    let xml = write_pskc(
+        &keypad_records()[..2],
+        None,
+        &mut ChaCha20Rng::from_seed([5; 32]),
+    )
+    .unwrap();
+    let suite = "<Suite>OCRA-1:HOTP-SHA256-8:QN08-T1M</Suite>";
+    assert!(xml.contains(suite));
+    let read = |xml: &str| {
+        read_pskc(xml, None, &PskcLimits::default(), |n, p| {
+            p.into_record(n).map(|_| ())
+        })
+    };
+    assert_eq!(
+        read(&xml.replace(suite, "")),
+        Err(PskcError::MissingSuite { package: 2 })
+    );
+    assert_eq!(
+        read(&xml.replace(suite, "<Suite> </Suite>")),
+        Err(PskcError::MissingSuite { package: 2 })
+    );
+    let bad = read(&xml.replace(suite, "<Suite>OCRA-1:HOTP-MD5-8:QN08</Suite>"));
+    assert_eq!(
+        bad,
+        Err(PskcError::InvalidSuite {
+            package: 2,
+            error: otp_core::SuiteError::UnknownHash
+        })
+    );
+    assert!(
+        bad.unwrap_err()
+            .to_string()
+            .starts_with("key package 2 has a malformed OCRA suite: ")
+    );
+    // A vendor's hash name is no OCRA suite.
+    assert!(matches!(
+        read(&xml.replace(suite, "<Suite>HMAC-SHA256</Suite>")),
+        Err(PskcError::InvalidSuite { package: 2, .. })
+    ));
+}
+
+/// A record whose login code's hash is not its suite's is refused before
+/// any of it is written; the file goes on and reads back without it.
+#[test]
+fn a_record_whose_hash_is_not_its_suites_is_refused() {
+    let mut wrong = keypad_records().remove(1);
+    wrong.profile.algorithm = Algorithm::Sha1;
+    let mut writer = PskcWriter::new(Vec::new(), None, ChaCha20Rng::from_seed([5; 32])).unwrap();
+    let before = writer.get_ref().len();
+    let e = writer.write(&wrong).unwrap_err();
+    assert_eq!(
+        e,
+        PskcError::SuiteHashMismatch {
+            serial: "KP0000000002".into(),
+            profile: Algorithm::Sha1,
+            suite: Algorithm::Sha256,
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "token KP0000000002: its login codes use SHA1 but its OCRA suite SHA256; a seed file names one hash per key: make the profile's hash the suite's"
+    );
+    assert_eq!((writer.get_ref().len(), writer.written()), (before, 0));
+    writer.write(&keypad_records()[0]).unwrap();
+    let xml = String::from_utf8(writer.finish().unwrap()).unwrap();
+    let mut serials = Vec::new();
+    read_pskc(&xml, None, &PskcLimits::default(), |n, p| {
+        serials.push(p.into_record(n)?.serial);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(serials, ["KP0000000001"]);
+}

@@ -13,7 +13,7 @@ use rand::Rng;
 use zeroize::Zeroizing;
 
 use super::{
-    AES128_CBC, DS_NS, HMAC_SHA1, HOTP_URN, PSKC_NS, TOTP_URN, XENC_NS,
+    AES128_CBC, DS_NS, HMAC_SHA1, HOTP_URN, OCRA_URN, PSKC_NS, TOTP_URN, XENC_NS,
     crypto::{PreSharedKey, aes_cbc_encrypt, hmac_sha1},
     error::PskcError,
 };
@@ -189,12 +189,17 @@ impl<W: Write, R: Rng> PskcWriter<W, R> {
     /// serial, model), then the `Key` (its `Id` is the record's key ID, or
     /// its serial) with the issuer, the algorithm's parameters and the
     /// data: the secret and the counter (HOTP) or the time parameters
-    /// (TOTP).
+    /// (TOTP). A keypad token's record (one with a
+    /// [`suite`](SeedRecord::suite)) is an OCRA key with its suite in
+    /// `AlgorithmParameters/Suite`, its login code described as for a
+    /// button token.
     ///
     /// # Errors
     ///
     /// [`PskcError::Write`] if the output fails; the file is then
-    /// unfinished.
+    /// unfinished. [`PskcError::SuiteHashMismatch`] for a record whose
+    /// profile's hash is not its suite's; nothing is written then, and the
+    /// file can go on.
     ///
     /// # Examples
     ///
@@ -208,6 +213,16 @@ impl<W: Write, R: Rng> PskcWriter<W, R> {
             written,
         } = self;
         let key = key.as_deref();
+        // Checked before anything of the record is written.
+        if let Some(suite) = record.suite
+            && suite.algorithm() != record.profile.algorithm
+        {
+            return Err(PskcError::SuiteHashMismatch {
+                serial: record.serial.clone(),
+                profile: record.profile.algorithm,
+                suite: suite.algorithm(),
+            });
+        }
         let mut inner = Ok(());
         w(xml
             .create_element("KeyPackage")
@@ -296,9 +311,10 @@ pub(super) fn write_package<W: Write>(
         })
         .map(|_| ()))?;
     inner?;
-    let urn = match record.profile.mode {
-        Mode::Hotp => HOTP_URN,
-        Mode::Totp(_) => TOTP_URN,
+    let urn = match (record.suite, record.profile.mode) {
+        (Some(_), _) => OCRA_URN,
+        (None, Mode::Hotp) => HOTP_URN,
+        (None, Mode::Totp(_)) => TOTP_URN,
     };
     let id = if record.key_id.is_empty() {
         record.serial.as_str()
@@ -328,9 +344,13 @@ pub(super) fn write_key<W: Write>(
         text_el(wr, "Issuer", issuer)?;
     }
     let digits = record.profile.digits.get().to_string();
-    let suite = match record.profile.algorithm {
-        Algorithm::Sha1 => None,
-        other => Some(format!("HMAC-{}", other.name())),
+    // A keypad token's `Suite` is its OCRA suite (whose hash is the
+    // profile's: checked by `PskcWriter::write`); a button token's is its
+    // hash, unless SHA-1.
+    let suite = match (record.suite, record.profile.algorithm) {
+        (Some(suite), _) => Some(suite.as_str().to_owned()),
+        (None, Algorithm::Sha1) => None,
+        (None, other) => Some(format!("HMAC-{}", other.name())),
     };
     w(wr.create_element("AlgorithmParameters")
         .write_inner_content(|wr| {

@@ -45,6 +45,9 @@ pub enum TokenFileError {
     Token(TokenError),
     /// The keypad token's OCRA suite is malformed.
     Suite(otp_core::SuiteError),
+    /// The token has no `otpauth://` URI (a keypad token: the URI cannot
+    /// carry its OCRA suite).
+    Uri(otp_provision::UriError),
 }
 
 impl fmt::Display for TokenFileError {
@@ -63,6 +66,7 @@ impl fmt::Display for TokenFileError {
             Self::Param(e) => fmt::Display::fmt(e, f),
             Self::Token(e) => fmt::Display::fmt(e, f),
             Self::Suite(e) => write!(f, "the token file's OCRA suite: {e}"),
+            Self::Uri(e) => fmt::Display::fmt(e, f),
         }
     }
 }
@@ -75,6 +79,7 @@ impl core::error::Error for TokenFileError {
             Self::Param(e) => Some(e),
             Self::Token(e) => Some(e),
             Self::Suite(e) => Some(e),
+            Self::Uri(e) => Some(e),
             Self::Syntax { .. }
             | Self::Format { .. }
             | Self::Encode { .. }
