@@ -728,3 +728,158 @@ async fn one_code_posted_many_times_at_once_is_accepted_exactly_once() {
         assert_eq!(accepted, 1);
     }
 }
+
+// ----- transaction signing -----
+
+/// The world with a keypad token (`OCRA-1:HOTP-SHA256-8:C-QN08`)
+/// registered to W0005 by the branch.
+fn signing_world() -> (World, otp_provision::SerialNumber) {
+    let mut serial = None;
+    let w = World::with_scenario(
+        otp_exchange::Policy::default(),
+        |s| {
+            let kp = s
+                .add_keypad_token("OCRA-1:HOTP-SHA256-8:C-QN08".parse().unwrap())
+                .unwrap();
+            let code = s.press(&kp).unwrap();
+            let user = s.without_token.clone();
+            s.bank
+                .branch_register(&otp_exchange::scenario::branch(), &user, kp.as_str(), &code)
+                .unwrap();
+            serial = Some(kp);
+        },
+        |s| s.with_api_config(ApiConfig::new().with_user_rate(1_000)),
+    );
+    (w, serial.unwrap())
+}
+
+fn api_post(path: &str, key: &str, body: &Value) -> Request<Body> {
+    Request::post(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header("x-request-id", REQUEST_ID)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// A transfer's challenge, typed on the keypad token, signs that transfer
+/// once: the response is accepted with the transfer's reference, again
+/// it is a replay, for another transfer it is wrong.
+#[tokio::test]
+async fn a_transfer_is_signed_once_through_the_api() {
+    let (mut w, serial) = signing_world();
+    let key = key_of(&w, ApiScope::Validate);
+    let transfer = json!({"user": "W0005", "amount": 150_000, "destination": "1234567"});
+    let a = send(
+        &w.app,
+        api_post("/api/v1/transactions/challenge", &key, &transfer),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let body = a.json();
+    assert_eq!(body["result"], "accepted");
+    let challenge = body["challenge"].as_str().unwrap().to_owned();
+    assert_eq!(challenge.len(), 8);
+    let response = w.press_challenge(&serial, &challenge);
+    let mut signed = transfer.clone();
+    signed["response"] = json!(response);
+    let a = send(&w.app, api_post("/api/v1/transactions/sign", &key, &signed)).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let tx = otp_exchange::Transaction::new(150_000, "1234567").unwrap();
+    let user = otp_exchange::UserId::parse("W0005").unwrap();
+    assert_eq!(
+        a.json(),
+        json!({
+            "result": "accepted",
+            "reason": "accepted",
+            "reference": tx.reference(&user),
+            "messages": {"ja": "取引を承認しました。", "en": "The transfer is signed."}
+        })
+    );
+    let a = send(&w.app, api_post("/api/v1/transactions/sign", &key, &signed)).await;
+    assert_eq!(a.json()["reason"], "replayed_signature");
+    // The same digits for another destination are wrong (and counted).
+    let mut other = signed.clone();
+    other["destination"] = json!("7654321");
+    let a = send(&w.app, api_post("/api/v1/transactions/sign", &key, &other)).await;
+    let body = a.json();
+    assert_eq!(
+        (&body["result"], &body["reason"]),
+        (&json!("rejected"), &json!("wrong_signature"))
+    );
+    assert_eq!(body["reference"], Value::Null);
+    let lock = w.bank.records().user(&user).unwrap().unwrap().lock;
+    assert_eq!(lock.codes.failures, 1);
+}
+
+/// Every refusal has its reason; an unknown ID, an ID without a token and
+/// a button-only token are one answer, byte for byte.
+#[tokio::test]
+async fn signing_refusals_are_typed_and_do_not_tell_ids_apart() {
+    let (w, _serial) = signing_world();
+    let key = key_of(&w, ApiScope::Validate);
+    let mut answers = Vec::new();
+    for user in ["W0099", "W0002", "not an id"] {
+        let body = json!({"user": user, "amount": 1, "destination": "1", "response": "12345678"});
+        let a = send(&w.app, api_post("/api/v1/transactions/sign", &key, &body)).await;
+        assert_eq!(a.status, StatusCode::OK);
+        assert_eq!(a.json()["reason"], "no_signing_token");
+        answers.push(a.body);
+        let a = send(
+            &w.app,
+            api_post(
+                "/api/v1/transactions/challenge",
+                &key,
+                &body_without_response(&body),
+            ),
+        )
+        .await;
+        assert_eq!(a.json()["reason"], "no_signing_token");
+        assert_eq!(a.json()["challenge"], Value::Null);
+    }
+    assert!(answers.windows(2).all(|p| p[0] == p[1]));
+    for (body, reason) in [
+        (
+            json!({"user": "W0005", "amount": 1, "destination": "12 3", "response": "12345678"}),
+            "malformed_transaction",
+        ),
+        (
+            json!({"user": "W0005", "amount": 1, "destination": "1", "response": "1234"}),
+            "malformed_signature",
+        ),
+        (
+            json!({"user": "W0005", "amount": 1, "destination": "1", "response": "12345678"}),
+            "wrong_signature",
+        ),
+    ] {
+        let a = send(&w.app, api_post("/api/v1/transactions/sign", &key, &body)).await;
+        assert_eq!(a.json()["reason"], reason, "{body}");
+    }
+    // Not the operation's JSON: a 422 problem (an amount of 0 or below, a
+    // missing response, an unknown field).
+    for body in [
+        json!({"user": "W0005", "amount": 0, "destination": "1", "response": "1"}),
+        json!({"user": "W0005", "amount": -1, "destination": "1", "response": "1"}),
+        json!({"user": "W0005", "amount": 1, "destination": "1"}),
+        json!({"user": "W0005", "amount": 1, "destination": "1", "response": "1", "pin": "1"}),
+    ] {
+        let a = send(&w.app, api_post("/api/v1/transactions/sign", &key, &body)).await;
+        a.problem(422, "malformed_request");
+    }
+    // No key: 401.
+    let a = send(
+        &w.app,
+        Request::post("/api/v1/transactions/sign")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    a.problem(401, "unauthorized");
+}
+
+fn body_without_response(body: &Value) -> Value {
+    let mut b = body.clone();
+    b.as_object_mut().unwrap().remove("response");
+    b
+}

@@ -31,6 +31,7 @@ mod extract;
 mod limit;
 mod openapi;
 mod problem;
+mod sign;
 mod validate;
 
 pub use auth::{AdminKey, KEY_CACHE_TTL, TOUCH_INTERVAL, ValidateKey};
@@ -39,6 +40,9 @@ pub use limit::MAX_BUCKETS;
 pub use openapi::{ApiDoc, openapi};
 pub use problem::{
     Messages, PROBLEM_JSON, PROBLEM_TYPE_BASE, Problem, ProblemBody, refusal_status,
+};
+pub use sign::{
+    ChallengeRequest, ChallengeResponse, SignReason, SignRequest, SignResponse, SignResult,
 };
 pub use validate::{ValidateReason, ValidateRequest, ValidateResponse, ValidateResult};
 
@@ -190,6 +194,8 @@ pub(crate) fn routes<S: Store + 'static>(state: &AppState<S>) -> Router {
     Router::new()
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/validate", post(validate::validate::<S>))
+        .route("/transactions/challenge", post(sign::challenge::<S>))
+        .route("/transactions/sign", post(sign::sign::<S>))
         .merge(admin::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -18,13 +18,15 @@ use super::problem::{Messages, ProblemBody};
     info(
         title = "otp bank API",
         version = "1",
-        description = "Validate login codes and administer the bank's OTP tokens. \
+        description = "Validate login codes, verify transaction signatures and administer the bank's OTP tokens. \
                        Errors are RFC 9457 problem details (application/problem+json) \
                        with a stable `reason` code; see docs/api.md."
     ),
     paths(
         openapi_json,
         super::validate::validate,
+        super::sign::challenge,
+        super::sign::sign,
         admin::session::sign_in,
         admin::users::list,
         admin::users::info,
@@ -46,6 +48,7 @@ use super::problem::{Messages, ProblemBody};
     modifiers(&BearerKey),
     tags(
         (name = "validate", description = "Login codes checked by the policy (any key scope)."),
+        (name = "transactions", description = "Transfers signed on a keypad token (RFC 6287 OCRA), checked by the policy with the login's lock, replay rule and audit (any key scope)."),
         (name = "meta", description = "The API's own description."),
         (name = "admin", description = "Administrator operations: an admin-scope API key and an admin session (`OTP-Admin-Session`) from `POST /api/v1/admin/sign-in`."),
     )

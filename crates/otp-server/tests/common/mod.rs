@@ -44,8 +44,19 @@ impl World {
         policy: otp_exchange::Policy,
         f: impl FnOnce(otp_server::AppState<MemoryStore>) -> otp_server::AppState<MemoryStore>,
     ) -> Self {
+        Self::with_scenario(policy, |_| {}, f)
+    }
+
+    /// The manual's bank under `policy`, `prepare`d (tokens added,
+    /// registered) before it is served.
+    pub(crate) fn with_scenario(
+        policy: otp_exchange::Policy,
+        prepare: impl FnOnce(&mut Scenario<MemoryStore>),
+        f: impl FnOnce(otp_server::AppState<MemoryStore>) -> otp_server::AppState<MemoryStore>,
+    ) -> Self {
         let mut s = Scenario::setup(MemoryStore::new(), script::START, HashCost::TESTING).unwrap();
         s.bank = s.bank.with_policy(policy);
+        prepare(&mut s);
         let Scenario {
             bank,
             clock,
@@ -90,6 +101,20 @@ impl World {
             .press(now)
             .unwrap()
             .code()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Half a minute later, `challenge` typed on this keypad token.
+    pub(crate) fn press_challenge(&mut self, serial: &SerialNumber, challenge: &str) -> String {
+        self.clock.advance(30);
+        let now = otp_provision::Clock::now(&self.clock);
+        self.tokens
+            .get_mut(serial)
+            .unwrap()
+            .press_challenge(now, challenge)
+            .unwrap()
+            .response()
             .unwrap()
             .to_string()
     }
