@@ -183,8 +183,10 @@ impl Transaction {
 
     /// A reference to this transaction for the audit trail: 16 hex digits
     /// of a digest of the user's ID, the amount and the destination (the
-    /// account number itself is not written there). The bank's own
-    /// transfer records can be matched to it by computing it again.
+    /// account number itself is not written there; the digest is unkeyed,
+    /// so whoever reads the trail and knows the user and the amount can
+    /// test a guessed account number). The bank's own transfer records can
+    /// be matched to it by computing it again.
     ///
     /// # Examples
     ///
