@@ -67,11 +67,13 @@ impl TransactionSigned {
 
 /// The signing suite of a token, if the bank can verify its signatures:
 /// a keypad token whose suite needs no PIN hash or session (the bank holds
-/// neither) and has a counter or a time step (else a response would be
-/// valid again for the same transfer).
+/// neither), answers in 4 to 10 digits, and has a counter or a time step
+/// (else a response would be valid again for the same transfer).
 fn signing_suite(suite: Option<OcraSuite>) -> Result<OcraSuite, Refusal> {
     let suite = suite.ok_or(Refusal::NoSigningToken)?;
-    if suite.password_hash().is_some() || suite.session_len().is_some() {
+    // A PIN hash or a session the bank does not hold; a response of the
+    // whole HMAC in hex (`-0`), which no keypad displays.
+    if suite.password_hash().is_some() || suite.session_len().is_some() || suite.digits() == 0 {
         return Err(Refusal::NoSigningToken);
     }
     if !suite.counter() && suite.time_step().is_none() {
