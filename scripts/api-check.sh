@@ -126,8 +126,8 @@ session="$(sign_in)"
 say "schemathesis: every operation, every check, with the demo's admin key and W0001's admin session"
 check admin '^/'
 key="$validate_key"
-say "schemathesis: validate and the document, every check, with the demo's validate-scope key"
-check validate '^/api/v1/(validate|openapi\.json)$'
+say "schemathesis: validate, the transactions and the document, every check, with the demo's validate-scope key"
+check validate '^/api/v1/(validate|transactions/(challenge|sign)|openapi\.json)$'
 stop_server
 
 # The 429 answers: limits of 1, so that most calls are over them; each

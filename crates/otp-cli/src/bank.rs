@@ -148,6 +148,23 @@ enum BankCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Sign a transfer on USER's keypad token (RFC 6287 OCRA): without `--response`, print the challenge to type on the token (first line); with it, verify the token's response (exit 0 accepted, 2 refused), counted toward USER's lock as a wrong code is and accepted once.
+    Sign {
+        /// The customer ID.
+        user: String,
+        /// The amount, in the account's smallest unit (yen).
+        #[arg(long)]
+        amount: u64,
+        /// The destination account (1 to 34 letters, digits or `-`).
+        #[arg(long)]
+        destination: String,
+        /// The digits the token showed for the challenge.
+        #[arg(long)]
+        response: Option<String>,
+        /// Print one JSON object instead of the sentence.
+        #[arg(long)]
+        json: bool,
+    },
     /// Exchange USER's token, prompting in the manual's order: current code, new serial, new code, approval password.
     Exchange {
         /// The customer ID whose token is exchanged.
@@ -403,6 +420,18 @@ pub(crate) fn run(args: &BankArgs) -> Result<()> {
             bank.login(&user, code).map_err(|r| refused(&r, lang))?;
             say(lang, "accepted", "認証しました");
             Ok(())
+        }
+        BankCommand::Sign {
+            user,
+            amount,
+            destination,
+            response,
+            json,
+        } => {
+            let user = user_id(user)?;
+            let tx = otp_exchange::Transaction::new(*amount, destination)
+                .map_err(|e| refused(&otp_exchange::Refusal::Transaction(e), lang))?;
+            crate::json::sign(&bank, &user, &tx, response.as_deref(), *json, lang)
         }
         BankCommand::Exchange { user, operator: op } => {
             exchange(&bank, &operator(&bank, op)?, &user_id(user)?, lang)

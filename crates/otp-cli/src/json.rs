@@ -289,6 +289,67 @@ pub(crate) fn verify<S: Store>(
     }
 }
 
+/// `otp bank sign`: the challenge of a transfer (no `response`), or the
+/// verdict on the keypad token's response; one JSON object with `--json`.
+pub(crate) fn sign<S: Store>(
+    bank: &Bank<S>,
+    user: &UserId,
+    tx: &otp_exchange::Transaction,
+    response: Option<&str>,
+    as_json: bool,
+    lang: Lang,
+) -> Result<()> {
+    let Some(response) = response else {
+        let challenge = bank
+            .transaction_challenge(user, tx)
+            .map_err(|r| refused(&r, lang))?;
+        if as_json {
+            print(&json!({
+                "user": user.as_str(),
+                "amount": tx.amount(),
+                "destination": tx.destination(),
+                "challenge": challenge,
+            }));
+        } else {
+            println!("{challenge}");
+        }
+        return Ok(());
+    };
+    let at = bank.now();
+    let outcome = bank.sign_transaction(user, tx, response);
+    if as_json {
+        let (signed, r) = match &outcome {
+            Ok(s) => (Some(s), None),
+            Err(r) => (None, Some(r)),
+        };
+        print(&json!({
+            "user": user.as_str(),
+            "accepted": signed.is_some(),
+            "at": at,
+            "at_utc": rfc3339(at),
+            "serial": signed.map(|s| s.serial().masked().to_string()),
+            "counter": signed.and_then(otp_exchange::TransactionSigned::counter),
+            "time_step": signed.and_then(otp_exchange::TransactionSigned::time_step),
+            "reference": signed.map(otp_exchange::TransactionSigned::reference),
+            "reason": r.map(Refusal::reason_code),
+            "message": r.map(|r| r.message(lang)),
+        }));
+    }
+    match outcome {
+        Ok(signed) => {
+            if !as_json {
+                println!("{}", signed.reference());
+                match lang {
+                    Lang::Ja => eprintln!("取引を承認しました"),
+                    _ => eprintln!("the transfer is signed"),
+                }
+            }
+            Ok(())
+        }
+        Err(r) => Err(refused(&r, lang)),
+    }
+}
+
 /// What `otp token press --json` prints.
 #[derive(Debug)]
 pub(crate) struct Press<'a> {

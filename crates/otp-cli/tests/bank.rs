@@ -1050,3 +1050,110 @@ fn api_keys_are_created_once_listed_without_secret_and_revoked() {
     .stderr(predicate::str::contains("the API key was not created"));
     bank.otp(&["bank", "audit", "--verify"]).assert().success();
 }
+
+/// `otp bank sign`: a keypad batch (`otp factory --suite`) imported, one
+/// token registered by the branch to W0005; the challenge printed for a
+/// transfer, typed on the token file (`otp token press --challenge`), and
+/// its response accepted once (exit 0, the reference on the first line),
+/// refused as a replay the second time and as wrong for another transfer
+/// (exit 2, JSON with the reason).
+#[test]
+fn a_transfer_is_signed_on_a_keypad_token_from_the_command_line() {
+    let bank = Bank::new();
+    bank.otp(&[
+        "factory",
+        "--count",
+        "1",
+        "--test-seed",
+        "keypad",
+        "--prefix",
+        "KP",
+        "--suite",
+        "OCRA-1:HOTP-SHA256-8:C-QN08",
+        "--pskc",
+        "k.pskc",
+        "--tokens-dir",
+        "t",
+    ])
+    .assert()
+    .success();
+    bank.otp(&["bank", "import", "k.pskc", "--allow-plain"])
+        .assert()
+        .success();
+    bank.branch_register("W0005", "KP0000000000");
+    let transfer = ["--amount", "150000", "--destination", "1234567"];
+    let mut args = vec!["bank", "sign", "W0005"];
+    args.extend(transfer);
+    let out = bank.otp(&args).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let challenge = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(challenge.len(), 8);
+    let out = bank
+        .otp(&[
+            "token",
+            "press",
+            "t/KP0000000000.toml",
+            "--challenge",
+            &challenge,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let response = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut signed = args.clone();
+    signed.extend(["--response", &response]);
+    let user = otp_exchange::UserId::parse("W0005").unwrap();
+    let reference = otp_exchange::Transaction::new(150_000, "1234567")
+        .unwrap()
+        .reference(&user);
+    bank.otp(&signed)
+        .assert()
+        .success()
+        .stdout(format!("{reference}\n"));
+    let mut again = signed.clone();
+    again.push("--json");
+    let out = bank.otp(&again).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["accepted"], false);
+    assert_eq!(body["reason"], "replayed_signature");
+    let mut other = vec!["bank", "sign", "W0005", "--amount", "150001"];
+    other.extend([
+        "--destination",
+        "1234567",
+        "--response",
+        &response,
+        "--json",
+    ]);
+    let out = bank.otp(&other).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["reason"], "wrong_signature");
+    // A button-only token signs nothing; a malformed destination is
+    // refused before anything is read.
+    bank.register("W0002", "VT0000000001");
+    bank.otp(&[
+        "bank",
+        "sign",
+        "W0002",
+        "--amount",
+        "1",
+        "--destination",
+        "1",
+    ])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("cannot sign transactions"));
+    bank.otp(&[
+        "bank",
+        "sign",
+        "W0005",
+        "--amount",
+        "1",
+        "--destination",
+        "1 2",
+    ])
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("destination account"));
+}
