@@ -860,6 +860,7 @@ async fn signing_refusals_are_typed_and_do_not_tell_ids_apart() {
     for body in [
         json!({"user": "W0005", "amount": 0, "destination": "1", "response": "1"}),
         json!({"user": "W0005", "amount": -1, "destination": "1", "response": "1"}),
+        json!({"user": "W0005", "amount": 9_223_372_036_854_775_808_u64, "destination": "1", "response": "1"}),
         json!({"user": "W0005", "amount": 1, "destination": "1"}),
         json!({"user": "W0005", "amount": 1, "destination": "1", "response": "1", "pin": "1"}),
     ] {

@@ -42,7 +42,7 @@ pub use problem::{
     Messages, PROBLEM_JSON, PROBLEM_TYPE_BASE, Problem, ProblemBody, refusal_status,
 };
 pub use sign::{
-    ChallengeRequest, ChallengeResponse, SignReason, SignRequest, SignResponse, SignResult,
+    Amount, ChallengeRequest, ChallengeResponse, SignReason, SignRequest, SignResponse, SignResult,
 };
 pub use validate::{ValidateReason, ValidateRequest, ValidateResponse, ValidateResult};
 

@@ -19,6 +19,31 @@ use super::auth::ValidateKey;
 use super::extract::ApiJson;
 use super::problem::{Messages, Problem};
 
+/// An amount of a request: a whole number from 1 to 2^63-1 (an `int64`
+/// with a minimum of 1, as the document says); any other is refused when
+/// the body is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Amount(NonZeroU64);
+
+impl Amount {
+    /// The amount.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0.get()
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        u64::try_from(n)
+            .ok()
+            .and_then(NonZeroU64::new)
+            .map(Self)
+            .ok_or_else(|| serde::de::Error::custom("the amount must be 1 to 2^63-1"))
+    }
+}
+
 /// A transfer: whose, how much, to which account.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -26,10 +51,10 @@ pub struct ChallengeRequest {
     /// The customer ID (`W0005`).
     #[schema(example = "W0005")]
     pub user: String,
-    /// The amount, in the account's smallest unit (yen), at least 1 (0 or
-    /// a negative number is not the operation's JSON: 422).
-    #[schema(value_type = u64, example = 150_000, minimum = 1)]
-    pub amount: NonZeroU64,
+    /// The amount, in the account's smallest unit (yen): 1 to 2^63-1 (any
+    /// other number is not the operation's JSON: 422).
+    #[schema(value_type = i64, example = 150_000, minimum = 1)]
+    pub amount: Amount,
     /// The destination account: 1 to 34 ASCII letters, digits or `-`.
     #[schema(example = "1234567")]
     pub destination: String,
@@ -43,8 +68,8 @@ pub struct SignRequest {
     #[schema(example = "W0005")]
     pub user: String,
     /// The amount, as in the challenge's request.
-    #[schema(value_type = u64, example = 150_000, minimum = 1)]
-    pub amount: NonZeroU64,
+    #[schema(value_type = i64, example = 150_000, minimum = 1)]
+    pub amount: Amount,
     /// The destination account, as in the challenge's request.
     #[schema(example = "1234567")]
     pub destination: String,
@@ -171,7 +196,7 @@ pub struct SignResponse {
 }
 
 /// The typed request's transfer, or the refusal for a malformed one.
-fn transaction(amount: NonZeroU64, destination: &str) -> Result<Transaction, Refusal> {
+fn transaction(amount: Amount, destination: &str) -> Result<Transaction, Refusal> {
     Transaction::new(amount.get(), destination).map_err(Refusal::Transaction)
 }
 
@@ -192,7 +217,7 @@ fn transaction(amount: NonZeroU64, destination: &str) -> Result<Transaction, Ref
         (status = 401, description = "`unauthorized`: no valid API key.", body = super::ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "`malformed_request`: the body is too large.", body = super::ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "`malformed_request`: not `application/json`.", body = super::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "`malformed_request`: JSON without `user`, `amount` (a whole number 1 to 2^64-1) and `destination`.", body = super::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`malformed_request`: JSON without `user`, `amount` (a whole number 1 to 2^63-1) and `destination`.", body = super::ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: this key or this user ID is over its rate; see `Retry-After`.", body = super::ProblemBody, content_type = "application/problem+json",
          headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 503, description = "`store_unavailable`: the store could not be read.", body = super::ProblemBody, content_type = "application/problem+json"),
@@ -268,7 +293,7 @@ pub(crate) async fn challenge<S: Store + 'static>(
         (status = 401, description = "`unauthorized`: no valid API key.", body = super::ProblemBody, content_type = "application/problem+json"),
         (status = 413, description = "`malformed_request`: the body is too large.", body = super::ProblemBody, content_type = "application/problem+json"),
         (status = 415, description = "`malformed_request`: not `application/json`.", body = super::ProblemBody, content_type = "application/problem+json"),
-        (status = 422, description = "`malformed_request`: JSON without `user`, `amount` (a whole number 1 to 2^64-1), `destination` and `response`.", body = super::ProblemBody, content_type = "application/problem+json"),
+        (status = 422, description = "`malformed_request`: JSON without `user`, `amount` (a whole number 1 to 2^63-1), `destination` and `response`.", body = super::ProblemBody, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: this key or this user ID is over its rate; see `Retry-After`.", body = super::ProblemBody, content_type = "application/problem+json",
          headers(("Retry-After" = u64, description = "Seconds to wait."))),
         (status = 503, description = "`store_unavailable`: nothing was recorded, nothing accepted.", body = super::ProblemBody, content_type = "application/problem+json"),
