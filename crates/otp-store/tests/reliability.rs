@@ -1733,7 +1733,12 @@ fn version_4_database_gains_the_sign_in_columns<S: Store>(
         .unwrap();
     drop(store);
     downgrade(
-        "ALTER TABLE {users} DROP COLUMN login_password;
+        "ALTER TABLE {tokens} DROP COLUMN suite;
+         ALTER TABLE {tokens} DROP COLUMN sign_floor;
+         ALTER TABLE {tokens} DROP COLUMN sign_drift;
+         ALTER TABLE {tokens} DROP COLUMN sign_failures;
+         ALTER TABLE {tokens} DROP COLUMN sign_locked;
+         ALTER TABLE {users} DROP COLUMN login_password;
          ALTER TABLE {users} DROP COLUMN last_login;
          ALTER TABLE {users} DROP COLUMN usage_mode;
          ALTER TABLE {tokens} DROP COLUMN reserved_for;
@@ -1839,7 +1844,12 @@ fn version_5_database_gains_the_usage_mode<S: Store>(
         .unwrap();
     drop(store);
     downgrade(
-        "ALTER TABLE {users} DROP COLUMN usage_mode;
+        "ALTER TABLE {tokens} DROP COLUMN suite;
+         ALTER TABLE {tokens} DROP COLUMN sign_floor;
+         ALTER TABLE {tokens} DROP COLUMN sign_drift;
+         ALTER TABLE {tokens} DROP COLUMN sign_failures;
+         ALTER TABLE {tokens} DROP COLUMN sign_locked;
+         ALTER TABLE {users} DROP COLUMN usage_mode;
          ALTER TABLE {tokens} DROP COLUMN reserved_for;
          DROP TABLE {api_keys};
          UPDATE {version} SET version = 5;",
@@ -1978,7 +1988,12 @@ fn version_6_database_gains_the_api_keys<S: Store>(
         .unwrap();
     drop(store);
     downgrade(
-        "DROP TABLE {api_keys};
+        "ALTER TABLE {tokens} DROP COLUMN suite;
+         ALTER TABLE {tokens} DROP COLUMN sign_floor;
+         ALTER TABLE {tokens} DROP COLUMN sign_drift;
+         ALTER TABLE {tokens} DROP COLUMN sign_failures;
+         ALTER TABLE {tokens} DROP COLUMN sign_locked;
+         DROP TABLE {api_keys};
          UPDATE {version} SET version = 6;",
     );
     let store = open();
@@ -2027,6 +2042,102 @@ fn version_6_database_gains_the_api_keys<S: Store>(
     );
 }
 
+/// A database of schema version 7 (the release before keypad tokens),
+/// made as this code makes one and then taken back to version 7 (version
+/// 8 only adds the tokens' suite and signing state): opened, it is
+/// upgraded, its tokens read as before, button-only with a fresh signing
+/// state, and a keypad token is then stored and read back with its suite
+/// and signing state.
+fn version_7_database_gains_the_signing_columns<S: Store>(
+    open: impl Fn() -> S,
+    downgrade: impl Fn(&str),
+    version: impl Fn(&S) -> u32,
+    current: u32,
+) {
+    use otp_core::{Secret, TokenState};
+    use otp_exchange::TokenEntry;
+    use otp_provision::{Profile, SeedRecord, SerialNumber};
+    let serial = |n| SerialNumber::numbered("VT", n).unwrap();
+    let entry = |n: u64, suite: Option<&str>| {
+        let mut seed = SeedRecord::new(
+            serial(n).as_str(),
+            Secret::from_bytes(&[u8::try_from(n).unwrap(); 32]).unwrap(),
+            Profile::hotp(),
+        );
+        seed.suite = suite.map(|s| s.parse().unwrap());
+        TokenEntry::unassigned(seed).unwrap()
+    };
+    let store = open();
+    let mut old = entry(1, None);
+    old.state = TokenState::starting_at(41);
+    store
+        .add_tokens(
+            vec![old],
+            &AuditEntry::new(1, "vendor", None, Action::Import),
+            &key(),
+        )
+        .unwrap();
+    drop(store);
+    downgrade(
+        "ALTER TABLE {tokens} DROP COLUMN suite;
+         ALTER TABLE {tokens} DROP COLUMN sign_floor;
+         ALTER TABLE {tokens} DROP COLUMN sign_drift;
+         ALTER TABLE {tokens} DROP COLUMN sign_failures;
+         ALTER TABLE {tokens} DROP COLUMN sign_locked;
+         UPDATE {version} SET version = 7;",
+    );
+    let store = open();
+    assert_eq!(version(&store), current);
+    let read = store.token(&serial(1)).unwrap().unwrap();
+    assert_eq!(read.seed.suite, None);
+    assert_eq!(read.signing, TokenState::new());
+    assert_eq!(read.state, TokenState::starting_at(41));
+    let mut keypad = entry(2, Some("OCRA-1:HOTP-SHA256-8:C-QN08"));
+    keypad.signing = TokenState::starting_at(7);
+    store
+        .add_tokens(
+            vec![keypad],
+            &AuditEntry::new(2, "vendor", None, Action::Import),
+            &key(),
+        )
+        .unwrap();
+    let read = store.token(&serial(2)).unwrap().unwrap();
+    assert_eq!(
+        read.seed.suite,
+        Some("OCRA-1:HOTP-SHA256-8:C-QN08".parse().unwrap())
+    );
+    assert_eq!(read.signing, TokenState::starting_at(7));
+    assert!(
+        verify_chain(
+            &store.audit_chain().unwrap(),
+            &key(),
+            store.audit_head().unwrap()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn sqlite_version_7_database_gains_the_signing_columns() {
+    let dir = TempDir::new();
+    let path = dir.path().join("bank.db");
+    version_7_database_gains_the_signing_columns(
+        || SqliteStore::open(&path, support::sealer()).unwrap(),
+        |sql| {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                &sql.replace("{tokens}", "tokens")
+                    .replace("{version}", "schema_version"),
+            )
+            .unwrap();
+        },
+        |s| s.schema_version().unwrap(),
+        otp_store::SQLITE_SCHEMA_VERSION,
+    );
+    // A new version needs its own upgrade test.
+    assert_eq!(otp_store::SQLITE_SCHEMA_VERSION, 8);
+}
+
 #[test]
 fn sqlite_version_6_database_gains_the_api_keys() {
     let dir = TempDir::new();
@@ -2037,6 +2148,7 @@ fn sqlite_version_6_database_gains_the_api_keys() {
             let conn = rusqlite::Connection::open(&path).unwrap();
             conn.execute_batch(
                 &sql.replace("{api_keys}", "api_keys")
+                    .replace("{tokens}", "tokens")
                     .replace("{version}", "schema_version"),
             )
             .unwrap();
@@ -2044,7 +2156,6 @@ fn sqlite_version_6_database_gains_the_api_keys() {
         |s| s.schema_version().unwrap(),
         otp_store::SQLITE_SCHEMA_VERSION,
     );
-    assert_eq!(otp_store::SQLITE_SCHEMA_VERSION, 7);
 }
 
 #[cfg(feature = "postgres")]
@@ -2172,13 +2283,34 @@ mod pg_tests {
                 exec_in(
                     &schema,
                     &sql.replace("{api_keys}", "otp_api_keys")
+                        .replace("{tokens}", "otp_tokens")
                         .replace("{version}", "otp_schema_version"),
                 );
             },
             |s| s.schema_version().unwrap(),
             otp_store::PG_SCHEMA_VERSION,
         );
-        assert_eq!(otp_store::PG_SCHEMA_VERSION, 7);
+    }
+
+    /// As `sqlite_version_7_database_gains_the_signing_columns`.
+    #[test]
+    #[ignore = "needs PostgreSQL: scripts/pg-test-server.sh, then cargo test -p otp-store -- --ignored"]
+    fn postgres_version_7_schema_gains_the_signing_columns() {
+        let schema = pg::schema();
+        let _drop = pg::drop_later(&schema);
+        super::version_7_database_gains_the_signing_columns(
+            || pg::store_on(&schema, 2),
+            |sql| {
+                exec_in(
+                    &schema,
+                    &sql.replace("{tokens}", "otp_tokens")
+                        .replace("{version}", "otp_schema_version"),
+                );
+            },
+            |s| s.schema_version().unwrap(),
+            otp_store::PG_SCHEMA_VERSION,
+        );
+        assert_eq!(otp_store::PG_SCHEMA_VERSION, 8);
     }
 
     fn exec_in(schema: &str, sql: &str) {
