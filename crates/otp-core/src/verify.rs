@@ -455,9 +455,17 @@ impl Match {
     }
 
     #[inline]
-    fn take_at(&mut self, position: u64, distance: u64, select: Choice) {
+    pub(crate) fn take_at(&mut self, position: u64, distance: u64, select: Choice) {
         self.distance.conditional_assign(&distance, select);
         self.take(position, select);
+    }
+
+    /// Whether a match `distance` from the expected position would win
+    /// over the one held: none is held, or it is strictly nearer (of two
+    /// as near, the first taken stays). Constant time.
+    #[inline]
+    pub(crate) fn is_nearer(&self, distance: u64) -> Choice {
+        !self.found | distance.ct_lt(&self.distance)
     }
 }
 

@@ -462,6 +462,55 @@ fn time_window_accepts_plus_minus_one_step_and_refuses_the_same_step_again() {
     assert_eq!(v.outcome.as_ref().map(|a| a.time_offset()), Ok(3));
 }
 
+/// A response that matches two time steps of a wide window (a 4-digit
+/// suite collides often): the step nearest the clock plus the drift wins,
+/// not the lowest. The lowest would teach the bank a drift the token does
+/// not have and push its next responses out of the window (TOTP's
+/// `a_collision_lower_in_the_window_sets_no_false_drift`). Fails with the
+/// first-match rule.
+#[test]
+fn a_time_collision_takes_the_step_nearest_the_clock() {
+    let suite = OcraSuite::parse("OCRA-1:HOTP-SHA1-4:QN08-T1M").unwrap();
+    let key = key(Algorithm::Sha1);
+    let params = OcraParams {
+        time_window: Window::new(10, 10),
+        ..OcraParams::default()
+    };
+    let now = 1_800_000_030;
+    let clock = suite.time_step_at(now).unwrap();
+    let mut found = None;
+    'search: for n in 0..20_000u32 {
+        let q = format!("{n:08}");
+        let at_clock = respond(&key, &suite, &q, None, Some(clock)).to_string();
+        for t in clock - 10..clock {
+            if respond(&key, &suite, &q, None, Some(t)).to_string() == at_clock {
+                found = Some((q, t));
+                break 'search;
+            }
+        }
+    }
+    let (q, lower) = found.expect("a 4-digit collision within 20,000 challenges");
+    let r = respond(&key, &suite, &q, None, Some(clock));
+    let input = OcraInput::new(&q);
+    let v = verify_ocra(&key, &suite, &params, &TokenState::new(), &input, &r, now).unwrap();
+    let a = v.outcome.as_ref().unwrap();
+    assert_eq!(
+        (a.time_step(), a.time_offset()),
+        (Some(clock), 0),
+        "the match at {lower} is lower, not nearer"
+    );
+    assert_eq!((v.state.floor, v.state.drift), (clock + 1, 0));
+    // Centred on the lower step (a drift of lower - clock), the lower one
+    // is the nearer and wins.
+    let drift = i64::try_from(lower).unwrap() - i64::try_from(clock).unwrap();
+    let drifted = TokenState {
+        drift,
+        ..TokenState::new()
+    };
+    let v = verify_ocra(&key, &suite, &params, &drifted, &input, &r, now).unwrap();
+    assert_eq!(v.outcome.as_ref().unwrap().time_step(), Some(lower));
+}
+
 #[test]
 fn counter_and_time_report_both_positions() {
     let suite = OcraSuite::parse("OCRA-1:HOTP-SHA256-8:C-QA10-PSHA256-S064-T30S").unwrap();

@@ -137,7 +137,11 @@ enum Floor {
 /// suite with both, every pair is tried (the window sizes multiply). Every
 /// candidate is computed and compared with the response in constant time,
 /// and the match selected without branching or early exit; only the final
-/// outcome is branched on.
+/// outcome is branched on. Of several fresh matches (a short response
+/// collides now and then in a wide window) the one nearest the expected
+/// position wins: the lowest counter at or past the floor, then the time
+/// step nearest the clock plus the drift, the lower of two as near; the
+/// lowest would teach a drift the token does not have.
 ///
 /// The state after a success:
 /// - suites with `C`: floor = matched counter plus one; drift = the time
@@ -223,9 +227,9 @@ pub fn verify_ocra(
         None
     };
     let clock = suite.time_step_at(now);
+    let center = clock.map_or(0, |clock| shift(clock, state.drift));
     let times = match clock {
-        Some(clock) => {
-            let center = shift(clock, state.drift);
+        Some(_) => {
             let lo = center.saturating_sub(u64::from(params.time_window.behind));
             let hi = center
                 .saturating_add(u64::from(params.time_window.ahead))
@@ -258,6 +262,7 @@ pub fn verify_ocra(
         times,
         guard,
         floor,
+        center,
     };
     let found = match key.pads() {
         Pads::Sha1(p) => search.run(p),
@@ -320,10 +325,15 @@ struct Search<'a> {
     times: Option<(u64, u64)>,
     guard: Floor,
     floor: u64,
+    /// The expected time step: the clock's plus the drift (suites with
+    /// `T`).
+    center: u64,
 }
 
 struct Found {
-    /// The first fresh match, in the order counter then time step.
+    /// The fresh match nearest the expected position: the lowest counter
+    /// (every fresh one is at or past the floor), then the time step
+    /// nearest the clock plus the drift (the lower of two as near).
     fresh: Match,
     fresh_counter: u64,
     fresh_time: u64,
@@ -354,10 +364,15 @@ impl Search<'_> {
                     Floor::Time => (t, Choice::from(u8::from(t >= self.floor))),
                     Floor::None => (0, Choice::from(1)),
                 };
-                let take = hit & is_fresh & !found.fresh.found;
+                // How far from the expected position, counter first: the
+                // loop bounds are public, only `hit` is secret.
+                let dc = self.counters.map_or(0, |_| c.abs_diff(self.floor));
+                let dt = self.times.map_or(0, |_| t.abs_diff(self.center));
+                let distance = (dc.min(u64::from(u32::MAX)) << 32) | dt.min(u64::from(u32::MAX));
+                let take = hit & is_fresh & found.fresh.is_nearer(distance);
                 found.fresh_counter.conditional_assign(&c, take);
                 found.fresh_time.conditional_assign(&t, take);
-                found.fresh.take(guarded, take);
+                found.fresh.take_at(guarded, distance, take);
                 found.stale.take(guarded, hit & !is_fresh);
             }
         }
