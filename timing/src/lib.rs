@@ -147,7 +147,7 @@ pub struct OcraFixture {
     /// The suite.
     pub suite: OcraSuite,
     /// The windows: [`OcraParams::default`] (counter 1 behind and 10
-    /// ahead, time ±1).
+    /// ahead, time ±1) unless made [`OcraFixture::with_params`].
     pub params: OcraParams,
     /// A token at counter [`OCRA_FLOOR`] (suites with `C`), or never used.
     pub state: TokenState,
@@ -163,9 +163,15 @@ pub struct OcraFixture {
 
 impl OcraFixture {
     /// A fixture for `suite` with a random secret (20, 32 or 64 bytes for
-    /// SHA-1, SHA-256, SHA-512) and a random question.
+    /// SHA-1, SHA-256, SHA-512), a random question and the default windows.
     #[must_use]
     pub fn new(rng: &mut Rng, suite: &str) -> Option<Self> {
+        Self::with_params(rng, suite, OcraParams::default())
+    }
+
+    /// [`OcraFixture::new`] with the windows of `params`.
+    #[must_use]
+    pub fn with_params(rng: &mut Rng, suite: &str, params: OcraParams) -> Option<Self> {
         let suite = OcraSuite::parse(suite).ok()?;
         let algorithm = suite.algorithm();
         let len = match algorithm {
@@ -176,7 +182,6 @@ impl OcraFixture {
         let secret: Vec<u8> = (0..len).map(|_| rng.next_u64().to_le_bytes()[0]).collect();
         let key = Key::new(algorithm, &secret).ok()?;
         let question = format!("{:08}", rng.below(100_000_000));
-        let params = OcraParams::default();
         let counter = suite.counter().then_some(OCRA_FLOOR);
         let state = counter.map_or_else(TokenState::new, TokenState::starting_at);
         let clock = suite.time_step_at(NOW);

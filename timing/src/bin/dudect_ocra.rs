@@ -4,7 +4,8 @@
 //! one by one, and Welch's t statistic compares the two timing
 //! distributions, raw and cropped at several percentiles. |t| < 4.5 passes.
 //!
-//! Two suites, each with the default windows of `OcraParams`: a counter
+//! Two suites, each with the default windows of `OcraParams` (one pair
+//! narrows the counter window to see the harness's sensitivity): a counter
 //! suite, `OCRA-1:HOTP-SHA1-6:C-QN08` (counters floor − 1 to floor + 10:
 //! 12 candidates, the first a replay), and a time suite,
 //! `OCRA-1:HOTP-SHA256-8:QN08-T1M` (steps clock − 1 to clock + 1). Within a
@@ -21,7 +22,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use otp_core::{OcraResponse, verify_ocra};
+use otp_core::{OcraParams, OcraResponse, Window, verify_ocra};
 use otp_timing::{Moments, NOW, OcraFixture, Rng, welch_t};
 
 /// Percentiles of the pooled warm-up timings at which the data is cropped.
@@ -30,22 +31,38 @@ const BATCH: usize = 100_000;
 
 const COUNTER: &str = "OCRA-1:HOTP-SHA1-6:C-QN08";
 const TIME: &str = "OCRA-1:HOTP-SHA256-8:QN08-T1M";
+/// `OcraParams::default()` (which is not `const`).
+const DEFAULT: OcraParams = OcraParams {
+    counter_window: Window::new(1, 10),
+    time_window: Window::new(1, 1),
+    max_failures: 6,
+};
+/// The counter suite's window reduced to the floor alone: one candidate,
+/// a call 12 times shorter, to see whether this harness can see the
+/// outcome branch in a counter suite at all.
+const FLOOR_ONLY: OcraParams = OcraParams {
+    counter_window: Window::new(0, 0),
+    ..DEFAULT
+};
 
 struct Pair {
     name: &'static str,
     what: &'static str,
     suite: &'static str,
+    /// The windows.
+    params: OcraParams,
     /// Whether class 0 and class 1 are accepted.
     accepted: [bool; 2],
     /// The input of class 0 or 1.
     input: fn(&OcraFixture, &mut Rng, bool) -> Option<OcraResponse>,
 }
 
-const PAIRS: [Pair; 10] = [
+const PAIRS: [Pair; 11] = [
     Pair {
         name: "c_first_vs_last",
         what: "counter: a match at the floor (first fresh) vs floor + 10 (last candidate)",
         suite: COUNTER,
+        params: DEFAULT,
         accepted: [true, true],
         input: |f, _, one| f.response_at(if one { 10 } else { 0 }),
     },
@@ -53,6 +70,7 @@ const PAIRS: [Pair; 10] = [
         name: "c_first_vs_last_digit",
         what: "counter: the floor's response with its first vs its last digit changed",
         suite: COUNTER,
+        params: DEFAULT,
         accepted: [false, false],
         input: |f, rng, one| f.differing_digit(rng, if one { 5 } else { 0 }),
     },
@@ -60,6 +78,7 @@ const PAIRS: [Pair; 10] = [
         name: "c_replay_vs_wrong",
         what: "counter: floor − 1 (the first candidate, a replay) vs a random wrong response",
         suite: COUNTER,
+        params: DEFAULT,
         accepted: [false, false],
         input: |f, rng, one| if one { f.wrong(rng) } else { f.response_at(-1) },
     },
@@ -67,6 +86,7 @@ const PAIRS: [Pair; 10] = [
         name: "c_right_vs_wrong",
         what: "counter: a match at the floor vs a random wrong response (the outcome differs)",
         suite: COUNTER,
+        params: DEFAULT,
         accepted: [true, false],
         input: |f, rng, one| if one { f.wrong(rng) } else { f.response_at(0) },
     },
@@ -74,6 +94,7 @@ const PAIRS: [Pair; 10] = [
         name: "c_control",
         what: "counter: control, random wrong responses in both classes (must pass)",
         suite: COUNTER,
+        params: DEFAULT,
         accepted: [false, false],
         input: |f, rng, _| f.wrong(rng),
     },
@@ -81,6 +102,7 @@ const PAIRS: [Pair; 10] = [
         name: "t_first_vs_last",
         what: "time: a match at clock − 1 (first candidate) vs clock + 1 (last)",
         suite: TIME,
+        params: DEFAULT,
         accepted: [true, true],
         input: |f, _, one| f.response_at(if one { 1 } else { -1 }),
     },
@@ -88,6 +110,7 @@ const PAIRS: [Pair; 10] = [
         name: "t_first_vs_last_digit",
         what: "time: the clock's response with its first vs its last digit changed",
         suite: TIME,
+        params: DEFAULT,
         accepted: [false, false],
         input: |f, rng, one| f.differing_digit(rng, if one { 7 } else { 0 }),
     },
@@ -95,6 +118,7 @@ const PAIRS: [Pair; 10] = [
         name: "t_first_vs_wrong",
         what: "time: a match at clock − 1 vs a random wrong response (the outcome differs)",
         suite: TIME,
+        params: DEFAULT,
         accepted: [true, false],
         input: |f, rng, one| if one { f.wrong(rng) } else { f.response_at(-1) },
     },
@@ -102,6 +126,7 @@ const PAIRS: [Pair; 10] = [
         name: "t_control",
         what: "time: control, random wrong responses in both classes (must pass)",
         suite: TIME,
+        params: DEFAULT,
         accepted: [false, false],
         input: |f, rng, _| f.wrong(rng),
     },
@@ -109,8 +134,17 @@ const PAIRS: [Pair; 10] = [
         name: "c_replay_vs_last",
         what: "counter: floor − 1 (a replay) vs floor + 10 (accepted) (the outcome differs)",
         suite: COUNTER,
+        params: DEFAULT,
         accepted: [false, true],
         input: |f, _, one| f.response_at(if one { 10 } else { -1 }),
+    },
+    Pair {
+        name: "c0_right_vs_wrong",
+        what: "counter, window 0/0 (sensitivity): the floor's response vs a wrong one (the outcome differs)",
+        suite: COUNTER,
+        params: FLOOR_ONLY,
+        accepted: [true, false],
+        input: |f, rng, one| if one { f.wrong(rng) } else { f.response_at(0) },
     },
 ];
 
@@ -165,7 +199,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// made or an outcome was not its class's.
 fn run(pair: &Pair, measurements: usize, seed: u64) -> Option<f64> {
     let mut rng = Rng::new(seed);
-    let f = OcraFixture::new(&mut rng, pair.suite)?;
+    let f = OcraFixture::with_params(&mut rng, pair.suite, pair.params)?;
     let mut times = Vec::with_capacity(BATCH);
     // Warm-up: caches, branch predictors, frequency; also sets the crops.
     let mut wrong_outcomes = batch(&f, &mut rng, pair, &mut times)?;
@@ -221,6 +255,10 @@ fn main() {
         .and_then(|a| a.replace('_', "").parse().ok())
         .unwrap_or(1_000_000);
     let wanted: Vec<String> = args.collect();
+    if DEFAULT != OcraParams::default() {
+        eprintln!("DEFAULT is no longer OcraParams::default(): update it");
+        std::process::exit(2);
+    }
     println!(
         "dudect_ocra: {measurements} measurements per pair, SHA-NI lockstep: {}",
         otp_core::lockstep_available()
