@@ -76,7 +76,7 @@ const PAIRS: [Pair; 11] = [
     },
     Pair {
         name: "c_replay_vs_wrong",
-        what: "counter: floor − 1 (the first candidate, a replay) vs a random wrong response",
+        what: "counter: floor − 1 (first candidate: a replay) vs a random wrong response (the refusal differs)",
         suite: COUNTER,
         params: DEFAULT,
         accepted: [false, false],
