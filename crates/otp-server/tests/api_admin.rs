@@ -195,7 +195,12 @@ fn masked(serial: &otp_provision::SerialNumber) -> String {
 
 /// The routes of the OpenAPI document that are not admin operations:
 /// every other route is one, and must be refused to a validate key.
-const NOT_ADMIN: [&str; 2] = ["/api/v1/openapi.json", "/api/v1/validate"];
+const NOT_ADMIN: [&str; 4] = [
+    "/api/v1/openapi.json",
+    "/api/v1/validate",
+    "/api/v1/transactions/challenge",
+    "/api/v1/transactions/sign",
+];
 
 /// Every admin route of the OpenAPI document: (method, path), `{id}` as
 /// W0002. Each is tagged `admin`.
