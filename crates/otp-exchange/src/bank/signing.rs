@@ -2,16 +2,16 @@
 //! transfer's challenge, verified with the same lock, replay floor and
 //! audit as a login's code.
 
-use otp_core::{OcraParams, OcraResponse, OcraSuite, Rejected, TokenState, Window, verify_ocra};
+use otp_core::{OcraParams, OcraResponse, OcraSuite, TokenState, Window, verify_ocra};
 use otp_provision::SerialNumber;
 
-use crate::guard::{Counter, Outcome, lock_entry};
+use crate::guard::{Counter, lock_entry};
 use crate::{
     Action, AuditEntry, Credentials, InternalError, LockChange, Refusal, Store, TokenStatus,
     Transaction, UserId, Verification,
 };
 
-use super::steps::MAX_RETRIES;
+use super::steps::{MAX_RETRIES, judge_as};
 use super::{Bank, Fail};
 
 /// The counter window of a signature (suites with `C`): one behind the
@@ -80,39 +80,6 @@ fn signing_suite(suite: Option<OcraSuite>) -> Result<OcraSuite, Refusal> {
         return Err(Refusal::ReplayableSigningSuite);
     }
     Ok(suite)
-}
-
-/// The core's verdict on a signature, as a refusal and as it counts
-/// against the user's ID (the table of a login's code, with the
-/// signature's own refusals).
-fn judge_signature(
-    verdict: &Result<otp_core::OcraAccepted, Rejected>,
-) -> (Option<Refusal>, Outcome) {
-    match verdict {
-        Ok(_) => (None, Outcome::Right),
-        Err(Rejected::Invalid | Rejected::DigitsMismatch) => {
-            (Some(Refusal::WrongSignature), Outcome::Wrong)
-        }
-        Err(Rejected::Replayed {
-            repeat_of_last: true,
-        }) => (Some(Refusal::SignatureReplayed), Outcome::Neutral),
-        Err(Rejected::Replayed {
-            repeat_of_last: false,
-        }) => (Some(Refusal::SignatureReplayed), Outcome::Wrong),
-        Err(Rejected::Locked) => (Some(Refusal::UserLocked), Outcome::Neutral),
-        Err(Rejected::Clock(e)) => (
-            Some(Refusal::Internal(InternalError::Clock(*e))),
-            Outcome::Neutral,
-        ),
-        Err(Rejected::CounterExhausted) => (
-            Some(Refusal::Internal(InternalError::CounterExhausted)),
-            Outcome::Neutral,
-        ),
-        Err(_) => (
-            Some(Refusal::Internal(InternalError::UnknownVerdict)),
-            Outcome::Neutral,
-        ),
-    }
 }
 
 impl<S: Store, C: Credentials> Bank<S, C> {
@@ -245,7 +212,11 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 at,
             )
             .map_err(|e| Refusal::Internal(InternalError::Ocra(e)))?;
-            let (refusal, outcome) = judge_signature(&v.outcome);
+            let (refusal, outcome) = judge_as(
+                v.outcome.as_ref().err(),
+                Refusal::WrongSignature,
+                Refusal::SignatureReplayed,
+            );
             let next = user.lock.count(Counter::Codes, outcome, &self.policy);
             let mut entries = vec![match &refusal {
                 None => audit.clone(),

@@ -116,33 +116,46 @@ pub(crate) struct CodeAccepted {
 /// The one table from the core's verdict to a refusal and to how it
 /// counts against the user's ID. Login, screen 4 and screen 5 all use it.
 pub(crate) fn judge(which: Which, verdict: Result<u64, Rejected>) -> (Option<Refusal>, Outcome) {
-    match verdict {
-        Ok(_) => (None, Outcome::Right),
-        Err(Rejected::Invalid | Rejected::DigitsMismatch) => {
-            (Some(Refusal::WrongCode(which)), Outcome::Wrong)
-        }
+    judge_as(
+        verdict.err().as_ref(),
+        Refusal::WrongCode(which),
+        Refusal::Replayed(which),
+    )
+}
+
+/// The table of [`judge`] for any verdict: `rejected` is `None` for an
+/// accepted code or signature, and the refusals of a wrong and of a
+/// replayed one are the caller's (a code's, a signature's).
+pub(crate) fn judge_as(
+    rejected: Option<&Rejected>,
+    wrong: Refusal,
+    replayed: Refusal,
+) -> (Option<Refusal>, Outcome) {
+    match rejected {
+        None => (None, Outcome::Right),
+        Some(Rejected::Invalid | Rejected::DigitsMismatch) => (Some(wrong), Outcome::Wrong),
         // Typing the last accepted code again is not a guess; an older
         // code is.
-        Err(Rejected::Replayed {
+        Some(Rejected::Replayed {
             repeat_of_last: true,
-        }) => (Some(Refusal::Replayed(which)), Outcome::Neutral),
-        Err(Rejected::Replayed {
+        }) => (Some(replayed), Outcome::Neutral),
+        Some(Rejected::Replayed {
             repeat_of_last: false,
-        }) => (Some(Refusal::Replayed(which)), Outcome::Wrong),
+        }) => (Some(replayed), Outcome::Wrong),
         // The policy runs the core without its own lock (one lock
         // authority): a token state locked by an older version is ignored.
-        Err(Rejected::Locked) => (Some(Refusal::UserLocked), Outcome::Neutral),
-        Err(Rejected::Clock(e)) => (
-            Some(Refusal::Internal(InternalError::Clock(e))),
+        Some(Rejected::Locked) => (Some(Refusal::UserLocked), Outcome::Neutral),
+        Some(Rejected::Clock(e)) => (
+            Some(Refusal::Internal(InternalError::Clock(*e))),
             Outcome::Neutral,
         ),
-        Err(Rejected::CounterExhausted) => (
+        Some(Rejected::CounterExhausted) => (
             Some(Refusal::Internal(InternalError::CounterExhausted)),
             Outcome::Neutral,
         ),
         // `Rejected` is non-exhaustive: a verdict this version does not
         // know refuses without counting.
-        Err(_) => (
+        Some(_) => (
             Some(Refusal::Internal(InternalError::UnknownVerdict)),
             Outcome::Neutral,
         ),

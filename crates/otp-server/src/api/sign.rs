@@ -9,7 +9,7 @@ use core::num::NonZeroU64;
 
 use axum::Json;
 use axum::extract::State;
-use otp_exchange::{Refusal, Store, Transaction, UserId};
+use otp_exchange::{Bank, Refusal, Store, Transaction, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use zeroize::Zeroize as _;
@@ -228,40 +228,16 @@ pub(crate) async fn challenge<S: Store + 'static>(
     _key: ValidateKey,
     ApiJson(request): ApiJson<ChallengeRequest>,
 ) -> Result<Json<ChallengeResponse>, Problem> {
-    let refused = |r: &Refusal| -> Result<Json<ChallengeResponse>, Problem> {
-        let Some(reason) = SignReason::of(r) else {
-            tracing::error!(refusal = %r.reason_code(), "a challenge could not be issued");
-            return Err(Problem::store_unavailable());
-        };
-        // One answer for the user-related refusals.
-        let shown = if reason == SignReason::NoSigningToken {
-            Refusal::NoSigningToken
-        } else {
-            r.clone()
-        };
-        Ok(Json(ChallengeResponse {
-            result: SignResult::Rejected,
-            reason,
-            challenge: None,
-            messages: Messages::of(&shown),
-        }))
-    };
-    let tx = match transaction(request.amount, &request.destination) {
-        Ok(tx) => tx,
-        Err(r) => return refused(&r),
-    };
-    let Ok(user) = UserId::parse(&request.user) else {
-        return refused(&Refusal::NoSigningToken);
-    };
-    state
-        .user_limit
-        .check(user.as_str(), std::time::Instant::now())
-        .map_err(Problem::rate_limited)?;
-    match state
-        .blocking(move |bank| bank.transaction_challenge(&user, &tx))
-        .await?
-    {
-        Ok(challenge) => Ok(Json(ChallengeResponse {
+    let outcome = run(
+        &state,
+        &request.user,
+        request.amount,
+        &request.destination,
+        |bank, user, tx| bank.transaction_challenge(user, tx),
+    )
+    .await?;
+    Ok(Json(match outcome {
+        Ok(challenge) => ChallengeResponse {
             result: SignResult::Accepted,
             reason: SignReason::Accepted,
             challenge: Some(challenge),
@@ -269,9 +245,17 @@ pub(crate) async fn challenge<S: Store + 'static>(
                 ja: "トークンに表示の数字を入力してください。".to_owned(),
                 en: "Type these digits on the token.".to_owned(),
             },
-        })),
-        Err(r) => refused(&r),
-    }
+        },
+        Err(r) => {
+            let (reason, messages) = rejected(&r, "a challenge could not be issued")?;
+            ChallengeResponse {
+                result: SignResult::Rejected,
+                reason,
+                challenge: None,
+                messages,
+            }
+        }
+    }))
 }
 
 /// Verifies a transfer's signature.
@@ -304,40 +288,17 @@ pub(crate) async fn sign<S: Store + 'static>(
     _key: ValidateKey,
     ApiJson(request): ApiJson<SignRequest>,
 ) -> Result<Json<SignResponse>, Problem> {
-    let refused = |r: &Refusal| -> Result<Json<SignResponse>, Problem> {
-        let Some(reason) = SignReason::of(r) else {
-            tracing::error!(refusal = %r.reason_code(), "a signature could not be recorded");
-            return Err(Problem::store_unavailable());
-        };
-        let shown = if reason == SignReason::NoSigningToken {
-            Refusal::NoSigningToken
-        } else {
-            r.clone()
-        };
-        Ok(Json(SignResponse {
-            result: SignResult::Rejected,
-            reason,
-            reference: None,
-            messages: Messages::of(&shown),
-        }))
-    };
-    let tx = match transaction(request.amount, &request.destination) {
-        Ok(tx) => tx,
-        Err(r) => return refused(&r),
-    };
-    let Ok(user) = UserId::parse(&request.user) else {
-        return refused(&Refusal::NoSigningToken);
-    };
-    state
-        .user_limit
-        .check(user.as_str(), std::time::Instant::now())
-        .map_err(Problem::rate_limited)?;
     let response = zeroize::Zeroizing::new(request.response.clone());
-    match state
-        .blocking(move |bank| bank.sign_transaction(&user, &tx, &response))
-        .await?
-    {
-        Ok(signed) => Ok(Json(SignResponse {
+    let outcome = run(
+        &state,
+        &request.user,
+        request.amount,
+        &request.destination,
+        move |bank, user, tx| bank.sign_transaction(user, tx, &response),
+    )
+    .await?;
+    Ok(Json(match outcome {
+        Ok(signed) => SignResponse {
             result: SignResult::Accepted,
             reason: SignReason::Accepted,
             reference: Some(signed.reference().to_owned()),
@@ -345,9 +306,58 @@ pub(crate) async fn sign<S: Store + 'static>(
                 ja: "取引を承認しました。".to_owned(),
                 en: "The transfer is signed.".to_owned(),
             },
-        })),
-        Err(r) => refused(&r),
-    }
+        },
+        Err(r) => {
+            let (reason, messages) = rejected(&r, "a signature could not be recorded")?;
+            SignResponse {
+                result: SignResult::Rejected,
+                reason,
+                reference: None,
+                messages,
+            }
+        }
+    }))
+}
+
+/// What a refused call answers: its reason and the words shown (the
+/// user-related refusals are one answer), or, for a failure of the system
+/// (logged as `what`), `503 store_unavailable`.
+fn rejected(r: &Refusal, what: &'static str) -> Result<(SignReason, Messages), Problem> {
+    let Some(reason) = SignReason::of(r) else {
+        tracing::error!(refusal = %r.reason_code(), "{what}");
+        return Err(Problem::store_unavailable());
+    };
+    let shown = if reason == SignReason::NoSigningToken {
+        Refusal::NoSigningToken
+    } else {
+        r.clone()
+    };
+    Ok((reason, Messages::of(&shown)))
+}
+
+/// Runs `call` on the bank for a request's user and transfer: the
+/// transfer is checked first (a malformed one is refused), an ID that
+/// cannot exist is refused as one without a signing token, then the
+/// per-user limit is spent and the bank called off the async threads.
+async fn run<S: Store + 'static, T: Send + 'static>(
+    state: &ApiState<S>,
+    user: &str,
+    amount: Amount,
+    destination: &str,
+    call: impl FnOnce(&Bank<S>, &UserId, &Transaction) -> Result<T, Refusal> + Send + 'static,
+) -> Result<Result<T, Refusal>, Problem> {
+    let tx = match transaction(amount, destination) {
+        Ok(tx) => tx,
+        Err(r) => return Ok(Err(r)),
+    };
+    let Ok(user) = UserId::parse(user) else {
+        return Ok(Err(Refusal::NoSigningToken));
+    };
+    state
+        .user_limit
+        .check(user.as_str(), std::time::Instant::now())
+        .map_err(Problem::rate_limited)?;
+    state.blocking(move |bank| call(bank, &user, &tx)).await
 }
 
 #[cfg(test)]
