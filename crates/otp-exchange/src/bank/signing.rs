@@ -111,7 +111,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
     /// [`Bank::transaction_challenge`], with its signing counter or time
     /// step supplied by the bank (a counter window of
     /// [`SIGNING_COUNTER_WINDOW`] around the signing floor, the policy's
-    /// [`window`](crate::Policy::window) of time steps around the clock
+    /// [`window`](field@crate::Policy::window) of time steps around the clock
     /// plus the signing drift).
     ///
     /// The same guarantees as a login's code:
