@@ -342,11 +342,14 @@ pub(crate) fn encode_question(format: QuestionFormat, input: &OcraInput<'_>) -> 
             }
         }
         QuestionFormat::Numeric => {
-            // Little-endian 32-bit limbs: value = value * 10 + digit.
+            // Little-endian 32-bit limbs: value = value * 10 + digit, over
+            // the limbs the value has reached so far (the question is
+            // public: its length may decide the work).
             let mut limbs = [0u32; LIMBS];
+            let mut used = 1usize;
             for b in bytes {
                 let mut carry = u64::from(b.wrapping_sub(b'0'));
-                for limb in &mut limbs {
+                for limb in limbs.iter_mut().take(used) {
                     let t = u64::from(*limb).wrapping_mul(10).wrapping_add(carry);
                     #[allow(
                         clippy::cast_possible_truncation,
@@ -356,19 +359,32 @@ pub(crate) fn encode_question(format: QuestionFormat, input: &OcraInput<'_>) -> 
                     *limb = low;
                     carry = t >> 32;
                 }
+                if carry != 0 {
+                    // Below 10: one more limb holds it (LIMBS bounds the
+                    // value of 128 digits, so the limb is there).
+                    if let Some(next) = limbs.get_mut(used) {
+                        #[allow(clippy::cast_possible_truncation, reason = "below 10")]
+                        let c = carry as u32;
+                        *next = c;
+                        used = used.saturating_add(1);
+                    }
+                }
             }
             // The nibbles from the most significant non-zero one down.
-            let nibble = |i: usize| -> u8 {
-                let limb = limbs.get(i / 8).copied().unwrap_or(0);
-                #[allow(clippy::cast_possible_truncation, reason = "masked to 4 bits")]
-                let n = ((limb >> ((i % 8).wrapping_mul(4))) & 0xf) as u8;
-                n
-            };
-            let total = LIMBS.saturating_mul(8);
-            let top = (0..total).rev().find(|&i| nibble(i) != 0);
-            if let Some(top) = top {
-                for (k, i) in (0..=top).rev().enumerate() {
-                    put_nibble(&mut out, k, nibble(i));
+            let top = limbs
+                .iter()
+                .take(used)
+                .rposition(|&limb| limb != 0)
+                .and_then(|i| limbs.get(i).map(|&limb| (i, limb)));
+            if let Some((i, limb)) = top {
+                let in_top = (32usize.saturating_sub(limb.leading_zeros() as usize)).div_ceil(4);
+                let count = i.saturating_mul(8).saturating_add(in_top);
+                for k in 0..count {
+                    let n = count.saturating_sub(1).saturating_sub(k);
+                    let limb = limbs.get(n / 8).copied().unwrap_or(0);
+                    #[allow(clippy::cast_possible_truncation, reason = "masked to 4 bits")]
+                    let nibble = ((limb >> ((n % 8).wrapping_mul(4))) & 0xf) as u8;
+                    put_nibble(&mut out, k, nibble);
                 }
             }
             limbs.zeroize();
