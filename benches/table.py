@@ -47,3 +47,29 @@ ratio("totp-rs ±1 wrong ÷ otp-core ±1 wrong", "totp-rs/check ±1 wrong/{}", "
 ratio("totp-rs ±10 wrong ÷ otp-core ±10 wrong", "totp-rs/check ±10 wrong/{}", "otp-core/verify ±10 wrong/{}")
 ratio("totp-rfc ±1 wrong ÷ otp-core ±1 wrong", "totp-rfc/verify_window ±1 wrong/{}", "otp-core/verify ±1 wrong/{}")
 ratio("otp-core OCRA QN08-T1M ±1 wrong ÷ TOTP ±1 wrong", "otp-core/ocra QN08-T1M ±1 wrong/{}", "otp-core/verify ±1 wrong/{}")
+
+
+def ocra_compressions(alg, suite, counter, candidates):
+    """The compressions an OCRA verification cannot avoid, from RFC 6287's
+    DataInput (suite || 0x00 || C || Q (128 bytes) || T) after the key pad:
+    the blocks before the first byte that differs between candidates once,
+    then per candidate the rest of the inner hash and the outer block."""
+    block, length_field = (128, 16) if alg == "SHA512" else (64, 8)
+    head = len(suite) + 1
+    shared = head if counter else head + 128
+    total = head + (8 if counter else 0) + 128 + (0 if counter else 8)
+    inner = -(-(total + 1 + length_field) // block)
+    return shared // block + candidates * (inner - shared // block + 1)
+
+
+def ocra_ratio(label, bench, suite, counter, candidates):
+    counts = {a: ocra_compressions(a, suite.format(a), counter, candidates) for a in ALGS}
+    print(f"| {label} | " + " | ".join(
+        f"{rows[bench.format(a)] / (counts[a] / 6 * rows[f'floor/{a} 6 compressions']):.2f}x ({counts[a]})"
+        for a in ALGS) + " |")
+
+
+ocra_ratio("otp-core OCRA QN08-T1M ±1 wrong ÷ floor (its compressions)",
+           "otp-core/ocra QN08-T1M ±1 wrong/{}", "OCRA-1:HOTP-{}-6:QN08-T1M", False, 3)
+ocra_ratio("otp-core OCRA C-QN08 +10 wrong ÷ floor (its compressions)",
+           "otp-core/ocra C-QN08 +10 wrong/{}", "OCRA-1:HOTP-{}-6:C-QN08", True, 11)

@@ -7,6 +7,8 @@ use sha1::Digest as _;
 use subtle::{ConditionallySelectable as _, ConstantTimeEq as _};
 use zeroize::Zeroize;
 
+use crate::lockstep;
+
 /// The part of a MAC that dynamic truncation reads: its first 20 bytes as
 /// five big-endian words (the offset is at most 15, so bytes 0..=18 are
 /// all it can reach), and its last byte, whose low nibble is the offset.
@@ -61,6 +63,24 @@ pub(crate) trait BlockHash {
     fn truncation_input(state: &Self::State) -> TruncationInput;
     /// HMAC's treatment of a key longer than a block: hash it.
     fn hash(data: &[u8]) -> Self::Out;
+    /// The HMACs (the outer hash's final states) of `N` messages whose
+    /// inner hash is at `state` before its last block, each of `blocks`
+    /// one such block, padded: hashed in lockstep with the CPU's SHA
+    /// extensions. `None` for a hash or a CPU without that path (the
+    /// caller then compresses one by one).
+    fn lockstep_last_blocks<const N: usize>(
+        _state: &Self::State,
+        _outer: &Self::State,
+        _blocks: &[Self::Block; N],
+    ) -> Option<[Self::State; N]> {
+        None
+    }
+}
+
+/// A 64-byte block as sixteen big-endian words.
+fn block_words(block: &[u8; 64]) -> [u32; 16] {
+    let (words, _) = block.as_chunks::<4>();
+    core::array::from_fn(|i| words.get(i).map_or(0, |w| u32::from_be_bytes(*w)))
 }
 
 macro_rules! words_to_be {
@@ -103,6 +123,16 @@ impl BlockHash for Sha1 {
     fn hash(data: &[u8]) -> [u8; 20] {
         sha1::Sha1::digest(data).into()
     }
+    fn lockstep_last_blocks<const N: usize>(
+        state: &[u32; 5],
+        outer: &[u32; 5],
+        blocks: &[[u8; 64]; N],
+    ) -> Option<[[u32; 5]; N]> {
+        let mut words = blocks.map(|b| block_words(&b));
+        let states = lockstep::hmac_sha1_blocks(state, outer, &words);
+        words.zeroize();
+        states
+    }
 }
 
 pub(crate) struct Sha256;
@@ -137,6 +167,16 @@ impl BlockHash for Sha256 {
     }
     fn hash(data: &[u8]) -> [u8; 32] {
         sha2::Sha256::digest(data).into()
+    }
+    fn lockstep_last_blocks<const N: usize>(
+        state: &[u32; 8],
+        outer: &[u32; 8],
+        blocks: &[[u8; 64]; N],
+    ) -> Option<[[u32; 8]; N]> {
+        let mut words = blocks.map(|b| block_words(&b));
+        let states = lockstep::hmac_sha256_blocks(state, outer, &words);
+        words.zeroize();
+        states
     }
 }
 
@@ -336,6 +376,48 @@ impl<H: BlockHash> HmacPads<H> {
     }
 }
 
+impl<H: BlockHash> HmacPads<H> {
+    /// [`finish`](Self::finish) of `N` copies of `stream`, each continued
+    /// with its own 8-byte `tails` entry (OCRA's time steps after one
+    /// question), the copies hashed in lockstep. `None` when the hash or
+    /// the CPU has no lockstep path, or when a tail and the padding do not
+    /// end the message in the block `stream` has buffered.
+    pub(crate) fn finish_lockstep<const N: usize>(
+        &self,
+        stream: &HmacStream<H>,
+        tails: &[[u8; 8]; N],
+    ) -> Option<[H::State; N]> {
+        let block_len = stream.block.as_ref().len();
+        let end = stream.filled.saturating_add(8);
+        // The 0x80 byte and the length field (an eighth of the block).
+        if end.saturating_add(1).saturating_add(block_len / 8) > block_len {
+            return None;
+        }
+        let bits = stream.total.wrapping_add(8).wrapping_mul(8);
+        let mut blocks = [stream.block; N];
+        for (block, tail) in blocks.iter_mut().zip(tails) {
+            let bytes = block.as_mut();
+            if let Some(dst) = bytes.get_mut(stream.filled..end) {
+                dst.copy_from_slice(tail);
+            }
+            for b in bytes.iter_mut().skip(end) {
+                *b = 0;
+            }
+            if let Some(b) = bytes.get_mut(end) {
+                *b = 0x80;
+            }
+            if let Some(field) = bytes.get_mut(block_len.saturating_sub(8)..) {
+                field.copy_from_slice(&bits.to_be_bytes());
+            }
+        }
+        let states = H::lockstep_last_blocks(&stream.state, &self.outer, &blocks);
+        for block in &mut blocks {
+            block.as_mut().zeroize();
+        }
+        states
+    }
+}
+
 impl<H: BlockHash> HmacStream<H> {
     /// Absorbs `data`, compressing each block as it fills.
     pub(crate) fn update(&mut self, data: &[u8]) {
@@ -387,7 +469,8 @@ pub(crate) fn message_block<H: BlockHash>(message: &[u8]) -> H::Block {
 )]
 mod tests {
     use super::*;
-    use crate::{Digits, lockstep};
+    use crate::Digits;
+    use crate::lockstep;
 
     #[test]
     fn lockstep_lanes_match_the_portable_path() {
@@ -417,6 +500,44 @@ mod tests {
                 check::<4>(&pads, first);
             }
         }
+    }
+
+    #[test]
+    fn lockstep_last_blocks_match_finish_at_every_fill() {
+        fn check<H: BlockHash>(key: &[u8]) {
+            let pads = HmacPads::<H>::new(key);
+            let message: [u8; 300] = core::array::from_fn(|i| (i as u8).wrapping_mul(29));
+            let block_len = H::ZERO_BLOCK.as_ref().len();
+            for len in 0..300 {
+                let mut stream = pads.stream();
+                stream.update(&message[..len]);
+                let tails: [[u8; 8]; 4] =
+                    core::array::from_fn(|i| (u64::MAX - 3 * i as u64).to_be_bytes());
+                let fits = len % block_len + 8 + 1 + block_len / 8 <= block_len;
+                match pads.finish_lockstep(&stream, &tails) {
+                    Some(states) => {
+                        assert!(fits, "length {len}: lockstep past the buffered block");
+                        for (tail, state) in tails.iter().zip(&states) {
+                            let mut one = stream.clone();
+                            one.update(tail);
+                            let want = H::digest_bytes(&pads.finish(one));
+                            assert_eq!(
+                                H::digest_bytes(state).as_ref(),
+                                want.as_ref(),
+                                "length {len}"
+                            );
+                        }
+                    }
+                    None => assert!(
+                        !fits || !lockstep::available() || block_len != 64,
+                        "length {len}: no lockstep where it fits"
+                    ),
+                }
+            }
+        }
+        check::<Sha1>(b"12345678901234567890");
+        check::<Sha256>(b"12345678901234567890123456789012");
+        check::<Sha512>(&[7; 64]);
     }
 
     #[test]

@@ -42,6 +42,29 @@ pub(crate) fn hmac_sha256<const N: usize>(
     imp::hmac_sha256(inner, outer, counters)
 }
 
+/// HMAC-SHA-1 digests of `N` messages that share everything but their
+/// last inner block: `state` is the inner hash before it, each of `blocks`
+/// that block, padded and as sixteen big-endian words (OCRA's time steps
+/// over one question). `None` without SHA-NI.
+#[inline]
+pub(crate) fn hmac_sha1_blocks<const N: usize>(
+    state: &[u32; 5],
+    outer: &[u32; 5],
+    blocks: &[[u32; 16]; N],
+) -> Option<[[u32; 5]; N]> {
+    imp::hmac_sha1_blocks(state, outer, blocks)
+}
+
+/// As [`hmac_sha1_blocks`], for HMAC-SHA-256.
+#[inline]
+pub(crate) fn hmac_sha256_blocks<const N: usize>(
+    state: &[u32; 8],
+    outer: &[u32; 8],
+    blocks: &[[u32; 16]; N],
+) -> Option<[[u32; 8]; N]> {
+    imp::hmac_sha256_blocks(state, outer, blocks)
+}
+
 /// Whether the lockstep path is in use on this CPU.
 pub(crate) fn available() -> bool {
     imp::available()
@@ -111,6 +134,36 @@ mod imp {
             // SAFETY: `shani::get()` has just confirmed that this CPU has
             // every target feature that `hmac_sha256_shani` enables.
             Some(unsafe { hmac_sha256_shani(inner, outer, counters) })
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    pub(super) fn hmac_sha1_blocks<const N: usize>(
+        state: &[u32; 5],
+        outer: &[u32; 5],
+        blocks: &[[u32; 16]; N],
+    ) -> Option<[[u32; 5]; N]> {
+        if shani::get() {
+            // SAFETY: `shani::get()` has just confirmed that this CPU has
+            // every target feature that `hmac_sha1_blocks_shani` enables.
+            Some(unsafe { hmac_sha1_blocks_shani(state, outer, blocks) })
+        } else {
+            None
+        }
+    }
+
+    #[inline]
+    pub(super) fn hmac_sha256_blocks<const N: usize>(
+        state: &[u32; 8],
+        outer: &[u32; 8],
+        blocks: &[[u32; 16]; N],
+    ) -> Option<[[u32; 8]; N]> {
+        if shani::get() {
+            // SAFETY: `shani::get()` has just confirmed that this CPU has
+            // every target feature that `hmac_sha256_blocks_shani` enables.
+            Some(unsafe { hmac_sha256_blocks_shani(state, outer, blocks) })
         } else {
             None
         }
@@ -202,7 +255,38 @@ mod imp {
         }
         w[3] = [_mm_set_epi32(576, 0, 0, 0); N];
         let digest = compress256(inner, w);
+        outer256(outer, &digest)
+    }
 
+    /// As `hmac_sha256_shani`, the inner hash's last block given whole.
+    #[inline(never)]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    fn hmac_sha256_blocks_shani<const N: usize>(
+        state: &[u32; 8],
+        outer: &[u32; 8],
+        blocks: &[[u32; 16]; N],
+    ) -> [[u32; 8]; N] {
+        // W0 in the lowest lane.
+        let w: [[__m128i; N]; 4] = core::array::from_fn(|i| {
+            core::array::from_fn(|lane| {
+                let b = &blocks[lane];
+                _mm_set_epi32(
+                    b[4 * i + 3] as i32,
+                    b[4 * i + 2] as i32,
+                    b[4 * i + 1] as i32,
+                    b[4 * i] as i32,
+                )
+            })
+        });
+        let digest = compress256(state, w);
+        outer256(outer, &digest)
+    }
+
+    /// HMAC-SHA-256's outer hash of `N` inner digests.
+    #[inline]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    fn outer256<const N: usize>(outer: &[u32; 8], digest: &[[u32; 8]; N]) -> [[u32; 8]; N] {
+        let zero = _mm_setzero_si128();
         // Outer block: inner digest (32 bytes) || 0x80 || 0... || 768.
         let mut w = [[zero; N]; 4];
         for (lane, d) in digest.iter().enumerate() {
@@ -293,7 +377,43 @@ mod imp {
         }
         w[3] = [_mm_set_epi32(0, 0, 0, 576); N];
         let (abcd, e) = compress(inner, w);
+        outer1(outer, abcd, e)
+    }
 
+    /// As `hmac_sha1_shani`, the inner hash's last block given whole.
+    #[inline(never)]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    fn hmac_sha1_blocks_shani<const N: usize>(
+        state: &[u32; 5],
+        outer: &[u32; 5],
+        blocks: &[[u32; 16]; N],
+    ) -> [[u32; 5]; N] {
+        // W0 in the top lane.
+        let w: [[__m128i; N]; 4] = core::array::from_fn(|i| {
+            core::array::from_fn(|lane| {
+                let b = &blocks[lane];
+                _mm_set_epi32(
+                    b[4 * i] as i32,
+                    b[4 * i + 1] as i32,
+                    b[4 * i + 2] as i32,
+                    b[4 * i + 3] as i32,
+                )
+            })
+        });
+        let (abcd, e) = compress(state, w);
+        outer1(outer, abcd, e)
+    }
+
+    /// HMAC-SHA-1's outer hash of `N` inner digests, as `compress` leaves
+    /// them (ABCD, and E in the top lane with zeros below it).
+    #[inline]
+    #[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
+    fn outer1<const N: usize>(
+        outer: &[u32; 5],
+        abcd: [__m128i; N],
+        e: [__m128i; N],
+    ) -> [[u32; 5]; N] {
+        let zero = _mm_setzero_si128();
         // Outer block: inner digest (20 bytes) || 0x80 || 0... || 672.
         // After `compress`, E sits in the top lane with zeros below it.
         let mut w = [[zero; N]; 4];
@@ -410,6 +530,24 @@ mod imp {
         _inner: &[u32; 8],
         _outer: &[u32; 8],
         _counters: &[u64; N],
+    ) -> Option<[[u32; 8]; N]> {
+        None
+    }
+
+    #[inline]
+    pub(super) fn hmac_sha1_blocks<const N: usize>(
+        _state: &[u32; 5],
+        _outer: &[u32; 5],
+        _blocks: &[[u32; 16]; N],
+    ) -> Option<[[u32; 5]; N]> {
+        None
+    }
+
+    #[inline]
+    pub(super) fn hmac_sha256_blocks<const N: usize>(
+        _state: &[u32; 8],
+        _outer: &[u32; 8],
+        _blocks: &[[u32; 16]; N],
     ) -> Option<[[u32; 8]; N]> {
         None
     }

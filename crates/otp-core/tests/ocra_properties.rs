@@ -757,3 +757,72 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Time-only suites of each hash, with questions, password hashes and
+    /// sessions that put the time step at different places of the last
+    /// block (where the lockstep path hashes four steps at once, and where
+    /// it cannot): a response generated at any step of windows up to ±9
+    /// (across the groups of four and the last, partial one) verifies at
+    /// the nearest step that gives it, and that step is refused again.
+    #[test]
+    fn time_suites_verify_at_every_step_of_wide_windows(
+        hash in hash(),
+        shape in 0usize..5,
+        digits in prop::sample::select(vec![0u8, 6, 8]),
+        behind in 0u16..10,
+        ahead in 0u16..10,
+        offset in -10i64..=10,
+        now in 1_000_000u64..4_000_000_000,
+    ) {
+        let (data, question) = [
+            ("QN08-T1M", "31415926"),
+            ("QA64-T30S", "PAY1000000TOACCOUNT123456789REF20261203000042XYZPAY1000000TOACCO"),
+            ("QH40-PSHA1-T1M", "00112233445566778899aabbccddeeff00112233"),
+            ("QN08-S064-T2M", "12345678"),
+            ("QA10-PSHA256-S128-T1H", "SIGNIT2026"),
+        ][shape];
+        let suite = OcraSuite::parse(&format!("OCRA-1:HOTP-{}-{digits}:{data}", hash.name())).unwrap();
+        let key = key(hash);
+        let password = [0x5au8; 32];
+        let session = [0xa5u8; 128];
+        let mut q = OcraInput::new(question);
+        if let Some(p) = suite.password_hash() {
+            q = q.with_password_hash(&password[..p.output_len()]);
+        }
+        if let Some(s) = suite.session_len() {
+            q = q.with_session(&session[..s]);
+        }
+        let params = OcraParams {
+            time_window: Window::new(behind, ahead),
+            ..OcraParams::default()
+        };
+        let clock = suite.time_step_at(now).unwrap();
+        let t = clock.checked_add_signed(offset).unwrap();
+        let r = ocra(&key, &suite, &q.with_time_step(t)).unwrap();
+        let v = verify_ocra(&key, &suite, &params, &TokenState::new(), &q, &r, now).unwrap();
+        let inside = offset >= -i64::from(behind) && offset <= i64::from(ahead);
+        match &v.outcome {
+            Ok(a) => {
+                let at = a.time_step().unwrap();
+                let theirs = ocra(&key, &suite, &q.with_time_step(at)).unwrap();
+                prop_assert!(bool::from(subtle::ConstantTimeEq::ct_eq(&theirs, &r)));
+                prop_assert!(at.abs_diff(clock) <= u64::from(behind.max(ahead)));
+                if inside {
+                    prop_assert!(at.abs_diff(clock) <= t.abs_diff(clock), "a farther step than {t}");
+                }
+                prop_assert_eq!(v.state.floor, at + 1);
+                let again = verify_ocra(&key, &suite, &params, &v.state, &q, &r, now).unwrap();
+                if let Ok(b) = &again.outcome {
+                    prop_assert!(b.time_step().unwrap() > at);
+                }
+            }
+            Err(why) => {
+                prop_assert!(!inside, "refused inside the window: {why:?}");
+                prop_assert_eq!(why, &Rejected::Invalid);
+            }
+        }
+    }
+}

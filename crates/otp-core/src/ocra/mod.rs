@@ -344,14 +344,19 @@ fn finish<H: BlockHash>(
         stream.update(&t.to_be_bytes());
     }
     let state = pads.finish(stream);
+    response_from::<H>(suite, &state)
+}
+
+/// The response an HMAC (the outer hash's final `state`) gives in `suite`.
+fn response_from<H: BlockHash>(suite: &OcraSuite, state: &H::State) -> OcraResponse {
     let mut bytes = [0u8; MAX_RESPONSE];
     let digits = suite.digits();
     if digits == 0 {
-        for (o, b) in bytes.iter_mut().zip(H::digest_bytes(&state).as_ref()) {
+        for (o, b) in bytes.iter_mut().zip(H::digest_bytes(state).as_ref()) {
             *o = *b;
         }
     } else {
-        let mut value = reduce(truncate(&H::truncation_input(&state)), digits);
+        let mut value = reduce(truncate(&H::truncation_input(state)), digits);
         // Right to left; each `% 10` and `/ 10` divides by a constant.
         for o in bytes.iter_mut().take(usize::from(digits)).rev() {
             #[allow(clippy::cast_possible_truncation, reason = "a digit, below 10")]
@@ -438,7 +443,6 @@ mod tests {
         assert!(bool::from(a.ct_eq(&b)));
         assert!(a.fits(&eight) && !a.fits(&six) && !a.fits(&full));
     }
-
 
     #[test]
     fn every_byte_the_length_and_the_digits_decide_equality() {

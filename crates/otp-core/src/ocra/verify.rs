@@ -5,8 +5,11 @@
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use super::input::{OcraInput, QuestionBlock, encode_question};
-use super::{OcraField, OcraInputError, OcraResponse, OcraSuite, check_key, finish, head, middle};
-use crate::hmac_pads::{BlockHash, HmacPads};
+use super::{
+    OcraField, OcraInputError, OcraResponse, OcraSuite, check_key, finish, head, middle,
+    response_from,
+};
+use crate::hmac_pads::{BlockHash, HmacPads, HmacStream};
 use crate::key::{Key, Pads};
 use crate::verify::{Match, shift, signed_distance};
 use crate::{MAX_POSITION, Rejected, TokenState, Window};
@@ -355,27 +358,95 @@ impl Search<'_> {
         for c in c_lo..=c_hi {
             let counter = self.counters.map(|_| c);
             let middle = middle(&head, self.input, self.question, counter);
-            for t in t_lo..=t_hi {
+            let rest = if self.times.is_some() {
+                self.lockstep(pads, &middle, c, &mut found)
+            } else {
+                Some(t_lo)
+            };
+            let Some(from) = rest else { continue };
+            for t in from..=t_hi {
                 let time_step = self.times.map(|_| t);
                 let candidate = finish(pads, self.suite, &middle, time_step);
-                let hit = candidate.ct_eq(self.response);
-                let (guarded, is_fresh) = match self.guard {
-                    Floor::Counter => (c, Choice::from(u8::from(c >= self.floor))),
-                    Floor::Time => (t, Choice::from(u8::from(t >= self.floor))),
-                    Floor::None => (0, Choice::from(1)),
-                };
-                // How far from the expected position, counter first: the
-                // loop bounds are public, only `hit` is secret.
-                let dc = self.counters.map_or(0, |_| c.abs_diff(self.floor));
-                let dt = self.times.map_or(0, |_| t.abs_diff(self.center));
-                let distance = (dc.min(u64::from(u32::MAX)) << 32) | dt.min(u64::from(u32::MAX));
-                let take = hit & is_fresh & found.fresh.is_nearer(distance);
-                found.fresh_counter.conditional_assign(&c, take);
-                found.fresh_time.conditional_assign(&t, take);
-                found.fresh.take_at(guarded, distance, take);
-                found.stale.take(guarded, hit & !is_fresh);
+                self.judge(&mut found, c, t, &candidate);
             }
         }
         found
+    }
+
+    /// Judges the time steps of counter `c` (after `middle`) hashed in
+    /// lockstep, four at a time and the rest together, where the hash, the
+    /// CPU and the message allow it (all public, the same for every
+    /// group). Returns the first step left for the one-by-one path, `None`
+    /// when every one is judged.
+    fn lockstep<H: BlockHash>(
+        &self,
+        pads: &HmacPads<H>,
+        middle: &HmacStream<H>,
+        c: u64,
+        found: &mut Found,
+    ) -> Option<u64> {
+        let Some((t_lo, t_hi)) = self.times else {
+            return Some(0);
+        };
+        let mut t = t_lo;
+        loop {
+            let left = t_hi.saturating_sub(t);
+            let judged = match left {
+                0 => self.group::<H, 1>(pads, middle, c, t, found),
+                1 => self.group::<H, 2>(pads, middle, c, t, found),
+                2 => self.group::<H, 3>(pads, middle, c, t, found),
+                _ => self.group::<H, 4>(pads, middle, c, t, found),
+            };
+            if !judged {
+                return Some(t);
+            }
+            if left < 4 {
+                return None;
+            }
+            t = t.saturating_add(4);
+        }
+    }
+
+    /// Judges the `N` time steps from `t` in lockstep; `false` (nothing
+    /// judged) where there is no lockstep path.
+    fn group<H: BlockHash, const N: usize>(
+        &self,
+        pads: &HmacPads<H>,
+        middle: &HmacStream<H>,
+        c: u64,
+        t: u64,
+        found: &mut Found,
+    ) -> bool {
+        let steps: [u64; N] = core::array::from_fn(|lane| t.saturating_add(lane as u64));
+        let Some(states) = pads.finish_lockstep(middle, &steps.map(u64::to_be_bytes)) else {
+            return false;
+        };
+        for (step, state) in steps.iter().zip(&states) {
+            let candidate = response_from::<H>(self.suite, state);
+            self.judge(found, c, *step, &candidate);
+        }
+        true
+    }
+
+    /// Weighs one candidate at counter `c` and time step `t` (0 where the
+    /// suite has neither): compared in constant time with the response and
+    /// taken without a branch.
+    fn judge(&self, found: &mut Found, c: u64, t: u64, candidate: &OcraResponse) {
+        let hit = candidate.ct_eq(self.response);
+        let (guarded, is_fresh) = match self.guard {
+            Floor::Counter => (c, Choice::from(u8::from(c >= self.floor))),
+            Floor::Time => (t, Choice::from(u8::from(t >= self.floor))),
+            Floor::None => (0, Choice::from(1)),
+        };
+        // How far from the expected position, counter first: the
+        // loop bounds are public, only `hit` is secret.
+        let dc = self.counters.map_or(0, |_| c.abs_diff(self.floor));
+        let dt = self.times.map_or(0, |_| t.abs_diff(self.center));
+        let distance = (dc.min(u64::from(u32::MAX)) << 32) | dt.min(u64::from(u32::MAX));
+        let take = hit & is_fresh & found.fresh.is_nearer(distance);
+        found.fresh_counter.conditional_assign(&c, take);
+        found.fresh_time.conditional_assign(&t, take);
+        found.fresh.take_at(guarded, distance, take);
+        found.stale.take(guarded, hit & !is_fresh);
     }
 }
