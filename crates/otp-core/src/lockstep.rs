@@ -1,7 +1,8 @@
-//! HMAC-SHA-1 and HMAC-SHA-256 of up to four counters hashed in lockstep
-//! with the x86 SHA extensions (SHA-NI).
+//! HMAC-SHA-1 and HMAC-SHA-256 of up to four counters (HOTP/TOTP), or of
+//! up to four last blocks after a shared inner state (an OCRA time suite's
+//! steps), hashed in lockstep with the x86 SHA extensions (SHA-NI).
 //!
-//! This is the one module of the workspace that uses `unsafe`: it calls the
+//! This is the one module of `otp-core` that uses `unsafe`: it calls the
 //! `core::arch` SHA intrinsics, which exist only on CPUs with the `sha`,
 //! `sse2`, `ssse3` and `sse4.1` features. Justification: a verification
 //! window hashes several independent counters, and interleaving their SHA-1
@@ -11,9 +12,9 @@
 //! `#[target_feature]` function, and it happens only after `cpufeatures`
 //! has confirmed at run time that the CPU has every feature it enables.
 //! The function itself does no pointer arithmetic and touches memory only
-//! through references to arrays. The differential tests at the end of this
-//! file and in `tests/lockstep.rs` compare it with the portable path on
-//! every lane count.
+//! through references to arrays. The differential tests in
+//! `hmac_pads.rs` (every lane count for counters; every fill of the last
+//! block for OCRA's steps) compare it with the portable path.
 #![cfg_attr(
     not(feature = "portable"),
     allow(unsafe_code, reason = "SHA-NI intrinsics; see the module docs")
