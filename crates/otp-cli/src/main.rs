@@ -149,6 +149,21 @@ fn main() -> ExitCode {
                 eprint!("{}", e.render());
                 return ExitCode::from(USAGE);
             }
+            // A stray word clap does not expect is not repeated: it may be
+            // a secret typed where it does not belong (a PIN hash, a key),
+            // and stderr ends up in logs. An unknown option's name is.
+            if e.kind() == ErrorKind::UnknownArgument {
+                let stray = e
+                    .get(clap::error::ContextKind::InvalidArg)
+                    .is_some_and(|arg| !arg.to_string().starts_with('-'));
+                if stray {
+                    eprintln!(
+                        "otp: an argument was not expected here (not repeated: it may be a \
+                         secret) (see `otp --help`)"
+                    );
+                    return ExitCode::from(USAGE);
+                }
+            }
             // One line: clap's first line ("error: ..."), and where to look.
             let rendered = e.render().to_string();
             let first = rendered

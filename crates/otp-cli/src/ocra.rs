@@ -48,6 +48,10 @@ pub(crate) struct OcraArgs {
     /// history.
     #[arg(long, value_name = "FILE")]
     password_hash_file: Option<PathBuf>,
+    /// Refused with the reason and the way to do it (hidden): the hash on
+    /// the command line, as other OCRA tools take it.
+    #[arg(long, value_name = "HEX", hide = true, allow_hyphen_values = true)]
+    password_hash: Option<Zeroizing<String>>,
     /// The session information S in hex; a shorter value is padded with
     /// zero bytes on the left to the suite's length, as RFC 6287 Appendix A does.
     #[arg(long, value_name = "HEX")]
@@ -206,6 +210,16 @@ fn parse_time(text: &str) -> Result<u64, OcraArgError> {
 
 /// `otp ocra`.
 pub(crate) fn run(args: &OcraArgs) -> Result<()> {
+    if args.password_hash.is_some() {
+        return Err(Exit {
+            code: crate::USAGE,
+            message: "--password-hash is not taken: the hash of a PIN on the command line gives \
+                      the PIN away to the process list and the shell's history. Write the hex \
+                      digest to a private file (mode 0600) and pass --password-hash-file FILE"
+                .to_owned(),
+        }
+        .into());
+    }
     match run_typed(args)? {
         None => Ok(()),
         Some(why) => Err(Exit {

@@ -236,3 +236,40 @@ fn times_are_taken_as_the_cli_prints_them() {
             "otp: cannot parse time `2005/03/18 10:58:29 PST`",
         ));
 }
+
+/// A word clap does not expect is not repeated on stderr (it may be a
+/// secret typed in the wrong place, and stderr ends up in logs); an
+/// unknown option's name still is.
+#[test]
+fn a_stray_argument_is_not_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let secret = "3132333435363738393031323334353637383930";
+    for args in [
+        vec![
+            "ocra",
+            "--suite",
+            "OCRA-1:HOTP-SHA1-6:QN08",
+            "--key-file",
+            "k",
+            "--question",
+            "1",
+            secret,
+        ],
+        vec!["token", "press", "t.toml", secret],
+        vec!["bank", "sign", "W0002", secret],
+    ] {
+        otp(d)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(predicate::str::contains(secret).not())
+            .stderr(predicate::str::contains("not repeated"));
+    }
+    otp(d)
+        .args(["token", "press", "t.toml", "--secret=abc"])
+        .assert()
+        .code(2)
+        .stderr("otp: unexpected argument '--secret' found (see `otp --help`)\n");
+}

@@ -344,7 +344,8 @@ fn malformed_suites_and_inputs_are_refused_without_a_panic() {
 
 /// The hash of a 4-digit PIN gives the PIN away: like the key, it is read
 /// from a private file only, and the old `--password-hash HEX` is a usage
-/// error that prints nothing.
+/// error that prints nothing on stdout and says on stderr what to do
+/// instead (without repeating the hash).
 #[test]
 fn the_password_hash_cannot_be_given_on_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -368,8 +369,18 @@ fn the_password_hash_cannot_be_given_on_the_command_line() {
             .args(&extra)
             .assert()
             .code(2)
-            .stdout("");
+            .stdout("")
+            .stderr(predicate::str::contains(pin_sha1).not());
     }
+    otp()
+        .args(["ocra", "--suite", "OCRA-1:HOTP-SHA1-6:QN08-PSHA1"])
+        .args(["--question", "00000000", "--password-hash", pin_sha1])
+        .arg("--key-file")
+        .arg(&key)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("--password-hash-file FILE"));
 }
 
 #[test]
