@@ -1102,14 +1102,13 @@ fn a_transfer_is_signed_on_a_keypad_token_from_the_command_line() {
     let response = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let mut signed = args.clone();
     signed.extend(["--response", &response]);
-    let user = otp_exchange::UserId::parse("W0005").unwrap();
-    let reference = otp_exchange::Transaction::new(150_000, "1234567")
-        .unwrap()
-        .reference(&user);
-    bank.otp(&signed)
-        .assert()
-        .success()
-        .stdout(format!("{reference}\n"));
+    // The reference is keyed by the bank (its session key): 16 hex digits,
+    // the same that the audit record names.
+    let out = bank.otp(&signed).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let reference = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(reference.len(), 16, "{reference}");
+    assert!(reference.bytes().all(|b| b.is_ascii_hexdigit()));
     let mut again = signed.clone();
     again.push("--json");
     let out = bank.otp(&again).output().unwrap();
@@ -1117,6 +1116,26 @@ fn a_transfer_is_signed_on_a_keypad_token_from_the_command_line() {
     let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(body["accepted"], false);
     assert_eq!(body["reason"], "replayed_signature");
+    // The same transfer signed again (the keypad's next challenge
+    // response), in another process: the same reference.
+    let out = bank
+        .otp(&[
+            "token",
+            "press",
+            "t/KP0000000000.toml",
+            "--challenge",
+            &challenge,
+        ])
+        .output()
+        .unwrap();
+    let second = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let mut twice = args.clone();
+    twice.extend(["--response", &second, "--json"]);
+    let out = bank.otp(&twice).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let body: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(body["reference"], reference.as_str());
+    assert_eq!(body["counter"], 1);
     let mut other = vec!["bank", "sign", "W0005", "--amount", "150001"];
     other.extend([
         "--destination",

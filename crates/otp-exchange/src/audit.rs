@@ -68,7 +68,7 @@ pub enum Action {
     /// A transaction signed on a keypad token
     /// ([`crate::Bank::sign_transaction`]); the reason of a signed one is
     /// `transaction:` and the transaction's
-    /// [`reference`](crate::Transaction::reference).
+    /// [`reference`](crate::Bank::transaction_reference).
     SignTransaction,
 }
 

@@ -4,10 +4,12 @@
 
 use core::fmt;
 
+use hmac::{Hmac, Mac as _};
 use otp_core::{OcraSuite, QuestionFormat};
 use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
 
-use crate::UserId;
+use crate::{InternalError, UserId};
 
 /// The longest destination account accepted: 34 characters (an IBAN's
 /// longest).
@@ -18,7 +20,27 @@ pub const MAX_DESTINATION_LEN: usize = 34;
 const CHALLENGE_DOMAIN: &[u8] = b"otp-exchange transaction challenge v1\0";
 
 /// Domain separation of the transaction's audit reference.
-const REFERENCE_DOMAIN: &[u8] = b"otp-exchange transaction reference v1\0";
+const REFERENCE_DOMAIN: &[u8] = b"otp-exchange transaction reference v2\0";
+
+/// The label of the transaction key, derived from the bank's session key.
+const KEY_LABEL: &[u8] = b"otp-exchange/transaction/hmac-sha256/v1";
+
+/// The bank's key for transactions' challenges and references: an
+/// HMAC-SHA-256 key derived from its session key (every server of one
+/// bank shares it, and so computes the same challenge). Keyed, a
+/// challenge cannot be computed, nor a colliding transfer searched for,
+/// by anyone without it.
+pub(crate) struct TransactionKey(Zeroizing<[u8; 32]>);
+
+impl TransactionKey {
+    /// The key derived from `session_key`.
+    pub(crate) fn derive(session_key: &[u8; 32]) -> Result<Self, InternalError> {
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(session_key)
+            .map_err(|_| InternalError::Encoding)?;
+        mac.update(KEY_LABEL);
+        Ok(Self(Zeroizing::new(mac.finalize().into_bytes().into())))
+    }
+}
 
 /// A transfer to be signed: an amount (in the account's smallest unit,
 /// yen) and a destination account.
@@ -118,54 +140,47 @@ impl Transaction {
         &self.destination
     }
 
-    /// The transaction's fields, each length-prefixed, after `domain` and
-    /// the user's ID: no two transactions encode alike.
-    fn digest(&self, domain: &[u8], user: &UserId) -> Sha256 {
-        let mut h = Sha256::new();
+    /// HMAC under `key` of `domain`, the user's ID and the transaction's
+    /// fields, each length-prefixed: no two transactions encode alike.
+    fn mac(&self, key: &TransactionKey, domain: &[u8], user: &UserId) -> [u8; 32] {
+        let Ok(mut h) = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key.0.as_slice()) else {
+            // HMAC takes a key of any length: never reached.
+            return [0; 32];
+        };
         h.update(domain);
         for field in [
             user.as_str().as_bytes(),
             self.amount.to_string().as_bytes(),
             self.destination.as_bytes(),
         ] {
-            h.update(u64::try_from(field.len()).unwrap_or(u64::MAX).to_be_bytes());
+            h.update(&u64::try_from(field.len()).unwrap_or(u64::MAX).to_be_bytes());
             h.update(field);
         }
-        h
+        h.finalize().into_bytes().into()
     }
 
     /// The challenge `user` types on a keypad token of `suite` to sign
     /// this transaction: decimal digits (valid in every question format),
     /// as many as the suite's question takes (an even number for a
-    /// hexadecimal question), drawn without bias from a SHA-256 digest of
-    /// the user's ID, the amount and the destination.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use otp_exchange::{Transaction, UserId};
-    /// let suite: otp_core::OcraSuite = "OCRA-1:HOTP-SHA1-6:C-QN08".parse()?;
-    /// let t = Transaction::new(150_000, "1234567")?;
-    /// let q = t.challenge(&UserId::parse("W0001")?, &suite);
-    /// assert_eq!(q.len(), 8);
-    /// assert!(q.bytes().all(|b| b.is_ascii_digit()));
-    /// // Another amount, another challenge.
-    /// let other = Transaction::new(150_001, "1234567")?;
-    /// assert_ne!(other.challenge(&UserId::parse("W0001")?, &suite), q);
-    /// # Ok::<(), Box<dyn core::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn challenge(&self, user: &UserId, suite: &OcraSuite) -> String {
+    /// hexadecimal question), drawn without bias from an HMAC under the
+    /// bank's `key` of the user's ID, the amount and the destination.
+    /// Public through [`Bank::transaction_challenge`](crate::Bank::transaction_challenge).
+    pub(crate) fn challenge(
+        &self,
+        key: &TransactionKey,
+        user: &UserId,
+        suite: &OcraSuite,
+    ) -> String {
         let mut len = usize::from(suite.question_len());
         if suite.question_format() == QuestionFormat::Hex {
             len &= !1;
         }
-        let seed = self.digest(CHALLENGE_DOMAIN, user).finalize();
+        let seed = Zeroizing::new(self.mac(key, CHALLENGE_DOMAIN, user));
         let mut out = String::with_capacity(len);
         let mut block: u64 = 0;
         while out.len() < len {
             let bytes = Sha256::new()
-                .chain_update(seed)
+                .chain_update(seed.as_slice())
                 .chain_update(block.to_be_bytes())
                 .finalize();
             block = block.wrapping_add(1);
@@ -182,24 +197,16 @@ impl Transaction {
     }
 
     /// A reference to this transaction for the audit trail: 16 hex digits
-    /// of a digest of the user's ID, the amount and the destination (the
-    /// account number itself is not written there; the digest is unkeyed,
-    /// so whoever reads the trail and knows the user and the amount can
-    /// test a guessed account number). The bank's own transfer records can
-    /// be matched to it by computing it again.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use otp_exchange::{Transaction, UserId};
-    /// let r = Transaction::new(150_000, "1234567")?.reference(&UserId::parse("W0001")?);
-    /// assert_eq!(r.len(), 16);
-    /// # Ok::<(), Box<dyn core::error::Error>>(())
-    /// ```
-    #[must_use]
-    pub fn reference(&self, user: &UserId) -> String {
-        let d = self.digest(REFERENCE_DOMAIN, user).finalize();
-        d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    /// of an HMAC under the bank's `key` of the user's ID, the amount and
+    /// the destination. The account number itself is not written there,
+    /// and without the key whoever reads the trail cannot test a guessed
+    /// one. Public through [`Bank::transaction_reference`](crate::Bank::transaction_reference).
+    pub(crate) fn reference(&self, key: &TransactionKey, user: &UserId) -> String {
+        self.mac(key, REFERENCE_DOMAIN, user)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -210,6 +217,10 @@ mod tests {
 
     fn user() -> UserId {
         UserId::parse("W0001").unwrap()
+    }
+
+    fn key() -> TransactionKey {
+        TransactionKey::derive(&[0x33; 32]).unwrap()
     }
 
     /// Every question format gets digits of its length (even for hex),
@@ -224,7 +235,7 @@ mod tests {
         ] {
             let suite = OcraSuite::parse(suite).unwrap();
             let t = Transaction::new(1, "ACCT-1").unwrap();
-            let q = t.challenge(&user(), &suite);
+            let q = t.challenge(&key(), &user(), &suite);
             assert_eq!(q.len(), len);
             assert!(q.bytes().all(|b| b.is_ascii_digit()));
             let mut input = otp_core::OcraInput::new(&q);
@@ -238,31 +249,38 @@ mod tests {
         }
         let suite = OcraSuite::parse("OCRA-1:HOTP-SHA1-6:C-QN08").unwrap();
         let base = Transaction::new(100, "123").unwrap();
-        let q = base.challenge(&user(), &suite);
-        assert_eq!(q, base.challenge(&user(), &suite));
+        let q = base.challenge(&key(), &user(), &suite);
+        assert_eq!(q, base.challenge(&key(), &user(), &suite));
         assert_ne!(
             Transaction::new(101, "123")
                 .unwrap()
-                .challenge(&user(), &suite),
+                .challenge(&key(), &user(), &suite),
             q
         );
         assert_ne!(
             Transaction::new(100, "124")
                 .unwrap()
-                .challenge(&user(), &suite),
+                .challenge(&key(), &user(), &suite),
             q
         );
-        assert_ne!(base.challenge(&UserId::parse("W0002").unwrap(), &suite), q);
+        assert_ne!(
+            base.challenge(&key(), &UserId::parse("W0002").unwrap(), &suite),
+            q
+        );
         // Length prefixes: amount 1 to "23" is not amount 12 to "3".
         assert_ne!(
-            Transaction::new(1, "23").unwrap().reference(&user()),
-            Transaction::new(12, "3").unwrap().reference(&user())
+            Transaction::new(1, "23")
+                .unwrap()
+                .reference(&key(), &user()),
+            Transaction::new(12, "3")
+                .unwrap()
+                .reference(&key(), &user())
         );
         let mut counts = [0u32; 10];
         for amount in 1..=2_000 {
             let q = Transaction::new(amount, "9")
                 .unwrap()
-                .challenge(&user(), &suite);
+                .challenge(&key(), &user(), &suite);
             for b in q.bytes() {
                 counts[usize::from(b - b'0')] += 1;
             }
@@ -272,6 +290,31 @@ mod tests {
             counts.iter().all(|&c| (1_400..1_800).contains(&c)),
             "{counts:?}"
         );
+    }
+
+    /// The challenge and the reference depend on the bank's key: another
+    /// bank's differ, every server of one bank computes the same.
+    #[test]
+    fn challenges_and_references_are_keyed() {
+        let suite = OcraSuite::parse("OCRA-1:HOTP-SHA1-6:C-QN08").unwrap();
+        let t = Transaction::new(150_000, "1234567").unwrap();
+        let other = TransactionKey::derive(&[0x34; 32]).unwrap();
+        assert_eq!(
+            t.challenge(&key(), &user(), &suite),
+            t.challenge(
+                &TransactionKey::derive(&[0x33; 32]).unwrap(),
+                &user(),
+                &suite
+            )
+        );
+        assert_ne!(
+            t.challenge(&key(), &user(), &suite),
+            t.challenge(&other, &user(), &suite)
+        );
+        assert_ne!(t.reference(&key(), &user()), t.reference(&other, &user()));
+        assert_eq!(t.reference(&key(), &user()).len(), 16);
+        // The key is not the session key itself.
+        assert_ne!(key().0.as_slice(), [0x33; 32].as_slice());
     }
 
     #[test]

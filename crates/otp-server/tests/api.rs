@@ -792,7 +792,7 @@ async fn a_transfer_is_signed_once_through_the_api() {
         json!({
             "result": "accepted",
             "reason": "accepted",
-            "reference": tx.reference(&user),
+            "reference": w.bank.transaction_reference(&user, &tx).unwrap(),
             "messages": {"ja": "取引を承認しました。", "en": "The transfer is signed."}
         })
     );

@@ -6,6 +6,7 @@ use otp_core::{OcraParams, OcraResponse, OcraSuite, TokenState, Window, verify_o
 use otp_provision::SerialNumber;
 
 use crate::guard::{Counter, lock_entry};
+use crate::transaction::TransactionKey;
 use crate::{
     Action, AuditEntry, Credentials, InternalError, LockChange, Refusal, Store, TokenStatus,
     Transaction, UserId, Verification,
@@ -45,8 +46,8 @@ impl TransactionSigned {
         self.serial
     }
 
-    /// The transaction's [`reference`](Transaction::reference), as the
-    /// audit record names it.
+    /// The transaction's reference
+    /// ([`Bank::transaction_reference`]), as the audit record names it.
     #[must_use]
     pub fn reference(&self) -> &str {
         &self.reference
@@ -85,8 +86,14 @@ fn signing_suite(suite: Option<OcraSuite>) -> Result<OcraSuite, Refusal> {
 impl<S: Store, C: Credentials> Bank<S, C> {
     /// The challenge `user` types on their keypad token to sign
     /// `transaction` (the screen shows it: "press 2, type these digits"):
-    /// [`Transaction::challenge`] for the suite of the token registered
-    /// to them.
+    /// as many decimal digits as the suite of the token registered to them
+    /// takes, drawn from an HMAC of the user, the amount and the
+    /// destination under a key derived from the bank's session key. Keyed,
+    /// it cannot be computed without the bank, so nobody can search
+    /// offline for another transfer with the same challenge (a 5-digit
+    /// challenge took 10^5 hashes, an 8-digit one 10^8), whose signature
+    /// the customer's response would then be. Every server of the bank
+    /// (one session key) gives the same challenge.
     ///
     /// # Errors
     ///
@@ -103,7 +110,48 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         let serial = record.token.ok_or(Refusal::NoTokenRegistered)?;
         let entry = self.store.token(&serial)?.ok_or(Refusal::Conflict)?;
         let suite = signing_suite(entry.seed.suite)?;
-        Ok(transaction.challenge(user, &suite))
+        Ok(transaction.challenge(&self.transaction_key()?, user, &suite))
+    }
+
+    /// The challenge [`Bank::transaction_challenge`] gives `user` for
+    /// `transaction` on a token of `suite`, without looking the token up:
+    /// for a caller that knows the suite (a test checking a response apart
+    /// from the bank, a tool printing challenges ahead).
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Internal`] if the key cannot be derived.
+    pub fn transaction_challenge_in(
+        &self,
+        user: &UserId,
+        transaction: &Transaction,
+        suite: &OcraSuite,
+    ) -> Result<String, Refusal> {
+        Ok(transaction.challenge(&self.transaction_key()?, user, suite))
+    }
+
+    /// The reference of `user`'s `transaction` in the audit trail
+    /// (`transaction:` and this, on the `SignTransaction` record) and in
+    /// [`TransactionSigned::reference`]: 16 hex digits of an HMAC of the
+    /// user, the amount and the destination under a key derived from the
+    /// bank's session key. The bank matches its transfer records to the
+    /// trail by computing it again; whoever reads the trail without the
+    /// key cannot test a guessed account number or amount.
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Internal`] if the key cannot be derived.
+    pub fn transaction_reference(
+        &self,
+        user: &UserId,
+        transaction: &Transaction,
+    ) -> Result<String, Refusal> {
+        Ok(transaction.reference(&self.transaction_key()?, user))
+    }
+
+    /// The key of transactions' challenges and references.
+    fn transaction_key(&self) -> Result<TransactionKey, Refusal> {
+        TransactionKey::derive(&self.session_key).map_err(Refusal::Internal)
     }
 
     /// Verifies `response`, typed from `user`'s keypad token, as their
@@ -147,7 +195,8 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         transaction: &Transaction,
         response: &str,
     ) -> Result<TransactionSigned, Refusal> {
-        let reference = transaction.reference(user);
+        let tx_key = self.transaction_key()?;
+        let reference = transaction.reference(&tx_key, user);
         let mut audit = AuditEntry::new(
             self.now(),
             user.as_str(),
@@ -155,7 +204,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             Action::SignTransaction,
         );
         audit.reason = Some(format!("transaction:{reference}"));
-        let result = self.check_signature(user, transaction, response, &audit, &reference);
+        let result = self.check_signature(user, transaction, response, &audit, &reference, &tx_key);
         self.finish(&audit, result)
     }
 
@@ -168,6 +217,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         typed: &str,
         audit: &AuditEntry,
         reference: &str,
+        tx_key: &TransactionKey,
     ) -> Result<TransactionSigned, Fail> {
         for _ in 0..MAX_RETRIES {
             let (user, entry) = self
@@ -200,7 +250,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 failures: 0,
                 ..entry.signing
             };
-            let challenge = transaction.challenge(target, &suite);
+            let challenge = transaction.challenge(tx_key, target, &suite);
             let at = self.now();
             let v = verify_ocra(
                 &key,

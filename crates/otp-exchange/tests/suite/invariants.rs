@@ -200,7 +200,10 @@ pub type Shared<S> = Arc<Gate<S>>;
 /// W0009 (with a token registered by the branch).
 pub fn seed<S: Store + 'static>(store: S) -> (Scenario<Shared<S>>, Shared<S>, UserId) {
     let shared = Arc::new(Gate::new(store));
-    let s = Scenario::setup(Arc::clone(&shared), START, HashCost::TESTING).unwrap();
+    let mut s = Scenario::setup(Arc::clone(&shared), START, HashCost::TESTING).unwrap();
+    // Every server of one bank shares its keys (a transaction's challenge
+    // is keyed by the session key).
+    s.bank = s.bank.with_session_key(SESSION_KEY);
     let second = UserId::parse("W0009").unwrap();
     s.bank
         .enroll_user(&branch(), &second, "しんきん花子", Authority::Administrator)
@@ -225,9 +228,13 @@ pub fn server<S: Store + 'static>(
         Bank::new(Arc::clone(shared), Arc::new(s.clock.clone()))
             .unwrap()
             .with_audit_key(AuditKey::new(AUDIT_KEY))
+            .with_session_key(SESSION_KEY)
             .with_hash_cost(HashCost::TESTING),
     )
 }
+
+/// The session key every server of the test bank shares.
+pub const SESSION_KEY: [u8; 32] = [0x5b; 32];
 
 pub fn approval() -> Password {
     Password::new(ADMIN_APPROVAL_PASSWORD)
@@ -1811,7 +1818,10 @@ pub fn a_signature_signs_its_transaction_once<S: Store + 'static>(store: S) {
     // The keypad's second challenge (counter 1): the first, for the other
     // transfer, used counter 0 and was never accepted.
     assert_eq!(signed.counter(), Some(1));
-    assert_eq!(signed.reference(), pay.reference(&user));
+    assert_eq!(
+        signed.reference(),
+        s.bank.transaction_reference(&user, &pay).unwrap()
+    );
     let lock = s.bank.records().user(&user).unwrap().unwrap().lock;
     assert_eq!(lock.codes.failures, 0, "a right signature clears the count");
     assert_eq!(
@@ -1832,12 +1842,79 @@ pub fn a_signature_signs_its_transaction_once<S: Store + 'static>(store: S) {
     );
     let chain = s.bank.records().audit_chain().unwrap();
     assert_eq!(
-        signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+        signature_records(
+            &chain,
+            &format!(
+                "transaction:{}",
+                s.bank.transaction_reference(&user, &pay).unwrap()
+            )
+        ),
         2
     );
     assert_eq!(signature_records(&chain, "wrong_signature"), 1);
     assert_eq!(signature_records(&chain, "replayed_signature"), 1);
     s.bank.verify_audit().unwrap();
+}
+
+/// The challenge as anyone could compute it before it was keyed: a
+/// SHA-256 of the user, the amount and the destination, digits drawn from
+/// it. An attacker's model, to search offline for colliding transfers.
+fn unkeyed_challenge(user: &UserId, t: &otp_exchange::Transaction, len: usize) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"otp-exchange transaction challenge v1\0");
+    for field in [
+        user.as_str().as_bytes(),
+        t.amount().to_string().as_bytes(),
+        t.destination().as_bytes(),
+    ] {
+        h.update((field.len() as u64).to_be_bytes());
+        h.update(field);
+    }
+    let seed = h.finalize();
+    let mut out = String::new();
+    for block in 0u64.. {
+        let bytes = Sha256::new()
+            .chain_update(seed)
+            .chain_update(block.to_be_bytes())
+            .finalize();
+        for b in bytes.iter().filter(|&&b| b < 250) {
+            if out.len() == len {
+                return out;
+            }
+            out.push(char::from(b'0' + b % 10));
+        }
+    }
+    out
+}
+
+/// Regression: the challenge was a public function of the transfer, so
+/// whoever wanted their own transfer signed could search offline (10^5
+/// hashes for a 5-digit question, 10^8 for 8) for one whose challenge
+/// equals that of the transfer the customer means to sign; the customer's
+/// response then signed theirs too. The challenge is keyed by the bank
+/// (under its session key): the transfer found that way is refused, and
+/// the customer's own is signed.
+pub fn a_transfer_found_offline_with_the_same_challenge_is_refused<S: Store + 'static>(store: S) {
+    use otp_exchange::Transaction;
+    let (mut s, _shared, _) = seed(store);
+    let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA1-6:C-QN05");
+    let user = s.without_token.clone();
+    let honest = Transaction::new(150_000, "1234567").unwrap();
+    let target = unkeyed_challenge(&user, &honest, 5);
+    let forged = (1..)
+        .map(|amount| Transaction::new(amount, "6666666").unwrap())
+        .find(|t| unkeyed_challenge(&user, t, 5) == target)
+        .unwrap();
+    let response = sign(&mut s, &serial, &honest);
+    assert_eq!(
+        s.bank.sign_transaction(&user, &forged, &response),
+        Err(Refusal::WrongSignature),
+        "a transfer of {} to 6666666, found offline, was signed by the response for {}",
+        forged.amount(),
+        honest.amount()
+    );
+    s.bank.sign_transaction(&user, &honest, &response).unwrap();
 }
 
 /// Wrong signatures and wrong login codes count on the one lock: three of
@@ -1886,7 +1963,13 @@ pub fn wrong_signatures_lock_the_id_with_wrong_codes<S: Store + 'static>(store: 
     );
     let chain = s.bank.records().audit_chain().unwrap();
     assert_eq!(
-        signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+        signature_records(
+            &chain,
+            &format!(
+                "transaction:{}",
+                s.bank.transaction_reference(&user, &pay).unwrap()
+            )
+        ),
         0
     );
 }
@@ -1978,7 +2061,13 @@ pub fn a_signature_verdict_that_loses_the_race_is_verified_again<S: Store + 'sta
     );
     let chain = s.bank.records().audit_chain().unwrap();
     assert_eq!(
-        signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+        signature_records(
+            &chain,
+            &format!(
+                "transaction:{}",
+                s.bank.transaction_reference(&user, &pay).unwrap()
+            )
+        ),
         1
     );
 }
@@ -2004,7 +2093,13 @@ pub fn a_signature_is_refused_when_the_token_is_revoked_meanwhile<S: Store + 'st
     ));
     let chain = s.bank.records().audit_chain().unwrap();
     assert_eq!(
-        signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+        signature_records(
+            &chain,
+            &format!(
+                "transaction:{}",
+                s.bank.transaction_reference(&user, &pay).unwrap()
+            )
+        ),
         0
     );
 }
@@ -2053,7 +2148,13 @@ pub fn concurrent_signatures_accept_one_brute<S: Store + 'static>(
         );
         let chain = s.bank.records().audit_chain().unwrap();
         assert_eq!(
-            signature_records(&chain, &format!("transaction:{}", pay.reference(&user))),
+            signature_records(
+                &chain,
+                &format!(
+                    "transaction:{}",
+                    s.bank.transaction_reference(&user, &pay).unwrap()
+                )
+            ),
             1,
             "round {round}"
         );
