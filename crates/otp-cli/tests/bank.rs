@@ -1088,22 +1088,26 @@ fn a_transfer_is_signed_on_a_keypad_token_from_the_command_line() {
     assert!(out.status.success(), "{out:?}");
     let challenge = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(challenge.len(), 8);
-    let out = bank
-        .otp(&[
-            "token",
-            "press",
-            "t/KP0000000000.toml",
-            "--challenge",
-            &challenge,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let response = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    // The challenge typed on the keypad token: its response.
+    let keypad = || {
+        let out = bank
+            .otp(&[
+                "token",
+                "press",
+                "t/KP0000000000.toml",
+                "--challenge",
+                &challenge,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let response = keypad();
     let mut signed = args.clone();
     signed.extend(["--response", &response]);
     // The reference is keyed by the bank (its session key): 16 hex digits,
-    // the same that the audit record names.
+    // the same in every process on this bank's key file (below).
     let out = bank.otp(&signed).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let reference = String::from_utf8(out.stdout).unwrap().trim().to_owned();
@@ -1118,17 +1122,7 @@ fn a_transfer_is_signed_on_a_keypad_token_from_the_command_line() {
     assert_eq!(body["reason"], "replayed_signature");
     // The same transfer signed again (the keypad's next challenge
     // response), in another process: the same reference.
-    let out = bank
-        .otp(&[
-            "token",
-            "press",
-            "t/KP0000000000.toml",
-            "--challenge",
-            &challenge,
-        ])
-        .output()
-        .unwrap();
-    let second = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let second = keypad();
     let mut twice = args.clone();
     twice.extend(["--response", &second, "--json"]);
     let out = bank.otp(&twice).output().unwrap();
