@@ -1739,7 +1739,9 @@ fn exec(w: &World, on: Server, op: &Op, depth: usize) -> bool {
                 let entry = w.store.token(&token).expect("store").expect("token");
                 let suite = entry.seed.suite.expect("a keypad token");
                 let key = entry.seed.signing_key().expect("a signing key");
-                let q = bank.transaction_challenge_in(&user, &tx, &suite).expect("a challenge");
+                let q = bank
+                    .transaction_challenge_in(&user, &tx, &suite)
+                    .expect("a challenge");
                 let expected =
                     otp_core::ocra(&key, &suite, &OcraInput::new(&q).with_counter(counter))
                         .expect("a response");
