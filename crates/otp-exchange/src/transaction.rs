@@ -25,6 +25,17 @@ const REFERENCE_DOMAIN: &[u8] = b"otp-exchange transaction reference v2\0";
 /// The label of the transaction key, derived from the bank's session key.
 const KEY_LABEL: &[u8] = b"otp-exchange/transaction/hmac-sha256/v1";
 
+/// How many digits a transaction's challenge has on a token of `suite`:
+/// as many as its question takes, an even number for a hexadecimal one.
+pub(crate) fn challenge_len(suite: &OcraSuite) -> usize {
+    let len = usize::from(suite.question_len());
+    if suite.question_format() == QuestionFormat::Hex {
+        len & !1
+    } else {
+        len
+    }
+}
+
 /// The bank's key for transactions' challenges and references: an
 /// HMAC-SHA-256 key derived from its session key (every server of one
 /// bank shares it, and so computes the same challenge). Keyed, a
@@ -171,10 +182,7 @@ impl Transaction {
         user: &UserId,
         suite: &OcraSuite,
     ) -> String {
-        let mut len = usize::from(suite.question_len());
-        if suite.question_format() == QuestionFormat::Hex {
-            len &= !1;
-        }
+        let len = challenge_len(suite);
         let seed = Zeroizing::new(self.mac(key, CHALLENGE_DOMAIN, user));
         let mut out = String::with_capacity(len);
         let mut block: u64 = 0;

@@ -52,6 +52,7 @@ on_memory!(
     a_rename_keeps_a_password_set_meanwhile,
     a_signature_signs_its_transaction_once,
     a_transfer_found_offline_with_the_same_challenge_is_refused,
+    a_short_challenge_signs_nothing_below_the_policy_minimum,
     wrong_signatures_lock_the_id_with_wrong_codes,
     a_timed_signature_is_accepted_once_per_step,
     only_a_safe_keypad_token_signs,

@@ -38,6 +38,14 @@ pub struct Policy {
     /// every user left in that mode until an administrator registers a
     /// token for them.
     pub allow_not_used: bool,
+    /// The fewest digits a transaction's challenge may have: 8. A keypad
+    /// token whose question takes fewer signs nothing
+    /// ([`Refusal::NoSigningToken`](crate::Refusal::NoSigningToken)):
+    /// whoever can ask the bank for challenges could try transfers until
+    /// one has the same challenge as the customer's, about 10^d tries for
+    /// d digits (hours at the API's per-user limit for 5 digits, years for
+    /// 8).
+    pub min_signing_challenge: u8,
 }
 
 impl Default for Policy {
@@ -52,6 +60,7 @@ impl Default for Policy {
             utc_offset_seconds: 9 * 3600,
             reservation_ttl: 60,
             allow_not_used: false,
+            min_signing_challenge: 8,
         }
     }
 }

@@ -6,7 +6,7 @@ use otp_core::{OcraParams, OcraResponse, OcraSuite, TokenState, Window, verify_o
 use otp_provision::SerialNumber;
 
 use crate::guard::{Counter, lock_entry};
-use crate::transaction::TransactionKey;
+use crate::transaction::{TransactionKey, challenge_len};
 use crate::{
     Action, AuditEntry, Credentials, InternalError, LockChange, Refusal, Store, TokenStatus,
     Transaction, UserId, Verification,
@@ -68,13 +68,20 @@ impl TransactionSigned {
 
 /// The signing suite of a token, if the bank can verify its signatures:
 /// a keypad token whose suite needs no PIN hash or session (the bank holds
-/// neither), answers in 4 to 10 digits, and has a counter or a time step
-/// (else a response would be valid again for the same transfer).
-fn signing_suite(suite: Option<OcraSuite>) -> Result<OcraSuite, Refusal> {
+/// neither), answers in 4 to 10 digits, takes a challenge of at least
+/// `min_challenge` digits, and has a counter or a time step (else a
+/// response would be valid again for the same transfer).
+fn signing_suite(suite: Option<OcraSuite>, min_challenge: u8) -> Result<OcraSuite, Refusal> {
     let suite = suite.ok_or(Refusal::NoSigningToken)?;
     // A PIN hash or a session the bank does not hold; a response of the
-    // whole HMAC in hex (`-0`), which no keypad displays.
-    if suite.password_hash().is_some() || suite.session_len().is_some() || suite.digits() == 0 {
+    // whole HMAC in hex (`-0`), which no keypad displays; a challenge so
+    // short that a colliding transfer can be found by asking for
+    // challenges.
+    if suite.password_hash().is_some()
+        || suite.session_len().is_some()
+        || suite.digits() == 0
+        || challenge_len(&suite) < usize::from(min_challenge)
+    {
         return Err(Refusal::NoSigningToken);
     }
     if !suite.counter() && suite.time_step().is_none() {
@@ -109,7 +116,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         let record = self.user_record(user)?;
         let serial = record.token.ok_or(Refusal::NoTokenRegistered)?;
         let entry = self.store.token(&serial)?.ok_or(Refusal::Conflict)?;
-        let suite = signing_suite(entry.seed.suite)?;
+        let suite = signing_suite(entry.seed.suite, self.policy.min_signing_challenge)?;
         Ok(transaction.challenge(&self.transaction_key()?, user, &suite))
     }
 
@@ -230,7 +237,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
             }) else {
                 return Err(Refusal::Conflict.into());
             };
-            let suite = signing_suite(entry.seed.suite)?;
+            let suite = signing_suite(entry.seed.suite, self.policy.min_signing_challenge)?;
             let response = OcraResponse::parse(&crate::normalize_code(typed), &suite)
                 .map_err(Refusal::Signature)?;
             // Attempts in flight (sign-ins evaluating their password)

@@ -1898,6 +1898,13 @@ fn unkeyed_challenge(user: &UserId, t: &otp_exchange::Transaction, len: usize) -
 pub fn a_transfer_found_offline_with_the_same_challenge_is_refused<S: Store + 'static>(store: S) {
     use otp_exchange::Transaction;
     let (mut s, _shared, _) = seed(store);
+    // A 5-digit challenge, below the policy's minimum of 8 (which keeps
+    // the online search, asking the bank for challenges, out of reach),
+    // allowed here so that the offline search takes 10^5 hashes.
+    s.bank = s.bank.with_policy(otp_exchange::Policy {
+        min_signing_challenge: 5,
+        ..otp_exchange::Policy::default()
+    });
     let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA1-6:C-QN05");
     let user = s.without_token.clone();
     let honest = Transaction::new(150_000, "1234567").unwrap();
@@ -2037,6 +2044,37 @@ pub fn only_a_safe_keypad_token_signs<S: Store + 'static>(store: S) {
     let chain = s.bank.records().audit_chain().unwrap();
     assert_eq!(signature_records(&chain, "no_signing_token"), 1);
     assert_eq!(signature_records(&chain, "replayable_signing_suite"), 1);
+}
+
+/// A keypad token whose challenge is shorter than the policy's minimum
+/// (8 digits by default) signs nothing: a colliding transfer would be
+/// found by asking the bank for challenges. Lowered by the bank, it
+/// signs.
+pub fn a_short_challenge_signs_nothing_below_the_policy_minimum<S: Store + 'static>(store: S) {
+    use otp_exchange::{Policy, Transaction};
+    let (mut s, _shared, _) = seed(store);
+    let serial = keypad_user(&mut s, "OCRA-1:HOTP-SHA1-6:C-QN06");
+    let user = s.without_token.clone();
+    let pay = Transaction::new(150_000, "1234567").unwrap();
+    assert_eq!(Policy::default().min_signing_challenge, 8);
+    assert_eq!(
+        s.bank.transaction_challenge(&user, &pay),
+        Err(Refusal::NoSigningToken)
+    );
+    assert_eq!(
+        s.bank.sign_transaction(&user, &pay, "123456"),
+        Err(Refusal::NoSigningToken)
+    );
+    s.bank = s.bank.with_policy(Policy {
+        min_signing_challenge: 6,
+        ..Policy::default()
+    });
+    let q = s.bank.transaction_challenge(&user, &pay).unwrap();
+    assert_eq!(q.len(), 6);
+    let response = s.press_challenge(&serial, &q).unwrap();
+    s.bank.sign_transaction(&user, &pay, &response).unwrap();
+    let chain = s.bank.records().audit_chain().unwrap();
+    assert_eq!(signature_records(&chain, "no_signing_token"), 1);
 }
 
 /// Deterministic race: another server accepts the same signature between
