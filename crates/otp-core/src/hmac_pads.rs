@@ -128,7 +128,9 @@ impl BlockHash for Sha1 {
         outer: &[u32; 5],
         blocks: &[[u8; 64]; N],
     ) -> Option<[[u32; 5]; N]> {
-        let mut words = blocks.map(|b| block_words(&b));
+        // By reference: no copy of the blocks (which can hold a password
+        // hash) is left behind.
+        let mut words = blocks.each_ref().map(block_words);
         let states = lockstep::hmac_sha1_blocks(state, outer, &words);
         words.zeroize();
         states
@@ -173,7 +175,9 @@ impl BlockHash for Sha256 {
         outer: &[u32; 8],
         blocks: &[[u8; 64]; N],
     ) -> Option<[[u32; 8]; N]> {
-        let mut words = blocks.map(|b| block_words(&b));
+        // By reference: no copy of the blocks (which can hold a password
+        // hash) is left behind.
+        let mut words = blocks.each_ref().map(block_words);
         let states = lockstep::hmac_sha256_blocks(state, outer, &words);
         words.zeroize();
         states
@@ -374,9 +378,7 @@ impl<H: BlockHash> HmacPads<H> {
         inner.as_mut().zeroize();
         state
     }
-}
 
-impl<H: BlockHash> HmacPads<H> {
     /// [`finish`](Self::finish) of `N` copies of `stream`, each continued
     /// with its own 8-byte `tails` entry (OCRA's time steps after one
     /// question), the copies hashed in lockstep. `None` when the hash or
