@@ -4,6 +4,7 @@
 mod api_key;
 mod audit;
 mod bank;
+mod derive;
 pub mod exchange;
 mod guard;
 mod ids;

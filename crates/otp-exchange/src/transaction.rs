@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-use hmac::{Hmac, Mac as _};
+use hmac::Mac as _;
 use otp_core::{OcraSuite, QuestionFormat};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
@@ -46,10 +46,7 @@ pub(crate) struct TransactionKey(Zeroizing<[u8; 32]>);
 impl TransactionKey {
     /// The key derived from `session_key`.
     pub(crate) fn derive(session_key: &[u8; 32]) -> Result<Self, InternalError> {
-        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(session_key)
-            .map_err(|_| InternalError::Encoding)?;
-        mac.update(KEY_LABEL);
-        Ok(Self(Zeroizing::new(mac.finalize().into_bytes().into())))
+        crate::derive::derived_key(session_key, KEY_LABEL).map(Self)
     }
 }
 
@@ -153,11 +150,13 @@ impl Transaction {
 
     /// HMAC under `key` of `domain`, the user's ID and the transaction's
     /// fields, each length-prefixed: no two transactions encode alike.
-    fn mac(&self, key: &TransactionKey, domain: &[u8], user: &UserId) -> [u8; 32] {
-        let Ok(mut h) = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key.0.as_slice()) else {
-            // HMAC takes a key of any length: never reached.
-            return [0; 32];
-        };
+    fn mac(
+        &self,
+        key: &TransactionKey,
+        domain: &[u8],
+        user: &UserId,
+    ) -> Result<[u8; 32], InternalError> {
+        let mut h = crate::derive::keyed(key.0.as_slice())?;
         h.update(domain);
         for field in [
             user.as_str().as_bytes(),
@@ -167,7 +166,7 @@ impl Transaction {
             h.update(&u64::try_from(field.len()).unwrap_or(u64::MAX).to_be_bytes());
             h.update(field);
         }
-        h.finalize().into_bytes().into()
+        Ok(h.finalize().into_bytes().into())
     }
 
     /// The challenge `user` types on a keypad token of `suite` to sign
@@ -181,9 +180,9 @@ impl Transaction {
         key: &TransactionKey,
         user: &UserId,
         suite: &OcraSuite,
-    ) -> String {
+    ) -> Result<String, InternalError> {
         let len = challenge_len(suite);
-        let seed = Zeroizing::new(self.mac(key, CHALLENGE_DOMAIN, user));
+        let seed = Zeroizing::new(self.mac(key, CHALLENGE_DOMAIN, user)?);
         let mut out = String::with_capacity(len);
         let mut block: u64 = 0;
         while out.len() < len {
@@ -201,7 +200,7 @@ impl Transaction {
                 out.push(char::from(b'0' + b % 10));
             }
         }
-        out
+        Ok(out)
     }
 
     /// A reference to this transaction for the audit trail: 16 hex digits
@@ -209,12 +208,17 @@ impl Transaction {
     /// the destination. The account number itself is not written there,
     /// and without the key whoever reads the trail cannot test a guessed
     /// one. Public through [`Bank::transaction_reference`](crate::Bank::transaction_reference).
-    pub(crate) fn reference(&self, key: &TransactionKey, user: &UserId) -> String {
-        self.mac(key, REFERENCE_DOMAIN, user)
+    pub(crate) fn reference(
+        &self,
+        key: &TransactionKey,
+        user: &UserId,
+    ) -> Result<String, InternalError> {
+        Ok(self
+            .mac(key, REFERENCE_DOMAIN, user)?
             .iter()
             .take(8)
             .map(|b| format!("{b:02x}"))
-            .collect()
+            .collect())
     }
 }
 
@@ -243,7 +247,7 @@ mod tests {
         ] {
             let suite = OcraSuite::parse(suite).unwrap();
             let t = Transaction::new(1, "ACCT-1").unwrap();
-            let q = t.challenge(&key(), &user(), &suite);
+            let q = t.challenge(&key(), &user(), &suite).unwrap();
             assert_eq!(q.len(), len);
             assert!(q.bytes().all(|b| b.is_ascii_digit()));
             let mut input = otp_core::OcraInput::new(&q);
@@ -257,38 +261,44 @@ mod tests {
         }
         let suite = OcraSuite::parse("OCRA-1:HOTP-SHA1-6:C-QN08").unwrap();
         let base = Transaction::new(100, "123").unwrap();
-        let q = base.challenge(&key(), &user(), &suite);
-        assert_eq!(q, base.challenge(&key(), &user(), &suite));
+        let q = base.challenge(&key(), &user(), &suite).unwrap();
+        assert_eq!(q, base.challenge(&key(), &user(), &suite).unwrap());
         assert_ne!(
             Transaction::new(101, "123")
                 .unwrap()
-                .challenge(&key(), &user(), &suite),
+                .challenge(&key(), &user(), &suite)
+                .unwrap(),
             q
         );
         assert_ne!(
             Transaction::new(100, "124")
                 .unwrap()
-                .challenge(&key(), &user(), &suite),
+                .challenge(&key(), &user(), &suite)
+                .unwrap(),
             q
         );
         assert_ne!(
-            base.challenge(&key(), &UserId::parse("W0002").unwrap(), &suite),
+            base.challenge(&key(), &UserId::parse("W0002").unwrap(), &suite)
+                .unwrap(),
             q
         );
         // Length prefixes: amount 1 to "23" is not amount 12 to "3".
         assert_ne!(
             Transaction::new(1, "23")
                 .unwrap()
-                .reference(&key(), &user()),
+                .reference(&key(), &user())
+                .unwrap(),
             Transaction::new(12, "3")
                 .unwrap()
                 .reference(&key(), &user())
+                .unwrap()
         );
         let mut counts = [0u32; 10];
         for amount in 1..=2_000 {
             let q = Transaction::new(amount, "9")
                 .unwrap()
-                .challenge(&key(), &user(), &suite);
+                .challenge(&key(), &user(), &suite)
+                .unwrap();
             for b in q.bytes() {
                 counts[usize::from(b - b'0')] += 1;
             }
@@ -308,19 +318,23 @@ mod tests {
         let t = Transaction::new(150_000, "1234567").unwrap();
         let other = TransactionKey::derive(&[0x34; 32]).unwrap();
         assert_eq!(
-            t.challenge(&key(), &user(), &suite),
+            t.challenge(&key(), &user(), &suite).unwrap(),
             t.challenge(
                 &TransactionKey::derive(&[0x33; 32]).unwrap(),
                 &user(),
                 &suite
             )
+            .unwrap()
         );
         assert_ne!(
-            t.challenge(&key(), &user(), &suite),
-            t.challenge(&other, &user(), &suite)
+            t.challenge(&key(), &user(), &suite).unwrap(),
+            t.challenge(&other, &user(), &suite).unwrap()
         );
-        assert_ne!(t.reference(&key(), &user()), t.reference(&other, &user()));
-        assert_eq!(t.reference(&key(), &user()).len(), 16);
+        assert_ne!(
+            t.reference(&key(), &user()).unwrap(),
+            t.reference(&other, &user()).unwrap()
+        );
+        assert_eq!(t.reference(&key(), &user()).unwrap().len(), 16);
         // The key is not the session key itself.
         assert_ne!(key().0.as_slice(), [0x33; 32].as_slice());
     }

@@ -7,7 +7,6 @@ use aes_gcm::aead::AeadInOut as _;
 use aes_gcm::{Aes256Gcm, KeyInit as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::Mac as _;
 use otp_provision::Inventory;
 use zeroize::Zeroizing;
 
@@ -17,8 +16,6 @@ use crate::{
 };
 
 use super::{Bank, Fail};
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 /// The text before every sealed value (its format).
 const PREFIX: &str = "s1.";
@@ -89,10 +86,7 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         if label.is_empty() || label.len() > MAX_SEAL_LABEL {
             return Err(InternalError::Encoding.into());
         }
-        let mut mac = <HmacSha256 as hmac::KeyInit>::new_from_slice(self.session_key.as_slice())
-            .map_err(|_| InternalError::Encoding)?;
-        mac.update(&aad(label));
-        let key = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
+        let key = crate::derive::derived_key(&self.session_key, &aad(label))?;
         Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| InternalError::Encoding.into())
     }
 

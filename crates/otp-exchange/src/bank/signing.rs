@@ -117,7 +117,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         let serial = record.token.ok_or(Refusal::NoTokenRegistered)?;
         let entry = self.store.token(&serial)?.ok_or(Refusal::Conflict)?;
         let suite = signing_suite(entry.seed.suite, self.policy.min_signing_challenge)?;
-        Ok(transaction.challenge(&self.transaction_key()?, user, &suite))
+        transaction
+            .challenge(&self.transaction_key()?, user, &suite)
+            .map_err(Refusal::Internal)
     }
 
     /// The challenge [`Bank::transaction_challenge`] gives `user` for
@@ -134,7 +136,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         transaction: &Transaction,
         suite: &OcraSuite,
     ) -> Result<String, Refusal> {
-        Ok(transaction.challenge(&self.transaction_key()?, user, suite))
+        transaction
+            .challenge(&self.transaction_key()?, user, suite)
+            .map_err(Refusal::Internal)
     }
 
     /// The reference of `user`'s `transaction` in the audit trail
@@ -153,7 +157,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         user: &UserId,
         transaction: &Transaction,
     ) -> Result<String, Refusal> {
-        Ok(transaction.reference(&self.transaction_key()?, user))
+        transaction
+            .reference(&self.transaction_key()?, user)
+            .map_err(Refusal::Internal)
     }
 
     /// The key of transactions' challenges and references.
@@ -203,7 +209,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
         response: &str,
     ) -> Result<TransactionSigned, Refusal> {
         let tx_key = self.transaction_key()?;
-        let reference = transaction.reference(&tx_key, user);
+        let reference = transaction
+            .reference(&tx_key, user)
+            .map_err(Refusal::Internal)?;
         let mut audit = AuditEntry::new(
             self.now(),
             user.as_str(),
@@ -257,7 +265,9 @@ impl<S: Store, C: Credentials> Bank<S, C> {
                 failures: 0,
                 ..entry.signing
             };
-            let challenge = transaction.challenge(tx_key, target, &suite);
+            let challenge = transaction
+                .challenge(tx_key, target, &suite)
+                .map_err(Refusal::Internal)?;
             let at = self.now();
             let v = verify_ocra(
                 &key,

@@ -7,7 +7,6 @@ use aes_gcm::aead::AeadInOut as _;
 use aes_gcm::{Aes256Gcm, KeyInit as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::Mac as _;
 use otp_provision::SerialNumber;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -15,8 +14,6 @@ use zeroize::Zeroizing;
 use crate::{InternalError, Refusal};
 
 use super::Session;
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(
@@ -138,14 +135,8 @@ impl Ticket {
 /// "otp-exchange/ticket/aes-256-gcm/v3"), so the session key itself is
 /// never an encryption key.
 fn cipher(session_key: &[u8; 32]) -> Result<Aes256Gcm, Refusal> {
-    let key = Zeroizing::new(mac(session_key, b"otp-exchange/ticket/aes-256-gcm/v3")?);
+    let key = crate::derive::derived_key(session_key, b"otp-exchange/ticket/aes-256-gcm/v3")
+        .map_err(Refusal::Internal)?;
     Aes256Gcm::new_from_slice(key.as_slice())
         .map_err(|_| Refusal::Internal(InternalError::Encoding))
-}
-
-fn mac(key: &[u8; 32], data: &[u8]) -> Result<[u8; 32], Refusal> {
-    let mut m = <HmacSha256 as hmac::KeyInit>::new_from_slice(key)
-        .map_err(|_| Refusal::Internal(InternalError::Encoding))?;
-    m.update(data);
-    Ok(m.finalize().into_bytes().into())
 }
